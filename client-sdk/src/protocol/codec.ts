@@ -1,0 +1,263 @@
+/**
+ * Frame codec for protocol version 1. Pure functions over Uint8Array; no I/O.
+ *
+ * One WebSocket binary message carries one or more frames, back to back:
+ *
+ *   0          4        5             7                11               11+F
+ *   +----------+--------+-------------+----------------+----------------+-------------+
+ *   | size u32 | type u8| channel u16 | fieldsSize u32 | fields (F)     | content ... |
+ *   +----------+--------+-------------+----------------+----------------+-------------+
+ *   size = bytes after the size word (7 + F + content length); integers big-endian
+ *   fields = one msgpack array, the frame's fields in schema order (frames.ts)
+ *   content = raw message body, only for frame types whose last field is `content`
+ *
+ * Keeping the body out of msgpack means it is copied once into the outgoing buffer and
+ * decoded as a zero-copy view of the incoming one.
+ */
+import { Packr } from 'msgpackr';
+import { ErrorCode, ProtocolError } from './errors.js';
+import { FRAME_SCHEMAS, type FieldKind, type Frame, type FrameName } from './frames.js';
+import { isFieldTable, validateProperties } from './properties.js';
+
+/** Bytes before the msgpack fields: size, type, channel, fieldsSize. */
+export const FRAME_HEADER_BYTES = 11;
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+interface CompiledSchema {
+  name: FrameName;
+  code: number;
+  names: string[];
+  kinds: FieldKind[];
+  hasContent: boolean;
+}
+
+const BY_CODE: (CompiledSchema | undefined)[] = [];
+const BY_NAME = new Map<string, CompiledSchema>();
+for (const [name, schema] of Object.entries(FRAME_SCHEMAS)) {
+  const fields = schema.fields as readonly (readonly [string, FieldKind])[];
+  const last = fields[fields.length - 1];
+  const hasContent = last !== undefined && last[1] === 'content';
+  const plain = hasContent ? fields.slice(0, -1) : fields;
+  const compiled: CompiledSchema = {
+    name: name as FrameName,
+    code: schema.code,
+    names: plain.map((f) => f[0]),
+    kinds: plain.map((f) => f[1]),
+    hasContent,
+  };
+  BY_CODE[schema.code] = compiled;
+  BY_NAME.set(name, compiled);
+}
+
+const EMPTY = new Uint8Array(0);
+
+function defaultFor(kind: FieldKind): unknown {
+  switch (kind) {
+    case 'str':
+      return '';
+    case 'bool':
+      return false;
+    case 'table':
+      return {};
+    case 'props':
+      return null;
+    default:
+      return 0;
+  }
+}
+
+interface PreparedFrame {
+  schema: CompiledSchema;
+  channel: number;
+  fields: Uint8Array;
+  content: Uint8Array;
+}
+
+function prepare(frame: Frame): PreparedFrame {
+  const schema = BY_NAME.get(frame.type);
+  if (schema === undefined) throw new TypeError(`Unknown frame type "${String(frame.type)}"`);
+  const record = frame as unknown as Record<string, unknown>;
+  const values = new Array<unknown>(schema.names.length);
+  for (let i = 0; i < schema.names.length; i++) {
+    const v = record[schema.names[i]!];
+    values[i] = v === undefined ? defaultFor(schema.kinds[i]!) : v;
+  }
+  // pack() returns a view into msgpackr's shared buffer: copied below before the next pack.
+  const fields = packr.pack(values);
+  const content = schema.hasContent ? ((record['content'] as Uint8Array | undefined) ?? EMPTY) : EMPTY;
+  return { schema, channel: frame.channel, fields, content };
+}
+
+function sizeOf(p: PreparedFrame): number {
+  return FRAME_HEADER_BYTES + p.fields.length + p.content.length;
+}
+
+function write(p: PreparedFrame, out: Uint8Array, view: DataView, at: number): number {
+  const total = sizeOf(p);
+  view.setUint32(at, total - 4);
+  view.setUint8(at + 4, p.schema.code);
+  view.setUint16(at + 5, p.channel);
+  view.setUint32(at + 7, p.fields.length);
+  out.set(p.fields, at + FRAME_HEADER_BYTES);
+  if (p.content.length > 0) out.set(p.content, at + FRAME_HEADER_BYTES + p.fields.length);
+  return at + total;
+}
+
+/** Encodes one frame into a new buffer. Throws TypeError for an unknown frame type. */
+export function encodeFrame(frame: Frame): Uint8Array {
+  const p = prepare(frame);
+  const out = new Uint8Array(sizeOf(p));
+  write(p, out, new DataView(out.buffer), 0);
+  return out;
+}
+
+/**
+ * Incrementally builds one WebSocket message out of several frames. Each frame's fields are
+ * packed once, when added; `finish()` copies everything into a single buffer.
+ */
+export class FrameBatch {
+  private readonly parts: PreparedFrame[] = [];
+  /** Bytes the batch will occupy when finished. */
+  byteLength = 0;
+
+  get frameCount(): number {
+    return this.parts.length;
+  }
+
+  add(frame: Frame): void {
+    const p = prepare(frame);
+    // Copy the fields out of msgpackr's reusable buffer before the next pack overwrites it.
+    p.fields = p.fields.slice();
+    this.parts.push(p);
+    this.byteLength += sizeOf(p);
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.byteLength);
+    const view = new DataView(out.buffer);
+    let at = 0;
+    for (const p of this.parts) at = write(p, out, view, at);
+    this.parts.length = 0;
+    this.byteLength = 0;
+    return out;
+  }
+}
+
+/** Encodes several frames into one buffer, to be sent as one WebSocket message. */
+export function encodeFrames(frames: readonly Frame[]): Uint8Array {
+  const batch = new FrameBatch();
+  for (const f of frames) batch.add(f);
+  return batch.finish();
+}
+
+function checkField(kind: FieldKind, v: unknown, where: string): unknown {
+  switch (kind) {
+    case 'str':
+      if (typeof v === 'string') return v;
+      break;
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      break;
+    case 'u8':
+      if (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xff) return v;
+      break;
+    case 'u16':
+      if (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff) return v;
+      break;
+    case 'u32':
+      if (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff) return v;
+      break;
+    case 'uint':
+      if (Number.isSafeInteger(v) && (v as number) >= 0) return v;
+      break;
+    case 'int':
+      if (Number.isSafeInteger(v)) return v;
+      break;
+    case 'table':
+      if (v === null || v === undefined) return {};
+      if (isFieldTable(v)) return v;
+      break;
+    case 'props':
+      return validateProperties(v, where);
+    case 'content':
+      break;
+  }
+  const expected = kind === 'table' ? 'a map' : kind === 'str' ? 'a string' : kind === 'bool' ? 'a boolean' : `an integer (${kind})`;
+  throw new ProtocolError(`${where}: expected ${expected}`, ErrorCode.SYNTAX_ERROR);
+}
+
+function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): Frame {
+  const code = view.getUint8(at + 4);
+  const schema = BY_CODE[code];
+  if (schema === undefined) {
+    throw new ProtocolError(`unknown frame type 0x${code.toString(16).padStart(2, '0')}`, ErrorCode.FRAME_ERROR);
+  }
+  const channel = view.getUint16(at + 5);
+  const fieldsSize = view.getUint32(at + 7);
+  const fieldsStart = at + FRAME_HEADER_BYTES;
+  const fieldsEnd = fieldsStart + fieldsSize;
+  if (fieldsEnd > end) {
+    throw new ProtocolError(`${schema.name} frame: fields size ${fieldsSize} exceeds the frame`, ErrorCode.FRAME_ERROR);
+  }
+  if (!schema.hasContent && fieldsEnd !== end) {
+    throw new ProtocolError(`${schema.name} frame: ${end - fieldsEnd} unexpected bytes after the fields`, ErrorCode.FRAME_ERROR);
+  }
+  let values: unknown;
+  try {
+    values = fieldsSize === 0 ? [] : packr.unpack(bytes.subarray(fieldsStart, fieldsEnd));
+  } catch (err) {
+    throw new ProtocolError(`${schema.name} frame: fields are not valid msgpack`, ErrorCode.SYNTAX_ERROR, { cause: err });
+  }
+  if (!Array.isArray(values) || values.length !== schema.names.length) {
+    throw new ProtocolError(
+      `${schema.name} frame: expected an array of ${schema.names.length} fields`,
+      ErrorCode.SYNTAX_ERROR,
+    );
+  }
+  const frame: Record<string, unknown> = { type: schema.name, channel };
+  for (let i = 0; i < schema.names.length; i++) {
+    const name = schema.names[i]!;
+    frame[name] = checkField(schema.kinds[i]!, values[i], `${schema.name} frame field "${name}"`);
+  }
+  if (schema.hasContent) frame['content'] = bytes.subarray(fieldsEnd, end);
+  return frame as unknown as Frame;
+}
+
+/**
+ * Decodes every frame of one WebSocket message, calling `onFrame` for each in order.
+ * Content fields are views into `bytes`, not copies. Throws ProtocolError on the first
+ * malformed frame (frames before it have already been handed out) or on a frame larger
+ * than `maxFrameBytes`.
+ */
+export function decodeFrames(
+  bytes: Uint8Array,
+  onFrame: (frame: Frame) => void,
+  maxFrameBytes: number = Number.MAX_SAFE_INTEGER,
+): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  if (bytes.length === 0) throw new ProtocolError('empty message: expected at least one frame', ErrorCode.FRAME_ERROR);
+  while (at < bytes.length) {
+    if (bytes.length - at < FRAME_HEADER_BYTES) {
+      throw new ProtocolError(`truncated frame header: ${bytes.length - at} bytes`, ErrorCode.FRAME_ERROR);
+    }
+    const size = view.getUint32(at);
+    if (size + 4 > maxFrameBytes) {
+      throw new ProtocolError(`frame of ${size + 4} bytes exceeds the limit of ${maxFrameBytes} bytes`, ErrorCode.FRAME_ERROR);
+    }
+    const end = at + 4 + size;
+    if (size < FRAME_HEADER_BYTES - 4 || end > bytes.length) {
+      throw new ProtocolError(`truncated frame: size says ${size} bytes, ${bytes.length - at - 4} present`, ErrorCode.FRAME_ERROR);
+    }
+    onFrame(decodeOne(bytes, view, at, end));
+    at = end;
+  }
+}
+
+/** Decodes every frame of one WebSocket message into an array. */
+export function decodeAll(bytes: Uint8Array, maxFrameBytes?: number): Frame[] {
+  const out: Frame[] = [];
+  decodeFrames(bytes, (f) => out.push(f), maxFrameBytes);
+  return out;
+}

@@ -1,0 +1,6 @@
+/** The wire protocol, shared by the broker and the SDK: frame types, codec, errors, limits. */
+export * from './errors.js';
+export * from './limits.js';
+export * from './frames.js';
+export * from './properties.js';
+export * from './codec.js';
