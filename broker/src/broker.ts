@@ -1,0 +1,196 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
+import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
+import { createLogger, type Logger } from './logging.js';
+import { ManagementServer } from './management/http-server.js';
+import { ConfirmScheduler } from './server/confirm-scheduler.js';
+import { ClientConnection } from './server/connection.js';
+import type { BrokerServices, BrokerStats } from './server/services.js';
+import { LmdbStore } from './store/lmdb-store.js';
+import type { QueueStore } from './store/store.js';
+import { VERSION } from './version.js';
+import { VirtualHost } from './vhost/virtual-host.js';
+
+/** Until users exist (security issue), the only accepted credentials, as RabbitMQ's default user. */
+const DEFAULT_USER = { username: 'guest', password: 'guest' };
+const DEFAULT_VHOST = '/';
+
+/**
+ * The broker: a WebSocket listener for clients, a management HTTP listener, the vhosts
+ * with their exchanges and queues, and the LMDB store behind them.
+ *
+ * ```ts
+ * const broker = await Broker.start({ port: 0, dataDir, managementPort: 0 });
+ * broker.url; // 'ws://127.0.0.1:PORT'
+ * await broker.close();
+ * ```
+ */
+export class Broker implements BrokerServices {
+  readonly options: ResolvedOptions;
+  readonly logger: Logger;
+  readonly version = VERSION;
+  readonly stats: BrokerStats = { published: 0, unroutable: 0, acked: 0, connectionsOpened: 0, connectionsClosed: 0 };
+  readonly confirms: ConfirmScheduler;
+  readonly store: QueueStore;
+  readonly startedAt = Date.now();
+  private readonly vhosts = new Map<string, VirtualHost>();
+  private readonly connections = new Set<ClientConnection>();
+  private httpServer: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private management: ManagementServer | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
+    this.store = options.store ?? openStore(options);
+    this.confirms = new ConfirmScheduler(this.store);
+    const vhost = new VirtualHost(DEFAULT_VHOST, this.store);
+    vhost.recover();
+    this.vhosts.set(DEFAULT_VHOST, vhost);
+  }
+
+  /**
+   * Validates options, opens the store (recovering durable queues and messages) and starts
+   * listening. Rejects with a clear error for bad options, an unusable data directory or a
+   * port in use.
+   */
+  static async start(options: BrokerOptions = {}): Promise<Broker> {
+    const broker = new Broker(resolveOptions(options));
+    try {
+      await broker.listen();
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
+    return broker;
+  }
+
+  private async listen(): Promise<void> {
+    const o = this.options;
+    const server = createServer((_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('Switchyard speaks WebSocket on this port: connect with @switchyard/client\n');
+    });
+    this.httpServer = server;
+    // One WebSocket message may batch several frames; a single frame is checked against
+    // maxFrameBytes by the codec, which answers with a clear FRAME_ERROR.
+    this.wss = new WebSocketServer({ server, maxPayload: o.maxFrameBytes * 2, perMessageDeflate: false });
+    // The http server's errors (EADDRINUSE) are reported by listenOn; ws re-emits them here.
+    this.wss.on('error', () => undefined);
+    this.wss.on('connection', (ws, req) => {
+      const conn = new ClientConnection(ws, this, req.socket.remoteAddress ?? 'unknown');
+      this.connections.add(conn);
+      ws.once('close', () => this.connections.delete(conn));
+    });
+    await listenOn(server, o.port, o.host, 'client');
+    if (o.managementPort !== false) {
+      this.management = new ManagementServer(this);
+      await this.management.listen(o.managementPort, o.host);
+    }
+    this.logger.info('listening', { component: 'broker', url: this.url, management: this.managementUrl, dataDir: o.dataDir, version: VERSION });
+  }
+
+  /** Client WebSocket port actually bound (useful with `port: 0`). */
+  get port(): number {
+    return (this.httpServer?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  /** The URL clients connect to, e.g. `ws://127.0.0.1:5680`. */
+  get url(): string {
+    return `ws://${hostForUrl(this.options.host)}:${this.port}`;
+  }
+
+  /** Management HTTP base URL, or undefined when disabled. */
+  get managementUrl(): string | undefined {
+    const port = this.management?.port;
+    return port === undefined ? undefined : `http://${hostForUrl(this.options.host)}:${port}`;
+  }
+
+  vhost(name: string): VirtualHost | undefined {
+    return this.vhosts.get(name);
+  }
+
+  allVhosts(): IterableIterator<VirtualHost> {
+    return this.vhosts.values();
+  }
+
+  allConnections(): IterableIterator<ClientConnection> {
+    return this.connections.values();
+  }
+
+  authenticate(username: string, password: string, _remoteAddress: string): string {
+    if (username === DEFAULT_USER.username && password === DEFAULT_USER.password) return username;
+    throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${username}' - invalid credentials`);
+  }
+
+  connectionOpened(_conn: ClientConnection): void {
+    this.stats.connectionsOpened++;
+  }
+
+  connectionClosed(_conn: ClientConnection): void {
+    this.stats.connectionsClosed++;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, close every client connection (320 CONNECTION_FORCED),
+   * wait for the last write transaction to be durable, close LMDB. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.logger.info('shutting down', { component: 'broker', connections: this.connections.size });
+    for (const conn of this.connections) conn.close(ErrorCode.CONNECTION_FORCED, 'CONNECTION_FORCED - broker shutdown');
+    // Give clients a moment to answer the close so they see why; then drop whoever is left.
+    const deadline = Date.now() + 1_000;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const wss = this.wss;
+    if (wss !== undefined) {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    }
+    if (this.httpServer?.listening) await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));
+    await this.management?.close();
+    await this.store.close();
+    this.logger.info('stopped', { component: 'broker' });
+  }
+}
+
+function openStore(o: ResolvedOptions): QueueStore {
+  try {
+    return LmdbStore.open({ path: o.dataDir, noSync: o.noSync });
+  } catch (err) {
+    throw new Error(`cannot open data directory '${o.dataDir}': ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Listens, turning EADDRINUSE and friends into errors that say which port and what to do. */
+export function listenOn(server: Server, port: number, host: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening);
+      const reason =
+        err.code === 'EADDRINUSE'
+          ? `port ${port} on ${host} is already in use; stop the other process or choose another port`
+          : err.code === 'EACCES'
+            ? `permission denied binding port ${port} on ${host}`
+            : err.message;
+      reject(new Error(`cannot listen for ${what} connections: ${reason}`, { cause: err }));
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}

@@ -1,0 +1,94 @@
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESSAGE_BYTES, FRAME_OVERHEAD_BYTES } from '@switchyard/client/protocol';
+import type { Logger, LogLevel } from './logging.js';
+import type { QueueStore } from './store/store.js';
+
+/** Options for {@link Broker.start}. Every tunable has its default in {@link DEFAULTS}. */
+export interface BrokerOptions {
+  /** Client WebSocket port; 0 picks a free one (read it back from `broker.port`). Default 5680. */
+  port?: number;
+  /** Interface to listen on. Default '127.0.0.1'. */
+  host?: string;
+  /** Management HTTP port; 0 picks a free one; `false` disables it. Default 15680. */
+  managementPort?: number | false;
+  /** Directory for the LMDB environment. Default './data'. */
+  dataDir?: string;
+  /** Skip fsync on commit (tests only: a crash may lose confirmed messages). Default false. */
+  noSync?: boolean;
+  /** Heartbeat interval the broker proposes, ms; 0 disables. Default 30,000. */
+  heartbeatMs?: number;
+  /** Largest message body accepted, bytes. Default 16 MiB. */
+  maxMessageBytes?: number;
+  /** Time a new connection has to complete its `hello`, ms. Default 10,000. */
+  handshakeTimeoutMs?: number;
+  /** Pause deliveries to a connection whose socket holds more than this many unsent bytes. Default 4 MiB. */
+  socketHighWaterBytes?: number;
+  /** Log level when the broker creates its own logger. Default 'info'. */
+  logLevel?: LogLevel;
+  /** Log format when the broker creates its own logger. Default 'json'. */
+  logFormat?: 'json' | 'pretty';
+  /** A winston logger to use instead of creating one. */
+  logger?: Logger;
+  /** A store to use instead of LMDB in `dataDir` (another engine, or a test double of a real store). */
+  store?: QueueStore;
+}
+
+export const DEFAULTS = {
+  port: 5680,
+  host: '127.0.0.1',
+  managementPort: 15680 as number | false,
+  dataDir: './data',
+  noSync: false,
+  heartbeatMs: DEFAULT_HEARTBEAT_MS,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+  handshakeTimeoutMs: 10_000,
+  socketHighWaterBytes: 4 * 1024 * 1024,
+  logLevel: 'info' as LogLevel,
+  logFormat: 'json' as 'json' | 'pretty',
+};
+
+export type ResolvedOptions = typeof DEFAULTS & { logger?: Logger; store?: QueueStore; maxFrameBytes: number };
+
+function checkPort(name: string, v: unknown): void {
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) {
+    throw new RangeError(`Invalid option "${name}": expected an integer port from 0 to 65535, got ${JSON.stringify(v)}`);
+  }
+}
+
+function checkNonNegativeInt(name: string, v: unknown): void {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) {
+    throw new RangeError(`Invalid option "${name}": expected a non-negative integer, got ${JSON.stringify(v)}`);
+  }
+}
+
+const KNOWN = new Set([...Object.keys(DEFAULTS), 'logger', 'store']);
+
+/** Merges options over DEFAULTS and validates them; throws TypeError/RangeError naming the bad option. */
+export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) throw new TypeError(`Unknown option "${key}"`);
+  }
+  const o = { ...DEFAULTS, ...stripUndefined(options) } as ResolvedOptions;
+  checkPort('port', o.port);
+  if (o.managementPort !== false) checkPort('managementPort', o.managementPort);
+  if (typeof o.host !== 'string' || o.host === '') throw new TypeError(`Invalid option "host": expected a hostname or IP address`);
+  if (typeof o.dataDir !== 'string' || o.dataDir === '') throw new TypeError(`Invalid option "dataDir": expected a directory path`);
+  checkNonNegativeInt('heartbeatMs', o.heartbeatMs);
+  checkNonNegativeInt('handshakeTimeoutMs', o.handshakeTimeoutMs);
+  checkNonNegativeInt('socketHighWaterBytes', o.socketHighWaterBytes);
+  checkNonNegativeInt('maxMessageBytes', o.maxMessageBytes);
+  if (o.maxMessageBytes < 1 || o.maxMessageBytes > 512 * 1024 * 1024) {
+    throw new RangeError(`Invalid option "maxMessageBytes": expected 1 to 536870912 bytes, got ${o.maxMessageBytes}`);
+  }
+  if (!['error', 'warn', 'info', 'debug'].includes(o.logLevel)) {
+    throw new RangeError(`Invalid option "logLevel": expected error, warn, info or debug, got ${JSON.stringify(o.logLevel)}`);
+  }
+  if (o.logFormat !== 'json' && o.logFormat !== 'pretty') {
+    throw new RangeError(`Invalid option "logFormat": expected json or pretty, got ${JSON.stringify(o.logFormat)}`);
+  }
+  o.maxFrameBytes = o.maxMessageBytes + FRAME_OVERHEAD_BYTES;
+  return o;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,8 @@
+/** Internals for tests and tools; not a stable API. */
+export * from './index.js';
+export { LmdbStore } from './store/lmdb-store.js';
+export { ReadyList } from './queues/ready-list.js';
+export { Queue } from './queues/queue.js';
+export { VirtualHost } from './vhost/virtual-host.js';
+export { resolveOptions } from './config.js';
+export { createProgram } from './cli/program.js';

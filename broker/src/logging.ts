@@ -1,0 +1,35 @@
+import winston from 'winston';
+
+/** Logger used across the broker: winston, structured. Components use `logger.child({ component })`. */
+export type Logger = winston.Logger;
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** 'json' (one JSON object per line, the default) or 'pretty' (human-readable). */
+  format?: 'json' | 'pretty';
+  /** Write nothing: tests. */
+  silent?: boolean;
+}
+
+/** Creates the broker's one logger, writing to stdout. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const format =
+    options.format === 'pretty'
+      ? winston.format.combine(
+          winston.format.timestamp(),
+          winston.format.printf(({ timestamp, level, message, component, ...rest }) => {
+            const extra = Object.keys(rest).length > 0 ? ' ' + JSON.stringify(rest) : '';
+            return `${String(timestamp)} ${level.padEnd(5)} [${String(component ?? 'broker')}] ${String(message)}${extra}`;
+          }),
+        )
+      : winston.format.combine(winston.format.timestamp(), winston.format.json());
+  return winston.createLogger({
+    level: options.level ?? 'info',
+    silent: options.silent ?? false,
+    format,
+    transports: [new winston.transports.Console({ stderrLevels: [] })],
+  });
+}

@@ -1,0 +1,38 @@
+import type { FieldTable } from '@switchyard/client/protocol';
+import type { QueueConsumer } from '../queues/consumer.js';
+import type { QueueEntry } from '../queues/entry.js';
+import type { Queue } from '../queues/queue.js';
+import type { MessageRecord } from '../store/store.js';
+import type { ServerChannel } from './channel.js';
+
+/** A basic.consume subscription: the queue's view of a consumer, bound to its channel. */
+export class ChannelConsumer implements QueueConsumer {
+  /** Messages delivered to this consumer and not yet acked. */
+  unacked = 0;
+
+  constructor(
+    readonly channel: ServerChannel,
+    readonly queue: Queue,
+    readonly tag: string,
+    readonly noAck: boolean,
+    readonly exclusive: boolean,
+    readonly priority: number,
+    /** Per-consumer prefetch; 0 = unlimited. */
+    public prefetch: number,
+    readonly args: FieldTable,
+  ) {}
+
+  canTake(): boolean {
+    if (!this.channel.canDeliver()) return false;
+    if (this.noAck) return true;
+    return (this.prefetch === 0 || this.unacked < this.prefetch) && this.channel.hasGlobalRoom();
+  }
+
+  take(queue: Queue, entry: QueueEntry, record: MessageRecord): void {
+    this.channel.deliver(this, queue, entry, record);
+  }
+
+  cancelledByQueue(_queue: Queue, reason: string): void {
+    this.channel.consumerCancelledByBroker(this, reason);
+  }
+}

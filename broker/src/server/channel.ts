@@ -1,0 +1,311 @@
+import { randomBytes } from 'node:crypto';
+import { BrokerError, ErrorCode, type Frame, type FrameOf } from '@switchyard/client/protocol';
+import type { QueueEntry } from '../queues/entry.js';
+import type { Queue } from '../queues/queue.js';
+import type { MessageRecord } from '../store/store.js';
+import { ChannelConsumer } from './channel-consumer.js';
+import type { ConfirmSource } from './confirm-scheduler.js';
+import type { ClientConnection } from './connection.js';
+import { handleTopologyFrame } from './topology-handlers.js';
+import { groupByQueue, UnackedTracker, type Delivery } from './unacked-tracker.js';
+
+const State = { open: 'open', closing: 'closing', closed: 'closed' } as const;
+type State = (typeof State)[keyof typeof State];
+
+/**
+ * One channel of a client connection: its consumers, its unacked deliveries (delivery tags
+ * are per channel), its publish sequence for confirms and its prefetch settings.
+ * spec/protocol.md §Channels.
+ */
+export class ServerChannel implements ConfirmSource {
+  state: State = State.open;
+  private readonly unacked = new UnackedTracker();
+  private readonly consumers = new Map<string, ChannelConsumer>();
+  private nextDeliveryTag = 1;
+  private publishSeq = 0;
+  private confirmRegistered = false;
+  /** basic.qos prefetch for consumers (global=false); 0 = unlimited. */
+  private consumerPrefetch = 0;
+  /** basic.qos prefetch shared by the channel (global=true); 0 = unlimited. */
+  private channelPrefetch = 0;
+  private channelUnacked = 0;
+
+  constructor(
+    readonly conn: ClientConnection,
+    readonly number: number,
+  ) {}
+
+  /** False while the connection's socket is backed up: deliveries wait for it to drain. */
+  canDeliver(): boolean {
+    return this.state === State.open && !this.conn.backpressured;
+  }
+
+  hasGlobalRoom(): boolean {
+    return this.channelPrefetch === 0 || this.channelUnacked < this.channelPrefetch;
+  }
+
+  get unackedCount(): number {
+    return this.unacked.size;
+  }
+
+  get consumerCount(): number {
+    return this.consumers.size;
+  }
+
+  consumerList(): IterableIterator<ChannelConsumer> {
+    return this.consumers.values();
+  }
+
+  get prefetch(): { consumer: number; channel: number } {
+    return { consumer: this.consumerPrefetch, channel: this.channelPrefetch };
+  }
+
+  /** Handles one frame addressed to this channel. Throws BrokerError for the caller to close with. */
+  handle(frame: Frame): void {
+    switch (frame.type) {
+      case 'publish':
+        return this.publish(frame);
+      case 'ack':
+        return this.ack(frame.deliveryTag, frame.multiple);
+      case 'nack':
+        return this.nack(frame.deliveryTag, frame.multiple, frame.requeue);
+      case 'consume':
+        return this.consume(frame);
+      case 'cancel':
+        return this.cancel(frame);
+      case 'get':
+        return this.get(frame);
+      case 'qos':
+        return this.qos(frame);
+      default:
+        handleTopologyFrame(this, frame);
+    }
+  }
+
+  private publish(f: FrameOf<'publish'>): void {
+    this.publishSeq++;
+    const broker = this.conn.services;
+    if (f.content.length > broker.options.maxMessageBytes) {
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `message size ${f.content.length} is larger than configured max size ${broker.options.maxMessageBytes}`,
+      );
+    }
+    const queues = this.conn.vhost.route(f.exchange, f.routingKey, f.properties?.headers);
+    if (queues.length === 0) {
+      broker.stats.unroutable++;
+      if (f.mandatory) {
+        this.conn.send({
+          type: 'return',
+          channel: this.number,
+          replyCode: ErrorCode.NO_ROUTE,
+          replyText: 'NO_ROUTE',
+          exchange: f.exchange,
+          routingKey: f.routingKey,
+          properties: f.properties,
+          content: f.content,
+        });
+      }
+    } else {
+      // The body is a view into the socket's read buffer; a copy lets that buffer go.
+      const content = Uint8Array.prototype.slice.call(f.content);
+      for (const q of queues) q.enqueue(f.exchange, f.routingKey, f.properties, content);
+    }
+    broker.stats.published++;
+    if (!this.confirmRegistered) {
+      this.confirmRegistered = true;
+      broker.confirms.register(this);
+    }
+  }
+
+  captureConfirms(): number {
+    this.confirmRegistered = false;
+    return this.publishSeq;
+  }
+
+  sendConfirms(seqNo: number): void {
+    if (this.state !== State.open) return;
+    this.conn.send({ type: 'publishAck', channel: this.number, seqNo, multiple: true });
+  }
+
+  failConfirms(seqNo: number, error: Error): void {
+    if (this.state !== State.open) return;
+    this.conn.send({
+      type: 'publishNack',
+      channel: this.number,
+      seqNo,
+      multiple: true,
+      code: ErrorCode.INTERNAL_ERROR,
+      message: `message store failed to commit: ${error.message}`,
+    });
+  }
+
+  /** Sends a message to a consumer (called by the queue's dispatch). */
+  deliver(consumer: ChannelConsumer, queue: Queue, entry: QueueEntry, record: MessageRecord): void {
+    const deliveryTag = this.nextDeliveryTag++;
+    this.conn.send({
+      type: 'deliver',
+      channel: this.number,
+      consumerTag: consumer.tag,
+      deliveryTag,
+      redelivered: entry.deliveries > 0,
+      deliveryCount: entry.deliveries,
+      exchange: record.exchange,
+      routingKey: record.routingKey,
+      properties: record.properties,
+      content: record.content,
+    });
+    if (consumer.noAck) {
+      queue.settle(entry);
+      return;
+    }
+    consumer.unacked++;
+    this.channelUnacked++;
+    this.unacked.add({ tag: deliveryTag, queue, entry, consumerTag: consumer.tag });
+  }
+
+  private released(deliveries: readonly Delivery[]): void {
+    for (const d of deliveries) {
+      if (d.consumerTag === undefined) continue;
+      this.channelUnacked--;
+      const c = this.consumers.get(d.consumerTag);
+      if (c !== undefined) c.unacked--;
+    }
+  }
+
+  private unknownTag(tag: number): BrokerError {
+    return new BrokerError(ErrorCode.PRECONDITION_FAILED, `unknown delivery tag ${tag}`);
+  }
+
+  private ack(tag: number, multiple: boolean): void {
+    const deliveries = this.unacked.take(tag, multiple);
+    if (deliveries === undefined) throw this.unknownTag(tag);
+    this.released(deliveries);
+    for (const d of deliveries) d.queue.settle(d.entry);
+    this.conn.services.stats.acked += deliveries.length;
+    this.wakeQueues(deliveries);
+  }
+
+  private nack(tag: number, multiple: boolean, requeue: boolean): void {
+    const deliveries = this.unacked.take(tag, multiple);
+    if (deliveries === undefined) throw this.unknownTag(tag);
+    this.released(deliveries);
+    if (requeue) {
+      for (const [queue, entries] of groupByQueue(deliveries)) queue.requeue(entries);
+    } else {
+      for (const d of deliveries) d.queue.settle(d.entry);
+    }
+    this.wakeQueues(deliveries);
+  }
+
+  /** Freed prefetch room: let the affected queues (and, with a channel-wide limit, all) dispatch. */
+  private wakeQueues(deliveries: readonly Delivery[]): void {
+    if (this.channelPrefetch > 0) {
+      for (const c of this.consumers.values()) c.queue.dispatch();
+      return;
+    }
+    let last: Queue | undefined;
+    for (const d of deliveries) {
+      if (d.queue !== last) {
+        last = d.queue;
+        d.queue.dispatch();
+      }
+    }
+  }
+
+  /** The connection's socket drained: resume deliveries. */
+  wake(): void {
+    for (const c of this.consumers.values()) c.queue.dispatch();
+  }
+
+  private qos(f: FrameOf<'qos'>): void {
+    if (f.global) this.channelPrefetch = f.prefetchCount;
+    else {
+      this.consumerPrefetch = f.prefetchCount;
+      for (const c of this.consumers.values()) c.prefetch = f.prefetchCount;
+    }
+    this.conn.send({ type: 'qosOk', channel: this.number, rid: f.rid });
+    this.wake();
+  }
+
+  private consume(f: FrameOf<'consume'>): void {
+    const queue = this.conn.vhost.requireQueue(f.queue, this.conn.id);
+    const tag = f.consumerTag === '' ? `amq.ctag-${randomBytes(12).toString('base64url')}` : f.consumerTag;
+    if (this.consumers.has(tag)) {
+      throw new BrokerError(ErrorCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}' on channel ${this.number}`);
+    }
+    const consumer = new ChannelConsumer(this, queue, tag, f.noAck, f.exclusive, f.priority, this.consumerPrefetch, f.arguments);
+    // consumeOk goes out before the first delivery: both travel through the same outbox.
+    this.conn.send({ type: 'consumeOk', channel: this.number, rid: f.rid, consumerTag: tag });
+    this.consumers.set(tag, consumer);
+    try {
+      queue.addConsumer(consumer);
+    } catch (err) {
+      this.consumers.delete(tag);
+      throw err;
+    }
+  }
+
+  private cancel(f: FrameOf<'cancel'>): void {
+    const consumer = this.consumers.get(f.consumerTag);
+    if (consumer !== undefined) {
+      this.consumers.delete(f.consumerTag);
+      consumer.queue.removeConsumer(consumer);
+    }
+    // Cancelling an unknown tag is not an error in AMQP: the reply is simply cancel-ok.
+    this.conn.send({ type: 'cancelOk', channel: this.number, rid: f.rid, consumerTag: f.consumerTag });
+  }
+
+  consumerCancelledByBroker(consumer: ChannelConsumer, reason: string): void {
+    if (this.consumers.get(consumer.tag) !== consumer) return;
+    this.consumers.delete(consumer.tag);
+    if (this.state === State.open) {
+      this.conn.send({ type: 'cancelNotify', channel: this.number, consumerTag: consumer.tag, reason });
+    }
+  }
+
+  private get(f: FrameOf<'get'>): void {
+    const queue = this.conn.vhost.requireQueue(f.queue, this.conn.id);
+    const taken = queue.take();
+    if (taken === undefined) {
+      this.conn.send({ type: 'getEmpty', channel: this.number, rid: f.rid });
+      return;
+    }
+    const { entry, record } = taken;
+    const deliveryTag = this.nextDeliveryTag++;
+    this.conn.send({
+      type: 'getOk',
+      channel: this.number,
+      rid: f.rid,
+      deliveryTag,
+      redelivered: entry.deliveries > 0,
+      deliveryCount: entry.deliveries,
+      exchange: record.exchange,
+      routingKey: record.routingKey,
+      messageCount: queue.messageCount,
+      properties: record.properties,
+      content: record.content,
+    });
+    if (f.noAck) queue.settle(entry);
+    else this.unacked.add({ tag: deliveryTag, queue, entry, consumerTag: undefined });
+  }
+
+  /**
+   * Releases everything the channel holds: consumers are cancelled and unacked messages go
+   * back to their queues in their original order, marked redelivered. Idempotent.
+   */
+  release(): void {
+    if (this.state === State.closed) return;
+    this.state = State.closed;
+    for (const c of this.consumers.values()) c.queue.removeConsumer(c);
+    this.consumers.clear();
+    const deliveries = this.unacked.takeAll();
+    for (const [queue, entries] of groupByQueue(deliveries)) queue.requeue(entries);
+  }
+
+  /** Marks the channel as closing after an error was sent: later frames are ignored. */
+  markClosing(): void {
+    this.release();
+    this.state = State.closing;
+  }
+}

@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import {
+  BATCH_TARGET_BYTES,
+  BrokerError,
+  ErrorCode,
+  FrameBatch,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  decodeFrames,
+  isChannelError,
+  type FieldTable,
+  type Frame,
+  type FrameOf,
+} from '@switchyard/client/protocol';
+import type { Logger } from '../logging.js';
+import type { VirtualHost } from '../vhost/virtual-host.js';
+import { ServerChannel } from './channel.js';
+import type { BrokerServices } from './services.js';
+
+const State = { handshake: 'handshake', open: 'open', closing: 'closing', closed: 'closed' } as const;
+type State = (typeof State)[keyof typeof State];
+
+/** How long a peer has to answer our `close` before the socket is dropped. */
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * One client WebSocket: handshake, channels, heartbeats, outgoing batching and
+ * backpressure. spec/protocol.md §Connection.
+ */
+export class ClientConnection {
+  readonly id = randomUUID();
+  state: State = State.handshake;
+  user = '';
+  clientProperties: FieldTable = {};
+  readonly connectedAt = Date.now();
+  /** True while the socket holds more unsent bytes than the high-water mark. */
+  backpressured = false;
+  private vhostRef: VirtualHost | undefined;
+  private readonly channels = new Map<number, ServerChannel>();
+  private outbox = new FrameBatch();
+  private flushScheduled = false;
+  private heartbeatMs = 0;
+  private lastReceived = Date.now();
+  private lastSent = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly services: BrokerServices,
+    readonly remoteAddress: string,
+  ) {
+    this.log = services.logger.child({ component: 'connection', conn: this.id, peer: remoteAddress });
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('close', (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()));
+    ws.on('error', (err) => this.log.warn('socket error', { error: err.message }));
+    this.timer = setTimeout(() => {
+      if (this.state === State.handshake) this.closeWithError(new BrokerError(ErrorCode.CONNECTION_FORCED, `handshake timeout: no hello within ${services.options.handshakeTimeoutMs} ms`));
+    }, services.options.handshakeTimeoutMs);
+  }
+
+  /** The vhost of an open connection. */
+  get vhost(): VirtualHost {
+    if (this.vhostRef === undefined) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'connection is not open: send hello first');
+    return this.vhostRef;
+  }
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  channelList(): IterableIterator<ServerChannel> {
+    return this.channels.values();
+  }
+
+  /** Queues a frame; frames of one event-loop turn leave in as few WebSocket messages as possible. */
+  send(frame: Frame): void {
+    if (this.state === State.closed) return;
+    this.outbox.add(frame);
+    if (this.outbox.byteLength >= BATCH_TARGET_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.outbox.frameCount === 0 || this.state === State.closed) return;
+    const bytes = this.outbox.finish();
+    this.lastSent = Date.now();
+    this.ws.send(bytes, { binary: true }, this.onWritten);
+    if (!this.backpressured && this.ws.bufferedAmount > this.services.options.socketHighWaterBytes) {
+      this.backpressured = true;
+    }
+  };
+
+  private readonly onWritten = (): void => {
+    // Resume once half the high-water mark has drained, so we do not flap at the boundary.
+    if (this.backpressured && this.ws.bufferedAmount <= this.services.options.socketHighWaterBytes / 2) {
+      this.backpressured = false;
+      for (const ch of this.channels.values()) ch.wake();
+    }
+  };
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    this.lastReceived = Date.now();
+    if (this.state === State.closed) return;
+    try {
+      if (!isBinary) throw new ProtocolError('text WebSocket messages are not part of the protocol: send binary frames', ErrorCode.FRAME_ERROR);
+      decodeFrames(data, this.onFrame, this.services.options.maxFrameBytes);
+    } catch (err) {
+      this.closeWithError(err);
+    }
+  }
+
+  private readonly onFrame = (frame: Frame): void => {
+    if (this.state === State.closed) return;
+    if (frame.channel === 0) {
+      this.handleConnectionFrame(frame);
+      return;
+    }
+    if (this.state !== State.open) {
+      if (this.state === State.closing) return; // after close, only closeOk matters
+      throw new BrokerError(ErrorCode.COMMAND_INVALID, `frame '${frame.type}' before hello: the connection is not open yet`);
+    }
+    this.handleChannelFrame(frame);
+  };
+
+  private handleConnectionFrame(frame: Frame): void {
+    switch (frame.type) {
+      case 'hello':
+        return this.hello(frame);
+      case 'heartbeat':
+        return;
+      case 'close':
+        this.send({ type: 'closeOk', channel: 0 });
+        this.log.info('connection closed by client', { code: frame.code, reason: frame.message });
+        return this.finish(1000, 'closed');
+      case 'closeOk':
+        return this.finish(1000, 'closed');
+      default:
+        if (this.state === State.closing) return;
+        throw new BrokerError(ErrorCode.COMMAND_INVALID, `frame '${frame.type}' is not valid on channel 0`);
+    }
+  }
+
+  private hello(f: FrameOf<'hello'>): void {
+    if (this.state !== State.handshake) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'hello sent twice');
+    if (f.version !== PROTOCOL_VERSION) {
+      throw new BrokerError(ErrorCode.NOT_IMPLEMENTED, `protocol version ${f.version} is not supported: this broker speaks version ${PROTOCOL_VERSION}`);
+    }
+    this.user = this.services.authenticate(f.username, f.password, this.remoteAddress);
+    const vhost = this.services.vhost(f.vhost);
+    if (vhost === undefined) throw new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${f.vhost}' not found`);
+    this.vhostRef = vhost;
+    this.clientProperties = f.clientProperties;
+    const ours = this.services.options.heartbeatMs;
+    this.heartbeatMs = ours === 0 || f.heartbeatMs === 0 ? Math.max(ours, f.heartbeatMs) : Math.min(ours, f.heartbeatMs);
+    this.state = State.open;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.heartbeatMs > 0) this.timer = setInterval(this.tick, Math.max(50, Math.floor(this.heartbeatMs / 2)));
+    this.send({
+      type: 'helloOk',
+      channel: 0,
+      heartbeatMs: this.heartbeatMs,
+      maxFrameBytes: this.services.options.maxFrameBytes,
+      maxMessageBytes: this.services.options.maxMessageBytes,
+      connectionId: this.id,
+      serverProperties: { product: 'switchyard', version: this.services.version, protocolVersion: PROTOCOL_VERSION },
+    });
+    this.services.connectionOpened(this);
+    this.log.info('connection opened', { user: this.user, vhost: f.vhost, client: f.clientProperties['product'] });
+  }
+
+  private readonly tick = (): void => {
+    const now = Date.now();
+    if (now - this.lastReceived > 2 * this.heartbeatMs) {
+      this.log.warn('missed heartbeats: closing', { heartbeatMs: this.heartbeatMs });
+      this.ws.terminate();
+      return;
+    }
+    if (now - this.lastSent >= this.heartbeatMs / 2) this.send({ type: 'heartbeat', channel: 0 });
+  };
+
+  private handleChannelFrame(frame: Frame): void {
+    const n = frame.channel;
+    const ch = this.channels.get(n);
+    if (frame.type === 'channelOpen') {
+      if (ch !== undefined) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `channel ${n} is already open`);
+      this.channels.set(n, new ServerChannel(this, n));
+      this.send({ type: 'channelOpenOk', channel: n });
+      return;
+    }
+    if (ch === undefined) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `channel ${n} is not open: send channelOpen first`);
+    if (frame.type === 'channelCloseOk') {
+      if (ch.state === 'closing') this.channels.delete(n);
+      return;
+    }
+    if (frame.type === 'channelClose') {
+      ch.release();
+      this.channels.delete(n);
+      this.send({ type: 'channelCloseOk', channel: n });
+      return;
+    }
+    if (ch.state !== 'open') return; // frames in flight when we closed the channel
+    try {
+      ch.handle(frame);
+    } catch (err) {
+      if (err instanceof BrokerError && isChannelError(err.code)) {
+        const ref = 'rid' in frame ? frame.rid : 0;
+        this.log.debug('channel error', { channel: n, code: err.code, error: err.message });
+        ch.markClosing();
+        this.send({ type: 'channelClose', channel: n, code: err.code, message: `${err.name} - ${err.message}`, ref });
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Closes the connection with an error frame (connection errors and protocol errors). */
+  closeWithError(err: unknown): void {
+    if (this.state === State.closed || this.state === State.closing) return;
+    const be =
+      err instanceof BrokerError
+        ? err
+        : new BrokerError(ErrorCode.INTERNAL_ERROR, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+    if (!(err instanceof BrokerError)) this.log.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
+    else this.log.info('closing connection on error', { code: be.code, error: be.message });
+    this.close(be.code, `${be.name} - ${be.message}`);
+  }
+
+  /** Starts a close handshake: sends `close`, releases channels, drops the socket if the peer does not answer. */
+  close(code: number, message: string): void {
+    if (this.state === State.closed || this.state === State.closing) return;
+    this.releaseChannels();
+    this.state = State.closing;
+    this.send({ type: 'close', channel: 0, code, message });
+    this.flush();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.finish(1000, 'close timeout'), CLOSE_TIMEOUT_MS);
+  }
+
+  private releaseChannels(): void {
+    for (const ch of this.channels.values()) ch.release();
+    this.channels.clear();
+  }
+
+  private finish(wsCode: number, reason: string): void {
+    if (this.state === State.closed) return;
+    this.flush();
+    this.cleanup(reason);
+    this.ws.close(wsCode, reason);
+  }
+
+  private onSocketClose(code: number, reason: string): void {
+    if (this.state !== State.closed) this.cleanup(reason === '' ? `socket closed (${code})` : reason);
+  }
+
+  private cleanup(reason: string): void {
+    const wasOpen = this.vhostRef !== undefined;
+    this.releaseChannels();
+    this.state = State.closed;
+    clearTimeout(this.timer);
+    clearInterval(this.timer);
+    this.vhostRef?.releaseOwner(this.id);
+    if (wasOpen) {
+      this.services.connectionClosed(this);
+      this.log.info('connection closed', { reason });
+    }
+  }
+}

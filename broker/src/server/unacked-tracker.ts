@@ -1,0 +1,72 @@
+import type { QueueEntry } from '../queues/entry.js';
+import type { Queue } from '../queues/queue.js';
+
+/** A message delivered on a channel and not yet acknowledged. */
+export interface Delivery {
+  tag: number;
+  queue: Queue;
+  entry: QueueEntry;
+  /** The consumer it went to; undefined for basic.get. */
+  consumerTag: string | undefined;
+}
+
+/**
+ * Deliveries of one channel awaiting ack, by delivery tag. Tags only grow, and a Map
+ * iterates in insertion order, so "everything up to tag N" is a prefix walk that stops
+ * at the first larger tag.
+ */
+export class UnackedTracker {
+  private readonly byTag = new Map<number, Delivery>();
+
+  get size(): number {
+    return this.byTag.size;
+  }
+
+  add(d: Delivery): void {
+    this.byTag.set(d.tag, d);
+  }
+
+  /**
+   * Removes and returns the deliveries an ack/nack names: one tag, or with `multiple` every
+   * tag up to it (tag 0 with multiple = all, as AMQP defines). Returns undefined when the
+   * tag is not outstanding — the caller turns that into 406 PRECONDITION_FAILED.
+   */
+  take(tag: number, multiple: boolean): Delivery[] | undefined {
+    if (!multiple) {
+      const d = this.byTag.get(tag);
+      if (d === undefined) return undefined;
+      this.byTag.delete(tag);
+      return [d];
+    }
+    if (tag !== 0 && !this.byTag.has(tag)) return undefined;
+    const out: Delivery[] = [];
+    for (const [t, d] of this.byTag) {
+      if (tag !== 0 && t > tag) break;
+      out.push(d);
+    }
+    for (const d of out) this.byTag.delete(d.tag);
+    return out;
+  }
+
+  /** Removes and returns every outstanding delivery, in tag order. */
+  takeAll(): Delivery[] {
+    const out = [...this.byTag.values()];
+    this.byTag.clear();
+    return out;
+  }
+}
+
+/**
+ * Groups deliveries by queue, each group in sequence order, so requeued messages go back
+ * in their original order and each queue dispatches once.
+ */
+export function groupByQueue(deliveries: readonly Delivery[]): Map<Queue, QueueEntry[]> {
+  const groups = new Map<Queue, QueueEntry[]>();
+  for (const d of deliveries) {
+    let g = groups.get(d.queue);
+    if (g === undefined) groups.set(d.queue, (g = []));
+    g.push(d.entry);
+  }
+  for (const g of groups.values()) g.sort((a, b) => a.seq - b.seq);
+  return groups;
+}

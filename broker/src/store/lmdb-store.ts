@@ -1,0 +1,221 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { messageKey, queueRange, seqOfKey } from './keys.js';
+import { decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
+import type {
+  BindingDefinition,
+  Definitions,
+  ExchangeDefinition,
+  MessageRecord,
+  QueueDefinition,
+  QueueStore,
+  RecoveredEntry,
+} from './store.js';
+
+/** Options for {@link LmdbStore.open}. */
+export interface LmdbStoreOptions {
+  /** Directory holding the LMDB environment file; created if missing. */
+  path: string;
+  /**
+   * Skip fsync. Only for tests that do not test durability: a crash may lose
+   * confirmed messages. Default false.
+   */
+  noSync?: boolean;
+}
+
+type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
+
+const EXCHANGE_PREFIX = 'x\u0000';
+const QUEUE_PREFIX = 'q\u0000';
+const BINDING_PREFIX = 'b\u0000';
+const HWM_PREFIX = 'd\u0000';
+/** The environment's file inside the data directory (lmdb-js adds `-lock` beside it). */
+export const ENV_FILE = 'switchyard.mdb';
+const noop = (): void => {};
+
+/**
+ * QueueStore on one LMDB environment with three named databases: `meta` (definitions and
+ * per-queue delivered marks, msgpack), `messages` (binary values keyed by queue id + seq)
+ * and `deliveries` (delivery counts of messages delivered more than once).
+ *
+ * lmdb-js puts every write issued in one event-loop turn into one transaction on its
+ * writer thread (the group commit); with `separateFlushed` each write promise carries a
+ * `flushed` promise that resolves once that transaction is on disk, which `durable()` uses.
+ */
+export class LmdbStore implements QueueStore {
+  private readonly root: RootDatabase;
+  private readonly meta: Database;
+  private readonly messages: Database<Buffer, Buffer>;
+  private readonly deliveries: Database<number, Buffer>;
+  private lastWrite: WritePromise | undefined;
+  private tail: Promise<void> = Promise.resolve();
+  private nextQueueId = 1;
+  private readonly pendingHwm = new Map<number, number>();
+  private hwmScheduled = false;
+  private readonly path: string;
+
+  private constructor(options: LmdbStoreOptions) {
+    mkdirSync(options.path, { recursive: true });
+    this.path = join(options.path, ENV_FILE);
+    this.root = open({
+      path: this.path,
+      maxDbs: 8,
+      separateFlushed: true,
+      noSync: options.noSync ?? false,
+    });
+    this.meta = this.root.openDB({ name: 'meta', encoding: 'msgpack' });
+    this.messages = this.root.openDB({ name: 'messages', encoding: 'binary', keyEncoding: 'binary' });
+    this.deliveries = this.root.openDB({ name: 'deliveries', encoding: 'msgpack', keyEncoding: 'binary' });
+  }
+
+  /** Opens (creating if needed) the store at `options.path`. Throws if the directory is unusable. */
+  static open(options: LmdbStoreOptions): LmdbStore {
+    return new LmdbStore(options);
+  }
+
+  private track(p: Promise<boolean>): void {
+    const w = p as WritePromise;
+    // Every write gets a handler: a failed commit surfaces through durable(), not as an
+    // unhandled rejection that would bring the broker down.
+    w.catch(noop);
+    w.flushed?.catch(noop);
+    this.lastWrite = w;
+  }
+
+  loadDefinitions(): Definitions {
+    const defs: Definitions = { exchanges: [], queues: [], bindings: [] };
+    for (const { key, value } of this.meta.getRange({ snapshot: false })) {
+      if (typeof key !== 'string') continue;
+      if (key.startsWith(EXCHANGE_PREFIX)) defs.exchanges.push(value as ExchangeDefinition);
+      else if (key.startsWith(QUEUE_PREFIX)) {
+        const q = value as QueueDefinition;
+        defs.queues.push(q);
+        this.nextQueueId = Math.max(this.nextQueueId, q.id + 1);
+      } else if (key.startsWith(BINDING_PREFIX)) defs.bindings.push(value as BindingDefinition);
+    }
+    return defs;
+  }
+
+  putExchange(def: ExchangeDefinition): void {
+    this.track(this.meta.put(EXCHANGE_PREFIX + def.name, def));
+  }
+
+  removeExchange(name: string): void {
+    this.track(this.meta.remove(EXCHANGE_PREFIX + name));
+  }
+
+  putQueue(def: QueueDefinition): void {
+    this.track(this.meta.put(QUEUE_PREFIX + def.name, def));
+  }
+
+  removeQueue(def: QueueDefinition): void {
+    this.track(this.meta.remove(QUEUE_PREFIX + def.name));
+    this.track(this.meta.remove(HWM_PREFIX + def.id));
+    this.pendingHwm.delete(def.id);
+    const range = queueRange(def.id);
+    // Inside the writer's transaction, so messages written earlier in this same turn (not
+    // yet committed) are seen and removed too.
+    this.track(
+      this.root.transaction(() => {
+        for (const key of this.messages.getKeys(range)) this.messages.removeSync(key);
+        for (const key of this.deliveries.getKeys(range)) this.deliveries.removeSync(key);
+        return true;
+      }),
+    );
+  }
+
+  putBinding(key: string, def: BindingDefinition): void {
+    this.track(this.meta.put(BINDING_PREFIX + key, def));
+  }
+
+  removeBinding(key: string): void {
+    this.track(this.meta.remove(BINDING_PREFIX + key));
+  }
+
+  allocateQueueId(): number {
+    return this.nextQueueId++;
+  }
+
+  enqueue(queueId: number, seq: number, record: MessageRecord): void {
+    this.track(this.messages.put(messageKey(queueId, seq), encodeRecord(record)));
+  }
+
+  ack(queueId: number, seq: number): void {
+    const key = messageKey(queueId, seq);
+    this.track(this.messages.remove(key));
+    // Delivery marks exist only for messages delivered more than once: rare, so a
+    // synchronous existence check is cheaper than an unconditional delete.
+    if (this.deliveries.doesExist(key)) this.track(this.deliveries.remove(key));
+  }
+
+  markDeliveredUpTo(queueId: number, seq: number): void {
+    // One mark per queue per turn, not one per delivery: the mark is a high-water mark.
+    this.pendingHwm.set(queueId, seq);
+    if (!this.hwmScheduled) {
+      this.hwmScheduled = true;
+      setImmediate(this.writeHwm);
+    }
+  }
+
+  private readonly writeHwm = (): void => {
+    this.hwmScheduled = false;
+    for (const [queueId, seq] of this.pendingHwm) this.track(this.meta.put(HWM_PREFIX + queueId, seq));
+    this.pendingHwm.clear();
+  };
+
+  setDeliveries(queueId: number, seq: number, deliveries: number): void {
+    this.track(this.deliveries.put(messageKey(queueId, seq), deliveries));
+  }
+
+  read(queueId: number, seq: number): MessageRecord | undefined {
+    const value = this.messages.get(messageKey(queueId, seq));
+    return value === undefined ? undefined : decodeRecord(value);
+  }
+
+  recover(queueId: number): RecoveredEntry[] {
+    const range = queueRange(queueId);
+    const hwm = (this.meta.get(HWM_PREFIX + queueId) as number | undefined) ?? 0;
+    const counts = new Map<number, number>();
+    for (const { key, value } of this.deliveries.getRange({ ...range, snapshot: false })) {
+      counts.set(seqOfKey(key), value);
+    }
+    const out: RecoveredEntry[] = [];
+    for (const { key, value } of this.messages.getRange({ ...range, snapshot: false })) {
+      const seq = seqOfKey(key);
+      const deliveries = Math.max(counts.get(seq) ?? 0, seq <= hwm ? 1 : 0);
+      out.push({ seq, size: recordBodySize(value), deliveries });
+    }
+    return out;
+  }
+
+  removeMessages(queueId: number, seqs: Iterable<number>): void {
+    for (const seq of seqs) this.ack(queueId, seq);
+  }
+
+  durable(): Promise<void> {
+    if (this.hwmScheduled) this.writeHwm();
+    const w = this.lastWrite;
+    this.lastWrite = undefined;
+    if (w !== undefined) {
+      const flushed = w.flushed ?? w;
+      this.tail = Promise.all([this.tail, flushed]).then(noop);
+    }
+    return this.tail;
+  }
+
+  sizeBytes(): number {
+    try {
+      return statSync(this.path).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.hwmScheduled) this.writeHwm();
+    await this.durable();
+    await this.root.flushed;
+    await this.root.close();
+  }
+}

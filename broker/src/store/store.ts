@@ -1,0 +1,94 @@
+import type { FieldTable, MessageProperties } from '@switchyard/client/protocol';
+
+/** A message as stored: where it was published and what it carries. */
+export interface MessageRecord {
+  exchange: string;
+  routingKey: string;
+  properties: MessageProperties | null;
+  content: Uint8Array;
+}
+
+/** What recovery finds for one stored message, without its body. */
+export interface RecoveredEntry {
+  seq: number;
+  size: number;
+  /** Deliveries before the restart (0 = never delivered). */
+  deliveries: number;
+}
+
+export interface ExchangeDefinition {
+  name: string;
+  type: string;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  arguments: FieldTable;
+}
+
+export interface QueueDefinition {
+  name: string;
+  /** Stable numeric id: the prefix of this queue's message keys. */
+  id: number;
+  durable: boolean;
+  autoDelete: boolean;
+  arguments: FieldTable;
+}
+
+export interface BindingDefinition {
+  source: string;
+  destination: string;
+  destinationKind: 'queue' | 'exchange';
+  routingKey: string;
+  arguments: FieldTable;
+}
+
+export interface Definitions {
+  exchanges: ExchangeDefinition[];
+  queues: QueueDefinition[];
+  bindings: BindingDefinition[];
+}
+
+/**
+ * Durable state behind the broker: definitions and persistent messages of durable queues.
+ *
+ * Writes are fire-and-forget and grouped: everything issued during one event-loop turn is
+ * committed together. `durable()` is the only way to learn that a write is safe, and is what
+ * publisher confirms wait on. Routing, prefetch and redelivery stay above this interface, so
+ * another engine (a replicated log, say) can implement it.
+ */
+export interface QueueStore {
+  /** Everything declared durable, as of the last clean or unclean stop. */
+  loadDefinitions(): Definitions;
+  putExchange(def: ExchangeDefinition): void;
+  removeExchange(name: string): void;
+  putQueue(def: QueueDefinition): void;
+  /** Removes the queue's definition and every message and delivery mark it had. */
+  removeQueue(def: QueueDefinition): void;
+  /** Stores a binding under its identity key (routing's `bindingKey`). */
+  putBinding(key: string, def: BindingDefinition): void;
+  removeBinding(key: string): void;
+  /** Next free queue id; ids are never reused. */
+  allocateQueueId(): number;
+
+  /** Stores a message under (queueId, seq). */
+  enqueue(queueId: number, seq: number, record: MessageRecord): void;
+  /** Deletes an acknowledged (or dropped) message and its delivery mark. */
+  ack(queueId: number, seq: number): void;
+  /** Records that every message up to `seq` has been delivered at least once. */
+  markDeliveredUpTo(queueId: number, seq: number): void;
+  /** Records the delivery count of a message delivered more than once. */
+  setDeliveries(queueId: number, seq: number, deliveries: number): void;
+  /** Reads a stored message body and envelope, synchronously. */
+  read(queueId: number, seq: number): MessageRecord | undefined;
+  /** Every stored message of a queue, in sequence order, without bodies. */
+  recover(queueId: number): RecoveredEntry[];
+  /** Deletes the given messages (purge). */
+  removeMessages(queueId: number, seqs: Iterable<number>): void;
+
+  /** Resolves once every write issued so far is durable on disk; resolves in call order. */
+  durable(): Promise<void>;
+  /** Approximate size of the store on disk, in bytes. */
+  sizeBytes(): number;
+  /** Flushes and closes. */
+  close(): Promise<void>;
+}

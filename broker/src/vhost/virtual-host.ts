@@ -1,0 +1,317 @@
+import { randomBytes } from 'node:crypto';
+import { BrokerError, ErrorCode, type FieldTable } from '@switchyard/client/protocol';
+import { bindingKey, type Binding } from '../routing/binding.js';
+import { isExchangeType, validateBindingArguments, type ExchangeType } from '../routing/matcher.js';
+import { route } from '../routing/router.js';
+import { Queue } from '../queues/queue.js';
+import type { QueueStore } from '../store/store.js';
+import { assertEquivalent, assertEquivalentArguments } from './equivalence.js';
+import { Exchange } from './exchange.js';
+
+/** The exchanges every vhost has, as in RabbitMQ. `''` is the default exchange. */
+const BUILT_IN_EXCHANGES: readonly [string, ExchangeType][] = [
+  ['', 'direct'],
+  ['amq.direct', 'direct'],
+  ['amq.fanout', 'fanout'],
+  ['amq.topic', 'topic'],
+  ['amq.headers', 'headers'],
+  ['amq.match', 'headers'],
+];
+
+const MAX_NAME_LENGTH = 255;
+
+export interface ExchangeDeclare {
+  exchange: string;
+  exchangeType: string;
+  passive: boolean;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  arguments: FieldTable;
+}
+
+export interface QueueDeclare {
+  queue: string;
+  passive: boolean;
+  durable: boolean;
+  exclusive: boolean;
+  autoDelete: boolean;
+  arguments: FieldTable;
+}
+
+/**
+ * One virtual host's topology: exchanges, queues and bindings, with RabbitMQ's rules for
+ * declaring, binding and deleting them. Errors are BrokerErrors with AMQP reply codes;
+ * the caller turns them into channel or connection closes.
+ */
+export class VirtualHost {
+  private readonly exchanges = new Map<string, Exchange>();
+  private readonly queues = new Map<string, Queue>();
+  /** Bindings per destination queue, so deleting a queue removes them. */
+  private readonly queueBindings = new Map<string, Map<string, Binding>>();
+  /** Called after a queue is deleted (consumers cancelled). */
+  onQueueDeleted: ((queue: Queue) => void) | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly store: QueueStore,
+  ) {
+    for (const [xname, type] of BUILT_IN_EXCHANGES) {
+      this.exchanges.set(xname, new Exchange({ name: xname, type, durable: true, autoDelete: false, internal: false, arguments: {} }));
+    }
+  }
+
+  /** Rebuilds durable topology and stored messages from the store (broker start). */
+  recover(): void {
+    const defs = this.store.loadDefinitions();
+    for (const x of defs.exchanges) {
+      if (isExchangeType(x.type)) this.exchanges.set(x.name, new Exchange({ ...x, type: x.type }));
+    }
+    for (const q of defs.queues) {
+      const queue = this.createQueue(q.name, q.id, true, q.autoDelete, undefined, q.arguments);
+      queue.recover(this.store.recover(q.id));
+    }
+    for (const b of defs.bindings) this.addBinding(b, false);
+  }
+
+  exchange(name: string): Exchange | undefined {
+    return this.exchanges.get(name);
+  }
+
+  queue(name: string): Queue | undefined {
+    return this.queues.get(name);
+  }
+
+  allQueues(): IterableIterator<Queue> {
+    return this.queues.values();
+  }
+
+  allExchanges(): IterableIterator<Exchange> {
+    return this.exchanges.values();
+  }
+
+  *allBindings(): Generator<Binding> {
+    for (const x of this.exchanges.values()) yield* x.matcher.bindings();
+  }
+
+  /** The exchange, or 404 NOT_FOUND in RabbitMQ's words. */
+  requireExchange(name: string): Exchange {
+    const x = this.exchanges.get(name);
+    if (x === undefined) throw new BrokerError(ErrorCode.NOT_FOUND, `no exchange '${name}' in vhost '${this.name}'`);
+    return x;
+  }
+
+  /** The queue, or 404; 405 RESOURCE_LOCKED when it is exclusive to another connection. */
+  requireQueue(name: string, connectionId: string | undefined): Queue {
+    const q = this.queues.get(name);
+    if (q === undefined) throw new BrokerError(ErrorCode.NOT_FOUND, `no queue '${name}' in vhost '${this.name}'`);
+    if (q.exclusiveOwner !== undefined && q.exclusiveOwner !== connectionId) {
+      throw new BrokerError(
+        ErrorCode.RESOURCE_LOCKED,
+        `cannot obtain exclusive access to locked queue '${name}' in vhost '${this.name}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
+      );
+    }
+    return q;
+  }
+
+  declareExchange(d: ExchangeDeclare): Exchange {
+    checkName('exchange', d.exchange);
+    if (d.passive) return this.requireExchange(d.exchange);
+    if (d.exchange === '' || d.exchange.startsWith('amq.')) {
+      throw new BrokerError(
+        ErrorCode.ACCESS_REFUSED,
+        `exchange name '${d.exchange}' contains reserved prefix 'amq.' or is the default exchange; choose another name`,
+      );
+    }
+    if (!isExchangeType(d.exchangeType)) {
+      throw new BrokerError(ErrorCode.COMMAND_INVALID, `invalid exchange type '${d.exchangeType}': use direct, fanout, topic or headers`);
+    }
+    const existing = this.exchanges.get(d.exchange);
+    if (existing !== undefined) {
+      assertEquivalent('exchange', d.exchange, this.name, { type: d.exchangeType, durable: d.durable, auto_delete: d.autoDelete, internal: d.internal }, {
+        type: existing.type,
+        durable: existing.durable,
+        auto_delete: existing.autoDelete,
+        internal: existing.internal,
+      });
+      assertEquivalentArguments('exchange', d.exchange, this.name, d.arguments, existing.arguments);
+      return existing;
+    }
+    const x = new Exchange({ name: d.exchange, type: d.exchangeType, durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
+    this.exchanges.set(x.name, x);
+    if (x.durable) this.store.putExchange(x.toDefinition());
+    return x;
+  }
+
+  deleteExchange(name: string, ifUnused: boolean): void {
+    checkName('exchange', name);
+    if (name === '' || name.startsWith('amq.')) {
+      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `exchange '${name}' is built in and cannot be deleted`);
+    }
+    const x = this.exchanges.get(name);
+    if (x === undefined) return; // idempotent, as RabbitMQ
+    if (ifUnused && (x.matcher.size > 0 || x.inbound > 0)) {
+      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `exchange '${name}' in vhost '${this.name}' in use`);
+    }
+    this.removeExchange(x);
+  }
+
+  private removeExchange(x: Exchange): void {
+    for (const b of [...x.matcher.bindings()]) this.removeBinding(b, false);
+    for (const other of this.exchanges.values()) {
+      for (const b of [...other.matcher.bindings()]) {
+        if (b.destinationKind === 'exchange' && b.destination === x.name) this.removeBinding(b, true);
+      }
+    }
+    this.exchanges.delete(x.name);
+    if (x.durable) this.store.removeExchange(x.name);
+  }
+
+  declareQueue(d: QueueDeclare, connectionId: string): Queue {
+    checkName('queue', d.queue);
+    if (d.passive) return this.requireQueue(d.queue, connectionId);
+    let name = d.queue;
+    if (name === '') name = `amq.gen-${randomBytes(16).toString('base64url')}`;
+    else if (name.startsWith('amq.')) {
+      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `queue name '${name}' contains reserved prefix 'amq.'; choose another name`);
+    }
+    const existing = this.queues.get(name);
+    if (existing !== undefined) {
+      this.requireQueue(name, connectionId);
+      assertEquivalent('queue', name, this.name, { durable: d.durable, exclusive: d.exclusive, auto_delete: d.autoDelete }, {
+        durable: existing.durable,
+        exclusive: existing.exclusiveOwner !== undefined,
+        auto_delete: existing.autoDelete,
+      });
+      assertEquivalentArguments('queue', name, this.name, d.arguments, existing.arguments);
+      return existing;
+    }
+    // Exclusive queues die with their connection, so they are never stored (as RabbitMQ).
+    const durable = d.durable && !d.exclusive;
+    const queue = this.createQueue(name, this.store.allocateQueueId(), d.durable, d.autoDelete, d.exclusive ? connectionId : undefined, d.arguments);
+    if (durable) this.store.putQueue({ name, id: queue.id, durable: true, autoDelete: d.autoDelete, arguments: d.arguments });
+    return queue;
+  }
+
+  private createQueue(name: string, id: number, durable: boolean, autoDelete: boolean, owner: string | undefined, args: FieldTable): Queue {
+    const queue = new Queue({ name, id, durable, autoDelete, exclusiveOwner: owner, arguments: args }, durable && owner === undefined ? this.store : undefined);
+    queue.onUnused = (q) => this.removeQueue(q, 'auto-delete queue lost its last consumer');
+    this.queues.set(name, queue);
+    return queue;
+  }
+
+  deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean, connectionId: string | undefined): number {
+    checkName('queue', name);
+    if (!this.queues.has(name)) return 0; // idempotent, as RabbitMQ
+    const q = this.requireQueue(name, connectionId);
+    if (ifUnused && q.consumerCount > 0) {
+      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue '${name}' in vhost '${this.name}' in use`);
+    }
+    if (ifEmpty && q.messageCount + q.unacked > 0) {
+      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue '${name}' in vhost '${this.name}' is not empty`);
+    }
+    return this.removeQueue(q, `queue '${name}' was deleted`);
+  }
+
+  /** Deletes a queue for any reason (request, auto-delete, owner gone). Returns its ready count. */
+  removeQueue(q: Queue, reason: string): number {
+    if (q.isDeleted) return 0;
+    const bindings = this.queueBindings.get(q.name);
+    if (bindings !== undefined) for (const b of [...bindings.values()]) this.removeBinding(b, true);
+    this.queues.delete(q.name);
+    this.queueBindings.delete(q.name);
+    const count = q.delete(reason);
+    if (q.durable && q.exclusiveOwner === undefined) {
+      this.store.removeQueue({ name: q.name, id: q.id, durable: true, autoDelete: q.autoDelete, arguments: q.arguments });
+    }
+    this.onQueueDeleted?.(q);
+    return count;
+  }
+
+  /** Deletes the exclusive queues of a closed connection. */
+  releaseOwner(connectionId: string): void {
+    for (const q of [...this.queues.values()]) {
+      if (q.exclusiveOwner === connectionId) this.removeQueue(q, `exclusive queue '${q.name}' owner closed`);
+    }
+  }
+
+  bind(b: Binding, connectionId: string | undefined): void {
+    const source = this.checkBindable(b, connectionId);
+    const error = validateBindingArguments(source.type, b.arguments);
+    if (error !== undefined) throw new BrokerError(ErrorCode.PRECONDITION_FAILED, error);
+    this.addBinding(b, true);
+  }
+
+  unbind(b: Binding, connectionId: string | undefined): void {
+    this.checkBindable(b, connectionId);
+    this.removeBinding(b, true);
+  }
+
+  private checkBindable(b: Binding, connectionId: string | undefined): Exchange {
+    checkName('exchange', b.source);
+    checkName(b.destinationKind, b.destination);
+    if (b.source === '' || (b.destinationKind === 'exchange' && b.destination === '')) {
+      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `operation not permitted on the default exchange`);
+    }
+    if (b.destinationKind === 'queue') this.requireQueue(b.destination, connectionId);
+    else this.requireExchange(b.destination);
+    return this.requireExchange(b.source);
+  }
+
+  private addBinding(b: Binding, persist: boolean): void {
+    const source = this.exchanges.get(b.source);
+    if (source === undefined) return;
+    const dest = b.destinationKind === 'queue' ? this.queues.get(b.destination) : this.exchanges.get(b.destination);
+    if (dest === undefined) return;
+    if (!source.matcher.add(b)) return;
+    const key = bindingKey(b);
+    if (b.destinationKind === 'queue') {
+      let m = this.queueBindings.get(b.destination);
+      if (m === undefined) this.queueBindings.set(b.destination, (m = new Map()));
+      m.set(key, b);
+    } else (dest as Exchange).inbound++;
+    if (persist && source.durable && dest.durable) this.store.putBinding(key, b);
+  }
+
+  private removeBinding(b: Binding, autoDeleteSource: boolean): void {
+    const source = this.exchanges.get(b.source);
+    if (source === undefined || !source.matcher.remove(b)) return;
+    const key = bindingKey(b);
+    if (b.destinationKind === 'queue') this.queueBindings.get(b.destination)?.delete(key);
+    else {
+      const dest = this.exchanges.get(b.destination);
+      if (dest !== undefined) dest.inbound--;
+    }
+    this.store.removeBinding(key);
+    // An auto-delete exchange goes away when its last binding is removed (RabbitMQ).
+    if (autoDeleteSource && source.autoDelete && source.matcher.size === 0) this.removeExchange(source);
+  }
+
+  /**
+   * Queues a message published to `exchange` goes to. Throws 404 for a missing exchange
+   * and 403 for an internal one (clients may not publish to internal exchanges).
+   */
+  route(exchangeName: string, routingKey: string, headers: FieldTable | undefined): readonly Queue[] {
+    if (exchangeName === '') {
+      const q = this.queues.get(routingKey);
+      return q === undefined ? [] : [q];
+    }
+    const x = this.requireExchange(exchangeName);
+    if (x.internal) {
+      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
+    }
+    const result = route(x, routingKey, headers, (n) => this.exchanges.get(n));
+    const out: Queue[] = [];
+    for (const name of result.queues) {
+      const q = this.queues.get(name);
+      if (q !== undefined) out.push(q);
+    }
+    return out;
+  }
+}
+
+function checkName(kind: string, name: string): void {
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `${kind} name is ${name.length} characters; the limit is ${MAX_NAME_LENGTH}`);
+  }
+}

@@ -1,0 +1,106 @@
+/** Options of `connect()`, their defaults, and their validation. */
+import { DEFAULT_HEARTBEAT_MS } from '../protocol/limits.js';
+import { isFieldTable, type FieldTable } from '../protocol/properties.js';
+
+/** Version of this SDK, sent in the `version` client property. */
+export const SDK_VERSION = '0.1.0';
+
+/** Options of `connect(url, options)`. */
+export interface ConnectOptions {
+  /** Default 'guest'. */
+  username?: string;
+  /** Default 'guest'. */
+  password?: string;
+  /** Virtual host. Default '/'. */
+  vhost?: string;
+  /**
+   * Heartbeat interval the client proposes, in ms; 0 proposes none. The broker settles on
+   * the smaller non-zero of both proposals. Default 30000 (DEFAULT_HEARTBEAT_MS).
+   */
+  heartbeatMs?: number;
+  /** How long the socket may take to open and the handshake to complete, in ms. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Extra client properties shown by the broker's management API (override the defaults). */
+  clientProperties?: FieldTable;
+  /**
+   * Reserved for automatic recovery, which is NOT implemented yet: accepted (and ignored)
+   * so code written for it runs; a lost connection currently stays closed and emits 'close'.
+   */
+  reconnect?: boolean;
+}
+
+/** Every tunable of a connection, with its default. */
+export const CONNECT_DEFAULTS = {
+  username: 'guest',
+  password: 'guest',
+  vhost: '/',
+  heartbeatMs: DEFAULT_HEARTBEAT_MS,
+  connectTimeoutMs: 10_000,
+  /** How long `conn.close()` waits for closeOk before dropping the socket. */
+  closeTimeoutMs: 10_000,
+} as const;
+
+/** ConnectOptions with defaults applied and client properties assembled. @internal */
+export interface ResolvedConnectOptions {
+  username: string;
+  password: string;
+  vhost: string;
+  heartbeatMs: number;
+  connectTimeoutMs: number;
+  closeTimeoutMs: number;
+  clientProperties: FieldTable;
+}
+
+/** Largest delay setTimeout honours (larger ones fire at once). */
+const MAX_TIMER_MS = 0x7fffffff;
+
+function stringOption(value: unknown, name: string, byDefault: string): string {
+  if (value === undefined) return byDefault;
+  if (typeof value !== 'string') throw new TypeError(`options.${name} must be a string`);
+  return value;
+}
+
+function integerOption(value: unknown, name: string, byDefault: number, min: number, max: number): number {
+  if (value === undefined) return byDefault;
+  if (typeof value !== 'number') throw new TypeError(`options.${name} must be a number`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`options.${name} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/**
+ * Validates `options` and applies defaults.
+ * @throws TypeError / RangeError naming the offending option
+ */
+export function resolveConnectOptions(options: ConnectOptions | undefined, platform: string): ResolvedConnectOptions {
+  const o = options ?? {};
+  if (typeof o !== 'object') throw new TypeError('options must be an object');
+  if (o.clientProperties !== undefined && !isFieldTable(o.clientProperties)) {
+    throw new TypeError('options.clientProperties must be a plain object');
+  }
+  return {
+    username: stringOption(o.username, 'username', CONNECT_DEFAULTS.username),
+    password: stringOption(o.password, 'password', CONNECT_DEFAULTS.password),
+    vhost: stringOption(o.vhost, 'vhost', CONNECT_DEFAULTS.vhost),
+    heartbeatMs: integerOption(o.heartbeatMs, 'heartbeatMs', CONNECT_DEFAULTS.heartbeatMs, 0, 0xffffffff),
+    connectTimeoutMs: integerOption(o.connectTimeoutMs, 'connectTimeoutMs', CONNECT_DEFAULTS.connectTimeoutMs, 1, MAX_TIMER_MS),
+    closeTimeoutMs: CONNECT_DEFAULTS.closeTimeoutMs,
+    clientProperties: {
+      product: 'switchyard-client',
+      version: SDK_VERSION,
+      platform,
+      ...o.clientProperties,
+    },
+  };
+}
+
+/**
+ * The URL as a string.
+ * @throws TypeError `url must be a string or a URL`
+ */
+export function urlString(url: unknown): string {
+  if (typeof url === 'string') return url;
+  if (typeof URL !== 'undefined' && url instanceof URL) return url.href;
+  throw new TypeError('url must be a string or a URL');
+}

@@ -1,0 +1,386 @@
+#!/usr/bin/env node
+// Switchyard benchmark runner. See scripts/bench/README.md.
+//
+//   npm run bench                                    # Switchyard only (spawned child broker)
+//   npm run bench -- --amqp-url amqp://guest:guest@127.0.0.1:5672   # + RabbitMQ side by side
+//   node scripts/bench/run.mjs --only-amqp --amqp-url amqp://...     # AMQP broker only
+//   options: --workloads W1,W2,W3,W4,routing  --messages N  --quick  --json file  ...
+import { parseArgs } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { spawnBroker } from './spawn-broker.mjs';
+import { createSwitchyardDriver } from './switchyard-driver.mjs';
+import { createAmqpDriver } from './amqp-driver.mjs';
+import { WORKLOADS, DEFAULTS, METRICS, TITLES, w4Fixture } from './workloads.mjs';
+import { startProcessSampler, pidsByComm, memOf, fmt, round, table, MB } from './stats.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [options])
+
+  --amqp-url URL           also run every workload against this AMQP 0-9-1 broker (amqplib)
+                           e.g. amqp://guest:guest@127.0.0.1:5672
+  --only-amqp              skip Switchyard (default --amqp-url amqp://guest:guest@127.0.0.1:5672)
+  --broker-url WS_URL      use a running Switchyard broker instead of spawning one
+  --broker-pid PID         pid of that broker, for RSS/CPU figures
+  --amqp-pid PID           pid of the AMQP broker for RSS/CPU (default: the single local beam.smp)
+  --workloads LIST         comma list of W1,W2,W3,W4,routing (default: all)
+  --messages N             messages for W1 and W2 (W4 uses N/4); default 200000
+  --rate N                 W3 publish rate, msgs/s (default 5000)
+  --latency-seconds S      W3 duration (default 10)
+  --tick-ms MS             W3 pacing timer interval (default 2 ms, i.e. 10 messages per tick)
+  --quick                  scale down 10x (W1/W2 20000, W4 5000, W3 1 s) for smoke runs
+  --json FILE              also write the result document to FILE
+  --stall-timeout S        fail a workload after S seconds without progress (default 30)
+  --switchyard-user U, --switchyard-password P   credentials for connect()
+  --broker-log-level L     log level passed to the spawned broker (default warn)
+  --data-dir-parent DIR    where the spawned broker's temporary data dir is created (default os tmpdir)
+  --verbose                echo the spawned broker's output
+  -h, --help`;
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      'amqp-url': { type: 'string' },
+      'only-amqp': { type: 'boolean', default: false },
+      'broker-url': { type: 'string' },
+      'broker-pid': { type: 'string' },
+      'amqp-pid': { type: 'string' },
+      workloads: { type: 'string' },
+      messages: { type: 'string' },
+      rate: { type: 'string' },
+      'latency-seconds': { type: 'string' },
+      'tick-ms': { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      'stall-timeout': { type: 'string' },
+      'switchyard-user': { type: 'string' },
+      'switchyard-password': { type: 'string' },
+      'broker-log-level': { type: 'string', default: 'warn' },
+      'data-dir-parent': { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const num = (name) => {
+    if (values[name] === undefined) return undefined;
+    const n = Number(values[name]);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+    return n;
+  };
+  const amqpUrl = values['amqp-url'] ?? (values['only-amqp'] ? 'amqp://guest:guest@127.0.0.1:5672' : undefined);
+  const all = ['W1', 'W2', 'W3', 'W4', 'routing'];
+  const workloads = values.workloads
+    ? values.workloads.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s.toLowerCase() === 'routing' ? 'routing' : s.toUpperCase()))
+    : all;
+  for (const w of workloads) if (!all.includes(w)) throw new Error(`unknown workload ${w} (known: ${all.join(', ')})`);
+
+  const scale = values.quick ? 0.1 : 1;
+  const messages = num('messages');
+  const stallMs = (num('stall-timeout') ?? 30) * 1000;
+  const maxMs = Math.max(180_000, stallMs * 2);
+  const cfg = {
+    W1: { ...DEFAULTS.W1, messages: Math.round(messages ?? DEFAULTS.W1.messages * scale), stallMs, maxMs },
+    W2: { ...DEFAULTS.W2, messages: Math.round(messages ?? DEFAULTS.W2.messages * scale), stallMs, maxMs },
+    W3: {
+      ...DEFAULTS.W3,
+      rate: num('rate') ?? DEFAULTS.W3.rate,
+      seconds: num('latency-seconds') ?? DEFAULTS.W3.seconds * scale,
+      tickMs: num('tick-ms') ?? DEFAULTS.W3.tickMs,
+      stallMs,
+      maxMs,
+    },
+    W4: {
+      ...DEFAULTS.W4,
+      messages: Math.max(1, Math.round(messages ? messages / 4 : DEFAULTS.W4.messages * scale)),
+      stallMs,
+      maxMs,
+    },
+  };
+  return {
+    amqpUrl,
+    onlyAmqp: values['only-amqp'],
+    brokerUrl: values['broker-url'],
+    brokerPid: values['broker-pid'] ? Number(values['broker-pid']) : undefined,
+    amqpPid: values['amqp-pid'] ? Number(values['amqp-pid']) : undefined,
+    workloads,
+    quick: values.quick,
+    json: values.json,
+    cfg,
+    syUser: values['switchyard-user'],
+    syPassword: values['switchyard-password'],
+    logLevel: values['broker-log-level'],
+    dataDirParent: values['data-dir-parent'],
+    verbose: values.verbose,
+  };
+}
+
+const EXTRA_METRICS = [
+  ['brokerPeakRssMB', 'broker peak RSS MB', 1],
+  ['brokerCpuSeconds', 'broker CPU s', 2],
+  ['clientCpuSeconds', 'bench client CPU s', 2],
+];
+
+const log = (...a) => process.stderr.write(a.join(' ') + '\n');
+
+let activeBroker = null; // spawned child to kill on signals
+
+async function runTarget(name, opts) {
+  const out = { target: name, workloads: {} };
+  const selected = opts.workloads.filter((w) => w !== 'routing');
+  if (!selected.length) return out;
+  let driver;
+  let pid;
+  let broker = null;
+  try {
+    if (name === 'switchyard') {
+      let url = opts.brokerUrl;
+      if (!url) {
+        log(`[switchyard] spawning broker (node broker/dist/cli/main.js server) ...`);
+        broker = await spawnBroker({
+          logLevel: opts.logLevel,
+          dataDirParent: opts.dataDirParent,
+          verbose: opts.verbose,
+        });
+        activeBroker = broker;
+        url = broker.url;
+        pid = broker.pid;
+        log(`[switchyard] broker pid ${pid} at ${url}, data dir ${broker.dataDir}`);
+      } else {
+        pid = opts.brokerPid;
+      }
+      driver = await createSwitchyardDriver(url, { username: opts.syUser, password: opts.syPassword });
+      out.url = url;
+    } else {
+      driver = await createAmqpDriver(opts.amqpUrl);
+      out.url = driver.label;
+      pid = opts.amqpPid;
+      if (!pid && /@?(127\.0\.0\.1|localhost)(:|\/|$)/.test(opts.amqpUrl.replace(/^amqps?:\/\//, ''))) {
+        const beams = pidsByComm('beam.smp');
+        if (beams.length === 1) pid = beams[0];
+        else if (beams.length > 1) log(`[amqp] ${beams.length} beam.smp processes; pass --amqp-pid for RSS figures`);
+      }
+      if (pid) log(`[amqp] measuring broker process ${pid} (${readComm(pid)})`);
+    }
+  } catch (err) {
+    log(`[${name}] cannot run: ${err.message}`);
+    out.error = err.message;
+    for (const w of selected) out.workloads[w] = { error: `not run: ${firstLine(err.message)}` };
+    if (broker) await broker.stop();
+    activeBroker = null;
+    return out;
+  }
+  out.brokerPid = pid ?? null;
+
+  try {
+    for (const w of selected) {
+      if (broker?.exited()) {
+        const e = broker.exited();
+        out.workloads[w] = { error: `broker exited (code ${e.code}, signal ${e.signal})` };
+        continue;
+      }
+      log(`[${name}] ${TITLES[w]} ...`);
+      const sampler = startProcessSampler(pid);
+      const c0 = process.cpuUsage();
+      let res;
+      try {
+        res = await WORKLOADS[w](driver, opts.cfg[w]);
+      } catch (err) {
+        res = { error: err.message ?? String(err) };
+        log(`[${name}] ${w} FAILED: ${res.error}`);
+        if (broker?.exited()) log(`--- broker output (tail) ---\n${broker.logTail()}`);
+      }
+      const s = sampler.stop();
+      const c1 = process.cpuUsage(c0);
+      res.metrics ??= {};
+      if (s) {
+        res.metrics.brokerPeakRssMB = s.peakRssBytes ? round(s.peakRssBytes / MB, 1) : null;
+        res.metrics.brokerCpuSeconds = s.cpuSeconds;
+        res.process = s;
+      }
+      res.metrics.clientCpuSeconds = round((c1.user + c1.system) / 1e6, 2);
+      out.workloads[w] = res;
+      if (!res.error) log(`[${name}] ${w} ${summary(w, res.metrics)}`);
+      // Let the broker settle (deletes, GC) before the next workload.
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    const peaks = Object.values(out.workloads)
+      .map((r) => r.process?.peakRssBytes)
+      .filter(Boolean);
+    const mem = pid ? memOf(pid) : null;
+    out.peakRssMB = peaks.length ? round(Math.max(...peaks) / MB, 1) : null;
+    out.endRssMB = mem?.rss ? round(mem.rss / MB, 1) : null;
+    if (broker) {
+      const e = await broker.stop();
+      log(`[switchyard] broker stopped (${e?.signal ? `signal ${e.signal}` : `exit code ${e?.code}`})`);
+      activeBroker = null;
+    }
+  }
+  return out;
+}
+
+function readComm(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
+const firstLine = (s) => String(s).split('\n')[0];
+
+function summary(w, m) {
+  return METRICS[w]
+    .slice(0, w === 'W3' ? 5 : 2)
+    .map(([k, label, d]) => `${label}=${fmt(m[k], d)}`)
+    .join(', ');
+}
+
+async function runRouting(opts) {
+  const file = path.join(here, 'routing.mjs');
+  if (!existsSync(file)) {
+    log('[routing] scripts/bench/routing.mjs not present: skipped');
+    return { skipped: 'scripts/bench/routing.mjs not present' };
+  }
+  try {
+    log('[routing] running runRoutingBench() ...');
+    const mod = await import(pathToFileURL(file).href);
+    if (typeof mod.runRoutingBench !== 'function') return { skipped: 'routing.mjs does not export runRoutingBench()' };
+    const figures = await mod.runRoutingBench({ quick: opts.quick });
+    return { figures };
+  } catch (err) {
+    log(`[routing] FAILED: ${err.stack ?? err.message}`);
+    return { error: err.message ?? String(err) };
+  }
+}
+
+function buildTable(results, targets) {
+  const names = targets.map((t) => t.target);
+  const header = ['Workload', 'Metric', ...names.map(colName)];
+  const both = names.length === 2;
+  if (both) header.push('ratio sy/amqp');
+  const rows = [];
+  const workloads = [...new Set(targets.flatMap((t) => Object.keys(t.workloads)))];
+  for (const w of workloads) {
+    const errs = targets.map((t) => t.workloads[w]?.error);
+    const metrics = [...METRICS[w], ...EXTRA_METRICS];
+    let first = true;
+    for (const [key, label, digits] of metrics) {
+      const vals = targets.map((t) => t.workloads[w]?.metrics?.[key]);
+      if (vals.every((v) => v === undefined || v === null) && !errs.some(Boolean)) continue;
+      const cells = vals.map((v, i) => (errs[i] && (key in EXTRA_KEYS_SET ? v == null : true) ? 'ERROR' : fmt(v, digits)));
+      const row = [first ? TITLES[w] : '', label, ...cells];
+      if (both) {
+        const [a, b] = vals;
+        row.push(typeof a === 'number' && typeof b === 'number' && b !== 0 ? `${fmt(a / b, 2)}x` : '-');
+      }
+      rows.push(row);
+      first = false;
+      if (errs.some(Boolean) && !vals.some((v) => typeof v === 'number')) break;
+    }
+  }
+  return table(header, rows);
+}
+const EXTRA_KEYS_SET = Object.fromEntries(EXTRA_METRICS.map(([k]) => [k, true]));
+const colName = (t) => (t === 'switchyard' ? 'Switchyard' : 'AMQP');
+
+function printRouting(routing) {
+  if (!routing) return;
+  if (routing.skipped) return console.log(`\nRouting: skipped (${routing.skipped})`);
+  if (routing.error) return console.log(`\nRouting: ERROR ${routing.error}`);
+  console.log('\nRouting (scripts/bench/routing.mjs):');
+  const f = routing.figures;
+  if (Array.isArray(f) && f.every((r) => r && typeof r === 'object')) console.table(f);
+  else console.log(typeof f === 'string' ? f : JSON.stringify(f, null, 2));
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseOptions();
+  } catch (err) {
+    console.error(`${err.message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, async () => {
+      log(`\n${sig}: stopping`);
+      if (activeBroker) await activeBroker.stop().catch(() => {});
+      process.exit(130);
+    });
+  }
+
+  const startedAt = new Date();
+  const fx = w4Fixture();
+  log(`Switchyard bench — ${os.cpus().length} CPUs (${os.cpus()[0]?.model?.trim()}), node ${process.version}${opts.quick ? ', QUICK mode' : ''}`);
+  log(`workloads: ${opts.workloads.join(', ')}; W1/W2 ${opts.cfg.W1.messages}/${opts.cfg.W2.messages} msgs, W3 ${opts.cfg.W3.rate} msgs/s x ${opts.cfg.W3.seconds} s (tick ${opts.cfg.W3.tickMs} ms), W4 ${opts.cfg.W4.messages} msgs`);
+  if (opts.workloads.includes('W4'))
+    log(`W4 topic fixture: ${fx.patterns.length} bindings, ${fx.keys.length} keys round-robin, average ${fmt(fx.avgMatchedQueues, 3)} queues matched per message`);
+
+  const targetNames = [];
+  if (!opts.onlyAmqp) targetNames.push('switchyard');
+  if (opts.amqpUrl) targetNames.push('amqp');
+  const targets = [];
+  for (const t of targetNames) targets.push(await runTarget(t, opts));
+  const routing = opts.workloads.includes('routing') ? await runRouting(opts) : undefined;
+
+  // Ratios switchyard / amqp for every numeric metric.
+  let ratios;
+  if (targets.length === 2) {
+    ratios = {};
+    const [sy, am] = targets;
+    for (const w of Object.keys(sy.workloads)) {
+      const a = sy.workloads[w]?.metrics ?? {};
+      const b = am.workloads[w]?.metrics ?? {};
+      for (const k of Object.keys(a))
+        if (typeof a[k] === 'number' && typeof b[k] === 'number' && b[k] !== 0) (ratios[w] ??= {})[k] = round(a[k] / b[k], 3);
+    }
+  }
+
+  const doc = {
+    bench: 'switchyard',
+    startedAt: startedAt.toISOString(),
+    durationSeconds: round((Date.now() - startedAt.getTime()) / 1000, 1),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model?.trim(), memGB: round(os.totalmem() / 2 ** 30, 1), platform: `${os.platform()} ${os.release()}`, node: process.version },
+    options: { quick: opts.quick, workloads: opts.workloads, config: opts.cfg, amqpUrl: opts.amqpUrl ? opts.amqpUrl.replace(/\/\/([^:@/]+):([^@/]*)@/, '//$1:***@') : undefined },
+    w4Fixture: { patterns: fx.patterns, keys: fx.keys, avgMatchedQueues: round(fx.avgMatchedQueues, 4) },
+    results: Object.fromEntries(targets.map((t) => [t.target, t])),
+    ratios,
+    routing,
+  };
+
+  if (targets.length) {
+    console.log('\n' + buildTable(doc.results, targets));
+    if (targets.length === 2) console.log('ratio = Switchyard / AMQP: above 1 is better for rates, below 1 is better for latency, RSS and CPU.');
+    for (const t of targets) {
+      const errs = Object.entries(t.workloads).filter(([, r]) => r.error);
+      for (const [w, r] of errs) console.log(`${colName(t.target)} ${w} error: ${r.error}`);
+      console.log(`${colName(t.target)}: ${t.url ?? '-'}${t.peakRssMB ? `, broker peak RSS over the run ${fmt(t.peakRssMB, 1)} MB` : ''}`);
+    }
+  }
+  printRouting(routing);
+  console.log('\n' + JSON.stringify(doc, null, 2));
+  if (opts.json) {
+    await mkdir(path.dirname(path.resolve(opts.json)), { recursive: true });
+    await writeFile(opts.json, JSON.stringify(doc, null, 2) + '\n');
+    log(`results written to ${opts.json}`);
+  }
+  const failed = targets.some((t) => t.error || Object.values(t.workloads).some((r) => r.error)) || routing?.error;
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch(async (err) => {
+  console.error(err.stack ?? err);
+  if (activeBroker) await activeBroker.stop().catch(() => {});
+  process.exit(1);
+});

@@ -1,0 +1,560 @@
+// The benchmark workloads. Each takes a driver (switchyard-driver.mjs or amqp-driver.mjs,
+// identical shape) and a config, uses its own fresh queue/exchange names, deletes them
+// afterwards and returns { metrics, info }.
+import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
+import { percentiles, round } from './stats.mjs';
+
+const now = () => performance.now();
+const BODY_SIZE = 1024;
+
+export const DEFAULTS = {
+  W1: { messages: 200_000, window: 1000, prefetch: 100 },
+  W2: { messages: 200_000 },
+  // W3 paces with a 2 ms timer (10 messages per tick at 5,000/s): coarser ticks send bigger
+  // bursts and the median then measures queueing behind the burst (10 ms/50 msgs adds ~1.5 ms).
+  W3: { rate: 5000, seconds: 10, tickMs: 2, window: 1000, prefetch: 100 },
+  W4: { messages: 50_000, window: 1000, prefetch: 100 },
+};
+
+// Metric descriptions, in print order: [key, label, digits]
+export const METRICS = {
+  W1: [
+    ['msgsPerSec', 'end-to-end msgs/s (1st publish -> last ack)'],
+    ['publishConfirmPerSec', 'publish-confirm msgs/s'],
+  ],
+  W2: [['msgsPerSec', 'end-to-end msgs/s (1st publish -> last receive)']],
+  W3: [
+    ['p50', 'latency p50 ms', 2],
+    ['p90', 'latency p90 ms', 2],
+    ['p99', 'latency p99 ms', 2],
+    ['p99.9', 'latency p99.9 ms', 2],
+    ['max', 'latency max ms', 2],
+    ['achievedRate', 'achieved publish msgs/s'],
+    ['confirmP50', 'confirm latency p50 ms', 2],
+    ['confirmP99', 'confirm latency p99 ms', 2],
+  ],
+  W4: [
+    ['deliveriesPerSec', 'deliveries/s'],
+    ['publishesPerSec', 'publishes/s (confirmed)'],
+    ['avgMatchedQueues', 'avg queues matched per message', 3],
+  ],
+};
+
+export const TITLES = {
+  W1: 'W1 durable',
+  W2: 'W2 transient',
+  W3: 'W3 latency',
+  W4: 'W4 topic',
+};
+
+// ---------------------------------------------------------------------------
+// Topic routing fixture for W4: 10 bindings, 27 routing keys used round-robin.
+
+export const W4_PATTERNS = [
+  'orders.*.eu',
+  'orders.#',
+  '#',
+  '*.created.*',
+  'orders.created.us',
+  'payments.#',
+  'shipping.*.apac',
+  '*.*.us',
+  '*.cancelled.#',
+  'inventory.#', // matches none of the keys below: a binding that routing must skip
+];
+
+export const W4_KEYS = (() => {
+  const keys = [];
+  for (const domain of ['orders', 'payments', 'shipping'])
+    for (const event of ['created', 'updated', 'cancelled'])
+      for (const region of ['eu', 'us', 'apac']) keys.push(`${domain}.${event}.${region}`);
+  return keys;
+})();
+
+/** AMQP topic match: '*' = exactly one word, '#' = zero or more words. */
+export function topicMatches(pattern, key) {
+  const p = pattern.split('.');
+  const k = key === '' ? [] : key.split('.');
+  const memo = new Map();
+  const go = (i, j) => {
+    const id = i * 1000 + j;
+    if (memo.has(id)) return memo.get(id);
+    let r;
+    if (i === p.length) r = j === k.length;
+    else if (p[i] === '#') r = go(i + 1, j) || (j < k.length && go(i, j + 1));
+    else if (j === k.length) r = false;
+    else r = (p[i] === '*' || p[i] === k[j]) && go(i + 1, j + 1);
+    memo.set(id, r);
+    return r;
+  };
+  return go(0, 0);
+}
+
+export function w4Fixture() {
+  const matchesPerKey = W4_KEYS.map((k) => W4_PATTERNS.map((p) => topicMatches(p, k)));
+  const counts = matchesPerKey.map((m) => m.filter(Boolean).length);
+  const avg = counts.reduce((a, b) => a + b, 0) / counts.length;
+  return { patterns: W4_PATTERNS, keys: W4_KEYS, matchesPerKey, avgMatchedQueues: avg };
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+function deferred() {
+  let resolve, reject;
+  const promise = new Promise((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // consumers race on it; never an unhandled rejection
+  return { promise, resolve, reject };
+}
+
+/**
+ * Rejects if progress() has not changed for stallMs, or after maxMs in total.
+ * Returns { promise, stop() }.
+ */
+function watchdog(name, progress, describe, { stallMs, maxMs }) {
+  const d = deferred();
+  const t0 = Date.now();
+  let last = progress();
+  let lastChange = Date.now();
+  const timer = setInterval(() => {
+    const p = progress();
+    if (p !== last) {
+      last = p;
+      lastChange = Date.now();
+    }
+    if (Date.now() - lastChange > stallMs) {
+      d.reject(new Error(`${name}: no progress for ${Math.round(stallMs / 1000)} s (${describe()})`));
+    } else if (Date.now() - t0 > maxMs) {
+      d.reject(new Error(`${name}: exceeded ${Math.round(maxMs / 1000)} s (${describe()})`));
+    }
+  }, 250);
+  return {
+    promise: d.promise,
+    stop: () => clearInterval(timer),
+  };
+}
+
+const withTimeout = (p, ms, what) =>
+  Promise.race([
+    Promise.resolve(p),
+    new Promise((_, rej) => setTimeout(() => rej(new Error(`${what} timed out after ${ms} ms`)), ms).unref()),
+  ]);
+
+/** Run cleanup steps; each bounded in time; never throws (returns list of errors). */
+async function cleanup(steps) {
+  const errors = [];
+  for (const [what, fn] of steps) {
+    try {
+      await withTimeout(fn(), 5000, what);
+    } catch (err) {
+      errors.push(`${what}: ${err.message}`);
+    }
+  }
+  return errors;
+}
+
+/**
+ * Publish n messages with publisher confirms and at most `window` unconfirmed.
+ * args(i) -> [exchange, routingKey, body, options]. Returns stats (times in performance.now() ms).
+ * state is updated live (published / confirmed) so a watchdog can observe progress.
+ */
+async function publishWindowed(ch, n, window, args, state) {
+  let outstanding = 0;
+  let waiter = null;
+  let failure = null;
+  const wake = () => {
+    if (waiter) {
+      const w = waiter;
+      waiter = null;
+      w();
+    }
+  };
+  const ok = () => {
+    outstanding--;
+    state.confirmed++;
+    state.lastConfirmAt = now();
+    if (outstanding < window) wake();
+  };
+  const fail = (err) => {
+    outstanding--;
+    failure ??= err;
+    wake();
+  };
+  for (let i = 0; i < n; i++) {
+    while (outstanding >= window && !failure) await new Promise((r) => (waiter = r));
+    if (failure) throw failure;
+    const [ex, key, body, opts] = args(i);
+    outstanding++;
+    state.published++;
+    ch.publishConfirmed(ex, key, body, opts).then(ok, fail);
+    const w = ch.writable();
+    if (w) await w;
+  }
+  while (outstanding > 0 && !failure) await new Promise((r) => (waiter = r));
+  if (failure) throw failure;
+}
+
+function makeBody() {
+  // Mildly compressible but not constant content; 1 KiB.
+  const b = Buffer.alloc(BODY_SIZE);
+  randomBytes(BODY_SIZE / 2).copy(b);
+  return b;
+}
+
+function readStamp(content) {
+  return new DataView(content.buffer, content.byteOffset, content.byteLength).getFloat64(0, true);
+}
+
+function channelErrorsTo(reject, ...things) {
+  for (const t of things) t.onError?.((err) => reject(err instanceof Error ? err : new Error(String(err))));
+}
+
+const rid = () => randomBytes(4).toString('hex');
+
+// ---------------------------------------------------------------------------
+// W1 durable: durable queue, persistent 1 KiB, confirms (<= window outstanding),
+// one consumer on a separate connection (prefetch 100, ack each).
+
+export async function runW1(driver, cfg) {
+  const { messages: N, window, prefetch, stallMs, maxMs } = cfg;
+  const q = `bench.w1.${rid()}`;
+  const body = makeBody();
+  const pubConn = await driver.connect();
+  const conConn = await driver.connect();
+  const pubCh = await pubConn.channel({ confirm: true });
+  const conCh = await conConn.channel();
+  const failed = deferred();
+  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const st = { published: 0, confirmed: 0, consumed: 0, redelivered: 0, lastConfirmAt: 0, lastAckAt: 0 };
+  let tag;
+  let wd;
+  try {
+    await pubCh.assertQueue(q, { durable: true });
+    await conCh.prefetch(prefetch);
+    const allConsumed = deferred();
+    tag = await conCh.consume(
+      q,
+      (msg) => {
+        conCh.ack(msg);
+        st.consumed++;
+        if (msg.fields?.redelivered) st.redelivered++;
+        if (st.consumed === N) {
+          st.lastAckAt = now();
+          allConsumed.resolve();
+        }
+      },
+      { noAck: false },
+    );
+    wd = watchdog('W1', () => st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs, maxMs });
+    const t0 = now();
+    const pub = publishWindowed(pubCh, N, window, () => ['', q, body, { persistent: true }], st);
+    await Promise.race([Promise.all([pub, allConsumed.promise]), wd.promise, failed.promise]);
+    const e2e = st.lastAckAt - t0;
+    const pubMs = st.lastConfirmAt - t0;
+    return {
+      metrics: {
+        msgsPerSec: round((N / e2e) * 1000),
+        publishConfirmPerSec: round((N / pubMs) * 1000),
+      },
+      info: { messages: N, bodyBytes: BODY_SIZE, window, prefetch, seconds: round(e2e / 1000, 3), redelivered: st.redelivered },
+    };
+  } finally {
+    wd?.stop();
+    const errs = await cleanup([
+      ['cancel', () => tag !== undefined && conCh.cancel(tag)],
+      ['deleteQueue', () => pubCh.deleteQueue(q)],
+      ['close', () => Promise.all([pubConn.close(), conConn.close()])],
+    ]);
+    if (errs.length) process.stderr.write(`  W1 cleanup: ${errs.join('; ')}\n`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// W2 transient: non-durable queue, non-persistent 1 KiB, confirms not awaited,
+// noAck consumer.
+
+export async function runW2(driver, cfg) {
+  const { messages: N, stallMs, maxMs } = cfg;
+  const q = `bench.w2.${rid()}`;
+  const body = makeBody();
+  const pubConn = await driver.connect();
+  const conConn = await driver.connect();
+  const pubCh = await pubConn.channel({ confirm: false });
+  const conCh = await conConn.channel();
+  const failed = deferred();
+  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const st = { published: 0, consumed: 0, lastReceiveAt: 0 };
+  let tag;
+  let wd;
+  try {
+    await pubCh.assertQueue(q, { durable: false });
+    const allConsumed = deferred();
+    tag = await conCh.consume(
+      q,
+      () => {
+        if (++st.consumed === N) {
+          st.lastReceiveAt = now();
+          allConsumed.resolve();
+        }
+      },
+      { noAck: true },
+    );
+    wd = watchdog('W2', () => st.published + st.consumed, () => JSON.stringify(st), { stallMs, maxMs });
+    const t0 = now();
+    const pub = (async () => {
+      const opts = { persistent: false };
+      for (let i = 0; i < N; i++) {
+        st.published++;
+        const w = pubCh.publishFast('', q, body, opts);
+        if (w) await w;
+      }
+      await pubCh.flush();
+      st.publishDoneAt = now();
+    })();
+    await Promise.race([Promise.all([pub, allConsumed.promise]), wd.promise, failed.promise]);
+    const e2e = st.lastReceiveAt - t0;
+    return {
+      metrics: { msgsPerSec: round((N / e2e) * 1000) },
+      info: {
+        messages: N,
+        bodyBytes: BODY_SIZE,
+        seconds: round(e2e / 1000, 3),
+        publishSeconds: round((st.publishDoneAt - t0) / 1000, 3),
+      },
+    };
+  } finally {
+    wd?.stop();
+    const errs = await cleanup([
+      ['cancel', () => tag !== undefined && conCh.cancel(tag)],
+      ['deleteQueue', () => pubCh.deleteQueue(q)],
+      ['close', () => Promise.all([pubConn.close(), conConn.close()])],
+    ]);
+    if (errs.length) process.stderr.write(`  W2 cleanup: ${errs.join('; ')}\n`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// W3 latency: W1's setup at a fixed rate (default 5,000 msgs/s for 10 s), paced by a
+// small-interval timer (default 2 ms) that catches up to rate x elapsed; body carries performance.now() at publish.
+
+export async function runW3(driver, cfg) {
+  const { rate, seconds, tickMs, window, prefetch, stallMs, maxMs } = cfg;
+  const total = Math.round(rate * seconds);
+  const q = `bench.w3.${rid()}`;
+  const pubConn = await driver.connect();
+  const conConn = await driver.connect();
+  const pubCh = await pubConn.channel({ confirm: true });
+  const conCh = await conConn.channel();
+  const failed = deferred();
+  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const lat = new Float64Array(total);
+  const confirmLat = new Float64Array(total);
+  const st = { published: 0, confirmed: 0, consumed: 0, lastAckAt: 0, windowFullTicks: 0 };
+  let tag;
+  let wd;
+  let timer;
+  try {
+    await pubCh.assertQueue(q, { durable: true });
+    await conCh.prefetch(prefetch);
+    const allConsumed = deferred();
+    tag = await conCh.consume(
+      q,
+      (msg) => {
+        const t = now();
+        if (st.consumed < total) lat[st.consumed] = t - readStamp(msg.content);
+        conCh.ack(msg);
+        if (++st.consumed === total) {
+          st.lastAckAt = t;
+          allConsumed.resolve();
+        }
+      },
+      { noAck: false },
+    );
+    wd = watchdog('W3', () => st.published + st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs, maxMs });
+    let outstanding = 0;
+    let pubFailure = null;
+    let drain = null;
+    const allConfirmed = deferred();
+    const t0 = now();
+    const tick = () => {
+      if (pubFailure) {
+        clearInterval(timer);
+        allConfirmed.reject(pubFailure);
+        return;
+      }
+      if (drain || st.published >= total) return;
+      const target = Math.min(total, Math.ceil(((now() - t0) / 1000) * rate));
+      while (st.published < target) {
+        if (outstanding >= window) {
+          st.windowFullTicks++;
+          break;
+        }
+        const body = Buffer.alloc(BODY_SIZE);
+        const sentAt = now();
+        body.writeDoubleLE(sentAt, 0);
+        body.writeUInt32LE(st.published, 8);
+        outstanding++;
+        st.published++;
+        pubCh.publishConfirmed('', q, body, { persistent: true }).then(
+          () => {
+            outstanding--;
+            if (st.confirmed < total) confirmLat[st.confirmed] = now() - sentAt;
+            if (++st.confirmed === total) allConfirmed.resolve();
+          },
+          (err) => {
+            outstanding--;
+            pubFailure ??= err;
+            allConfirmed.reject(err);
+          },
+        );
+        const w = pubCh.writable();
+        if (w) {
+          drain = w.then(() => (drain = null));
+          break;
+        }
+      }
+      if (st.published >= total) {
+        clearInterval(timer);
+        st.lastPublishAt = now();
+      }
+    };
+    timer = setInterval(tick, tickMs);
+    tick();
+    await Promise.race([Promise.all([allConfirmed.promise, allConsumed.promise]), wd.promise, failed.promise]);
+    const p = percentiles(lat);
+    const cp = percentiles(confirmLat);
+    const r = (x) => round(x, 3);
+    return {
+      metrics: {
+        p50: r(p.p50),
+        p90: r(p.p90),
+        p99: r(p.p99),
+        'p99.9': r(p['p99.9']),
+        max: r(p.max),
+        achievedRate: round((total / (st.lastPublishAt - t0)) * 1000),
+        confirmP50: r(cp.p50),
+        confirmP99: r(cp.p99),
+      },
+      info: {
+        messages: total,
+        targetRate: rate,
+        seconds,
+        tickMs,
+        meanMs: r(p.mean),
+        minMs: r(p.min),
+        windowFullTicks: st.windowFullTicks,
+      },
+    };
+  } finally {
+    clearInterval(timer);
+    wd?.stop();
+    const errs = await cleanup([
+      ['cancel', () => tag !== undefined && conCh.cancel(tag)],
+      ['deleteQueue', () => pubCh.deleteQueue(q)],
+      ['close', () => Promise.all([pubConn.close(), conConn.close()])],
+    ]);
+    if (errs.length) process.stderr.write(`  W3 cleanup: ${errs.join('; ')}\n`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// W4 topic: a topic exchange, 10 durable queues bound by W4_PATTERNS, one consumer each
+// (own channel, prefetch 100, manual ack) on one consumer connection, one publisher
+// with confirms (<= window outstanding), persistent 1 KiB, keys W4_KEYS round-robin.
+
+export async function runW4(driver, cfg) {
+  const { messages: N, window, prefetch, stallMs, maxMs } = cfg;
+  const fx = w4Fixture();
+  const id = rid();
+  const ex = `bench.w4.${id}`;
+  const queues = fx.patterns.map((_, i) => `bench.w4.${id}.q${i}`);
+  // Expected deliveries per queue.
+  const expected = new Array(queues.length).fill(0);
+  let expectedTotal = 0;
+  for (let i = 0; i < N; i++) {
+    const m = fx.matchesPerKey[i % fx.keys.length];
+    for (let j = 0; j < m.length; j++)
+      if (m[j]) {
+        expected[j]++;
+        expectedTotal++;
+      }
+  }
+  const body = makeBody();
+  const pubConn = await driver.connect();
+  const conConn = await driver.connect();
+  const pubCh = await pubConn.channel({ confirm: true });
+  const failed = deferred();
+  channelErrorsTo(failed.reject, pubConn, conConn, pubCh);
+  const st = { published: 0, confirmed: 0, delivered: 0, lastConfirmAt: 0, lastDeliveryAt: 0 };
+  const got = new Array(queues.length).fill(0);
+  const consumers = []; // [ch, tag]
+  let wd;
+  try {
+    await pubCh.assertExchange(ex, 'topic', { durable: true });
+    for (let i = 0; i < queues.length; i++) {
+      await pubCh.assertQueue(queues[i], { durable: true });
+      await pubCh.bindQueue(queues[i], ex, fx.patterns[i]);
+    }
+    const allDelivered = deferred();
+    for (let i = 0; i < queues.length; i++) {
+      const ch = await conConn.channel();
+      channelErrorsTo(failed.reject, ch);
+      await ch.prefetch(prefetch);
+      const tag = await ch.consume(
+        queues[i],
+        (msg) => {
+          ch.ack(msg);
+          got[i]++;
+          if (++st.delivered === expectedTotal) {
+            st.lastDeliveryAt = now();
+            allDelivered.resolve();
+          }
+        },
+        { noAck: false },
+      );
+      consumers.push([ch, tag]);
+    }
+    wd = watchdog('W4', () => st.confirmed + st.delivered, () => JSON.stringify({ ...st, expectedTotal }), { stallMs, maxMs });
+    const keys = fx.keys;
+    const t0 = now();
+    const pub = publishWindowed(pubCh, N, window, (i) => [ex, keys[i % keys.length], body, { persistent: true }], st);
+    await Promise.race([Promise.all([pub, allDelivered.promise]), wd.promise, failed.promise]);
+    // Give strays (over-delivery from wrong routing) a moment to show up.
+    await new Promise((r) => setTimeout(r, 100));
+    const mismatches = [];
+    for (let i = 0; i < queues.length; i++)
+      if (got[i] !== expected[i]) mismatches.push(`${fx.patterns[i]}: expected ${expected[i]} got ${got[i]}`);
+    return {
+      metrics: {
+        deliveriesPerSec: round((expectedTotal / (st.lastDeliveryAt - t0)) * 1000),
+        publishesPerSec: round((N / (st.lastConfirmAt - t0)) * 1000),
+        avgMatchedQueues: round(expectedTotal / N, 3),
+      },
+      info: {
+        messages: N,
+        deliveries: expectedTotal,
+        queues: queues.length,
+        patterns: fx.patterns,
+        keys: fx.keys.length,
+        perQueueExpected: expected,
+        routingCorrect: mismatches.length === 0,
+        ...(mismatches.length ? { routingMismatches: mismatches } : {}),
+        seconds: round((st.lastDeliveryAt - t0) / 1000, 3),
+      },
+    };
+  } finally {
+    wd?.stop();
+    const steps = consumers.map(([ch, tag], i) => [`cancel q${i}`, () => ch.cancel(tag)]);
+    for (const q of queues) steps.push([`deleteQueue ${q}`, () => pubCh.deleteQueue(q)]);
+    steps.push(['deleteExchange', () => pubCh.deleteExchange(ex)]);
+    steps.push(['close', () => Promise.all([pubConn.close(), conConn.close()])]);
+    const errs = await cleanup(steps);
+    if (errs.length) process.stderr.write(`  W4 cleanup: ${errs.join('; ')}\n`);
+  }
+}
+
+export const WORKLOADS = { W1: runW1, W2: runW2, W3: runW3, W4: runW4 };

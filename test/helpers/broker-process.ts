@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../broker/dist/cli/main.js', import.meta.url));
+
+export interface BrokerProcess {
+  child: ChildProcess;
+  url: string;
+  /** Lines the process printed, for diagnostics. */
+  output: string[];
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+}
+
+/** Starts `switchyard server` as a separate process and waits for its `listening` log line. */
+export function spawnBroker(dataDir: string, extraArgs: string[] = []): Promise<BrokerProcess> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'server', '--port', '0', '--management-port', '0', '--data-dir', dataDir, '--log-level', 'info', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const output: string[] = [];
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`broker did not start in 15 s:\n${output.join('\n')}`)), 15_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
+      const m = /"url":"(ws:\/\/[^"]+)"/.exec(line);
+      if (m && line.includes('"listening"')) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]!, output, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`broker exited (${code}) before listening:\n${output.join('\n')}`));
+    });
+  });
+}
+
+/** SIGKILL: no shutdown code runs, exactly like a crash. */
+export async function killHard(p: BrokerProcess): Promise<void> {
+  p.child.kill('SIGKILL');
+  await p.exited;
+}

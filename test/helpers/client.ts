@@ -1,0 +1,39 @@
+import { connect } from '@switchyard/client';
+
+export type Connection = Awaited<ReturnType<typeof connect>>;
+export type Channel = Awaited<ReturnType<Connection['createChannel']>>;
+export type Message = Parameters<Parameters<Channel['consume']>[1]>[0];
+
+/** Connects with the default credentials and tracks the connection for `closeAll`. */
+export async function open(url: string, tracked: Connection[]): Promise<{ conn: Connection; ch: Channel }> {
+  const conn = await connect(url);
+  tracked.push(conn);
+  const ch = await conn.createChannel();
+  return { conn, ch };
+}
+
+export async function closeAll(conns: Connection[]): Promise<void> {
+  await Promise.all(conns.splice(0).map((c) => c.close().catch(() => undefined)));
+}
+
+/** Resolves when `predicate` holds, polling; rejects after `ms` with `what` in the message. */
+export async function waitFor(predicate: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Waits for an event once, with a timeout. */
+export function once<T = unknown>(emitter: { on(event: string, fn: (arg: T) => void): unknown }, event: string, ms = 5_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for '${event}'`)), ms);
+    emitter.on(event, (arg: T) => {
+      clearTimeout(timer);
+      resolve(arg);
+    });
+  });
+}
+
+export const text = (m: Message | false | null): string => (m ? Buffer.from(m.content).toString() : String(m));
