@@ -3,7 +3,8 @@
  * bodies as Uint8Arrays. Must stay free of Node built-ins (the browser build fails on any).
  */
 import type { ConnectOptions } from './core/connect-options.js';
-import { openConnection, type Connection } from './core/connection.js';
+import { openConnection } from './core/connect.js';
+import type { Connection } from './core/connection.js';
 import type { Platform } from './core/platform.js';
 import { createBrowserTransport } from './transport/browser.js';
 

@@ -5,7 +5,8 @@
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import type { ConnectOptions } from './core/connect-options.js';
-import { openConnection, type Connection } from './core/connection.js';
+import { openConnection } from './core/connect.js';
+import type { Connection } from './core/connection.js';
 import type { Platform } from './core/platform.js';
 import { createNodeTransport } from './transport/node.js';
 

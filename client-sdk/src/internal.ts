@@ -2,7 +2,7 @@
  * Internals for the test suite (`@switchyard/client/internal`): unstable, not semver-covered.
  * Lets tests drive the core over an in-memory transport and unit-test its parts.
  */
-export { openConnection } from './core/connection.js';
+export { openConnection } from './core/connect.js';
 export { resolveConnectOptions, type ResolvedConnectOptions } from './core/connect-options.js';
 export type { Platform } from './core/platform.js';
 export type { Transport, TransportFactory, TransportHandlers } from './transport/transport.js';

@@ -96,6 +96,7 @@ function wrapChannel(ch) {
     assertExchange: (name, type, opts) => ch.assertExchange(name, type, opts),
     bindQueue: (q, ex, key) => ch.bindQueue(q, ex, key),
     prefetch: (n) => ch.prefetch(n),
+    checkQueue: (q) => ch.checkQueue(q),
     deleteQueue: (q) => ch.deleteQueue(q),
     deleteExchange: (ex) => ch.deleteExchange(ex),
 

@@ -518,11 +518,32 @@ export async function runW4(driver, cfg) {
       );
       consumers.push([ch, tag]);
     }
-    wd = watchdog('W4', () => st.confirmed + st.delivered, () => JSON.stringify({ ...st, expectedTotal }), { stallMs, maxMs });
+    const perQueue = () =>
+      fx.patterns
+        .map((p, i) => (got[i] === expected[i] ? null : `${p} ${got[i]}/${expected[i]}`))
+        .filter(Boolean)
+        .join(', ');
+    wd = watchdog('W4', () => st.confirmed + st.delivered, () => `${JSON.stringify({ ...st, expectedTotal })}; short queues (got/expected): ${perQueue()}`, { stallMs, maxMs });
     const keys = fx.keys;
     const t0 = now();
     const pub = publishWindowed(pubCh, N, window, (i) => [ex, keys[i % keys.length], body, { persistent: true }], st);
-    await Promise.race([Promise.all([pub, allDelivered.promise]), wd.promise, failed.promise]);
+    try {
+      await Promise.race([Promise.all([pub, allDelivered.promise]), wd.promise, failed.promise]);
+    } catch (err) {
+      // Diagnose: are the missing deliveries still in the queues (delivery stalled) or gone?
+      const counts = [];
+      for (let i = 0; i < queues.length; i++) {
+        if (got[i] === expected[i]) continue;
+        try {
+          const r = await withTimeout(pubCh.checkQueue(queues[i]), 2000, 'checkQueue');
+          counts.push(`${fx.patterns[i]}: ${r.messageCount} ready, ${r.consumerCount} consumers`);
+        } catch (e) {
+          counts.push(`${fx.patterns[i]}: checkQueue failed (${e.message})`);
+        }
+      }
+      if (counts.length) err.message += `; queue state: ${counts.join(', ')}`;
+      throw err;
+    }
     // Give strays (over-delivery from wrong routing) a moment to show up.
     await new Promise((r) => setTimeout(r, 100));
     const mismatches = [];

@@ -4,6 +4,12 @@ import type { QueueConsumer } from './consumer.js';
 import type { QueueEntry } from './entry.js';
 import { ReadyList } from './ready-list.js';
 
+/**
+ * Bodies of persistent messages a queue keeps in memory after they are durable. Beyond
+ * this a backlog lives in LMDB and costs only its index entries in memory.
+ */
+const RESIDENT_BUDGET_BYTES = 4 * 1024 * 1024;
+
 /** How a queue was declared. */
 export interface QueueSettings {
   name: string;
@@ -46,6 +52,8 @@ export class Queue {
   private roundRobin = 0;
   private dispatching = false;
   private pendingRelease: QueueEntry[] = [];
+  /** Bytes of stored messages whose bodies are still held in memory. */
+  private residentBytes = 0;
   private deleted = false;
   /** Called when an auto-delete queue loses its last consumer. */
   onUnused: ((queue: Queue) => void) | undefined;
@@ -103,6 +111,7 @@ export class Queue {
     const entry: QueueEntry = { seq: this.nextSeq++, size: content.length, stored, deliveries: 0, record };
     if (stored) {
       this.store!.enqueue(this.id, entry.seq, record);
+      this.residentBytes += entry.size;
       this.scheduleRelease(entry);
     }
     this.counters.published++;
@@ -113,19 +122,33 @@ export class Queue {
 
   private scheduleRelease(entry: QueueEntry): void {
     this.pendingRelease.push(entry);
-    if (this.pendingRelease.length === 1) {
-      // Once the write is durable the body lives in LMDB: drop the in-memory copy so a
-      // backlog costs only its index entries.
-      void this.store!.durable().then(
-        () => {
-          const batch = this.pendingRelease;
-          this.pendingRelease = [];
-          for (const e of batch) e.record = undefined;
-        },
-        () => {
-          // A failed commit keeps bodies in memory; the confirm path reports the failure.
-        },
-      );
+    if (this.pendingRelease.length === 1) setImmediate(this.releaseWritten);
+  }
+
+  /**
+   * Once a turn's writes are durable the bodies live in LMDB: drop the in-memory copies so a
+   * backlog costs only its index entries. The batch is cut before asking for the durability
+   * point, so it never includes an entry written after it (whose write may not be visible).
+   */
+  private readonly releaseWritten = (): void => {
+    const batch = this.pendingRelease;
+    this.pendingRelease = [];
+    this.store!.durable().then(
+      () => {
+        // The head of a queue that keeps up stays in memory (no LMDB read per delivery);
+        // only what exceeds the budget — a growing backlog — is left to the store.
+        for (const e of batch) if (this.residentBytes > RESIDENT_BUDGET_BYTES) this.dropResident(e);
+      },
+      () => {
+        // A failed commit keeps bodies in memory; the confirm path reports the failure.
+      },
+    );
+  };
+
+  private dropResident(entry: QueueEntry): void {
+    if (entry.stored && entry.record !== undefined) {
+      entry.record = undefined;
+      this.residentBytes -= entry.size;
     }
   }
 
@@ -230,7 +253,8 @@ export class Queue {
   settle(entry: QueueEntry): void {
     this.unackedCount--;
     this.counters.acked++;
-    if (entry.stored && !this.deleted) this.store!.ack(this.id, entry.seq);
+    this.dropResident(entry);
+    if (entry.stored && !this.deleted) this.store!.ack(this.id, entry.seq, entry.deliveries > 0);
   }
 
   /**
@@ -252,6 +276,7 @@ export class Queue {
   purge(): number {
     const entries = this.ready.drain();
     this.readyBytesTotal = 0;
+    for (const e of entries) this.dropResident(e);
     if (this.store !== undefined) {
       const seqs = entries.filter((e) => e.stored).map((e) => e.seq);
       if (seqs.length > 0) this.store.removeMessages(this.id, seqs);

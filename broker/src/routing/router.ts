@@ -42,49 +42,87 @@ export function route(
   headers: FieldTable | undefined,
   lookup: (name: string) => RoutableExchange | undefined,
 ): RouteResult {
-  const queues: string[] = [];
-  let queueSet: Set<string> | undefined; // only once the list is long
-  let visited: Set<string> | undefined; // only once an exchange destination appears
-  let work: RoutableExchange[] | undefined; // exchanges still to route, after `exchange`
   // One array for every exchange's matches, never truncated: resetting an array's length
-  // drops its storage, and re-growing it costs more than the whole match on a hot path.
+  // drops its storage, and re-growing it costs more than a whole direct match.
   const matched: Binding[] = [];
-  let current: RoutableExchange | undefined = exchange;
-  for (let w = 0; current !== undefined; current = work?.[w++]) {
-    const start = matched.length;
-    current.matcher.match(routingKey, headers, matched);
-    let nextExchange: string | undefined;
+  exchange.matcher.match(routingKey, headers, matched);
+  const direct = onlyQueues(matched);
+  if (direct !== undefined) return { queues: direct };
+
+  const walk = new Traversal(exchange, lookup);
+  let start = 0; // `exchange` is matched already
+  for (let current = walk.next(); current !== undefined; current = walk.next()) {
+    if (current !== exchange) {
+      start = matched.length;
+      current.matcher.match(routingKey, headers, matched);
+    }
     if (matched.length === start) {
       // RabbitMQ `process_alternate`: consulted only when the exchange matched no binding.
-      nextExchange = current.alternateExchange;
-      if (nextExchange === undefined) continue;
+      if (current.alternateExchange !== undefined) walk.addExchange(current.alternateExchange);
+      continue;
     }
-    for (let i = start; i < matched.length || nextExchange !== undefined; i++) {
-      let name: string;
-      if (nextExchange !== undefined) {
-        name = nextExchange; // the alternate exchange, handled as an exchange destination
-        nextExchange = undefined;
-      } else {
-        const b = matched[i]!;
-        name = b.destination;
-        if (b.destinationKind === 'queue') {
-          if (queueSet !== undefined) {
-            if (queueSet.has(name)) continue;
-            queueSet.add(name);
-          } else {
-            if (queues.includes(name)) continue;
-            if (queues.length >= SMALL_QUEUE_LIST) queueSet = new Set(queues).add(name);
-          }
-          queues.push(name);
-          continue;
-        }
-      }
-      visited ??= new Set([exchange.name]);
-      if (visited.has(name)) continue;
-      visited.add(name);
-      const next = lookup(name);
-      if (next !== undefined) (work ??= []).push(next);
+    for (let i = start; i < matched.length; i++) {
+      const b = matched[i]!;
+      if (b.destinationKind === 'queue') walk.addQueue(b.destination);
+      else walk.addExchange(b.destination);
     }
   }
-  return { queues };
+  return { queues: walk.queues };
+}
+
+/**
+ * The common case without the walk's bookkeeping: a few matches, all queues. Returns their
+ * distinct names, or undefined when the general walk is needed (no match: maybe an alternate
+ * exchange; an exchange destination; many matches).
+ */
+function onlyQueues(matched: readonly Binding[]): string[] | undefined {
+  if (matched.length === 0 || matched.length > SMALL_QUEUE_LIST) return undefined;
+  const queues: string[] = [];
+  for (let i = 0; i < matched.length; i++) {
+    const b = matched[i]!;
+    if (b.destinationKind !== 'queue') return undefined;
+    if (!queues.includes(b.destination)) queues.push(b.destination);
+  }
+  return queues;
+}
+
+/** The state of one {@link route} call: the breadth-first work list and what it reached. */
+class Traversal {
+  readonly queues: string[] = [];
+  #queueSet: Set<string> | undefined; // only once the list is long
+  #visited: Set<string> | undefined; // only once an exchange destination appears
+  #work: RoutableExchange[];
+  #nextIndex = 0;
+
+  constructor(
+    readonly start: RoutableExchange,
+    readonly lookup: (name: string) => RoutableExchange | undefined,
+  ) {
+    this.#work = [start];
+  }
+
+  /** The next exchange to route, or undefined when done. */
+  next(): RoutableExchange | undefined {
+    return this.#work[this.#nextIndex++];
+  }
+
+  addQueue(name: string): void {
+    if (this.#queueSet !== undefined) {
+      if (this.#queueSet.has(name)) return;
+      this.#queueSet.add(name);
+    } else {
+      if (this.queues.includes(name)) return;
+      if (this.queues.length >= SMALL_QUEUE_LIST) this.#queueSet = new Set(this.queues).add(name);
+    }
+    this.queues.push(name);
+  }
+
+  /** Queues an exchange for routing unless it was seen before; unknown names are skipped. */
+  addExchange(name: string): void {
+    this.#visited ??= new Set([this.start.name]);
+    if (this.#visited.has(name)) return;
+    this.#visited.add(name);
+    const next = this.lookup(name);
+    if (next !== undefined) this.#work.push(next);
+  }
 }

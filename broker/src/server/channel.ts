@@ -178,7 +178,7 @@ export class ServerChannel implements ConfirmSource {
   }
 
   private ack(tag: number, multiple: boolean): void {
-    const deliveries = this.unacked.take(tag, multiple);
+    const deliveries = this.unacked.take(tag, multiple, this.nextDeliveryTag - 1);
     if (deliveries === undefined) throw this.unknownTag(tag);
     this.released(deliveries);
     for (const d of deliveries) d.queue.settle(d.entry);
@@ -187,7 +187,7 @@ export class ServerChannel implements ConfirmSource {
   }
 
   private nack(tag: number, multiple: boolean, requeue: boolean): void {
-    const deliveries = this.unacked.take(tag, multiple);
+    const deliveries = this.unacked.take(tag, multiple, this.nextDeliveryTag - 1);
     if (deliveries === undefined) throw this.unknownTag(tag);
     this.released(deliveries);
     if (requeue) {

@@ -28,17 +28,19 @@ export class UnackedTracker {
 
   /**
    * Removes and returns the deliveries an ack/nack names: one tag, or with `multiple` every
-   * tag up to it (tag 0 with multiple = all, as AMQP defines). Returns undefined when the
-   * tag is not outstanding — the caller turns that into 406 PRECONDITION_FAILED.
+   * outstanding tag up to it (tag 0 with multiple = all, as AMQP defines). A single tag must
+   * be outstanding; a multiple ack may name a tag already settled (the SDK's ackAll does)
+   * but not one never issued. Returns undefined when the tag is invalid — the caller turns
+   * that into 406 PRECONDITION_FAILED.
    */
-  take(tag: number, multiple: boolean): Delivery[] | undefined {
+  take(tag: number, multiple: boolean, highestIssued: number): Delivery[] | undefined {
     if (!multiple) {
       const d = this.byTag.get(tag);
       if (d === undefined) return undefined;
       this.byTag.delete(tag);
       return [d];
     }
-    if (tag !== 0 && !this.byTag.has(tag)) return undefined;
+    if (tag > highestIssued) return undefined;
     const out: Delivery[] = [];
     for (const [t, d] of this.byTag) {
       if (tag !== 0 && t > tag) break;

@@ -141,12 +141,10 @@ export class LmdbStore implements QueueStore {
     this.track(this.messages.put(messageKey(queueId, seq), encodeRecord(record)));
   }
 
-  ack(queueId: number, seq: number): void {
+  ack(queueId: number, seq: number, hasMark: boolean): void {
     const key = messageKey(queueId, seq);
     this.track(this.messages.remove(key));
-    // Delivery marks exist only for messages delivered more than once: rare, so a
-    // synchronous existence check is cheaper than an unconditional delete.
-    if (this.deliveries.doesExist(key)) this.track(this.deliveries.remove(key));
+    if (hasMark) this.track(this.deliveries.remove(key));
   }
 
   markDeliveredUpTo(queueId: number, seq: number): void {
@@ -169,7 +167,14 @@ export class LmdbStore implements QueueStore {
   }
 
   read(queueId: number, seq: number): MessageRecord | undefined {
-    const value = this.messages.get(messageKey(queueId, seq));
+    const key = messageKey(queueId, seq);
+    let value = this.messages.get(key);
+    if (value === undefined) {
+      // lmdb-js renews its cached read transaction lazily; right after a commit resolves it
+      // may still show the snapshot from before that commit. Renew once and look again.
+      this.root.resetReadTxn();
+      value = this.messages.get(key);
+    }
     return value === undefined ? undefined : decodeRecord(value);
   }
 
@@ -190,7 +195,7 @@ export class LmdbStore implements QueueStore {
   }
 
   removeMessages(queueId: number, seqs: Iterable<number>): void {
-    for (const seq of seqs) this.ack(queueId, seq);
+    for (const seq of seqs) this.ack(queueId, seq, true);
   }
 
   durable(): Promise<void> {

@@ -72,8 +72,11 @@ export interface QueueStore {
 
   /** Stores a message under (queueId, seq). */
   enqueue(queueId: number, seq: number, record: MessageRecord): void;
-  /** Deletes an acknowledged (or dropped) message and its delivery mark. */
-  ack(queueId: number, seq: number): void;
+  /**
+   * Deletes an acknowledged (or dropped) message, and its delivery mark when `hasMark`
+   * (the message was delivered more than once, so `setDeliveries` may have written one).
+   */
+  ack(queueId: number, seq: number, hasMark: boolean): void;
   /** Records that every message up to `seq` has been delivered at least once. */
   markDeliveredUpTo(queueId: number, seq: number): void;
   /** Records the delivery count of a message delivered more than once. */
@@ -82,7 +85,7 @@ export interface QueueStore {
   read(queueId: number, seq: number): MessageRecord | undefined;
   /** Every stored message of a queue, in sequence order, without bodies. */
   recover(queueId: number): RecoveredEntry[];
-  /** Deletes the given messages (purge). */
+  /** Deletes the given messages and any delivery marks they have (purge). */
   removeMessages(queueId: number, seqs: Iterable<number>): void;
 
   /** Resolves once every write issued so far is durable on disk; resolves in call order. */

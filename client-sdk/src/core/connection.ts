@@ -11,7 +11,7 @@ import type { FieldTable } from '../protocol/properties.js';
 import type { Transport } from '../transport/transport.js';
 import type { ChannelHost, ChannelLink } from './channel-base.js';
 import { Channel } from './channel.js';
-import { resolveConnectOptions, urlString, type ConnectOptions, type ResolvedConnectOptions } from './connect-options.js';
+import type { ResolvedConnectOptions } from './connect-options.js';
 import { deferred, type Deferred } from './deferred.js';
 import { Emitter } from './emitter.js';
 import { ConnectionClosedError, TimeoutError } from './errors.js';
@@ -311,26 +311,4 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
     }
     return 0;
   }
-}
-
-/**
- * Opens a connection over `platform`'s transport and completes the handshake. Resolves with
- * the open Connection; rejects with BrokerError if the broker refuses (403 ACCESS_REFUSED,
- * 505 version mismatch ...), ConnectionClosedError if the socket fails, TimeoutError after
- * `connectTimeoutMs`, or TypeError/RangeError for invalid arguments.
- * @internal index.node.ts and index.browser.ts wrap this as `connect()`.
- */
-export function openConnection<C extends Uint8Array>(
-  platform: Platform<C>,
-  url: string | URL,
-  options?: ConnectOptions,
-): Promise<Connection<C>> {
-  const handshake = deferred<Connection<C>>();
-  try {
-    const resolved = resolveConnectOptions(options, platform.name);
-    new Connection<C>(platform, urlString(url), resolved, handshake);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  return handshake.promise;
 }

@@ -31,8 +31,11 @@ export interface GetMessageFields extends MessageFields {
 export interface ReturnFields {
   /** AMQP reply code, e.g. 312 NO_ROUTE. */
   replyCode: number;
+  /** Human-readable reason, e.g. 'NO_ROUTE'. */
   replyText: string;
+  /** Exchange the message was published to. */
   exchange: string;
+  /** Routing key it was published with. */
   routingKey: string;
 }
 

@@ -17,7 +17,7 @@ describe('LmdbStore', () => {
     let store = LmdbStore.open({ path: tmp.dir });
     store.putQueue({ name: 'q', id: store.allocateQueueId(), durable: true, autoDelete: false, arguments: {} });
     for (let seq = 1; seq <= 5; seq++) store.enqueue(1, seq, record(`m${seq}`));
-    store.ack(1, 2);
+    store.ack(1, 2, false);
     await store.durable();
     await store.close();
 
