@@ -41,6 +41,7 @@ export class Broker implements BrokerServices {
   private wss: WebSocketServer | undefined;
   private management: ManagementServer | undefined;
   private closing: Promise<void> | undefined;
+  private timeoutTimer: NodeJS.Timeout | undefined;
 
   private constructor(options: ResolvedOptions) {
     this.options = options;
@@ -85,6 +86,11 @@ export class Broker implements BrokerServices {
       ws.once('close', () => this.connections.delete(conn));
     });
     await listenOn(server, o.port, o.host, 'client');
+    this.timeoutTimer = setInterval(() => {
+      const now = Date.now();
+      for (const conn of this.connections) conn.checkConsumerTimeouts(now, o.consumerTimeoutMs);
+    }, o.consumerTimeoutCheckMs);
+    this.timeoutTimer.unref();
     if (o.managementPort !== false) {
       this.management = new ManagementServer(this);
       await this.management.listen(o.managementPort, o.host);
@@ -144,6 +150,7 @@ export class Broker implements BrokerServices {
 
   private async shutdown(): Promise<void> {
     this.logger.info('shutting down', { component: 'broker', connections: this.connections.size });
+    clearInterval(this.timeoutTimer);
     for (const conn of this.connections) conn.close(ErrorCode.CONNECTION_FORCED, 'CONNECTION_FORCED - broker shutdown');
     // Give clients a moment to answer the close so they see why; then drop whoever is left.
     const deadline = Date.now() + 1_000;

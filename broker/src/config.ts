@@ -22,6 +22,14 @@ export interface BrokerOptions {
   handshakeTimeoutMs?: number;
   /** Pause deliveries to a connection whose socket holds more than this many unsent bytes. Default 4 MiB. */
   socketHighWaterBytes?: number;
+  /**
+   * A delivery unacked for longer closes its channel with 406 and requeues its messages
+   * (RabbitMQ's `consumer_timeout`); queues override it with `x-consumer-timeout`; 0 disables.
+   * Default 30 minutes.
+   */
+  consumerTimeoutMs?: number;
+  /** How often consumer timeouts are checked, ms. Default 1,000. */
+  consumerTimeoutCheckMs?: number;
   /** Log level when the broker creates its own logger. Default 'info'. */
   logLevel?: LogLevel;
   /** Log format when the broker creates its own logger. Default 'json'. */
@@ -42,6 +50,8 @@ export const DEFAULTS = {
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   handshakeTimeoutMs: 10_000,
   socketHighWaterBytes: 4 * 1024 * 1024,
+  consumerTimeoutMs: 30 * 60 * 1000,
+  consumerTimeoutCheckMs: 1_000,
   logLevel: 'info' as LogLevel,
   logFormat: 'json' as 'json' | 'pretty',
 };
@@ -76,6 +86,11 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   checkNonNegativeInt('handshakeTimeoutMs', o.handshakeTimeoutMs);
   checkNonNegativeInt('socketHighWaterBytes', o.socketHighWaterBytes);
   checkNonNegativeInt('maxMessageBytes', o.maxMessageBytes);
+  checkNonNegativeInt('consumerTimeoutMs', o.consumerTimeoutMs);
+  checkNonNegativeInt('consumerTimeoutCheckMs', o.consumerTimeoutCheckMs);
+  if (o.consumerTimeoutCheckMs < 10) {
+    throw new RangeError(`Invalid option "consumerTimeoutCheckMs": expected at least 10 ms, got ${o.consumerTimeoutCheckMs}`);
+  }
   if (o.maxMessageBytes < 1 || o.maxMessageBytes > 512 * 1024 * 1024) {
     throw new RangeError(`Invalid option "maxMessageBytes": expected 1 to 536870912 bytes, got ${o.maxMessageBytes}`);
   }

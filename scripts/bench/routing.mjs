@@ -23,7 +23,15 @@ const DEFAULTS = {
   caseMillis: 1_500,
   warmupMillis: 500,
 };
-const QUICK = { ...DEFAULTS, topicBindings: 20_000, ids: 1_000, missKeys: 50_000, directBindings: 20_000, caseMillis: 300, warmupMillis: 100 };
+const QUICK = {
+  ...DEFAULTS,
+  topicBindings: 20_000,
+  ids: 1_000,
+  missKeys: 50_000,
+  directBindings: 20_000,
+  caseMillis: 300,
+  warmupMillis: 100,
+};
 
 const REGIONS = ['eu', 'us', 'ap', 'sa'];
 const SERVICES = ['orders', 'payments', 'shipping', 'audit', 'billing', 'users', 'stock', 'mail'];
@@ -85,11 +93,14 @@ function timeLoop(decide, millis) {
   return (count * 1e9) / Number(elapsed);
 }
 
-function measure(name, exchange, lookup, keys, headersFor, routing, cfg, extra = {}) {
-  const decide = (i) => {
-    const key = keys[i % keys.length];
-    return routing.route(exchange, key, headersFor?.(i), lookup).queues.length;
-  };
+/**
+ * Times route() on `exchange` over `keys` (and `headersFor(i)`, if given) and returns a row.
+ * `extra` fields are added to (or override) the row.
+ */
+function measure(routing, cfg, { name, exchange, keys, headersFor, extra = {} }) {
+  const lookup = () => undefined;
+  const decide = (i) =>
+    routing.route(exchange, keys[i % keys.length], headersFor?.(i), lookup).queues.length;
   timeLoop(decide, cfg.warmupMillis);
   const perSecond = timeLoop(decide, cfg.caseMillis);
   let matched = 0;
@@ -119,63 +130,69 @@ function buildTopic(routing, cfg, options) {
 }
 
 function topicCases(routing, cfg) {
-  const lookup = () => undefined;
-  const rows = [];
   const { exchange, buildMs } = buildTopic(routing, cfg);
   const nextKey = random(2);
   const hot = Array.from({ length: cfg.hotKeys }, () => topicKey(nextKey, cfg));
-  rows.push(measure('topic, cache-hit heavy', exchange, lookup, hot, undefined, routing, cfg, { buildMs }));
   const cold = Array.from({ length: cfg.missKeys }, () => topicKey(nextKey, cfg));
-  rows.push(measure('topic, cache-miss heavy', exchange, lookup, cold, undefined, routing, cfg));
   // Same trie with caching off: the raw trie walk.
   const uncached = buildTopic(routing, cfg, { topicCacheSize: 0 }).exchange;
-  rows.push(measure('topic, no cache', uncached, lookup, cold, undefined, routing, cfg));
-  return rows;
+  return [
+    measure(routing, cfg, { name: 'topic, cache-hit heavy', exchange, keys: hot, extra: { buildMs } }),
+    measure(routing, cfg, { name: 'topic, cache-miss heavy', exchange, keys: cold }),
+    measure(routing, cfg, { name: 'topic, no cache', exchange: uncached, keys: cold }),
+  ];
 }
 
 function adversarialCase(routing, cfg) {
   const matcher = routing.createMatcher('topic', { topicCacheSize: 0 });
-  const hashes = (n) => Array(n).fill('#').join('.');
+  const run = (n, word) => Array(n).fill(word).join('.');
   const patterns = [
-    `${hashes(5)}.a`,
-    `${hashes(10)}.z.${hashes(10)}.y`,
+    `${run(5, '#')}.a`,
+    `${run(10, '#')}.z.${run(10, '#')}.y`,
     '#.*.#.*.#.*.#.*.#.q',
-    `${hashes(30)}`,
-    `*.${hashes(8)}.*.b.${hashes(8)}`,
+    run(30, '#'),
+    `*.${run(8, '#')}.*.b.${run(8, '#')}`,
   ];
   for (const p of patterns) matcher.add(queueBinding('adv', p, `q:${p.length}`));
-  const words = (n, w) => Array(n).fill(w).join('.');
-  const keys = [words(64, 'b'), `${words(100, 'x')}.a`, `${words(50, 'z')}.${words(50, 'y')}`, words(200, 'w')];
-  return measure("topic, adversarial many-'#' (64-201 words)", { name: 'adv', matcher }, () => undefined, keys, undefined, routing, cfg);
+  const keys = [run(64, 'b'), `${run(100, 'x')}.a`, `${run(50, 'z')}.${run(50, 'y')}`, run(200, 'w')];
+  const name = "topic, adversarial many-'#' (64-201 words)";
+  return measure(routing, cfg, { name, exchange: { name: 'adv', matcher }, keys });
 }
 
 function directCase(routing, cfg) {
   const matcher = routing.createMatcher('direct');
-  for (let i = 0; i < cfg.directBindings; i++) matcher.add(queueBinding('d', `key.${i}`, `q${i % 5_000}`));
+  for (let i = 0; i < cfg.directBindings; i++) {
+    matcher.add(queueBinding('d', `key.${i}`, `q${i % 5_000}`));
+  }
   const next = random(3);
+  // 10% of keys have no binding.
   const keys = Array.from({ length: 10_000 }, () => `key.${Math.floor(next() * cfg.directBindings * 1.1)}`);
-  return measure('direct', { name: 'd', matcher }, () => undefined, keys, undefined, routing, cfg);
+  return measure(routing, cfg, { name: 'direct', exchange: { name: 'd', matcher }, keys });
 }
 
 function headersCase(routing, cfg) {
   const matcher = routing.createMatcher('headers');
   const next = random(4);
   for (let i = 0; i < cfg.headersBindings; i++) {
-    const mode = next() < 0.5 ? 'all' : 'any';
-    matcher.add(
-      queueBinding('h', '', `q${i}`, {
-        'x-match': mode,
-        region: REGIONS[i % REGIONS.length],
-        tenant: `t${Math.floor(next() * 200)}`,
-      }),
-    );
+    const args = {
+      'x-match': next() < 0.5 ? 'all' : 'any',
+      region: REGIONS[i % REGIONS.length],
+      tenant: `t${Math.floor(next() * 200)}`,
+    };
+    matcher.add(queueBinding('h', '', `q${i}`, args));
   }
   const headers = Array.from({ length: 1_000 }, () => ({
     region: REGIONS[Math.floor(next() * REGIONS.length)],
     tenant: `t${Math.floor(next() * 200)}`,
     priority: 3,
   }));
-  return measure('headers', { name: 'h', matcher }, () => undefined, [''], (i) => headers[i % headers.length], routing, cfg);
+  return measure(routing, cfg, {
+    name: 'headers (distinct header tables)',
+    exchange: { name: 'h', matcher },
+    keys: [''],
+    headersFor: (i) => headers[i % headers.length],
+    extra: { distinctKeys: headers.length },
+  });
 }
 
 /**
@@ -189,17 +206,24 @@ export async function runRoutingBench(options = {}) {
   try {
     routing = await import(ROUTING_MODULE.href);
   } catch (err) {
-    throw new Error(`cannot load ${fileURLToPath(ROUTING_MODULE)}: build first (npx tsc -b broker)`, { cause: err });
+    const file = fileURLToPath(ROUTING_MODULE);
+    throw new Error(`cannot load ${file}: build first (npx tsc -b broker)`, { cause: err });
   }
-    // Small fixtures first: the big topic tries become garbage that would slow later cases.
-  return [directCase(routing, cfg), headersCase(routing, cfg), ...topicCases(routing, cfg), adversarialCase(routing, cfg)];
+  // Small fixtures first: the big topic tries become garbage that would slow later cases.
+  return [
+    directCase(routing, cfg),
+    headersCase(routing, cfg),
+    ...topicCases(routing, cfg),
+    adversarialCase(routing, cfg),
+  ];
 }
 
 function printTable(rows) {
   const columns = ['case', 'bindings', 'distinctKeys', 'decisionsPerSec', 'nsPerDecision', 'avgQueues'];
   const cell = (v) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (values) => values.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  const line = (values) =>
+    values.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
   console.log(line(columns));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));
@@ -211,5 +235,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const rows = await runRoutingBench({ quick });
   printTable(rows);
   const seconds = Math.round((performance.now() - started) / 100) / 10;
-  console.log(JSON.stringify({ bench: 'routing', node: process.version, quick, seconds, results: rows }));
+  const summary = { bench: 'routing', node: process.version, quick, seconds, results: rows };
+  console.log(JSON.stringify(summary));
 }

@@ -48,7 +48,8 @@ describe('crash recovery (kill -9)', function () {
     const seen: number[] = [];
     const unacked = new Set<number>();
     let duplicateBeforeAck = 0;
-    await ch.consume('crash', (m: Message) => {
+    await ch.consume('crash', (m) => {
+      if (m === null) return;
       const n = Number(Buffer.from(m.content).toString());
       if (unacked.has(n)) duplicateBeforeAck++;
       unacked.add(n);
@@ -70,7 +71,7 @@ describe('crash recovery (kill -9)', function () {
     await Promise.all(Array.from({ length: 100 }, (_, i) => ch.sendToQueue('half', Buffer.from(String(i)), { persistent: true })));
     await ch.prefetch(10);
     const got: Message[] = [];
-    await ch.consume('half', (m: Message) => got.push(m));
+    await ch.consume('half', (m) => void (m !== null && got.push(m)));
     await waitFor(() => got.length === 10, 'ten deliveries');
     ch.ack(got[4]!, true); // 0..4 acked, which lets 10..14 be delivered
     await waitFor(() => got.length === 15, 'refill to prefetch');

@@ -2,7 +2,7 @@ import { connect } from '@switchyard/client';
 
 export type Connection = Awaited<ReturnType<typeof connect>>;
 export type Channel = Awaited<ReturnType<Connection['createChannel']>>;
-export type Message = Parameters<Parameters<Channel['consume']>[1]>[0];
+export type Message = NonNullable<Parameters<Parameters<Channel["consume"]>[1]>[0]>;
 
 /** Connects with the default credentials and tracks the connection for `closeAll`. */
 export async function open(url: string, tracked: Connection[]): Promise<{ conn: Connection; ch: Channel }> {

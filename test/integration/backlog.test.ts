@@ -36,7 +36,8 @@ describe('backlog beyond memory', () => {
       await c.prefetch(50);
       const got: number[] = [];
       let corrupt = 0;
-      await c.consume(q, (m: Message) => {
+      await c.consume(q, (m) => {
+      if (m === null) return;
         const i = Buffer.from(m.content).readUInt32BE(0);
         if (!Buffer.from(m.content).equals(body(i))) corrupt++;
         got.push(i);
@@ -61,7 +62,8 @@ describe('backlog beyond memory', () => {
       const c = await consumerConn.createChannel();
       await c.prefetch(20);
       counts.set(queues[i]!, 0);
-      await c.consume(queues[i]!, (m: Message) => {
+      await c.consume(queues[i]!, (m) => {
+      if (m === null) return;
         counts.set(queues[i]!, counts.get(queues[i]!)! + 1);
         c.ack(m);
       });

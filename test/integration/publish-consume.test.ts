@@ -22,6 +22,7 @@ describe('publish and consume', () => {
     await ch.publish('orders', 'us', Buffer.from('unrouted'));
     const got: Message[] = [];
     await ch.consume(queue, (m) => {
+      if (m === null) return;
       got.push(m);
       ch.ack(m);
     });
@@ -55,6 +56,7 @@ describe('publish and consume', () => {
     const seen: Record<string, string[]> = { c1: [], c2: [] };
     for (const tag of ['c1', 'c2']) {
       await ch.consume('rr', (m) => {
+      if (m === null) return;
         seen[tag]!.push(text(m));
         ch.ack(m);
       }, { consumerTag: tag });
@@ -71,7 +73,7 @@ describe('publish and consume', () => {
     for (let i = 0; i < 20; i++) await ch.sendToQueue('pf', Buffer.from(String(i)));
     await ch.prefetch(5);
     const got: Message[] = [];
-    await ch.consume('pf', (m) => got.push(m));
+    await ch.consume('pf', (m) => void (m !== null && got.push(m)));
     await waitFor(() => got.length === 5, 'five deliveries');
     await new Promise((r) => setTimeout(r, 100));
     expect(got.length).to.equal(5);
@@ -130,7 +132,7 @@ describe('publish and consume', () => {
     const { ch } = await open(tb.url, conns);
     await ch.assertQueue('cq', { durable: false });
     const got: string[] = [];
-    const { consumerTag } = await ch.consume('cq', (m) => got.push(text(m)), { noAck: true });
+    const { consumerTag } = await ch.consume('cq', (m) => void (m !== null && got.push(text(m))), { noAck: true });
     await ch.sendToQueue('cq', Buffer.from('before'));
     await waitFor(() => got.length === 1, 'first delivery');
     await ch.cancel(consumerTag);
@@ -144,7 +146,7 @@ describe('publish and consume', () => {
     const { ch } = await open(tb.url, conns);
     await ch.assertExchange('nowhere', 'direct', { durable: false });
     const events: string[] = [];
-    ch.on('return', (m: Message) => events.push(`return:${m.fields.replyCode}:${text(m)}`));
+    ch.on('return', (m) => events.push(`return:${m.fields.replyCode}:${Buffer.from(m.content).toString()}`));
     await ch.publish('nowhere', 'k', Buffer.from('lost'), { mandatory: true }).then(() => events.push('confirm'));
     expect(events).to.deep.equal(['return:312:lost', 'confirm']);
   });

@@ -24,7 +24,7 @@ describe('redelivery', () => {
     const first = await open(tb.url, conns);
     await first.ch.prefetch(4);
     const got: Message[] = [];
-    await first.ch.consume('rq', (m) => got.push(m));
+    await first.ch.consume('rq', (m) => void (m !== null && got.push(m)));
     await waitFor(() => got.length === 4, 'four deliveries');
     first.ch.ack(got[1]!); // "1" acked, which frees room for "4"; 0, 2, 3, 4 stay unacked
     await waitFor(() => got.length === 5, 'delivery of 4');
@@ -33,6 +33,7 @@ describe('redelivery', () => {
     const second = await open(tb.url, conns);
     const again: Message[] = [];
     await second.ch.consume('rq', (m) => {
+      if (m === null) return;
       again.push(m);
       second.ch.ack(m);
     });
@@ -52,7 +53,7 @@ describe('redelivery', () => {
     const { conn } = await open(tb.url, conns);
     const ch1 = await conn.createChannel();
     const got: Message[] = [];
-    await ch1.consume('cc', (m) => got.push(m));
+    await ch1.consume('cc', (m) => void (m !== null && got.push(m)));
     await waitFor(() => got.length === 3, 'three deliveries');
     await ch1.close();
     const ch2 = await conn.createChannel();

@@ -16,6 +16,11 @@ export interface QueueConsumer {
   canTake(): boolean;
   /** Hands a message over; the consumer delivers it and tracks it until ack. */
   take(queue: Queue, entry: QueueEntry, record: MessageRecord): void;
+  /**
+   * Single-active-consumer queues only: this consumer became the active one (true) or was
+   * registered as waiting (false).
+   */
+  activeStateChanged?(active: boolean): void;
   /** The queue went away (deleted): the consumer is cancelled by the broker. */
   cancelledByQueue(queue: Queue, reason: string): void;
 }

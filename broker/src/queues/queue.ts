@@ -2,6 +2,7 @@ import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from 
 import type { MessageRecord, QueueStore, RecoveredEntry } from '../store/store.js';
 import type { QueueConsumer } from './consumer.js';
 import type { QueueEntry } from './entry.js';
+import { parseQueueArguments, type QueuePolicy } from './queue-arguments.js';
 import { ReadyList } from './ready-list.js';
 
 /**
@@ -41,6 +42,7 @@ export class Queue {
   readonly autoDelete: boolean;
   readonly exclusiveOwner: string | undefined;
   readonly arguments: FieldTable;
+  readonly policy: QueuePolicy;
   readonly counters: QueueCounters = { published: 0, delivered: 0, redelivered: 0, acked: 0 };
 
   private readonly ready = new ReadyList<QueueEntry>();
@@ -68,6 +70,7 @@ export class Queue {
     this.autoDelete = settings.autoDelete;
     this.exclusiveOwner = settings.exclusiveOwner;
     this.arguments = settings.arguments;
+    this.policy = parseQueueArguments(settings.name, settings.arguments);
   }
 
   get messageCount(): number {
@@ -157,7 +160,8 @@ export class Queue {
     return entry.record ?? this.store?.read(this.id, entry.seq);
   }
 
-  addConsumer(consumer: QueueConsumer): void {
+  /** Throws the BrokerError `addConsumer` would, without adding: 405 / 403 for exclusivity. */
+  checkConsumer(consumer: { exclusive: boolean }): void {
     if (this.consumerList.some((c) => c.exclusive)) {
       throw new BrokerError(ErrorCode.RESOURCE_LOCKED, `queue '${this.name}' has an exclusive consumer; wait until it is cancelled`);
     }
@@ -167,7 +171,12 @@ export class Queue {
         `cannot obtain exclusive access to queue '${this.name}': it already has consumers`,
       );
     }
+  }
+
+  addConsumer(consumer: QueueConsumer): void {
+    this.checkConsumer(consumer);
     this.consumerList.push(consumer);
+    if (this.policy.singleActiveConsumer) consumer.activeStateChanged?.(this.consumerList.length === 1);
     this.dispatch();
   }
 
@@ -175,6 +184,11 @@ export class Queue {
     const i = this.consumerList.indexOf(consumer);
     if (i < 0) return;
     this.consumerList.splice(i, 1);
+    // Single active consumer: the next consumer in registration order takes over.
+    if (this.policy.singleActiveConsumer && i === 0 && this.consumerList.length > 0) {
+      this.consumerList[0]!.activeStateChanged?.(true);
+      this.dispatch();
+    }
     if (this.autoDelete && this.consumerList.length === 0 && !this.deleted) this.onUnused?.(this);
   }
 
@@ -206,6 +220,11 @@ export class Queue {
     const list = this.consumerList;
     const n = list.length;
     if (n === 0) return undefined;
+    if (this.policy.singleActiveConsumer) {
+      const active = list[0]!;
+      return active.canTake() ? active : undefined;
+    }
+    // Highest priority with room wins; among equals, round-robin from the last one served.
     let best: QueueConsumer | undefined;
     let bestIndex = -1;
     for (let k = 0; k < n; k++) {

@@ -16,7 +16,7 @@ export interface Binding {
   /** Name of the queue or exchange that receives matching messages. */
   destination: string;
   destinationKind: DestinationKind;
-  /** Binding key: compared for equality (direct), as a pattern (topic), ignored (fanout, headers). */
+  /** Binding key: equal to (direct), a pattern for (topic) or ignored by (fanout, headers). */
   routingKey: string;
   /** Binding arguments: the match spec for headers exchanges, otherwise only part of identity. */
   arguments: FieldTable;
@@ -65,7 +65,8 @@ export function canonicalValue(value: unknown): string {
   if (typeof value === 'object') {
     const table = value as Record<string, unknown>;
     const keys = Object.keys(table).sort();
-    return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalValue(table[k])).join(',') + '}';
+    const entries = keys.map((k) => JSON.stringify(k) + ':' + canonicalValue(table[k]));
+    return '{' + entries.join(',') + '}';
   }
   // Functions and symbols cannot come off the wire; give them a stable, non-colliding form.
   return 'x' + String(value);

@@ -1,7 +1,7 @@
 import { type Binding, type FieldTable, bindingKey } from './binding.js';
 import type { BindingMatcher } from './matcher.js';
 
-/** The values of the `x-match` binding argument, as RabbitMQ (3.10+) accepts them. */
+/** The values of the `x-match` binding argument that current RabbitMQ accepts. */
 export const X_MATCH_MODES = ['all', 'any', 'all-with-x', 'any-with-x'] as const;
 
 /** How a headers binding combines its arguments: every one must match, or at least one. */
@@ -72,7 +72,9 @@ function specMatches(spec: HeadersSpec, headers: FieldTable): boolean {
       expected === undefined
         ? Object.hasOwn(headers, key)
         : actual === expected ||
-          (actual !== undefined && Object.hasOwn(headers, key) && fieldValuesEqual(expected, actual));
+          (actual !== undefined &&
+            Object.hasOwn(headers, key) &&
+            fieldValuesEqual(expected, actual));
     if (hit !== requireAll) return hit; // first miss decides 'all', first hit decides 'any'
   }
   // All matched ('all', including no arguments at all), or none did ('any').

@@ -50,12 +50,14 @@ export function route(
   if (direct !== undefined) return { queues: direct };
 
   const walk = new Traversal(exchange, lookup);
-  let start = 0; // `exchange` is matched already
+  let start = 0;
+  let first = true; // `exchange`, whose matches are in `matched` already
   for (let current = walk.next(); current !== undefined; current = walk.next()) {
-    if (current !== exchange) {
+    if (!first) {
       start = matched.length;
       current.matcher.match(routingKey, headers, matched);
     }
+    first = false;
     if (matched.length === start) {
       // RabbitMQ `process_alternate`: consulted only when the exchange matched no binding.
       if (current.alternateExchange !== undefined) walk.addExchange(current.alternateExchange);
@@ -91,7 +93,7 @@ class Traversal {
   readonly queues: string[] = [];
   #queueSet: Set<string> | undefined; // only once the list is long
   #visited: Set<string> | undefined; // only once an exchange destination appears
-  #work: RoutableExchange[];
+  readonly #work: RoutableExchange[];
   #nextIndex = 0;
 
   constructor(

@@ -21,6 +21,9 @@ const DEFAULTS = {
   maxCachedResult: 256,
 } as const;
 
+/** Under a stream of one-off routing keys, the cache stores one miss in this many. */
+const SAMPLED_ADMISSION = 16;
+
 const NO_WORDS: readonly string[] = Object.freeze([]);
 const NO_BINDINGS: readonly Binding[] = Object.freeze([]);
 
@@ -132,7 +135,7 @@ export class TopicMatcher implements BindingMatcher {
     let found = this.#cache?.get(routingKey);
     if (found === undefined) {
       found = this.#walk(splitTopicKey(routingKey));
-      if (found.length <= DEFAULTS.maxCachedResult) this.#cache?.set(routingKey, found);
+      if (found.length <= DEFAULTS.maxCachedResult) this.#cache?.admit(routingKey, found);
     }
     for (let i = 0; i < found.length; i++) out.push(found[i]!);
   }
@@ -233,31 +236,60 @@ export class TopicMatcher implements BindingMatcher {
  * and an old generation; when the young one fills it becomes the old one and the previous old
  * one is dropped; a hit in the old generation moves the entry back to the young one. Hits on
  * hot keys cost one map lookup and no reordering.
+ *
+ * Storing a result costs more than the lookup saves when keys rarely repeat (orders.<uuid>.eu),
+ * so when a generation ends with fewer than 1 hit in 8 lookups, only every 16th miss is stored
+ * until the next one shows otherwise; a key that does repeat still gets in after a few misses.
  */
 class RoutingKeyCache {
   #young = new Map<string, readonly Binding[]>();
   #old = new Map<string, readonly Binding[]>();
+  // Lookups and hits during the current young generation.
+  #lookups = 0;
+  #hits = 0;
+  /** Store one miss in this many: 1, or SAMPLED_ADMISSION under one-off keys. */
+  #admitEvery = 1;
+  #missesSinceAdmit = 0;
 
   constructor(readonly generationSize: number) {}
 
   get(key: string): readonly Binding[] | undefined {
+    this.#lookups++;
     const young = this.#young.get(key);
-    if (young !== undefined) return young;
+    if (young !== undefined) {
+      this.#hits++;
+      return young;
+    }
     const old = this.#old.get(key);
-    if (old !== undefined) this.set(key, old);
+    if (old !== undefined) {
+      this.#hits++;
+      this.#store(key, old);
+    }
     return old;
   }
 
-  set(key: string, value: readonly Binding[]): void {
-    this.#young.set(key, value);
-    if (this.#young.size >= this.generationSize) {
-      this.#old = this.#young;
-      this.#young = new Map();
-    }
+  /** Offers a result just computed after a miss; stored unless one-off keys dominate. */
+  admit(key: string, value: readonly Binding[]): void {
+    if (++this.#missesSinceAdmit < this.#admitEvery) return;
+    this.#missesSinceAdmit = 0;
+    this.#store(key, value);
   }
 
   clear(): void {
     if (this.#young.size > 0) this.#young = new Map();
     if (this.#old.size > 0) this.#old = new Map();
+    this.#lookups = 0;
+    this.#hits = 0;
+    this.#admitEvery = 1;
+  }
+
+  #store(key: string, value: readonly Binding[]): void {
+    this.#young.set(key, value);
+    if (this.#young.size < this.generationSize) return;
+    this.#admitEvery = this.#hits * 8 < this.#lookups ? SAMPLED_ADMISSION : 1;
+    this.#lookups = 0;
+    this.#hits = 0;
+    this.#old = this.#young;
+    this.#young = new Map();
   }
 }

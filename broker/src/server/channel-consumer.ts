@@ -9,6 +9,8 @@ import type { ServerChannel } from './channel.js';
 export class ChannelConsumer implements QueueConsumer {
   /** Messages delivered to this consumer and not yet acked. */
   unacked = 0;
+  /** False while waiting its turn on a single-active-consumer queue. */
+  active = true;
 
   constructor(
     readonly channel: ServerChannel,
@@ -30,6 +32,11 @@ export class ChannelConsumer implements QueueConsumer {
 
   take(queue: Queue, entry: QueueEntry, record: MessageRecord): void {
     this.channel.deliver(this, queue, entry, record);
+  }
+
+  activeStateChanged(active: boolean): void {
+    this.active = active;
+    this.channel.consumerStateChanged(this);
   }
 
   cancelledByQueue(_queue: Queue, reason: string): void {

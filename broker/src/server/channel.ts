@@ -161,7 +161,7 @@ export class ServerChannel implements ConfirmSource {
     }
     consumer.unacked++;
     this.channelUnacked++;
-    this.unacked.add({ tag: deliveryTag, queue, entry, consumerTag: consumer.tag });
+    this.unacked.add({ tag: deliveryTag, queue, entry, consumerTag: consumer.tag, at: Date.now() });
   }
 
   private released(deliveries: readonly Delivery[]): void {
@@ -213,6 +213,20 @@ export class ServerChannel implements ConfirmSource {
     }
   }
 
+  /**
+   * The consumer timeout (RabbitMQ's `consumer_timeout` / `x-consumer-timeout`): an error
+   * for the first delivery unacked for too long, for the caller to close the channel with.
+   */
+  checkConsumerTimeout(now: number, defaultMs: number): BrokerError | undefined {
+    const d = this.unacked.findExpired(now, defaultMs);
+    if (d === undefined) return undefined;
+    const limit = d.queue.policy.consumerTimeoutMs ?? defaultMs;
+    return new BrokerError(
+      ErrorCode.PRECONDITION_FAILED,
+      `delivery acknowledgement on channel ${this.number} timed out. Timeout value used: ${limit} ms (queue '${d.queue.name}'). Ack sooner, or raise x-consumer-timeout / the broker's consumerTimeoutMs`,
+    );
+  }
+
   /** The connection's socket drained: resume deliveries. */
   wake(): void {
     for (const c of this.consumers.values()) c.queue.dispatch();
@@ -234,16 +248,15 @@ export class ServerChannel implements ConfirmSource {
     if (this.consumers.has(tag)) {
       throw new BrokerError(ErrorCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}' on channel ${this.number}`);
     }
-    const consumer = new ChannelConsumer(this, queue, tag, f.noAck, f.exclusive, f.priority, this.consumerPrefetch, f.arguments);
+    // Consumer priority: the frame's field, or RabbitMQ's `x-priority` consumer argument.
+    const xPriority = f.arguments['x-priority'];
+    const priority = f.priority !== 0 ? f.priority : typeof xPriority === 'number' && Number.isSafeInteger(xPriority) ? xPriority : 0;
+    const consumer = new ChannelConsumer(this, queue, tag, f.noAck, f.exclusive, priority, this.consumerPrefetch, f.arguments);
+    queue.checkConsumer(consumer);
     // consumeOk goes out before the first delivery: both travel through the same outbox.
     this.conn.send({ type: 'consumeOk', channel: this.number, rid: f.rid, consumerTag: tag });
     this.consumers.set(tag, consumer);
-    try {
-      queue.addConsumer(consumer);
-    } catch (err) {
-      this.consumers.delete(tag);
-      throw err;
-    }
+    queue.addConsumer(consumer);
   }
 
   private cancel(f: FrameOf<'cancel'>): void {
@@ -254,6 +267,12 @@ export class ServerChannel implements ConfirmSource {
     }
     // Cancelling an unknown tag is not an error in AMQP: the reply is simply cancel-ok.
     this.conn.send({ type: 'cancelOk', channel: this.number, rid: f.rid, consumerTag: f.consumerTag });
+  }
+
+  /** Single active consumer: tells the client this consumer is now active or waiting. */
+  consumerStateChanged(consumer: ChannelConsumer): void {
+    if (this.state !== State.open) return;
+    this.conn.send({ type: 'consumerActive', channel: this.number, consumerTag: consumer.tag, active: consumer.active });
   }
 
   consumerCancelledByBroker(consumer: ChannelConsumer, reason: string): void {
@@ -287,7 +306,7 @@ export class ServerChannel implements ConfirmSource {
       content: record.content,
     });
     if (f.noAck) queue.settle(entry);
-    else this.unacked.add({ tag: deliveryTag, queue, entry, consumerTag: undefined });
+    else this.unacked.add({ tag: deliveryTag, queue, entry, consumerTag: undefined, at: Date.now() });
   }
 
   /**

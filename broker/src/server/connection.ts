@@ -210,14 +210,30 @@ export class ClientConnection {
     try {
       ch.handle(frame);
     } catch (err) {
-      if (err instanceof BrokerError && isChannelError(err.code)) {
-        const ref = 'rid' in frame ? frame.rid : 0;
-        this.log.debug('channel error', { channel: n, code: err.code, error: err.message });
-        ch.markClosing();
-        this.send({ type: 'channelClose', channel: n, code: err.code, message: `${err.name} - ${err.message}`, ref });
-        return;
-      }
+      if (err instanceof BrokerError && isChannelError(err.code)) return this.failChannel(ch, err, 'rid' in frame ? frame.rid : 0);
       throw err;
+    }
+  }
+
+  /**
+   * A channel error: the channel is released at once (consumers cancelled, unacked messages
+   * requeued) and told why; its later frames are ignored until it acknowledges the close.
+   */
+  failChannel(ch: ServerChannel, err: BrokerError, ref: number): void {
+    this.log.debug('channel error', { channel: ch.number, code: err.code, error: err.message });
+    ch.markClosing();
+    this.send({ type: 'channelClose', channel: ch.number, code: err.code, message: `${err.name} - ${err.message}`, ref });
+  }
+
+  /** Closes channels holding a delivery past its consumer timeout (called periodically). */
+  checkConsumerTimeouts(now: number, defaultMs: number): void {
+    for (const ch of this.channels.values()) {
+      if (ch.state !== 'open') continue;
+      const err = ch.checkConsumerTimeout(now, defaultMs);
+      if (err !== undefined) {
+        this.log.warn('consumer timeout: closing channel', { channel: ch.number, error: err.message });
+        this.failChannel(ch, err, 0);
+      }
     }
   }
 

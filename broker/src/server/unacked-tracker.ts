@@ -8,6 +8,8 @@ export interface Delivery {
   entry: QueueEntry;
   /** The consumer it went to; undefined for basic.get. */
   consumerTag: string | undefined;
+  /** When it was delivered (ms since the epoch), for the consumer timeout. */
+  at: number;
 }
 
 /**
@@ -48,6 +50,18 @@ export class UnackedTracker {
     }
     for (const d of out) this.byTag.delete(d.tag);
     return out;
+  }
+
+  /**
+   * The first delivery held longer than its queue's consumer timeout (or `defaultMs`), if
+   * any. Deliveries are in tag order, which is delivery-time order.
+   */
+  findExpired(now: number, defaultMs: number): Delivery | undefined {
+    for (const d of this.byTag.values()) {
+      const limit = d.queue.policy.consumerTimeoutMs ?? defaultMs;
+      if (limit > 0 && now - d.at > limit) return d;
+    }
+    return undefined;
   }
 
   /** Removes and returns every outstanding delivery, in tag order. */

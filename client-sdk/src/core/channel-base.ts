@@ -32,6 +32,11 @@ export interface ChannelEvents<C extends Uint8Array> {
   close: () => void;
   /** The broker cancelled a consumer (its queue was deleted ...); its callback got `null`. */
   cancel: (info: { consumerTag: string; reason: string }) => void;
+  /**
+   * Single-active-consumer queues: this consumer became active (`true`), or was registered
+   * as waiting its turn (`false`).
+   */
+  'consumer-active': (info: { consumerTag: string; active: boolean }) => void;
   /** A consumer callback threw or its promise rejected; `msg` is the message it was handling. */
   'consumer-error': (err: unknown, msg: ConsumeMessage<C> | null) => void;
 }
@@ -197,6 +202,9 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
         return;
       case 'cancelNotify':
         return this.#onCancelNotify(f);
+      case 'consumerActive':
+        this.emit('consumer-active', { consumerTag: f.consumerTag, active: f.active });
+        return;
       case 'channelOpenOk':
         if (this.#state !== ChannelState.Opening) throw unexpected(f, this.#state);
         this.#state = ChannelState.Open;

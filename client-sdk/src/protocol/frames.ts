@@ -48,6 +48,7 @@ export const FRAME_SCHEMAS = {
   cancel: { code: 0x44, fields: [['rid', 'uint'], ['consumerTag', 'str']] },
   cancelOk: { code: 0x45, fields: [['rid', 'uint'], ['consumerTag', 'str']] },
   cancelNotify: { code: 0x46, fields: [['consumerTag', 'str'], ['reason', 'str']] },
+  consumerActive: { code: 0x4a, fields: [['consumerTag', 'str'], ['active', 'bool']] },
   get: { code: 0x47, fields: [['rid', 'uint'], ['queue', 'str'], ['noAck', 'bool']] },
   getOk: { code: 0x48, fields: [['rid', 'uint'], ['deliveryTag', 'uint'], ['redelivered', 'bool'], ['deliveryCount', 'uint'], ['exchange', 'str'], ['routingKey', 'str'], ['messageCount', 'uint'], ['properties', 'props'], ['content', 'content']] },
   getEmpty: { code: 0x49, fields: [['rid', 'uint']] },

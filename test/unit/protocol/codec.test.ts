@@ -37,7 +37,7 @@ describe('protocol codec', () => {
       };
       const [decoded] = decodeAll(encodeFrame(frame));
       expect(decoded).to.deep.include({ type: 'publish', channel: 7, exchange: 'orders', routingKey: 'orders.created.eu', mandatory: true });
-      expect(decoded!.type === 'publish' && decoded.properties).to.deep.equal(frame.properties);
+      expect(decoded!.type === 'publish' && decoded!.properties).to.deep.equal(frame.properties);
       expect(Array.from((decoded as { content: Uint8Array }).content)).to.deep.equal([0, 1, 2, 255]);
     });
 

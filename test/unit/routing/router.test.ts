@@ -214,7 +214,11 @@ describe('route', () => {
     });
 
     it('is not used when a binding matched to a missing exchange', () => {
-      const g = new Graph().exchange('a', 'fanout', 'ae').exchange('ae', 'fanout').bindExchange('gone', 'a').bindQueue('u', 'ae');
+      const g = new Graph()
+        .exchange('a', 'fanout', 'ae')
+        .exchange('ae', 'fanout')
+        .bindExchange('gone', 'a')
+        .bindQueue('u', 'ae');
       expect(g.route('a')).to.deep.equal([]);
     });
 

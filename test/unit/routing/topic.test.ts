@@ -112,9 +112,10 @@ describe('TopicMatcher', () => {
   });
 
   describe('#match (one binding)', () => {
+    const short = (text: string): string => (text.length > 40 ? `${text.slice(0, 37)}...` : text);
     for (const [pattern, key, expected] of CASES) {
-      const shortKey = key.length > 40 ? `${key.slice(0, 37)}...` : key;
-      it(`'${pattern.length > 40 ? pattern.slice(0, 37) + '...' : pattern}' ${expected ? 'matches' : 'does not match'} '${shortKey}'`, () => {
+      const verb = expected ? 'matches' : 'does not match';
+      it(`'${short(pattern)}' ${verb} '${short(key)}' (${splitTopicKey(key).length} words)`, () => {
         expect(matches(pattern, key)).to.equal(expected);
       });
     }
@@ -258,6 +259,20 @@ describe('TopicMatcher', () => {
         m.remove(queueBinding('k.*'));
         for (let i = 0; i < 10; i++) expect(matchKeys(m, `k.${i}`)).to.deep.equal([]);
       }
+    });
+
+    it('stays correct when one-off keys make it sample what it stores', () => {
+      const m = createMatcher('topic', { topicCacheSize: 4 });
+      m.add(queueBinding('orders.*.eu'));
+      for (let i = 0; i < 200; i++) expect(matchKeys(m, `orders.${i}.eu`)).to.deep.equal(['orders.*.eu']);
+      for (let round = 0; round < 40; round++) {
+        expect(matchKeys(m, 'orders.hot.eu')).to.deep.equal(['orders.*.eu']);
+      }
+      m.add(queueBinding('orders.hot.#'));
+      expect(matchKeys(m, 'orders.hot.eu')).to.deep.equal(['orders.*.eu', 'orders.hot.#']);
+      m.remove(queueBinding('orders.*.eu'));
+      expect(matchKeys(m, 'orders.hot.eu')).to.deep.equal(['orders.hot.#']);
+      expect(matchKeys(m, 'orders.7.eu')).to.deep.equal([]);
     });
 
     it('rejects a bad cache size', () => {
