@@ -4,6 +4,7 @@ import { WebSocketServer } from 'ws';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
 import { createLogger, type Logger } from './logging.js';
+import { createBrokerHistograms, type BrokerHistograms } from './metrics/histogram.js';
 import { ManagementServer } from './management/http-server.js';
 import { ConfirmScheduler } from './server/confirm-scheduler.js';
 import { ClientConnection } from './server/connection.js';
@@ -33,6 +34,7 @@ export class Broker implements BrokerServices {
   readonly version = VERSION;
   readonly stats: BrokerStats = { published: 0, unroutable: 0, acked: 0, connectionsOpened: 0, connectionsClosed: 0 };
   readonly confirms: ConfirmScheduler;
+  readonly histograms: BrokerHistograms = createBrokerHistograms();
   readonly store: QueueStore;
   readonly startedAt = Date.now();
   private readonly vhosts = new Map<string, VirtualHost>();
@@ -47,7 +49,7 @@ export class Broker implements BrokerServices {
     this.options = options;
     this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
     this.store = options.store ?? openStore(options);
-    this.confirms = new ConfirmScheduler(this.store);
+    this.confirms = new ConfirmScheduler(this.store, this.histograms);
     const vhost = new VirtualHost(DEFAULT_VHOST, this.store);
     vhost.recover();
     this.vhosts.set(DEFAULT_VHOST, vhost);

@@ -14,6 +14,8 @@ export interface QueueEntry {
   stored: boolean;
   /** Deliveries so far; shown to consumers as `deliveryCount` (0 on the first delivery). */
   deliveries: number;
+  /** When it entered the queue (ms since the epoch; restart time for recovered messages). */
+  enqueuedAt: number;
   /** Envelope and body while in memory; undefined once dropped in favour of the store. */
   record: MessageRecord | undefined;
 }

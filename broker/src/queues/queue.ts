@@ -28,6 +28,8 @@ export interface QueueCounters {
   delivered: number;
   redelivered: number;
   acked: number;
+  /** Messages this queue dead-lettered (rejected, expired, maxlen, delivery_limit). */
+  deadLettered: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export class Queue {
   readonly exclusiveOwner: string | undefined;
   readonly arguments: FieldTable;
   readonly policy: QueuePolicy;
-  readonly counters: QueueCounters = { published: 0, delivered: 0, redelivered: 0, acked: 0 };
+  readonly counters: QueueCounters = { published: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0 };
 
   private readonly ready = new ReadyList<QueueEntry>();
   private readyBytesTotal = 0;
@@ -85,6 +87,15 @@ export class Queue {
     return this.unackedCount;
   }
 
+  /**
+   * Age in ms of the oldest ready message (0 when none): the consumer lag in time. A
+   * requeued message counts from when it was first enqueued.
+   */
+  oldestReadyAgeMs(now: number): number {
+    const head = this.ready.peek();
+    return head === undefined ? 0 : Math.max(0, now - head.enqueuedAt);
+  }
+
   get consumerCount(): number {
     return this.consumerList.length;
   }
@@ -99,8 +110,9 @@ export class Queue {
 
   /** Rebuilds the ready list from the store after a restart, in sequence order. */
   recover(entries: RecoveredEntry[]): void {
+    const now = Date.now();
     for (const e of entries) {
-      this.ready.push({ seq: e.seq, size: e.size, stored: true, deliveries: e.deliveries, record: undefined });
+      this.ready.push({ seq: e.seq, size: e.size, stored: true, deliveries: e.deliveries, enqueuedAt: now, record: undefined });
       this.readyBytesTotal += e.size;
       this.nextSeq = e.seq + 1;
       if (e.deliveries > 0) this.deliveredHwm = Math.max(this.deliveredHwm, e.seq);
@@ -111,7 +123,7 @@ export class Queue {
   enqueue(exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): void {
     const record: MessageRecord = { exchange, routingKey, properties, content };
     const stored = this.durable && this.store !== undefined && properties?.persistent === true;
-    const entry: QueueEntry = { seq: this.nextSeq++, size: content.length, stored, deliveries: 0, record };
+    const entry: QueueEntry = { seq: this.nextSeq++, size: content.length, stored, deliveries: 0, enqueuedAt: Date.now(), record };
     if (stored) {
       this.store!.enqueue(this.id, entry.seq, record);
       this.residentBytes += entry.size;

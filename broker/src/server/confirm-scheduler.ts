@@ -1,3 +1,4 @@
+import type { BrokerHistograms } from '../metrics/histogram.js';
 import type { QueueStore } from '../store/store.js';
 
 /** A channel with publishes waiting for their confirms. */
@@ -20,13 +21,18 @@ export interface ConfirmSource {
 export class ConfirmScheduler {
   private waiting: ConfirmSource[] = [];
   private scheduled = false;
+  private turnStartedAt = 0;
 
-  constructor(private readonly store: QueueStore) {}
+  constructor(
+    private readonly store: QueueStore,
+    private readonly histograms: BrokerHistograms,
+  ) {}
 
   register(source: ConfirmSource): void {
     this.waiting.push(source);
     if (!this.scheduled) {
       this.scheduled = true;
+      this.turnStartedAt = performance.now();
       setImmediate(this.endOfTurn);
     }
   }
@@ -36,8 +42,13 @@ export class ConfirmScheduler {
     const sources = this.waiting;
     this.waiting = [];
     const upTo = sources.map((s) => s.captureConfirms());
+    const turnStartedAt = this.turnStartedAt;
+    const askedAt = performance.now();
     this.store.durable().then(
       () => {
+        const now = performance.now();
+        this.histograms.commitLatency.observe((now - askedAt) / 1000);
+        this.histograms.confirmLatency.observe((now - turnStartedAt) / 1000);
         for (let i = 0; i < sources.length; i++) sources[i]!.sendConfirms(upTo[i]!);
       },
       (err: Error) => {
