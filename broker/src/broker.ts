@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
+import { importDefinitionsFile } from './definitions.js';
 import { createLogger, type Logger } from './logging.js';
 import { createBrokerHistograms, type BrokerHistograms } from './metrics/histogram.js';
 import { ManagementServer } from './management/http-server.js';
+import { systemClock } from './queues/clock.js';
 import { ConfirmScheduler } from './server/confirm-scheduler.js';
 import { ClientConnection } from './server/connection.js';
 import type { BrokerServices, BrokerStats } from './server/services.js';
@@ -32,7 +34,7 @@ export class Broker implements BrokerServices {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly version = VERSION;
-  readonly stats: BrokerStats = { published: 0, unroutable: 0, acked: 0, connectionsOpened: 0, connectionsClosed: 0 };
+  readonly stats: BrokerStats = { published: 0, unroutable: 0, duplicates: 0, acked: 0, connectionsOpened: 0, connectionsClosed: 0 };
   readonly confirms: ConfirmScheduler;
   readonly histograms: BrokerHistograms = createBrokerHistograms();
   readonly store: QueueStore;
@@ -50,7 +52,7 @@ export class Broker implements BrokerServices {
     this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
     this.store = options.store ?? openStore(options);
     this.confirms = new ConfirmScheduler(this.store, this.histograms);
-    const vhost = new VirtualHost(DEFAULT_VHOST, this.store);
+    const vhost = new VirtualHost(DEFAULT_VHOST, this.store, options.clock ?? systemClock);
     vhost.recover();
     this.vhosts.set(DEFAULT_VHOST, vhost);
   }
@@ -73,6 +75,10 @@ export class Broker implements BrokerServices {
 
   private async listen(): Promise<void> {
     const o = this.options;
+    if (o.definitions !== undefined) {
+      const result = await importDefinitionsFile(this, o.definitions);
+      this.logger.info('definitions imported', { component: 'broker', file: o.definitions, ...result });
+    }
     const server = createServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('Switchyard speaks WebSocket on this port: connect with @switchyard/client\n');
     });
@@ -114,6 +120,11 @@ export class Broker implements BrokerServices {
   get managementUrl(): string | undefined {
     const port = this.management?.port;
     return port === undefined ? undefined : `http://${hostForUrl(this.options.host)}:${port}`;
+  }
+
+  /** The management server (HTTP API, metrics, dashboard), or undefined when disabled. */
+  get managementServer(): ManagementServer | undefined {
+    return this.management;
   }
 
   vhost(name: string): VirtualHost | undefined {
@@ -164,6 +175,7 @@ export class Broker implements BrokerServices {
     }
     if (this.httpServer?.listening) await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));
     await this.management?.close();
+    for (const vhost of this.vhosts.values()) vhost.stop();
     await this.store.close();
     this.logger.info('stopped', { component: 'broker' });
   }

@@ -1,5 +1,6 @@
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESSAGE_BYTES, FRAME_OVERHEAD_BYTES } from '@switchyard/client/protocol';
 import type { Logger, LogLevel } from './logging.js';
+import type { Clock } from './queues/clock.js';
 import type { QueueStore } from './store/store.js';
 
 /** Options for {@link Broker.start}. Every tunable has its default in {@link DEFAULTS}. */
@@ -36,8 +37,15 @@ export interface BrokerOptions {
   logFormat?: 'json' | 'pretty';
   /** A winston logger to use instead of creating one. */
   logger?: Logger;
+  /** Time source for TTLs, delays and expiry (tests inject a fake one). Default: the system clock. */
+  clock?: Clock;
   /** A store to use instead of LMDB in `dataDir` (another engine, or a test double of a real store). */
   store?: QueueStore;
+  /**
+   * A definitions file (JSON: exchanges, queues, bindings; spec/management.md §Definitions)
+   * imported at start, before clients are accepted. Idempotent. Default: none.
+   */
+  definitions?: string;
 }
 
 export const DEFAULTS = {
@@ -56,7 +64,7 @@ export const DEFAULTS = {
   logFormat: 'json' as 'json' | 'pretty',
 };
 
-export type ResolvedOptions = typeof DEFAULTS & { logger?: Logger; store?: QueueStore; maxFrameBytes: number };
+export type ResolvedOptions = typeof DEFAULTS & { logger?: Logger; store?: QueueStore; clock?: Clock; definitions?: string; maxFrameBytes: number };
 
 function checkPort(name: string, v: unknown): void {
   if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) {
@@ -70,7 +78,7 @@ function checkNonNegativeInt(name: string, v: unknown): void {
   }
 }
 
-const KNOWN = new Set([...Object.keys(DEFAULTS), 'logger', 'store']);
+const KNOWN = new Set([...Object.keys(DEFAULTS), 'logger', 'store', 'clock', 'definitions']);
 
 /** Merges options over DEFAULTS and validates them; throws TypeError/RangeError naming the bad option. */
 export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
@@ -82,6 +90,9 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (o.managementPort !== false) checkPort('managementPort', o.managementPort);
   if (typeof o.host !== 'string' || o.host === '') throw new TypeError(`Invalid option "host": expected a hostname or IP address`);
   if (typeof o.dataDir !== 'string' || o.dataDir === '') throw new TypeError(`Invalid option "dataDir": expected a directory path`);
+  if (o.definitions !== undefined && (typeof o.definitions !== 'string' || o.definitions === '')) {
+    throw new TypeError(`Invalid option "definitions": expected a file path`);
+  }
   checkNonNegativeInt('heartbeatMs', o.heartbeatMs);
   checkNonNegativeInt('handshakeTimeoutMs', o.handshakeTimeoutMs);
   checkNonNegativeInt('socketHighWaterBytes', o.socketHighWaterBytes);

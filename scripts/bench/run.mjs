@@ -34,6 +34,7 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --tick-ms MS             W3 pacing timer interval (default 2 ms, i.e. 10 messages per tick)
   --quick                  scale down 10x (W1/W2 20000, W4 5000, W3 1 s) for smoke runs
   --json FILE              also write the result document to FILE
+  --settle-ms MS           pause between workloads so the broker settles (default 2000)
   --stall-timeout S        fail a workload after S seconds without progress (default 30)
   --switchyard-user U, --switchyard-password P   credentials for connect()
   --broker-log-level L     log level passed to the spawned broker (default warn)
@@ -54,6 +55,7 @@ function parseOptions() {
       rate: { type: 'string' },
       'latency-seconds': { type: 'string' },
       'tick-ms': { type: 'string' },
+      'settle-ms': { type: 'string' },
       quick: { type: 'boolean', default: false },
       json: { type: 'string' },
       'stall-timeout': { type: 'string' },
@@ -121,6 +123,7 @@ function parseOptions() {
     logLevel: values['broker-log-level'],
     dataDirParent: values['data-dir-parent'],
     verbose: values.verbose,
+    settleMs: values['settle-ms'] !== undefined ? Number(values['settle-ms']) : 2000,
   };
 }
 
@@ -210,8 +213,8 @@ async function runTarget(name, opts) {
       res.metrics.clientCpuSeconds = round((c1.user + c1.system) / 1e6, 2);
       out.workloads[w] = res;
       if (!res.error) log(`[${name}] ${w} ${summary(w, res.metrics)}`);
-      // Let the broker settle (deletes, GC) before the next workload.
-      await new Promise((r) => setTimeout(r, 500));
+      // Let the broker settle (queue deletion, GC, background flushes) before the next workload.
+      await new Promise((r) => setTimeout(r, opts.settleMs));
     }
   } finally {
     const peaks = Object.values(out.workloads)
@@ -276,9 +279,9 @@ function buildTable(results, targets) {
     const metrics = [...METRICS[w], ...EXTRA_METRICS];
     let first = true;
     for (const [key, label, digits] of metrics) {
-      const vals = targets.map((t) => t.workloads[w]?.metrics?.[key]);
-      if (vals.every((v) => v === undefined || v === null) && !errs.some(Boolean)) continue;
-      const cells = vals.map((v, i) => (errs[i] && (key in EXTRA_KEYS_SET ? v == null : true) ? 'ERROR' : fmt(v, digits)));
+      const vals = targets.map((t) => (t.workloads[w]?.error ? undefined : t.workloads[w]?.metrics?.[key]));
+      if (vals.every((v) => v === undefined || v === null) && !(first && errs.some(Boolean))) continue;
+      const cells = vals.map((v, i) => (errs[i] ? (first ? 'ERROR' : '-') : fmt(v, digits)));
       const row = [first ? TITLES[w] : '', label, ...cells];
       if (both) {
         const [a, b] = vals;
@@ -286,12 +289,10 @@ function buildTable(results, targets) {
       }
       rows.push(row);
       first = false;
-      if (errs.some(Boolean) && !vals.some((v) => typeof v === 'number')) break;
     }
   }
   return table(header, rows);
 }
-const EXTRA_KEYS_SET = Object.fromEntries(EXTRA_METRICS.map(([k]) => [k, true]));
 const colName = (t) => (t === 'switchyard' ? 'Switchyard' : 'AMQP');
 
 function printRouting(routing) {
@@ -340,6 +341,7 @@ async function main() {
     ratios = {};
     const [sy, am] = targets;
     for (const w of Object.keys(sy.workloads)) {
+      if (sy.workloads[w]?.error || am.workloads[w]?.error) continue;
       const a = sy.workloads[w]?.metrics ?? {};
       const b = am.workloads[w]?.metrics ?? {};
       for (const k of Object.keys(a))

@@ -1,54 +1,109 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BrokerError } from '@switchyard/client/protocol';
 import type { Broker } from '../broker.js';
 import { listenOn } from '../broker.js';
-import { describeConnections, describeExchanges, describeOverview, describeQueues } from './views.js';
+import type { Logger } from '../logging.js';
+import { toHttpError } from './errors.js';
+import { checkRequest } from './guard.js';
+import { HttpError, readJsonBody, sendJson, sendNoContent, sendText } from './http-util.js';
+import { RateSampler, type RateSamplerOptions } from './rates.js';
+import { createRoutes } from './routes.js';
+import type { Router } from './router.js';
+import { StaticFiles } from './static-files.js';
+
+export interface ManagementServerOptions {
+  /** Counter sampling for rates and history. */
+  sampling?: RateSamplerOptions;
+}
 
 /**
- * The management HTTP API (JSON) on the management port. spec/management.md lists the
- * endpoints. Loopback-only by default until users and authentication exist.
+ * The management port: the HTTP API (JSON), Prometheus `/metrics` and the web dashboard at
+ * `/`. spec/management.md lists the endpoints. Loopback-only until users exist (see guard.ts).
  */
 export class ManagementServer {
+  readonly sampler: RateSampler;
   private readonly server: Server;
+  private readonly router: Router;
+  private readonly log: Logger;
+  private host = '127.0.0.1';
 
-  constructor(private readonly broker: Broker) {
-    this.server = createServer((req, res) => this.handle(req, res));
+  constructor(
+    private readonly broker: Broker,
+    options: ManagementServerOptions = {},
+  ) {
+    this.log = broker.logger.child({ component: 'management' });
+    this.sampler = new RateSampler(
+      function* () {
+        for (const v of broker.allVhosts()) yield* v.allQueues();
+      },
+      () => broker.stats.published,
+      options.sampling,
+    );
+    this.router = createRoutes(broker, this.sampler, new StaticFiles());
+    this.server = createServer((req, res) => void this.handle(req, res));
+    // Keep-alive sockets from the dashboard must not hold shutdown up.
+    this.server.keepAliveTimeout = 5_000;
   }
 
   get port(): number | undefined {
     return (this.server.address() as AddressInfo | null)?.port;
   }
 
-  listen(port: number, host: string): Promise<void> {
-    return listenOn(this.server, port, host, 'management');
+  async listen(port: number, host: string): Promise<void> {
+    this.host = host;
+    await listenOn(this.server, port, host, 'management');
+    this.sampler.start();
   }
 
   close(): Promise<void> {
+    this.sampler.stop();
     if (!this.server.listening) return Promise.resolve();
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method !== 'GET') return send(res, 405, { error: 'method_not_allowed', reason: `${req.method} is not supported on ${url.pathname}` });
-    switch (url.pathname) {
-      case '/api/overview':
-        return send(res, 200, describeOverview(this.broker));
-      case '/api/queues':
-        return send(res, 200, describeQueues(this.broker));
-      case '/api/exchanges':
-        return send(res, 200, describeExchanges(this.broker));
-      case '/api/connections':
-        return send(res, 200, describeConnections(this.broker));
-      case '/api/health':
-        return send(res, 200, { status: 'ok' });
-      default:
-        return send(res, 404, { error: 'not_found', reason: `no endpoint ${url.pathname}; see spec/management.md` });
+    try {
+      checkRequest(req, this.host);
+      this.authenticate(req);
+      const { handler, params } = this.router.match(method, url.pathname);
+      const reply = await handler({ req, params, query: url.searchParams, body: () => readJsonBody(req) });
+      if ('json' in reply) sendJson(res, reply.status ?? 200, reply.json);
+      else if ('text' in reply) sendText(res, reply.status ?? 200, reply.contentType, reply.text);
+      else sendNoContent(res);
+      if (method !== 'GET' && method !== 'HEAD') this.log.info('management action', { method, path: url.pathname, status: res.statusCode });
+    } catch (err) {
+      const e = toHttpError(err);
+      if (e.status >= 500) this.log.error('management request failed', { method, path: url.pathname, error: err instanceof Error ? err.stack : String(err) });
+      else this.log.debug('management request refused', { method, path: url.pathname, status: e.status, error: e.message });
+      if (e.status === 401) res.setHeader('www-authenticate', 'Basic realm="switchyard"');
+      // Drain what is left of a refused body so the connection can be reused.
+      req.resume();
+      if (!res.headersSent) sendJson(res, e.status, e.toJSON());
+      else res.destroy();
     }
   }
-}
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  /**
+   * Credentials are optional until users exist: without an Authorization header a loopback
+   * client is trusted; with one, it must name a valid user (401 otherwise).
+   */
+  private authenticate(req: IncomingMessage): void {
+    const header = req.headers.authorization;
+    if (header === undefined) return;
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+    if (m === null) throw new HttpError(401, 'unauthorized', 'only HTTP Basic authentication is supported');
+    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const [user, password] = colon < 0 ? [decoded, ''] : [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    try {
+      this.broker.authenticate(user, password, req.socket.remoteAddress ?? 'unknown');
+    } catch (err) {
+      if (err instanceof BrokerError) throw new HttpError(401, 'unauthorized', err.message);
+      throw err;
+    }
+  }
 }

@@ -1,9 +1,16 @@
 import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from '@switchyard/client/protocol';
 import type { MessageRecord, QueueStore, RecoveredEntry } from '../store/store.js';
+import { DeadlineTimer, type Clock } from './clock.js';
 import type { QueueConsumer } from './consumer.js';
+import { ConsumerSet } from './consumer-set.js';
+import type { DeathReason } from './dead-letter.js';
+import { DedupWindow } from './dedup-window.js';
 import type { QueueEntry } from './entry.js';
+import { MinHeap } from './min-heap.js';
 import { parseQueueArguments, type QueuePolicy } from './queue-arguments.js';
-import { ReadyList } from './ready-list.js';
+import { ReadyQueue } from './ready-queue.js';
+import { retryDelay } from './retry-policy.js';
+import { expiryOf, parseExpiration } from './ttl.js';
 
 /**
  * Bodies of persistent messages a queue keeps in memory after they are durable. Beyond
@@ -22,6 +29,17 @@ export interface QueueSettings {
   arguments: FieldTable;
 }
 
+/** What a queue needs from its surroundings; injected so the queue stays free of I/O. */
+export interface QueueEnvironment {
+  /** Persistence for durable queues; undefined for transient ones. */
+  store: QueueStore | undefined;
+  clock: Clock;
+  /** Routes a dead-lettered copy through the queue's DLX (synchronously). */
+  deadLetter(queue: Queue, record: MessageRecord, reason: DeathReason): void;
+  /** An auto-delete queue lost its last consumer, or an `x-expires` queue went unused. */
+  remove(queue: Queue, reason: string): void;
+}
+
 /** Counters for management and metrics. */
 export interface QueueCounters {
   published: number;
@@ -30,12 +48,19 @@ export interface QueueCounters {
   acked: number;
   /** Messages this queue dead-lettered (rejected, expired, maxlen, delivery_limit). */
   deadLettered: number;
+  /** Messages dropped without a dead-letter exchange (expired, maxlen, rejected, limit). */
+  dropped: number;
 }
 
+/** What became of a published message in this queue. */
+export type EnqueueOutcome = 'queued' | 'rejected' | 'duplicate';
+
 /**
- * One queue: the ready list, the count of messages out with consumers, the consumers, and
- * the rules for handing messages out (round-robin among the highest-priority consumers
- * with room). Persistence goes through the injected store; nothing here touches a socket.
+ * One queue: ready messages (by priority, then sequence), messages held back for a delayed
+ * retry, the count out with consumers, the consumers, and the policies RabbitMQ's queue
+ * arguments name: TTL, length limits, dead-lettering, delivery limits, retry delays,
+ * deduplication and queue expiry. Persistence and time come from the injected environment;
+ * nothing here touches a socket. spec/semantics.md §Queues and §Policies.
  */
 export class Queue {
   readonly name: string;
@@ -45,26 +70,31 @@ export class Queue {
   readonly exclusiveOwner: string | undefined;
   readonly arguments: FieldTable;
   readonly policy: QueuePolicy;
-  readonly counters: QueueCounters = { published: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0 };
+  readonly counters: QueueCounters = { published: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0, dropped: 0 };
 
-  private readonly ready = new ReadyList<QueueEntry>();
+  private readonly ready: ReadyQueue<QueueEntry>;
+  private readonly delayed = new MinHeap<QueueEntry>((e) => e.readyAt);
+  private readonly consumerSet: ConsumerSet;
+  private readonly dedup: DedupWindow | undefined;
+  private readonly store: QueueStore | undefined;
+  private readonly clock: Clock;
+  private readonly expiryTimer: DeadlineTimer;
+  private readonly delayTimer: DeadlineTimer;
+  private readonly unusedTimer: DeadlineTimer;
   private readyBytesTotal = 0;
   private unackedCount = 0;
   private nextSeq = 1;
   private deliveredHwm = 0;
-  private readonly consumerList: QueueConsumer[] = [];
-  private roundRobin = 0;
   private dispatching = false;
   private pendingRelease: QueueEntry[] = [];
   /** Bytes of stored messages whose bodies are still held in memory. */
   private residentBytes = 0;
+  private lastUsedAt: number;
   private deleted = false;
-  /** Called when an auto-delete queue loses its last consumer. */
-  onUnused: ((queue: Queue) => void) | undefined;
 
   constructor(
     settings: QueueSettings,
-    private readonly store: QueueStore | undefined,
+    private readonly env: QueueEnvironment,
   ) {
     this.name = settings.name;
     this.id = settings.id;
@@ -73,10 +103,28 @@ export class Queue {
     this.exclusiveOwner = settings.exclusiveOwner;
     this.arguments = settings.arguments;
     this.policy = parseQueueArguments(settings.name, settings.arguments);
+    this.store = env.store;
+    this.clock = env.clock;
+    this.ready = new ReadyQueue(this.policy.maxPriority);
+    this.consumerSet = new ConsumerSet(this.policy.singleActiveConsumer);
+    if (this.policy.dedupWindowMs !== undefined) this.dedup = new DedupWindow(this.policy.dedupWindowMs);
+    this.expiryTimer = new DeadlineTimer(this.clock, () => this.expireHeads());
+    this.delayTimer = new DeadlineTimer(this.clock, () => this.releaseDue());
+    this.unusedTimer = new DeadlineTimer(this.clock, () => this.checkUnused());
+    this.lastUsedAt = this.clock.now();
+    this.touch();
   }
 
+  // ---- read-only views -------------------------------------------------------------
+
+  /** Ready messages (what AMQP's declare-ok reports). */
   get messageCount(): number {
     return this.ready.size;
+  }
+
+  /** Messages held back by a delayed retry. */
+  get delayedCount(): number {
+    return this.delayed.size;
   }
 
   get readyBytes(): number {
@@ -87,52 +135,120 @@ export class Queue {
     return this.unackedCount;
   }
 
-  /**
-   * Age in ms of the oldest ready message (0 when none): the consumer lag in time. A
-   * requeued message counts from when it was first enqueued.
-   */
-  oldestReadyAgeMs(now: number): number {
-    const head = this.ready.peek();
-    return head === undefined ? 0 : Math.max(0, now - head.enqueuedAt);
-  }
-
   get consumerCount(): number {
-    return this.consumerList.length;
+    return this.consumerSet.size;
   }
 
   get consumers(): readonly QueueConsumer[] {
-    return this.consumerList;
+    return this.consumerSet.values();
   }
 
   get isDeleted(): boolean {
     return this.deleted;
   }
 
-  /** Rebuilds the ready list from the store after a restart, in sequence order. */
-  recover(entries: RecoveredEntry[]): void {
-    const now = Date.now();
-    for (const e of entries) {
-      this.ready.push({ seq: e.seq, size: e.size, stored: true, deliveries: e.deliveries, enqueuedAt: now, record: undefined });
-      this.readyBytesTotal += e.size;
-      this.nextSeq = e.seq + 1;
-      if (e.deliveries > 0) this.deliveredHwm = Math.max(this.deliveredHwm, e.seq);
-    }
+  /**
+   * Age in ms of the oldest ready message (0 when none): the consumer lag in time. A
+   * requeued message counts from when it was first enqueued.
+   */
+  oldestReadyAgeMs(now: number): number {
+    let oldest = Infinity;
+    for (const h of this.ready.heads()) oldest = Math.min(oldest, h.enqueuedAt);
+    return oldest === Infinity ? 0 : Math.max(0, now - oldest);
   }
 
-  /** Adds a routed message. Persistent messages of a durable queue are written to the store. */
-  enqueue(exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): void {
+  // ---- recovery ----------------------------------------------------------------------
+
+  /** Rebuilds ready and delayed messages from the store after a restart, in sequence order. */
+  recover(entries: RecoveredEntry[]): void {
+    const now = this.clock.now();
+    for (const e of entries) {
+      const entry: QueueEntry = { seq: e.seq, size: e.size, stored: true, deliveries: e.deliveries, enqueuedAt: now, priority: Math.min(e.priority, this.policy.maxPriority), expiresAt: e.expiresAt, readyAt: e.readyAt, record: undefined };
+      this.nextSeq = e.seq + 1;
+      if (e.deliveries > 0) this.deliveredHwm = Math.max(this.deliveredHwm, e.seq);
+      if (entry.readyAt > now) {
+        this.delayed.push(entry);
+        this.delayTimer.armAt(entry.readyAt);
+      } else {
+        entry.readyAt = 0;
+        this.pushReady(entry);
+      }
+    }
+    if (this.dedup !== undefined && this.store !== undefined) {
+      for (const [id, at] of this.store.loadDedup(this.dedupScope)) this.dedup.restore(id, at);
+    }
+    this.armExpiry();
+  }
+
+  private get dedupScope(): string {
+    return `q:${this.id}`;
+  }
+
+  // ---- publishing --------------------------------------------------------------------
+
+  /**
+   * Adds a routed message. Persistent messages of a durable queue are written to the store.
+   * Returns `duplicate` for a messageId seen within the dedup window (not enqueued) and
+   * `rejected` when a reject-publish length limit refuses it.
+   */
+  enqueue(exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): EnqueueOutcome {
+    const now = this.clock.now();
+    const p = this.policy;
     const record: MessageRecord = { exchange, routingKey, properties, content };
+    const messageId = properties?.messageId;
+    if (this.dedup !== undefined && messageId !== undefined) {
+      this.pruneDedup(now);
+      if (this.dedup.has(messageId, now)) return 'duplicate';
+    }
+    if (p.overflow !== 'drop-head' && this.wouldOverflow(1, content.length)) {
+      if (p.overflow === 'reject-publish-dlx') this.deadLetterRecord(record, 'maxlen');
+      return 'rejected';
+    }
+    if (this.dedup !== undefined && messageId !== undefined) {
+      const at = this.dedup.remember(messageId, now);
+      if (this.durable && this.store !== undefined) this.store.putDedup(this.dedupScope, messageId, at);
+    }
     const stored = this.durable && this.store !== undefined && properties?.persistent === true;
-    const entry: QueueEntry = { seq: this.nextSeq++, size: content.length, stored, deliveries: 0, enqueuedAt: Date.now(), record };
+    const priority = p.maxPriority > 0 ? clampPriority(properties?.priority, p.maxPriority) : 0;
+    const expiresAt = expiryOf(now, p.messageTtlMs, parseExpiration(properties?.expiration));
+    const entry: QueueEntry = { seq: this.nextSeq++, size: content.length, stored, deliveries: 0, enqueuedAt: now, priority, expiresAt, readyAt: 0, record };
     if (stored) {
-      this.store!.enqueue(this.id, entry.seq, record);
+      this.store!.enqueue(this.id, entry.seq, record, { expiresAt, priority });
       this.residentBytes += entry.size;
       this.scheduleRelease(entry);
     }
     this.counters.published++;
+    this.pushReady(entry);
+    if (p.overflow === 'drop-head') this.dropHeadsOverLimit();
+    this.dispatch();
+    if (expiresAt !== 0) this.expiryTimer.armAt(expiresAt);
+    return 'queued';
+  }
+
+  private pushReady(entry: QueueEntry): void {
     this.ready.push(entry);
     this.readyBytesTotal += entry.size;
-    this.dispatch();
+  }
+
+  private wouldOverflow(count: number, bytes: number): boolean {
+    const p = this.policy;
+    return (
+      (p.maxLength !== undefined && this.ready.size + count > p.maxLength) ||
+      (p.maxLengthBytes !== undefined && this.readyBytesTotal + bytes > p.maxLengthBytes)
+    );
+  }
+
+  private dropHeadsOverLimit(): void {
+    while (this.ready.size > 0 && this.wouldOverflow(0, 0)) {
+      const head = this.ready.shift()!;
+      this.readyBytesTotal -= head.size;
+      this.deadLetterEntry(head, 'maxlen');
+    }
+  }
+
+  private pruneDedup(now: number): void {
+    const gone = this.dedup!.prune(now);
+    if (gone.length > 0 && this.durable && this.store !== undefined) for (const id of gone) this.store.removeDedup(this.dedupScope, id);
   }
 
   private scheduleRelease(entry: QueueEntry): void {
@@ -172,162 +288,268 @@ export class Queue {
     return entry.record ?? this.store?.read(this.id, entry.seq);
   }
 
+  // ---- consumers and dispatch --------------------------------------------------------
+
   /** Throws the BrokerError `addConsumer` would, without adding: 405 / 403 for exclusivity. */
   checkConsumer(consumer: { exclusive: boolean }): void {
-    if (this.consumerList.some((c) => c.exclusive)) {
+    if (this.consumerSet.hasExclusive()) {
       throw new BrokerError(ErrorCode.RESOURCE_LOCKED, `queue '${this.name}' has an exclusive consumer; wait until it is cancelled`);
     }
-    if (consumer.exclusive && this.consumerList.length > 0) {
-      throw new BrokerError(
-        ErrorCode.ACCESS_REFUSED,
-        `cannot obtain exclusive access to queue '${this.name}': it already has consumers`,
-      );
+    if (consumer.exclusive && this.consumerSet.size > 0) {
+      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `cannot obtain exclusive access to queue '${this.name}': it already has consumers`);
     }
   }
 
   addConsumer(consumer: QueueConsumer): void {
     this.checkConsumer(consumer);
-    this.consumerList.push(consumer);
-    if (this.policy.singleActiveConsumer) consumer.activeStateChanged?.(this.consumerList.length === 1);
+    this.consumerSet.add(consumer);
+    this.touch();
     this.dispatch();
   }
 
   removeConsumer(consumer: QueueConsumer): void {
-    const i = this.consumerList.indexOf(consumer);
-    if (i < 0) return;
-    this.consumerList.splice(i, 1);
-    // Single active consumer: the next consumer in registration order takes over.
-    if (this.policy.singleActiveConsumer && i === 0 && this.consumerList.length > 0) {
-      this.consumerList[0]!.activeStateChanged?.(true);
-      this.dispatch();
-    }
-    if (this.autoDelete && this.consumerList.length === 0 && !this.deleted) this.onUnused?.(this);
+    if (!this.consumerSet.remove(consumer)) return;
+    this.touch();
+    if (this.consumerSet.size > 0) this.dispatch();
+    else if (this.autoDelete && !this.deleted) this.env.remove(this, `auto-delete queue '${this.name}' lost its last consumer`);
   }
 
   /**
-   * Hands ready messages to consumers with room, highest priority first, round-robin among
-   * equals. Re-entrant calls (a consumer acking synchronously) are folded into the running loop.
+   * Hands ready messages to consumers with room. Expired heads are dead-lettered or dropped
+   * on the way, so an expired message is never delivered. Re-entrant calls (a consumer
+   * acking synchronously) are folded into the running loop.
    */
   dispatch(): void {
     if (this.dispatching || this.deleted) return;
     this.dispatching = true;
     try {
+      const now = this.clock.now();
       while (this.ready.size > 0) {
-        const consumer = this.pickConsumer();
+        const head = this.ready.peek()!;
+        // Strictly after its expiry: a message with TTL 0 still reaches a consumer that is
+        // ready the moment it arrives, as in RabbitMQ; the expiry timer removes it otherwise.
+        if (head.expiresAt !== 0 && head.expiresAt < now) {
+          this.ready.shift();
+          this.readyBytesTotal -= head.size;
+          this.deadLetterEntry(head, 'expired');
+          continue;
+        }
+        const consumer = this.consumerSet.pick();
         if (consumer === undefined) break;
-        const entry = this.ready.shift()!;
-        this.readyBytesTotal -= entry.size;
-        const record = this.recordOf(entry);
-        if (record === undefined) continue; // removed underneath us (purged by another path)
-        this.unackedCount++;
-        this.markDelivered(entry);
-        consumer.take(this, entry, record);
+        const taken = this.takeHead();
+        if (taken !== undefined) consumer.take(this, taken.entry, taken.record);
       }
     } finally {
       this.dispatching = false;
     }
+    this.armExpiry();
   }
 
-  private pickConsumer(): QueueConsumer | undefined {
-    const list = this.consumerList;
-    const n = list.length;
-    if (n === 0) return undefined;
-    if (this.policy.singleActiveConsumer) {
-      const active = list[0]!;
-      return active.canTake() ? active : undefined;
-    }
-    // Highest priority with room wins; among equals, round-robin from the last one served.
-    let best: QueueConsumer | undefined;
-    let bestIndex = -1;
-    for (let k = 0; k < n; k++) {
-      const i = (this.roundRobin + k) % n;
-      const c = list[i]!;
-      if ((best === undefined || c.priority > best.priority) && c.canTake()) {
-        best = c;
-        bestIndex = i;
-      }
-    }
-    if (best !== undefined) this.roundRobin = (bestIndex + 1) % n;
-    return best;
+  private takeHead(): { entry: QueueEntry; record: MessageRecord } | undefined {
+    const entry = this.ready.shift()!;
+    this.readyBytesTotal -= entry.size;
+    const record = this.recordOf(entry);
+    if (record === undefined) return undefined; // removed underneath us (queue purged or deleted)
+    this.unackedCount++;
+    this.markDelivered(entry);
+    return { entry, record };
   }
 
   private markDelivered(entry: QueueEntry): void {
     this.counters.delivered++;
     if (entry.deliveries > 0) this.counters.redelivered++;
-    if (entry.stored) {
-      if (entry.deliveries === 0) {
-        if (entry.seq > this.deliveredHwm) {
-          this.deliveredHwm = entry.seq;
-          this.store!.markDeliveredUpTo(this.id, entry.seq);
-        }
-      } else {
-        this.store!.setDeliveries(this.id, entry.seq, entry.deliveries + 1);
+    if (!entry.stored) return;
+    // In delivery order a high-water mark says "delivered" for every earlier message; a
+    // priority queue delivers out of sequence order, so it records each message instead.
+    if (entry.deliveries === 0 && this.policy.maxPriority === 0) {
+      if (entry.seq > this.deliveredHwm) {
+        this.deliveredHwm = entry.seq;
+        this.store!.markDeliveredUpTo(this.id, entry.seq);
       }
+    } else {
+      this.store!.setDeliveryState(this.id, entry.seq, entry.deliveries + 1, 0);
     }
   }
 
   /** Takes the next ready message for basic.get, or undefined when empty. */
   take(): { entry: QueueEntry; record: MessageRecord } | undefined {
-    for (;;) {
-      const entry = this.ready.shift();
-      if (entry === undefined) return undefined;
-      this.readyBytesTotal -= entry.size;
-      const record = this.recordOf(entry);
-      if (record === undefined) continue;
-      this.unackedCount++;
-      this.markDelivered(entry);
-      return { entry, record };
+    this.touch();
+    const now = this.clock.now();
+    while (this.ready.size > 0) {
+      const head = this.ready.peek()!;
+      if (head.expiresAt !== 0 && head.expiresAt <= now) {
+        this.ready.shift();
+        this.readyBytesTotal -= head.size;
+        this.deadLetterEntry(head, 'expired');
+        continue;
+      }
+      const taken = this.takeHead();
+      if (taken !== undefined) return taken;
     }
+    return undefined;
   }
 
-  /** A delivered message was acknowledged (or dropped without requeue). */
+  // ---- settling ----------------------------------------------------------------------
+
+  /** A delivered message was acknowledged. */
   settle(entry: QueueEntry): void {
     this.unackedCount--;
     this.counters.acked++;
+    this.forget(entry);
+  }
+
+  /** Removes a message for good: its resident body and its stored copy. */
+  private forget(entry: QueueEntry): void {
     this.dropResident(entry);
-    if (entry.stored && !this.deleted) this.store!.ack(this.id, entry.seq, entry.deliveries > 0);
+    if (entry.stored && !this.deleted) this.store!.ack(this.id, entry.seq, entry.deliveries > 0 || this.policy.maxPriority > 0 || entry.readyAt !== 0);
+  }
+
+  /** Delivered messages were rejected without requeue: dead-lettered (reason `rejected`) or dropped. */
+  reject(entries: readonly QueueEntry[]): void {
+    for (const entry of entries) {
+      this.unackedCount--;
+      this.deadLetterEntry(entry, 'rejected');
+    }
   }
 
   /**
-   * Delivered messages come back (nack/reject with requeue, channel closed): each returns to
-   * its original position with one more delivery counted.
+   * Delivered messages come back (nack/reject with requeue, or channel closed): each returns
+   * to its original position with one more delivery counted — unless that exceeds
+   * `x-delivery-limit` (then it is dead-lettered), or a delay applies (`delayMs`, or the
+   * queue's `x-retry-delays` for explicit nacks), in which case it waits first.
    */
-  requeue(entries: readonly QueueEntry[]): void {
+  requeue(entries: readonly QueueEntry[], options: { explicit?: boolean; delayMs?: number } = {}): void {
+    const now = this.clock.now();
     for (const entry of entries) {
       this.unackedCount--;
       if (this.deleted) continue;
       entry.deliveries++;
+      const limit = this.policy.deliveryLimit;
+      if (limit !== undefined && entry.deliveries > limit) {
+        this.deadLetterEntry(entry, 'delivery_limit');
+        continue;
+      }
+      const retry = this.policy.retry;
+      const delay = options.delayMs ?? (options.explicit === true && retry !== undefined ? retryDelay(retry, entry.deliveries) : 0);
+      if (delay > 0) {
+        entry.readyAt = now + delay;
+        if (entry.stored) this.store!.setDeliveryState(this.id, entry.seq, entry.deliveries, entry.readyAt);
+        this.delayed.push(entry);
+        this.delayTimer.armAt(entry.readyAt);
+        continue;
+      }
       this.ready.requeue(entry);
       this.readyBytesTotal += entry.size;
     }
     this.dispatch();
   }
 
-  /** Removes every ready message; returns how many. Messages out with consumers stay. */
-  purge(): number {
-    const entries = this.ready.drain();
-    this.readyBytesTotal = 0;
-    for (const e of entries) this.dropResident(e);
-    if (this.store !== undefined) {
-      const seqs = entries.filter((e) => e.stored).map((e) => e.seq);
-      if (seqs.length > 0) this.store.removeMessages(this.id, seqs);
+  /** Delayed retries that are due become ready again, at their original position. */
+  private releaseDue(): void {
+    const now = this.clock.now();
+    for (let e = this.delayed.peek(); e !== undefined && e.readyAt <= now; e = this.delayed.peek()) {
+      this.delayed.pop();
+      e.readyAt = 0;
+      if (e.stored) this.store!.setDeliveryState(this.id, e.seq, e.deliveries, 0);
+      this.ready.requeue(e);
+      this.readyBytesTotal += e.size;
     }
+    const next = this.delayed.peek();
+    if (next !== undefined) this.delayTimer.armAt(next.readyAt);
+    this.dispatch();
+  }
+
+  // ---- expiry and dead-lettering -----------------------------------------------------
+
+  /** Arms the expiry timer for the earliest-expiring head (messages expire at the head, as in RabbitMQ). */
+  private armExpiry(): void {
+    for (const h of this.ready.heads()) if (h.expiresAt !== 0) this.expiryTimer.armAt(h.expiresAt);
+  }
+
+  private expireHeads(): void {
+    if (this.deleted) return;
+    const now = this.clock.now();
+    let again = true;
+    while (again) {
+      again = false;
+      for (const h of this.ready.heads()) {
+        if (h.expiresAt !== 0 && h.expiresAt <= now) {
+          this.ready.shiftLevel(h.priority);
+          this.readyBytesTotal -= h.size;
+          this.deadLetterEntry(h, 'expired');
+          again = true;
+          break;
+        }
+      }
+    }
+    this.armExpiry();
+  }
+
+  /**
+   * Sends a copy through the DLX (if any) and then removes the original: both writes are in
+   * the same turn, so the same LMDB transaction — there is no moment when a persistent
+   * message is in neither queue.
+   */
+  private deadLetterEntry(entry: QueueEntry, reason: DeathReason): void {
+    const record = this.recordOf(entry);
+    if (record !== undefined) this.deadLetterRecord(record, reason);
+    this.forget(entry);
+  }
+
+  private deadLetterRecord(record: MessageRecord, reason: DeathReason): void {
+    if (this.policy.deadLetterExchange !== undefined && !this.deleted) {
+      this.counters.deadLettered++;
+      this.env.deadLetter(this, record, reason);
+    } else {
+      this.counters.dropped++;
+    }
+  }
+
+  // ---- queue lifecycle ---------------------------------------------------------------
+
+  /** Marks the queue as used now (consumers, get, redeclare) for `x-expires`. */
+  touch(): void {
+    this.lastUsedAt = this.clock.now();
+    if (this.policy.expiresMs !== undefined) this.unusedTimer.armAt(this.lastUsedAt + this.policy.expiresMs);
+  }
+
+  private checkUnused(): void {
+    const expires = this.policy.expiresMs;
+    if (expires === undefined || this.deleted) return;
+    const idleUntil = this.lastUsedAt + expires;
+    if (this.consumerSet.size === 0 && this.clock.now() >= idleUntil) this.env.remove(this, `queue '${this.name}' unused for ${expires} ms (x-expires)`);
+    else this.unusedTimer.armAt(Math.max(idleUntil, this.clock.now() + expires));
+  }
+
+  /** Removes every ready and delayed message; returns how many. Messages out with consumers stay. */
+  purge(): number {
+    const entries = [...this.ready.drain(), ...this.delayed.clear()];
+    this.readyBytesTotal = 0;
+    for (const e of entries) this.forget(e);
     return entries.length;
   }
 
-  /** Deletes the queue: consumers are cancelled, stored messages removed. Returns the ready count. */
+  /** Stops the queue's timers without deleting it (broker shutdown). */
+  stopTimers(): void {
+    this.expiryTimer.cancel();
+    this.delayTimer.cancel();
+    this.unusedTimer.cancel();
+  }
+
+  /** Deletes the queue: consumers are cancelled, timers stopped. Returns the ready count. */
   delete(reason: string): number {
     const count = this.ready.size;
     this.deleted = true;
-    const consumers = this.consumerList.splice(0);
-    for (const c of consumers) c.cancelledByQueue(this, reason);
+    this.stopTimers();
+    for (const c of this.consumerSet.clear()) c.cancelledByQueue(this, reason);
     this.ready.drain();
+    this.delayed.clear();
     this.readyBytesTotal = 0;
     return count;
   }
+}
 
-  /** Called by the server when a consumer's socket drained: resume handing out messages. */
-  wake(): void {
-    this.dispatch();
-  }
+function clampPriority(p: number | undefined, max: number): number {
+  if (p === undefined || !Number.isFinite(p) || p <= 0) return 0;
+  return Math.min(Math.floor(p), max);
 }

@@ -1,3 +1,5 @@
+import { MinHeap } from './min-heap.js';
+
 /**
  * The ready messages of a queue, always taken lowest sequence first.
  *
@@ -14,10 +16,10 @@ export class ReadyList<T extends Sequenced> {
   private fifo: (T | undefined)[] = new Array(16);
   private head = 0;
   private count = 0;
-  private readonly heap: T[] = [];
+  private readonly heap = new MinHeap<T>((item) => item.seq);
 
   get size(): number {
-    return this.count + this.heap.length;
+    return this.count + this.heap.size;
   }
 
   /** Appends a message newer than every message seen so far. */
@@ -32,12 +34,12 @@ export class ReadyList<T extends Sequenced> {
     const last = this.count > 0 ? this.fifo[(this.head + this.count - 1) & (this.fifo.length - 1)] : undefined;
     // Newer than everything in the FIFO: it keeps its order there at no cost.
     if (last === undefined || item.seq > last.seq) this.push(item);
-    else this.heapPush(item);
+    else this.heap.push(item);
   }
 
   peek(): T | undefined {
     const f = this.count > 0 ? this.fifo[this.head] : undefined;
-    const h = this.heap[0];
+    const h = this.heap.peek();
     if (f === undefined) return h;
     if (h === undefined) return f;
     return h.seq < f.seq ? h : f;
@@ -45,8 +47,8 @@ export class ReadyList<T extends Sequenced> {
 
   shift(): T | undefined {
     const f = this.count > 0 ? this.fifo[this.head] : undefined;
-    const h = this.heap[0];
-    if (h !== undefined && (f === undefined || h.seq < f.seq)) return this.heapPop();
+    const h = this.heap.peek();
+    if (h !== undefined && (f === undefined || h.seq < f.seq)) return this.heap.pop();
     if (f === undefined) return undefined;
     this.fifo[this.head] = undefined;
     this.head = (this.head + 1) & (this.fifo.length - 1);
@@ -66,37 +68,5 @@ export class ReadyList<T extends Sequenced> {
     for (let i = 0; i < this.count; i++) next[i] = this.fifo[(this.head + i) & (this.fifo.length - 1)];
     this.fifo = next;
     this.head = 0;
-  }
-
-  private heapPush(item: T): void {
-    const h = this.heap;
-    h.push(item);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (h[parent]!.seq <= item.seq) break;
-      h[i] = h[parent]!;
-      i = parent;
-    }
-    h[i] = item;
-  }
-
-  private heapPop(): T | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length === 0 || last === undefined) return top;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= h.length) break;
-      const r = l + 1;
-      const c = r < h.length && h[r]!.seq < h[l]!.seq ? r : l;
-      if (h[c]!.seq >= last.seq) break;
-      h[i] = h[c]!;
-      i = c;
-    }
-    h[i] = last;
-    return top;
   }
 }

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode, type Frame, type FrameOf } from '@switchyard/client/protocol';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
+import { parseExpiration } from '../queues/ttl.js';
+import { delayOf } from '../vhost/delayed-messages.js';
 import type { MessageRecord } from '../store/store.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import type { ConfirmSource } from './confirm-scheduler.js';
@@ -68,7 +70,7 @@ export class ServerChannel implements ConfirmSource {
       case 'ack':
         return this.ack(frame.deliveryTag, frame.multiple);
       case 'nack':
-        return this.nack(frame.deliveryTag, frame.multiple, frame.requeue);
+        return this.nack(frame.deliveryTag, frame.multiple, frame.requeue, frame.delayMs);
       case 'consume':
         return this.consume(frame);
       case 'cancel':
@@ -91,6 +93,25 @@ export class ServerChannel implements ConfirmSource {
         `message size ${f.content.length} is larger than configured max size ${broker.options.maxMessageBytes}`,
       );
     }
+    parseExpiration(f.properties?.expiration); // 406 before anything is enqueued
+    const vhost = this.conn.vhost;
+    const delayMs = delayOf(f.properties);
+    if (vhost.exchangeDedup.isDuplicate(f.exchange, f.properties, f.properties?.persistent === true)) {
+      broker.stats.duplicates++; // confirmed, not routed: the publisher's retry is harmless
+    } else if (delayMs !== undefined) {
+      vhost.publishDelayed(f.exchange, f.routingKey, f.properties, Uint8Array.prototype.slice.call(f.content), delayMs);
+    } else {
+      this.route(f);
+    }
+    broker.stats.published++;
+    if (!this.confirmRegistered) {
+      this.confirmRegistered = true;
+      broker.confirms.register(this);
+    }
+  }
+
+  private route(f: FrameOf<'publish'>): void {
+    const broker = this.conn.services;
     const queues = this.conn.vhost.route(f.exchange, f.routingKey, f.properties?.headers);
     if (queues.length === 0) {
       broker.stats.unroutable++;
@@ -109,12 +130,19 @@ export class ServerChannel implements ConfirmSource {
     } else {
       // The body is a view into the socket's read buffer; a copy lets that buffer go.
       const content = Uint8Array.prototype.slice.call(f.content);
-      for (const q of queues) q.enqueue(f.exchange, f.routingKey, f.properties, content);
-    }
-    broker.stats.published++;
-    if (!this.confirmRegistered) {
-      this.confirmRegistered = true;
-      broker.confirms.register(this);
+      let refused: Queue | undefined;
+      for (const q of queues) if (q.enqueue(f.exchange, f.routingKey, f.properties, content) === 'rejected') refused = q;
+      if (refused !== undefined) {
+        // As RabbitMQ: a publish any queue refused (reject-publish overflow) is nacked.
+        this.conn.send({
+          type: 'publishNack',
+          channel: this.number,
+          seqNo: this.publishSeq,
+          multiple: false,
+          code: ErrorCode.PRECONDITION_FAILED,
+          message: `PRECONDITION_FAILED - queue '${refused.name}' is full (x-overflow ${refused.policy.overflow})`,
+        });
+      }
     }
   }
 
@@ -186,14 +214,13 @@ export class ServerChannel implements ConfirmSource {
     this.wakeQueues(deliveries);
   }
 
-  private nack(tag: number, multiple: boolean, requeue: boolean): void {
+  private nack(tag: number, multiple: boolean, requeue: boolean, delayMs: number): void {
     const deliveries = this.unacked.take(tag, multiple, this.nextDeliveryTag - 1);
     if (deliveries === undefined) throw this.unknownTag(tag);
     this.released(deliveries);
-    if (requeue) {
-      for (const [queue, entries] of groupByQueue(deliveries)) queue.requeue(entries);
-    } else {
-      for (const d of deliveries) d.queue.settle(d.entry);
+    for (const [queue, entries] of groupByQueue(deliveries)) {
+      if (requeue) queue.requeue(entries, { explicit: true, delayMs: delayMs > 0 ? delayMs : undefined });
+      else queue.reject(entries);
     }
     this.wakeQueues(deliveries);
   }

@@ -8,6 +8,8 @@ import type { ClientConnection } from './connection.js';
 export interface BrokerStats {
   published: number;
   unroutable: number;
+  /** Publishes dropped by an exchange's deduplication window (confirmed, not routed). */
+  duplicates: number;
   acked: number;
   connectionsOpened: number;
   connectionsClosed: number;

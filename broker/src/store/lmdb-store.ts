@@ -2,11 +2,12 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageKey, queueRange, seqOfKey } from './keys.js';
-import { decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
+import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
 import type {
   BindingDefinition,
   Definitions,
   ExchangeDefinition,
+  MessageMeta,
   MessageRecord,
   QueueDefinition,
   QueueStore,
@@ -47,7 +48,8 @@ export class LmdbStore implements QueueStore {
   private readonly root: RootDatabase;
   private readonly meta: Database;
   private readonly messages: Database<Buffer, Buffer>;
-  private readonly deliveries: Database<number, Buffer>;
+  private readonly deliveries: Database<[number, number] | number, Buffer>;
+  private readonly dedup: Database<number, string>;
   private lastWrite: WritePromise | undefined;
   private tail: Promise<void> = Promise.resolve();
   private nextQueueId = 1;
@@ -67,6 +69,7 @@ export class LmdbStore implements QueueStore {
     this.meta = this.root.openDB({ name: 'meta', encoding: 'msgpack' });
     this.messages = this.root.openDB({ name: 'messages', encoding: 'binary', keyEncoding: 'binary' });
     this.deliveries = this.root.openDB({ name: 'deliveries', encoding: 'msgpack', keyEncoding: 'binary' });
+    this.dedup = this.root.openDB({ name: 'dedup', encoding: 'msgpack' });
   }
 
   /** Opens (creating if needed) the store at `options.path`. Throws if the directory is unusable. */
@@ -120,6 +123,7 @@ export class LmdbStore implements QueueStore {
       this.root.transaction(() => {
         for (const key of this.messages.getKeys(range)) this.messages.removeSync(key);
         for (const key of this.deliveries.getKeys(range)) this.deliveries.removeSync(key);
+        for (const key of this.dedup.getKeys({ start: `q:${def.id}\u0000`, end: `q:${def.id}\u0001` })) this.dedup.removeSync(key);
         return true;
       }),
     );
@@ -137,8 +141,8 @@ export class LmdbStore implements QueueStore {
     return this.nextQueueId++;
   }
 
-  enqueue(queueId: number, seq: number, record: MessageRecord): void {
-    this.track(this.messages.put(messageKey(queueId, seq), encodeRecord(record)));
+  enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void {
+    this.track(this.messages.put(messageKey(queueId, seq), encodeRecord(record, meta)));
   }
 
   ack(queueId: number, seq: number, hasMark: boolean): void {
@@ -162,8 +166,25 @@ export class LmdbStore implements QueueStore {
     this.pendingHwm.clear();
   };
 
-  setDeliveries(queueId: number, seq: number, deliveries: number): void {
-    this.track(this.deliveries.put(messageKey(queueId, seq), deliveries));
+  setDeliveryState(queueId: number, seq: number, deliveries: number, readyAt: number): void {
+    this.track(this.deliveries.put(messageKey(queueId, seq), [deliveries, readyAt]));
+  }
+
+  putDedup(scope: string, id: string, expiresAt: number): void {
+    this.track(this.dedup.put(`${scope}\u0000${id}`, expiresAt));
+  }
+
+  removeDedup(scope: string, id: string): void {
+    this.track(this.dedup.remove(`${scope}\u0000${id}`));
+  }
+
+  loadDedup(scope: string): [string, number][] {
+    const prefix = `${scope}\u0000`;
+    const out: [string, number][] = [];
+    for (const { key, value } of this.dedup.getRange({ start: prefix, end: `${scope}\u0001`, snapshot: false })) {
+      out.push([key.slice(prefix.length), value]);
+    }
+    return out.sort((a, b) => a[1] - b[1]);
   }
 
   read(queueId: number, seq: number): MessageRecord | undefined {
@@ -181,15 +202,17 @@ export class LmdbStore implements QueueStore {
   recover(queueId: number): RecoveredEntry[] {
     const range = queueRange(queueId);
     const hwm = (this.meta.get(HWM_PREFIX + queueId) as number | undefined) ?? 0;
-    const counts = new Map<number, number>();
+    const states = new Map<number, [number, number]>();
     for (const { key, value } of this.deliveries.getRange({ ...range, snapshot: false })) {
-      counts.set(seqOfKey(key), value);
+      // older stores kept a bare count
+      states.set(seqOfKey(key), typeof value === 'number' ? [value, 0] : value);
     }
     const out: RecoveredEntry[] = [];
     for (const { key, value } of this.messages.getRange({ ...range, snapshot: false })) {
       const seq = seqOfKey(key);
-      const deliveries = Math.max(counts.get(seq) ?? 0, seq <= hwm ? 1 : 0);
-      out.push({ seq, size: recordBodySize(value), deliveries });
+      const [stored, readyAt] = states.get(seq) ?? [0, 0];
+      const deliveries = Math.max(stored, seq <= hwm ? 1 : 0);
+      out.push({ seq, size: recordBodySize(value), deliveries, readyAt, ...decodeMeta(value) });
     }
     return out;
   }

@@ -1,14 +1,14 @@
 import { Packr } from 'msgpackr';
-import type { MessageRecord } from './store.js';
+import type { MessageMeta, MessageRecord } from './store.js';
 
 /*
  * Stored message value: u32 big-endian envelope size | msgpack [exchange, routingKey,
- * properties] | raw body. The body stays raw so it is written and read without re-encoding.
+ * properties, expiresAt, priority] | raw body. The body stays raw so it is written and read without re-encoding.
  */
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
-export function encodeRecord(record: MessageRecord): Buffer {
-  const envelope = packr.pack([record.exchange, record.routingKey, record.properties]);
+export function encodeRecord(record: MessageRecord, meta: MessageMeta): Buffer {
+  const envelope = packr.pack([record.exchange, record.routingKey, record.properties, meta.expiresAt, meta.priority]);
   const out = Buffer.allocUnsafe(4 + envelope.length + record.content.length);
   out.writeUInt32BE(envelope.length, 0);
   out.set(envelope, 4);
@@ -25,6 +25,14 @@ export function decodeRecord(value: Uint8Array): MessageRecord {
     MessageRecord['properties'],
   ];
   return { exchange, routingKey, properties, content: buf.subarray(4 + envelopeSize) };
+}
+
+/** The scheduling facts of a stored value, without copying its body. */
+export function decodeMeta(value: Uint8Array): MessageMeta {
+  const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const envelopeSize = buf.readUInt32BE(0);
+  const env = packr.unpack(buf.subarray(4, 4 + envelopeSize)) as unknown[];
+  return { expiresAt: (env[3] as number | undefined) ?? 0, priority: (env[4] as number | undefined) ?? 0 };
 }
 
 /** Body size of a stored value, without decoding it. */

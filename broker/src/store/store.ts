@@ -8,12 +8,22 @@ export interface MessageRecord {
   content: Uint8Array;
 }
 
+/** Per-message scheduling facts stored beside the envelope. */
+export interface MessageMeta {
+  /** When it expires (ms since the epoch); 0 = never. */
+  expiresAt: number;
+  /** Priority level in its queue (0 when the queue has none). */
+  priority: number;
+}
+
 /** What recovery finds for one stored message, without its body. */
-export interface RecoveredEntry {
+export interface RecoveredEntry extends MessageMeta {
   seq: number;
   size: number;
   /** Deliveries before the restart (0 = never delivered). */
   deliveries: number;
+  /** Held back until this time (delayed retry; ms since the epoch); 0 = ready. */
+  readyAt: number;
 }
 
 export interface ExchangeDefinition {
@@ -71,7 +81,7 @@ export interface QueueStore {
   allocateQueueId(): number;
 
   /** Stores a message under (queueId, seq). */
-  enqueue(queueId: number, seq: number, record: MessageRecord): void;
+  enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void;
   /**
    * Deletes an acknowledged (or dropped) message, and its delivery mark when `hasMark`
    * (the message was delivered more than once, so `setDeliveries` may have written one).
@@ -79,14 +89,23 @@ export interface QueueStore {
   ack(queueId: number, seq: number, hasMark: boolean): void;
   /** Records that every message up to `seq` has been delivered at least once. */
   markDeliveredUpTo(queueId: number, seq: number): void;
-  /** Records the delivery count of a message delivered more than once. */
-  setDeliveries(queueId: number, seq: number, deliveries: number): void;
+  /**
+   * Records a message's delivery count (when delivered more than once, or in a priority
+   * queue) and, for a delayed retry, when it is ready again (0 = now).
+   */
+  setDeliveryState(queueId: number, seq: number, deliveries: number, readyAt: number): void;
   /** Reads a stored message body and envelope, synchronously. */
   read(queueId: number, seq: number): MessageRecord | undefined;
   /** Every stored message of a queue, in sequence order, without bodies. */
   recover(queueId: number): RecoveredEntry[];
   /** Deletes the given messages and any delivery marks they have (purge). */
   removeMessages(queueId: number, seqs: Iterable<number>): void;
+
+  /** Remembers a deduplication id of a queue or exchange (`scope`) until `expiresAt`. */
+  putDedup(scope: string, id: string, expiresAt: number): void;
+  removeDedup(scope: string, id: string): void;
+  /** Every remembered deduplication id of a scope, with its expiry. */
+  loadDedup(scope: string): [string, number][];
 
   /** Resolves once every write issued so far is durable on disk; resolves in call order. */
   durable(): Promise<void>;

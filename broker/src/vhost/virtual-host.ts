@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { BrokerError, ErrorCode, type FieldTable } from '@switchyard/client/protocol';
+import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from '@switchyard/client/protocol';
 import { bindingKey, type Binding } from '../routing/binding.js';
 import { isExchangeType, validateBindingArguments, type ExchangeType } from '../routing/matcher.js';
 import { route } from '../routing/router.js';
 import { Queue } from '../queues/queue.js';
-import type { QueueStore } from '../store/store.js';
+import { systemClock, type Clock } from '../queues/clock.js';
+import type { MessageRecord, QueueStore } from '../store/store.js';
+import { deadLetter } from './dead-lettering.js';
+import { DelayedMessages } from './delayed-messages.js';
+import { ExchangeDedup, exchangeDedupWindow } from './publish-gate.js';
 import { assertEquivalent, assertEquivalentArguments } from './equivalence.js';
 import { Exchange } from './exchange.js';
 
@@ -49,13 +53,20 @@ export class VirtualHost {
   private readonly queues = new Map<string, Queue>();
   /** Bindings per destination queue, so deleting a queue removes them. */
   private readonly queueBindings = new Map<string, Map<string, Binding>>();
+  /** Messages published with `x-delay`, waiting to be routed. */
+  readonly delayed: DelayedMessages;
+  /** Exchanges' `x-deduplication-window`s. */
+  readonly exchangeDedup: ExchangeDedup;
   /** Called after a queue is deleted (consumers cancelled). */
   onQueueDeleted: ((queue: Queue) => void) | undefined;
 
   constructor(
     readonly name: string,
     private readonly store: QueueStore,
+    private readonly clock: Clock = systemClock,
   ) {
+    this.delayed = new DelayedMessages(store, clock, (record) => this.routeDue(record));
+    this.exchangeDedup = new ExchangeDedup(store, clock);
     for (const [xname, type] of BUILT_IN_EXCHANGES) {
       this.exchanges.set(xname, new Exchange({ name: xname, type, durable: true, autoDelete: false, internal: false, arguments: {} }));
     }
@@ -72,6 +83,34 @@ export class VirtualHost {
       queue.recover(this.store.recover(q.id));
     }
     for (const b of defs.bindings) this.addBinding(b, false);
+    for (const x of this.exchanges.values()) this.exchangeDedup.configure(x.name, exchangeDedupWindow(x.arguments), x.durable);
+    this.delayed.recover();
+  }
+
+  /** Stops timers (broker shutdown). */
+  stop(): void {
+    this.delayed.stop();
+    for (const q of this.queues.values()) q.stopTimers();
+  }
+
+  /**
+   * Publishes with `x-delay`: the exchange must exist and accept client publishes now; the
+   * message is routed when due (spec/semantics.md §Delayed messages).
+   */
+  publishDelayed(exchangeName: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array, delayMs: number): void {
+    if (exchangeName !== '') {
+      const x = this.requireExchange(exchangeName);
+      if (x.internal) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
+    }
+    this.delayed.schedule(exchangeName, routingKey, properties, content, delayMs);
+  }
+
+  /** A delayed message is due: route it as if published now; dropped if its exchange is gone. */
+  private routeDue(record: MessageRecord): void {
+    if (record.exchange !== '' && !this.exchanges.has(record.exchange)) return;
+    for (const q of this.route(record.exchange, record.routingKey, record.properties?.headers)) {
+      q.enqueue(record.exchange, record.routingKey, record.properties, record.content);
+    }
   }
 
   exchange(name: string): Exchange | undefined {
@@ -137,8 +176,13 @@ export class VirtualHost {
       assertEquivalentArguments('exchange', d.exchange, this.name, d.arguments, existing.arguments);
       return existing;
     }
+    const window = d.arguments['x-deduplication-window'];
+    if (window !== undefined && exchangeDedupWindow(d.arguments) === undefined) {
+      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `invalid arg 'x-deduplication-window' for exchange '${d.exchange}': expected a positive integer of milliseconds, got ${JSON.stringify(window)}`);
+    }
     const x = new Exchange({ name: d.exchange, type: d.exchangeType, durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
     this.exchanges.set(x.name, x);
+    this.exchangeDedup.configure(x.name, exchangeDedupWindow(x.arguments), x.durable);
     if (x.durable) this.store.putExchange(x.toDefinition());
     return x;
   }
@@ -164,12 +208,17 @@ export class VirtualHost {
       }
     }
     this.exchanges.delete(x.name);
+    this.exchangeDedup.forget(x.name);
     if (x.durable) this.store.removeExchange(x.name);
   }
 
   declareQueue(d: QueueDeclare, connectionId: string): Queue {
     checkName('queue', d.queue);
-    if (d.passive) return this.requireQueue(d.queue, connectionId);
+    if (d.passive) {
+      const q = this.requireQueue(d.queue, connectionId);
+      q.touch();
+      return q;
+    }
     let name = d.queue;
     if (name === '') name = `amq.gen-${randomBytes(16).toString('base64url')}`;
     else if (name.startsWith('amq.')) {
@@ -184,6 +233,7 @@ export class VirtualHost {
         auto_delete: existing.autoDelete,
       });
       assertEquivalentArguments('queue', name, this.name, d.arguments, existing.arguments);
+      existing.touch();
       return existing;
     }
     // Exclusive queues die with their connection, so they are never stored (as RabbitMQ).
@@ -194,8 +244,15 @@ export class VirtualHost {
   }
 
   private createQueue(name: string, id: number, durable: boolean, autoDelete: boolean, owner: string | undefined, args: FieldTable): Queue {
-    const queue = new Queue({ name, id, durable, autoDelete, exclusiveOwner: owner, arguments: args }, durable && owner === undefined ? this.store : undefined);
-    queue.onUnused = (q) => this.removeQueue(q, 'auto-delete queue lost its last consumer');
+    const queue = new Queue(
+      { name, id, durable, autoDelete, exclusiveOwner: owner, arguments: args },
+      {
+        store: durable && owner === undefined ? this.store : undefined,
+        clock: this.clock,
+        deadLetter: (q, record, reason) => deadLetter(this, q, record, reason, this.clock.now()),
+        remove: (q, reason) => this.removeQueue(q, reason),
+      },
+    );
     this.queues.set(name, queue);
     return queue;
   }

@@ -1,16 +1,28 @@
 /**
  * Channel machinery shared by every channel operation: the state machine, request ids and
- * pending RPCs, incoming-frame dispatch, publisher confirms, consumers, and closing (by the
- * client, by the broker, or with the connection). The public API lives in channel.ts.
+ * pending RPCs, incoming-frame dispatch, publisher confirms (channel-outgoing.ts),
+ * consumers, delivery tags, closing (by the client, by the broker, or with the
+ * connection) and automatic recovery. The public API lives in channel.ts.
+ *
+ * Recovery, seen from a channel: when the connection drops and will be recovered,
+ * `onSessionLost(err, true)` keeps everything the application relies on - the channel
+ * stays `open`, consumers stay registered, unconfirmed publishes and unanswered requests
+ * are kept - and bumps the delivery-tag offset, so that messages received before the drop
+ * (which the broker requeues) can no longer be acknowledged by mistake against the new
+ * session's tags. `recover()` then re-opens the channel under the same number, restores
+ * its prefetch, re-subscribes its consumers under the same tags, re-sends what was in
+ * flight in its original order, and lets waiting frames go.
  */
 import { BrokerError, ErrorCode, ProtocolError } from '../protocol/errors.js';
 import type { Frame, FrameName, FrameOf } from '../protocol/frames.js';
-import { ConfirmTracker } from './confirms.js';
-import { ConsumerSet } from './consumer.js';
+import { ChannelOutgoing } from './channel-outgoing.js';
+import { ConsumerSet, type Consumer } from './consumer.js';
 import { deferred, type Deferred } from './deferred.js';
 import { Emitter } from './emitter.js';
 import { ChannelClosedError } from './errors.js';
-import { consumeMessage, returnMessage, type ConsumeMessage, type ReturnMessage } from './message.js';
+import type { Logger } from './logger.js';
+import { MessageFactory, type ConsumeMessage, type ReturnMessage } from './message.js';
+import type { Topology } from './topology.js';
 
 /** Life cycle of a channel. Users only ever see `open`, `closing` and `closed`. */
 export const ChannelState = {
@@ -37,39 +49,85 @@ export interface ChannelEvents<C extends Uint8Array> {
    * as waiting its turn (`false`).
    */
   'consumer-active': (info: { consumerTag: string; active: boolean }) => void;
-  /** A consumer callback threw or its promise rejected; `msg` is the message it was handling. */
+  /**
+   * A consumer callback threw or its promise rejected; `msg` is the message it was handling
+   * (already nacked, unless the callback had settled it or the consumer is noAck).
+   */
   'consumer-error': (err: unknown, msg: ConsumeMessage<C> | null) => void;
+}
+
+/** Options of `conn.createChannel(options)`. */
+export interface ChannelOptions {
+  /**
+   * Most publishes this channel has sent and not yet had confirmed; further publishes wait
+   * (unsent, in order) for confirms. 0 means no limit. Default: the connection's
+   * `maxUnconfirmed` (1000).
+   */
+  maxUnconfirmed?: number;
+}
+
+/** How a channel is set up by its connection. @internal */
+export interface ChannelSetup {
+  maxUnconfirmed: number;
+  /** A channel the SDK uses itself (recovery): never recovered, never recorded. */
+  internal: boolean;
 }
 
 /** What a channel needs from its connection. @internal */
 export interface ChannelHost<C extends Uint8Array> {
-  /** Queues a frame for sending. */
-  send(frame: Frame): void;
+  /** Queues a frame on the current session (translating renamed queues). */
+  transmit(frame: Frame): void;
   /** Platform hook: message body view → Buffer (Node) or Uint8Array (browsers). */
   wrapContent(view: Uint8Array): C;
   /** Largest body the broker accepts (from helloOk). */
   maxMessageBytes(): number;
   /** Routes frames of `channel` to `link` from now on. */
   attach(channel: number, link: ChannelLink): void;
-  /** Frees the channel number and drops its held frames. */
+  /** Frees the channel number. */
   detach(channel: number): void;
+  /** True when a new channel may send channelOpen at once (else recovery will open it). */
+  canOpen(): boolean;
+  /** True while the broker has publishing blocked. */
+  blocked(): boolean;
+  /** Counts a publish made while the connection is down; false when the buffer is full. */
+  reserve(bytes: number): boolean;
+  /** Uncounts a publish counted by `reserve`. */
+  release(bytes: number): void;
+  /** The connection's recorded topology (undefined when `reconnect` is off). */
+  readonly topology: Topology | undefined;
+  readonly logger: Logger;
 }
 
 /** How the connection drives a channel. @internal */
 export interface ChannelLink {
+  readonly internal: boolean;
   /** Handles a frame for this channel; throws ProtocolError for one it cannot accept. */
   onFrame(frame: Frame): void;
-  /** The connection closed: everything pending fails with `err`. */
-  onConnectionClosed(err: Error): void;
+  /**
+   * The session under the channel ended. Without `recovering`, the channel closes and
+   * everything pending fails with `err`; with it, the channel waits for `recover()`.
+   */
+  onSessionLost(err: Error, recovering: boolean): void;
+  /** Re-opens the channel on the new session and restores its state (see file comment). */
+  recover(): Promise<void>;
+  /** Broker `blocked` / `unblocked`. */
+  setBlocked(blocked: boolean): void;
 }
 
 /** Frames that carry a request id. */
 export type RpcFrame = Extract<Frame, { rid: number }>;
 
 interface PendingRpc {
+  readonly frame: RpcFrame;
   map(reply: Frame): unknown;
   resolve(value: unknown): void;
   reject(err: Error): void;
+  /** Sent on the current session (else it waits in the outgoing queue). */
+  sent: boolean;
+  /** Position in the channel's send order. */
+  order: number;
+  /** A recovery request: failed rather than re-sent if the connection drops again. */
+  readonly internal: boolean;
 }
 
 /**
@@ -89,36 +147,72 @@ function unexpected(f: Frame, state: ChannelState): ProtocolError {
 
 /** Base of Channel: everything but the public operations. */
 export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelEvents<C>> {
-  /** The channel number (1..65535). */
+  /** The channel number (1..65535); kept across automatic recovery. */
   readonly number: number;
   /** @internal */
   protected readonly host: ChannelHost<C>;
   /** @internal */
-  protected readonly confirms = new ConfirmTracker();
+  protected readonly outgoing: ChannelOutgoing;
   /** @internal */
-  protected readonly consumers = new ConsumerSet<C>((err, msg) => this.emit('consumer-error', err, msg));
+  protected readonly consumers = new ConsumerSet<C>((err, msg, c) => this.#onConsumerError(err, msg, c));
+  /** @internal */
+  protected readonly messages: MessageFactory<C>;
   /** Highest delivery tag received that needs an ack (for ackAll/nackAll). @internal */
   protected lastDeliveryTag = 0;
   /** Every tag up to this one was acked or nacked with `multiple`. @internal */
   protected settledUpTo = 0;
+  /** Prefetch set with `prefetch()`, by `global`, re-applied on recovery. @internal */
+  protected readonly prefetchCounts = new Map<boolean, number>();
+  /**
+   * Added to the broker's delivery tags: the highest tag handed out before the last
+   * recovery, so tags keep growing across sessions and old ones are recognisable.
+   */
+  #tagOffset = 0;
+  #maxTag = 0;
+  /** Tags (SDK-side) delivered on this session and not yet acked or nacked. */
+  readonly #unsettled = new Set<number>();
   #state: ChannelState = ChannelState.Opening;
   #closeReason: Error | undefined;
+  #closeRef = 0;
   #nextRid = 1;
   readonly #pending = new Map<number, PendingRpc>();
   readonly #opened: Deferred<void>;
   #closing: Deferred<void> | undefined;
+  /** channelOpenOk received on the current session. */
+  #sessionOpen = false;
+  /** Set while recover() waits for channelOpenOk. */
+  #reopened: Deferred<void> | undefined;
+  readonly #internal: boolean;
 
   /** @internal Channels are created by `Connection.createChannel()`. */
-  constructor(host: ChannelHost<C>, number: number, opened: Deferred<void>) {
+  constructor(host: ChannelHost<C>, number: number, opened: Deferred<void>, setup: ChannelSetup) {
     super();
     this.host = host;
     this.number = number;
     this.#opened = opened;
-    host.attach(number, {
-      onFrame: (f) => this.#onFrame(f),
-      onConnectionClosed: (err) => this.#terminate(err, false),
+    this.#internal = setup.internal;
+    this.outgoing = new ChannelOutgoing(
+      {
+        transmit: (f) => host.transmit(f),
+        reserve: (bytes) => host.reserve(bytes),
+        release: (bytes) => host.release(bytes),
+        sent: (f, order) => this.#rpcSent(f, order),
+        failed: (f, err) => this.#rpcFailed(f, err),
+      },
+      setup.maxUnconfirmed,
+    );
+    this.messages = new MessageFactory<C>(host.wrapContent, {
+      ack: (m, allUpTo) => this.settleDelivery('ack', m.fields.deliveryTag, allUpTo, false),
+      nack: (m, allUpTo, requeue, delayMs) => this.settleDelivery('nack', m.fields.deliveryTag, allUpTo, requeue, delayMs),
     });
-    host.send({ type: 'channelOpen', channel: number });
+    host.attach(number, {
+      internal: setup.internal,
+      onFrame: (f) => this.#onFrame(f),
+      onSessionLost: (err, recovering) => this.#onSessionLost(err, recovering),
+      recover: () => this.#recover(),
+      setBlocked: (blocked) => this.outgoing.setBlocked(blocked),
+    });
+    if (host.canOpen()) host.transmit({ type: 'channelOpen', channel: number });
   }
 
   /** Current state: `open`, `closing` (close sent, awaiting the broker) or `closed`. */
@@ -126,16 +220,37 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
     return this.#state;
   }
 
-  /** Publishes sent on this channel and not yet confirmed. */
+  /** Publishes accepted on this channel and not yet confirmed (sent or waiting to be sent). */
   get outstandingConfirms(): number {
-    return this.confirms.outstanding;
+    return this.outgoing.unconfirmed;
+  }
+
+  /** Most unconfirmed publishes before further ones wait (0: no limit); may be changed at any time. */
+  get maxUnconfirmed(): number {
+    return this.outgoing.maxUnconfirmed;
+  }
+
+  set maxUnconfirmed(value: number) {
+    if (!Number.isInteger(value) || value < 0) throw new RangeError('maxUnconfirmed must be a non-negative integer (0: no limit)');
+    this.outgoing.maxUnconfirmed = value;
+    this.outgoing.pump();
   }
 
   /**
-   * Closes the channel: sends channelClose and resolves once the broker confirms. Pending
-   * operations and unconfirmed publishes still outstanding then reject with
-   * ChannelClosedError; unacked deliveries are requeued by the broker. Resolves at once if
-   * the channel is already closed.
+   * Resolves once every publish made on this channel so far is confirmed. Rejects, once
+   * they have all settled, with the first failure among them (a broker nack, or the
+   * channel closing), as amqplib's `waitForConfirms` does.
+   */
+  waitForConfirms(): Promise<void> {
+    return this.outgoing.waitForConfirms();
+  }
+
+  /**
+   * Closes the channel: sends channelClose (after any frames still waiting to be sent) and
+   * resolves once the broker confirms. Pending operations and unconfirmed publishes still
+   * outstanding then reject with ChannelClosedError; unacked deliveries are requeued by the
+   * broker. While the connection is being recovered, the channel closes at once, locally.
+   * Resolves at once if the channel is already closed.
    */
   close(): Promise<void> {
     switch (this.#state) {
@@ -143,11 +258,15 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
         return Promise.resolve();
       case ChannelState.Closing:
         return this.#closing!.promise;
-      default:
+      default: {
         this.#state = ChannelState.Closing;
-        this.#closing = deferred();
-        this.host.send({ type: 'channelClose', channel: this.number, code: 200, message: 'closed by client', ref: 0 });
-        return this.#closing.promise;
+        const closing = (this.#closing = deferred());
+        const frame: Frame = { type: 'channelClose', channel: this.number, code: 200, message: 'closed by client', ref: 0 };
+        if (this.outgoing.linked) this.outgoing.send(frame);
+        else if (this.#sessionOpen) this.host.transmit(frame);
+        else this.#terminate(new ChannelClosedError(`channel ${this.number} closed by client`), false);
+        return closing.promise;
+      }
     }
   }
 
@@ -173,17 +292,73 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
   }
 
   /**
-   * Sends a request and resolves with `map(reply)` once the reply with the same rid
-   * arrives. `map` runs synchronously in frame processing, so state it sets up (a consumer
-   * registration) is in place before the next frame of the same WebSocket message.
+   * Sends a request (in order with the channel's other frames) and resolves with
+   * `map(reply)` once the reply with the same rid arrives. `map` runs synchronously in
+   * frame processing, so state it sets up (a consumer registration) is in place before the
+   * next frame of the same WebSocket message.
    * @internal
    */
   protected rpc<T>(frame: RpcFrame, map: (reply: Frame) => T): Promise<T> {
     if (this.#state !== ChannelState.Open) return Promise.reject(this.closedError());
     return new Promise<T>((resolve, reject) => {
-      this.host.send(frame);
-      this.#pending.set(frame.rid, { map, resolve: resolve as (value: unknown) => void, reject });
+      const p: PendingRpc = { frame, map, resolve: resolve as (value: unknown) => void, reject, sent: false, order: 0, internal: false };
+      this.#pending.set(frame.rid, p);
+      try {
+        this.outgoing.send(frame);
+      } catch (err) {
+        this.#pending.delete(frame.rid);
+        throw err;
+      }
     });
+  }
+
+  /**
+   * A raw request for the SDK's own use (topology recovery): its rid, and its reply.
+   * @internal
+   */
+  request(build: (rid: number) => RpcFrame): { rid: number; reply: Promise<Frame> } {
+    const rid = this.nextRid();
+    return { rid, reply: this.rpc({ ...build(rid), channel: this.number }, (r) => r) };
+  }
+
+  /** The `ref` (failing request's rid) of the broker's channelClose, 0 if none. @internal */
+  get closeRef(): number {
+    return this.#closeRef;
+  }
+
+  /** The SDK-side tag of a delivery (deliver or getOk) with broker tag `wireTag`. @internal */
+  protected registerDelivery(wireTag: number, noAck: boolean): number {
+    const tag = wireTag + this.#tagOffset;
+    if (tag > this.#maxTag) this.#maxTag = tag;
+    if (!noAck) {
+      if (tag > this.lastDeliveryTag) this.lastDeliveryTag = tag;
+      this.#unsettled.add(tag);
+    }
+    return tag;
+  }
+
+  /**
+   * Sends an ack or nack for SDK-side tag `tag` (with `multiple`, for everything up to it).
+   * A tag from before the last recovery is ignored: that delivery is dead, the broker has
+   * requeued it.
+   * @internal @throws ChannelClosedError unless open
+   */
+  protected settleDelivery(type: 'ack' | 'nack', tag: number, multiple: boolean, requeue: boolean, delayMs = 0): void {
+    this.requireOpen();
+    const deliveryTag = tag - this.#tagOffset;
+    if (deliveryTag < 1 || !this.#sessionOpen) return;
+    if (type === 'ack') this.host.transmit({ type, channel: this.number, deliveryTag, multiple });
+    else this.host.transmit({ type, channel: this.number, deliveryTag, multiple, requeue, delayMs });
+    if (!multiple) {
+      this.#unsettled.delete(tag);
+      return;
+    }
+    if (tag > this.settledUpTo) this.settledUpTo = tag;
+    // Tags were added in increasing order, so the set iterates in increasing order.
+    for (const t of this.#unsettled) {
+      if (t > tag) break;
+      this.#unsettled.delete(t);
+    }
   }
 
   #onFrame(f: Frame): void {
@@ -192,13 +367,13 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
         return this.#onDeliver(f);
       case 'publishAck':
         this.#checkSeqNo(f.seqNo, f.type);
-        return this.confirms.ack(f.seqNo, f.multiple);
+        return this.outgoing.ack(f.seqNo, f.multiple);
       case 'publishNack':
         this.#checkSeqNo(f.seqNo, f.type);
-        return this.confirms.nack(f.seqNo, f.multiple, new BrokerError(f.code, f.message));
+        return this.outgoing.nack(f.seqNo, f.multiple, new BrokerError(f.code, f.message));
       case 'return':
         if (this.#state === ChannelState.Opening) throw unexpected(f, this.#state);
-        this.emit('return', returnMessage(f, this.host.wrapContent));
+        this.emit('return', this.messages.returned(f));
         return;
       case 'cancelNotify':
         return this.#onCancelNotify(f);
@@ -206,9 +381,7 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
         this.emit('consumer-active', { consumerTag: f.consumerTag, active: f.active });
         return;
       case 'channelOpenOk':
-        if (this.#state !== ChannelState.Opening) throw unexpected(f, this.#state);
-        this.#state = ChannelState.Open;
-        return this.#opened.resolve();
+        return this.#onOpenOk(f);
       case 'channelClose':
         return this.#onBrokerClose(f);
       case 'channelCloseOk':
@@ -236,6 +409,25 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
     }
   }
 
+  #onOpenOk(f: Frame): void {
+    if (this.#sessionOpen || this.#state === ChannelState.Closed) throw unexpected(f, this.#state);
+    this.#sessionOpen = true;
+    if (this.#state === ChannelState.Opening) {
+      this.#state = ChannelState.Open;
+      this.#opened.resolve();
+    }
+    const reopened = this.#reopened;
+    if (reopened !== undefined) {
+      // recover() continues from here.
+      this.#reopened = undefined;
+      reopened.resolve();
+      return;
+    }
+    this.outgoing.blocked = this.host.blocked();
+    this.outgoing.linked = true;
+    this.outgoing.pump();
+  }
+
   #onDeliver(f: FrameOf<'deliver'>): void {
     if (this.#state !== ChannelState.Open) {
       // After channelClose was sent, AMQP has deliveries discarded (the broker requeues).
@@ -249,20 +441,39 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
         ErrorCode.UNEXPECTED_FRAME,
       );
     }
-    if (!consumer.noAck && f.deliveryTag > this.lastDeliveryTag) this.lastDeliveryTag = f.deliveryTag;
-    this.consumers.dispatch(consumer, consumeMessage(f, this.host.wrapContent));
+    const noAck = consumer.noAck;
+    const tag = this.registerDelivery(f.deliveryTag, noAck);
+    this.consumers.dispatch(consumer, this.messages.deliver(f, tag, noAck));
   }
 
   #onCancelNotify(f: FrameOf<'cancelNotify'>): void {
     const consumer = this.consumers.remove(f.consumerTag);
-    if (consumer !== undefined) this.consumers.dispatch(consumer, null);
+    if (consumer !== undefined) {
+      this.host.topology?.consumerCancelled(consumer.spec.queue);
+      this.consumers.dispatch(consumer, null);
+    }
     this.emit('cancel', { consumerTag: f.consumerTag, reason: f.reason });
+  }
+
+  #onConsumerError(err: unknown, msg: ConsumeMessage<C> | null, consumer: Consumer<C>): void {
+    if (msg !== null && !consumer.noAck && this.#unsettled.has(msg.fields.deliveryTag) && this.isOpen()) {
+      this.settleDelivery('nack', msg.fields.deliveryTag, false, consumer.spec.requeueOnError);
+    }
+    if (!this.emit('consumer-error', err, msg)) {
+      this.host.logger.warn('consumer callback failed', {
+        channel: this.number,
+        consumerTag: consumer.tag,
+        deliveryTag: msg?.fields.deliveryTag,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 
   #onBrokerClose(f: FrameOf<'channelClose'>): void {
     // Also the answer to our own channelClose if the two crossed: the broker treats our
     // close as its closeOk, and we still owe it this closeOk.
-    this.host.send({ type: 'channelCloseOk', channel: this.number });
+    this.host.transmit({ type: 'channelCloseOk', channel: this.number });
+    this.#closeRef = f.ref;
     const graceful = f.code === 200;
     const err = graceful
       ? new ChannelClosedError(`channel ${this.number} closed by the broker: ${f.message}`)
@@ -271,9 +482,9 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
   }
 
   #checkSeqNo(seqNo: number, type: string): void {
-    if (!this.confirms.isIssued(seqNo)) {
+    if (!this.outgoing.isIssued(seqNo)) {
       throw new ProtocolError(
-        `${type} for seqNo ${seqNo}, but channel ${this.number} sent ${this.confirms.nextSeq - 1} publishes`,
+        `${type} for seqNo ${seqNo}, but channel ${this.number} sent ${this.outgoing.lastSeq} publishes`,
         ErrorCode.UNEXPECTED_FRAME,
       );
     }
@@ -295,18 +506,127 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
     pending.resolve(value);
   }
 
+  #rpcSent(f: Frame, order: number): void {
+    if (!('rid' in f)) return;
+    const p = this.#pending.get(f.rid);
+    if (p === undefined) return;
+    p.sent = true;
+    p.order = order;
+  }
+
+  #rpcFailed(f: Frame, err: Error): void {
+    if (!('rid' in f)) return;
+    const p = this.#pending.get(f.rid);
+    if (p === undefined) return;
+    this.#pending.delete(f.rid);
+    p.reject(err);
+  }
+
+  /** Sends a recovery request directly (the channel is not linked yet). */
+  #rpcDirect<T>(frame: RpcFrame, map: (reply: Frame) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const p: PendingRpc = { frame, map, resolve: resolve as (value: unknown) => void, reject, sent: true, order: 0, internal: true };
+      this.#pending.set(frame.rid, p);
+      this.host.transmit(frame);
+    });
+  }
+
+  #onSessionLost(err: Error, recovering: boolean): void {
+    if (!recovering || this.#internal) return this.#terminate(err, false);
+    switch (this.#state) {
+      case ChannelState.Closed:
+        return;
+      case ChannelState.Closing:
+        // The broker forgets the channel with the connection: the close is complete.
+        return this.#terminate(new ChannelClosedError(`channel ${this.number} closed by client`), false);
+      default:
+        break;
+    }
+    this.#sessionOpen = false;
+    this.#reopened?.reject(err);
+    this.#reopened = undefined;
+    this.outgoing.sessionLost();
+    for (const [rid, p] of this.#pending) {
+      if (!p.internal) continue;
+      this.#pending.delete(rid);
+      p.reject(err);
+    }
+    this.#tagOffset = this.#maxTag;
+    this.#unsettled.clear();
+    this.consumers.dropBacklogs();
+  }
+
+  async #recover(): Promise<void> {
+    if (this.#state === ChannelState.Closed || this.#internal) return;
+    const reopened = (this.#reopened = deferred());
+    this.host.transmit({ type: 'channelOpen', channel: this.number });
+    await reopened.promise;
+    const steps: Promise<unknown>[] = [];
+    for (const [global, prefetchCount] of this.prefetchCounts) {
+      steps.push(this.#rpcDirect({ type: 'qos', channel: this.number, rid: this.nextRid(), prefetchCount, global }, (r) => expectReply(r, 'qosOk')));
+    }
+    for (const c of this.consumers.all()) steps.push(this.#resubscribe(c));
+    this.#resendInflight();
+    await Promise.all(steps);
+    if (this.#state !== ChannelState.Open || !this.#sessionOpen) return;
+    this.outgoing.blocked = this.host.blocked();
+    this.outgoing.linked = true;
+    this.outgoing.pump();
+  }
+
+  #resubscribe(c: Consumer<C>): Promise<void> {
+    const s = c.spec;
+    const frame: RpcFrame = {
+      type: 'consume', channel: this.number, rid: this.nextRid(), queue: s.queue, consumerTag: c.tag,
+      noAck: s.noAck, exclusive: s.exclusive, priority: s.priority, arguments: s.arguments,
+    };
+    return this.#rpcDirect(frame, (r) => {
+      const { consumerTag } = expectReply(r, 'consumeOk');
+      if (consumerTag !== c.tag) {
+        this.consumers.remove(c.tag);
+        c.tag = consumerTag;
+        this.consumers.add(c);
+      }
+    });
+  }
+
+  /** Re-sends the publishes and requests that were in flight at the drop, in their original order. */
+  #resendInflight(): void {
+    const publishes = this.outgoing.takeInflight();
+    const requests = [...this.#pending.values()].filter((p) => p.sent && !p.internal).sort((a, b) => a.order - b.order);
+    let i = 0;
+    let j = 0;
+    while (i < publishes.length || j < requests.length) {
+      const p = publishes[i];
+      const r = requests[j];
+      if (p !== undefined && (r === undefined || p.order < r.order)) {
+        this.outgoing.resend(p);
+        i++;
+      } else if (r !== undefined) {
+        this.host.transmit(r.frame);
+        r.order = this.outgoing.nextOrder();
+        j++;
+      }
+    }
+  }
+
   /** Moves to `closed` once: fails everything pending with `err`, then emits. */
   #terminate(err: Error, emitError: boolean): void {
     const previous = this.#state;
     if (previous === ChannelState.Closed) return;
     this.#state = ChannelState.Closed;
     this.#closeReason = err;
+    this.#sessionOpen = false;
     this.host.detach(this.number);
+    this.#reopened?.reject(err);
+    this.#reopened = undefined;
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) p.reject(err);
-    this.confirms.failAll(err);
+    this.outgoing.failAll(err);
+    if (!this.#internal) for (const c of this.consumers.all()) this.host.topology?.consumerCancelled(c.spec.queue);
     this.consumers.clear();
+    this.#unsettled.clear();
     if (previous === ChannelState.Opening) {
       this.#opened.reject(err);
       return;

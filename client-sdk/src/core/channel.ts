@@ -3,17 +3,17 @@
  * channel is in confirm mode: `publish` resolves when the broker confirms the message.
  */
 import { BrokerError, ErrorCode } from '../protocol/errors.js';
-import type { Frame } from '../protocol/frames.js';
+import type { Frame, FrameOf } from '../protocol/frames.js';
 import type { FieldTable } from '../protocol/properties.js';
 import { ChannelBase, expectReply } from './channel-base.js';
-import type { OnMessage } from './consumer.js';
-import { getMessage, type GetMessage } from './message.js';
+import { Consumer, type ConsumerSpec, type OnMessage } from './consumer.js';
+import type { GetMessage } from './message.js';
 import {
   copyTable, exchangeArguments, queueArguments, requireString,
   type AssertExchangeOptions, type AssertQueueOptions, type ConsumeOptions, type DeleteExchangeOptions,
   type DeleteQueueOptions, type ExchangeType, type GetOptions, type QueueInfo,
 } from './options.js';
-import { toContent, toProperties, type PublishOptions } from './publish-options.js';
+import { toContent, toJsonContent, toProperties, type PublishOptions } from './publish-options.js';
 
 /** Anything carrying a delivery tag: a message from `consume` or `get`. */
 export interface Acknowledgeable {
@@ -24,6 +24,25 @@ function flag(value: unknown, byDefault: boolean): boolean {
   return value === undefined ? byDefault : Boolean(value);
 }
 
+/** Options of `nack` / `reject`. */
+export interface DelayOptions {
+  /**
+   * With `requeue`, the broker holds the message back this many ms before it is ready
+   * again, at its original position (delayed retry). Default 0: the queue's
+   * `x-retry-delays` policy, if any.
+   */
+  delayMs?: number;
+}
+
+function delayOf(options: DelayOptions | undefined): number {
+  const v = options?.delayMs;
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw new RangeError('options.delayMs must be an integer from 0 to 4294967295');
+  }
+  return v;
+}
+
 function deliveryTagOf(message: Acknowledgeable): number {
   const tag = (message as Partial<Acknowledgeable> | null | undefined)?.fields?.deliveryTag;
   if (typeof tag !== 'number' || !Number.isSafeInteger(tag) || tag < 1) {
@@ -32,25 +51,40 @@ function deliveryTagOf(message: Acknowledgeable): number {
   return tag;
 }
 
-/** A channel: the unit of work on a connection. Created with `conn.createChannel()`. */
-export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
-  // One closure per channel (not per publish) hands each publish's resolvers to the tracker.
-  readonly #track = (resolve: () => void, reject: (err: Error) => void): void => {
-    this.confirms.add(resolve, reject);
-  };
+function integerOption(value: unknown, name: string, byDefault: number, min: number, max: number): number {
+  if (value === undefined) return byDefault;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
 
+/**
+ * A channel: the unit of work on a connection. Created with `conn.createChannel()`.
+ *
+ * Every channel is in confirm mode; `publish` resolves on the broker's confirm. With
+ * `reconnect`, a channel survives a dropped connection: it stays `open`, its operations
+ * wait for the connection to be back, and it is restored as it was (client-sdk/README.md).
+ */
+export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
   /** Declares an exchange, or checks an existing one has the same type and flags (else 406). */
   assertExchange(exchange: string, type: ExchangeType | string, options?: AssertExchangeOptions): Promise<{ exchange: string }> {
     requireString(exchange, 'exchange');
     requireString(type, 'type');
     const o = options ?? {};
+    const durable = flag(o.durable, true);
+    const autoDelete = flag(o.autoDelete, false);
+    const internal = flag(o.internal, false);
+    const args = exchangeArguments(o);
     return this.rpc(
       {
         type: 'exchangeDeclare', channel: this.number, rid: this.nextRid(), exchange, exchangeType: type, passive: false,
-        durable: flag(o.durable, true), autoDelete: flag(o.autoDelete, false), internal: flag(o.internal, false),
-        arguments: exchangeArguments(o),
+        durable, autoDelete, internal, arguments: args,
       },
-      (r) => (expectReply(r, 'exchangeDeclareOk'), { exchange }),
+      (r) => {
+        expectReply(r, 'exchangeDeclareOk');
+        this.host.topology?.recordExchange({ name: exchange, type, durable, autoDelete, internal, arguments: args });
+        return { exchange };
+      },
     );
   }
 
@@ -72,6 +106,7 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     const ifUnused = flag(options?.ifUnused, false);
     return this.rpc({ type: 'exchangeDelete', channel: this.number, rid: this.nextRid(), exchange, ifUnused }, (r) => {
       expectReply(r, 'exchangeDeleteOk');
+      this.host.topology?.deleteExchange(exchange);
     });
   }
 
@@ -92,13 +127,25 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
   assertQueue(queue?: string | null, options?: AssertQueueOptions): Promise<QueueInfo> {
     const name = requireString(queue ?? '', 'queue');
     const o = options ?? {};
+    const durable = flag(o.durable, true);
+    const exclusive = flag(o.exclusive, false);
+    const autoDelete = flag(o.autoDelete, false);
+    const args = queueArguments(o);
     return this.rpc(
       {
         type: 'queueDeclare', channel: this.number, rid: this.nextRid(), queue: name, passive: false,
-        durable: flag(o.durable, true), exclusive: flag(o.exclusive, false), autoDelete: flag(o.autoDelete, false),
-        arguments: queueArguments(o),
+        durable, exclusive, autoDelete, arguments: args,
       },
-      queueInfo,
+      (r) => {
+        const info = queueInfo(r);
+        const topology = this.host.topology;
+        if (topology !== undefined) {
+          // Re-asserting a server-named queue by its name keeps it server-named.
+          const serverNamed = name === '' || topology.queues.get(info.queue)?.serverNamed === true;
+          topology.recordQueue({ name: info.queue, serverNamed, durable, exclusive, autoDelete, arguments: args });
+        }
+        return info;
+      },
     );
   }
 
@@ -119,9 +166,11 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     requireString(queue, 'queue');
     const ifUnused = flag(options?.ifUnused, false);
     const ifEmpty = flag(options?.ifEmpty, false);
-    return this.rpc({ type: 'queueDelete', channel: this.number, rid: this.nextRid(), queue, ifUnused, ifEmpty }, (r) => ({
-      messageCount: expectReply(r, 'queueDeleteOk').messageCount,
-    }));
+    return this.rpc({ type: 'queueDelete', channel: this.number, rid: this.nextRid(), queue, ifUnused, ifEmpty }, (r) => {
+      const { messageCount } = expectReply(r, 'queueDeleteOk');
+      this.host.topology?.deleteQueue(queue);
+      return { messageCount };
+    });
   }
 
   /** Removes every ready message of a queue; resolves with how many there were. */
@@ -152,8 +201,10 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
       throw new RangeError('prefetch count must be an integer from 0 to 4294967295');
     }
-    return this.rpc({ type: 'qos', channel: this.number, rid: this.nextRid(), prefetchCount: count, global: Boolean(global) }, (r) => {
+    const isGlobal = Boolean(global);
+    return this.rpc({ type: 'qos', channel: this.number, rid: this.nextRid(), prefetchCount: count, global: isGlobal }, (r) => {
       expectReply(r, 'qosOk');
+      this.prefetchCounts.set(isGlobal, count);
     });
   }
 
@@ -162,26 +213,22 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
    * persistent and routed to durable queues); rejects with BrokerError if the broker nacks
    * it, or ChannelClosedError / the channel's error if the channel closes first.
    *
-   * `content` is not copied: it is read when the frame is written out, at the end of the
-   * current event-loop turn (or while the connection is blocked, at unblock), so do not
-   * modify a reused buffer until then.
+   * Backpressure: while `maxUnconfirmed` publishes of this channel await their confirm, or
+   * the broker has publishing blocked, or the connection is being recovered, the message
+   * waits (unsent, in order) and the promise simply resolves later. While the connection
+   * is down the wait is bounded (`reconnect.maxBufferedPublishes`); beyond it the promise
+   * rejects with PublishBufferFullError. With `reconnect`, a publish sent but unconfirmed
+   * when the connection drops is sent again after recovery (at-least-once).
+   *
+   * `content` is not copied: it is read when the frame is written out, and kept until the
+   * publish is confirmed (to be sent again after a reconnect), so do not modify a reused
+   * buffer before the promise settles.
    * @throws TypeError / RangeError for invalid arguments or options
    */
   publish(exchange: string, routingKey: string, content: Uint8Array | string, options?: PublishOptions): Promise<void> {
     if (typeof exchange !== 'string') throw new TypeError('exchange must be a string');
     if (typeof routingKey !== 'string') throw new TypeError('routingKey must be a string');
-    const body = toContent(content);
-    const properties = toProperties(options);
-    if (!this.isOpen()) return Promise.reject(this.closedError());
-    const max = this.host.maxMessageBytes();
-    if (body.byteLength > max) {
-      const text = `message body of ${body.byteLength} bytes exceeds the broker's limit of ${max} bytes`;
-      return Promise.reject(new BrokerError(ErrorCode.CONTENT_TOO_LARGE, text));
-    }
-    const mandatory = options?.mandatory === true;
-    this.host.send({ type: 'publish', channel: this.number, exchange, routingKey, mandatory, properties, content: body });
-    // Registered after send(), which may throw on an unencodable header: then no seqNo is used.
-    return new Promise<void>(this.#track);
+    return this.#publish(exchange, routingKey, toContent(content), toProperties(options), options?.mandatory === true);
   }
 
   /** Publishes to `queue` through the default exchange: `publish('', queue, ...)`. */
@@ -190,24 +237,67 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
   }
 
   /**
+   * Publishes `value` as JSON: the body is `JSON.stringify(value)` in UTF-8 and
+   * `contentType` is `application/json` unless `options.contentType` says otherwise.
+   * Consumers read it back with `msg.json()`.
+   * @throws TypeError if `value` cannot be serialized (undefined, a function, a BigInt, a cycle)
+   */
+  publishJson(exchange: string, routingKey: string, value: unknown, options?: PublishOptions): Promise<void> {
+    if (typeof exchange !== 'string') throw new TypeError('exchange must be a string');
+    if (typeof routingKey !== 'string') throw new TypeError('routingKey must be a string');
+    const body = toJsonContent(value);
+    const properties = toProperties({ ...options, contentType: options?.contentType ?? 'application/json' });
+    return this.#publish(exchange, routingKey, body, properties, options?.mandatory === true);
+  }
+
+  /** `publishJson('', queue, value, options)`. */
+  sendToQueueJson(queue: string, value: unknown, options?: PublishOptions): Promise<void> {
+    return this.publishJson('', queue, value, options);
+  }
+
+  #publish(exchange: string, routingKey: string, body: Uint8Array, properties: FrameOf<'publish'>['properties'], mandatory: boolean): Promise<void> {
+    if (!this.isOpen()) return Promise.reject(this.closedError());
+    const max = this.host.maxMessageBytes();
+    if (body.byteLength > max) {
+      const text = `message body of ${body.byteLength} bytes exceeds the broker's limit of ${max} bytes`;
+      return Promise.reject(new BrokerError(ErrorCode.CONTENT_TOO_LARGE, text));
+    }
+    return this.outgoing.publish({ type: 'publish', channel: this.number, exchange, routingKey, mandatory, properties, content: body });
+  }
+
+  /**
    * Starts a consumer. `onMessage` receives each message (and `null` if the broker cancels
-   * the consumer); a throw or rejection in it is emitted as 'consumer-error'.
+   * the consumer) and may be async. With `options.concurrency` N, at most N calls run at
+   * once and further deliveries wait their turn, in order. If the callback throws or its
+   * promise rejects, the message is nacked - requeued unless `options.requeueOnError` is
+   * false - unless the callback had already settled it, and the error is emitted as the
+   * channel's 'consumer-error' (never thrown: the process does not crash).
+   * @throws TypeError / RangeError for invalid arguments or options
    */
   consume(queue: string, onMessage: OnMessage<C>, options?: ConsumeOptions): Promise<{ consumerTag: string }> {
     requireString(queue, 'queue');
     if (typeof onMessage !== 'function') throw new TypeError('onMessage must be a function');
     const o = options ?? {};
-    const noAck = flag(o.noAck, false);
     const priority = o.priority ?? 0;
     if (!Number.isSafeInteger(priority)) throw new RangeError('options.priority must be an integer');
+    if (o.requeueOnError !== undefined && typeof o.requeueOnError !== 'boolean') {
+      throw new TypeError('options.requeueOnError must be a boolean');
+    }
+    const spec: ConsumerSpec<C> = {
+      queue, noAck: flag(o.noAck, false), exclusive: flag(o.exclusive, false), priority,
+      arguments: copyTable(o.arguments, 'options.arguments'), onMessage,
+      concurrency: integerOption(o.concurrency, 'options.concurrency', 0, 0, 0xffffffff),
+      requeueOnError: o.requeueOnError ?? true,
+    };
     return this.rpc(
       {
         type: 'consume', channel: this.number, rid: this.nextRid(), queue, consumerTag: requireString(o.consumerTag ?? '', 'options.consumerTag'),
-        noAck, exclusive: flag(o.exclusive, false), priority, arguments: copyTable(o.arguments, 'options.arguments'),
+        noAck: spec.noAck, exclusive: spec.exclusive, priority, arguments: spec.arguments,
       },
       (r) => {
         const { consumerTag } = expectReply(r, 'consumeOk');
-        this.consumers.add({ tag: consumerTag, noAck, onMessage });
+        this.consumers.add(new Consumer(consumerTag, spec));
+        this.host.topology?.consumerAdded(queue);
         return { consumerTag };
       },
     );
@@ -218,7 +308,8 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     requireString(consumerTag, 'consumerTag');
     return this.rpc({ type: 'cancel', channel: this.number, rid: this.nextRid(), consumerTag }, (r) => {
       expectReply(r, 'cancelOk');
-      this.consumers.remove(consumerTag);
+      const consumer = this.consumers.remove(consumerTag);
+      if (consumer !== undefined) this.host.topology?.consumerCancelled(consumer.spec.queue);
       return { consumerTag };
     });
   }
@@ -230,43 +321,43 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     return this.rpc({ type: 'get', channel: this.number, rid: this.nextRid(), queue, noAck }, (r) => {
       if (r.type === 'getEmpty') return false;
       const f = expectReply(r, 'getOk');
-      if (!noAck && f.deliveryTag > this.lastDeliveryTag) this.lastDeliveryTag = f.deliveryTag;
-      return getMessage(f, this.host.wrapContent);
+      return this.messages.get(f, this.registerDelivery(f.deliveryTag, noAck), noAck);
     });
   }
 
-  /** Acknowledges a message (and, with `allUpTo`, every earlier unacked one on this channel). */
+  /**
+   * Acknowledges a message (and, with `allUpTo`, every earlier unacked one on this channel).
+   * A message received before an automatic recovery is ignored: the broker already put it
+   * back in its queue and will deliver it again.
+   */
   ack(message: Acknowledgeable, allUpTo = false): void {
-    this.#settleDelivery('ack', deliveryTagOf(message), Boolean(allUpTo), false);
+    this.settleDelivery('ack', deliveryTagOf(message), Boolean(allUpTo), false);
   }
 
-  /** Rejects a message (and, with `allUpTo`, every earlier unacked one); requeued unless `requeue` is false. */
-  nack(message: Acknowledgeable, allUpTo = false, requeue = true): void {
-    this.#settleDelivery('nack', deliveryTagOf(message), Boolean(allUpTo), Boolean(requeue));
+  /**
+   * Rejects a message (and, with `allUpTo`, every earlier unacked one); requeued unless
+   * `requeue` is false, after `options.delayMs` if given (delayed retry). Same rule as
+   * `ack` for messages from before a recovery.
+   */
+  nack(message: Acknowledgeable, allUpTo = false, requeue = true, options?: DelayOptions): void {
+    this.settleDelivery('nack', deliveryTagOf(message), Boolean(allUpTo), Boolean(requeue), delayOf(options));
   }
 
-  /** Rejects one message: `nack(message, false, requeue)`. */
-  reject(message: Acknowledgeable, requeue = true): void {
-    this.#settleDelivery('nack', deliveryTagOf(message), false, Boolean(requeue));
+  /** Rejects one message: `nack(message, false, requeue, options)`. */
+  reject(message: Acknowledgeable, requeue = true, options?: DelayOptions): void {
+    this.settleDelivery('nack', deliveryTagOf(message), false, Boolean(requeue), delayOf(options));
   }
 
   /** Acknowledges every outstanding message of this channel. */
   ackAll(): void {
     this.requireOpen();
-    if (this.lastDeliveryTag > this.settledUpTo) this.#settleDelivery('ack', this.lastDeliveryTag, true, false);
+    if (this.lastDeliveryTag > this.settledUpTo) this.settleDelivery('ack', this.lastDeliveryTag, true, false);
   }
 
   /** Rejects every outstanding message of this channel; requeued unless `requeue` is false. */
   nackAll(requeue = true): void {
     this.requireOpen();
-    if (this.lastDeliveryTag > this.settledUpTo) this.#settleDelivery('nack', this.lastDeliveryTag, true, Boolean(requeue));
-  }
-
-  #settleDelivery(type: 'ack' | 'nack', deliveryTag: number, multiple: boolean, requeue: boolean): void {
-    this.requireOpen();
-    if (type === 'ack') this.host.send({ type, channel: this.number, deliveryTag, multiple });
-    else this.host.send({ type, channel: this.number, deliveryTag, multiple, requeue });
-    if (multiple && deliveryTag > this.settledUpTo) this.settledUpTo = deliveryTag;
+    if (this.lastDeliveryTag > this.settledUpTo) this.settleDelivery('nack', this.lastDeliveryTag, true, Boolean(requeue));
   }
 
   #exchangeBinding(
@@ -279,6 +370,9 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     const argumentsTable = copyTable(args, 'args');
     return this.rpc({ type, channel: this.number, rid, destination, source, routingKey, arguments: argumentsTable }, (r) => {
       expectReply(r, type === 'exchangeBind' ? 'exchangeBindOk' : 'exchangeUnbindOk');
+      const b = { kind: 'exchange', destination, source, routingKey, arguments: argumentsTable } as const;
+      if (type === 'exchangeBind') this.host.topology?.recordBinding(b);
+      else this.host.topology?.deleteBinding(b);
     });
   }
 
@@ -292,6 +386,11 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     const argumentsTable = copyTable(args, 'args');
     return this.rpc({ type, channel: this.number, rid, queue, exchange, routingKey, arguments: argumentsTable }, (r) => {
       expectReply(r, type === 'queueBind' ? 'queueBindOk' : 'queueUnbindOk');
+      const topology = this.host.topology;
+      if (topology === undefined) return;
+      const b = { kind: 'queue', destination: topology.resolve(queue), source: exchange, routingKey, arguments: argumentsTable } as const;
+      if (type === 'queueBind') topology.recordBinding(b);
+      else topology.deleteBinding(b);
     });
   }
 }

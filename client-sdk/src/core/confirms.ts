@@ -1,21 +1,20 @@
 /**
- * Publisher-confirm tracking. Every publish on a channel takes the next sequence number
- * (1, 2, 3 ... in send order; implicit, not on the wire), and the broker settles them with
- * publishAck/publishNack, singly or `multiple` (everything outstanding up to seqNo).
+ * Publisher-confirm tracking. Every publish sent on a channel takes the next sequence
+ * number (1, 2, 3 ... in send order; implicit, not on the wire), and the broker settles
+ * them with publishAck/publishNack, singly or `multiple` (everything outstanding up to
+ * seqNo). After a reconnect the channel starts again at 1 (`takeOutstanding`).
  *
  * Sequence numbers are dense, so a ring buffer indexed by `seqNo - baseSeq` replaces a Map:
  * add is O(1) without allocation, a multiple-ack walks only the slots it settles, and
  * settled slots at the head are reclaimed as the oldest outstanding publish is confirmed.
  */
 
-type Resolve = (value: void) => void;
-type Reject = (err: Error) => void;
+/** Called once per record: with `undefined` when it was confirmed, with the error otherwise. */
+export type OnSettled<R> = (record: R, err: Error | undefined) => void;
 
 /** Outstanding publishes of one channel, by sequence number. */
-export class ConfirmTracker {
-  // Parallel arrays rather than an array of {resolve, reject}: no object per publish.
-  private resolves: (Resolve | undefined)[];
-  private rejects: (Reject | undefined)[];
+export class ConfirmTracker<R> {
+  private slots: (R | undefined)[];
   private mask: number;
   /** Ring index of the oldest slot still held (settled or not). */
   private head = 0;
@@ -28,11 +27,13 @@ export class ConfirmTracker {
   nextSeq = 1;
 
   /** `initialCapacity` is rounded up to a power of two; the ring grows as needed. */
-  constructor(initialCapacity = 1024) {
+  constructor(
+    private readonly onSettled: OnSettled<R>,
+    initialCapacity = 1024,
+  ) {
     let capacity = 16;
     while (capacity < initialCapacity) capacity *= 2;
-    this.resolves = new Array<Resolve | undefined>(capacity).fill(undefined);
-    this.rejects = new Array<Reject | undefined>(capacity).fill(undefined);
+    this.slots = new Array<R | undefined>(capacity).fill(undefined);
     this.mask = capacity - 1;
   }
 
@@ -42,11 +43,9 @@ export class ConfirmTracker {
   }
 
   /** Registers the next publish; returns its sequence number. */
-  add(resolve: Resolve, reject: Reject): number {
-    if (this.size === this.resolves.length) this.grow();
-    const i = (this.head + this.size) & this.mask;
-    this.resolves[i] = resolve;
-    this.rejects[i] = reject;
+  add(record: R): number {
+    if (this.size === this.slots.length) this.grow();
+    this.slots[(this.head + this.size) & this.mask] = record;
     this.size++;
     this.pending++;
     return this.nextSeq++;
@@ -57,19 +56,39 @@ export class ConfirmTracker {
     return seqNo >= 1 && seqNo < this.nextSeq;
   }
 
-  /** Resolves `seqNo`, or every outstanding publish up to it if `multiple`. */
+  /** Confirms `seqNo`, or every outstanding publish up to it if `multiple`. */
   ack(seqNo: number, multiple: boolean): void {
     this.settle(seqNo, multiple, undefined);
   }
 
-  /** Rejects `seqNo`, or every outstanding publish up to it if `multiple`, with `err`. */
+  /** Fails `seqNo`, or every outstanding publish up to it if `multiple`, with `err`. */
   nack(seqNo: number, multiple: boolean, err: Error): void {
     this.settle(seqNo, multiple, err);
   }
 
-  /** Rejects every outstanding publish with `err` (channel or connection closed). */
+  /** Fails every outstanding publish with `err` (channel or connection closed for good). */
   failAll(err: Error): void {
     if (this.size > 0) this.settle(this.baseSeq + this.size - 1, true, err);
+  }
+
+  /**
+   * Removes and returns the outstanding records, oldest first, without settling them, and
+   * starts numbering again at 1: the connection dropped and they will be sent again.
+   */
+  takeOutstanding(): R[] {
+    const out: R[] = [];
+    for (let k = 0; k < this.size; k++) {
+      const i = (this.head + k) & this.mask;
+      const record = this.slots[i];
+      if (record !== undefined) out.push(record);
+      this.slots[i] = undefined;
+    }
+    this.head = 0;
+    this.size = 0;
+    this.pending = 0;
+    this.baseSeq = 1;
+    this.nextSeq = 1;
+    return out;
   }
 
   private settle(seqNo: number, multiple: boolean, err: Error | undefined): void {
@@ -82,7 +101,7 @@ export class ConfirmTracker {
       this.settleSlot((this.head + offset) & this.mask, err);
     }
     // Reclaim settled slots at the head so the ring only spans outstanding publishes.
-    while (this.size > 0 && this.resolves[this.head] === undefined) {
+    while (this.size > 0 && this.slots[this.head] === undefined) {
       this.head = (this.head + 1) & this.mask;
       this.size--;
       this.baseSeq++;
@@ -90,27 +109,18 @@ export class ConfirmTracker {
   }
 
   private settleSlot(i: number, err: Error | undefined): void {
-    const resolve = this.resolves[i];
-    if (resolve === undefined) return;
-    const reject = this.rejects[i]!;
-    this.resolves[i] = undefined;
-    this.rejects[i] = undefined;
+    const record = this.slots[i];
+    if (record === undefined) return;
+    this.slots[i] = undefined;
     this.pending--;
-    if (err === undefined) resolve();
-    else reject(err);
+    this.onSettled(record, err);
   }
 
   private grow(): void {
-    const capacity = this.resolves.length * 2;
-    const resolves = new Array<Resolve | undefined>(capacity).fill(undefined);
-    const rejects = new Array<Reject | undefined>(capacity).fill(undefined);
-    for (let k = 0; k < this.size; k++) {
-      const i = (this.head + k) & this.mask;
-      resolves[k] = this.resolves[i];
-      rejects[k] = this.rejects[i];
-    }
-    this.resolves = resolves;
-    this.rejects = rejects;
+    const capacity = this.slots.length * 2;
+    const slots = new Array<R | undefined>(capacity).fill(undefined);
+    for (let k = 0; k < this.size; k++) slots[k] = this.slots[(this.head + k) & this.mask];
+    this.slots = slots;
     this.mask = capacity - 1;
     this.head = 0;
   }

@@ -1,6 +1,8 @@
 /** Options of `connect()`, their defaults, and their validation. */
 import { DEFAULT_HEARTBEAT_MS } from '../protocol/limits.js';
 import { isFieldTable, type FieldTable } from '../protocol/properties.js';
+import { resolveReconnectOptions, type ReconnectOptions, type ResolvedReconnectOptions } from './backoff.js';
+import { resolveLogger, type Logger } from './logger.js';
 
 /** Version of this SDK, sent in the `version` client property. */
 export const SDK_VERSION = '0.1.0';
@@ -23,10 +25,26 @@ export interface ConnectOptions {
   /** Extra client properties shown by the broker's management API (override the defaults). */
   clientProperties?: FieldTable;
   /**
-   * Reserved for automatic recovery, which is NOT implemented yet: accepted (and ignored)
-   * so code written for it runs; a lost connection currently stays closed and emits 'close'.
+   * Automatic recovery. `true` (or an options object to tune the backoff and the buffer):
+   * after the connection drops (socket lost, heartbeat timeout, broker shutdown with 320
+   * CONNECTION_FORCED), the SDK reconnects with exponential backoff and jitter,
+   * re-declares what it declared, re-opens its channels and consumers, re-sends unconfirmed
+   * publishes and sends those buffered meanwhile (client-sdk/README.md, "Automatic
+   * recovery"). Default false: a lost connection closes and emits 'error' and 'close'.
+   * The first connect is never retried: `connect()` rejects if it fails.
    */
-  reconnect?: boolean;
+  reconnect?: boolean | ReconnectOptions;
+  /**
+   * Most publishes a channel has sent and not yet had confirmed; further publishes wait
+   * (unsent, in order) until confirms free room. 0 means no limit. Default 1000. A channel
+   * may override it with `createChannel({ maxUnconfirmed })`.
+   */
+  maxUnconfirmed?: number;
+  /**
+   * Receives the SDK's diagnostics (reconnect attempts, recovery problems, consumer errors
+   * nobody listens to). Any of `debug`/`info`/`warn`/`error` may be left out. Default: silent.
+   */
+  logger?: Partial<Logger>;
 }
 
 /** Every tunable of a connection, with its default. */
@@ -38,6 +56,7 @@ export const CONNECT_DEFAULTS = {
   connectTimeoutMs: 10_000,
   /** How long `conn.close()` waits for closeOk before dropping the socket. */
   closeTimeoutMs: 10_000,
+  maxUnconfirmed: 1000,
 } as const;
 
 /** ConnectOptions with defaults applied and client properties assembled. @internal */
@@ -49,6 +68,10 @@ export interface ResolvedConnectOptions {
   connectTimeoutMs: number;
   closeTimeoutMs: number;
   clientProperties: FieldTable;
+  /** Recovery settings, or undefined when `reconnect` is off. */
+  reconnect: ResolvedReconnectOptions | undefined;
+  maxUnconfirmed: number;
+  logger: Logger;
 }
 
 /** Largest delay setTimeout honours (larger ones fire at once). */
@@ -70,6 +93,17 @@ function integerOption(value: unknown, name: string, byDefault: number, min: num
 }
 
 /**
+ * Checks a `maxUnconfirmed` value (0 = no limit) and applies the default.
+ * @throws TypeError / RangeError `<name> must be ...`
+ */
+export function maxUnconfirmedOption(value: unknown, name: string, byDefault: number): number {
+  if (value === undefined) return byDefault;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
+  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer (0: no limit)`);
+  return value;
+}
+
+/**
  * Validates `options` and applies defaults.
  * @throws TypeError / RangeError naming the offending option
  */
@@ -86,6 +120,9 @@ export function resolveConnectOptions(options: ConnectOptions | undefined, platf
     heartbeatMs: integerOption(o.heartbeatMs, 'heartbeatMs', CONNECT_DEFAULTS.heartbeatMs, 0, 0xffffffff),
     connectTimeoutMs: integerOption(o.connectTimeoutMs, 'connectTimeoutMs', CONNECT_DEFAULTS.connectTimeoutMs, 1, MAX_TIMER_MS),
     closeTimeoutMs: CONNECT_DEFAULTS.closeTimeoutMs,
+    reconnect: resolveReconnectOptions(o.reconnect),
+    maxUnconfirmed: maxUnconfirmedOption(o.maxUnconfirmed, 'options.maxUnconfirmed', CONNECT_DEFAULTS.maxUnconfirmed),
+    logger: resolveLogger(o.logger),
     clientProperties: {
       product: 'switchyard-client',
       version: SDK_VERSION,

@@ -9,7 +9,8 @@ import type { Platform } from './platform.js';
  * Opens a connection over `platform`'s transport and completes the handshake. Resolves with
  * the open Connection; rejects with BrokerError if the broker refuses (403 ACCESS_REFUSED,
  * 505 version mismatch ...), ConnectionClosedError if the socket fails, TimeoutError after
- * `connectTimeoutMs`, or TypeError/RangeError for invalid arguments.
+ * `connectTimeoutMs`, or TypeError/RangeError for invalid arguments. The first connect is
+ * not retried, even with `reconnect`.
  * @internal index.node.ts and index.browser.ts wrap this as `connect()`.
  */
 export function openConnection<C extends Uint8Array>(

@@ -1,53 +1,82 @@
 /**
- * A connection to the broker: handshake, heartbeats, flow control, channel multiplexing
- * and closing. State machine: connecting → open → closing → closed (any → closed on a
- * socket failure, protocol violation or broker `close`).
+ * A connection to the broker: channel multiplexing, flow control, closing, and automatic
+ * recovery. The socket-level work (handshake, heartbeats, batching) belongs to a Session
+ * (session.ts); a connection with `reconnect` replaces a lost session with a new one.
+ *
+ * State machine: connecting → open → closing → closed; with `reconnect`, open →
+ * reconnecting → open again after each drop (or → closed when recovery gives up or the
+ * application closes). Recovery, in order: reconnect with backoff and jitter → handshake →
+ * re-declare the recorded topology (recovery.ts) → re-open every channel with its
+ * prefetch and consumers and re-send what was in flight (channel-base.ts) → 'reconnect'.
  */
-import { decodeFrames } from '../protocol/codec.js';
 import { BrokerError, ErrorCode, ProtocolError } from '../protocol/errors.js';
 import type { Frame, FrameOf } from '../protocol/frames.js';
-import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MAX_CHANNEL, PROTOCOL_VERSION } from '../protocol/limits.js';
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MAX_CHANNEL } from '../protocol/limits.js';
 import type { FieldTable } from '../protocol/properties.js';
-import type { Transport } from '../transport/transport.js';
-import type { ChannelHost, ChannelLink } from './channel-base.js';
+import { backoffDelay } from './backoff.js';
+import type { ChannelHost, ChannelLink, ChannelOptions } from './channel-base.js';
 import { Channel } from './channel.js';
-import type { ResolvedConnectOptions } from './connect-options.js';
+import { maxUnconfirmedOption, type ResolvedConnectOptions } from './connect-options.js';
 import { deferred, type Deferred } from './deferred.js';
 import { Emitter } from './emitter.js';
-import { ConnectionClosedError, TimeoutError } from './errors.js';
-import { Heartbeat } from './heartbeat.js';
-import { Outbox } from './outbox.js';
+import { ConnectionClosedError } from './errors.js';
 import type { Platform } from './platform.js';
+import { replayTopology, RetryRecoveryError, type RecoveryChannel } from './recovery.js';
+import { Session, SessionEnd } from './session.js';
+import { Topology } from './topology.js';
 
 /** Life cycle of a connection. */
 export const ConnectionState = {
   Connecting: 'connecting',
   Open: 'open',
+  /** The connection dropped and automatic recovery is under way (`reconnect` only). */
+  Reconnecting: 'reconnecting',
   Closing: 'closing',
   Closed: 'closed',
 } as const;
 /** One of the ConnectionState values. */
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
 
+/** Details of a reconnect attempt about to be made ('reconnecting' event). */
+export interface ReconnectingInfo {
+  /** 1 for the first attempt after a drop. */
+  attempt: number;
+  /** How long the SDK waits before this attempt (backoff with jitter). */
+  delayMs: number;
+  /** Why the connection dropped, or why the previous attempt failed. */
+  error: Error;
+}
+
 /** Events of a Connection. */
 export interface ConnectionEvents {
-  /** The broker stopped accepting publishes (resource alarm); publishes are held until 'unblocked'. */
+  /** The broker stopped accepting publishes (resource alarm); publishes wait until 'unblocked'. */
   blocked: (reason: string) => void;
-  /** Publishing may resume; held publishes are sent. */
+  /** Publishing may resume; waiting publishes are sent. */
   unblocked: () => void;
-  /** The connection failed (broker close with an error, socket loss, heartbeat timeout ...); 'close' follows. */
+  /** The connection failed (broker close with an error, socket loss without `reconnect`, recovery gave up ...); 'close' follows. */
   error: (err: Error) => void;
-  /** The connection is closed; `err` is set unless it closed gracefully. */
+  /** The connection is closed for good; `err` is set unless it closed gracefully. */
   close: (err?: Error) => void;
-  /** Reserved for automatic recovery (not implemented yet): never emitted. */
+  /** The connection dropped (or a reconnect attempt failed); another attempt follows after `delayMs`. */
+  reconnecting: (info: ReconnectingInfo) => void;
+  /** Recovery completed: topology re-declared, channels and consumers back, waiting publishes released. */
   reconnect: () => void;
+  /** Recovery gave up (`maxAttempts`, or the broker refused the reconnect, e.g. 403); 'error' and 'close' follow. */
+  'recovery-failed': (err: Error) => void;
+  /** Recovery could not re-declare a recorded exchange, queue or binding; it was forgotten and recovery went on. */
+  'recovery-error': (err: Error, what: string) => void;
+  /** Recovery re-declared a server-named queue under a new name; the old name keeps working on this connection. */
+  'queue-renamed': (info: { from: string; to: string }) => void;
 }
+
+/** Broker `close` codes after which recovery is attempted: shutdown / forced close, internal failure, resource limit. */
+const RECOVERABLE_CODES: ReadonlySet<number> = new Set([ErrorCode.CONNECTION_FORCED, ErrorCode.INTERNAL_ERROR, ErrorCode.RESOURCE_ERROR]);
 
 /** A connection to a Switchyard broker. Obtain one with `connect()`. */
 export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<ConnectionEvents> {
   /** The URL connected to. */
   readonly url: string;
-  /** Broker-assigned id of this connection (as the management API shows it). */
+  /** Broker-assigned id of this connection (as the management API shows it); changes on reconnect. */
   connectionId = '';
   /** Negotiated heartbeat interval in ms (0: none). */
   heartbeatMs = 0;
@@ -61,49 +90,48 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
   #closeReason: Error | undefined;
   #blocked = false;
   readonly #options: ResolvedConnectOptions;
-  readonly #transport: Transport;
-  readonly #outbox: Outbox;
+  readonly #platform: Platform<C>;
+  #session: Session | undefined;
   readonly #channels = new Map<number, ChannelLink>();
   #lastChannel = 0;
-  #heartbeat: Heartbeat | undefined;
   readonly #handshake: Deferred<Connection<C>>;
   readonly #closed = deferred<void>();
-  #connectTimer: ReturnType<typeof setTimeout> | undefined;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #host: ChannelHost<C>;
+  readonly #topology: Topology | undefined;
+  /** Reconnect attempts since the drop. */
+  #attempt = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Recovery reached the channels: new channels may open at once. */
+  #channelsPhase = false;
+  /** Publishes buffered while the connection is down (count, body bytes). */
+  #bufferedCount = 0;
+  #bufferedBytes = 0;
 
   /** @internal Use `connect()`. */
   constructor(platform: Platform<C>, url: string, options: ResolvedConnectOptions, handshake: Deferred<Connection<C>>) {
     super();
     this.url = url;
+    this.#platform = platform;
     this.#options = options;
     this.#handshake = handshake;
-    this.#outbox = new Outbox((bytes) => this.#transport.send(bytes), platform.schedule);
+    this.#topology = options.reconnect === undefined ? undefined : new Topology();
     this.#host = {
-      send: (frame) => this.#outbox.push(frame),
+      transmit: (frame) => this.#transmit(frame),
       wrapContent: platform.wrapContent,
       maxMessageBytes: () => this.maxMessageBytes,
       attach: (n, link) => this.#channels.set(n, link),
-      detach: (n) => {
-        this.#channels.delete(n);
-        this.#outbox.dropChannel(n);
+      detach: (n) => this.#channels.delete(n),
+      canOpen: () => this.#session?.isOpen === true && (this.#state === ConnectionState.Open || this.#channelsPhase),
+      blocked: () => this.#blocked,
+      reserve: (bytes) => this.#reserve(bytes),
+      release: (bytes) => {
+        this.#bufferedCount--;
+        this.#bufferedBytes -= bytes;
       },
+      topology: this.#topology,
+      logger: options.logger,
     };
-    this.#connectTimer = setTimeout(() => {
-      const err = new TimeoutError(`connecting to ${url} timed out after ${options.connectTimeoutMs} ms`);
-      this.#finalize(err, true);
-      this.#transport.terminate();
-    }, options.connectTimeoutMs);
-    try {
-      this.#transport = platform.createTransport(url, {
-        onOpen: () => this.#onOpen(),
-        onMessage: (data) => this.#onMessage(data),
-        onClose: (code, reason, error) => this.#onTransportClose(code, reason, error),
-      });
-    } catch (err) {
-      clearTimeout(this.#connectTimer);
-      throw err;
-    }
+    this.#session = this.#newSession();
   }
 
   /** Current state. */
@@ -118,173 +146,238 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
 
   /** Bytes written to the socket but not yet sent: a backpressure signal for heavy publishers. */
   get bufferedAmount(): number {
-    return this.#transport.bufferedAmount;
+    return this.#session?.bufferedAmount ?? 0;
   }
 
-  /** Opens a new channel (every channel is in confirm mode). */
-  createChannel(): Promise<Channel<C>> {
-    if (this.#state !== ConnectionState.Open) {
+  /** Publishes made while the connection was down and still waiting for it. */
+  get bufferedPublishes(): number {
+    return this.#bufferedCount;
+  }
+
+  /**
+   * Opens a new channel (every channel is in confirm mode). While the connection is being
+   * recovered, the channel opens once it is back.
+   * @throws TypeError / RangeError for invalid options
+   */
+  createChannel(options?: ChannelOptions): Promise<Channel<C>> {
+    const maxUnconfirmed = maxUnconfirmedOption(options?.maxUnconfirmed, 'options.maxUnconfirmed', this.#options.maxUnconfirmed);
+    if (this.#state !== ConnectionState.Open && this.#state !== ConnectionState.Reconnecting) {
       return Promise.reject(new ConnectionClosedError(`connection is ${this.#state}`, { cause: this.#closeReason }));
     }
-    const number = this.#allocateChannel();
-    if (number === 0) {
-      return Promise.reject(new BrokerError(ErrorCode.RESOURCE_ERROR, `all ${MAX_CHANNEL} channel numbers are in use`));
-    }
-    const opened = deferred<void>();
-    const channel = new Channel<C>(this.#host, number, opened);
-    return opened.promise.then(() => channel);
+    return this.#openChannel(maxUnconfirmed, false);
   }
 
   /** amqplib's name for a channel with publisher confirms; every channel has them: same as createChannel. */
-  createConfirmChannel(): Promise<Channel<C>> {
-    return this.createChannel();
+  createConfirmChannel(options?: ChannelOptions): Promise<Channel<C>> {
+    return this.createChannel(options);
   }
 
   /**
    * Closes the connection gracefully: sends `close`, waits for the broker's closeOk (or the
    * socket closing; at most 10 s), then closes the socket. Operations still pending then
-   * reject with ConnectionClosedError.
+   * reject with ConnectionClosedError, as do publishes still waiting to be sent. While
+   * recovering, stops recovery and closes at once.
    */
   close(): Promise<void> {
-    if (this.#state !== ConnectionState.Open) return this.#closed.promise;
-    this.#state = ConnectionState.Closing;
-    this.#outbox.push({ type: 'close', channel: 0, code: 200, message: 'closed by client' });
-    this.#outbox.flush();
-    this.#closeTimer = setTimeout(() => {
-      this.#finalize(new ConnectionClosedError('connection closed by client (no closeOk from the broker)'), false);
-      this.#transport.terminate();
-    }, this.#options.closeTimeoutMs);
+    switch (this.#state) {
+      case ConnectionState.Open:
+        this.#state = ConnectionState.Closing;
+        this.#session!.close();
+        break;
+      case ConnectionState.Connecting:
+        this.#session?.close();
+        break;
+      case ConnectionState.Reconnecting:
+        this.#finalize(new ConnectionClosedError('connection closed by client'), false);
+        break;
+      default:
+        break;
+    }
     return this.#closed.promise;
   }
 
-  #onOpen(): void {
-    if (this.#state !== ConnectionState.Connecting) return;
-    const o = this.#options;
-    this.#outbox.push({
-      type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: o.username, password: o.password,
-      vhost: o.vhost, heartbeatMs: o.heartbeatMs, clientProperties: o.clientProperties,
+  #openChannel(maxUnconfirmed: number, internal: boolean): Promise<Channel<C>> {
+    const number = this.#allocateChannel();
+    if (number === 0) {
+      return Promise.reject(new BrokerError(ErrorCode.RESOURCE_ERROR, `all ${MAX_CHANNEL} channel numbers are in use`));
+    }
+    const opened = deferred<void>();
+    const channel = new Channel<C>(this.#host, number, opened, { maxUnconfirmed, internal });
+    return opened.promise.then(() => channel);
+  }
+
+  #newSession(): Session {
+    return new Session(this.#platform, this.url, this.#options, {
+      onReady: (s, f) => this.#onReady(s, f),
+      onFrame: (f) => this.#onFrame(f),
+      onBlocked: (reason) => this.#setBlocked(true, reason),
+      onUnblocked: () => this.#setBlocked(false, ''),
+      onEnd: (s, err, how) => this.#onSessionEnd(s, err, how),
     });
   }
 
-  #onMessage(data: Uint8Array | string): void {
-    if (this.#state === ConnectionState.Closed) return;
-    this.#heartbeat?.received();
-    if (typeof data === 'string') {
-      this.#failProtocol(new ProtocolError('received a text WebSocket message; the protocol is binary', ErrorCode.FRAME_ERROR));
-      return;
-    }
-    try {
-      decodeFrames(data, this.#onFrame);
-    } catch (err) {
-      this.#failProtocol(
-        err instanceof BrokerError
-          ? err
-          : new BrokerError(ErrorCode.INTERNAL_ERROR, `client failed processing a frame: ${String(err)}`, { cause: err }),
-      );
-    }
+  #transmit(frame: Frame): void {
+    const session = this.#session;
+    if (session === undefined) return;
+    const topology = this.#topology;
+    session.send(topology !== undefined && topology.hasAliases ? topology.translate(frame) : frame);
   }
 
-  readonly #onFrame = (f: Frame): void => {
-    if (this.#state === ConnectionState.Closed) return;
-    if (f.channel === 0) return this.#onConnectionFrame(f);
-    if (this.#state === ConnectionState.Connecting) {
-      throw new ProtocolError(`${f.type} frame before helloOk`, ErrorCode.UNEXPECTED_FRAME);
+  #reserve(bytes: number): boolean {
+    const r = this.#options.reconnect;
+    if (r !== undefined && (this.#bufferedCount >= r.maxBufferedPublishes || this.#bufferedBytes + bytes > r.maxBufferedBytes)) {
+      return false;
     }
+    this.#bufferedCount++;
+    this.#bufferedBytes += bytes;
+    return true;
+  }
+
+  #onFrame(f: Frame): void {
     const link = this.#channels.get(f.channel);
     if (link !== undefined) return link.onFrame(f);
     // A closeOk can trail a channel whose close crossed the broker's: not an error.
     if (f.type === 'channelCloseOk') return;
     throw new ProtocolError(`${f.type} frame on channel ${f.channel}, which is not open`, ErrorCode.CHANNEL_ERROR);
-  };
-
-  #onConnectionFrame(f: Frame): void {
-    switch (f.type) {
-      case 'helloOk':
-        if (this.#state !== ConnectionState.Connecting) break;
-        return this.#onHelloOk(f);
-      case 'heartbeat':
-        return;
-      case 'close':
-        return this.#onBrokerClose(f);
-      case 'closeOk':
-        if (this.#state !== ConnectionState.Closing) break;
-        this.#finalize(new ConnectionClosedError('connection closed by client'), false);
-        return this.#transport.close(1000);
-      case 'blocked':
-        this.#blocked = true;
-        this.#outbox.setBlocked(true);
-        this.emit('blocked', f.reason);
-        return;
-      case 'unblocked':
-        this.#blocked = false;
-        this.#outbox.setBlocked(false);
-        this.emit('unblocked');
-        return;
-    }
-    throw new ProtocolError(`unexpected ${f.type} frame on channel 0 (${this.#state})`, ErrorCode.UNEXPECTED_FRAME);
   }
 
-  #onHelloOk(f: FrameOf<'helloOk'>): void {
-    this.#state = ConnectionState.Open;
-    clearTimeout(this.#connectTimer);
+  #setBlocked(blocked: boolean, reason: string): void {
+    if (this.#blocked === blocked) return;
+    this.#blocked = blocked;
+    for (const link of this.#channels.values()) link.setBlocked(blocked);
+    if (blocked) this.emit('blocked', reason);
+    else this.emit('unblocked');
+  }
+
+  #onReady(session: Session, f: FrameOf<'helloOk'>): void {
+    if (session !== this.#session) return;
     this.heartbeatMs = f.heartbeatMs;
     this.maxFrameBytes = f.maxFrameBytes;
     this.maxMessageBytes = f.maxMessageBytes;
     this.connectionId = f.connectionId;
     this.serverProperties = f.serverProperties;
-    this.#heartbeat = new Heartbeat(f.heartbeatMs, this.#outbox, (silentMs) => {
-      const err = new ConnectionClosedError(`heartbeat timeout: nothing received from the broker for ${silentMs} ms`);
-      this.#finalize(err, true);
-      this.#transport.terminate();
-    });
-    this.#heartbeat.start();
-    this.#handshake.resolve(this);
-  }
-
-  #onBrokerClose(f: FrameOf<'close'>): void {
-    this.#outbox.push({ type: 'closeOk', channel: 0 });
-    this.#outbox.flush();
-    const graceful = f.code === 200;
-    const err = graceful ? new ConnectionClosedError(`connection closed by the broker: ${f.message}`) : new BrokerError(f.code, f.message);
-    this.#finalize(err, !graceful);
-    this.#transport.close(1000);
-  }
-
-  /** A protocol violation by the broker: tell it why (`close`), then drop the connection. */
-  #failProtocol(err: BrokerError): void {
-    if (this.#state === ConnectionState.Closed) return;
-    this.#outbox.push({ type: 'close', channel: 0, code: err.code, message: err.message });
-    this.#outbox.flush();
-    this.#finalize(err, true);
-    this.#transport.close(1000);
-  }
-
-  #onTransportClose(code: number, reason: string, error: Error | undefined): void {
-    const state = this.#state;
-    if (state === ConnectionState.Closed) return;
-    if (state === ConnectionState.Closing) {
-      this.#finalize(new ConnectionClosedError('connection closed by client'), false);
+    if (this.#state === ConnectionState.Connecting) {
+      this.#state = ConnectionState.Open;
+      this.#handshake.resolve(this);
       return;
     }
-    const detail = error?.message ?? `socket closed with code ${code}${reason === '' ? '' : ` (${reason})`}`;
-    const what = state === ConnectionState.Connecting ? `could not connect to ${this.url}` : `connection to ${this.url} lost`;
-    this.#finalize(new ConnectionClosedError(`${what}: ${detail}`, { cause: error }), true);
+    if (this.#state === ConnectionState.Reconnecting) {
+      this.#recover(session).catch((err: unknown) => this.#recoveryStepFailed(session, err));
+    }
+  }
+
+  async #recover(session: Session): Promise<void> {
+    const o = this.#options;
+    o.logger.info('switchyard: reconnected; restoring topology, channels and consumers', { url: this.url, attempt: this.#attempt });
+    await replayTopology(this.#topology!, {
+      openChannel: () => this.#openChannel(0, true) as Promise<RecoveryChannel>,
+      isCurrent: () => this.#session === session && session.isOpen,
+      onRefused: (err, what) => {
+        o.logger.warn(`switchyard: could not re-declare ${what}; forgotten`, { error: err.message });
+        this.emit('recovery-error', err, what);
+      },
+      onRenamed: (from, to) => this.emit('queue-renamed', { from, to }),
+    });
+    if (this.#session !== session || !session.isOpen) return;
+    this.#channelsPhase = true;
+    const links = [...this.#channels.values()].filter((l) => !l.internal);
+    // A channel the broker refuses to restore (e.g. its consumer's queue is gone) closes
+    // with an error event; the others go on.
+    await Promise.allSettled(links.map((l) => l.recover()));
+    if (this.#session !== session || !session.isOpen || this.#state !== ConnectionState.Reconnecting) return;
+    this.#state = ConnectionState.Open;
+    this.#channelsPhase = false;
+    const attempts = this.#attempt;
+    this.#attempt = 0;
+    o.logger.info('switchyard: connection recovered', { url: this.url, attempts });
+    this.emit('reconnect');
+  }
+
+  #recoveryStepFailed(session: Session, err: unknown): void {
+    if (this.#session !== session) return;
+    const e = err instanceof Error ? err : new Error(String(err));
+    // Start over on a new session after a backoff (the session's end triggers it).
+    session.abort(e);
+  }
+
+  #onSessionEnd(session: Session, err: Error, how: SessionEnd): void {
+    if (session !== this.#session) return;
+    this.#session = undefined;
+    switch (this.#state) {
+      case ConnectionState.Connecting:
+      case ConnectionState.Closing:
+        return this.#finalize(err, how !== SessionEnd.ClientClose);
+      case ConnectionState.Open:
+        if (this.#recoverable(err, how)) return this.#beginRecovery(err);
+        return this.#finalize(err, how !== SessionEnd.ClientClose && !(how === SessionEnd.BrokerClose && !(err instanceof BrokerError)));
+      case ConnectionState.Reconnecting:
+        if (!this.#recoverable(err, how) && !(err instanceof RetryRecoveryError)) return this.#giveUp(err);
+        this.#channelsPhase = false;
+        for (const link of [...this.#channels.values()]) link.onSessionLost(err, true);
+        return this.#scheduleAttempt(err);
+      default:
+        return;
+    }
+  }
+
+  #recoverable(err: Error, how: SessionEnd): boolean {
+    if (this.#options.reconnect === undefined) return false;
+    if (how === SessionEnd.Lost) return true;
+    return how === SessionEnd.BrokerClose && err instanceof BrokerError && RECOVERABLE_CODES.has(err.code);
+  }
+
+  #beginRecovery(err: Error): void {
+    this.#state = ConnectionState.Reconnecting;
+    this.#attempt = 0;
+    this.#channelsPhase = false;
+    this.#options.logger.warn('switchyard: connection lost; recovering', { url: this.url, error: err.message });
+    for (const link of [...this.#channels.values()]) link.onSessionLost(err, true);
+    // A new session starts unblocked (after the channels stopped sending, so nothing leaks).
+    this.#setBlocked(false, '');
+    this.#scheduleAttempt(err);
+  }
+
+  #scheduleAttempt(err: Error): void {
+    const r = this.#options.reconnect!;
+    const attempt = ++this.#attempt;
+    if (attempt > r.maxAttempts) return this.#giveUp(err);
+    const delayMs = backoffDelay(attempt, r);
+    this.#options.logger.info('switchyard: reconnecting', { url: this.url, attempt, delayMs, error: err.message });
+    this.emit('reconnecting', { attempt, delayMs, error: err });
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#state !== ConnectionState.Reconnecting) return;
+      try {
+        this.#session = this.#newSession();
+      } catch (e) {
+        this.#giveUp(e instanceof Error ? e : new Error(String(e)));
+      }
+    }, delayMs);
+  }
+
+  #giveUp(cause: Error): void {
+    const attempts = this.#attempt;
+    const err = new ConnectionClosedError(`could not recover the connection to ${this.url} (${attempts} attempts): ${cause.message}`, { cause });
+    this.#options.logger.error('switchyard: recovery failed', { url: this.url, attempts, error: cause.message });
+    this.emit('recovery-failed', err);
+    this.#finalize(err, true);
   }
 
   /**
-   * Moves to `closed` once: stops timers and sending, fails the handshake or every channel
-   * with `err`, then emits (amqplib's order: connection 'error', channels' 'close',
-   * connection 'close').
+   * Moves to `closed` once: stops recovery, fails the handshake or every channel with
+   * `err`, then emits (amqplib's order: connection 'error', channels' 'close', connection
+   * 'close').
    */
   #finalize(err: Error, emitError: boolean): void {
     const previous = this.#state;
     if (previous === ConnectionState.Closed) return;
     this.#state = ConnectionState.Closed;
     this.#closeReason = err;
-    clearTimeout(this.#connectTimer);
-    clearTimeout(this.#closeTimer);
-    this.#heartbeat?.stop();
-    this.#outbox.close();
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const session = this.#session;
+    this.#session = undefined;
+    session?.abort(err, SessionEnd.ClientClose);
     this.#blocked = false;
     const links = [...this.#channels.values()];
     this.#channels.clear();
@@ -292,7 +385,7 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
       this.#handshake.reject(err);
     } else {
       if (emitError) this.emit('error', err);
-      for (const link of links) link.onConnectionClosed(err);
+      for (const link of links) link.onSessionLost(err, false);
       this.emit('close', emitError ? err : undefined);
     }
     this.#closed.resolve();

@@ -35,3 +35,15 @@ export class TimeoutError extends Error {
     this.name = 'TimeoutError';
   }
 }
+
+/**
+ * A publish was refused locally because the connection is down (recovering) and the
+ * buffer of publishes waiting for it is full (`reconnect.maxBufferedPublishes` /
+ * `maxBufferedBytes`). Nothing was sent; the application may retry later or drop it.
+ */
+export class PublishBufferFullError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'PublishBufferFullError';
+  }
+}

@@ -1,14 +1,17 @@
 /**
- * Heartbeats (spec: negotiated `heartbeatMs` > 0). Every heartbeatMs/2 the client sends a
- * `heartbeat` frame if it sent nothing since the previous tick, so an idle connection
- * still shows the broker it is alive; and if nothing at all arrived for 2 * heartbeatMs
- * the broker (or the network) is presumed dead.
+ * Heartbeats (spec §3: negotiated `heartbeatMs` > 0). Every heartbeatMs/2 the client sends
+ * a `heartbeat` frame if it sent nothing since the previous tick, so an idle connection
+ * still shows the broker it is alive. Independently, a deadline timer fires exactly
+ * 2 * heartbeatMs after the last message received: if nothing arrived meanwhile, the
+ * broker (or the network) is presumed dead, so a dead peer is detected within two
+ * intervals of silence, not two and a half as a tick-based check would allow.
  */
 import type { Outbox } from './outbox.js';
 
-/** Heartbeat timer of one open connection. */
+/** Heartbeat timers of one open session. */
 export class Heartbeat {
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private sendTimer: ReturnType<typeof setInterval> | undefined;
+  private deadTimer: ReturnType<typeof setTimeout> | undefined;
   private lastReceived = Date.now();
 
   constructor(
@@ -17,15 +20,16 @@ export class Heartbeat {
     private readonly onDead: (silentMs: number) => void,
   ) {}
 
-  /** Starts the timer (no-op when heartbeats are disabled, i.e. intervalMs is 0). */
+  /** Starts the timers (no-op when heartbeats are disabled, i.e. intervalMs is 0). */
   start(): void {
     if (this.intervalMs <= 0) return;
     this.lastReceived = Date.now();
     this.outbox.sentSinceTick = true;
-    this.timer = setInterval(() => this.tick(), Math.max(1, Math.floor(this.intervalMs / 2)));
-    // In Node, an idle heartbeat timer alone should not keep the process alive (duck-typed
+    this.sendTimer = setInterval(() => this.tick(), Math.max(1, Math.floor(this.intervalMs / 2)));
+    this.armDeadline(2 * this.intervalMs);
+    // In Node, idle heartbeat timers alone should not keep the process alive (duck-typed
     // so that the core stays free of Node types at runtime).
-    (this.timer as { unref?: () => void }).unref?.();
+    (this.sendTimer as { unref?: () => void }).unref?.();
   }
 
   /** Records incoming traffic; called for every WebSocket message received. */
@@ -33,19 +37,32 @@ export class Heartbeat {
     this.lastReceived = Date.now();
   }
 
-  /** Stops the timer. */
+  /** Stops the timers. */
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    if (this.sendTimer !== undefined) clearInterval(this.sendTimer);
+    if (this.deadTimer !== undefined) clearTimeout(this.deadTimer);
+    this.sendTimer = undefined;
+    this.deadTimer = undefined;
   }
 
-  private tick(): void {
+  private armDeadline(ms: number): void {
+    this.deadTimer = setTimeout(() => this.checkDeadline(), ms);
+    (this.deadTimer as { unref?: () => void }).unref?.();
+  }
+
+  private checkDeadline(): void {
     const silentMs = Date.now() - this.lastReceived;
-    if (silentMs > 2 * this.intervalMs) {
+    const limit = 2 * this.intervalMs;
+    if (silentMs >= limit) {
       this.stop();
       this.onDead(silentMs);
       return;
     }
+    // Something arrived since the timer was set: wait for the new deadline.
+    this.armDeadline(limit - silentMs);
+  }
+
+  private tick(): void {
     if (!this.outbox.sentSinceTick) {
       this.outbox.push({ type: 'heartbeat', channel: 0 });
       this.outbox.flush();

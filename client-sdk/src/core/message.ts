@@ -1,17 +1,25 @@
 /**
- * The message objects handed to applications, shaped as amqplib shapes them, and their
- * construction from `deliver`, `getOk` and `return` frames.
+ * The message objects handed to applications, shaped as amqplib shapes them (`content`,
+ * `fields`, `properties`), plus helpers: `msg.ack()`, `msg.nack()`, `msg.reject()` beside
+ * `ch.ack(msg)`, and `msg.json()`.
+ *
+ * Messages are instances of small classes so the helpers live on a prototype: a channel
+ * creates its own subclasses once, carrying its settle functions, and a message costs no
+ * closure and no hidden field.
  */
 import type { FrameOf } from '../protocol/frames.js';
 import type { MessageProperties } from '../protocol/properties.js';
 
 /** Delivery metadata of a consumed message. */
 export interface MessageFields {
-  /** Per-channel tag to pass back in ack/nack; assigned by the broker. */
+  /**
+   * Per-channel tag to pass back in ack/nack; assigned by the broker. Across an automatic
+   * recovery the SDK keeps tags growing, so a tag is never reused on a channel.
+   */
   deliveryTag: number;
   /** True when the message was delivered before and not acknowledged (AMQP semantics). */
   redelivered: boolean;
-  /** How many times the broker has delivered this message, this delivery included. */
+  /** How many times the broker delivered this message before this delivery (0 on the first). */
   deliveryCount: number;
   /** Exchange the message was published to ('' for the default exchange). */
   exchange: string;
@@ -46,67 +54,163 @@ export interface Message<C extends Uint8Array = Uint8Array, F = MessageFields> {
   fields: F;
   /** The publisher's properties; `{}` when it set none. */
   properties: MessageProperties;
+  /**
+   * The body parsed as UTF-8 JSON (what `publishJson` sends).
+   * @throws SyntaxError if the body is not valid JSON
+   */
+  json<T = unknown>(): T;
+}
+
+/** Options of `msg.ack()`. */
+export interface AckOptions {
+  /** Also acknowledge every earlier unacknowledged message of the channel. Default false. */
+  allUpTo?: boolean;
+}
+
+/** Options of `msg.nack()` / `msg.reject()`. */
+export interface NackOptions {
+  /** Put the message back in its queue (true), or drop / dead-letter it (false). Default true. */
+  requeue?: boolean;
+  /** Also reject every earlier unacknowledged message of the channel (nack only). Default false. */
+  allUpTo?: boolean;
+  /**
+   * With `requeue`, hold the message back this many ms before it is ready again (the
+   * broker's delayed retry). Default 0: the queue's `x-retry-delays` policy, if any.
+   */
+  delayMs?: number;
+}
+
+/** A message that can be settled: from `consume` or `get`. */
+export interface SettleableMessage<C extends Uint8Array, F> extends Message<C, F> {
+  /**
+   * Acknowledges the message: `ch.ack(msg, allUpTo)`. A no-op for a message received with
+   * `noAck`, and for one received before an automatic recovery (the broker has already
+   * put it back in its queue).
+   */
+  ack(options?: AckOptions): void;
+  /** Rejects the message, requeued unless `requeue: false`: `ch.nack(msg, allUpTo, requeue)`. Same no-op cases as `ack`. */
+  nack(options?: NackOptions): void;
+  /** Rejects this message only: `ch.reject(msg, requeue)`. Same no-op cases as `ack`. */
+  reject(options?: Pick<NackOptions, 'requeue' | 'delayMs'>): void;
 }
 
 /** A message delivered to a consumer. */
-export type ConsumeMessage<C extends Uint8Array = Uint8Array> = Message<C, MessageFields>;
+export type ConsumeMessage<C extends Uint8Array = Uint8Array> = SettleableMessage<C, MessageFields>;
 /** A message fetched with `get`. */
-export type GetMessage<C extends Uint8Array = Uint8Array> = Message<C, GetMessageFields>;
+export type GetMessage<C extends Uint8Array = Uint8Array> = SettleableMessage<C, GetMessageFields>;
 /** A `mandatory` message the broker could not route, emitted as the channel's 'return'. */
 export type ReturnMessage<C extends Uint8Array = Uint8Array> = Message<C, ReturnFields>;
 
-/** Builds the message for a `deliver` frame. */
-export function consumeMessage<C extends Uint8Array>(
-  f: FrameOf<'deliver'>,
-  wrap: (view: Uint8Array) => C,
-): ConsumeMessage<C> {
-  return {
-    content: wrap(f.content),
-    fields: {
-      deliveryTag: f.deliveryTag,
+/** How a channel settles its messages; the channel's ack/nack. @internal */
+export interface Settler {
+  ack(message: { fields: { deliveryTag: number } }, allUpTo: boolean): void;
+  nack(message: { fields: { deliveryTag: number } }, allUpTo: boolean, requeue: boolean, delayMs: number): void;
+}
+
+const decoder = new TextDecoder();
+
+function delayOf(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new RangeError('options.delayMs must be an integer from 0 to 4294967295');
+  }
+  return value;
+}
+
+/** Base class of every message the SDK hands out. */
+class BaseMessage<C extends Uint8Array, F> implements Message<C, F> {
+  constructor(
+    public content: C,
+    public fields: F,
+    public properties: MessageProperties,
+  ) {}
+
+  json<T = unknown>(): T {
+    return JSON.parse(decoder.decode(this.content)) as T;
+  }
+}
+
+/** A settleable message; subclassed per channel with the channel's settler on the prototype. */
+class ReceivedMessage<C extends Uint8Array, F extends { deliveryTag: number }> extends BaseMessage<C, F> {
+  /** Set on each channel's subclass prototype; undefined for noAck messages. */
+  declare readonly settler: Settler | undefined;
+
+  ack(options?: AckOptions): void {
+    this.settler?.ack(this, options?.allUpTo === true);
+  }
+
+  nack(options?: NackOptions): void {
+    this.settler?.nack(this, options?.allUpTo === true, options?.requeue !== false, delayOf(options?.delayMs));
+  }
+
+  reject(options?: Pick<NackOptions, 'requeue' | 'delayMs'>): void {
+    this.settler?.nack(this, false, options?.requeue !== false, delayOf(options?.delayMs));
+  }
+}
+
+type ReceivedCtor<C extends Uint8Array> = new <F extends { deliveryTag: number }>(
+  content: C,
+  fields: F,
+  properties: MessageProperties,
+) => ReceivedMessage<C, F>;
+
+/** Builds the messages of one channel. @internal */
+export class MessageFactory<C extends Uint8Array> {
+  private readonly settleable: ReceivedCtor<C>;
+  private readonly unsettleable: ReceivedCtor<C>;
+
+  constructor(
+    private readonly wrap: (view: Uint8Array) => C,
+    settler: Settler,
+  ) {
+    this.settleable = MessageFactory.subclass<C>(settler);
+    this.unsettleable = MessageFactory.subclass<C>(undefined);
+  }
+
+  private static subclass<C extends Uint8Array>(settler: Settler | undefined): ReceivedCtor<C> {
+    // A class per channel (not per message): V8 keeps one hidden class for its instances.
+    class ChannelMessage<F extends { deliveryTag: number }> extends ReceivedMessage<C, F> {}
+    Object.defineProperty(ChannelMessage.prototype, 'settler', { value: settler, enumerable: false });
+    return ChannelMessage as unknown as ReceivedCtor<C>;
+  }
+
+  /** The message for a `deliver` frame; `deliveryTag` is the channel-level (offset) tag. */
+  deliver(f: FrameOf<'deliver'>, deliveryTag: number, noAck: boolean): ConsumeMessage<C> {
+    const Ctor = noAck ? this.unsettleable : this.settleable;
+    const fields: MessageFields = {
+      deliveryTag,
       redelivered: f.redelivered,
       deliveryCount: f.deliveryCount,
       exchange: f.exchange,
       routingKey: f.routingKey,
       consumerTag: f.consumerTag,
-    },
-    properties: f.properties ?? {},
-  };
-}
+    };
+    return new Ctor(this.wrap(f.content), fields, f.properties ?? {});
+  }
 
-/** Builds the message for a `getOk` frame. */
-export function getMessage<C extends Uint8Array>(
-  f: FrameOf<'getOk'>,
-  wrap: (view: Uint8Array) => C,
-): GetMessage<C> {
-  return {
-    content: wrap(f.content),
-    fields: {
-      deliveryTag: f.deliveryTag,
+  /** The message for a `getOk` frame. */
+  get(f: FrameOf<'getOk'>, deliveryTag: number, noAck: boolean): GetMessage<C> {
+    const Ctor = noAck ? this.unsettleable : this.settleable;
+    const fields: GetMessageFields = {
+      deliveryTag,
       redelivered: f.redelivered,
       deliveryCount: f.deliveryCount,
       exchange: f.exchange,
       routingKey: f.routingKey,
       consumerTag: '',
       messageCount: f.messageCount,
-    },
-    properties: f.properties ?? {},
-  };
-}
+    };
+    return new Ctor(this.wrap(f.content), fields, f.properties ?? {});
+  }
 
-/** Builds the message for a `return` frame. */
-export function returnMessage<C extends Uint8Array>(
-  f: FrameOf<'return'>,
-  wrap: (view: Uint8Array) => C,
-): ReturnMessage<C> {
-  return {
-    content: wrap(f.content),
-    fields: {
+  /** The message for a `return` frame. */
+  returned(f: FrameOf<'return'>): ReturnMessage<C> {
+    const fields: ReturnFields = {
       replyCode: f.replyCode,
       replyText: f.replyText,
       exchange: f.exchange,
       routingKey: f.routingKey,
-    },
-    properties: f.properties ?? {},
-  };
+    };
+    return new BaseMessage(this.wrap(f.content), fields, f.properties ?? {});
+  }
 }

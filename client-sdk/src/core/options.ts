@@ -67,10 +67,23 @@ export interface ConsumeOptions {
   exclusive?: boolean;
   /** Consumers of higher priority receive messages first. Default 0. */
   priority?: number;
-  /** The consumer's tag; '' (the default) lets the broker generate one. */
+  /** The consumer's tag; '' (the default) lets the broker generate one. Kept across automatic recovery. */
   consumerTag?: string;
   /** Further consumer arguments. */
   arguments?: FieldTable;
+  /**
+   * Most calls of the callback running at once (an async callback runs until its promise
+   * settles); further deliveries wait their turn, in order. 0 (the default) means no limit:
+   * every delivery calls the callback at once, as amqplib does. Bound what the broker
+   * sends ahead with `prefetch`.
+   */
+  concurrency?: number;
+  /**
+   * When the callback throws or rejects, the message (unless the callback already settled
+   * it) is nacked: requeued if true, dropped - or dead-lettered, if the queue has a
+   * dead-letter exchange - if false. Default true.
+   */
+  requeueOnError?: boolean;
 }
 
 /** Options of `get`. */

@@ -1,27 +1,21 @@
 /**
- * Outgoing frames of one connection. Frames are packed into a FrameBatch as they are
- * queued and the batch is sent as one WebSocket message at the end of the event-loop turn
- * (or as soon as it passes BATCH_TARGET_BYTES), because `ws` carries several times more
- * frames per second when many share a message.
+ * Outgoing frames of one session (one WebSocket). Frames are packed into a FrameBatch as
+ * they are queued and the batch is sent as one WebSocket message at the end of the
+ * event-loop turn (or as soon as it passes BATCH_TARGET_BYTES), because `ws` carries
+ * several times more frames per second when many share a message.
  *
- * Flow control: while the broker has the connection blocked, publishes are held back
- * (not sent) until it unblocks. To keep each channel's frames in order, any later frame
- * of a channel that has held publishes is held too - except acks/nacks, whose order
- * relative to publishes does not matter and which the broker may need to free memory,
- * and channelCloseOk, which answers the broker. Channel 0 frames are never held.
+ * Flow control (broker `blocked`, `maxUnconfirmed`, a connection being recovered) is the
+ * channels' business (channel-outgoing.ts): frames reaching the outbox are sent.
  */
 import { FrameBatch } from '../protocol/codec.js';
 import type { Frame } from '../protocol/frames.js';
 import { BATCH_TARGET_BYTES } from '../protocol/limits.js';
 
-/** Queues, holds and batches the frames a connection sends. */
+/** Batches the frames a session sends. */
 export class Outbox {
   private readonly batch = new FrameBatch();
   private scheduled = false;
   private closed = false;
-  private blocked = false;
-  private held: Frame[] = [];
-  private readonly heldChannels = new Set<number>();
   /** Set whenever a message goes out; the heartbeat timer reads and clears it. */
   sentSinceTick = false;
   private readonly flushNow = (): void => {
@@ -41,12 +35,13 @@ export class Outbox {
    */
   push(frame: Frame): void {
     if (this.closed) return;
-    if (this.blocked && frame.channel !== 0 && this.mustHold(frame)) {
-      this.held.push(frame);
-      this.heldChannels.add(frame.channel);
-      return;
+    this.batch.add(frame);
+    if (this.batch.byteLength >= BATCH_TARGET_BYTES) {
+      this.flush();
+    } else if (!this.scheduled) {
+      this.scheduled = true;
+      this.schedule(this.flushNow);
     }
-    this.add(frame);
   }
 
   /** Sends whatever is batched now, without waiting for the end of the turn. */
@@ -56,46 +51,9 @@ export class Outbox {
     this.sentSinceTick = true;
   }
 
-  /** Starts or stops holding publishes (broker `blocked` / `unblocked`). */
-  setBlocked(blocked: boolean): void {
-    this.blocked = blocked;
-    if (blocked || this.held.length === 0) return;
-    const held = this.held;
-    this.held = [];
-    this.heldChannels.clear();
-    for (const frame of held) {
-      if (this.closed) return;
-      this.add(frame);
-    }
-  }
-
-  /** Forgets held frames of a channel that closed: they can no longer be sent. */
-  dropChannel(channel: number): void {
-    if (!this.heldChannels.delete(channel)) return;
-    this.held = this.held.filter((f) => f.channel !== channel);
-  }
-
-  /** Stops sending for good; batched and held frames are discarded. */
+  /** Stops sending for good; batched frames are discarded. */
   close(): void {
     this.closed = true;
-    this.held = [];
-    this.heldChannels.clear();
     if (this.batch.frameCount > 0) this.batch.finish();
-  }
-
-  private mustHold(frame: Frame): boolean {
-    if (frame.type === 'publish') return true;
-    if (!this.heldChannels.has(frame.channel)) return false;
-    return frame.type !== 'ack' && frame.type !== 'nack' && frame.type !== 'channelCloseOk';
-  }
-
-  private add(frame: Frame): void {
-    this.batch.add(frame);
-    if (this.batch.byteLength >= BATCH_TARGET_BYTES) {
-      this.flush();
-    } else if (!this.scheduled) {
-      this.scheduled = true;
-      this.schedule(this.flushNow);
-    }
   }
 }

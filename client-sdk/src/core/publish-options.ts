@@ -44,6 +44,22 @@ export function toContent(content: unknown): Uint8Array {
   throw new TypeError('content must be a Uint8Array or a string');
 }
 
+/**
+ * The body of a JSON publish: `JSON.stringify(value)`, UTF-8 encoded.
+ * @throws TypeError `value cannot be serialized as JSON` (undefined, a function, a symbol,
+ *   or a value JSON.stringify throws on: a BigInt, a cycle)
+ */
+export function toJsonContent(value: unknown): Uint8Array {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    throw new TypeError(`value cannot be serialized as JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (text === undefined) throw new TypeError('value cannot be serialized as JSON');
+  return encoder.encode(text);
+}
+
 function str(value: unknown, name: string): string {
   if (typeof value !== 'string') throw new TypeError(`options.${name} must be a string`);
   return value;

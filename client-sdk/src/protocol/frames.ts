@@ -59,7 +59,7 @@ export const FRAME_SCHEMAS = {
   return: { code: 0x53, fields: [['replyCode', 'u16'], ['replyText', 'str'], ['exchange', 'str'], ['routingKey', 'str'], ['properties', 'props'], ['content', 'content']] },
   deliver: { code: 0x54, fields: [['consumerTag', 'str'], ['deliveryTag', 'uint'], ['redelivered', 'bool'], ['deliveryCount', 'uint'], ['exchange', 'str'], ['routingKey', 'str'], ['properties', 'props'], ['content', 'content']] },
   ack: { code: 0x55, fields: [['deliveryTag', 'uint'], ['multiple', 'bool']] },
-  nack: { code: 0x56, fields: [['deliveryTag', 'uint'], ['multiple', 'bool'], ['requeue', 'bool']] },
+  nack: { code: 0x56, fields: [['deliveryTag', 'uint'], ['multiple', 'bool'], ['requeue', 'bool'], ['delayMs', 'u32']] },
 } as const;
 
 /** Kinds a field can have, and the JavaScript type each decodes to. */

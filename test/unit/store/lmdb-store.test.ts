@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { LmdbStore } from '../../../broker/src/store/lmdb-store.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
+const META = { expiresAt: 0, priority: 0 };
 const record = (body: string) => ({ exchange: 'x', routingKey: 'k', properties: { persistent: true, headers: { h: 1 } }, content: Buffer.from(body) });
 
 describe('LmdbStore', () => {
@@ -16,7 +17,7 @@ describe('LmdbStore', () => {
   it('stores messages and reads them back after reopening, in sequence order', async () => {
     let store = LmdbStore.open({ path: tmp.dir });
     store.putQueue({ name: 'q', id: store.allocateQueueId(), durable: true, autoDelete: false, arguments: {} });
-    for (let seq = 1; seq <= 5; seq++) store.enqueue(1, seq, record(`m${seq}`));
+    for (let seq = 1; seq <= 5; seq++) store.enqueue(1, seq, record(`m${seq}`), META);
     store.ack(1, 2, false);
     await store.durable();
     await store.close();
@@ -36,9 +37,9 @@ describe('LmdbStore', () => {
 
   it('recovers delivery counts: high-water mark for first deliveries, explicit counts beyond', async () => {
     let store = LmdbStore.open({ path: tmp.dir });
-    for (let seq = 1; seq <= 4; seq++) store.enqueue(7, seq, record('b'));
+    for (let seq = 1; seq <= 4; seq++) store.enqueue(7, seq, record('b'), META);
     store.markDeliveredUpTo(7, 2);
-    store.setDeliveries(7, 1, 3);
+    store.setDeliveryState(7, 1, 3, 0);
     await store.durable();
     await store.close();
     store = LmdbStore.open({ path: tmp.dir });
@@ -55,8 +56,8 @@ describe('LmdbStore', () => {
     const store = LmdbStore.open({ path: tmp.dir });
     const def = { name: 'a', id: 1, durable: true, autoDelete: false, arguments: {} };
     store.putQueue(def);
-    store.enqueue(1, 1, record('a1'));
-    store.enqueue(2, 1, record('b1'));
+    store.enqueue(1, 1, record('a1'), META);
+    store.enqueue(2, 1, record('b1'), META);
     store.removeQueue(def);
     await store.durable();
     expect(store.recover(1)).to.deep.equal([]);
@@ -65,10 +66,28 @@ describe('LmdbStore', () => {
     await store.close();
   });
 
+  it('keeps scheduling facts (expiry, priority, retry time) and dedup ids across a reopen', async () => {
+    let store = LmdbStore.open({ path: tmp.dir });
+    store.enqueue(3, 1, record('x'), { expiresAt: 123456, priority: 7 });
+    store.setDeliveryState(3, 1, 2, 999999);
+    store.putDedup('q:3', 'id-a', 5000);
+    store.putDedup('q:3', 'id-b', 4000);
+    store.putDedup('q:4', 'other', 4000);
+    await store.durable();
+    await store.close();
+    store = LmdbStore.open({ path: tmp.dir });
+    expect(store.recover(3)).to.deep.equal([{ seq: 1, size: 1, deliveries: 2, readyAt: 999999, expiresAt: 123456, priority: 7 }]);
+    expect(store.loadDedup('q:3')).to.deep.equal([
+      ['id-b', 4000],
+      ['id-a', 5000],
+    ]);
+    await store.close();
+  });
+
   it('resolves durable() in call order', async () => {
     const store = LmdbStore.open({ path: tmp.dir });
     const order: number[] = [];
-    store.enqueue(1, 1, record('x'));
+    store.enqueue(1, 1, record('x'), META);
     const a = store.durable().then(() => order.push(1));
     const b = store.durable().then(() => order.push(2)); // no new writes: still after a
     await Promise.all([a, b]);

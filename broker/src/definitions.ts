@@ -1,0 +1,253 @@
+import { readFile } from 'node:fs/promises';
+import { isFieldTable, type FieldTable } from '@switchyard/client/protocol';
+import type { Broker } from './broker.js';
+import type { Binding } from './routing/binding.js';
+import { VERSION } from './version.js';
+import type { VirtualHost } from './vhost/virtual-host.js';
+
+/**
+ * Definitions: the topology (exchanges, queues, bindings) as one JSON document, in RabbitMQ's
+ * definitions format (snake_case keys), so a file exported from RabbitMQ imports here and
+ * back. Users, permissions, policies and parameters are accepted and reported as skipped
+ * until Switchyard has them. spec/management.md §Definitions.
+ */
+
+export interface ExchangeDef {
+  name: string;
+  vhost: string;
+  type: string;
+  durable: boolean;
+  auto_delete: boolean;
+  internal: boolean;
+  arguments: FieldTable;
+}
+
+export interface QueueDef {
+  name: string;
+  vhost: string;
+  durable: boolean;
+  auto_delete: boolean;
+  arguments: FieldTable;
+}
+
+export interface BindingDef {
+  source: string;
+  vhost: string;
+  destination: string;
+  destination_type: 'queue' | 'exchange';
+  routing_key: string;
+  arguments: FieldTable;
+}
+
+export interface DefinitionsDocument {
+  switchyard_version: string;
+  vhosts: { name: string }[];
+  exchanges: ExchangeDef[];
+  queues: QueueDef[];
+  bindings: BindingDef[];
+}
+
+export interface ImportResult {
+  exchanges: number;
+  queues: number;
+  bindings: number;
+  /** Sections and entries not imported, with why. */
+  skipped: string[];
+}
+
+/** A definitions document that cannot be imported; `path` names the bad entry (`queues[2].durable`). */
+export class DefinitionsError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(path === '' ? message : `${path}: ${message}`);
+    this.name = 'DefinitionsError';
+  }
+}
+
+/** Queues and exchanges a client can declare again by name: no built-ins, no server-named or exclusive queues. */
+function exportable(name: string): boolean {
+  return name !== '' && !name.startsWith('amq.');
+}
+
+export function exportDefinitions(broker: Broker): DefinitionsDocument {
+  const doc: DefinitionsDocument = { switchyard_version: VERSION, vhosts: [], exchanges: [], queues: [], bindings: [] };
+  for (const vhost of broker.allVhosts()) {
+    doc.vhosts.push({ name: vhost.name });
+    const queues = new Set<string>();
+    for (const x of vhost.allExchanges()) {
+      if (!exportable(x.name)) continue;
+      doc.exchanges.push({ name: x.name, vhost: vhost.name, type: x.type, durable: x.durable, auto_delete: x.autoDelete, internal: x.internal, arguments: x.arguments });
+    }
+    for (const q of vhost.allQueues()) {
+      if (!exportable(q.name) || q.exclusiveOwner !== undefined) continue;
+      queues.add(q.name);
+      doc.queues.push({ name: q.name, vhost: vhost.name, durable: q.durable, auto_delete: q.autoDelete, arguments: q.arguments });
+    }
+    for (const b of vhost.allBindings()) {
+      if (b.source === '' || (b.destinationKind === 'queue' && !queues.has(b.destination))) continue;
+      doc.bindings.push({ source: b.source, vhost: vhost.name, destination: b.destination, destination_type: b.destinationKind, routing_key: b.routingKey, arguments: b.arguments });
+    }
+  }
+  return doc;
+}
+
+/** RabbitMQ sections Switchyard does not have yet: accepted, reported as skipped. */
+const SKIPPED_SECTIONS = ['users', 'permissions', 'topic_permissions', 'policies', 'parameters', 'global_parameters'];
+const KNOWN_SECTIONS = new Set(['switchyard_version', 'rabbit_version', 'rabbitmq_version', 'product_name', 'product_version', 'vhosts', 'exchanges', 'queues', 'bindings', ...SKIPPED_SECTIONS]);
+
+class Reader {
+  constructor(
+    private readonly entry: Record<string, unknown>,
+    private readonly path: string,
+  ) {}
+
+  string(key: string, fallback?: string): string {
+    const v = this.entry[key];
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (typeof v !== 'string') throw new DefinitionsError(`${this.path}.${key}`, v === undefined ? 'required' : `expected a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.entry[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'boolean') throw new DefinitionsError(`${this.path}.${key}`, `expected true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  table(key: string): FieldTable {
+    const v = this.entry[key];
+    if (v === undefined || v === null) return {};
+    if (!isFieldTable(v)) throw new DefinitionsError(`${this.path}.${key}`, 'expected an object');
+    return v;
+  }
+}
+
+function entries(doc: Record<string, unknown>, section: string): Reader[] {
+  const list = doc[section];
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw new DefinitionsError(section, 'expected an array');
+  return list.map((e, i) => {
+    if (!isFieldTable(e)) throw new DefinitionsError(`${section}[${i}]`, 'expected an object');
+    return new Reader(e, `${section}[${i}]`);
+  });
+}
+
+/** Checks the shape of a definitions document; throws DefinitionsError naming the bad entry. */
+export function parseDefinitions(value: unknown): { doc: DefinitionsDocument; skipped: string[] } {
+  if (!isFieldTable(value)) throw new DefinitionsError('', 'a definitions document must be a JSON object');
+  const skipped: string[] = [];
+  for (const key of Object.keys(value)) {
+    if (!KNOWN_SECTIONS.has(key)) throw new DefinitionsError(key, `unknown section; expected ${['vhosts', 'exchanges', 'queues', 'bindings'].join(', ')}`);
+    const v = value[key];
+    if (SKIPPED_SECTIONS.includes(key) && Array.isArray(v) && v.length > 0) skipped.push(`${key}: ${v.length} entries (not supported yet)`);
+  }
+  const doc: DefinitionsDocument = {
+    switchyard_version: typeof value['switchyard_version'] === 'string' ? value['switchyard_version'] : VERSION,
+    vhosts: entries(value, 'vhosts').map((r) => ({ name: r.string('name') })),
+    exchanges: entries(value, 'exchanges').map((r) => ({
+      name: r.string('name'),
+      vhost: r.string('vhost', '/'),
+      type: r.string('type'),
+      durable: r.bool('durable', true),
+      auto_delete: r.bool('auto_delete', false),
+      internal: r.bool('internal', false),
+      arguments: r.table('arguments'),
+    })),
+    queues: entries(value, 'queues').map((r) => ({
+      name: r.string('name'),
+      vhost: r.string('vhost', '/'),
+      durable: r.bool('durable', true),
+      auto_delete: r.bool('auto_delete', false),
+      arguments: r.table('arguments'),
+    })),
+    bindings: entries(value, 'bindings').map((r, i) => {
+      const kind = r.string('destination_type', 'queue');
+      if (kind !== 'queue' && kind !== 'exchange') throw new DefinitionsError(`bindings[${i}].destination_type`, `expected "queue" or "exchange", got ${JSON.stringify(kind)}`);
+      return { source: r.string('source'), vhost: r.string('vhost', '/'), destination: r.string('destination'), destination_type: kind, routing_key: r.string('routing_key', ''), arguments: r.table('arguments') };
+    }),
+  };
+  return { doc, skipped };
+}
+
+/**
+ * Declares everything a document defines, in order exchanges, queues, bindings. Idempotent:
+ * what exists with the same attributes is left alone; what exists with other attributes
+ * fails with the broker's PRECONDITION_FAILED, prefixed with the entry. Entries are applied
+ * one by one, so a failure leaves the ones before it in place; fix and import again.
+ */
+export function importDefinitions(broker: Broker, value: unknown): ImportResult {
+  const { doc, skipped } = parseDefinitions(value);
+  const result: ImportResult = { exchanges: 0, queues: 0, bindings: 0, skipped };
+  const vhostFor = (name: string, path: string): VirtualHost => {
+    const v = broker.vhost(name);
+    if (v === undefined) throw new DefinitionsError(path, `vhost '${name}' does not exist (only '/' until vhosts can be created)`);
+    return v;
+  };
+  doc.vhosts.forEach((v, i) => vhostFor(v.name, `vhosts[${i}]`));
+  doc.exchanges.forEach((x, i) => {
+    if (!exportable(x.name)) {
+      skipped.push(`exchanges[${i}]: '${x.name}' is built in`);
+      return;
+    }
+    const vhost = vhostFor(x.vhost, `exchanges[${i}]`);
+    apply(`exchanges[${i}]`, `exchange '${x.name}'`, () =>
+      vhost.declareExchange({ exchange: x.name, exchangeType: x.type, passive: false, durable: x.durable, autoDelete: x.auto_delete, internal: x.internal, arguments: x.arguments }),
+    );
+    result.exchanges++;
+  });
+  doc.queues.forEach((q, i) => {
+    const vhost = vhostFor(q.vhost, `queues[${i}]`);
+    apply(`queues[${i}]`, `queue '${q.name}'`, () =>
+      vhost.declareQueue({ queue: q.name, passive: false, durable: q.durable, exclusive: false, autoDelete: q.auto_delete, arguments: q.arguments }, 'definitions'),
+    );
+    result.queues++;
+  });
+  doc.bindings.forEach((b, i) => {
+    if (b.source === '') {
+      skipped.push(`bindings[${i}]: bindings of the default exchange are implicit`);
+      return;
+    }
+    const vhost = vhostFor(b.vhost, `bindings[${i}]`);
+    const binding: Binding = { source: b.source, destination: b.destination, destinationKind: b.destination_type, routingKey: b.routing_key, arguments: b.arguments };
+    apply(`bindings[${i}]`, `binding of ${b.destination_type} '${b.destination}' to exchange '${b.source}'`, () => vhost.bind(binding, undefined));
+    result.bindings++;
+  });
+  return result;
+}
+
+/** Runs one declaration, prefixing a refusal with the entry it came from (keeps `code`). */
+function apply(path: string, what: string, declare: () => unknown): void {
+  try {
+    declare();
+  } catch (err) {
+    if (err instanceof Error) {
+      err.message = `${path} (${what}): ${err.message}`;
+      throw err;
+    }
+    throw new DefinitionsError(path, String(err));
+  }
+}
+
+/** Reads and imports a definitions file (the `definitions` option, at boot). */
+export async function importDefinitionsFile(broker: Broker, file: string): Promise<ImportResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read definitions file '${file}': ${(err as Error).message}`, { cause: err });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`definitions file '${file}' is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return importDefinitions(broker, value);
+  } catch (err) {
+    throw new Error(`definitions file '${file}': ${(err as Error).message}`, { cause: err });
+  }
+}

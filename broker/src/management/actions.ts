@@ -1,0 +1,232 @@
+import { BrokerError, ErrorCode, validateProperties, type MessageProperties } from '@switchyard/client/protocol';
+import type { Broker } from '../broker.js';
+import type { Queue } from '../queues/queue.js';
+import type { Binding, DestinationKind } from '../routing/binding.js';
+import type { ClientConnection } from '../server/connection.js';
+import type { VirtualHost } from '../vhost/virtual-host.js';
+import { Body } from './body.js';
+import { propertiesKey } from './binding-key.js';
+import { HttpError, badField, notFound } from './http-util.js';
+import { DEFAULT_EXCHANGE_ALIAS } from './views.js';
+
+/**
+ * The management API's actions, on top of the vhost's declare/delete/bind logic so that
+ * the API and the wire protocol enforce the same rules. The management API acts as an
+ * administrator: it may purge, delete and bind exclusive queues of any connection.
+ */
+
+/** The connection id the management API declares under (it never owns exclusive queues). */
+export const MANAGEMENT_CONNECTION_ID = 'management';
+
+export function requireVhost(broker: Broker, name: string): VirtualHost {
+  const vhost = broker.vhost(name);
+  if (vhost === undefined) throw notFound(`no vhost '${name}'`);
+  return vhost;
+}
+
+export function requireQueue(vhost: VirtualHost, name: string): Queue {
+  const q = vhost.queue(name);
+  if (q === undefined) throw notFound(`no queue '${name}' in vhost '${vhost.name}'`);
+  return q;
+}
+
+/** `amq.default` in a path names the default exchange (`''`), as in RabbitMQ's API. */
+export function exchangeName(segment: string): string {
+  return segment === DEFAULT_EXCHANGE_ALIAS ? '' : segment;
+}
+
+export function requireExchange(vhost: VirtualHost, segment: string): NonNullable<ReturnType<VirtualHost['exchange']>> {
+  const x = vhost.exchange(exchangeName(segment));
+  if (x === undefined) throw notFound(`no exchange '${segment}' in vhost '${vhost.name}'`);
+  return x;
+}
+
+/**
+ * A declare that fails 406 on a resource that did not exist was refused for its arguments
+ * (a bad `x-max-length`, say): that is a bad request body, not a conflict.
+ */
+function declareOrExplain<T>(existed: boolean, declare: () => T): T {
+  try {
+    return declare();
+  } catch (err) {
+    if (!existed && err instanceof BrokerError && err.code === ErrorCode.PRECONDITION_FAILED) {
+      throw new HttpError(400, err.name, err.message, { code: err.code, field: 'arguments' });
+    }
+    throw err;
+  }
+}
+
+export function declareQueue(vhost: VirtualHost, name: string, data: Record<string, unknown>): { queue: Queue; created: boolean } {
+  const body = new Body(data, ['durable', 'autoDelete', 'arguments']);
+  if (name === '') throw badField('name', 'a queue name is required (server-named queues are declared by clients)');
+  const d = { queue: name, passive: false, durable: body.bool('durable', true), exclusive: false, autoDelete: body.bool('autoDelete', false), arguments: body.table('arguments') };
+  const existed = vhost.queue(name) !== undefined;
+  const queue = declareOrExplain(existed, () => vhost.declareQueue(d, MANAGEMENT_CONNECTION_ID));
+  return { queue, created: !existed };
+}
+
+export function deleteQueue(vhost: VirtualHost, name: string, ifUnused: boolean, ifEmpty: boolean): number {
+  const q = requireQueue(vhost, name);
+  return vhost.deleteQueue(name, ifUnused, ifEmpty, q.exclusiveOwner);
+}
+
+export function purgeQueue(vhost: VirtualHost, name: string): number {
+  return requireQueue(vhost, name).purge();
+}
+
+export function declareExchange(vhost: VirtualHost, name: string, data: Record<string, unknown>): { created: boolean } {
+  const body = new Body(data, ['type', 'durable', 'autoDelete', 'internal', 'arguments']);
+  if (name === '' || name === DEFAULT_EXCHANGE_ALIAS) throw new BrokerError(ErrorCode.ACCESS_REFUSED, 'the default exchange cannot be declared');
+  const exchangeType = body.choice('type', ['direct', 'fanout', 'topic', 'headers'], 'direct');
+  const existed = vhost.exchange(name) !== undefined;
+  declareOrExplain(existed, () =>
+    vhost.declareExchange({
+      exchange: name,
+      exchangeType,
+      passive: false,
+      durable: body.bool('durable', true),
+      autoDelete: body.bool('autoDelete', false),
+      internal: body.bool('internal', false),
+      arguments: body.table('arguments'),
+    }),
+  );
+  return { created: !existed };
+}
+
+export function deleteExchange(vhost: VirtualHost, segment: string, ifUnused: boolean): void {
+  requireExchange(vhost, segment);
+  vhost.deleteExchange(exchangeName(segment), ifUnused);
+}
+
+/** Owner of an exclusive destination queue, so the administrator may bind it. */
+function ownerOf(vhost: VirtualHost, b: Binding): string | undefined {
+  return b.destinationKind === 'queue' ? vhost.queue(b.destination)?.exclusiveOwner : undefined;
+}
+
+export function bind(vhost: VirtualHost, source: string, kind: DestinationKind, destination: string, data: Record<string, unknown>): Binding {
+  const body = new Body(data, ['routingKey', 'arguments']);
+  requireExchange(vhost, source);
+  if (kind === 'queue') requireQueue(vhost, destination);
+  else requireExchange(vhost, destination);
+  const b: Binding = { source: exchangeName(source), destination: kind === 'exchange' ? exchangeName(destination) : destination, destinationKind: kind, routingKey: body.string('routingKey', ''), arguments: body.table('arguments') };
+  vhost.bind(b, ownerOf(vhost, b));
+  return b;
+}
+
+export function bindingsBetween(vhost: VirtualHost, source: string, kind: DestinationKind, destination: string): Binding[] {
+  requireExchange(vhost, source);
+  if (kind === 'queue') requireQueue(vhost, destination);
+  else requireExchange(vhost, destination);
+  const src = exchangeName(source);
+  const dest = kind === 'exchange' ? exchangeName(destination) : destination;
+  return [...vhost.allBindings()].filter((b) => b.source === src && b.destinationKind === kind && b.destination === dest);
+}
+
+export function unbind(vhost: VirtualHost, source: string, kind: DestinationKind, destination: string, key: string): void {
+  const b = bindingsBetween(vhost, source, kind, destination).find((x) => propertiesKey(x.routingKey, x.arguments) === key);
+  if (b === undefined) throw notFound(`no binding '${key}' from exchange '${source}' to ${kind} '${destination}' in vhost '${vhost.name}'`);
+  vhost.unbind(b, ownerOf(vhost, b));
+}
+
+/**
+ * Publishes one message as a client would (routing, alternate exchanges, per-queue
+ * persistence) and answers once it is durable where persistent.
+ */
+export async function publish(broker: Broker, vhost: VirtualHost, segment: string, data: Record<string, unknown>): Promise<{ routed: boolean; queues: number }> {
+  const body = new Body(data, ['routingKey', 'payload', 'payloadEncoding', 'properties']);
+  const routingKey = body.string('routingKey', '');
+  const payload = body.string('payload', '');
+  const encoding = body.choice('payloadEncoding', ['string', 'base64'], 'string');
+  let properties: MessageProperties | null;
+  try {
+    properties = validateProperties(body.table('properties'), 'properties');
+  } catch (err) {
+    throw badField('properties', (err as Error).message.replace(/^properties: /, ''));
+  }
+  if (encoding === 'base64' && !/^[A-Za-z0-9+/_-]*={0,2}$/.test(payload)) throw badField('payload', 'not valid base64');
+  const content = encoding === 'base64' ? Buffer.from(payload, 'base64') : Buffer.from(payload, 'utf8');
+  const max = broker.options.maxMessageBytes;
+  if (content.length > max) {
+    throw new BrokerError(ErrorCode.CONTENT_TOO_LARGE, `message size ${content.length} is larger than configured max size ${max}`);
+  }
+  const exchange = exchangeName(segment);
+  if (exchange !== '') requireExchange(vhost, segment);
+  const queues = vhost.route(exchange, routingKey, properties?.headers);
+  broker.stats.published++;
+  if (queues.length === 0) broker.stats.unroutable++;
+  for (const q of queues) q.enqueue(exchange, routingKey, properties, content);
+  await broker.store.durable();
+  return { routed: queues.length > 0, queues: queues.length };
+}
+
+/** One message as `POST .../get` returns it. */
+export interface GotMessage {
+  exchange: string;
+  routingKey: string;
+  redelivered: boolean;
+  deliveryCount: number;
+  messageCount: number;
+  properties: MessageProperties | null;
+  payload: string;
+  payloadEncoding: 'string' | 'base64';
+  payloadBytes: number;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Takes up to `count` messages and then acks them (`ackMode: "ack"`, they are gone) or
+ * puts them back where they were (`"requeue"`, the default; they come back redelivered,
+ * as with RabbitMQ's get-and-requeue).
+ */
+export function getMessages(vhost: VirtualHost, name: string, data: Record<string, unknown>): GotMessage[] {
+  const body = new Body(data, ['count', 'ackMode', 'encoding']);
+  const count = body.int('count', 1, 1, 10_000);
+  const ackMode = body.choice('ackMode', ['requeue', 'ack'], 'requeue');
+  const encoding = body.choice('encoding', ['auto', 'base64'], 'auto');
+  const q = requireQueue(vhost, name);
+  const taken: NonNullable<ReturnType<Queue['take']>>[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = q.take();
+    if (t === undefined) break;
+    taken.push(t);
+  }
+  const remaining = q.messageCount;
+  const out = taken.map(({ entry, record }, i): GotMessage => {
+    const text = encoding === 'auto' ? decodeUtf8(record.content) : undefined;
+    return {
+      exchange: record.exchange,
+      routingKey: record.routingKey,
+      redelivered: entry.deliveries > 0,
+      deliveryCount: entry.deliveries,
+      messageCount: remaining + taken.length - i - 1,
+      properties: record.properties,
+      payload: text ?? Buffer.from(record.content).toString('base64'),
+      payloadEncoding: text === undefined ? 'base64' : 'string',
+      payloadBytes: record.content.length,
+    };
+  });
+  if (ackMode === 'ack') for (const t of taken) q.settle(t.entry);
+  else if (taken.length > 0) q.requeue(taken.map((t) => t.entry));
+  return out;
+}
+
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+export function requireConnection(broker: Broker, id: string): ClientConnection {
+  for (const c of broker.allConnections()) if (c.id === id) return c;
+  throw notFound(`no connection '${id}'`);
+}
+
+/** Closes a client connection with 320 CONNECTION_FORCED, as `rabbitmqctl close_connection`. */
+export function closeConnection(broker: Broker, id: string, reason: string): void {
+  const conn = requireConnection(broker, id);
+  broker.logger.info('closing connection via management API', { component: 'management', conn: id, peer: conn.remoteAddress, reason });
+  conn.close(ErrorCode.CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`);
+}

@@ -1,0 +1,84 @@
+import type { Broker } from '../broker.js';
+import type { Queue } from '../queues/queue.js';
+import { ExpositionWriter } from './prometheus.js';
+
+/**
+ * Renders the broker's `/metrics` page (spec/management.md §Metrics). Names and labels are
+ * part of the public contract: dashboards and alerts are built on them, so they only grow.
+ * Process metrics use the names of the standard Prometheus client libraries.
+ */
+export function renderMetrics(broker: Broker, now = Date.now()): string {
+  const w = new ExpositionWriter();
+  writeBrokerMetrics(w, broker);
+  writeQueueMetrics(w, broker, now);
+  writeProcessMetrics(w);
+  return w.toString();
+}
+
+function writeBrokerMetrics(w: ExpositionWriter, broker: Broker): void {
+  let connections = 0;
+  let channels = 0;
+  let consumers = 0;
+  for (const c of broker.allConnections()) {
+    connections++;
+    channels += c.channelCount;
+    for (const ch of c.channelList()) consumers += ch.consumerCount;
+  }
+  let queues = 0;
+  let exchanges = 0;
+  for (const v of broker.allVhosts()) {
+    for (const _ of v.allQueues()) queues++;
+    for (const _ of v.allExchanges()) exchanges++;
+  }
+  const s = broker.stats;
+  w.single('switchyard_build_info', 'gauge', 'Broker version (value is always 1).', 1, { version: broker.version });
+  w.single('switchyard_connections', 'gauge', 'Open client connections.', connections);
+  w.single('switchyard_channels', 'gauge', 'Open channels over all connections.', channels);
+  w.single('switchyard_consumers', 'gauge', 'Consumers over all channels.', consumers);
+  w.single('switchyard_queues', 'gauge', 'Queues over all vhosts.', queues);
+  w.single('switchyard_exchanges', 'gauge', 'Exchanges over all vhosts, built-in ones included.', exchanges);
+  w.single('switchyard_connections_opened_total', 'counter', 'Client connections opened since start.', s.connectionsOpened);
+  w.single('switchyard_connections_closed_total', 'counter', 'Client connections closed since start.', s.connectionsClosed);
+  w.single('switchyard_messages_published_total', 'counter', 'Messages published to the broker since start, routed or not.', s.published);
+  w.single('switchyard_messages_unroutable_total', 'counter', 'Published messages that matched no queue.', s.unroutable);
+  w.single('switchyard_messages_acked_total', 'counter', 'Deliveries acknowledged by clients since start.', s.acked);
+  w.single('switchyard_store_size_bytes', 'gauge', 'Size of the LMDB message store on disk.', broker.store.sizeBytes());
+  w.histogram('switchyard_commit_latency_seconds', 'Time for a group-commit write transaction to become durable.', broker.histograms.commitLatency);
+  w.histogram('switchyard_confirm_latency_seconds', 'Time from the first publish of an event-loop turn to its publisher confirms.', broker.histograms.confirmLatency);
+}
+
+type QueueMetric = [name: string, type: 'gauge' | 'counter', help: string, value: (q: Queue, now: number) => number];
+
+const QUEUE_METRICS: readonly QueueMetric[] = [
+  ['switchyard_queue_messages_ready', 'gauge', 'Messages ready for delivery.', (q) => q.messageCount],
+  ['switchyard_queue_messages_unacked', 'gauge', 'Messages delivered and not yet acknowledged.', (q) => q.unacked],
+  ['switchyard_queue_messages', 'gauge', 'Messages ready plus unacknowledged.', (q) => q.messageCount + q.unacked],
+  ['switchyard_queue_messages_ready_bytes', 'gauge', 'Bytes of message bodies ready for delivery.', (q) => q.readyBytes],
+  ['switchyard_queue_consumers', 'gauge', 'Consumers of the queue.', (q) => q.consumerCount],
+  ['switchyard_queue_oldest_message_age_seconds', 'gauge', 'Age of the oldest ready message (consumer lag in time); 0 when empty.', (q, now) => q.oldestReadyAgeMs(now) / 1000],
+  ['switchyard_queue_messages_published_total', 'counter', 'Messages routed to the queue.', (q) => q.counters.published],
+  ['switchyard_queue_messages_delivered_total', 'counter', 'Deliveries to consumers and gets, redeliveries included.', (q) => q.counters.delivered],
+  ['switchyard_queue_messages_redelivered_total', 'counter', 'Deliveries of messages delivered before.', (q) => q.counters.redelivered],
+  ['switchyard_queue_messages_acked_total', 'counter', 'Deliveries settled (acknowledged, or dropped without requeue).', (q) => q.counters.acked],
+  ['switchyard_queue_messages_dead_lettered_total', 'counter', 'Messages dead-lettered (rejected, expired, over max length or delivery limit).', (q) => q.counters.deadLettered],
+];
+
+function writeQueueMetrics(w: ExpositionWriter, broker: Broker, now: number): void {
+  const queues: { vhost: string; queue: Queue }[] = [];
+  for (const v of broker.allVhosts()) for (const q of v.allQueues()) queues.push({ vhost: v.name, queue: q });
+  for (const [name, type, help, value] of QUEUE_METRICS) {
+    w.family(name, type, help);
+    for (const { vhost, queue } of queues) w.sample(name, value(queue, now), { vhost, queue: queue.name });
+  }
+}
+
+function writeProcessMetrics(w: ExpositionWriter): void {
+  const mem = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  w.single('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', mem.rss);
+  w.single('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', (cpu.user + cpu.system) / 1e6);
+  w.single('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', Math.floor(Date.now() / 1000 - process.uptime()));
+  w.single('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap size in bytes.', mem.heapTotal);
+  w.single('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap used in bytes.', mem.heapUsed);
+  w.single('nodejs_external_memory_bytes', 'gauge', 'Memory of C++ objects bound to JavaScript objects, in bytes.', mem.external);
+}

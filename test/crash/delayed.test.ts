@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import { connect } from '@switchyard/client';
+import { killHard, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
+import { type Connection, type Message } from '../helpers/client.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('delays across a crash (kill -9)', function () {
+  this.timeout(30_000);
+  let tmp: { dir: string; remove: () => Promise<void> };
+  let proc: BrokerProcess | undefined;
+  const conns: Connection[] = [];
+
+  beforeEach(async () => {
+    tmp = await makeTmpDir('crash-delay');
+  });
+  afterEach(async () => {
+    for (const c of conns.splice(0)) await c.close().catch(() => undefined);
+    if (proc) await killHard(proc);
+    proc = undefined;
+    await tmp.remove();
+  });
+
+  async function channel(url: string) {
+    const conn = await connect(url);
+    conn.on('error', () => undefined);
+    conns.push(conn);
+    return conn.createChannel();
+  }
+
+  it('a delayed retry survives SIGKILL and is delivered after its delay, not before', async () => {
+    proc = await spawnBroker(tmp.dir);
+    const ch = await channel(proc.url);
+    await ch.assertQueue('retry', { durable: true });
+    await ch.sendToQueue('retry', Buffer.from('job'), { persistent: true });
+    const m = (await ch.get('retry')) as Message;
+    const nackedAt = Date.now();
+    ch.nack(m, false, true, { delayMs: 2500 });
+    await ch.checkQueue('retry'); // the nack has been processed
+    await sleep(200); // and its write committed
+    await killHard(proc);
+    conns.splice(0);
+
+    proc = await spawnBroker(tmp.dir);
+    const ch2 = await channel(proc.url);
+    expect(await ch2.get('retry')).to.equal(false);
+    let got: Message | false = false;
+    while (!got && Date.now() - nackedAt < 10_000) {
+      await sleep(50);
+      got = (await ch2.get('retry', { noAck: true })) as Message | false;
+    }
+    expect(got, 'never redelivered').to.not.equal(false);
+    expect(Date.now() - nackedAt).to.be.at.least(2500);
+    expect(Buffer.from((got as Message).content).toString()).to.equal('job');
+    expect((got as Message).fields.redelivered).to.equal(true);
+  });
+
+  it('an x-delay message survives SIGKILL and is routed when due', async () => {
+    proc = await spawnBroker(tmp.dir);
+    const ch = await channel(proc.url);
+    await ch.assertQueue('due', { durable: true });
+    const sentAt = Date.now();
+    await ch.sendToQueue('due', Buffer.from('tick'), { persistent: true, headers: { 'x-delay': 2000 } });
+    await killHard(proc);
+    conns.splice(0);
+
+    proc = await spawnBroker(tmp.dir);
+    const ch2 = await channel(proc.url);
+    expect((await ch2.checkQueue('due')).messageCount).to.equal(0);
+    let got: Message | false = false;
+    while (!got && Date.now() - sentAt < 10_000) {
+      await sleep(50);
+      got = (await ch2.get('due', { noAck: true })) as Message | false;
+    }
+    expect(got, 'never routed').to.not.equal(false);
+    expect(Date.now() - sentAt).to.be.at.least(2000);
+  });
+});
