@@ -4,7 +4,7 @@
 //   npm run bench                                    # Switchyard only (spawned child broker)
 //   npm run bench -- --amqp-url amqp://guest:guest@127.0.0.1:5672   # + RabbitMQ side by side
 //   node scripts/bench/run.mjs --only-amqp --amqp-url amqp://...     # AMQP broker only
-//   options: --workloads W1,W2,W3,W4,routing  --messages N  --quick  --json file  ...
+//   options: --workloads W1,W2,W3,W4,W5,W6,routing  --messages N  --quick  --json file  ...
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile, mkdir } from 'node:fs/promises';
@@ -27,8 +27,8 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --broker-url WS_URL      use a running Switchyard broker instead of spawning one
   --broker-pid PID         pid of that broker, for RSS/CPU figures
   --amqp-pid PID           pid of the AMQP broker for RSS/CPU (default: the single local beam.smp)
-  --workloads LIST         comma list of W1,W2,W3,W4,routing (default: all)
-  --messages N             messages for W1 and W2 (W4 uses N/4); default 200000
+  --workloads LIST         comma list of W1,W2,W3,W4,W5,W6,routing (default: all)
+  --messages N             messages for W1, W2 and W6 (W4 uses N/4, W5 N/2); default 200000
   --rate N                 W3 publish rate, msgs/s (default 5000)
   --latency-seconds S      W3 duration (default 10)
   --tick-ms MS             W3 pacing timer interval (default 2 ms, i.e. 10 messages per tick)
@@ -80,7 +80,7 @@ function parseOptions() {
     return n;
   };
   const amqpUrl = values['amqp-url'] ?? (values['only-amqp'] ? 'amqp://guest:guest@127.0.0.1:5672' : undefined);
-  const all = ['W1', 'W2', 'W3', 'W4', 'routing'];
+  const all = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'routing'];
   const workloads = values.workloads
     ? values.workloads.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s.toLowerCase() === 'routing' ? 'routing' : s.toUpperCase()))
     : all;
@@ -107,6 +107,8 @@ function parseOptions() {
       stallMs,
       maxMs,
     },
+    W5: { ...DEFAULTS.W5, messages: Math.round(messages ? messages / 2 : DEFAULTS.W5.messages * scale), queues: values.quick ? 100 : DEFAULTS.W5.queues, stallMs, maxMs },
+    W6: { ...DEFAULTS.W6, messages: Math.round(messages ?? DEFAULTS.W6.messages * scale), stallMs, maxMs },
   };
   return {
     amqpUrl,
@@ -167,7 +169,14 @@ async function runTarget(name, opts) {
       driver = await createAmqpDriver(opts.amqpUrl);
       out.url = driver.label;
       pid = opts.amqpPid;
-      if (!pid && /@?(127\.0\.0\.1|localhost)(:|\/|$)/.test(opts.amqpUrl.replace(/^amqps?:\/\//, ''))) {
+      // Auto-detect only a local broker on the default port (RabbitMQ's beam.smp).
+      let u = null;
+      try {
+        u = new URL(opts.amqpUrl);
+      } catch {
+        /* amqplib will report it */
+      }
+      if (!pid && u && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) && (u.port === '' || u.port === '5672')) {
         const beams = pidsByComm('beam.smp');
         if (beams.length === 1) pid = beams[0];
         else if (beams.length > 1) log(`[amqp] ${beams.length} beam.smp processes; pass --amqp-pid for RSS figures`);
@@ -196,7 +205,8 @@ async function runTarget(name, opts) {
       const c0 = process.cpuUsage();
       let res;
       try {
-        res = await WORKLOADS[w](driver, opts.cfg[w]);
+        const sampleRss = pid ? () => memOf(pid) : undefined;
+        res = await WORKLOADS[w](driver, { ...opts.cfg[w], sampleRss });
       } catch (err) {
         res = { error: err.message ?? String(err) };
         log(`[${name}] ${w} FAILED: ${res.error}`);
@@ -218,6 +228,7 @@ async function runTarget(name, opts) {
     }
   } finally {
     const peaks = Object.values(out.workloads)
+      .filter((r) => !r.error)
       .map((r) => r.process?.peakRssBytes)
       .filter(Boolean);
     const mem = pid ? memOf(pid) : null;
@@ -361,10 +372,11 @@ async function main() {
     routing,
   };
 
-  if (targets.length) {
-    console.log('\n' + buildTable(doc.results, targets));
-    if (targets.length === 2) console.log('ratio = Switchyard / AMQP: above 1 is better for rates, below 1 is better for latency, RSS and CPU.');
-    for (const t of targets) {
+  const ran = targets.filter((t) => Object.keys(t.workloads).length);
+  if (ran.length) {
+    console.log('\n' + buildTable(doc.results, ran));
+    if (ran.length === 2) console.log('ratio = Switchyard / AMQP: above 1 is better for rates, below 1 is better for latency, RSS and CPU.');
+    for (const t of ran) {
       const errs = Object.entries(t.workloads).filter(([, r]) => r.error);
       for (const [w, r] of errs) console.log(`${colName(t.target)} ${w} error: ${r.error}`);
       console.log(`${colName(t.target)}: ${t.url ?? '-'}${t.peakRssMB ? `, broker peak RSS over the run ${fmt(t.peakRssMB, 1)} MB` : ''}`);

@@ -73,11 +73,14 @@ function kbField(status, name) {
   return m ? Number(m[1]) * 1024 : null;
 }
 
-/** { rss, hwm } in bytes, or null if the process is gone / unreadable. */
+/**
+ * { rss, hwm, rssAnon, rssFile } in bytes, or null if the process is gone / unreadable.
+ * rssFile is mostly LMDB's memory map: page cache the kernel can reclaim, not heap.
+ */
 export function memOf(pid) {
   const s = readStatus(pid);
   if (!s) return null;
-  return { rss: kbField(s, 'VmRSS'), hwm: kbField(s, 'VmHWM') };
+  return { rss: kbField(s, 'VmRSS'), hwm: kbField(s, 'VmHWM'), rssAnon: kbField(s, 'RssAnon'), rssFile: kbField(s, 'RssFile') };
 }
 
 /** CPU seconds (user+system) consumed so far by pid (threads included), or null. */

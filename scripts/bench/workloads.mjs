@@ -15,6 +15,8 @@ export const DEFAULTS = {
   // bursts and the median then measures queueing behind the burst (10 ms/50 msgs adds ~1.5 ms).
   W3: { rate: 5000, seconds: 10, tickMs: 2, window: 1000, prefetch: 100 },
   W4: { messages: 50_000, window: 1000, prefetch: 100 },
+  W5: { messages: 100_000, queues: 1000, window: 1000, prefetch: 100 },
+  W6: { messages: 200_000, window: 1000, prefetch: 1000 },
 };
 
 // Metric descriptions, in print order: [key, label, digits]
@@ -39,6 +41,14 @@ export const METRICS = {
     ['publishesPerSec', 'publishes/s (confirmed)'],
     ['avgMatchedQueues', 'avg queues matched per message', 3],
   ],
+  W5: [['msgsPerSec', 'msgs/s (1st publish -> last ack)'], ['publishesPerSec', 'publishes/s (confirmed)']],
+  W6: [
+    ['publishPerSec', 'publish msgs/s (no consumer)'],
+    ['drainPerSec', 'drain msgs/s (prefetch 1000)'],
+    ['backlogRssMB', 'broker RSS MB with backlog', 1],
+    ['backlogAnonMB', '  of which heap/anon MB', 1],
+    ['backlogFileMB', '  of which mapped file (LMDB) MB', 1],
+  ],
 };
 
 export const TITLES = {
@@ -46,6 +56,8 @@ export const TITLES = {
   W2: 'W2 transient',
   W3: 'W3 latency',
   W4: 'W4 topic',
+  W5: 'W5 1k queues',
+  W6: 'W6 backlog',
 };
 
 // ---------------------------------------------------------------------------
@@ -578,4 +590,130 @@ export async function runW4(driver, cfg) {
   }
 }
 
-export const WORKLOADS = { W1: runW1, W2: runW2, W3: runW3, W4: runW4 };
+// ---------------------------------------------------------------------------
+// W5 many queues: 1,000 durable queues on a direct exchange, one consumer each (prefetch
+// 100, manual ack, all on one consumer channel), persistent 1 KiB messages published
+// round-robin over the queues' keys with confirms (<= window outstanding).
+
+export async function runW5(driver, cfg) {
+  const { messages: N, queues: Q, window, prefetch, stallMs, maxMs } = cfg;
+  const id = rid();
+  const ex = `bench.w5.${id}`;
+  const names = Array.from({ length: Q }, (_, i) => `bench.w5.${id}.q${i}`);
+  const body = makeBody();
+  const pubConn = await driver.connect();
+  const conConn = await driver.connect();
+  const pubCh = await pubConn.channel({ confirm: true });
+  const conCh = await conConn.channel();
+  const failed = deferred();
+  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const st = { published: 0, confirmed: 0, consumed: 0, lastConfirmAt: 0, lastAckAt: 0 };
+  const tags = [];
+  let wd;
+  try {
+    await pubCh.assertExchange(ex, 'direct', { durable: true });
+    await conCh.prefetch(prefetch);
+    const allConsumed = deferred();
+    for (let i = 0; i < Q; i++) {
+      await pubCh.assertQueue(names[i], { durable: true });
+      await pubCh.bindQueue(names[i], ex, `k${i}`);
+      tags.push(
+        await conCh.consume(
+          names[i],
+          (msg) => {
+            conCh.ack(msg);
+            if (++st.consumed === N) {
+              st.lastAckAt = now();
+              allConsumed.resolve();
+            }
+          },
+          { noAck: false },
+        ),
+      );
+    }
+    wd = watchdog('W5', () => st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs, maxMs });
+    const t0 = now();
+    const pub = publishWindowed(pubCh, N, window, (i) => [ex, `k${i % Q}`, body, { persistent: true }], st);
+    await Promise.race([Promise.all([pub, allConsumed.promise]), wd.promise, failed.promise]);
+    return {
+      metrics: {
+        msgsPerSec: round((N / (st.lastAckAt - t0)) * 1000),
+        publishesPerSec: round((N / (st.lastConfirmAt - t0)) * 1000),
+      },
+      info: { messages: N, queues: Q, seconds: round((st.lastAckAt - t0) / 1000, 3) },
+    };
+  } finally {
+    wd?.stop();
+    const steps = [['cancel', () => Promise.all(tags.map((t) => conCh.cancel(t)))]];
+    steps.push(['deleteQueues', () => Promise.all(names.map((q) => pubCh.deleteQueue(q)))]);
+    steps.push(['deleteExchange', () => pubCh.deleteExchange(ex)]);
+    steps.push(['close', () => Promise.all([pubConn.close(), conConn.close()])]);
+    const errs = await cleanup(steps);
+    if (errs.length) process.stderr.write(`  W5 cleanup: ${errs.join('; ')}\n`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// W6 backlog: 200,000 persistent 1 KiB messages published with confirms and no consumer;
+// the broker's RSS is read while they sit in the queue; then one consumer (prefetch 1000,
+// ack each) drains them.
+
+export async function runW6(driver, cfg) {
+  const { messages: N, window, prefetch, stallMs, maxMs, sampleRss } = cfg;
+  const q = `bench.w6.${rid()}`;
+  const body = makeBody();
+  const pubConn = await driver.connect();
+  const conConn = await driver.connect();
+  const pubCh = await pubConn.channel({ confirm: true });
+  const conCh = await conConn.channel();
+  const failed = deferred();
+  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const st = { published: 0, confirmed: 0, consumed: 0, lastConfirmAt: 0, lastAckAt: 0 };
+  let tag;
+  let wd;
+  try {
+    await pubCh.assertQueue(q, { durable: true });
+    wd = watchdog('W6', () => st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs, maxMs });
+    const t0 = now();
+    await Promise.race([publishWindowed(pubCh, N, window, () => ['', q, body, { persistent: true }], st), wd.promise, failed.promise]);
+    const publishMs = st.lastConfirmAt - t0;
+    // Let the broker drop in-flight buffers and collect garbage before reading its RSS.
+    await new Promise((r) => setTimeout(r, 1000));
+    const mem = sampleRss?.() ?? null;
+    const allConsumed = deferred();
+    await conCh.prefetch(prefetch);
+    const t1 = now();
+    tag = await conCh.consume(
+      q,
+      (msg) => {
+        conCh.ack(msg);
+        if (++st.consumed === N) {
+          st.lastAckAt = now();
+          allConsumed.resolve();
+        }
+      },
+      { noAck: false },
+    );
+    await Promise.race([allConsumed.promise, wd.promise, failed.promise]);
+    return {
+      metrics: {
+        publishPerSec: round((N / publishMs) * 1000),
+        drainPerSec: round((N / (st.lastAckAt - t1)) * 1000),
+        backlogRssMB: mem ? round(mem.rss / 1024 / 1024, 1) : null,
+        backlogAnonMB: mem?.rssAnon ? round(mem.rssAnon / 1024 / 1024, 1) : null,
+        backlogFileMB: mem?.rssFile ? round(mem.rssFile / 1024 / 1024, 1) : null,
+      },
+      info: { messages: N, prefetch },
+    };
+  } finally {
+    wd?.stop();
+    const errs = await cleanup([
+      ['cancel', () => tag !== undefined && conCh.cancel(tag)],
+      ['deleteQueue', () => pubCh.deleteQueue(q)],
+      ['close', () => Promise.all([pubConn.close(), conConn.close()])],
+    ]);
+    if (errs.length) process.stderr.write(`  W6 cleanup: ${errs.join('; ')}\n`);
+  }
+}
+
+export const WORKLOADS = { W1: runW1, W2: runW2, W3: runW3, W4: runW4, W5: runW5, W6: runW6 };
