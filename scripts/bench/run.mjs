@@ -15,7 +15,7 @@ import { spawnBroker } from './spawn-broker.mjs';
 import { createSwitchyardDriver } from './switchyard-driver.mjs';
 import { createAmqpDriver } from './amqp-driver.mjs';
 import { WORKLOADS, DEFAULTS, METRICS, TITLES, w4Fixture } from './workloads.mjs';
-import { startProcessSampler, pidsByComm, memOf, fmt, round, table, MB } from './stats.mjs';
+import { startProcessSampler, pidsByComm, memOf, cpuOf, fmt, round, table, MB } from './stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -27,7 +27,7 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --broker-url WS_URL      use a running Switchyard broker instead of spawning one
   --broker-pid PID         pid of that broker, for RSS/CPU figures
   --amqp-pid PID           pid of the AMQP broker for RSS/CPU (default: the single local beam.smp)
-  --workloads LIST         comma list of W1,W2,W3,W4,W5,W6,routing (default: all)
+  --workloads LIST         comma list of W1..W8,routing (default: all)
   --messages N             messages for W1, W2 and W6 (W4 uses N/4, W5 N/2); default 200000
   --rate N                 W3 publish rate, msgs/s (default 5000)
   --latency-seconds S      W3 duration (default 10)
@@ -80,7 +80,7 @@ function parseOptions() {
     return n;
   };
   const amqpUrl = values['amqp-url'] ?? (values['only-amqp'] ? 'amqp://guest:guest@127.0.0.1:5672' : undefined);
-  const all = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'routing'];
+  const all = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'routing'];
   const workloads = values.workloads
     ? values.workloads.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s.toLowerCase() === 'routing' ? 'routing' : s.toUpperCase()))
     : all;
@@ -109,6 +109,8 @@ function parseOptions() {
     },
     W5: { ...DEFAULTS.W5, messages: Math.round(messages ? messages / 2 : DEFAULTS.W5.messages * scale), queues: values.quick ? 100 : DEFAULTS.W5.queues, stallMs, maxMs },
     W6: { ...DEFAULTS.W6, messages: Math.round(messages ?? DEFAULTS.W6.messages * scale), stallMs, maxMs },
+    W7: { ...DEFAULTS.W7, messages: Math.round(messages ? messages / 2 : DEFAULTS.W7.messages * scale), stallMs, maxMs },
+    W8: { ...DEFAULTS.W8, messages: Math.round(messages ? messages / 2 : DEFAULTS.W8.messages * scale), maxDelayMs: values.quick ? 2000 : DEFAULTS.W8.maxDelayMs, stallMs, maxMs },
   };
   return {
     amqpUrl,
@@ -206,7 +208,8 @@ async function runTarget(name, opts) {
       let res;
       try {
         const sampleRss = pid ? () => memOf(pid) : undefined;
-        res = await WORKLOADS[w](driver, { ...opts.cfg[w], sampleRss });
+        const sampleCpu = pid ? () => cpuOf(pid) : undefined;
+        res = await WORKLOADS[w](driver, { ...opts.cfg[w], sampleRss, sampleCpu });
       } catch (err) {
         res = { error: err.message ?? String(err) };
         log(`[${name}] ${w} FAILED: ${res.error}`);

@@ -17,6 +17,8 @@ export const DEFAULTS = {
   W4: { messages: 50_000, window: 1000, prefetch: 100 },
   W5: { messages: 100_000, queues: 1000, window: 1000, prefetch: 100 },
   W6: { messages: 200_000, window: 1000, prefetch: 1000 },
+  W7: { messages: 100_000, window: 1000, ttlMs: 2000 },
+  W8: { messages: 100_000, window: 1000, maxDelayMs: 10_000 },
 };
 
 // Metric descriptions, in print order: [key, label, digits]
@@ -49,6 +51,16 @@ export const METRICS = {
     ['backlogAnonMB', '  of which heap/anon MB', 1],
     ['backlogFileMB', '  of which mapped file (LMDB) MB', 1],
   ],
+  W7: [
+    ['expiriesPerSec', 'expiries dead-lettered/s'],
+    ['brokerCpuPerExpiryUs', 'broker CPU us per expiry', 1],
+  ],
+  W8: [
+    ['latenessP50', 'delivery after due p50 ms', 1],
+    ['latenessP99', 'delivery after due p99 ms', 1],
+    ['latenessMax', 'delivery after due max ms', 1],
+    ['waitCpuPercent', 'broker CPU % while waiting/delivering', 1],
+  ],
 };
 
 export const TITLES = {
@@ -58,6 +70,8 @@ export const TITLES = {
   W4: 'W4 topic',
   W5: 'W5 1k queues',
   W6: 'W6 backlog',
+  W7: 'W7 TTL -> DLX',
+  W8: 'W8 delayed',
 };
 
 // ---------------------------------------------------------------------------
@@ -716,4 +730,127 @@ export async function runW6(driver, cfg) {
   }
 }
 
-export const WORKLOADS = { W1: runW1, W2: runW2, W3: runW3, W4: runW4, W5: runW5, W6: runW6 };
+// ---------------------------------------------------------------------------
+// W7 TTL into a DLX: N persistent 1 KiB messages published with confirms into a queue with
+// x-message-ttl and a dead-letter exchange, no consumer; measures how fast the expiries
+// reach the dead-letter queue once due, and the broker's CPU per expiry.
+
+export async function runW7(driver, cfg) {
+  const { messages: N, window, ttlMs, stallMs, maxMs, sampleCpu } = cfg;
+  const id = rid();
+  const dlx = `bench.w7.${id}.dlx`;
+  const q = `bench.w7.${id}`;
+  const dlq = `bench.w7.${id}.dlq`;
+  const body = makeBody();
+  const conn = await driver.connect();
+  const ch = await conn.channel({ confirm: true });
+  const failed = deferred();
+  channelErrorsTo(failed.reject, conn, ch);
+  const st = { published: 0, confirmed: 0, dead: 0, lastConfirmAt: 0 };
+  let wd;
+  try {
+    await ch.assertExchange(dlx, 'fanout', { durable: true });
+    await ch.assertQueue(dlq, { durable: true });
+    await ch.bindQueue(dlq, dlx, '');
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-message-ttl': ttlMs, 'x-dead-letter-exchange': dlx } });
+    wd = watchdog('W7', () => st.confirmed + st.dead, () => JSON.stringify(st), { stallMs, maxMs });
+    const t0 = now();
+    await Promise.race([publishWindowed(ch, N, window, () => ['', q, body, { persistent: true }], st), wd.promise, failed.promise]);
+    const firstDue = t0 + ttlMs;
+    // Poll the dead-letter queue's depth until every message has arrived.
+    const cpu0 = sampleCpu?.() ?? null;
+    let stalled = null;
+    wd.promise.catch((err) => (stalled = err));
+    failed.promise.catch((err) => (stalled = err));
+    while (st.dead < N) {
+      if (stalled) throw stalled;
+      await new Promise((r) => setTimeout(r, 20));
+      st.dead = (await ch.checkQueue(dlq)).messageCount;
+    }
+    const t1 = now();
+    const cpu1 = sampleCpu?.() ?? null;
+    const span = Math.max(1, t1 - Math.max(firstDue, st.lastConfirmAt));
+    return {
+      metrics: {
+        expiriesPerSec: round((N / span) * 1000),
+        brokerCpuPerExpiryUs: cpu0 !== null && cpu1 !== null ? round(((cpu1 - cpu0) / N) * 1e6, 1) : null,
+      },
+      info: { messages: N, ttlMs, publishSeconds: round((st.lastConfirmAt - t0) / 1000, 2) },
+    };
+  } finally {
+    wd?.stop();
+    const errs = await cleanup([
+      ['delete', () => Promise.all([ch.deleteQueue(q), ch.deleteQueue(dlq), ch.deleteExchange(dlx)])],
+      ['close', () => conn.close()],
+    ]);
+    if (errs.length) process.stderr.write(`  W7 cleanup: ${errs.join('; ')}\n`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// W8 delayed messages (Switchyard's x-delay; RabbitMQ needs its delayed-message plugin):
+// N persistent 1 KiB messages with random delays in 0..maxDelayMs, one noAck consumer;
+// measures how late each arrives after its due time and the broker's CPU while waiting.
+
+export async function runW8(driver, cfg) {
+  if (driver.name !== 'switchyard') return { skipped: 'x-delay needs RabbitMQ\'s delayed-message plugin' };
+  const { messages: N, window, maxDelayMs, stallMs, maxMs, sampleCpu } = cfg;
+  const q = `bench.w8.${rid()}`;
+  const pubConn = await driver.connect();
+  const conConn = await driver.connect();
+  const pubCh = await pubConn.channel({ confirm: true });
+  const conCh = await conConn.channel();
+  const failed = deferred();
+  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const st = { published: 0, confirmed: 0, consumed: 0, lastConfirmAt: 0 };
+  const lateness = [];
+  let tag;
+  let wd;
+  try {
+    await pubCh.assertQueue(q, { durable: true });
+    const all = deferred();
+    tag = await conCh.consume(
+      q,
+      (msg) => {
+        const due = readStamp(msg.content);
+        lateness.push(Date.now() - due);
+        if (++st.consumed === N) all.resolve();
+      },
+      { noAck: true },
+    );
+    wd = watchdog('W8', () => st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs: Math.max(stallMs, maxDelayMs + 5000), maxMs });
+    const body = Buffer.alloc(BODY_SIZE);
+    await Promise.race([
+      publishWindowed(pubCh, N, window, () => {
+        const delay = Math.floor(Math.random() * maxDelayMs);
+        const b = Buffer.from(body);
+        new DataView(b.buffer, b.byteOffset, b.byteLength).setFloat64(0, Date.now() + delay, true);
+        return ['', q, b, { persistent: true, headers: { 'x-delay': delay } }];
+      }, st),
+      wd.promise,
+      failed.promise,
+    ]);
+    // Broker CPU from the end of publishing to the last delivery: the waiting and the
+    // deliveries as they fall due (about N / maxDelay per second), nothing else.
+    const c0 = sampleCpu?.() ?? null;
+    const w0 = now();
+    await Promise.race([all.promise, wd.promise, failed.promise]);
+    const c1 = sampleCpu?.() ?? null;
+    const waitCpuPercent = c0 !== null && c1 !== null ? round(((c1 - c0) / ((now() - w0) / 1000)) * 100, 1) : null;
+    const p = percentiles(lateness, [50, 99]);
+    return {
+      metrics: { latenessP50: p.p50, latenessP99: p.p99, latenessMax: p.max, waitCpuPercent },
+      info: { messages: N, maxDelayMs, note: 'lateness = receive time - due time (ms, wall clock)' },
+    };
+  } finally {
+    wd?.stop();
+    const errs = await cleanup([
+      ['cancel', () => tag !== undefined && conCh.cancel(tag)],
+      ['deleteQueue', () => pubCh.deleteQueue(q)],
+      ['close', () => Promise.all([pubConn.close(), conConn.close()])],
+    ]);
+    if (errs.length) process.stderr.write(`  W8 cleanup: ${errs.join('; ')}\n`);
+  }
+}
+
+export const WORKLOADS = { W1: runW1, W2: runW2, W3: runW3, W4: runW4, W5: runW5, W6: runW6, W7: runW7, W8: runW8 };
