@@ -1,4 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
@@ -10,6 +12,8 @@ import { ManagementServer } from './management/http-server.js';
 import { systemClock } from './queues/clock.js';
 import { ConfirmScheduler } from './server/confirm-scheduler.js';
 import { ClientConnection } from './server/connection.js';
+import { isOriginAllowed } from './server/origin-policy.js';
+import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
 import type { BrokerServices, BrokerStats } from './server/services.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import type { QueueStore } from './store/store.js';
@@ -46,12 +50,15 @@ export class Broker implements BrokerServices {
   private management: ManagementServer | undefined;
   private closing: Promise<void> | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
+  /** Memory and disk alarms; while raised, publishing connections are blocked. */
+  readonly alarms: ResourceAlarms;
 
   private constructor(options: ResolvedOptions) {
     this.options = options;
     this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
     this.store = options.store ?? openStore(options);
     this.confirms = new ConfirmScheduler(this.store, this.histograms);
+    this.alarms = new ResourceAlarms(options.memoryHighWatermark, options.diskFreeLimitBytes, options.dataDir, (state) => this.onAlarm(state), this.logger);
     const vhost = new VirtualHost(DEFAULT_VHOST, this.store, options.clock ?? systemClock);
     vhost.recover();
     this.vhosts.set(DEFAULT_VHOST, vhost);
@@ -79,19 +86,31 @@ export class Broker implements BrokerServices {
       const result = await importDefinitionsFile(this, o.definitions);
       this.logger.info('definitions imported', { component: 'broker', file: o.definitions, ...result });
     }
-    const server = createServer((_req, res) => {
+    const server = createListener(o, (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('Switchyard speaks WebSocket on this port: connect with @switchyard/client\n');
     });
     this.httpServer = server;
     // One WebSocket message may batch several frames; a single frame is checked against
     // maxFrameBytes by the codec, which answers with a clear FRAME_ERROR.
-    this.wss = new WebSocketServer({ server, maxPayload: o.maxFrameBytes * 2, perMessageDeflate: false });
+    this.wss = new WebSocketServer({
+      server,
+      maxPayload: o.maxFrameBytes * 2,
+      perMessageDeflate: false,
+      verifyClient: (info, done) => {
+        if (isOriginAllowed(info.origin, o.allowedOrigins)) return done(true);
+        this.logger.warn('websocket upgrade refused: origin not allowed', { component: 'broker', origin: info.origin, peer: info.req.socket.remoteAddress });
+        done(false, 403, `origin ${info.origin} is not in allowedOrigins`);
+      },
+    });
     // The http server's errors (EADDRINUSE) are reported by listenOn; ws re-emits them here.
     this.wss.on('error', () => undefined);
     this.wss.on('connection', (ws, req) => {
       const conn = new ClientConnection(ws, this, req.socket.remoteAddress ?? 'unknown');
       this.connections.add(conn);
       ws.once('close', () => this.connections.delete(conn));
+      if (this.connections.size > o.maxConnections) {
+        conn.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, `connection limit reached: the broker allows ${o.maxConnections} connections (maxConnections)`));
+      }
     });
     await listenOn(server, o.port, o.host, 'client');
     this.timeoutTimer = setInterval(() => {
@@ -99,6 +118,7 @@ export class Broker implements BrokerServices {
       for (const conn of this.connections) conn.checkConsumerTimeouts(now, o.consumerTimeoutMs);
     }, o.consumerTimeoutCheckMs);
     this.timeoutTimer.unref();
+    this.alarms.start(o.alarmCheckMs);
     if (o.managementPort !== false) {
       this.management = new ManagementServer(this);
       await this.management.listen(o.managementPort, o.host);
@@ -113,7 +133,7 @@ export class Broker implements BrokerServices {
 
   /** The URL clients connect to, e.g. `ws://127.0.0.1:5680`. */
   get url(): string {
-    return `ws://${hostForUrl(this.options.host)}:${this.port}`;
+    return `${this.options.tls === undefined ? 'ws' : 'wss'}://${hostForUrl(this.options.host)}:${this.port}`;
   }
 
   /** Management HTTP base URL, or undefined when disabled. */
@@ -144,6 +164,20 @@ export class Broker implements BrokerServices {
     throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${username}' - invalid credentials`);
   }
 
+  alarmReason(): string | undefined {
+    const s = this.alarms.state;
+    if (!s.memory && !s.disk) return undefined;
+    return [s.memory ? 'memory' : '', s.disk ? 'disk' : ''].filter(Boolean).join(' and ') + ' alarm';
+  }
+
+  private onAlarm(_state: AlarmState): void {
+    const reason = this.alarmReason();
+    for (const conn of this.connections) {
+      if (reason === undefined) conn.unblock();
+      else if (conn.hasPublished) conn.block(reason);
+    }
+  }
+
   connectionOpened(_conn: ClientConnection): void {
     this.stats.connectionsOpened++;
   }
@@ -164,6 +198,7 @@ export class Broker implements BrokerServices {
   private async shutdown(): Promise<void> {
     this.logger.info('shutting down', { component: 'broker', connections: this.connections.size });
     clearInterval(this.timeoutTimer);
+    this.alarms.stop();
     for (const conn of this.connections) conn.close(ErrorCode.CONNECTION_FORCED, 'CONNECTION_FORCED - broker shutdown');
     // Give clients a moment to answer the close so they see why; then drop whoever is left.
     const deadline = Date.now() + 1_000;
@@ -186,6 +221,23 @@ function openStore(o: ResolvedOptions): QueueStore {
     return LmdbStore.open({ path: o.dataDir, noSync: o.noSync });
   } catch (err) {
     throw new Error(`cannot open data directory '${o.dataDir}': ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A plain HTTP server, or HTTPS when TLS files are configured (wss:// then). */
+export function createListener(o: ResolvedOptions, handler: RequestListener): Server {
+  if (o.tls === undefined) return createServer(handler);
+  try {
+    return createTlsServer(
+      {
+        cert: readFileSync(o.tls.certFile),
+        key: readFileSync(o.tls.keyFile),
+        ...(o.tls.caFile !== undefined ? { ca: readFileSync(o.tls.caFile) } : {}),
+      },
+      handler,
+    ) as unknown as Server;
+  } catch (err) {
+    throw new Error(`cannot load TLS files: ${(err as Error).message}`, { cause: err });
   }
 }
 

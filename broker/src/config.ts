@@ -31,6 +31,35 @@ export interface BrokerOptions {
   consumerTimeoutMs?: number;
   /** How often consumer timeouts are checked, ms. Default 1,000. */
   consumerTimeoutCheckMs?: number;
+  /** Most client connections at once; more are refused with 530 NOT_ALLOWED. Default 4,096. */
+  maxConnections?: number;
+  /** Most open channels per connection (AMQP channel_max); more is 530 NOT_ALLOWED. Default 2,047. */
+  maxChannelsPerConnection?: number;
+  /** Most consumers per channel; more is 406 PRECONDITION_FAILED. Default 10,000. */
+  maxConsumersPerChannel?: number;
+  /** Most queues per vhost; more is 406 PRECONDITION_FAILED. Default 100,000. */
+  maxQueues?: number;
+  /**
+   * Origins allowed to open a WebSocket (browsers send `Origin`; other clients do not and are
+   * always allowed). `['*']` allows any. Default: loopback origins only
+   * (http(s)://localhost, 127.0.0.1, [::1] on any port), so a web page elsewhere cannot use a
+   * broker on the user's machine or network.
+   */
+  allowedOrigins?: string[];
+  /**
+   * TLS for both listeners (wss:// and https://): PEM file paths. Default: plain ws/http.
+   */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+  /**
+   * Memory alarm: when the broker's RSS exceeds this fraction of total memory (0-1) or this
+   * many bytes (> 1), publishers are blocked until it falls below. Default 0.4 (RabbitMQ's
+   * vm_memory_high_watermark).
+   */
+  memoryHighWatermark?: number;
+  /** Disk alarm: publishers are blocked while the data directory's file system has less free. Default 50 MB. */
+  diskFreeLimitBytes?: number;
+  /** How often alarms are checked, ms. Default 1,000. */
+  alarmCheckMs?: number;
   /** Log level when the broker creates its own logger. Default 'info'. */
   logLevel?: LogLevel;
   /** Log format when the broker creates its own logger. Default 'json'. */
@@ -60,11 +89,26 @@ export const DEFAULTS = {
   socketHighWaterBytes: 4 * 1024 * 1024,
   consumerTimeoutMs: 30 * 60 * 1000,
   consumerTimeoutCheckMs: 1_000,
+  maxConnections: 4096,
+  maxChannelsPerConnection: 2047,
+  maxConsumersPerChannel: 10_000,
+  maxQueues: 100_000,
+  memoryHighWatermark: 0.4,
+  diskFreeLimitBytes: 50_000_000,
+  alarmCheckMs: 1_000,
   logLevel: 'info' as LogLevel,
   logFormat: 'json' as 'json' | 'pretty',
 };
 
-export type ResolvedOptions = typeof DEFAULTS & { logger?: Logger; store?: QueueStore; clock?: Clock; definitions?: string; maxFrameBytes: number };
+export type ResolvedOptions = typeof DEFAULTS & {
+  logger?: Logger;
+  store?: QueueStore;
+  clock?: Clock;
+  definitions?: string;
+  allowedOrigins?: string[];
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+  maxFrameBytes: number;
+};
 
 function checkPort(name: string, v: unknown): void {
   if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) {
@@ -78,7 +122,7 @@ function checkNonNegativeInt(name: string, v: unknown): void {
   }
 }
 
-const KNOWN = new Set([...Object.keys(DEFAULTS), 'logger', 'store', 'clock', 'definitions']);
+const KNOWN = new Set([...Object.keys(DEFAULTS), 'logger', 'store', 'clock', 'definitions', 'allowedOrigins', 'tls']);
 
 /** Merges options over DEFAULTS and validates them; throws TypeError/RangeError naming the bad option. */
 export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
@@ -101,6 +145,22 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   checkNonNegativeInt('consumerTimeoutCheckMs', o.consumerTimeoutCheckMs);
   if (o.consumerTimeoutCheckMs < 10) {
     throw new RangeError(`Invalid option "consumerTimeoutCheckMs": expected at least 10 ms, got ${o.consumerTimeoutCheckMs}`);
+  }
+  for (const k of ['maxConnections', 'maxChannelsPerConnection', 'maxConsumersPerChannel', 'maxQueues', 'diskFreeLimitBytes', 'alarmCheckMs'] as const) {
+    checkNonNegativeInt(k, o[k]);
+  }
+  if (o.maxChannelsPerConnection > 65535) {
+    throw new RangeError(`Invalid option "maxChannelsPerConnection": expected at most 65535, got ${o.maxChannelsPerConnection}`);
+  }
+  if (typeof o.memoryHighWatermark !== 'number' || !(o.memoryHighWatermark > 0)) {
+    throw new RangeError(`Invalid option "memoryHighWatermark": expected a fraction of memory (0-1] or a number of bytes, got ${JSON.stringify(o.memoryHighWatermark)}`);
+  }
+  if (o.alarmCheckMs < 10) throw new RangeError(`Invalid option "alarmCheckMs": expected at least 10 ms, got ${o.alarmCheckMs}`);
+  if (o.allowedOrigins !== undefined && (!Array.isArray(o.allowedOrigins) || !o.allowedOrigins.every((x) => typeof x === 'string'))) {
+    throw new TypeError(`Invalid option "allowedOrigins": expected a list of origins such as "https://app.example.com", or ["*"]`);
+  }
+  if (o.tls !== undefined && (typeof o.tls !== 'object' || typeof o.tls.certFile !== 'string' || typeof o.tls.keyFile !== 'string')) {
+    throw new TypeError(`Invalid option "tls": expected { certFile, keyFile, caFile? } with PEM file paths`);
   }
   if (o.maxMessageBytes < 1 || o.maxMessageBytes > 512 * 1024 * 1024) {
     throw new RangeError(`Invalid option "maxMessageBytes": expected 1 to 536870912 bytes, got ${o.maxMessageBytes}`);

@@ -104,6 +104,7 @@ export class ServerChannel implements ConfirmSource {
       this.route(f);
     }
     broker.stats.published++;
+    this.conn.notePublish();
     if (!this.confirmRegistered) {
       this.confirmRegistered = true;
       broker.confirms.register(this);
@@ -271,6 +272,10 @@ export class ServerChannel implements ConfirmSource {
 
   private consume(f: FrameOf<'consume'>): void {
     const queue = this.conn.vhost.requireQueue(f.queue, this.conn.id);
+    const max = this.conn.services.options.maxConsumersPerChannel;
+    if (this.consumers.size >= max) {
+      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `consumer limit reached: ${max} consumers on channel ${this.number} (maxConsumersPerChannel)`);
+    }
     const tag = f.consumerTag === '' ? `amq.ctag-${randomBytes(12).toString('base64url')}` : f.consumerTag;
     if (this.consumers.has(tag)) {
       throw new BrokerError(ErrorCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}' on channel ${this.number}`);

@@ -36,6 +36,10 @@ export class ClientConnection {
   readonly connectedAt = Date.now();
   /** True while the socket holds more unsent bytes than the high-water mark. */
   backpressured = false;
+  /** Has published at least once: resource alarms block such connections. */
+  hasPublished = false;
+  /** Blocked by a resource alarm: not read from until it clears. */
+  blocked = false;
   private vhostRef: VirtualHost | undefined;
   private readonly channels = new Map<number, ServerChannel>();
   private outbox = new FrameBatch();
@@ -104,6 +108,36 @@ export class ClientConnection {
       for (const ch of this.channels.values()) ch.wake();
     }
   };
+
+  /** Called on every publish: the first one while an alarm is raised blocks the connection. */
+  notePublish(): void {
+    this.hasPublished = true;
+    if (!this.blocked) {
+      const reason = this.services.alarmReason();
+      if (reason !== undefined) this.block(reason);
+    }
+  }
+
+  /**
+   * Resource alarm: tell the client and stop reading its socket (RabbitMQ's connection.blocked);
+   * frames already read are still processed, deliveries continue.
+   */
+  block(reason: string): void {
+    if (this.blocked || this.state !== State.open) return;
+    this.blocked = true;
+    this.send({ type: 'blocked', channel: 0, reason });
+    this.ws.pause();
+    this.log.info('connection blocked', { reason });
+  }
+
+  unblock(): void {
+    if (!this.blocked) return;
+    this.blocked = false;
+    if (this.state === State.closed) return;
+    this.ws.resume();
+    this.send({ type: 'unblocked', channel: 0 });
+    this.log.info('connection unblocked');
+  }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     this.lastReceived = Date.now();
@@ -178,6 +212,8 @@ export class ClientConnection {
 
   private readonly tick = (): void => {
     const now = Date.now();
+    // While blocked we do not read the socket, so silence from the peer proves nothing.
+    if (this.blocked) this.lastReceived = now;
     if (now - this.lastReceived > 2 * this.heartbeatMs) {
       this.log.warn('missed heartbeats: closing', { heartbeatMs: this.heartbeatMs });
       this.ws.terminate();
@@ -191,6 +227,10 @@ export class ClientConnection {
     const ch = this.channels.get(n);
     if (frame.type === 'channelOpen') {
       if (ch !== undefined) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `channel ${n} is already open`);
+      const max = this.services.options.maxChannelsPerConnection;
+      if (this.channels.size >= max) {
+        throw new BrokerError(ErrorCode.NOT_ALLOWED, `channel limit reached: ${max} channels are open on this connection (maxChannelsPerConnection)`);
+      }
       this.channels.set(n, new ServerChannel(this, n));
       this.send({ type: 'channelOpenOk', channel: n });
       return;

@@ -27,6 +27,8 @@ export interface BrokerServices {
   vhost(name: string): VirtualHost | undefined;
   /** Checks credentials; resolves to the user name, or throws BrokerError 403. */
   authenticate(username: string, password: string, remoteAddress: string): string;
+  /** Why publishers are blocked (a resource alarm), or undefined when they are not. */
+  alarmReason(): string | undefined;
   connectionOpened(conn: ClientConnection): void;
   connectionClosed(conn: ClientConnection): void;
 }

@@ -27,6 +27,10 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
       return ch.conn.send({ type: 'exchangeUnbindOk', channel, rid: f.rid });
     }
     case 'queueDeclare': {
+      const max = ch.conn.services.options.maxQueues;
+      if (!f.passive && (f.queue === '' || vhost.queue(f.queue) === undefined) && vhost.queueCount >= max) {
+        throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue limit reached: vhost '${vhost.name}' has ${max} queues (maxQueues); delete some or raise the limit`);
+      }
       const q = vhost.declareQueue(f, connId);
       return ch.conn.send({ type: 'queueDeclareOk', channel, rid: f.rid, queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount });
     }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from '@switchyard/client/protocol';
 import { bindingKey, type Binding } from '../routing/binding.js';
 import { isExchangeType, validateBindingArguments, type ExchangeType } from '../routing/matcher.js';
@@ -82,7 +82,12 @@ export class VirtualHost {
       const queue = this.createQueue(q.name, q.id, true, q.autoDelete, undefined, q.arguments);
       queue.recover(this.store.recover(q.id));
     }
-    for (const b of defs.bindings) this.addBinding(b, false);
+    for (const b of defs.bindings) {
+      if (this.recoverable(b)) this.addBinding(b, false);
+      // A record whose queue or exchange is gone (an exclusive queue's, say, after a crash) is
+      // dropped, so it cannot attach itself to a later queue or exchange of the same name.
+      else this.forgetBinding(bindingKey(b));
+    }
     for (const x of this.exchanges.values()) this.exchangeDedup.configure(x.name, exchangeDedupWindow(x.arguments), x.durable);
     this.delayed.recover();
   }
@@ -121,6 +126,10 @@ export class VirtualHost {
     return this.queues.get(name);
   }
 
+  get queueCount(): number {
+    return this.queues.size;
+  }
+
   allQueues(): IterableIterator<Queue> {
     return this.queues.values();
   }
@@ -153,28 +162,42 @@ export class VirtualHost {
     return q;
   }
 
+  /**
+   * exchange.declare with RabbitMQ's checks, in its order: the type (503), the default
+   * exchange (403), an existing exchange's equivalence (406; passive: existence, 404), then for
+   * a new exchange the reserved `amq.` prefix (403) and the argument types (406).
+   */
   declareExchange(d: ExchangeDeclare): Exchange {
     checkName('exchange', d.exchange);
-    if (d.passive) return this.requireExchange(d.exchange);
-    if (d.exchange === '' || d.exchange.startsWith('amq.')) {
-      throw new BrokerError(
-        ErrorCode.ACCESS_REFUSED,
-        `exchange name '${d.exchange}' contains reserved prefix 'amq.' or is the default exchange; choose another name`,
-      );
+    if (d.passive) {
+      refuseDefaultExchange(d.exchange);
+      return this.requireExchange(d.exchange);
     }
     if (!isExchangeType(d.exchangeType)) {
       throw new BrokerError(ErrorCode.COMMAND_INVALID, `invalid exchange type '${d.exchangeType}': use direct, fanout, topic or headers`);
     }
+    refuseDefaultExchange(d.exchange);
     const existing = this.exchanges.get(d.exchange);
     if (existing !== undefined) {
+      // An existing exchange, built-in `amq.*` ones included, may be redeclared equivalently.
       assertEquivalent('exchange', d.exchange, this.name, { type: d.exchangeType, durable: d.durable, auto_delete: d.autoDelete, internal: d.internal }, {
         type: existing.type,
         durable: existing.durable,
         auto_delete: existing.autoDelete,
         internal: existing.internal,
       });
-      assertEquivalentArguments('exchange', d.exchange, this.name, d.arguments, existing.arguments);
+      assertEquivalentArguments('exchange', d.exchange, this.name, pick(d.arguments, COMPARED_EXCHANGE_ARGUMENTS), pick(existing.arguments, COMPARED_EXCHANGE_ARGUMENTS));
       return existing;
+    }
+    if (d.exchange.startsWith('amq.')) {
+      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `exchange name '${d.exchange}' contains reserved prefix 'amq.*'`);
+    }
+    const ae = d.arguments['alternate-exchange'];
+    if (ae !== undefined && typeof ae !== 'string') {
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `invalid type '${fieldType(ae)}' for arg 'alternate-exchange' in exchange '${d.exchange}' in vhost '${this.name}': expected a string (an exchange name)`,
+      );
     }
     const window = d.arguments['x-deduplication-window'];
     if (window !== undefined && exchangeDedupWindow(d.arguments) === undefined) {
@@ -187,14 +210,21 @@ export class VirtualHost {
     return x;
   }
 
+  /**
+   * exchange.delete: 403 for the default and `amq.*` exchanges; a missing exchange is fine
+   * (idempotent, as RabbitMQ). `ifUnused` refuses (406) while the exchange is the SOURCE of a
+   * binding; being the destination of exchange-to-exchange bindings does not count, as in
+   * RabbitMQ (those bindings are removed with it).
+   */
   deleteExchange(name: string, ifUnused: boolean): void {
     checkName('exchange', name);
-    if (name === '' || name.startsWith('amq.')) {
-      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `exchange '${name}' is built in and cannot be deleted`);
+    refuseDefaultExchange(name);
+    if (name.startsWith('amq.')) {
+      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
     }
     const x = this.exchanges.get(name);
-    if (x === undefined) return; // idempotent, as RabbitMQ
-    if (ifUnused && (x.matcher.size > 0 || x.inbound > 0)) {
+    if (x === undefined) return;
+    if (ifUnused && x.matcher.size > 0) {
       throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `exchange '${name}' in vhost '${this.name}' in use`);
     }
     this.removeExchange(x);
@@ -304,15 +334,20 @@ export class VirtualHost {
     this.removeBinding(b, true);
   }
 
+  /**
+   * The checks of queue.bind / exchange.bind and their unbinds, in RabbitMQ's order: the
+   * default exchange (403), the source exchange (404), the destination (404), then exclusive
+   * access to a destination queue (405).
+   */
   private checkBindable(b: Binding, connectionId: string | undefined): Exchange {
     checkName('exchange', b.source);
     checkName(b.destinationKind, b.destination);
-    if (b.source === '' || (b.destinationKind === 'exchange' && b.destination === '')) {
-      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `operation not permitted on the default exchange`);
-    }
+    refuseDefaultExchange(b.source);
+    if (b.destinationKind === 'exchange') refuseDefaultExchange(b.destination);
+    const source = this.requireExchange(b.source);
     if (b.destinationKind === 'queue') this.requireQueue(b.destination, connectionId);
     else this.requireExchange(b.destination);
-    return this.requireExchange(b.source);
+    return source;
   }
 
   private addBinding(b: Binding, persist: boolean): void {
@@ -327,19 +362,37 @@ export class VirtualHost {
       if (m === undefined) this.queueBindings.set(b.destination, (m = new Map()));
       m.set(key, b);
     } else (dest as Exchange).inbound++;
-    if (persist && source.durable && dest.durable) this.store.putBinding(key, b);
+    // Durable when both ends are (RabbitMQ): a durable exchange and a stored queue or exchange.
+    if (persist && source.durable && isStored(dest)) this.store.putBinding(storeKey(key), b);
+  }
+
+  /** Whether a stored binding's source and destination were both recovered as stored. */
+  private recoverable(b: Binding): boolean {
+    const source = this.exchanges.get(b.source);
+    const dest = b.destinationKind === 'queue' ? this.queues.get(b.destination) : this.exchanges.get(b.destination);
+    return source !== undefined && source.durable && dest !== undefined && isStored(dest);
+  }
+
+  /** Removes a binding's record from the store, under its key and under the older form. */
+  private forgetBinding(key: string): void {
+    this.store.removeBinding(storeKey(key));
+    // Stores written before keys were hashed hold short bindings under the identity itself.
+    if (Buffer.byteLength(key) <= LEGACY_KEY_MAX_BYTES) this.store.removeBinding(key);
   }
 
   private removeBinding(b: Binding, autoDeleteSource: boolean): void {
     const source = this.exchanges.get(b.source);
     if (source === undefined || !source.matcher.remove(b)) return;
     const key = bindingKey(b);
-    if (b.destinationKind === 'queue') this.queueBindings.get(b.destination)?.delete(key);
-    else {
-      const dest = this.exchanges.get(b.destination);
+    let dest: Queue | Exchange | undefined;
+    if (b.destinationKind === 'queue') {
+      this.queueBindings.get(b.destination)?.delete(key);
+      dest = this.queues.get(b.destination);
+    } else {
+      dest = this.exchanges.get(b.destination);
       if (dest !== undefined) dest.inbound--;
     }
-    this.store.removeBinding(key);
+    if (source.durable && (dest === undefined || isStored(dest))) this.forgetBinding(key);
     // An auto-delete exchange goes away when its last binding is removed (RabbitMQ).
     if (autoDeleteSource && source.autoDelete && source.matcher.size === 0) this.removeExchange(source);
   }
@@ -365,6 +418,52 @@ export class VirtualHost {
     }
     return out;
   }
+}
+
+/**
+ * Exchange arguments compared when an exchange is redeclared. RabbitMQ compares only
+ * `alternate-exchange` (others may differ freely); Switchyard adds its own behavioural one.
+ */
+const COMPARED_EXCHANGE_ARGUMENTS = ['alternate-exchange', 'x-deduplication-window'] as const;
+
+/**
+ * Older stores used a binding's identity itself as its record key (after a 2-byte prefix);
+ * LMDB keys hold at most 1978 bytes, so no longer identity can be stored that way. (Identities
+ * are now hashed: a long one did not fit, and lmdb-js reads a key containing a NUL back as an
+ * array once it reaches 64 bytes, so such records were not found at start-up.)
+ */
+const LEGACY_KEY_MAX_BYTES = 1976;
+
+/**
+ * The store key of a binding: a digest of its identity, so that it is short and of fixed
+ * size however long the names and arguments (the identity can run to kilobytes).
+ */
+function storeKey(identity: string): string {
+  return 'h' + createHash('sha256').update(identity).digest('base64url');
+}
+
+/** Whether an exchange or queue is kept in the store (exclusive queues never are). */
+function isStored(x: Exchange | Queue): boolean {
+  return x instanceof Exchange ? x.durable : x.durable && x.exclusiveOwner === undefined;
+}
+
+/** 403 ACCESS_REFUSED for the default exchange, in RabbitMQ's words. */
+function refuseDefaultExchange(name: string): void {
+  if (name === '') throw new BrokerError(ErrorCode.ACCESS_REFUSED, 'operation not permitted on the default exchange');
+}
+
+function pick(table: FieldTable, keys: readonly string[]): FieldTable {
+  const out: FieldTable = {};
+  for (const k of keys) if (table[k] !== undefined) out[k] = table[k];
+  return out;
+}
+
+/** A field value's kind, for error messages. */
+function fieldType(v: unknown): string {
+  if (v === null) return 'void';
+  if (Array.isArray(v)) return 'array';
+  if (v instanceof Uint8Array) return 'bytes';
+  return typeof v === 'object' ? 'table' : typeof v;
 }
 
 function checkName(kind: string, name: string): void {

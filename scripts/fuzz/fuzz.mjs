@@ -1,0 +1,244 @@
+// Fuzz harness for the frame decoder and a live broker (issue: hostile input).
+//   node scripts/fuzz/fuzz.mjs [--seconds 30] [--frames 100000] [--seed N]
+// 1. Decoder: random, truncated, oversized, bit-flipped and type-confused frames; every
+//    input must decode or throw ProtocolError — never anything else.
+// 2. Live broker (spawned as a child process): persistent messages are published and
+//    confirmed first; then bad frames arrive on many connections — garbage, unknown types,
+//    frames before hello, frames on closed channels, acks of unknown tags, publishes to
+//    missing exchanges, type-confused fields. The broker must answer with protocol errors,
+//    stay up, not grow its memory without bound, and still hold every confirmed message.
+import { parseArgs } from 'node:util';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { Packr } from 'msgpackr';
+import { connect } from '@switchyard/client';
+import { FRAME_SCHEMAS, PROTOCOL_VERSION, ProtocolError, decodeFrames, encodeFrame, encodeFrames } from '@switchyard/client/protocol';
+import { spawnBroker } from '../bench/spawn-broker.mjs';
+import { memOf } from '../bench/stats.mjs';
+
+/** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const packr = new Packr({ useRecords: false });
+const NAMES = Object.keys(FRAME_SCHEMAS);
+const WRONG_VALUES = [null, -1, 2 ** 60, 'x'.repeat(300), true, 3.5, [], {}, new Uint8Array(3), { __proto__: { a: 1 } }];
+
+function validFrame(r, channel = 1) {
+  const type = NAMES[Math.floor(r() * NAMES.length)];
+  return { type, channel };
+}
+
+/** A frame with one field replaced by a value of the wrong type, encoded by hand. */
+function typeConfused(r, channel) {
+  const type = NAMES[Math.floor(r() * NAMES.length)];
+  const schema = FRAME_SCHEMAS[type];
+  const good = encodeFrame({ type, channel });
+  if (schema.fields.length === 0) return good;
+  const fields = schema.fields.filter((f) => f[1] !== 'content').map(() => 0);
+  const i = Math.floor(r() * fields.length);
+  fields[i] = WRONG_VALUES[Math.floor(r() * WRONG_VALUES.length)];
+  const body = packr.pack(fields);
+  const out = new Uint8Array(11 + body.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, 7 + body.length);
+  v.setUint8(4, schema.code);
+  v.setUint16(5, channel);
+  v.setUint32(7, body.length);
+  out.set(body, 11);
+  return out;
+}
+
+function mutate(r, bytes) {
+  const b = Uint8Array.from(bytes);
+  switch (Math.floor(r() * 5)) {
+    case 0: // bit flips
+      for (let k = 0; k < 1 + r() * 4; k++) b[Math.floor(r() * b.length)] ^= 1 << Math.floor(r() * 8);
+      return b;
+    case 1: // truncation
+      return b.subarray(0, Math.floor(r() * b.length));
+    case 2: // size field lies
+      new DataView(b.buffer).setUint32(0, Math.floor(r() * 2 ** 32));
+      return b;
+    case 3: // unknown type code
+      b[4] = 0x80 + Math.floor(r() * 0x7f);
+      return b;
+    default: // random garbage of random length
+      return Uint8Array.from({ length: Math.floor(r() * 64) }, () => Math.floor(r() * 256));
+  }
+}
+
+export function fuzzDecoder({ iterations = 100_000, seed = 1 } = {}) {
+  const r = rng(seed);
+  let decoded = 0;
+  let rejected = 0;
+  for (let i = 0; i < iterations; i++) {
+    const base = r() < 0.5 ? encodeFrame(validFrame(r)) : typeConfused(r, 1);
+    const input = r() < 0.7 ? mutate(r, base) : base;
+    try {
+      decodeFrames(input, () => undefined, 4096);
+      decoded++;
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw new Error(`decoder threw ${err?.constructor?.name}: ${err?.message} (seed ${seed}, iteration ${i})`);
+      rejected++;
+    }
+  }
+  return { iterations, decoded, rejected };
+}
+
+const hello = () => ({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 0, clientProperties: {} });
+
+/** Sends one hostile session on a fresh connection; resolves with frames sent and errors seen. */
+function hostileSession(url, r) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    let sent = 0;
+    let errors = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      ws.terminate();
+      resolve({ sent, errors });
+    };
+    const timer = setTimeout(finish, 2000);
+    ws.on('message', (data) => {
+      try {
+        decodeFrames(new Uint8Array(data), (f) => {
+          if (f.type === 'close' || f.type === 'channelClose') errors++;
+          if (f.type === 'close') ws.send(encodeFrame({ type: 'closeOk', channel: 0 }));
+        });
+      } catch {
+        /* the broker only sends valid frames; ignore */
+      }
+    });
+    ws.on('close', finish);
+    ws.on('error', () => undefined);
+    ws.on('open', () => {
+      const kind = r();
+      if (kind < 0.25) {
+        // connection-level garbage, sometimes before hello
+        if (r() < 0.5) ws.send(encodeFrame(hello()));
+        ws.send(mutate(r, r() < 0.5 ? encodeFrame(validFrame(r)) : typeConfused(r, Math.floor(r() * 3))));
+        sent++;
+        return;
+      }
+      if (kind < 0.35) {
+        // out of order: channel frames before hello
+        ws.send(encodeFrames([{ type: 'channelOpen', channel: 1 }, { type: 'publish', channel: 1, exchange: '', routingKey: 'x', mandatory: false, properties: null, content: new Uint8Array(1) }]));
+        sent += 2;
+        return;
+      }
+      // channel-level errors, many per connection: each closes its channel, which we
+      // acknowledge and reopen, pipelined in one message
+      const frames = [hello()];
+      const rounds = 20 + Math.floor(r() * 30);
+      for (let k = 0; k < rounds; k++) {
+        const ch = 1 + (k % 5);
+        frames.push({ type: 'channelOpen', channel: ch });
+        switch (Math.floor(r() * 5)) {
+          case 0:
+            frames.push({ type: 'ack', channel: ch, deliveryTag: 1 + Math.floor(r() * 1000), multiple: false });
+            break;
+          case 1:
+            frames.push({ type: 'publish', channel: ch, exchange: `missing-${k}`, routingKey: 'k', mandatory: false, properties: null, content: new Uint8Array(8) });
+            break;
+          case 2:
+            frames.push({ type: 'queueDeclare', channel: ch, rid: k + 1, queue: `missing-${k}`, passive: true, durable: true, exclusive: false, autoDelete: false, arguments: {} });
+            break;
+          case 3:
+            frames.push({ type: 'nack', channel: ch, deliveryTag: 99, multiple: false, requeue: true, delayMs: 0 });
+            break;
+          default:
+            frames.push({ type: 'queueBind', channel: ch, rid: k + 1, queue: 'fuzz-missing', exchange: 'amq.direct', routingKey: 'x', arguments: {} });
+        }
+        frames.push({ type: 'channelCloseOk', channel: ch });
+        sent++;
+      }
+      frames.push({ type: 'close', channel: 0, code: 200, message: 'bye' });
+      ws.send(encodeFrames(frames));
+    });
+  });
+}
+
+export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, confirmed = 1000, log = () => undefined } = {}) {
+  const r = rng(seed);
+  const broker = await spawnBroker({ logLevel: 'error' });
+  try {
+    const url = broker.url;
+    // confirmed messages that must survive everything below
+    const conn = await connect(url);
+    const ch = await conn.createChannel();
+    await ch.assertQueue('fuzz-safe', { durable: true });
+    await Promise.all(Array.from({ length: confirmed }, (_, i) => ch.sendToQueue('fuzz-safe', Buffer.from(`m${i}`), { persistent: true })));
+    await conn.close();
+
+    const deadline = Date.now() + seconds * 1000;
+    let sent = 0;
+    let errors = 0;
+    let sessions = 0;
+    const rss = [];
+    while (sent < frames && Date.now() < deadline) {
+      const batch = await Promise.all(Array.from({ length: 16 }, () => hostileSession(url, r)));
+      for (const b of batch) {
+        sent += b.sent;
+        errors += b.errors;
+      }
+      sessions += batch.length;
+      if (sessions % 160 === 0) {
+        const m = memOf(broker.pid);
+        if (m) rss.push(m.rss);
+        log(`  ${sent.toLocaleString()} bad frames, ${errors.toLocaleString()} error replies, broker RSS ${m ? Math.round(m.rss / 2 ** 20) : '?'} MB`);
+      }
+      if (broker.exited()) throw new Error(`broker died: ${JSON.stringify(broker.exited())}\n${broker.logTail()}`);
+    }
+    const conn2 = await connect(url);
+    const ch2 = await conn2.createChannel();
+    const { messageCount } = await ch2.checkQueue('fuzz-safe');
+    let intact = 0;
+    for (let m = await ch2.get('fuzz-safe', { noAck: true }); m; m = await ch2.get('fuzz-safe', { noAck: true })) {
+      if (Buffer.from(m.content).toString() === `m${intact}`) intact++;
+    }
+    await conn2.close();
+    // Memory: compare the second half of the run with the first: growth means a leak.
+    const half = Math.floor(rss.length / 2);
+    const early = rss.length > 1 ? Math.max(...rss.slice(0, Math.max(1, half))) : null;
+    const late = rss.length > 1 ? Math.max(...rss.slice(half)) : null;
+    return {
+      badFrames: sent,
+      errorReplies: errors,
+      sessions,
+      brokerAlive: !broker.exited(),
+      confirmedBefore: confirmed,
+      stillStored: messageCount,
+      intactInOrder: intact,
+      rssEarlyMB: early && Math.round(early / 2 ** 20),
+      rssLateMB: late && Math.round(late / 2 ** 20),
+    };
+  } finally {
+    await broker.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, frames: { type: 'string' }, seed: { type: 'string' } } });
+  const seconds = Number(values.seconds ?? 30);
+  const frames = Number(values.frames ?? 100_000);
+  const seed = Number(values.seed ?? Date.now() % 100000);
+  console.log(`fuzz seed ${seed}`);
+  const d = fuzzDecoder({ iterations: 200_000, seed });
+  console.log(`decoder: ${d.iterations.toLocaleString()} inputs, ${d.decoded.toLocaleString()} decoded, ${d.rejected.toLocaleString()} rejected with ProtocolError, nothing else thrown`);
+  const b = await fuzzBroker({ seconds, frames, seed, log: (s) => console.log(s) });
+  console.log(JSON.stringify(b, null, 2));
+  const ok = b.brokerAlive && b.stillStored === b.confirmedBefore && b.intactInOrder === b.confirmedBefore;
+  console.log(ok ? 'OK' : 'FAILED');
+  process.exit(ok ? 0 : 1);
+}

@@ -1,0 +1,34 @@
+import { expect } from 'chai';
+// @ts-expect-error: plain ESM script without type declarations
+import { fuzzBroker, fuzzDecoder } from '../../scripts/fuzz/fuzz.mjs';
+
+interface BrokerFuzzResult {
+  badFrames: number;
+  errorReplies: number;
+  brokerAlive: boolean;
+  confirmedBefore: number;
+  stillStored: number;
+  intactInOrder: number;
+  rssEarlyMB: number | null;
+  rssLateMB: number | null;
+}
+
+describe('hostile input (bounded fuzz run)', function () {
+  this.timeout(90_000);
+  const seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100_000);
+
+  it(`the decoder only ever throws ProtocolError (seed ${seed})`, () => {
+    const r = (fuzzDecoder as (o: object) => { rejected: number; decoded: number })({ iterations: 50_000, seed });
+    expect(r.rejected).to.be.greaterThan(0);
+  });
+
+  it(`the live broker answers bad frames, stays up, keeps its memory and every confirmed message (seed ${seed})`, async () => {
+    const r = (await (fuzzBroker as (o: object) => Promise<BrokerFuzzResult>)({ seconds: 20, frames: 100_000, seed })) as BrokerFuzzResult;
+    expect(r.brokerAlive).to.equal(true);
+    expect(r.badFrames).to.be.greaterThan(5_000);
+    expect(r.errorReplies).to.be.at.least(r.badFrames * 0.9);
+    expect(r.stillStored).to.equal(r.confirmedBefore);
+    expect(r.intactInOrder).to.equal(r.confirmedBefore);
+    if (r.rssEarlyMB !== null && r.rssLateMB !== null) expect(r.rssLateMB).to.be.below(r.rssEarlyMB + 64);
+  });
+});
