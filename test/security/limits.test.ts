@@ -89,6 +89,16 @@ describe('limits and browser safety', () => {
   });
 
   describe('resource alarms', () => {
+    it('raises the disk alarm when free space is below the limit: the first publish blocks', async () => {
+      tb = await startBroker({ noSync: true, diskFreeLimitBytes: Number.MAX_SAFE_INTEGER });
+      expect(tb.broker.alarms.state.disk).to.equal(true);
+      const { conn, ch } = await open(tb.url, conns);
+      await ch.assertQueue('d', { durable: false });
+      const blocked = once<string>(conn, 'blocked');
+      void ch.sendToQueue('d', Buffer.from('x')).catch(() => undefined);
+      expect(await blocked).to.match(/disk alarm/);
+    });
+
     it('blocks publishing connections while the memory alarm is raised; consumers keep draining', async () => {
       tb = await startBroker({ noSync: true, alarmCheckMs: 20 });
       const pub = await open(tb.url, conns);

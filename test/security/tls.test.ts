@@ -1,0 +1,59 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { PROTOCOL_VERSION, decodeAll, encodeFrame } from '@switchyard/client/protocol';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+
+/** A self-signed certificate for 127.0.0.1/localhost, made by openssl for this test. */
+function selfSigned(dir: string): { certFile: string; keyFile: string } {
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile,
+  ], { stdio: 'ignore' });
+  return { certFile, keyFile };
+}
+
+describe('TLS', function () {
+  this.timeout(30_000);
+  let tb: TestBroker | undefined;
+  let tmp: { dir: string; remove: () => Promise<void> };
+  beforeEach(async () => {
+    tmp = await makeTmpDir('tls');
+  });
+  afterEach(async () => {
+    await tb?.stop();
+    tb = undefined;
+    await tmp.remove();
+  });
+
+  it('serves wss:// with the configured certificate; a client trusting it completes the handshake', async () => {
+    const tls = selfSigned(tmp.dir);
+    tb = await startBroker({ noSync: true, tls });
+    expect(tb.url).to.match(/^wss:\/\/127\.0\.0\.1:\d+$/);
+    const ws = new WebSocket(tb.url, { ca: readFileSync(tls.certFile) });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const reply = new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
+    ws.send(encodeFrame({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 0, clientProperties: {} }));
+    const [frame] = decodeAll(new Uint8Array(await reply));
+    expect(frame!.type).to.equal('helloOk');
+    ws.close();
+  });
+
+  it('refuses a client that does not trust the certificate', async () => {
+    const tls = selfSigned(tmp.dir);
+    tb = await startBroker({ noSync: true, tls });
+    const ws = new WebSocket(tb.url);
+    const err = await new Promise<Error>((resolve) => ws.once('error', resolve));
+    expect(err.message).to.match(/self[- ]signed|certificate/i);
+  });
+
+  it('fails to start with a clear error when the TLS files are missing', async () => {
+    const err = await startBroker({ noSync: true, tls: { certFile: join(tmp.dir, 'nope.pem'), keyFile: join(tmp.dir, 'nope.key') } }).catch((e: unknown) => e);
+    expect((err as Error).message).to.match(/cannot load TLS files: .*nope\.pem/);
+  });
+});
