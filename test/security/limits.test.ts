@@ -97,6 +97,10 @@ describe('limits and browser safety', () => {
       const blocked = once<string>(conn, 'blocked');
       void ch.sendToQueue('d', Buffer.from('x')).catch(() => undefined);
       expect(await blocked).to.match(/disk alarm/);
+      const unblocked = once(conn, 'unblocked');
+      tb.broker.alarms.setDiskFreeLimit(1);
+      await unblocked;
+      expect(tb.broker.alarms.state.disk).to.equal(false);
     });
 
     it('blocks publishing connections while the memory alarm is raised; consumers keep draining', async () => {

@@ -40,7 +40,7 @@ export class ResourceAlarms {
 
   constructor(
     watermark: number,
-    private readonly diskFreeLimit: number,
+    private diskFreeLimit: number,
     private readonly dataDir: string,
     private readonly onChange: (state: AlarmState) => void,
     private readonly log: Logger,
@@ -79,6 +79,12 @@ export class ResourceAlarms {
   /** Changes the memory watermark at run time (as `rabbitmqctl set_vm_memory_high_watermark`). */
   setMemoryHighWatermark(watermark: number): void {
     this.memoryLimit = ResourceAlarms.limitOf(watermark);
+    this.check();
+  }
+
+  /** Changes the free-disk limit at run time (as `rabbitmqctl set_disk_free_limit`). */
+  setDiskFreeLimit(bytes: number): void {
+    this.diskFreeLimit = bytes;
     this.check();
   }
 
