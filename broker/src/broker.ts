@@ -19,10 +19,12 @@ import { LmdbStore } from './store/lmdb-store.js';
 import type { QueueStore } from './store/store.js';
 import { VERSION } from './version.js';
 import { VirtualHost } from './vhost/virtual-host.js';
+import { AccessControl } from './auth/access-control.js';
+import type { Permissions } from './auth/permissions.js';
+import { ScopedStore } from './store/scoped-store.js';
+import type { AccessStore } from './store/store.js';
+import type { Login } from './server/services.js';
 
-/** Until users exist (security issue), the only accepted credentials, as RabbitMQ's default user. */
-const DEFAULT_USER = { username: 'guest', password: 'guest' };
-const DEFAULT_VHOST = '/';
 
 /**
  * The broker: a WebSocket listener for clients, a management HTTP listener, the vhosts
@@ -53,15 +55,45 @@ export class Broker implements BrokerServices {
   /** Memory and disk alarms; while raised, publishing connections are blocked. */
   readonly alarms: ResourceAlarms;
 
+  /** Users, vhosts and permissions. */
+  readonly access: AccessControl;
+
   private constructor(options: ResolvedOptions) {
     this.options = options;
     this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
     this.store = options.store ?? openStore(options);
     this.confirms = new ConfirmScheduler(this.store, this.histograms);
     this.alarms = new ResourceAlarms(options.memoryHighWatermark, options.diskFreeLimitBytes, options.dataDir, (state) => this.onAlarm(state), this.logger);
-    const vhost = new VirtualHost(DEFAULT_VHOST, this.store, options.clock ?? systemClock);
+    if (!isAccessStore(this.store)) throw new TypeError('Invalid option "store": it must also keep users, vhosts and permissions (AccessStore)');
+    const accessStore = this.store;
+    this.access = new AccessControl(accessStore, () => this.store.allocateQueueId(), {
+      vhostAdded: (name, id) => this.openVhost(name, id),
+      vhostDeleted: (name) => this.dropVhost(name),
+    }, options.tokenSecret, options.guestAnywhere);
+  }
+
+  /** Loads users and vhosts, then each vhost's topology and stored messages. */
+  private async recover(): Promise<void> {
+    await this.access.load();
+    for (const [name, id] of this.access.vhostList()) this.openVhost(name, id);
+  }
+
+  private openVhost(name: string, delayedQueueId: number): VirtualHost {
+    const vhost = new VirtualHost(name, new ScopedStore(this.store, name, delayedQueueId), this.options.clock ?? systemClock);
     vhost.recover();
-    this.vhosts.set(DEFAULT_VHOST, vhost);
+    this.vhosts.set(name, vhost);
+    return vhost;
+  }
+
+  /** A vhost was deleted: its connections are closed, its queues, exchanges and messages removed. */
+  private dropVhost(name: string): void {
+    const vhost = this.vhosts.get(name);
+    if (vhost === undefined) return;
+    for (const conn of this.connections) {
+      if (conn.vhostName === name) conn.close(ErrorCode.CONNECTION_FORCED, `CONNECTION_FORCED - vhost '${name}' is deleted`);
+    }
+    vhost.destroy();
+    this.vhosts.delete(name);
   }
 
   /**
@@ -72,6 +104,7 @@ export class Broker implements BrokerServices {
   static async start(options: BrokerOptions = {}): Promise<Broker> {
     const broker = new Broker(resolveOptions(options));
     try {
+      await broker.recover();
       await broker.listen();
     } catch (err) {
       await broker.close();
@@ -159,9 +192,17 @@ export class Broker implements BrokerServices {
     return this.connections.values();
   }
 
-  authenticate(username: string, password: string, _remoteAddress: string): string {
-    if (username === DEFAULT_USER.username && password === DEFAULT_USER.password) return username;
-    throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${username}' - invalid credentials`);
+  async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Login> {
+    const user = await this.access.authenticate(username, password, remoteAddress, vhost);
+    return { user, permissions: this.access.requireVhostAccess(user, vhost) };
+  }
+
+  permissionsOf(user: string, vhost: string): Permissions | undefined {
+    return this.access.permissionsOf(user, vhost);
+  }
+
+  accessGeneration(): number {
+    return this.access.generation;
   }
 
   alarmReason(): string | undefined {
@@ -214,6 +255,10 @@ export class Broker implements BrokerServices {
     await this.store.close();
     this.logger.info('stopped', { component: 'broker' });
   }
+}
+
+function isAccessStore(store: QueueStore): store is QueueStore & AccessStore {
+  return typeof (store as Partial<AccessStore>).loadAccess === 'function';
 }
 
 function openStore(o: ResolvedOptions): QueueStore {

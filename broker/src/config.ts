@@ -60,6 +60,13 @@ export interface BrokerOptions {
   diskFreeLimitBytes?: number;
   /** How often alarms are checked, ms. Default 1,000. */
   alarmCheckMs?: number;
+  /**
+   * Secret for HMAC-signed login tokens (browsers): clients send a token from `createToken`
+   * as their password. Default: tokens disabled.
+   */
+  tokenSecret?: string;
+  /** Let the default `guest` user connect from any address, not only loopback. Default false. */
+  guestAnywhere?: boolean;
   /** Log level when the broker creates its own logger. Default 'info'. */
   logLevel?: LogLevel;
   /** Log format when the broker creates its own logger. Default 'json'. */
@@ -96,6 +103,7 @@ export const DEFAULTS = {
   memoryHighWatermark: 0.4,
   diskFreeLimitBytes: 50_000_000,
   alarmCheckMs: 1_000,
+  guestAnywhere: false,
   logLevel: 'info' as LogLevel,
   logFormat: 'json' as 'json' | 'pretty',
 };
@@ -107,6 +115,7 @@ export type ResolvedOptions = typeof DEFAULTS & {
   definitions?: string;
   allowedOrigins?: string[];
   tls?: { certFile: string; keyFile: string; caFile?: string };
+  tokenSecret?: string;
   maxFrameBytes: number;
 };
 
@@ -122,7 +131,7 @@ function checkNonNegativeInt(name: string, v: unknown): void {
   }
 }
 
-const KNOWN = new Set([...Object.keys(DEFAULTS), 'logger', 'store', 'clock', 'definitions', 'allowedOrigins', 'tls']);
+const KNOWN = new Set([...Object.keys(DEFAULTS), 'logger', 'store', 'clock', 'definitions', 'allowedOrigins', 'tls', 'tokenSecret']);
 
 /** Merges options over DEFAULTS and validates them; throws TypeError/RangeError naming the bad option. */
 export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
@@ -159,6 +168,10 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (o.allowedOrigins !== undefined && (!Array.isArray(o.allowedOrigins) || !o.allowedOrigins.every((x) => typeof x === 'string'))) {
     throw new TypeError(`Invalid option "allowedOrigins": expected a list of origins such as "https://app.example.com", or ["*"]`);
   }
+  if (o.tokenSecret !== undefined && (typeof o.tokenSecret !== 'string' || o.tokenSecret.length < 16)) {
+    throw new RangeError(`Invalid option "tokenSecret": expected a string of at least 16 characters`);
+  }
+  if (typeof o.guestAnywhere !== 'boolean') throw new TypeError(`Invalid option "guestAnywhere": expected true or false`);
   if (o.tls !== undefined && (typeof o.tls !== 'object' || typeof o.tls.certFile !== 'string' || typeof o.tls.keyFile !== 'string')) {
     throw new TypeError(`Invalid option "tls": expected { certFile, keyFile, caFile? } with PEM file paths`);
   }

@@ -45,3 +45,10 @@ export async function startBroker(options: BrokerOptions = {}, existingDir?: str
   };
   return handle;
 }
+
+/** GET on the broker's management API as the default administrator (guest/guest); parsed JSON. */
+export async function managementGet<T = unknown>(tb: TestBroker, path: string): Promise<T> {
+  const res = await fetch(`${tb.broker.managementUrl}${path}`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+  if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}

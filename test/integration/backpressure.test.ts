@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Socket } from 'node:net';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { managementGet, startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, open, waitFor, type Connection } from '../helpers/client.js';
 import { RawClient } from '../helpers/raw-client.js';
 
@@ -24,7 +24,7 @@ describe('backpressure', () => {
   });
 
   const queueView = async (name: string): Promise<QueueView> => {
-    const all = (await (await fetch(`${tb.broker.managementUrl}/api/queues`)).json()) as QueueView[];
+    const all = await managementGet<QueueView[]>(tb, '/api/queues');
     return all.find((q) => q.name === name)!;
   };
 

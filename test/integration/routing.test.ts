@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { managementGet, startBroker, type TestBroker } from '../helpers/broker.js';
 import type { ReturnMessage } from '@switchyard/client';
+import { bindingKey, type Binding } from '../../broker/src/routing/binding.js';
 import { closeAll, open, text, waitFor, type Channel, type Connection, type Message } from '../helpers/client.js';
 
 /** A returned message's body as text. */
@@ -31,8 +32,7 @@ async function rejection(p: Promise<unknown>): Promise<Error & { code?: number; 
 }
 
 async function overviewTotals(tb: TestBroker): Promise<{ published: number; unroutable: number }> {
-  const res = await fetch(`${tb.broker.managementUrl!}/api/overview`);
-  const body = (await res.json()) as { totals: { published: number; unroutable: number } };
+  const body = await managementGet<{ totals: { published: number; unroutable: number } }>(tb, '/api/overview');
   return body.totals;
 }
 
@@ -553,6 +553,16 @@ describe('routing (integration)', () => {
       }
     });
 
+    it('an unknown exchange type is 503 COMMAND_INVALID, a connection error; overlong names are 406', async () => {
+      const a = await open(tb.url, conns);
+      const err = await rejection(a.ch.assertExchange('typo', 'topics'));
+      expect(err).to.include({ code: 503, name: 'COMMAND_INVALID' });
+      const b = await open(tb.url, conns);
+      expect(await rejection(b.ch.assertExchange('x'.repeat(256), 'direct'))).to.include({ code: 406 });
+      const c = await b.conn.createChannel(); // a channel error: the connection carries on
+      expect(await rejection(c.checkExchange('typo'))).to.include({ code: 404 });
+    });
+
     it('binding to or from a missing queue or exchange is 404', async () => {
       const { conn } = await open(tb.url, conns);
       const setup = await conn.createChannel();
@@ -674,6 +684,61 @@ describe('routing (integration)', () => {
       expect(await drain(d2, 'pq.orders')).to.deep.equal(['again']);
     });
 
+    it('never stores bindings of exclusive queues, so none reattach to a later queue of the same name', async () => {
+      const a = await open(tb.url, conns);
+      await a.ch.assertExchange('p.excl', 'direct', { durable: true });
+      await a.ch.assertQueue('p.excl.q', { durable: true, exclusive: true });
+      await a.ch.bindQueue('p.excl.q', 'p.excl', 'k');
+      tb = await tb.restart(); // the connection is still open: its exclusive queue just vanishes
+      await closeAll(conns);
+      const b = await open(tb.url, conns);
+      await b.ch.assertQueue('p.excl.q', { durable: true }); // a different, durable queue
+      const returned: string[] = [];
+      b.ch.on('return', (m) => returned.push(body(m)));
+      await b.ch.publish('p.excl', 'k', Buffer.from('1'), { mandatory: true });
+      await closeAll(conns);
+      tb = await tb.restart();
+      const c = await open(tb.url, conns);
+      c.ch.on('return', (m) => returned.push(body(m)));
+      await c.ch.publish('p.excl', 'k', Buffer.from('2'), { mandatory: true });
+      expect(returned).to.deep.equal(['1', '2']);
+      expect(await drain(c.ch, 'p.excl.q')).to.deep.equal([]);
+    });
+
+    it('keeps bindings with long names and keys', async () => {
+      const { ch } = await open(tb.url, conns);
+      const x = `x.${'long-exchange-name.'.repeat(2)}end`;
+      const q = `q.${'long-queue-name.'.repeat(3)}end`;
+      const key = `${'segment.'.repeat(30)}#`;
+      await ch.assertExchange(x, 'topic', { durable: true });
+      await ch.assertQueue(q, { durable: true });
+      await ch.bindQueue(q, x, key);
+      await closeAll(conns);
+      tb = await tb.restart();
+      const { ch: c } = await open(tb.url, conns);
+      await c.publish(x, `${'segment.'.repeat(30)}tail`, Buffer.from('long'));
+      expect(await drain(c, q)).to.deep.equal(['long']);
+    });
+
+    it('removes a binding stored by an older version (keyed by its identity) when it is unbound', async () => {
+      const { ch } = await open(tb.url, conns);
+      await ch.assertExchange('lx', 'direct', { durable: true });
+      await ch.assertQueue('lq', { durable: true });
+      const b: Binding = { source: 'lx', destination: 'lq', destinationKind: 'queue', routingKey: 'k', arguments: {} };
+      tb.broker.store.putBinding(bindingKey(b), b); // the old record layout
+      await closeAll(conns);
+      tb = await tb.restart();
+      const { ch: c } = await open(tb.url, conns);
+      await c.publish('lx', 'k', Buffer.from('old-binding'));
+      expect(await drain(c, 'lq')).to.deep.equal(['old-binding']);
+      await c.unbindQueue('lq', 'lx', 'k');
+      await closeAll(conns);
+      tb = await tb.restart();
+      const { ch: d } = await open(tb.url, conns);
+      await d.publish('lx', 'k', Buffer.from('unbound'));
+      expect(await drain(d, 'lq')).to.deep.equal([]);
+    });
+
     it('keeps a headers binding with large arguments', async () => {
       const { ch } = await open(tb.url, conns);
       await ch.assertExchange('p.big', 'headers', { durable: true });
@@ -681,7 +746,7 @@ describe('routing (integration)', () => {
       const args: Record<string, unknown> = {};
       for (let i = 0; i < 40; i++) args[`key-${i}`] = `value-${i}-${'v'.repeat(100)}`;
       await ch.bindQueue('pq.big', 'p.big', '', args);
-      await ch.publish('p.big', '', Buffer.from('before'), { headers: args });
+      await ch.publish('p.big', '', Buffer.from('before'), { headers: args, persistent: true });
       await closeAll(conns);
       tb = await tb.restart();
       const { ch: c } = await open(tb.url, conns);

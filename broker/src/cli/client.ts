@@ -1,3 +1,5 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { CliError, EXIT, exitCodeForStatus } from './exit-codes.js';
 
 /** How the CLI reaches the management API: `--url`, `--user`, `--password` (or SWITCHYARD_* env vars). */
@@ -40,37 +42,44 @@ export class ManagementClient {
 
   /** Sends a request; resolves with the parsed JSON body (undefined for 204). */
   async request<T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    let res: Response;
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    let res: { status: number; statusText: string; text: string };
     try {
-      res = await fetch(this.base + path, {
-        method,
-        headers: { ...this.headers, ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
+      res = await this.send(method, path, payload, { ...this.headers, ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) });
     } catch (err) {
-      throw new CliError(`cannot reach the management API at ${this.base}: ${describeFetchError(err, this.options.timeoutMs)} (is the broker running? set --url or SWITCHYARD_URL)`, EXIT.UNREACHABLE);
+      throw new CliError(`cannot reach the management API at ${this.base}: ${(err as Error).message} (is the broker running? set --url or SWITCHYARD_URL)`, EXIT.UNREACHABLE);
     }
-    const text = await res.text();
     let parsed: unknown;
     try {
-      parsed = text === '' ? undefined : JSON.parse(text);
+      parsed = res.text === '' ? undefined : JSON.parse(res.text);
     } catch {
       throw new CliError(`unexpected answer from ${this.base}${path} (HTTP ${res.status}): not JSON — is --url the management port?`);
     }
-    if (!res.ok) {
+    if (res.status >= 400) {
       const e = (parsed ?? {}) as { error?: string; reason?: string; code?: number };
       const detail = e.code !== undefined ? `${e.error} ${e.code}` : `HTTP ${res.status}`;
       throw new CliError(`${e.reason ?? `HTTP ${res.status} ${res.statusText}`} (${detail})`, exitCodeForStatus(res.status));
     }
     return parsed as T;
   }
-}
 
-function describeFetchError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs} ms`;
-  const cause = err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
-  return cause?.message ?? cause?.code ?? (err instanceof Error ? err.message : String(err));
+  /** node:http rather than fetch: it loads faster, which matters for a CLI run per command. */
+  private send(method: string, path: string, payload: Buffer | undefined, headers: Record<string, string>): Promise<{ status: number; statusText: string; text: string }> {
+    const url = new URL(this.base + path);
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const options = { method, headers: payload === undefined ? headers : { ...headers, 'content-length': String(payload.length) } };
+      const req = request(url, options, (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.setTimeout(this.options.timeoutMs, () => req.destroy(new Error(`no answer within ${this.options.timeoutMs} ms`)));
+      req.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ECONNREFUSED' ? new Error(`connection refused (${err.message.replace(/^connect ECONNREFUSED /, '')})`) : err));
+      req.end(payload);
+    });
+  }
 }
 
 /** A path segment: `/` (the default vhost) becomes `%2F`, as the API expects. */

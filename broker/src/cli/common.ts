@@ -26,8 +26,8 @@ export function parseIntArg(min: number, max: number): (value: string) => number
 export function withClientOptions(cmd: Command, json = false): Command {
   cmd
     .addOption(new Option('--url <url>', 'management API base URL').env('SWITCHYARD_URL').default(DEFAULT_MANAGEMENT_URL))
-    .addOption(new Option('--user <name>', 'user name for HTTP Basic authentication').env('SWITCHYARD_USER'))
-    .addOption(new Option('--password <password>', 'password for HTTP Basic authentication').env('SWITCHYARD_PASSWORD'))
+    .addOption(new Option('--user <name>', 'user name for HTTP Basic authentication').env('SWITCHYARD_USER').default('guest'))
+    .addOption(new Option('--password <password>', 'password for HTTP Basic authentication').env('SWITCHYARD_PASSWORD').default('guest'))
     .addOption(new Option('--vhost <vhost>', 'virtual host').env('SWITCHYARD_VHOST').default('/'))
     .addOption(new Option('--timeout <ms>', 'give up on the broker after this long').env('SWITCHYARD_TIMEOUT').default(10_000).argParser(parseIntArg(1, 3_600_000)));
   if (json) cmd.option('--json', 'print JSON instead of a table (for scripts)');

@@ -1,5 +1,7 @@
 import { BrokerError, ErrorCode, validateProperties, type MessageProperties } from '@switchyard/client/protocol';
 import type { Broker } from '../broker.js';
+import { parseExpiration } from '../queues/ttl.js';
+import { delayOf } from '../vhost/delayed-messages.js';
 import type { Queue } from '../queues/queue.js';
 import type { Binding, DestinationKind } from '../routing/binding.js';
 import type { ClientConnection } from '../server/connection.js';
@@ -128,11 +130,25 @@ export function unbind(vhost: VirtualHost, source: string, kind: DestinationKind
   vhost.unbind(b, ownerOf(vhost, b));
 }
 
+/** What `POST .../publish` answers. */
+export interface PublishResult {
+  /** True when at least one queue took the message (or it is delayed, or a duplicate). */
+  routed: boolean;
+  /** Queues the message went to now (0 when delayed or a duplicate). */
+  queues: number;
+  /** Held back by an `x-delay` header; routed when due. */
+  delayed?: true;
+  /** Dropped as a duplicate by the exchange's deduplication window. */
+  duplicate?: true;
+}
+
 /**
- * Publishes one message as a client would (routing, alternate exchanges, per-queue
- * persistence) and answers once it is durable where persistent.
+ * Publishes one message as a client's publish would (spec/semantics.md): expiration checked,
+ * exchange deduplication, `x-delay`, routing with alternate exchanges, per-queue
+ * persistence and overflow. Answers once the message is durable where persistent.
+ * A queue refusing it (`x-overflow: reject-publish`) is a 409, as a client gets a nack.
  */
-export async function publish(broker: Broker, vhost: VirtualHost, segment: string, data: Record<string, unknown>): Promise<{ routed: boolean; queues: number }> {
+export async function publish(broker: Broker, vhost: VirtualHost, segment: string, data: Record<string, unknown>): Promise<PublishResult> {
   const body = new Body(data, ['routingKey', 'payload', 'payloadEncoding', 'properties']);
   const routingKey = body.string('routingKey', '');
   const payload = body.string('payload', '');
@@ -140,6 +156,7 @@ export async function publish(broker: Broker, vhost: VirtualHost, segment: strin
   let properties: MessageProperties | null;
   try {
     properties = validateProperties(body.table('properties'), 'properties');
+    parseExpiration(properties?.expiration);
   } catch (err) {
     throw badField('properties', (err as Error).message.replace(/^properties: /, ''));
   }
@@ -151,11 +168,29 @@ export async function publish(broker: Broker, vhost: VirtualHost, segment: strin
   }
   const exchange = exchangeName(segment);
   if (exchange !== '') requireExchange(vhost, segment);
-  const queues = vhost.route(exchange, routingKey, properties?.headers);
+  const result = route(broker, vhost, exchange, routingKey, properties, content);
   broker.stats.published++;
-  if (queues.length === 0) broker.stats.unroutable++;
-  for (const q of queues) q.enqueue(exchange, routingKey, properties, content);
   await broker.store.durable();
+  return result;
+}
+
+function route(broker: Broker, vhost: VirtualHost, exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): PublishResult {
+  if (vhost.exchangeDedup.isDuplicate(exchange, properties, properties?.persistent === true)) {
+    broker.stats.duplicates++;
+    return { routed: true, queues: 0, duplicate: true };
+  }
+  const delayMs = delayOf(properties);
+  if (delayMs !== undefined) {
+    vhost.publishDelayed(exchange, routingKey, properties, content, delayMs);
+    return { routed: true, queues: 0, delayed: true };
+  }
+  const queues = vhost.route(exchange, routingKey, properties?.headers);
+  if (queues.length === 0) broker.stats.unroutable++;
+  let refused: Queue | undefined;
+  for (const q of queues) if (q.enqueue(exchange, routingKey, properties, content) === 'rejected') refused = q;
+  if (refused !== undefined) {
+    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue '${refused.name}' is full (x-overflow ${refused.policy.overflow}); the message was refused`);
+  }
   return { routed: queues.length > 0, queues: queues.length };
 }
 

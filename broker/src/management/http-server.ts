@@ -68,13 +68,17 @@ export class ManagementServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
       checkRequest(req, this.host);
-      this.authenticate(req);
+      if (url.pathname !== '/metrics' && url.pathname !== '/api/health') await this.authenticate(req);
       const { handler, params } = this.router.match(method, url.pathname);
       const reply = await handler({ req, params, query: url.searchParams, body: () => readJsonBody(req) });
       if ('json' in reply) sendJson(res, reply.status ?? 200, reply.json);
       else if ('text' in reply) sendText(res, reply.status ?? 200, reply.contentType, reply.text);
       else sendNoContent(res);
-      if (method !== 'GET' && method !== 'HEAD') this.log.info('management action', { method, path: url.pathname, status: res.statusCode });
+      // Topology and admin actions at info; per-message actions (publish, get) only at debug.
+      if (method !== 'GET' && method !== 'HEAD') {
+        const perMessage = url.pathname.endsWith('/publish') || url.pathname.endsWith('/get');
+        this.log.log(perMessage ? 'debug' : 'info', 'management action', { method, path: url.pathname, status: res.statusCode });
+      }
     } catch (err) {
       const e = toHttpError(err);
       if (e.status >= 500) this.log.error('management request failed', { method, path: url.pathname, error: err instanceof Error ? err.stack : String(err) });
@@ -88,22 +92,31 @@ export class ManagementServer {
   }
 
   /**
-   * Credentials are optional until users exist: without an Authorization header a loopback
-   * client is trusted; with one, it must name a valid user (401 otherwise).
+   * HTTP Basic authentication of a user tagged `administrator` (guest: loopback only), on
+   * every endpoint but `/metrics` and `/api/health`, which scrapers and probes read.
    */
-  private authenticate(req: IncomingMessage): void {
+  /** Accepted Authorization headers, so a polling dashboard does not pay scrypt per request. */
+  private readonly verified = new Map<string, { until: number; generation: number }>();
+
+  private async authenticate(req: IncomingMessage): Promise<void> {
     const header = req.headers.authorization;
-    if (header === undefined) return;
+    if (header === undefined) throw new HttpError(401, 'unauthorized', 'the management API needs HTTP Basic credentials of a user tagged administrator');
+    const hit = this.verified.get(header);
+    if (hit !== undefined && hit.until > Date.now() && hit.generation === this.broker.access.generation) return;
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (m === null) throw new HttpError(401, 'unauthorized', 'only HTTP Basic authentication is supported');
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const [user, password] = colon < 0 ? [decoded, ''] : [decoded.slice(0, colon), decoded.slice(colon + 1)];
-    try {
-      this.broker.authenticate(user, password, req.socket.remoteAddress ?? 'unknown');
-    } catch (err) {
-      if (err instanceof BrokerError) throw new HttpError(401, 'unauthorized', err.message);
-      throw err;
+    const access = this.broker.access;
+    if (!(await access.checkPassword(user, password))) throw new HttpError(401, 'unauthorized', `login refused: user '${user}' - invalid credentials`);
+    if (!access.isAdministrator(user)) throw new HttpError(403, 'access_refused', `user '${user}' is not tagged administrator`);
+    const remote = req.socket.remoteAddress ?? '';
+    if (user === 'guest' && !this.broker.options.guestAnywhere && !/^(127\.|::1$|::ffff:127\.)/.test(remote)) {
+      throw new HttpError(403, 'access_refused', `user 'guest' can only connect via localhost`);
     }
+    if (this.verified.size > 1000) this.verified.clear();
+    this.verified.set(header, { until: Date.now() + 60_000, generation: access.generation });
   }
+
 }

@@ -41,6 +41,7 @@ function writeBrokerMetrics(w: ExpositionWriter, broker: Broker): void {
   w.single('switchyard_connections_closed_total', 'counter', 'Client connections closed since start.', s.connectionsClosed);
   w.single('switchyard_messages_published_total', 'counter', 'Messages published to the broker since start, routed or not.', s.published);
   w.single('switchyard_messages_unroutable_total', 'counter', 'Published messages that matched no queue.', s.unroutable);
+  w.single('switchyard_messages_duplicate_total', 'counter', 'Published messages dropped by an exchange deduplication window.', s.duplicates);
   w.single('switchyard_messages_acked_total', 'counter', 'Deliveries acknowledged by clients since start.', s.acked);
   w.single('switchyard_store_size_bytes', 'gauge', 'Size of the LMDB message store on disk.', broker.store.sizeBytes());
   w.histogram('switchyard_commit_latency_seconds', 'Time for a group-commit write transaction to become durable.', broker.histograms.commitLatency);
@@ -61,6 +62,8 @@ const QUEUE_METRICS: readonly QueueMetric[] = [
   ['switchyard_queue_messages_redelivered_total', 'counter', 'Deliveries of messages delivered before.', (q) => q.counters.redelivered],
   ['switchyard_queue_messages_acked_total', 'counter', 'Deliveries settled (acknowledged, or dropped without requeue).', (q) => q.counters.acked],
   ['switchyard_queue_messages_dead_lettered_total', 'counter', 'Messages dead-lettered (rejected, expired, over max length or delivery limit).', (q) => q.counters.deadLettered],
+  ['switchyard_queue_messages_dropped_total', 'counter', 'Messages dropped without a dead-letter exchange (expired, over max length, rejected, delivery limit).', (q) => q.counters.dropped],
+  ['switchyard_queue_messages_delayed', 'gauge', 'Messages held back for a delayed retry.', (q) => q.delayedCount],
 ];
 
 function writeQueueMetrics(w: ExpositionWriter, broker: Broker, now: number): void {

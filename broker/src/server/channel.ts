@@ -94,6 +94,7 @@ export class ServerChannel implements ConfirmSource {
       );
     }
     parseExpiration(f.properties?.expiration); // 406 before anything is enqueued
+    this.requireWrite(f.exchange);
     const vhost = this.conn.vhost;
     const delayMs = delayOf(f.properties);
     if (vhost.exchangeDedup.isDuplicate(f.exchange, f.properties, f.properties?.persistent === true)) {
@@ -145,6 +146,17 @@ export class ServerChannel implements ConfirmSource {
         });
       }
     }
+  }
+
+  /** Publish permission, remembered per exchange: a regex per publish would be on the hot path. */
+  private readonly writable = new Map<string, number>();
+
+  private requireWrite(exchange: string): void {
+    const access = this.conn.access;
+    const generation = this.conn.services.accessGeneration();
+    if (this.writable.get(exchange) === generation) return;
+    access.require('write', 'exchange', exchange);
+    this.writable.set(exchange, generation);
   }
 
   captureConfirms(): number {
@@ -271,6 +283,7 @@ export class ServerChannel implements ConfirmSource {
   }
 
   private consume(f: FrameOf<'consume'>): void {
+    this.conn.access.require('read', 'queue', f.queue);
     const queue = this.conn.vhost.requireQueue(f.queue, this.conn.id);
     const max = this.conn.services.options.maxConsumersPerChannel;
     if (this.consumers.size >= max) {
@@ -316,6 +329,7 @@ export class ServerChannel implements ConfirmSource {
   }
 
   private get(f: FrameOf<'get'>): void {
+    this.conn.access.require('read', 'queue', f.queue);
     const queue = this.conn.vhost.requireQueue(f.queue, this.conn.id);
     const taken = queue.take();
     if (taken === undefined) {

@@ -13,12 +13,13 @@ import {
   type Frame,
   type FrameOf,
 } from '@switchyard/client/protocol';
+import { Permissions } from '../auth/permissions.js';
 import type { Logger } from '../logging.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { ServerChannel } from './channel.js';
 import type { BrokerServices } from './services.js';
 
-const State = { handshake: 'handshake', open: 'open', closing: 'closing', closed: 'closed' } as const;
+const State = { handshake: 'handshake', authenticating: 'authenticating', open: 'open', closing: 'closing', closed: 'closed' } as const;
 type State = (typeof State)[keyof typeof State];
 
 /** How long a peer has to answer our `close` before the socket is dropped. */
@@ -41,6 +42,9 @@ export class ClientConnection {
   /** Blocked by a resource alarm: not read from until it clears. */
   blocked = false;
   private vhostRef: VirtualHost | undefined;
+  /** The user's permissions in the connection's vhost (set at login). */
+  permissions: Permissions | undefined;
+  private pendingFrames: Frame[] = [];
   private readonly channels = new Map<number, ServerChannel>();
   private outbox = new FrameBatch();
   private flushScheduled = false;
@@ -63,6 +67,23 @@ export class ClientConnection {
     this.timer = setTimeout(() => {
       if (this.state === State.handshake) this.closeWithError(new BrokerError(ErrorCode.CONNECTION_FORCED, `handshake timeout: no hello within ${services.options.handshakeTimeoutMs} ms`));
     }, services.options.handshakeTimeoutMs);
+  }
+
+  /** Name of the vhost, once open. */
+  get vhostName(): string | undefined {
+    return this.vhostRef?.name;
+  }
+
+  /**
+   * The user's current permissions in this vhost (looked up each time, so a change or a
+   * revocation applies at once); only valid on an open connection.
+   */
+  get access(): Permissions {
+    if (this.permissions === undefined) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'connection is not open: send hello first');
+    const current = this.services.permissionsOf(this.user, this.vhostRef!.name);
+    if (current !== undefined) this.permissions = current;
+    else this.permissions = new Permissions(this.user, this.vhostRef!.name, { configure: '', write: '', read: '' });
+    return this.permissions;
   }
 
   /** The vhost of an open connection. */
@@ -152,6 +173,10 @@ export class ClientConnection {
 
   private readonly onFrame = (frame: Frame): void => {
     if (this.state === State.closed) return;
+    if (this.state === State.authenticating) {
+      this.pendingFrames.push(frame);
+      return;
+    }
     if (frame.channel === 0) {
       this.handleConnectionFrame(frame);
       return;
@@ -186,9 +211,28 @@ export class ClientConnection {
     if (f.version !== PROTOCOL_VERSION) {
       throw new BrokerError(ErrorCode.NOT_IMPLEMENTED, `protocol version ${f.version} is not supported: this broker speaks version ${PROTOCOL_VERSION}`);
     }
-    this.user = this.services.authenticate(f.username, f.password, this.remoteAddress);
-    const vhost = this.services.vhost(f.vhost);
-    if (vhost === undefined) throw new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${f.vhost}' not found`);
+    // Password hashing runs off the event loop; frames the client pipelines behind its
+    // hello wait in `pendingFrames` until the login is decided.
+    this.state = State.authenticating;
+    this.services.authenticate(f.username, f.password, this.remoteAddress, f.vhost).then(
+      (login) => {
+        if (this.state !== State.authenticating) return;
+        const vhost = this.services.vhost(f.vhost);
+        if (vhost === undefined) return this.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${f.vhost}' not found`));
+        this.user = login.user;
+        this.permissions = login.permissions;
+        this.open(f, vhost);
+      },
+      (err: unknown) => {
+        if (this.state !== State.authenticating) return;
+        this.log.info('login refused', { user: f.username, error: err instanceof Error ? err.message : String(err) });
+        this.state = State.handshake;
+        this.closeWithError(err);
+      },
+    );
+  }
+
+  private open(f: FrameOf<'hello'>, vhost: VirtualHost): void {
     this.vhostRef = vhost;
     this.clientProperties = f.clientProperties;
     const ours = this.services.options.heartbeatMs;
@@ -208,6 +252,13 @@ export class ClientConnection {
     });
     this.services.connectionOpened(this);
     this.log.info('connection opened', { user: this.user, vhost: f.vhost, client: f.clientProperties['product'] });
+    const pending = this.pendingFrames;
+    this.pendingFrames = [];
+    try {
+      for (const frame of pending) this.onFrame(frame);
+    } catch (err) {
+      this.closeWithError(err);
+    }
   }
 
   private readonly tick = (): void => {

@@ -1,8 +1,15 @@
+import type { Permissions } from '../auth/permissions.js';
 import type { Logger } from '../logging.js';
 import type { ResolvedOptions } from '../config.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import type { ConfirmScheduler } from './confirm-scheduler.js';
 import type { ClientConnection } from './connection.js';
+
+/** A successful login. */
+export interface Login {
+  user: string;
+  permissions: Permissions;
+}
 
 /** Broker-wide message counters (management API and metrics read them). */
 export interface BrokerStats {
@@ -25,8 +32,15 @@ export interface BrokerServices {
   readonly confirms: ConfirmScheduler;
   /** The vhost with this name, or undefined. */
   vhost(name: string): VirtualHost | undefined;
-  /** Checks credentials; resolves to the user name, or throws BrokerError 403. */
-  authenticate(username: string, password: string, remoteAddress: string): string;
+  /**
+   * Checks credentials (or a token) and the user's access to the vhost; resolves to the user
+   * and their permissions there, or rejects with BrokerError 403 / 530.
+   */
+  authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Login>;
+  /** A user's current permissions in a vhost, if any. */
+  permissionsOf(user: string, vhost: string): Permissions | undefined;
+  /** Changes whenever users or permissions change (invalidates cached permission checks). */
+  accessGeneration(): number;
   /** Why publishers are blocked (a resource alarm), or undefined when they are not. */
   alarmReason(): string | undefined;
   connectionOpened(conn: ClientConnection): void;

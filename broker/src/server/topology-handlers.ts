@@ -9,16 +9,22 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
   const vhost = ch.conn.vhost;
   const connId = ch.conn.id;
   const channel = ch.number;
+  const access = ch.conn.access;
+  // Permission checks sit exactly where RabbitMQ has them (spec/security.md §Permissions).
   switch (f.type) {
     case 'exchangeDeclare':
+      if (!f.passive) access.require('configure', 'exchange', f.exchange);
       vhost.declareExchange(f);
       return ch.conn.send({ type: 'exchangeDeclareOk', channel, rid: f.rid });
     case 'exchangeDelete':
+      access.require('configure', 'exchange', f.exchange);
       vhost.deleteExchange(f.exchange, f.ifUnused);
       return ch.conn.send({ type: 'exchangeDeleteOk', channel, rid: f.rid });
     case 'exchangeBind':
     case 'exchangeUnbind': {
       const b = { source: f.source, destination: f.destination, destinationKind: 'exchange' as const, routingKey: f.routingKey, arguments: f.arguments };
+      access.require('write', 'exchange', f.destination);
+      access.require('read', 'exchange', f.source);
       if (f.type === 'exchangeBind') {
         vhost.bind(b, connId);
         return ch.conn.send({ type: 'exchangeBindOk', channel, rid: f.rid });
@@ -31,12 +37,19 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
       if (!f.passive && (f.queue === '' || vhost.queue(f.queue) === undefined) && vhost.queueCount >= max) {
         throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue limit reached: vhost '${vhost.name}' has ${max} queues (maxQueues); delete some or raise the limit`);
       }
+      if (!f.passive && f.queue !== '') access.require('configure', 'queue', f.queue);
       const q = vhost.declareQueue(f, connId);
+      if (!f.passive && f.queue === '' && !access.allows('configure', q.name)) {
+        vhost.removeQueue(q, 'configure permission refused');
+        access.require('configure', 'queue', q.name);
+      }
       return ch.conn.send({ type: 'queueDeclareOk', channel, rid: f.rid, queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount });
     }
     case 'queueBind':
     case 'queueUnbind': {
       const b = { source: f.exchange, destination: f.queue, destinationKind: 'queue' as const, routingKey: f.routingKey, arguments: f.arguments };
+      access.require('write', 'queue', f.queue);
+      access.require('read', 'exchange', f.exchange);
       if (f.type === 'queueBind') {
         vhost.bind(b, connId);
         return ch.conn.send({ type: 'queueBindOk', channel, rid: f.rid });
@@ -45,10 +58,12 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
       return ch.conn.send({ type: 'queueUnbindOk', channel, rid: f.rid });
     }
     case 'queuePurge': {
+      access.require('read', 'queue', f.queue);
       const messageCount = vhost.requireQueue(f.queue, connId).purge();
       return ch.conn.send({ type: 'queuePurgeOk', channel, rid: f.rid, messageCount });
     }
     case 'queueDelete': {
+      access.require('configure', 'queue', f.queue);
       const messageCount = vhost.deleteQueue(f.queue, f.ifUnused, f.ifEmpty, connId);
       return ch.conn.send({ type: 'queueDeleteOk', channel, rid: f.rid, messageCount });
     }

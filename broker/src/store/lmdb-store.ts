@@ -4,6 +4,11 @@ import { join } from 'node:path';
 import { messageKey, queueRange, seqOfKey } from './keys.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
 import type {
+  AccessData,
+  AccessStore,
+  PermissionRecord,
+  UserRecord,
+  VhostRecord,
   BindingDefinition,
   Definitions,
   ExchangeDefinition,
@@ -31,6 +36,9 @@ const EXCHANGE_PREFIX = 'x\u0000';
 const QUEUE_PREFIX = 'q\u0000';
 const BINDING_PREFIX = 'b\u0000';
 const HWM_PREFIX = 'd\u0000';
+const USER_PREFIX = 'u\u0000';
+const VHOST_PREFIX = 'v\u0000';
+const PERMISSION_PREFIX = 'p\u0000';
 /** The environment's file inside the data directory (lmdb-js adds `-lock` beside it). */
 export const ENV_FILE = 'switchyard.mdb';
 const noop = (): void => {};
@@ -44,7 +52,7 @@ const noop = (): void => {};
  * writer thread (the group commit); with `separateFlushed` each write promise carries a
  * `flushed` promise that resolves once that transaction is on disk, which `durable()` uses.
  */
-export class LmdbStore implements QueueStore {
+export class LmdbStore implements QueueStore, AccessStore {
   private readonly root: RootDatabase;
   private readonly meta: Database;
   private readonly messages: Database<Buffer, Buffer>;
@@ -135,6 +143,44 @@ export class LmdbStore implements QueueStore {
 
   removeBinding(key: string): void {
     this.track(this.meta.remove(BINDING_PREFIX + key));
+  }
+
+  loadAccess(): AccessData {
+    const data: AccessData = { users: [], vhosts: [], permissions: [] };
+    for (const { key, value } of this.meta.getRange({ snapshot: false })) {
+      if (typeof key !== 'string') continue;
+      if (key.startsWith(USER_PREFIX)) data.users.push(value as UserRecord);
+      else if (key.startsWith(VHOST_PREFIX)) {
+        const v = value as VhostRecord;
+        data.vhosts.push(v);
+        this.nextQueueId = Math.max(this.nextQueueId, v.delayedQueueId + 1);
+      } else if (key.startsWith(PERMISSION_PREFIX)) data.permissions.push(value as PermissionRecord);
+    }
+    return data;
+  }
+
+  putUser(user: UserRecord): void {
+    this.track(this.meta.put(USER_PREFIX + user.name, user));
+  }
+
+  removeUser(name: string): void {
+    this.track(this.meta.remove(USER_PREFIX + name));
+  }
+
+  putVhost(vhost: VhostRecord): void {
+    this.track(this.meta.put(VHOST_PREFIX + vhost.name, vhost));
+  }
+
+  removeVhost(name: string): void {
+    this.track(this.meta.remove(VHOST_PREFIX + name));
+  }
+
+  putPermission(p: PermissionRecord): void {
+    this.track(this.meta.put(`${PERMISSION_PREFIX}${p.user}\u0000${p.vhost}`, p));
+  }
+
+  removePermission(user: string, vhost: string): void {
+    this.track(this.meta.remove(`${PERMISSION_PREFIX}${user}\u0000${vhost}`));
   }
 
   allocateQueueId(): number {

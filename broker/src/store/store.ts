@@ -58,6 +58,45 @@ export interface Definitions {
   bindings: BindingDefinition[];
 }
 
+/** A user as stored: scrypt hash, never the password. */
+export interface UserRecord {
+  name: string;
+  passwordHash: string;
+  /** RabbitMQ-style tags; `administrator` may use the management API. */
+  tags: string[];
+}
+
+export interface VhostRecord {
+  name: string;
+  /** Store queue id of the vhost's delayed messages. */
+  delayedQueueId: number;
+}
+
+export interface PermissionRecord {
+  user: string;
+  vhost: string;
+  configure: string;
+  write: string;
+  read: string;
+}
+
+export interface AccessData {
+  users: UserRecord[];
+  vhosts: VhostRecord[];
+  permissions: PermissionRecord[];
+}
+
+/** Users, vhosts and permissions, durable beside the queues (same LMDB environment). */
+export interface AccessStore {
+  loadAccess(): AccessData;
+  putUser(user: UserRecord): void;
+  removeUser(name: string): void;
+  putVhost(vhost: VhostRecord): void;
+  removeVhost(name: string): void;
+  putPermission(p: PermissionRecord): void;
+  removePermission(user: string, vhost: string): void;
+}
+
 /**
  * Durable state behind the broker: definitions and persistent messages of durable queues.
  *

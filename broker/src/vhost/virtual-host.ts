@@ -7,7 +7,7 @@ import { Queue } from '../queues/queue.js';
 import { systemClock, type Clock } from '../queues/clock.js';
 import type { MessageRecord, QueueStore } from '../store/store.js';
 import { deadLetter } from './dead-lettering.js';
-import { DelayedMessages } from './delayed-messages.js';
+import { DELAYED_QUEUE_ID, DelayedMessages } from './delayed-messages.js';
 import { ExchangeDedup, exchangeDedupWindow } from './publish-gate.js';
 import { assertEquivalent, assertEquivalentArguments } from './equivalence.js';
 import { Exchange } from './exchange.js';
@@ -90,6 +90,17 @@ export class VirtualHost {
     }
     for (const x of this.exchanges.values()) this.exchangeDedup.configure(x.name, exchangeDedupWindow(x.arguments), x.durable);
     this.delayed.recover();
+  }
+
+  /**
+   * Deletes everything in the vhost (vhost deleted): queues with their messages, exchanges,
+   * bindings, and the delayed messages waiting to be routed.
+   */
+  destroy(): void {
+    for (const q of [...this.queues.values()]) this.removeQueue(q, `vhost '${this.name}' was deleted`);
+    for (const x of [...this.exchanges.values()]) if (x.name !== '' && !x.name.startsWith('amq.')) this.deleteExchange(x.name, false);
+    this.delayed.stop();
+    this.store.removeQueue({ name: `\u0000delayed`, id: DELAYED_QUEUE_ID, durable: true, autoDelete: false, arguments: {} });
   }
 
   /** Stops timers (broker shutdown). */

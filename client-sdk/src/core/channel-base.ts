@@ -212,7 +212,7 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
       recover: () => this.#recover(),
       setBlocked: (blocked) => this.outgoing.setBlocked(blocked),
     });
-    if (host.canOpen()) host.transmit({ type: 'channelOpen', channel: number });
+    if (setup.internal || host.canOpen()) host.transmit({ type: 'channelOpen', channel: number });
   }
 
   /** Current state: `open`, `closing` (close sent, awaiting the broker) or `closed`. */

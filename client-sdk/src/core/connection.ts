@@ -339,8 +339,8 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
 
   #scheduleAttempt(err: Error): void {
     const r = this.#options.reconnect!;
+    if (this.#attempt >= r.maxAttempts) return this.#giveUp(err);
     const attempt = ++this.#attempt;
-    if (attempt > r.maxAttempts) return this.#giveUp(err);
     const delayMs = backoffDelay(attempt, r);
     this.#options.logger.info('switchyard: reconnecting', { url: this.url, attempt, delayMs, error: err.message });
     this.emit('reconnecting', { attempt, delayMs, error: err });

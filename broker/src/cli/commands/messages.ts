@@ -85,12 +85,15 @@ Examples:
       if (f.priority !== undefined) properties['priority'] = f.priority;
       if (f.header !== undefined) properties['headers'] = f.header;
       const body = { routingKey, ...(await payloadOf(payloadArg, f)), properties };
-      const r = await clientOf(f).request<{ routed: boolean; queues: number }>('POST', `/api/exchanges/${seg(f.vhost)}/${exchangeSeg(exchange)}/publish`, body);
+      const r = await clientOf(f).request<{ routed: boolean; queues: number; delayed?: boolean; duplicate?: boolean }>('POST', `/api/exchanges/${seg(f.vhost)}/${exchangeSeg(exchange)}/publish`, body);
       if (f.json) io.stdout(jsonText(r));
       if (!r.routed) {
         if (f.mandatory) throw new CliError(`message was not routed: exchange '${exchange}' has no binding matching routing key '${routingKey}'`, EXIT.UNROUTABLE);
         io.stderr(`switchyard: warning: message published but not routed to any queue\n`);
-      } else if (!f.json) io.stdout(`published to ${r.queues} ${r.queues === 1 ? 'queue' : 'queues'}\n`);
+      } else if (f.json) return;
+      else if (r.duplicate) io.stdout(`duplicate: dropped by the exchange's deduplication window\n`);
+      else if (r.delayed) io.stdout('published; held back by its x-delay header until due\n');
+      else io.stdout(`published to ${r.queues} ${r.queues === 1 ? 'queue' : 'queues'}\n`);
     });
 }
 

@@ -1,8 +1,18 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { Broker } from '../../broker.js';
-import { DEFAULTS } from '../../config.js';
-import { LOG_LEVELS, type LogLevel } from '../../logging.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { BrokerOptions } from '../../config.js';
+import type { LogLevel } from '../../logging.js';
+import type { Broker as BrokerInstance } from '../../broker.js';
 import type { CliIo } from '../program.js';
+
+/** logging.ts's LOG_LEVELS, repeated so the client commands need not load winston. */
+const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/**
+ * config.ts's DEFAULTS as the help shows them, repeated so that the client commands need not
+ * load the broker (test/cli/config.test.ts keeps the two in step). The real defaults are
+ * applied by resolveOptions, below flags, env and config file.
+ */
+export const HELP_DEFAULTS = { port: 5680, host: '127.0.0.1', managementPort: 15680, dataDir: './data', logLevel: 'info', logFormat: 'json' } as const;
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -10,14 +20,25 @@ function parsePort(value: string): number {
   return n;
 }
 
-interface ServerFlags {
-  port: number;
-  host: string;
-  managementPort: number;
-  management: boolean;
-  dataDir: string;
-  logLevel: LogLevel;
-  logFormat: 'json' | 'pretty';
+/** Flag name → BrokerOptions key, for the flags that set broker options. */
+const FLAG_OPTIONS = {
+  port: 'port',
+  host: 'host',
+  managementPort: 'managementPort',
+  dataDir: 'dataDir',
+  logLevel: 'logLevel',
+  logFormat: 'logFormat',
+  definitions: 'definitions',
+} as const satisfies Record<string, keyof BrokerOptions>;
+
+/** The options the command line set explicitly (defaults come last, below env and file). */
+function explicitFlags(cmd: Command): BrokerOptions {
+  const values = cmd.opts<Record<string, unknown>>();
+  const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+  const flags: Record<string, unknown> = {};
+  for (const [flag, key] of Object.entries(FLAG_OPTIONS)) if (given(flag)) flags[key] = values[flag];
+  if (given('management') && values['management'] === false) flags['managementPort'] = false;
+  return flags as BrokerOptions;
 }
 
 /** `switchyard server`: runs a broker in the foreground until SIGTERM/SIGINT. */
@@ -25,32 +46,42 @@ export function registerServerCommand(program: Command, io: CliIo): void {
   program
     .command('server')
     .description('run a broker in the foreground')
-    .option('-p, --port <port>', 'client WebSocket port (0 = any free port)', parsePort, DEFAULTS.port)
-    .option('--host <host>', 'interface to listen on', DEFAULTS.host)
-    .option('--management-port <port>', 'management HTTP port (0 = any free port)', parsePort, DEFAULTS.managementPort as number)
+    .option('-p, --port <port>', 'client WebSocket port (0 = any free port)', parsePort, HELP_DEFAULTS.port)
+    .option('--host <host>', 'interface to listen on (client and management ports)', HELP_DEFAULTS.host)
+    .option('--management-port <port>', 'management HTTP port (0 = any free port)', parsePort, HELP_DEFAULTS.managementPort)
     .option('--no-management', 'do not start the management HTTP server')
-    .option('-d, --data-dir <dir>', 'directory for the message store', DEFAULTS.dataDir)
-    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(DEFAULTS.logLevel))
-    .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']).default(DEFAULTS.logFormat))
-    .addHelpText('after', '\nExamples:\n  $ switchyard server\n  $ switchyard server --port 5680 --data-dir /var/lib/switchyard --log-format pretty\n')
-    .action(async (flags: ServerFlags) => {
-      const broker = await Broker.start({
-        port: flags.port,
-        host: flags.host,
-        managementPort: flags.management ? flags.managementPort : false,
-        dataDir: flags.dataDir,
-        logLevel: flags.logLevel,
-        logFormat: flags.logFormat,
-      });
+    .option('-d, --data-dir <dir>', 'directory for the message store', HELP_DEFAULTS.dataDir)
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(HELP_DEFAULTS.logLevel))
+    .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']).default(HELP_DEFAULTS.logFormat))
+    .option('-c, --config <file>', 'config file, JSON or YAML (also SWITCHYARD_CONFIG)')
+    .option('--definitions <file>', 'import exchanges, queues and bindings from this definitions file at start')
+    .addHelpText(
+      'after',
+      `
+Settings come from flags, then SWITCHYARD_* environment variables (SWITCHYARD_PORT,
+SWITCHYARD_MANAGEMENT_PORT, SWITCHYARD_DATA_DIR, SWITCHYARD_LOG_LEVEL, ...), then the config
+file (keys as in the embedding API: port, managementPort, dataDir, logLevel, ...), then the
+defaults shown above. SIGTERM or SIGINT shuts down gracefully; a second signal forces.
+
+Examples:
+  $ switchyard server
+  $ switchyard server --port 5680 --data-dir /var/lib/switchyard --log-format pretty
+  $ switchyard server --config /etc/switchyard.yaml --definitions topology.json
+  $ SWITCHYARD_LOG_LEVEL=debug switchyard server`,
+    )
+    .action(async (_flags: unknown, cmd: Command) => {
+      // Loaded here so that the client commands start fast.
+      const { loadServerConfig } = await import('../../config-file.js');
+      const { Broker } = await import('../../broker.js');
+      const config = loadServerConfig({ flags: explicitFlags(cmd), env: process.env, configFile: cmd.opts<{ config?: string }>().config });
+      for (const w of config.warnings) io.stderr(`switchyard: warning: ${w}\n`);
+      // Handlers go in before the start, so a signal during start-up (or right after the
+      // 'listening' line) still shuts down gracefully.
+      let broker: BrokerInstance | undefined;
+      let stopRequested = false;
       let signals = 0;
-      const onSignal = (signal: string): void => {
-        signals++;
-        if (signals > 1) {
-          io.stderr(`switchyard: second ${signal}: exiting without waiting for shutdown\n`);
-          process.exit(1);
-        }
-        broker.logger.info('signal received: shutting down gracefully (send again to force)', { component: 'cli', signal });
-        broker.close().then(
+      const shutdown = (b: BrokerInstance): void => {
+        b.close().then(
           () => process.exit(0),
           (err: unknown) => {
             io.stderr(`switchyard: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -58,7 +89,25 @@ export function registerServerCommand(program: Command, io: CliIo): void {
           },
         );
       };
+      const onSignal = (signal: string): void => {
+        signals++;
+        if (signals > 1) {
+          io.stderr(`switchyard: second ${signal}: exiting without waiting for shutdown\n`);
+          process.exit(1);
+        }
+        if (broker === undefined) {
+          stopRequested = true;
+          return;
+        }
+        broker.logger.info('signal received: shutting down gracefully (send again to force)', { component: 'cli', signal });
+        shutdown(broker);
+      };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
+      broker = await Broker.start(config.options);
+      if (stopRequested) {
+        broker.logger.info('signal received during start-up: shutting down gracefully', { component: 'cli' });
+        shutdown(broker);
+      }
     });
 }

@@ -1,0 +1,218 @@
+import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
+import type { AccessStore, PermissionRecord, UserRecord } from '../store/store.js';
+import { hashPassword, verifyPassword } from './password.js';
+import { Permissions, checkPermissionSpec, type PermissionSpec } from './permissions.js';
+import { TOKEN_PREFIX, verifyToken } from './token.js';
+
+/** RabbitMQ's default user: created on first start, may connect from loopback only. */
+export const DEFAULT_USER = 'guest';
+export const DEFAULT_VHOST = '/';
+const FULL: PermissionSpec = { configure: '.*', write: '.*', read: '.*' };
+
+/** Tags that mean something to the broker (others are kept, as RabbitMQ keeps them). */
+export const ADMINISTRATOR_TAG = 'administrator';
+
+function isLoopback(address: string): boolean {
+  return address === '127.0.0.1' || address === '::1' || address.startsWith('::ffff:127.') || address.startsWith('127.');
+}
+
+const NAME_PATTERN = /^[^\u0000-\u001f]{1,255}$/;
+
+function checkName(kind: string, name: unknown): string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `invalid ${kind} name ${JSON.stringify(name)}: 1-255 printable characters`);
+  }
+  return name;
+}
+
+/** What a vhost lifecycle change asks of the broker (create or drop a VirtualHost). */
+export interface VhostLifecycle {
+  vhostAdded(name: string, delayedQueueId: number): void;
+  vhostDeleted(name: string): void;
+}
+
+/**
+ * Users, vhosts and permissions, as RabbitMQ models them: scrypt-hashed passwords, tags,
+ * per-user per-vhost configure/write/read patterns; the default `guest` user limited to
+ * loopback; optional HMAC-signed tokens for browsers. Durable through the AccessStore.
+ * spec/security.md.
+ */
+export class AccessControl {
+  private readonly users = new Map<string, UserRecord>();
+  private readonly vhosts = new Map<string, number>();
+  private readonly permissions = new Map<string, Permissions>();
+  /** Bumped on every change to users or permissions: invalidates cached logins. */
+  generation = 0;
+
+  constructor(
+    private readonly store: AccessStore,
+    private readonly allocateId: () => number,
+    private readonly lifecycle: VhostLifecycle,
+    private readonly tokenSecret: string | undefined,
+    /** Let `guest` connect from any address (RabbitMQ's `loopback_users = none`). Default false. */
+    private readonly guestAnywhere = false,
+  ) {}
+
+  /** Loads access data; on a first start creates `/` and guest/guest with full permissions on it. */
+  async load(): Promise<void> {
+    const data = this.store.loadAccess();
+    for (const u of data.users) this.users.set(u.name, u);
+    for (const v of data.vhosts) this.vhosts.set(v.name, v.delayedQueueId);
+    for (const p of data.permissions) this.permissions.set(key(p.user, p.vhost), new Permissions(p.user, p.vhost, p));
+    if (!this.vhosts.has(DEFAULT_VHOST)) {
+      // id 0 keeps the default vhost's delayed messages where they always were
+      this.vhosts.set(DEFAULT_VHOST, 0);
+      this.store.putVhost({ name: DEFAULT_VHOST, delayedQueueId: 0 });
+    }
+    if (data.users.length === 0) {
+      await this.addUser(DEFAULT_USER, 'guest', [ADMINISTRATOR_TAG]);
+      this.setPermissions(DEFAULT_USER, DEFAULT_VHOST, FULL);
+    }
+  }
+
+  /** Every vhost with its delayed-message store id. */
+  vhostList(): [string, number][] {
+    return [...this.vhosts];
+  }
+
+  /**
+   * Checks a login: username/password, or a token in `password` when a token secret is
+   * configured. Resolves to the user name; rejects with 403 ACCESS_REFUSED.
+   */
+  async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<string> {
+    let user: string;
+    if (this.tokenSecret !== undefined && password.startsWith(TOKEN_PREFIX)) {
+      const claims = verifyToken(this.tokenSecret, password);
+      if (typeof claims === 'string') throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: ${claims}`);
+      if (username !== '' && username !== claims.sub) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: token is for user '${claims.sub}', not '${username}'`);
+      if (claims.vhost !== undefined && claims.vhost !== vhost) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: token is for vhost '${claims.vhost}'`);
+      if (!this.users.has(claims.sub)) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${claims.sub}' does not exist`);
+      user = claims.sub;
+    } else {
+      const record = this.users.get(username);
+      // Hash even for unknown users, so timing does not reveal which names exist.
+      const ok = record !== undefined ? await verifyPassword(password, record.passwordHash) : (await hashPassword(password), false);
+      if (!ok) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${username}' - invalid credentials`);
+      user = username;
+    }
+    if (user === DEFAULT_USER && !this.guestAnywhere && !isLoopback(remoteAddress)) {
+      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${DEFAULT_USER}' can only connect via localhost`);
+    }
+    return user;
+  }
+
+  /** The user's permissions in a vhost; 530 NOT_ALLOWED when it has none (RabbitMQ). */
+  requireVhostAccess(user: string, vhost: string): Permissions {
+    if (!this.vhosts.has(vhost)) throw new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${vhost}' not found`);
+    const p = this.permissions.get(key(user, vhost));
+    if (p === undefined) throw new BrokerError(ErrorCode.NOT_ALLOWED, `access to vhost '${vhost}' refused for user '${user}'`);
+    return p;
+  }
+
+  permissionsOf(user: string, vhost: string): Permissions | undefined {
+    return this.permissions.get(key(user, vhost));
+  }
+
+  isAdministrator(user: string): boolean {
+    return this.users.get(user)?.tags.includes(ADMINISTRATOR_TAG) ?? false;
+  }
+
+  /** Basic-auth check for the management API: the user, if the password is right. */
+  async checkPassword(username: string, password: string): Promise<boolean> {
+    const record = this.users.get(username);
+    return record !== undefined && (await verifyPassword(password, record.passwordHash));
+  }
+
+  // ---- administration (management API and CLI) ------------------------------------
+
+  listUsers(): { name: string; tags: string[] }[] {
+    return [...this.users.values()].map((u) => ({ name: u.name, tags: [...u.tags] }));
+  }
+
+  async addUser(name: string, password: string, tags: string[] = []): Promise<void> {
+    checkName('user', name);
+    if (typeof password !== 'string' || password === '') throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' needs a non-empty password`);
+    if (this.users.has(name)) throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' already exists; use set-password to change its password`);
+    const record: UserRecord = { name, passwordHash: await hashPassword(password), tags: [...tags] };
+    this.users.set(name, record);
+    this.generation++;
+    this.store.putUser(record);
+  }
+
+  async setPassword(name: string, password: string): Promise<void> {
+    const record = this.users.get(name);
+    if (record === undefined) throw new BrokerError(ErrorCode.NOT_FOUND, `no user '${name}'`);
+    if (typeof password !== 'string' || password === '') throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' needs a non-empty password`);
+    record.passwordHash = await hashPassword(password);
+    this.generation++;
+    this.store.putUser(record);
+  }
+
+  setTags(name: string, tags: string[]): void {
+    const record = this.users.get(name);
+    if (record === undefined) throw new BrokerError(ErrorCode.NOT_FOUND, `no user '${name}'`);
+    record.tags = [...tags];
+    this.generation++;
+    this.store.putUser(record);
+  }
+
+  deleteUser(name: string): void {
+    if (!this.users.delete(name)) throw new BrokerError(ErrorCode.NOT_FOUND, `no user '${name}'`);
+    this.generation++;
+    this.store.removeUser(name);
+    for (const vhost of this.vhosts.keys()) this.clearPermissions(name, vhost, true);
+  }
+
+  listVhosts(): string[] {
+    return [...this.vhosts.keys()];
+  }
+
+  addVhost(name: string): void {
+    checkName('vhost', name);
+    if (this.vhosts.has(name)) throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `vhost '${name}' already exists`);
+    const id = this.allocateId();
+    this.vhosts.set(name, id);
+    this.store.putVhost({ name, delayedQueueId: id });
+    this.lifecycle.vhostAdded(name, id);
+  }
+
+  deleteVhost(name: string): void {
+    if (!this.vhosts.has(name)) throw new BrokerError(ErrorCode.NOT_FOUND, `no vhost '${name}'`);
+    if (name === DEFAULT_VHOST) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `the default vhost '/' cannot be deleted`);
+    this.lifecycle.vhostDeleted(name);
+    this.vhosts.delete(name);
+    this.store.removeVhost(name);
+    for (const user of this.users.keys()) this.clearPermissions(user, name, true);
+  }
+
+  listPermissions(): PermissionRecord[] {
+    return [...this.permissions.values()].map((p) => ({ user: p.user, vhost: p.vhost, ...p.spec }));
+  }
+
+  setPermissions(user: string, vhost: string, spec: Partial<PermissionSpec>): void {
+    if (!this.users.has(user)) throw new BrokerError(ErrorCode.NOT_FOUND, `no user '${user}'`);
+    if (!this.vhosts.has(vhost)) throw new BrokerError(ErrorCode.NOT_FOUND, `no vhost '${vhost}'`);
+    let full: PermissionSpec;
+    try {
+      full = checkPermissionSpec(spec);
+    } catch (err) {
+      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, (err as Error).message);
+    }
+    this.permissions.set(key(user, vhost), new Permissions(user, vhost, full));
+    this.generation++;
+    this.store.putPermission({ user, vhost, ...full });
+  }
+
+  clearPermissions(user: string, vhost: string, quiet = false): void {
+    if (!this.permissions.delete(key(user, vhost))) {
+      if (!quiet) throw new BrokerError(ErrorCode.NOT_FOUND, `user '${user}' has no permissions on vhost '${vhost}'`);
+      return;
+    }
+    this.generation++;
+    this.store.removePermission(user, vhost);
+  }
+}
+
+function key(user: string, vhost: string): string {
+  return `${user}\u0000${vhost}`;
+}

@@ -1,0 +1,269 @@
+// The Switchyard dashboard: polls the management API (same origin) and renders.
+// Plain ES modules served by the broker; no build step, no network beyond this broker.
+import { drawHistory } from './chart.js';
+
+const REFRESH_MS = 1000;
+const HISTORY_MS = 2000;
+const VHOST = '/';
+
+const $ = (id) => document.getElementById(id);
+const seg = (s) => encodeURIComponent(s);
+let selectedQueue = null;
+
+/** Creates an element; children are nodes or text (never parsed as HTML). */
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'onclick') node.addEventListener('click', v);
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const data = text === '' ? undefined : JSON.parse(text);
+  if (!res.ok) throw new Error(data?.reason ?? `HTTP ${res.status}`);
+  return data;
+}
+
+let toastTimer;
+function toast(message, isError = false) {
+  const t = $('toast');
+  t.textContent = message;
+  t.className = `show${isError ? ' error' : ''}`;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (t.className = ''), 3500);
+}
+
+async function action(label, fn) {
+  try {
+    const message = await fn();
+    toast(message ?? `${label}: done`);
+  } catch (err) {
+    toast(`${label} failed: ${err.message}`, true);
+  }
+  await refresh();
+}
+
+const fmt = (v) => (typeof v !== 'number' ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(1));
+
+function duration(ms) {
+  if (!(ms > 0)) return '-';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.floor(s % 60)} s`;
+  const hrs = Math.floor(m / 60);
+  return hrs < 24 ? `${hrs} h ${m % 60} min` : `${Math.floor(hrs / 24)} d ${hrs % 24} h`;
+}
+
+function bytes(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${n.toFixed(1)} ${units[u]}`;
+}
+
+function renderOverview(o) {
+  $('version').textContent = `${o.product} ${o.version}`;
+  $('uptime').textContent = `up ${duration(o.uptimeMs)}`;
+  const cards = [
+    ['connections', o.connections],
+    ['channels', o.channels],
+    ['consumers', o.consumers],
+    ['queues', o.queues],
+    ['ready', o.messages.ready],
+    ['unacked', o.messages.unacked],
+    ['publish/s', fmt(o.rates.publish)],
+    ['deliver/s', fmt(o.rates.deliver)],
+    ['ack/s', fmt(o.rates.ack)],
+    ['store', bytes(o.storeBytes)],
+    ['memory', bytes(o.memory.rss)],
+  ];
+  $('overview').replaceChildren(
+    ...cards.map(([label, value]) => h('div', { class: 'card', dataset: { card: label } }, h('div', { class: 'value' }, value), h('div', { class: 'label' }, label))),
+  );
+}
+
+function queueActions(q) {
+  const path = `/api/queues/${seg(q.vhost)}/${seg(q.name)}`;
+  return h(
+    'td',
+    { class: 'actions' },
+    h('button', {
+      dataset: { action: 'publish' },
+      title: 'publish a test message to this queue through the default exchange',
+      onclick: () =>
+        action('publish', async () => {
+          const r = await api('POST', `/api/exchanges/${seg(q.vhost)}/amq.default/publish`, {
+            routingKey: q.name,
+            payload: `test message from the dashboard at ${new Date().toISOString()}`,
+            properties: { contentType: 'text/plain' },
+          });
+          return r.routed ? `published a test message to '${q.name}'` : 'message was not routed';
+        }),
+    }, 'Publish test'),
+    h('button', {
+      class: 'danger',
+      dataset: { action: 'purge' },
+      onclick: () => {
+        if (!confirm(`Purge all ready messages from queue '${q.name}'?`)) return;
+        void action('purge', async () => `purged ${(await api('DELETE', `${path}/contents`)).messageCount} messages from '${q.name}'`);
+      },
+    }, 'Purge'),
+    h('button', {
+      class: 'danger',
+      dataset: { action: 'delete' },
+      onclick: () => {
+        if (!confirm(`Delete queue '${q.name}' and its messages?`)) return;
+        if (selectedQueue === q.name) selectQueue(null);
+        void action('delete', async () => {
+          await api('DELETE', path);
+          return `deleted queue '${q.name}'`;
+        });
+      },
+    }, 'Delete'),
+  );
+}
+
+function renderQueues(queues) {
+  const rows = queues.map((q) =>
+    h(
+      'tr',
+      { dataset: { queue: q.name }, class: q.name === selectedQueue ? 'selected' : undefined },
+      h('td', { class: 'name' }, h('button', { class: 'link', title: 'show charts', onclick: () => selectQueue(q.name) }, q.name)),
+      h('td', { class: 'num', dataset: { field: 'ready' } }, q.messagesReady),
+      h('td', { class: 'num', dataset: { field: 'unacked' } }, q.messagesUnacked),
+      h('td', { class: 'num', dataset: { field: 'consumers' } }, q.consumers),
+      h('td', { class: 'num', dataset: { field: 'publish-rate' } }, fmt(q.rates.publish)),
+      h('td', { class: 'num', dataset: { field: 'deliver-rate' } }, fmt(q.rates.deliver)),
+      h('td', { class: 'num', dataset: { field: 'ack-rate' } }, fmt(q.rates.ack)),
+      h('td', { class: 'num', dataset: { field: 'oldest' } }, q.messagesReady > 0 ? duration(q.oldestMessageAgeMs) : '-'),
+      queueActions(q),
+    ),
+  );
+  $('queues').tBodies[0].replaceChildren(...rows);
+  $('queues-empty').hidden = queues.length > 0;
+}
+
+function renderConnections(conns) {
+  $('connections').tBodies[0].replaceChildren(
+    ...conns.map((c) =>
+      h(
+        'tr',
+        { dataset: { connection: c.id } },
+        h('td', {}, c.peer),
+        h('td', {}, c.user || '-'),
+        h('td', {}, [c.clientProperties?.product, c.clientProperties?.version].filter(Boolean).join(' ') || '-'),
+        h('td', { class: 'num' }, c.channels),
+        h('td', { class: 'num' }, c.unacked),
+        h('td', {}, duration(Date.now() - Date.parse(c.connectedAt))),
+        h('td', { class: 'muted', title: c.id }, c.id.slice(0, 8)),
+        h(
+          'td',
+          { class: 'actions' },
+          h('button', {
+            class: 'danger',
+            dataset: { action: 'close-connection' },
+            onclick: () => {
+              if (!confirm(`Close the connection from ${c.peer}?`)) return;
+              void action('close', async () => {
+                await api('DELETE', `/api/connections/${seg(c.id)}?reason=${seg('closed from the dashboard')}`);
+                return `closed connection from ${c.peer}`;
+              });
+            },
+          }, 'Close'),
+        ),
+      ),
+    ),
+  );
+}
+
+function renderConsumers(consumers) {
+  $('consumers').tBodies[0].replaceChildren(
+    ...consumers.map((c) =>
+      h(
+        'tr',
+        {},
+        h('td', {}, c.queue),
+        h('td', {}, c.consumerTag),
+        h('td', {}, c.peer),
+        h('td', { class: 'num' }, c.channel),
+        h('td', {}, c.noAck ? 'auto' : 'manual'),
+        h('td', { class: 'num' }, c.prefetch),
+        h('td', { class: 'num' }, c.unacked),
+        h('td', {}, c.active ? 'yes' : 'waiting'),
+      ),
+    ),
+  );
+}
+
+function selectQueue(name) {
+  selectedQueue = name;
+  $('queue-detail').hidden = name === null;
+  $('detail-name').textContent = name ?? '';
+  for (const tr of $('queues').tBodies[0].rows) tr.classList.toggle('selected', tr.dataset.queue === name);
+  if (name !== null) void refreshHistory();
+}
+
+async function refresh() {
+  try {
+    const v = seg(VHOST);
+    const [overview, queues, connections, consumers] = await Promise.all([
+      api('GET', '/api/overview'),
+      api('GET', `/api/queues/${v}`),
+      api('GET', '/api/connections'),
+      api('GET', `/api/consumers/${v}`),
+    ]);
+    renderOverview(overview);
+    renderQueues(queues);
+    renderConnections(connections);
+    renderConsumers(consumers);
+    if (selectedQueue !== null && !queues.some((q) => q.name === selectedQueue)) selectQueue(null);
+    $('live').textContent = `live · ${new Date().toLocaleTimeString()}`;
+    $('live').className = 'live ok';
+  } catch (err) {
+    $('live').textContent = `broker unreachable (${err.message})`;
+    $('live').className = 'live down';
+  }
+}
+
+async function refreshHistory() {
+  try {
+    drawHistory($('overview-depth'), $('overview-rates'), await api('GET', '/api/overview/history'));
+    if (selectedQueue !== null) {
+      drawHistory($('queue-depth'), $('queue-rates'), await api('GET', `/api/queues/${seg(VHOST)}/${seg(selectedQueue)}/history`));
+    }
+  } catch {
+    // the next tick retries; the live indicator shows the outage
+  }
+}
+
+$('detail-close').addEventListener('click', () => selectQueue(null));
+$('declare-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const name = $('declare-name').value.trim();
+  if (name === '') return;
+  void action('declare', async () => {
+    await api('PUT', `/api/queues/${seg(VHOST)}/${seg(name)}`, { durable: $('declare-durable').checked });
+    $('declare-name').value = '';
+    return `declared queue '${name}'`;
+  });
+});
+
+void refresh();
+void refreshHistory();
+setInterval(refresh, REFRESH_MS);
+setInterval(refreshHistory, HISTORY_MS);

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { closeAll, open, type Connection } from '../helpers/client.js';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const REQUIRED = process.env['REQUIRE_BROWSER'] === '1' || process.env['CI'] !== undefined;
+/** Screenshots land here (gitignored). */
+const OUTPUT_DIR = fileURLToPath(new URL('../../test-output/', import.meta.url));
+
+describe('web dashboard (Chromium)', function () {
+  this.timeout(30_000);
+  let tb: TestBroker;
+  let browser: Browser;
+  let page: Page;
+  const conns: Connection[] = [];
+  const pageErrors: string[] = [];
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      if (REQUIRED) throw new Error(`Chromium not found at ${CHROMIUM} (REQUIRE_BROWSER/CI set): apt-get install -y chromium, or set CHROMIUM_PATH`);
+      console.warn(`\n    !!! SKIPPING the dashboard browser test: no Chromium at ${CHROMIUM}. Install it (apt-get install -y chromium) or set CHROMIUM_PATH. !!!\n`);
+      this.skip();
+    }
+    const { chromium } = await import('playwright-core');
+    tb = await startBroker();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, httpCredentials: { username: 'guest', password: 'guest' } });
+    page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
+    });
+    page.on('dialog', (dialog) => void dialog.accept());
+  });
+
+  after(async () => {
+    await browser?.close();
+    await closeAll(conns);
+    await tb?.stop();
+  });
+
+  /** The text of a queue's cell, once the table shows it. */
+  const cell = (queue: string, field: string): ReturnType<Page['locator']> => page.locator(`#queues tr[data-queue="${queue}"] td[data-field="${field}"]`);
+  const waitForText = async (queue: string, field: string, expected: string): Promise<void> => {
+    await page.waitForFunction(
+      ([q, f, want]) => document.querySelector(`#queues tr[data-queue="${q}"] td[data-field="${f}"]`)?.textContent === want,
+      [queue, field, expected] as const,
+      { timeout: 5_000 },
+    );
+  };
+
+  it('shows queue depth changing live, charts a queue, publishes a test message, and purges from the page', async () => {
+    const { ch } = await open(tb.url, conns);
+    await ch.assertQueue('dash-q', { durable: true });
+    await page.goto(tb.broker.managementUrl! + '/');
+    expect(await page.title()).to.equal('Switchyard');
+    await waitForText('dash-q', 'ready', '0');
+
+    // depth follows publishes within the refresh interval (≤ 2 s)
+    const before = Date.now();
+    for (let i = 0; i < 5; i++) await ch.sendToQueue('dash-q', Buffer.from(`m${i}`), { persistent: true });
+    await waitForText('dash-q', 'ready', '5');
+    expect(Date.now() - before).to.be.below(2_500);
+    expect(Number(await cell('dash-q', 'publish-rate').textContent())).to.be.greaterThan(0);
+    await page.waitForFunction(() => document.querySelector('[data-card="ready"] .value')?.textContent === '5');
+
+    // the per-queue chart
+    await page.click('#queues tr[data-queue="dash-q"] td.name button');
+    await page.waitForSelector('#queue-detail:not([hidden]) #queue-depth svg polyline', { state: 'attached', timeout: 5_000 });
+    expect(await page.locator('#detail-name').textContent()).to.equal('dash-q');
+
+    // a test message from the page
+    await page.click('#queues tr[data-queue="dash-q"] button[data-action="publish"]');
+    await waitForText('dash-q', 'ready', '6');
+    expect(tb.broker.vhost('/')!.queue('dash-q')!.messageCount).to.equal(6);
+
+    await mkdir(OUTPUT_DIR, { recursive: true });
+    await page.screenshot({ path: `${OUTPUT_DIR}dashboard.png`, fullPage: true });
+
+    // purge from the page
+    await page.click('#queues tr[data-queue="dash-q"] button[data-action="purge"]');
+    await waitForText('dash-q', 'ready', '0');
+    expect((await ch.checkQueue('dash-q')).messageCount).to.equal(0);
+    expect(await page.locator('#toast').textContent()).to.match(/purged 6 messages from 'dash-q'/);
+
+    expect(pageErrors).to.deep.equal([]);
+  });
+
+  it('lists connections and consumers, and deletes a queue from the page', async () => {
+    const { ch } = await open(tb.url, conns);
+    await ch.assertQueue('dash-del');
+    await ch.consume('dash-del', () => undefined, { consumerTag: 'dash-consumer' });
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('#consumers td')).some((td) => td.textContent === 'dash-consumer'), undefined, { timeout: 5_000 });
+    expect(await page.locator('#connections tbody tr').count()).to.be.at.least(1);
+    await page.click('#queues tr[data-queue="dash-del"] button[data-action="delete"]');
+    await page.waitForFunction(() => document.querySelector('#queues tr[data-queue="dash-del"]') === null, undefined, { timeout: 5_000 });
+    expect(tb.broker.vhost('/')!.queue('dash-del')).to.equal(undefined);
+    expect(pageErrors).to.deep.equal([]);
+  });
+});
