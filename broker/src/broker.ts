@@ -172,7 +172,7 @@ export class Broker implements BrokerServices {
   /** Management HTTP base URL, or undefined when disabled. */
   get managementUrl(): string | undefined {
     const port = this.management?.port;
-    return port === undefined ? undefined : `http://${hostForUrl(this.options.host)}:${port}`;
+    return port === undefined ? undefined : `${this.options.tls === undefined ? 'http' : 'https'}://${hostForUrl(this.options.host)}:${port}`;
   }
 
   /** The management server (HTTP API, metrics, dashboard), or undefined when disabled. */

@@ -15,7 +15,7 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'int' | 'bool' | 'string' | 'port-or-false';
+type Kind = 'int' | 'number' | 'bool' | 'string' | 'list' | 'port-or-false';
 
 /** Settable keys and how values are read; derived from DEFAULTS so new tunables join by themselves. */
 export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
@@ -24,7 +24,33 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   ),
   managementPort: 'port-or-false',
   definitions: 'string',
+  memoryHighWatermark: 'number',
+  tokenSecret: 'string',
+  allowedOrigins: 'list',
+  // TLS as three flat keys (files and env vars cannot nest); turned into the `tls` option.
+  tlsCertFile: 'string',
+  tlsKeyFile: 'string',
+  tlsCaFile: 'string',
 };
+
+/** Folds the flat tls* keys into the broker's `tls` option. */
+function foldTls(options: Record<string, unknown>, origins: Record<string, string>): void {
+  const cert = options['tlsCertFile'];
+  const key = options['tlsKeyFile'];
+  const ca = options['tlsCaFile'];
+  delete options['tlsCertFile'];
+  delete options['tlsKeyFile'];
+  delete options['tlsCaFile'];
+  if (cert === undefined && key === undefined) {
+    if (ca !== undefined) throw new ConfigError(`${origins['tlsCaFile']}: tlsCaFile needs tlsCertFile and tlsKeyFile`);
+    return;
+  }
+  if (cert === undefined || key === undefined) {
+    throw new ConfigError(`${origins[cert === undefined ? 'tlsKeyFile' : 'tlsCertFile']}: TLS needs both tlsCertFile and tlsKeyFile`);
+  }
+  options['tls'] = { certFile: cert, keyFile: key, ...(ca !== undefined ? { caFile: ca } : {}) };
+  origins['tls'] = origins['tlsCertFile']!;
+}
 
 /** Environment variables the CLI's client commands read; the server ignores them quietly. */
 const CLIENT_ENV = new Set(['SWITCHYARD_URL', 'SWITCHYARD_USER', 'SWITCHYARD_PASSWORD', 'SWITCHYARD_VHOST', 'SWITCHYARD_CONFIG', 'SWITCHYARD_TIMEOUT']);
@@ -84,6 +110,7 @@ export function loadServerConfig(sources: ServerConfigSources): ServerConfig {
     options[key] = value;
     origins[key] = `option --${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
   }
+  foldTls(options, origins);
   try {
     resolveOptions(options as BrokerOptions);
   } catch (err) {
@@ -130,6 +157,10 @@ function checkKind(kind: Kind, v: unknown): string | undefined {
   switch (kind) {
     case 'int':
       return Number.isSafeInteger(v) ? undefined : 'expected an integer';
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v) ? undefined : 'expected a number';
+    case 'list':
+      return Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : 'expected a list of strings';
     case 'port-or-false':
       return Number.isSafeInteger(v) || v === false ? undefined : 'expected a port number or false';
     case 'bool':
@@ -144,6 +175,13 @@ function fromEnv(name: string, kind: Kind, raw: string): unknown {
   switch (kind) {
     case 'string':
       return raw;
+    case 'list':
+      return raw.split(',').map((x) => x.trim()).filter(Boolean);
+    case 'number': {
+      const n = Number(v);
+      if (v === '' || !Number.isFinite(n)) throw new ConfigError(`environment variable ${name}: expected a number, got ${JSON.stringify(raw)}`);
+      return n;
+    }
     case 'bool':
       if (/^(true|1|yes|on)$/i.test(v)) return true;
       if (/^(false|0|no|off)$/i.test(v)) return false;

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { registerCloseConnectionCommand, registerDefinitionsCommand, registerStatusCommand } from './commands/admin.js';
 import { registerListCommand } from './commands/list.js';
+import { registerPermissionsCommand, registerTokenCommand, registerUsersCommand, registerVhostsCommand } from './commands/access.js';
 import { registerGetCommand, registerPublishCommand } from './commands/messages.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerBindCommands, registerDeclareCommand, registerDeleteCommand, registerPurgeCommand } from './commands/topology.js';
@@ -56,5 +57,9 @@ export function createProgram(io: CliIo = PROCESS_IO): Command {
   registerGetCommand(program, io);
   registerCloseConnectionCommand(program, io);
   registerDefinitionsCommand(program, io);
+  registerUsersCommand(program, io);
+  registerVhostsCommand(program, io);
+  registerPermissionsCommand(program, io);
+  registerTokenCommand(program, io);
   return program;
 }

@@ -1,8 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BrokerError } from '@switchyard/client/protocol';
 import type { Broker } from '../broker.js';
-import { listenOn } from '../broker.js';
+import { createListener, listenOn } from '../broker.js';
 import type { Logger } from '../logging.js';
 import { toHttpError } from './errors.js';
 import { checkRequest } from './guard.js';
@@ -41,7 +41,7 @@ export class ManagementServer {
       options.sampling,
     );
     this.router = createRoutes(broker, this.sampler, new StaticFiles());
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createListener(broker.options, (req, res) => void this.handle(req, res));
     // Keep-alive sockets from the dashboard must not hold shutdown up.
     this.server.keepAliveTimeout = 5_000;
   }

@@ -29,7 +29,10 @@ const FLAG_OPTIONS = {
   logLevel: 'logLevel',
   logFormat: 'logFormat',
   definitions: 'definitions',
-} as const satisfies Record<string, keyof BrokerOptions>;
+  tlsCertFile: 'tlsCertFile',
+  tlsKeyFile: 'tlsKeyFile',
+  tlsCaFile: 'tlsCaFile',
+} as const satisfies Record<string, keyof BrokerOptions | 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile'>;
 
 /** The options the command line set explicitly (defaults come last, below env and file). */
 function explicitFlags(cmd: Command): BrokerOptions {
@@ -55,13 +58,18 @@ export function registerServerCommand(program: Command, io: CliIo): void {
     .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']).default(HELP_DEFAULTS.logFormat))
     .option('-c, --config <file>', 'config file, JSON or YAML (also SWITCHYARD_CONFIG)')
     .option('--definitions <file>', 'import exchanges, queues and bindings from this definitions file at start')
+    .option('--tls-cert-file <file>', 'PEM certificate: serve wss:// and https:// (with --tls-key-file)')
+    .option('--tls-key-file <file>', 'PEM private key for --tls-cert-file')
+    .option('--tls-ca-file <file>', 'PEM CA bundle to present with the certificate')
     .addHelpText(
       'after',
       `
 Settings come from flags, then SWITCHYARD_* environment variables (SWITCHYARD_PORT,
 SWITCHYARD_MANAGEMENT_PORT, SWITCHYARD_DATA_DIR, SWITCHYARD_LOG_LEVEL, ...), then the config
 file (keys as in the embedding API: port, managementPort, dataDir, logLevel, ...), then the
-defaults shown above. SIGTERM or SIGINT shuts down gracefully; a second signal forces.
+defaults shown above. Secrets belong in the environment or the file, not on the command
+line: SWITCHYARD_TOKEN_SECRET enables login tokens for browsers. SIGTERM or SIGINT shuts
+down gracefully; a second signal forces.
 
 Examples:
   $ switchyard server

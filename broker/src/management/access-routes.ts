@@ -1,0 +1,77 @@
+import type { Broker } from '../broker.js';
+import { createToken } from '../auth/token.js';
+import { Body, describe } from './body.js';
+import { badField, HttpError } from './http-util.js';
+import type { Reply, RequestContext, Router } from './router.js';
+
+function stringList(body: Record<string, unknown>, field: string): string[] {
+  const v = body[field];
+  if (v === undefined || v === null) return [];
+  if (typeof v === 'string') return v.split(',').map((t) => t.trim()).filter(Boolean);
+  if (!Array.isArray(v) || !v.every((t) => typeof t === 'string')) throw badField(field, `expected a list of strings, got ${describe(v)}`);
+  return v as string[];
+}
+
+const json = (body: unknown, status = 200): Reply => ({ status, json: body });
+
+/**
+ * Users, vhosts, permissions and login tokens (spec/management.md §Access control). Like
+ * everything on the management port, these need an administrator's credentials.
+ */
+export function addAccessRoutes(r: Router, broker: Broker): void {
+  const access = broker.access;
+  const param = (ctx: RequestContext, name: string): string => ctx.params[name]!;
+
+  r.add('GET', '/api/users', () => json(access.listUsers()));
+  r.add('PUT', '/api/users/:name', async (ctx) => {
+    const raw = (await ctx.body()) as Record<string, unknown>;
+    const body = new Body(raw, ['password', 'tags']);
+    const name = param(ctx, 'name');
+    const exists = access.listUsers().some((u) => u.name === name);
+    if (!exists) {
+      await access.addUser(name, body.string('password'), stringList(raw, 'tags'));
+      return json({ name, tags: stringList(raw, 'tags') }, 201);
+    }
+    if (body.has('password')) await access.setPassword(name, body.string('password'));
+    if (raw['tags'] !== undefined) access.setTags(name, stringList(raw, 'tags'));
+    return json(access.listUsers().find((u) => u.name === name));
+  });
+  r.add('DELETE', '/api/users/:name', (ctx) => {
+    access.deleteUser(param(ctx, 'name'));
+    return { status: 204 };
+  });
+
+  r.add('PUT', '/api/vhosts/:name', (ctx) => {
+    const name = param(ctx, 'name');
+    if (access.listVhosts().includes(name)) return json({ name });
+    access.addVhost(name);
+    return json({ name }, 201);
+  });
+  r.add('DELETE', '/api/vhosts/:name', (ctx) => {
+    access.deleteVhost(param(ctx, 'name'));
+    return { status: 204 };
+  });
+
+  r.add('GET', '/api/permissions', () => json(access.listPermissions()));
+  r.add('PUT', '/api/permissions/:vhost/:user', async (ctx) => {
+    const body = new Body((await ctx.body()) as Record<string, unknown>, ['configure', 'write', 'read']);
+    const spec = { configure: body.string('configure', ''), write: body.string('write', ''), read: body.string('read', '') };
+    access.setPermissions(param(ctx, 'user'), param(ctx, 'vhost'), spec);
+    return json({ user: param(ctx, 'user'), vhost: param(ctx, 'vhost'), ...spec });
+  });
+  r.add('DELETE', '/api/permissions/:vhost/:user', (ctx) => {
+    access.clearPermissions(param(ctx, 'user'), param(ctx, 'vhost'));
+    return { status: 204 };
+  });
+
+  r.add('POST', '/api/tokens', async (ctx) => {
+    const secret = broker.options.tokenSecret;
+    if (secret === undefined) throw new HttpError(409, 'tokens_disabled', 'login tokens are disabled: start the broker with tokenSecret');
+    const body = new Body((await ctx.body()) as Record<string, unknown>, ['user', 'ttlSeconds', 'vhost']);
+    const user = body.string('user');
+    if (!access.listUsers().some((u) => u.name === user)) throw new HttpError(404, 'not_found', `no user '${user}'`);
+    const ttl = body.int('ttlSeconds', 3600, 1, 7 * 24 * 3600);
+    const vhost = body.has('vhost') ? body.string('vhost') : undefined;
+    return json({ token: createToken(secret, user, ttl, vhost), expiresInSeconds: ttl }, 201);
+  });
+}
