@@ -7,7 +7,7 @@ import { RestartableBroker, nextEvent, sleep, waitFor, wiredConnect, type Connec
 type Msg = ConsumeMessage<Buffer>;
 const text = (m: { content: Buffer } | false | null): string => (m ? m.content.toString() : String(m));
 /** Fast, deterministic reconnects for tests. */
-const FAST: ConnectOptions = { reconnect: { initialDelayMs: 10, maxDelayMs: 100, jitter: 0 } };
+const FAST: ConnectOptions = { reconnect: { initialDelayMs: 10, maxDelayMs: 100, jitter: 0 }, connectTimeoutMs: 2_000 };
 
 describe('SDK automatic recovery', function () {
   this.timeout(20_000);

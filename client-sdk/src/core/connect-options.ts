@@ -20,7 +20,11 @@ export interface ConnectOptions {
    * the smaller non-zero of both proposals. Default 30000 (DEFAULT_HEARTBEAT_MS).
    */
   heartbeatMs?: number;
-  /** How long the socket may take to open and the handshake to complete, in ms. Default 10000. */
+  /**
+   * How long the socket may take to open and the handshake to complete, in ms; with
+   * `reconnect`, also how long restoring topology and channels after a reconnect may take
+   * before that attempt is abandoned and another made. Default 10000.
+   */
   connectTimeoutMs?: number;
   /** Extra client properties shown by the broker's management API (override the defaults). */
   clientProperties?: FieldTable;

@@ -19,7 +19,7 @@ import { Channel } from './channel.js';
 import { maxUnconfirmedOption, type ResolvedConnectOptions } from './connect-options.js';
 import { deferred, type Deferred } from './deferred.js';
 import { Emitter } from './emitter.js';
-import { ConnectionClosedError } from './errors.js';
+import { ConnectionClosedError, TimeoutError } from './errors.js';
 import type { Platform } from './platform.js';
 import { replayTopology, RetryRecoveryError, type RecoveryChannel } from './recovery.js';
 import { Session, SessionEnd } from './session.js';
@@ -101,6 +101,8 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
   /** Reconnect attempts since the drop. */
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Bounds one recovery (helloOk to 'reconnect') by connectTimeoutMs. */
+  #recoveryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Recovery reached the channels: new channels may open at once. */
   #channelsPhase = false;
   /** Publishes buffered while the connection is down (count, body bytes). */
@@ -262,7 +264,17 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
       return;
     }
     if (this.#state === ConnectionState.Reconnecting) {
-      this.#recover(session).catch((err: unknown) => this.#recoveryStepFailed(session, err));
+      // A broker that accepts the connection but then does not answer (one shutting down,
+      // or overloaded) must not stall recovery: retry on a new session after a while.
+      const ms = this.#options.connectTimeoutMs;
+      const timer = setTimeout(() => {
+        session.abort(new TimeoutError(`restoring the connection to ${this.url} timed out after ${ms} ms`));
+      }, ms);
+      this.#recoveryTimer = timer;
+      this.#recover(session).then(
+        () => clearTimeout(timer),
+        (err: unknown) => this.#recoveryStepFailed(session, err),
+      );
     }
   }
 
@@ -303,6 +315,7 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
   #onSessionEnd(session: Session, err: Error, how: SessionEnd): void {
     if (session !== this.#session) return;
     this.#session = undefined;
+    clearTimeout(this.#recoveryTimer);
     switch (this.#state) {
       case ConnectionState.Connecting:
       case ConnectionState.Closing:
@@ -374,6 +387,7 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
     this.#state = ConnectionState.Closed;
     this.#closeReason = err;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#recoveryTimer);
     this.#retryTimer = undefined;
     const session = this.#session;
     this.#session = undefined;
