@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { connect } from '@switchyard/client';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { managementGet, startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, once, open, waitFor, type Connection } from '../helpers/client.js';
 
 describe('limits and browser safety', () => {
@@ -120,6 +120,10 @@ describe('limits and browser safety', () => {
       watcher.conn.on('blocked', () => (watcherBlocked = true));
       tb.broker.alarms.setMemoryHighWatermark(2); // 2 bytes: certainly exceeded
       expect(await blocked).to.match(/memory alarm/);
+      const overview = await managementGet<{ alarms: { memory: boolean } }>(tb, '/api/overview');
+      expect(overview.alarms.memory).to.equal(true);
+      const metrics = await (await fetch(`${tb.broker.managementUrl}/metrics`)).text();
+      expect(metrics).to.contain('switchyard_alarm{resource="memory"} 1');
       // publishes made while blocked wait; consumers keep receiving
       let confirmed = false;
       const held = pub.ch.sendToQueue('alarm', Buffer.from('held')).then(() => (confirmed = true));

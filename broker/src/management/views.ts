@@ -44,6 +44,7 @@ export function describeOverview(broker: Broker, sampler: RateSampler): View {
     startedAt: new Date(broker.startedAt).toISOString(),
     uptimeMs: Date.now() - broker.startedAt,
     listeners: { client: broker.url, management: broker.managementUrl },
+    alarms: { ...broker.alarms.state, memoryLimitBytes: broker.alarms.memoryLimitBytes, diskFreeLimitBytes: broker.alarms.diskFreeLimitBytes },
     connections,
     channels,
     consumers,

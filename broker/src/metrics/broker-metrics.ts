@@ -44,6 +44,9 @@ function writeBrokerMetrics(w: ExpositionWriter, broker: Broker): void {
   w.single('switchyard_messages_duplicate_total', 'counter', 'Published messages dropped by an exchange deduplication window.', s.duplicates);
   w.single('switchyard_messages_acked_total', 'counter', 'Deliveries acknowledged by clients since start.', s.acked);
   w.single('switchyard_store_size_bytes', 'gauge', 'Size of the LMDB message store on disk.', broker.store.sizeBytes());
+  w.family('switchyard_alarm', 'gauge', 'Resource alarm raised (1) or not (0); while raised, publishers are blocked.');
+  w.sample('switchyard_alarm', broker.alarms.state.memory ? 1 : 0, { resource: 'memory' });
+  w.sample('switchyard_alarm', broker.alarms.state.disk ? 1 : 0, { resource: 'disk' });
   w.histogram('switchyard_commit_latency_seconds', 'Time for a group-commit write transaction to become durable.', broker.histograms.commitLatency);
   w.histogram('switchyard_confirm_latency_seconds', 'Time from the first publish of an event-loop turn to its publisher confirms.', broker.histograms.confirmLatency);
 }

@@ -159,17 +159,27 @@ export class ServerChannel implements ConfirmSource {
     this.writable.set(exchange, generation);
   }
 
+  /** Highest publish sequence number confirmed (acked or nacked) so far. */
+  private confirmedSeq = 0;
+
+  /** Publishes received on this channel and not yet confirmed. */
+  get unconfirmedCount(): number {
+    return this.publishSeq - this.confirmedSeq;
+  }
+
   captureConfirms(): number {
     this.confirmRegistered = false;
     return this.publishSeq;
   }
 
   sendConfirms(seqNo: number): void {
+    this.confirmedSeq = Math.max(this.confirmedSeq, seqNo);
     if (this.state !== State.open) return;
     this.conn.send({ type: 'publishAck', channel: this.number, seqNo, multiple: true });
   }
 
   failConfirms(seqNo: number, error: Error): void {
+    this.confirmedSeq = Math.max(this.confirmedSeq, seqNo);
     if (this.state !== State.open) return;
     this.conn.send({
       type: 'publishNack',
