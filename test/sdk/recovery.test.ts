@@ -153,6 +153,26 @@ describe('SDK automatic recovery', function () {
       expect(sessions).to.equal(2);
       expect(conn.state).to.equal('closed');
     });
+    it('abandons a reconnect whose broker stops answering after the handshake (bounded by connectTimeoutMs)', async () => {
+      let sessions = 0;
+      const platform: Platform<Buffer> = {
+        ...nodePlatform,
+        // Session 2 meets a broker that completes the handshake and then says nothing more.
+        createTransport: (url, handlers) => (++sessions === 2 ? silentTransport(handlers) : createNodeTransport(url, handlers)),
+      };
+      const conn = (await openConnection(platform, rb.url, { ...FAST, connectTimeoutMs: 300 })) as Connection;
+      conns.push(conn);
+      const ch = await conn.createChannel();
+      await ch.assertQueue('stalled', { durable: false });
+      const errors: string[] = [];
+      conn.on('reconnecting', (i) => errors.push(i.error.name));
+      await rb.stop();
+      await rb.start();
+      await nextEvent(conn, 'reconnect', 5_000);
+      expect(sessions).to.be.at.least(3);
+      expect(errors).to.include('TimeoutError');
+      await ch.sendToQueue('stalled', Buffer.from('ok'));
+    });
   });
 
   describe('topology', () => {
@@ -472,6 +492,31 @@ describe('SDK automatic recovery', function () {
     });
   });
 });
+
+/** A transport to a broker that completes the handshake and then never answers. */
+function silentTransport(handlers: TransportHandlers): Transport {
+  let open = true;
+  const end = (): void => {
+    if (!open) return;
+    open = false;
+    setImmediate(() => handlers.onClose(1006, '', undefined));
+  };
+  setImmediate(() => handlers.onOpen());
+  return {
+    send(bytes) {
+      if (!open) return;
+      for (const f of decodeAll(bytes)) {
+        if (f.type !== 'hello') continue;
+        handlers.onMessage(encodeFrame({
+          type: 'helloOk', channel: 0, heartbeatMs: 0, maxFrameBytes: 1 << 24, maxMessageBytes: 1 << 23, connectionId: 'silent', serverProperties: {},
+        }));
+      }
+    },
+    close: end,
+    terminate: end,
+    bufferedAmount: 0,
+  };
+}
 
 /** A transport to a broker that answers `hello` with `close 403`. */
 function refusingTransport(handlers: TransportHandlers): Transport {

@@ -3,9 +3,13 @@ import { DirectMatcher } from './direct.js';
 import { FanoutMatcher } from './fanout.js';
 import { HeadersMatcher, validateHeadersArguments } from './headers.js';
 import { TopicMatcher, type TopicMatcherOptions } from './topic.js';
+import { ConsistentHashMatcher, MAX_HASH_WEIGHT, parseHashWeight } from './consistent-hash.js';
 
-/** The built-in exchange types, named as AMQP 0-9-1 names them. */
-export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers';
+/**
+ * The built-in exchange types, named as AMQP 0-9-1 names them, plus `x-consistent-hash`
+ * (RabbitMQ's consistent-hash plugin, built in here).
+ */
+export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers' | 'x-consistent-hash';
 
 /** Every built-in exchange type, e.g. to validate a declare request. */
 export const EXCHANGE_TYPES: readonly ExchangeType[] = Object.freeze([
@@ -13,6 +17,7 @@ export const EXCHANGE_TYPES: readonly ExchangeType[] = Object.freeze([
   'fanout',
   'topic',
   'headers',
+  'x-consistent-hash',
 ] as const);
 
 /** True when `value` names a built-in exchange type. */
@@ -40,8 +45,11 @@ export interface BindingMatcher {
   bindings(): Iterable<Binding>;
 }
 
-/** Tunables for {@link createMatcher}; only topic matchers have any today. */
-export type MatcherOptions = TopicMatcherOptions;
+/** Tunables for {@link createMatcher}: the topic cache, and what a consistent-hash exchange hashes. */
+export type MatcherOptions = TopicMatcherOptions & {
+  /** `x-consistent-hash`: hash this header instead of the routing key (`hash-header` argument). */
+  hashHeader?: string | undefined;
+};
 
 /**
  * Creates an empty matcher for an exchange of the given type.
@@ -57,6 +65,8 @@ export function createMatcher(type: ExchangeType, options: MatcherOptions = {}):
       return new TopicMatcher(options);
     case 'headers':
       return new HeadersMatcher();
+    case 'x-consistent-hash':
+      return new ConsistentHashMatcher({ header: options.hashHeader });
     default:
       throw new TypeError(`Unknown exchange type: ${String(type as unknown)}`);
   }
@@ -71,6 +81,10 @@ export function createMatcher(type: ExchangeType, options: MatcherOptions = {}):
 export function validateBindingArguments(
   type: ExchangeType,
   args: FieldTable | undefined,
+  routingKey?: string,
 ): string | undefined {
+  if (type === 'x-consistent-hash' && routingKey !== undefined && parseHashWeight(routingKey) === undefined) {
+    return `invalid binding key '${routingKey}' for an x-consistent-hash exchange: it is the weight, an integer from 1 to ${MAX_HASH_WEIGHT}`;
+  }
   return type === 'headers' ? validateHeadersArguments(args ?? {}) : undefined;
 }

@@ -22,7 +22,8 @@ export class Exchange implements RoutableExchange {
     this.autoDelete = def.autoDelete;
     this.internal = def.internal;
     this.arguments = def.arguments;
-    this.matcher = createMatcher(def.type);
+    const hashHeader = def.arguments['hash-header'];
+    this.matcher = createMatcher(def.type, { hashHeader: typeof hashHeader === 'string' ? hashHeader : undefined });
   }
 
   /** RabbitMQ's `alternate-exchange` argument (the SDK's `alternateExchange` option). */

@@ -335,7 +335,7 @@ export class VirtualHost {
 
   bind(b: Binding, connectionId: string | undefined): void {
     const source = this.checkBindable(b, connectionId);
-    const error = validateBindingArguments(source.type, b.arguments);
+    const error = validateBindingArguments(source.type, b.arguments, b.routingKey);
     if (error !== undefined) throw new BrokerError(ErrorCode.PRECONDITION_FAILED, error);
     this.addBinding(b, true);
   }
