@@ -141,12 +141,12 @@ describe('definitions (export and import)', () => {
         );
         expect(err1?.message).to.match(/cannot read definitions file '.*nope\.json'/);
         const bad = join(tmp.dir, 'bad.json');
-        await writeFile(bad, JSON.stringify({ exchanges: [{ name: 'x', type: 'x-consistent-hash' }] }));
+        await writeFile(bad, JSON.stringify({ exchanges: [{ name: 'x', type: 'x-random' }] }));
         const err2 = await Broker.start({ port: 0, managementPort: 0, dataDir: tmp.dir, logger: testLogger(), definitions: bad }).then(
           () => undefined,
           (e: Error) => e,
         );
-        expect(err2?.message).to.match(/definitions file '.*bad\.json': exchanges\[0\] \(exchange 'x'\): invalid exchange type 'x-consistent-hash'/);
+        expect(err2?.message).to.match(/definitions file '.*bad\.json': exchanges\[0\] \(exchange 'x'\): invalid exchange type 'x-random'/);
       } finally {
         await tmp.remove();
       }

@@ -1,11 +1,11 @@
 import { BrokerError, ErrorCode, validateProperties, type MessageProperties } from '@switchyard/client/protocol';
 import type { Broker } from '../broker.js';
 import { parseExpiration } from '../queues/ttl.js';
-import { delayOf } from '../vhost/delayed-messages.js';
 import type { Queue } from '../queues/queue.js';
 import type { Binding, DestinationKind } from '../routing/binding.js';
 import type { ClientConnection } from '../server/connection.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
+import { publishMessage } from '../vhost/publisher.js';
 import { Body } from './body.js';
 import { propertiesKey } from './binding-key.js';
 import { HttpError, badField, notFound } from './http-util.js';
@@ -168,30 +168,15 @@ export async function publish(broker: Broker, vhost: VirtualHost, segment: strin
   }
   const exchange = exchangeName(segment);
   if (exchange !== '') requireExchange(vhost, segment);
-  const result = route(broker, vhost, exchange, routingKey, properties, content);
-  broker.stats.published++;
+  const outcome = publishMessage(vhost, broker.stats, exchange, routingKey, properties, content);
   await broker.store.durable();
-  return result;
-}
-
-function route(broker: Broker, vhost: VirtualHost, exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): PublishResult {
-  if (vhost.exchangeDedup.isDuplicate(exchange, properties, properties?.persistent === true)) {
-    broker.stats.duplicates++;
-    return { routed: true, queues: 0, duplicate: true };
+  if (outcome.kind === 'duplicate') return { routed: true, queues: 0, duplicate: true };
+  if (outcome.kind === 'delayed') return { routed: true, queues: 0, delayed: true };
+  if (outcome.refusedBy !== undefined) {
+    const q = outcome.refusedBy;
+    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue '${q.name}' is full (x-overflow ${q.policy.overflow}); the message was refused`);
   }
-  const delayMs = delayOf(properties);
-  if (delayMs !== undefined) {
-    vhost.publishDelayed(exchange, routingKey, properties, content, delayMs);
-    return { routed: true, queues: 0, delayed: true };
-  }
-  const queues = vhost.route(exchange, routingKey, properties?.headers);
-  if (queues.length === 0) broker.stats.unroutable++;
-  let refused: Queue | undefined;
-  for (const q of queues) if (q.enqueue(exchange, routingKey, properties, content) === 'rejected') refused = q;
-  if (refused !== undefined) {
-    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue '${refused.name}' is full (x-overflow ${refused.policy.overflow}); the message was refused`);
-  }
-  return { routed: queues.length > 0, queues: queues.length };
+  return { routed: outcome.queues > 0, queues: outcome.queues };
 }
 
 /** One message as `POST .../get` returns it. */

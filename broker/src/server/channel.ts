@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode, type Frame, type FrameOf } from '@switchyard/client/protocol';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
-import { parseExpiration } from '../queues/ttl.js';
-import { delayOf } from '../vhost/delayed-messages.js';
+import { publishMessage } from '../vhost/publisher.js';
 import type { MessageRecord } from '../store/store.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import type { ConfirmSource } from './confirm-scheduler.js';
@@ -93,58 +92,25 @@ export class ServerChannel implements ConfirmSource {
         `message size ${f.content.length} is larger than configured max size ${broker.options.maxMessageBytes}`,
       );
     }
-    parseExpiration(f.properties?.expiration); // 406 before anything is enqueued
     this.requireWrite(f.exchange);
-    const vhost = this.conn.vhost;
-    const delayMs = delayOf(f.properties);
-    if (vhost.exchangeDedup.isDuplicate(f.exchange, f.properties, f.properties?.persistent === true)) {
-      broker.stats.duplicates++; // confirmed, not routed: the publisher's retry is harmless
-    } else if (delayMs !== undefined) {
-      vhost.publishDelayed(f.exchange, f.routingKey, f.properties, Uint8Array.prototype.slice.call(f.content), delayMs);
-    } else {
-      this.route(f);
+    // The body is a view into the socket's read buffer; a copy lets that buffer go.
+    const content = Uint8Array.prototype.slice.call(f.content);
+    const outcome = publishMessage(this.conn.vhost, broker.stats, f.exchange, f.routingKey, f.properties, content);
+    if (outcome.kind === 'routed') {
+      if (outcome.queues === 0 && f.mandatory) {
+        // Before the confirm, which the turn's commit sends later.
+        this.conn.send({ type: 'return', channel: this.number, replyCode: ErrorCode.NO_ROUTE, replyText: 'NO_ROUTE', exchange: f.exchange, routingKey: f.routingKey, properties: f.properties, content });
+      }
+      if (outcome.refusedBy !== undefined) {
+        // As RabbitMQ: a publish any queue refused (reject-publish overflow) is nacked.
+        const q = outcome.refusedBy;
+        this.conn.send({ type: 'publishNack', channel: this.number, seqNo: this.publishSeq, multiple: false, code: ErrorCode.PRECONDITION_FAILED, message: `PRECONDITION_FAILED - queue '${q.name}' is full (x-overflow ${q.policy.overflow})` });
+      }
     }
-    broker.stats.published++;
     this.conn.notePublish();
     if (!this.confirmRegistered) {
       this.confirmRegistered = true;
       broker.confirms.register(this);
-    }
-  }
-
-  private route(f: FrameOf<'publish'>): void {
-    const broker = this.conn.services;
-    const queues = this.conn.vhost.route(f.exchange, f.routingKey, f.properties?.headers);
-    if (queues.length === 0) {
-      broker.stats.unroutable++;
-      if (f.mandatory) {
-        this.conn.send({
-          type: 'return',
-          channel: this.number,
-          replyCode: ErrorCode.NO_ROUTE,
-          replyText: 'NO_ROUTE',
-          exchange: f.exchange,
-          routingKey: f.routingKey,
-          properties: f.properties,
-          content: f.content,
-        });
-      }
-    } else {
-      // The body is a view into the socket's read buffer; a copy lets that buffer go.
-      const content = Uint8Array.prototype.slice.call(f.content);
-      let refused: Queue | undefined;
-      for (const q of queues) if (q.enqueue(f.exchange, f.routingKey, f.properties, content) === 'rejected') refused = q;
-      if (refused !== undefined) {
-        // As RabbitMQ: a publish any queue refused (reject-publish overflow) is nacked.
-        this.conn.send({
-          type: 'publishNack',
-          channel: this.number,
-          seqNo: this.publishSeq,
-          multiple: false,
-          code: ErrorCode.PRECONDITION_FAILED,
-          message: `PRECONDITION_FAILED - queue '${refused.name}' is full (x-overflow ${refused.policy.overflow})`,
-        });
-      }
     }
   }
 

@@ -54,8 +54,8 @@ describe('bindingKey', () => {
 });
 
 describe('createMatcher', () => {
-  it('knows the four exchange types', () => {
-    expect(EXCHANGE_TYPES).to.deep.equal(['direct', 'fanout', 'topic', 'headers']);
+  it('knows the built-in exchange types', () => {
+    expect(EXCHANGE_TYPES).to.deep.equal(['direct', 'fanout', 'topic', 'headers', 'x-consistent-hash']);
     for (const t of EXCHANGE_TYPES) expect(createMatcher(t).size).to.equal(0);
     expect(isExchangeType('topic')).to.equal(true);
     expect(isExchangeType('x-delayed')).to.equal(false);
