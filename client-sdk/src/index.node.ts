@@ -7,6 +7,8 @@ import type { ConnectOptions } from './core/connect-options.js';
 import { openConnection } from './core/connect.js';
 import type { Connection } from './core/connection.js';
 import { nodePlatform } from './node-platform.js';
+import { createNodeTransport, type NodeTlsOptions } from './transport/node.js';
+import type { TransportHandlers } from './transport/transport.js';
 
 export * from './exports.js';
 
@@ -17,9 +19,14 @@ export * from './exports.js';
  * (403 ACCESS_REFUSED for bad credentials, 530 for an unknown vhost, 540 for a protocol
  * version mismatch), ConnectionClosedError if the socket cannot be opened or drops,
  * TimeoutError after `connectTimeoutMs`, TypeError/RangeError for invalid arguments.
+ * For `wss://` with a private CA, pass `tls: { ca }` (Node only).
  * With `reconnect`, a connection that drops later is recovered automatically
  * (client-sdk/README.md); the first connect is never retried.
  */
-export function connect(url: string | URL, options?: ConnectOptions): Promise<Connection<Buffer>> {
-  return openConnection(nodePlatform, url, options);
+export function connect(url: string | URL, options?: ConnectOptions & { tls?: NodeTlsOptions }): Promise<Connection<Buffer>> {
+  const tls = options?.tls;
+  const platform = tls === undefined ? nodePlatform : { ...nodePlatform, createTransport: (u: string, h: TransportHandlers) => createNodeTransport(u, h, tls) };
+  return openConnection(platform, url, options);
 }
+
+export type { NodeTlsOptions };

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { connect } from '@switchyard/client';
 import { PROTOCOL_VERSION, decodeAll, encodeFrame } from '@switchyard/client/protocol';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { makeTmpDir } from '../helpers/tmp.js';
@@ -42,6 +43,39 @@ describe('TLS', function () {
     const [frame] = decodeAll(new Uint8Array(await reply));
     expect(frame!.type).to.equal('helloOk');
     ws.close();
+  });
+
+  it('the SDK connects over wss:// when given the CA, and publishes with confirms', async () => {
+    const tls = selfSigned(tmp.dir);
+    tb = await startBroker({ noSync: true, tls });
+    const conn = await connect(tb.url, { tls: { ca: readFileSync(tls.certFile) } });
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertQueue('secure', { durable: false });
+      await ch.sendToQueue('secure', Buffer.from('over tls'));
+      const m = await ch.get('secure', { noAck: true });
+      expect(m && Buffer.from(m.content).toString()).to.equal('over tls');
+    } finally {
+      await conn.close();
+    }
+    const err = await connect(tb.url).catch((e: unknown) => e);
+    expect((err as Error).message).to.match(/self[- ]signed|certificate/i);
+  });
+
+  it('serves the management API over https://', async () => {
+    const tls = selfSigned(tmp.dir);
+    tb = await startBroker({ noSync: true, tls });
+    expect(tb.broker.managementUrl).to.match(/^https:\/\//);
+    const { request } = await import('node:https');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${tb!.broker.managementUrl}/api/health`, { ca: readFileSync(tls.certFile) }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).to.equal(200);
   });
 
   it('refuses a client that does not trust the certificate', async () => {

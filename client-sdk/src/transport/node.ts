@@ -19,10 +19,23 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   return new Uint8Array(data);
 }
 
+/** TLS settings for `wss://` in Node (browsers use their own trust store). */
+export interface NodeTlsOptions {
+  /** CA certificate(s) to trust, PEM, e.g. a self-signed broker certificate. */
+  ca?: string | Buffer | (string | Buffer)[];
+  /** Client certificate and key, PEM, for brokers that ask for one. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Verify the broker's certificate. Default true; false only for tests. */
+  rejectUnauthorized?: boolean;
+  /** Name to verify the certificate against, when it differs from the URL's host. */
+  servername?: string;
+}
+
 /** Opens a `ws` WebSocket to `url` as a Transport. Throws (SyntaxError) for an invalid URL. */
-export function createNodeTransport(url: string, handlers: TransportHandlers): Transport {
+export function createNodeTransport(url: string, handlers: TransportHandlers, tls?: NodeTlsOptions): Transport {
   // Frames are msgpack + raw bodies: compression would cost CPU on the hot path for little gain.
-  const ws = new WebSocket(url, { maxPayload: NODE_MAX_PAYLOAD_BYTES, perMessageDeflate: false });
+  const ws = new WebSocket(url, { maxPayload: NODE_MAX_PAYLOAD_BYTES, perMessageDeflate: false, ...(tls ?? {}) });
   // Buffer views let index.node.ts hand out message bodies as Buffers without copying.
   ws.binaryType = 'nodebuffer';
   let error: Error | undefined;
