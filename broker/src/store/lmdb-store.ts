@@ -1,4 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageKey, queueRange, seqOfKey } from './keys.js';
@@ -32,13 +33,45 @@ export interface LmdbStoreOptions {
 
 type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
 
-const EXCHANGE_PREFIX = 'x\u0000';
-const QUEUE_PREFIX = 'q\u0000';
-const BINDING_PREFIX = 'b\u0000';
-const HWM_PREFIX = 'd\u0000';
-const USER_PREFIX = 'u\u0000';
-const VHOST_PREFIX = 'v\u0000';
-const PERMISSION_PREFIX = 'p\u0000';
+/*
+ * Keys of the `meta` and `dedup` databases are printable strings: lmdb-js's ordered-binary
+ * key encoding treats control characters (NUL included) as structure, so a name containing
+ * them — or a long key containing them — would not read back as written. Names are therefore
+ * base64url-encoded behind a one-letter kind, and hashed when that would exceed LMDB's key
+ * size; the values hold everything needed to rebuild state, keys only identify.
+ */
+const MAX_ENCODED = 1024;
+
+function enc(part: string): string {
+  const b = Buffer.from(part, 'utf8').toString('base64url');
+  return b.length <= MAX_ENCODED ? b : '#' + createHash('sha256').update(part).digest('base64url');
+}
+
+function metaKey(kind: string, ...parts: string[]): string {
+  return `${kind}:${parts.map(enc).join('.')}`;
+}
+
+const KIND_EXCHANGE = 'x';
+const KIND_QUEUE = 'q';
+const KIND_BINDING = 'b';
+const KIND_HWM = 'd';
+const KIND_USER = 'u';
+const KIND_VHOST = 'v';
+const KIND_PERMISSION = 'p';
+
+/** Dedup ids of one scope sort together: `<scope>.<id>`, all printable. */
+function dedupKey(scope: string, id: string): string {
+  return `${enc(scope)}.${enc(id)}`;
+}
+
+/** Every key of a scope: from `<scope>.` up to (not including) `<scope>/` ('/' follows '.'). */
+function dedupRange(scope: string): { start: string; end: string } {
+  return { start: `${enc(scope)}.`, end: `${enc(scope)}/` };
+}
+
+function kindOf(key: unknown): string | undefined {
+  return typeof key === 'string' && key[1] === ':' ? key[0] : undefined;
+}
 /** The environment's file inside the data directory (lmdb-js adds `-lock` beside it). */
 export const ENV_FILE = 'switchyard.mdb';
 const noop = (): void => {};
@@ -57,7 +90,7 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly meta: Database;
   private readonly messages: Database<Buffer, Buffer>;
   private readonly deliveries: Database<[number, number] | number, Buffer>;
-  private readonly dedup: Database<number, string>;
+  private readonly dedup: Database<[number, string], string>;
   private lastWrite: WritePromise | undefined;
   private tail: Promise<void> = Promise.resolve();
   private nextQueueId = 1;
@@ -97,32 +130,32 @@ export class LmdbStore implements QueueStore, AccessStore {
   loadDefinitions(): Definitions {
     const defs: Definitions = { exchanges: [], queues: [], bindings: [] };
     for (const { key, value } of this.meta.getRange({ snapshot: false })) {
-      if (typeof key !== 'string') continue;
-      if (key.startsWith(EXCHANGE_PREFIX)) defs.exchanges.push(value as ExchangeDefinition);
-      else if (key.startsWith(QUEUE_PREFIX)) {
+      const kind = kindOf(key);
+      if (kind === KIND_EXCHANGE) defs.exchanges.push(value as ExchangeDefinition);
+      else if (kind === KIND_QUEUE) {
         const q = value as QueueDefinition;
         defs.queues.push(q);
         this.nextQueueId = Math.max(this.nextQueueId, q.id + 1);
-      } else if (key.startsWith(BINDING_PREFIX)) defs.bindings.push(value as BindingDefinition);
+      } else if (kind === KIND_BINDING) defs.bindings.push(value as BindingDefinition);
     }
     return defs;
   }
 
   putExchange(def: ExchangeDefinition): void {
-    this.track(this.meta.put(EXCHANGE_PREFIX + def.name, def));
+    this.track(this.meta.put(metaKey(KIND_EXCHANGE, def.name), def));
   }
 
   removeExchange(name: string): void {
-    this.track(this.meta.remove(EXCHANGE_PREFIX + name));
+    this.track(this.meta.remove(metaKey(KIND_EXCHANGE, name)));
   }
 
   putQueue(def: QueueDefinition): void {
-    this.track(this.meta.put(QUEUE_PREFIX + def.name, def));
+    this.track(this.meta.put(metaKey(KIND_QUEUE, def.name), def));
   }
 
   removeQueue(def: QueueDefinition): void {
-    this.track(this.meta.remove(QUEUE_PREFIX + def.name));
-    this.track(this.meta.remove(HWM_PREFIX + def.id));
+    this.track(this.meta.remove(metaKey(KIND_QUEUE, def.name)));
+    this.track(this.meta.remove(metaKey(KIND_HWM, String(def.id))));
     this.pendingHwm.delete(def.id);
     const range = queueRange(def.id);
     // Inside the writer's transaction, so messages written earlier in this same turn (not
@@ -131,56 +164,56 @@ export class LmdbStore implements QueueStore, AccessStore {
       this.root.transaction(() => {
         for (const key of this.messages.getKeys(range)) this.messages.removeSync(key);
         for (const key of this.deliveries.getKeys(range)) this.deliveries.removeSync(key);
-        for (const key of this.dedup.getKeys({ start: `q:${def.id}\u0000`, end: `q:${def.id}\u0001` })) this.dedup.removeSync(key);
+        for (const key of this.dedup.getKeys(dedupRange(`q:${def.id}`))) this.dedup.removeSync(key);
         return true;
       }),
     );
   }
 
   putBinding(key: string, def: BindingDefinition): void {
-    this.track(this.meta.put(BINDING_PREFIX + key, def));
+    this.track(this.meta.put(metaKey(KIND_BINDING, key), def));
   }
 
   removeBinding(key: string): void {
-    this.track(this.meta.remove(BINDING_PREFIX + key));
+    this.track(this.meta.remove(metaKey(KIND_BINDING, key)));
   }
 
   loadAccess(): AccessData {
     const data: AccessData = { users: [], vhosts: [], permissions: [] };
     for (const { key, value } of this.meta.getRange({ snapshot: false })) {
-      if (typeof key !== 'string') continue;
-      if (key.startsWith(USER_PREFIX)) data.users.push(value as UserRecord);
-      else if (key.startsWith(VHOST_PREFIX)) {
+      const kind = kindOf(key);
+      if (kind === KIND_USER) data.users.push(value as UserRecord);
+      else if (kind === KIND_VHOST) {
         const v = value as VhostRecord;
         data.vhosts.push(v);
         this.nextQueueId = Math.max(this.nextQueueId, v.delayedQueueId + 1);
-      } else if (key.startsWith(PERMISSION_PREFIX)) data.permissions.push(value as PermissionRecord);
+      } else if (kind === KIND_PERMISSION) data.permissions.push(value as PermissionRecord);
     }
     return data;
   }
 
   putUser(user: UserRecord): void {
-    this.track(this.meta.put(USER_PREFIX + user.name, user));
+    this.track(this.meta.put(metaKey(KIND_USER, user.name), user));
   }
 
   removeUser(name: string): void {
-    this.track(this.meta.remove(USER_PREFIX + name));
+    this.track(this.meta.remove(metaKey(KIND_USER, name)));
   }
 
   putVhost(vhost: VhostRecord): void {
-    this.track(this.meta.put(VHOST_PREFIX + vhost.name, vhost));
+    this.track(this.meta.put(metaKey(KIND_VHOST, vhost.name), vhost));
   }
 
   removeVhost(name: string): void {
-    this.track(this.meta.remove(VHOST_PREFIX + name));
+    this.track(this.meta.remove(metaKey(KIND_VHOST, name)));
   }
 
   putPermission(p: PermissionRecord): void {
-    this.track(this.meta.put(`${PERMISSION_PREFIX}${p.user}\u0000${p.vhost}`, p));
+    this.track(this.meta.put(metaKey(KIND_PERMISSION, p.user, p.vhost), p));
   }
 
   removePermission(user: string, vhost: string): void {
-    this.track(this.meta.remove(`${PERMISSION_PREFIX}${user}\u0000${vhost}`));
+    this.track(this.meta.remove(metaKey(KIND_PERMISSION, user, vhost)));
   }
 
   allocateQueueId(): number {
@@ -208,7 +241,7 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   private readonly writeHwm = (): void => {
     this.hwmScheduled = false;
-    for (const [queueId, seq] of this.pendingHwm) this.track(this.meta.put(HWM_PREFIX + queueId, seq));
+    for (const [queueId, seq] of this.pendingHwm) this.track(this.meta.put(metaKey(KIND_HWM, String(queueId)), seq));
     this.pendingHwm.clear();
   };
 
@@ -217,18 +250,18 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   putDedup(scope: string, id: string, expiresAt: number): void {
-    this.track(this.dedup.put(`${scope}\u0000${id}`, expiresAt));
+    this.track(this.dedup.put(dedupKey(scope, id), [expiresAt, id]));
   }
 
   removeDedup(scope: string, id: string): void {
-    this.track(this.dedup.remove(`${scope}\u0000${id}`));
+    this.track(this.dedup.remove(dedupKey(scope, id)));
   }
 
   loadDedup(scope: string): [string, number][] {
-    const prefix = `${scope}\u0000`;
     const out: [string, number][] = [];
-    for (const { key, value } of this.dedup.getRange({ start: prefix, end: `${scope}\u0001`, snapshot: false })) {
-      out.push([key.slice(prefix.length), value]);
+    for (const { value } of this.dedup.getRange({ ...dedupRange(scope), snapshot: false })) {
+      const [expiresAt, id] = value;
+      out.push([id, expiresAt]);
     }
     return out.sort((a, b) => a[1] - b[1]);
   }
@@ -247,7 +280,7 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   recover(queueId: number): RecoveredEntry[] {
     const range = queueRange(queueId);
-    const hwm = (this.meta.get(HWM_PREFIX + queueId) as number | undefined) ?? 0;
+    const hwm = (this.meta.get(metaKey(KIND_HWM, String(queueId))) as number | undefined) ?? 0;
     const states = new Map<number, [number, number]>();
     for (const { key, value } of this.deliveries.getRange({ ...range, snapshot: false })) {
       // older stores kept a bare count

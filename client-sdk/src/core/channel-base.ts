@@ -18,104 +18,13 @@ import type { Frame, FrameName, FrameOf } from '../protocol/frames.js';
 import { ChannelOutgoing } from './channel-outgoing.js';
 import { ConsumerSet, type Consumer } from './consumer.js';
 import { deferred, type Deferred } from './deferred.js';
+import { DeliveryTags } from './delivery-tags.js';
 import { Emitter } from './emitter.js';
+import { ChannelState, type ChannelEvents, type ChannelHost, type ChannelSetup, type RpcFrame } from './channel-types.js';
 import { ChannelClosedError } from './errors.js';
-import type { Logger } from './logger.js';
-import { MessageFactory, type ConsumeMessage, type ReturnMessage } from './message.js';
-import type { Topology } from './topology.js';
+import { MessageFactory, type ConsumeMessage } from './message.js';
 
-/** Life cycle of a channel. Users only ever see `open`, `closing` and `closed`. */
-export const ChannelState = {
-  Opening: 'opening',
-  Open: 'open',
-  Closing: 'closing',
-  Closed: 'closed',
-} as const;
-/** One of the ChannelState values. */
-export type ChannelState = (typeof ChannelState)[keyof typeof ChannelState];
-
-/** Events of a Channel. */
-export interface ChannelEvents<C extends Uint8Array> {
-  /** A `mandatory` message could not be routed and came back (before its publish ack). */
-  return: (msg: ReturnMessage<C>) => void;
-  /** The broker closed the channel with an error (404, 406 ...); 'close' follows. */
-  error: (err: Error) => void;
-  /** The channel is closed, for whatever reason. */
-  close: () => void;
-  /** The broker cancelled a consumer (its queue was deleted ...); its callback got `null`. */
-  cancel: (info: { consumerTag: string; reason: string }) => void;
-  /**
-   * Single-active-consumer queues: this consumer became active (`true`), or was registered
-   * as waiting its turn (`false`).
-   */
-  'consumer-active': (info: { consumerTag: string; active: boolean }) => void;
-  /**
-   * A consumer callback threw or its promise rejected; `msg` is the message it was handling
-   * (already nacked, unless the callback had settled it or the consumer is noAck).
-   */
-  'consumer-error': (err: unknown, msg: ConsumeMessage<C> | null) => void;
-}
-
-/** Options of `conn.createChannel(options)`. */
-export interface ChannelOptions {
-  /**
-   * Most publishes this channel has sent and not yet had confirmed; further publishes wait
-   * (unsent, in order) for confirms. 0 means no limit. Default: the connection's
-   * `maxUnconfirmed` (1000).
-   */
-  maxUnconfirmed?: number;
-}
-
-/** How a channel is set up by its connection. @internal */
-export interface ChannelSetup {
-  maxUnconfirmed: number;
-  /** A channel the SDK uses itself (recovery): never recovered, never recorded. */
-  internal: boolean;
-}
-
-/** What a channel needs from its connection. @internal */
-export interface ChannelHost<C extends Uint8Array> {
-  /** Queues a frame on the current session (translating renamed queues). */
-  transmit(frame: Frame): void;
-  /** Platform hook: message body view → Buffer (Node) or Uint8Array (browsers). */
-  wrapContent(view: Uint8Array): C;
-  /** Largest body the broker accepts (from helloOk). */
-  maxMessageBytes(): number;
-  /** Routes frames of `channel` to `link` from now on. */
-  attach(channel: number, link: ChannelLink): void;
-  /** Frees the channel number. */
-  detach(channel: number): void;
-  /** True when a new channel may send channelOpen at once (else recovery will open it). */
-  canOpen(): boolean;
-  /** True while the broker has publishing blocked. */
-  blocked(): boolean;
-  /** Counts a publish made while the connection is down; false when the buffer is full. */
-  reserve(bytes: number): boolean;
-  /** Uncounts a publish counted by `reserve`. */
-  release(bytes: number): void;
-  /** The connection's recorded topology (undefined when `reconnect` is off). */
-  readonly topology: Topology | undefined;
-  readonly logger: Logger;
-}
-
-/** How the connection drives a channel. @internal */
-export interface ChannelLink {
-  readonly internal: boolean;
-  /** Handles a frame for this channel; throws ProtocolError for one it cannot accept. */
-  onFrame(frame: Frame): void;
-  /**
-   * The session under the channel ended. Without `recovering`, the channel closes and
-   * everything pending fails with `err`; with it, the channel waits for `recover()`.
-   */
-  onSessionLost(err: Error, recovering: boolean): void;
-  /** Re-opens the channel on the new session and restores its state (see file comment). */
-  recover(): Promise<void>;
-  /** Broker `blocked` / `unblocked`. */
-  setBlocked(blocked: boolean): void;
-}
-
-/** Frames that carry a request id. */
-export type RpcFrame = Extract<Frame, { rid: number }>;
+export { ChannelState, type ChannelEvents, type ChannelHost, type ChannelLink, type ChannelOptions, type ChannelSetup, type RpcFrame } from './channel-types.js';
 
 interface PendingRpc {
   readonly frame: RpcFrame;
@@ -157,20 +66,10 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
   protected readonly consumers = new ConsumerSet<C>((err, msg, c) => this.#onConsumerError(err, msg, c));
   /** @internal */
   protected readonly messages: MessageFactory<C>;
-  /** Highest delivery tag received that needs an ack (for ackAll/nackAll). @internal */
-  protected lastDeliveryTag = 0;
-  /** Every tag up to this one was acked or nacked with `multiple`. @internal */
-  protected settledUpTo = 0;
+  /** Delivery tags, offset across recoveries. @internal */
+  protected readonly tags = new DeliveryTags();
   /** Prefetch set with `prefetch()`, by `global`, re-applied on recovery. @internal */
   protected readonly prefetchCounts = new Map<boolean, number>();
-  /**
-   * Added to the broker's delivery tags: the highest tag handed out before the last
-   * recovery, so tags keep growing across sessions and old ones are recognisable.
-   */
-  #tagOffset = 0;
-  #maxTag = 0;
-  /** Tags (SDK-side) delivered on this session and not yet acked or nacked. */
-  readonly #unsettled = new Set<number>();
   #state: ChannelState = ChannelState.Opening;
   #closeReason: Error | undefined;
   #closeRef = 0;
@@ -326,17 +225,6 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
     return this.#closeRef;
   }
 
-  /** The SDK-side tag of a delivery (deliver or getOk) with broker tag `wireTag`. @internal */
-  protected registerDelivery(wireTag: number, noAck: boolean): number {
-    const tag = wireTag + this.#tagOffset;
-    if (tag > this.#maxTag) this.#maxTag = tag;
-    if (!noAck) {
-      if (tag > this.lastDeliveryTag) this.lastDeliveryTag = tag;
-      this.#unsettled.add(tag);
-    }
-    return tag;
-  }
-
   /**
    * Sends an ack or nack for SDK-side tag `tag` (with `multiple`, for everything up to it).
    * A tag from before the last recovery is ignored: that delivery is dead, the broker has
@@ -345,20 +233,11 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
    */
   protected settleDelivery(type: 'ack' | 'nack', tag: number, multiple: boolean, requeue: boolean, delayMs = 0): void {
     this.requireOpen();
-    const deliveryTag = tag - this.#tagOffset;
-    if (deliveryTag < 1 || !this.#sessionOpen) return;
+    const deliveryTag = this.tags.wire(tag);
+    if (deliveryTag === 0 || !this.#sessionOpen) return;
     if (type === 'ack') this.host.transmit({ type, channel: this.number, deliveryTag, multiple });
     else this.host.transmit({ type, channel: this.number, deliveryTag, multiple, requeue, delayMs });
-    if (!multiple) {
-      this.#unsettled.delete(tag);
-      return;
-    }
-    if (tag > this.settledUpTo) this.settledUpTo = tag;
-    // Tags were added in increasing order, so the set iterates in increasing order.
-    for (const t of this.#unsettled) {
-      if (t > tag) break;
-      this.#unsettled.delete(t);
-    }
+    this.tags.settled(tag, multiple);
   }
 
   #onFrame(f: Frame): void {
@@ -442,7 +321,7 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
       );
     }
     const noAck = consumer.noAck;
-    const tag = this.registerDelivery(f.deliveryTag, noAck);
+    const tag = this.tags.register(f.deliveryTag, noAck);
     this.consumers.dispatch(consumer, this.messages.deliver(f, tag, noAck));
   }
 
@@ -456,7 +335,7 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
   }
 
   #onConsumerError(err: unknown, msg: ConsumeMessage<C> | null, consumer: Consumer<C>): void {
-    if (msg !== null && !consumer.noAck && this.#unsettled.has(msg.fields.deliveryTag) && this.isOpen()) {
+    if (msg !== null && !consumer.noAck && this.tags.isUnsettled(msg.fields.deliveryTag) && this.isOpen()) {
       this.settleDelivery('nack', msg.fields.deliveryTag, false, consumer.spec.requeueOnError);
     }
     if (!this.emit('consumer-error', err, msg)) {
@@ -551,8 +430,7 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
       this.#pending.delete(rid);
       p.reject(err);
     }
-    this.#tagOffset = this.#maxTag;
-    this.#unsettled.clear();
+    this.tags.sessionLost();
     this.consumers.dropBacklogs();
   }
 
@@ -626,7 +504,7 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
     this.outgoing.failAll(err);
     if (!this.#internal) for (const c of this.consumers.all()) this.host.topology?.consumerCancelled(c.spec.queue);
     this.consumers.clear();
-    this.#unsettled.clear();
+    this.tags.clear();
     if (previous === ChannelState.Opening) {
       this.#opened.reject(err);
       return;

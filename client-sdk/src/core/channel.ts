@@ -321,7 +321,7 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     return this.rpc({ type: 'get', channel: this.number, rid: this.nextRid(), queue, noAck }, (r) => {
       if (r.type === 'getEmpty') return false;
       const f = expectReply(r, 'getOk');
-      return this.messages.get(f, this.registerDelivery(f.deliveryTag, noAck), noAck);
+      return this.messages.get(f, this.tags.register(f.deliveryTag, noAck), noAck);
     });
   }
 
@@ -351,13 +351,13 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
   /** Acknowledges every outstanding message of this channel. */
   ackAll(): void {
     this.requireOpen();
-    if (this.lastDeliveryTag > this.settledUpTo) this.settleDelivery('ack', this.lastDeliveryTag, true, false);
+    if (this.tags.last > this.tags.settledUpTo) this.settleDelivery('ack', this.tags.last, true, false);
   }
 
   /** Rejects every outstanding message of this channel; requeued unless `requeue` is false. */
   nackAll(requeue = true): void {
     this.requireOpen();
-    if (this.lastDeliveryTag > this.settledUpTo) this.settleDelivery('nack', this.lastDeliveryTag, true, Boolean(requeue));
+    if (this.tags.last > this.tags.settledUpTo) this.settleDelivery('nack', this.tags.last, true, Boolean(requeue));
   }
 
   #exchangeBinding(

@@ -84,6 +84,36 @@ describe('LmdbStore', () => {
     await store.close();
   });
 
+  it('reads back definitions, access records and dedup ids with long names and control characters', async () => {
+    const odd = 'n\u0000a\u0001m\ne-'.repeat(30); // NUL, SOH, newline, 300+ characters
+    let store = LmdbStore.open({ path: tmp.dir });
+    store.putExchange({ name: odd, type: 'topic', durable: true, autoDelete: false, internal: false, arguments: {} });
+    store.putQueue({ name: odd, id: 9, durable: true, autoDelete: false, arguments: { 'x-max-length': 1 } });
+    store.putBinding(odd, { source: odd, destination: odd, destinationKind: 'queue', routingKey: odd, arguments: {} });
+    store.putUser({ name: odd, passwordHash: 'h', tags: [] });
+    store.putPermission({ user: odd, vhost: odd, configure: '.*', write: '', read: '' });
+    store.putDedup('q:9', odd, 1234);
+    store.markDeliveredUpTo(9, 5);
+    await store.durable();
+    await store.close();
+    store = LmdbStore.open({ path: tmp.dir });
+    const defs = store.loadDefinitions();
+    expect(defs.exchanges.map((x) => x.name)).to.deep.equal([odd]);
+    expect(defs.queues.map((q) => q.name)).to.deep.equal([odd]);
+    expect(defs.bindings.map((b) => b.routingKey)).to.deep.equal([odd]);
+    const access = store.loadAccess();
+    expect(access.users.map((u) => u.name)).to.deep.equal([odd]);
+    expect(access.permissions.map((p) => p.vhost)).to.deep.equal([odd]);
+    expect(store.loadDedup('q:9')).to.deep.equal([[odd, 1234]]);
+    expect(store.loadDedup('q:90')).to.deep.equal([]);
+    store.removeExchange(odd);
+    store.removeBinding(odd);
+    await store.durable();
+    expect(store.loadDefinitions().exchanges).to.deep.equal([]);
+    expect(store.loadDefinitions().bindings).to.deep.equal([]);
+    await store.close();
+  });
+
   it('resolves durable() in call order', async () => {
     const store = LmdbStore.open({ path: tmp.dir });
     const order: number[] = [];
