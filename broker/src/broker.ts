@@ -138,6 +138,11 @@ export class Broker implements BrokerServices {
     // The http server's errors (EADDRINUSE) are reported by listenOn; ws re-emits them here.
     this.wss.on('error', () => undefined);
     this.wss.on('connection', (ws, req) => {
+      // Shutting down: nobody new gets in (the close below would not reach them).
+      if (this.closing !== undefined) {
+        ws.terminate();
+        return;
+      }
       const conn = new ClientConnection(ws, this, req.socket.remoteAddress ?? 'unknown');
       this.connections.add(conn);
       ws.once('close', () => this.connections.delete(conn));
@@ -240,6 +245,8 @@ export class Broker implements BrokerServices {
     this.logger.info('shutting down', { component: 'broker', connections: this.connections.size });
     clearInterval(this.timeoutTimer);
     this.alarms.stop();
+    // Stop accepting first: connections opened during the wait below would never be closed.
+    this.httpServer?.close();
     for (const conn of this.connections) conn.close(ErrorCode.CONNECTION_FORCED, 'CONNECTION_FORCED - broker shutdown');
     // Give clients a moment to answer the close so they see why; then drop whoever is left.
     const deadline = Date.now() + 1_000;
@@ -249,7 +256,7 @@ export class Broker implements BrokerServices {
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     }
-    if (this.httpServer?.listening) await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));
+    this.httpServer?.closeAllConnections();
     await this.management?.close();
     for (const vhost of this.vhosts.values()) vhost.stop();
     await this.store.close();

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
 import type { AccessStore, PermissionRecord, UserRecord } from '../store/store.js';
 import { hashPassword, verifyPassword } from './password.js';
@@ -43,6 +44,12 @@ export class AccessControl {
   private readonly permissions = new Map<string, Permissions>();
   /** Bumped on every change to users or permissions: invalidates cached logins. */
   generation = 0;
+  /**
+   * Recently verified passwords, as HMACs under a per-process key (never the passwords): a
+   * reconnect storm after a restart must not cost every client a fresh scrypt.
+   */
+  private readonly verified = new Map<string, { mac: string; generation: number; until: number }>();
+  private readonly cacheKey = randomBytes(32);
 
   constructor(
     private readonly store: AccessStore,
@@ -91,7 +98,7 @@ export class AccessControl {
     } else {
       const record = this.users.get(username);
       // Hash even for unknown users, so timing does not reveal which names exist.
-      const ok = record !== undefined ? await verifyPassword(password, record.passwordHash) : (await hashPassword(password), false);
+      const ok = record !== undefined ? await this.verifyCached(username, password, record) : (await hashPassword(password), false);
       if (!ok) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${username}' - invalid credentials`);
       user = username;
     }
@@ -99,6 +106,19 @@ export class AccessControl {
       throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${DEFAULT_USER}' can only connect via localhost`);
     }
     return user;
+  }
+
+  private async verifyCached(user: string, password: string, record: UserRecord): Promise<boolean> {
+    const mac = createHmac('sha256', this.cacheKey).update(user).update('\u0000').update(password).digest('base64');
+    const hit = this.verified.get(user);
+    const now = Date.now();
+    if (hit !== undefined && hit.mac === mac && hit.generation === this.generation && hit.until > now) return true;
+    const ok = await verifyPassword(password, record.passwordHash);
+    if (ok) {
+      if (this.verified.size > 10_000) this.verified.clear();
+      this.verified.set(user, { mac, generation: this.generation, until: now + 5 * 60_000 });
+    }
+    return ok;
   }
 
   /** The user's permissions in a vhost; 530 NOT_ALLOWED when it has none (RabbitMQ). */
@@ -120,7 +140,7 @@ export class AccessControl {
   /** Basic-auth check for the management API: the user, if the password is right. */
   async checkPassword(username: string, password: string): Promise<boolean> {
     const record = this.users.get(username);
-    return record !== undefined && (await verifyPassword(password, record.passwordHash));
+    return record !== undefined && (await this.verifyCached(username, password, record));
   }
 
   // ---- administration (management API and CLI) ------------------------------------

@@ -240,7 +240,8 @@ export class ClientConnection {
     this.state = State.open;
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.heartbeatMs > 0) this.timer = setInterval(this.tick, Math.max(50, Math.floor(this.heartbeatMs / 2)));
+    // Ticks at a quarter interval: a silent peer is found dead within 2.25 intervals.
+    if (this.heartbeatMs > 0) this.timer = setInterval(this.tick, Math.max(25, Math.floor(this.heartbeatMs / 4)));
     this.send({
       type: 'helloOk',
       channel: 0,
