@@ -1,4 +1,5 @@
-import { type Binding, type FieldTable, bindingKey } from './binding.js';
+import type { Binding, FieldTable } from './binding.js';
+import { BindingSet } from './binding-set.js';
 import type { BindingMatcher } from './matcher.js';
 
 /** Largest weight a binding may give itself (points on the ring). */
@@ -44,32 +45,27 @@ interface Point {
  * 1/n of the keys — the basis of per-key ordering with several ordered consumers.
  */
 export class ConsistentHashMatcher implements BindingMatcher {
-  readonly #byIdentity = new Map<string, Binding>();
-  #ring: Point[] | undefined = [];
+  readonly #set = new BindingSet();
+  #ring: Point[] = [];
+  #ringVersion = 0;
 
   constructor(private readonly source: HashSource = {}) {}
 
   get size(): number {
-    return this.#byIdentity.size;
+    return this.#set.size;
   }
 
   add(b: Binding): boolean {
-    const id = bindingKey(b);
-    if (this.#byIdentity.has(id)) return false;
-    this.#byIdentity.set(id, b);
-    this.#ring = undefined;
-    return true;
+    return this.#set.add(b);
   }
 
   remove(b: Binding): boolean {
-    if (!this.#byIdentity.delete(bindingKey(b))) return false;
-    this.#ring = undefined;
-    return true;
+    return this.#set.remove(b);
   }
 
   #buildRing(): Point[] {
     const ring: Point[] = [];
-    for (const b of this.#byIdentity.values()) {
+    for (const b of this.#set.values()) {
       const weight = parseHashWeight(b.routingKey) ?? 1;
       for (let i = 0; i < weight; i++) ring.push({ hash: fnv1a(`${b.destinationKind}:${b.destination}:${i}`), binding: b });
     }
@@ -87,7 +83,11 @@ export class ConsistentHashMatcher implements BindingMatcher {
   }
 
   match(routingKey: string, headers: FieldTable | undefined, out: Binding[]): void {
-    const ring = (this.#ring ??= this.#buildRing());
+    if (this.#ringVersion !== this.#set.version) {
+      this.#ring = this.#buildRing();
+      this.#ringVersion = this.#set.version;
+    }
+    const ring = this.#ring;
     if (ring.length === 0) return;
     const key = this.#keyOf(routingKey, headers);
     if (key === undefined) return; // nothing to hash: unroutable, as in RabbitMQ
@@ -103,6 +103,6 @@ export class ConsistentHashMatcher implements BindingMatcher {
   }
 
   bindings(): Iterable<Binding> {
-    return this.#byIdentity.values();
+    return this.#set.values();
   }
 }

@@ -1,36 +1,36 @@
-import { type Binding, type FieldTable, bindingKey } from './binding.js';
+import type { Binding, FieldTable } from './binding.js';
+import { BindingSet } from './binding-set.js';
 import type { BindingMatcher } from './matcher.js';
 
 /** Fanout exchange: every binding matches every message; routing key and headers are ignored. */
 export class FanoutMatcher implements BindingMatcher {
-  readonly #byIdentity = new Map<string, Binding>();
+  readonly #set = new BindingSet();
   /** Snapshot of the bindings for `match`, rebuilt lazily after a change (publish >> bind). */
-  #snapshot: Binding[] | undefined = [];
+  #snapshot: Binding[] = [];
+  #snapshotVersion = 0;
 
   get size(): number {
-    return this.#byIdentity.size;
+    return this.#set.size;
   }
 
   add(b: Binding): boolean {
-    const id = bindingKey(b);
-    if (this.#byIdentity.has(id)) return false;
-    this.#byIdentity.set(id, b);
-    this.#snapshot = undefined;
-    return true;
+    return this.#set.add(b);
   }
 
   remove(b: Binding): boolean {
-    if (!this.#byIdentity.delete(bindingKey(b))) return false;
-    this.#snapshot = undefined;
-    return true;
+    return this.#set.remove(b);
   }
 
   match(_routingKey: string, _headers: FieldTable | undefined, out: Binding[]): void {
-    const all = (this.#snapshot ??= [...this.#byIdentity.values()]);
+    if (this.#snapshotVersion !== this.#set.version) {
+      this.#snapshot = [...this.#set.values()];
+      this.#snapshotVersion = this.#set.version;
+    }
+    const all = this.#snapshot;
     for (let i = 0; i < all.length; i++) out.push(all[i]!);
   }
 
   bindings(): Iterable<Binding> {
-    return this.#byIdentity.values();
+    return this.#set.values();
   }
 }
