@@ -59,7 +59,9 @@ export const METRICS = {
     ['latenessP50', 'delivery after due p50 ms', 1],
     ['latenessP99', 'delivery after due p99 ms', 1],
     ['latenessMax', 'delivery after due max ms', 1],
-    ['waitCpuPercent', 'broker CPU % while waiting/delivering', 1],
+    ['waitCpuPercent', 'broker CPU % while they fall due', 1],
+    ['cpuPerDeliveryUs', 'broker CPU us per due delivery', 1],
+    ['idleWaitCpuPercent', 'broker CPU % holding 100k not yet due', 1],
   ],
 };
 
@@ -833,13 +835,27 @@ export async function runW8(driver, cfg) {
     // Broker CPU from the end of publishing to the last delivery: the waiting and the
     // deliveries as they fall due (about N / maxDelay per second), nothing else.
     const c0 = sampleCpu?.() ?? null;
+    const d0 = st.consumed;
     const w0 = now();
     await Promise.race([all.promise, wd.promise, failed.promise]);
     const c1 = sampleCpu?.() ?? null;
     const waitCpuPercent = c0 !== null && c1 !== null ? round(((c1 - c0) / ((now() - w0) / 1000)) * 100, 1) : null;
+    const cpuPerDeliveryUs = c0 !== null && c1 !== null && st.consumed > d0 ? round(((c1 - c0) / (st.consumed - d0)) * 1e6, 1) : null;
+    // Waiting alone: hold N messages a minute away (no deliveries fall due) and read the
+    // broker's CPU over two seconds.
+    const far = Buffer.alloc(BODY_SIZE);
+    for (let i = 0; i < N; i += window) {
+      await Promise.all(Array.from({ length: Math.min(window, N - i) }, () => pubCh.publishConfirmed('', q, far, { persistent: true, headers: { 'x-delay': 60_000 } })));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const i0 = sampleCpu?.() ?? null;
+    const t0 = now();
+    await new Promise((r) => setTimeout(r, 2000));
+    const i1 = sampleCpu?.() ?? null;
+    const idleWaitCpuPercent = i0 !== null && i1 !== null ? round(((i1 - i0) / ((now() - t0) / 1000)) * 100, 1) : null;
     const p = percentiles(lateness, [50, 99]);
     return {
-      metrics: { latenessP50: p.p50, latenessP99: p.p99, latenessMax: p.max, waitCpuPercent },
+      metrics: { latenessP50: p.p50, latenessP99: p.p99, latenessMax: p.max, waitCpuPercent, cpuPerDeliveryUs, idleWaitCpuPercent },
       info: { messages: N, maxDelayMs, note: 'lateness = receive time - due time (ms, wall clock)' },
     };
   } finally {
