@@ -693,8 +693,8 @@ export async function runW6(driver, cfg) {
     const t0 = now();
     await Promise.race([publishWindowed(pubCh, N, window, () => ['', q, body, { persistent: true }], st), wd.promise, failed.promise]);
     const publishMs = st.lastConfirmAt - t0;
-    // Let the broker drop in-flight buffers and collect garbage before reading its RSS.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Let the broker drop in-flight buffers before reading its RSS.
+    await new Promise((r) => setTimeout(r, cfg.settleMs ?? 2_000));
     const mem = sampleRss?.() ?? null;
     const allConsumed = deferred();
     await conCh.prefetch(prefetch);
