@@ -1,4 +1,5 @@
 import { Broker, createLogger, type BrokerOptions } from '@switchyard/broker';
+import { closeAll, type Connection } from './client.js';
 import { makeTmpDir } from './tmp.js';
 
 export interface TestBroker {
@@ -51,4 +52,25 @@ export async function managementGet<T = unknown>(tb: TestBroker, path: string): 
   const res = await fetch(`${tb.broker.managementUrl}${path}`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
   if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+/** A fresh broker for each test of a suite, and the client connections to close after it. */
+export interface BrokerFixture {
+  /** The current test's broker (reassign after `restart()`). */
+  tb: TestBroker;
+  /** Connections opened by the test; closed after it. */
+  readonly conns: Connection[];
+}
+
+/** Registers mocha hooks that start a broker before each test and stop it after. */
+export function useBroker(options: BrokerOptions = { noSync: true }): BrokerFixture {
+  const fixture: BrokerFixture = { tb: undefined as unknown as TestBroker, conns: [] };
+  beforeEach(async () => {
+    fixture.tb = await startBroker(options);
+  });
+  afterEach(async () => {
+    await closeAll(fixture.conns);
+    await fixture.tb.stop();
+  });
+  return fixture;
 }

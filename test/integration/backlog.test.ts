@@ -1,18 +1,10 @@
 import { expect } from 'chai';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, open, waitFor, type Connection, type Message } from '../helpers/client.js';
+import { useBroker } from '../helpers/broker.js';
+import { open, waitFor } from '../helpers/client.js';
 
 /** Backlogs larger than a queue's in-memory body budget (4 MiB) are served from LMDB. */
 describe('backlog beyond memory', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true });
-  });
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
+  const fx = useBroker({ noSync: true });
 
   const body = (i: number): Buffer => {
     const b = Buffer.alloc(2048, i % 251);
@@ -21,7 +13,7 @@ describe('backlog beyond memory', () => {
   };
 
   it('delivers every message of a 12 MiB backlog in two queues intact and in order', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('fan', 'fanout', { durable: true });
     for (const q of ['b1', 'b2']) {
       await ch.assertQueue(q, { durable: true });
@@ -32,7 +24,7 @@ describe('backlog beyond memory', () => {
     for (let i = 0; i < N; i++) pending.push(ch.publish('fan', '', body(i), { persistent: true }));
     await Promise.all(pending);
     for (const q of ['b1', 'b2']) {
-      const { ch: c } = await open(tb.url, conns);
+      const { ch: c } = await open(fx.tb.url, fx.conns);
       await c.prefetch(50);
       const got: number[] = [];
       let corrupt = 0;
@@ -50,12 +42,12 @@ describe('backlog beyond memory', () => {
   });
 
   it('loses nothing when publishing into several queues while their consumers run', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('t', 'topic', { durable: true });
     const queues = ['t.a', 't.b', 't.c'];
     const patterns = ['orders.#', '*.created.*', '#'];
     const counts = new Map<string, number>();
-    const { conn: consumerConn } = await open(tb.url, conns);
+    const { conn: consumerConn } = await open(fx.tb.url, fx.conns);
     for (let i = 0; i < queues.length; i++) {
       await ch.assertQueue(queues[i]!, { durable: true });
       await ch.bindQueue(queues[i]!, 't', patterns[i]!);

@@ -1,20 +1,12 @@
 import { expect } from 'chai';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, open, waitFor, type Connection } from '../helpers/client.js';
+import { useBroker } from '../helpers/broker.js';
+import { open, waitFor } from '../helpers/client.js';
 
 describe('x-consistent-hash exchange (per-key ordering)', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true });
-  });
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
+  const fx = useBroker({ noSync: true });
 
   it('keeps all messages of a key in one queue, in order, with single active consumers per partition', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('orders', 'x-consistent-hash', { durable: true });
     const partitions = ['orders.p0', 'orders.p1', 'orders.p2'];
     for (const p of partitions) {
@@ -26,7 +18,7 @@ describe('x-consistent-hash exchange (per-key ordering)', () => {
     let received = 0;
     for (const p of partitions) {
       for (let worker = 0; worker < 2; worker++) {
-        const c = await open(tb.url, conns);
+        const c = await open(fx.tb.url, fx.conns);
         await c.ch.prefetch(10);
         await c.ch.consume(p, (m) => {
           if (m === null) return;
@@ -58,7 +50,7 @@ describe('x-consistent-hash exchange (per-key ordering)', () => {
   });
 
   it('refuses a binding key that is not a weight with 406', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('h', 'x-consistent-hash', { durable: false });
     await ch.assertQueue('hq', { durable: false });
     const err = await ch.bindQueue('hq', 'h', 'heavy').catch((e: unknown) => e);

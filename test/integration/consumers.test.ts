@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, once, open, text, waitFor, type Channel, type Connection, type Message } from '../helpers/client.js';
+import { useBroker } from '../helpers/broker.js';
+import { once, open, text, waitFor, type Channel, type Connection, type Message } from '../helpers/client.js';
 
 const settle = (ms = 100): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -10,19 +10,11 @@ async function fill(ch: Channel, queue: string, n: number, durable = false): Pro
 }
 
 describe('consumers', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true, consumerTimeoutCheckMs: 20 });
-  });
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
+  const fx = useBroker({ noSync: true, consumerTimeoutCheckMs: 20 });
 
   describe('prefetch', () => {
     it('applies the per-consumer and the per-channel limit at once, whichever is lower', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await fill(ch, 'p1', 20);
       await fill(ch, 'p2', 20);
       await ch.prefetch(4); // each consumer
@@ -37,7 +29,7 @@ describe('consumers', () => {
     });
 
     it('prefetch 0 means unlimited', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await fill(ch, 'p0', 50);
       await ch.prefetch(0);
       const got: Message[] = [];
@@ -46,7 +38,7 @@ describe('consumers', () => {
     });
 
     it('a prefetch change while consuming takes effect at once', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await fill(ch, 'pc', 20);
       await ch.prefetch(2);
       const got: Message[] = [];
@@ -61,7 +53,7 @@ describe('consumers', () => {
 
   describe('dispatch', () => {
     it('puts a nacked message back ahead of newer ones', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await fill(ch, 'order', 5);
       const m0 = (await ch.get('order')) as Message;
       const m1 = (await ch.get('order')) as Message;
@@ -73,7 +65,7 @@ describe('consumers', () => {
     });
 
     it('serves higher-priority consumers while they have room', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertQueue('prio', { durable: false });
       await ch.prefetch(3);
       const got: Record<string, number> = { low: 0, high: 0 };
@@ -85,29 +77,29 @@ describe('consumers', () => {
     });
 
     it('gives an exclusive consumer the queue alone: others get 405 RESOURCE_LOCKED', async () => {
-      const a = await open(tb.url, conns);
+      const a = await open(fx.tb.url, fx.conns);
       await a.ch.assertQueue('ex', { durable: false });
       await a.ch.consume('ex', () => undefined, { exclusive: true });
-      const b = await open(tb.url, conns);
+      const b = await open(fx.tb.url, fx.conns);
       const err = await b.ch.consume('ex', () => undefined).catch((e: unknown) => e);
       expect(err).to.include({ code: 405, name: 'RESOURCE_LOCKED' });
     });
 
     it('refuses an exclusive consumer on a queue that has consumers (403, as RabbitMQ)', async () => {
-      const a = await open(tb.url, conns);
+      const a = await open(fx.tb.url, fx.conns);
       await a.ch.assertQueue('ex2', { durable: false });
       await a.ch.consume('ex2', () => undefined);
-      const b = await open(tb.url, conns);
+      const b = await open(fx.tb.url, fx.conns);
       const err = await b.ch.consume('ex2', () => undefined, { exclusive: true }).catch((e: unknown) => e);
       expect(err).to.include({ code: 403 });
     });
 
     it('single active consumer: one gets everything, the next takes over in order, with state events', async () => {
-      const setup = await open(tb.url, conns);
+      const setup = await open(fx.tb.url, fx.conns);
       await setup.ch.assertQueue('sac', { durable: false, arguments: { 'x-single-active-consumer': true } });
       const consumers: { conn: Connection; ch: Channel; got: string[]; states: boolean[] }[] = [];
       for (let i = 0; i < 3; i++) {
-        const { conn, ch } = await open(tb.url, conns);
+        const { conn, ch } = await open(fx.tb.url, fx.conns);
         const c = { conn, ch, got: [] as string[], states: [] as boolean[] };
         ch.on('consumer-active', (e: { active: boolean }) => c.states.push(e.active));
         await ch.prefetch(1);
@@ -131,19 +123,19 @@ describe('consumers', () => {
 
   describe('queues', () => {
     it('exclusive queues belong to one connection (405 for others) and die with it', async () => {
-      const a = await open(tb.url, conns);
+      const a = await open(fx.tb.url, fx.conns);
       await a.ch.assertQueue('mine', { exclusive: true });
-      const b = await open(tb.url, conns);
+      const b = await open(fx.tb.url, fx.conns);
       const err = await b.ch.checkQueue('mine').catch((e: unknown) => e);
       expect(err).to.include({ code: 405, name: 'RESOURCE_LOCKED' });
       await a.conn.close();
-      const c = await open(tb.url, conns);
+      const c = await open(fx.tb.url, fx.conns);
       const gone = await c.ch.checkQueue('mine').catch((e: unknown) => e);
       expect(gone).to.include({ code: 404 });
     });
 
     it('auto-delete queues go away when their last consumer does', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertQueue('ad', { durable: false, autoDelete: true });
       const c1 = await ch.consume('ad', () => undefined);
       const c2 = await ch.consume('ad', () => undefined);
@@ -155,7 +147,7 @@ describe('consumers', () => {
     });
 
     it('server-named queues get unique amq.gen- names', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       const a = await ch.assertQueue('', { exclusive: true });
       const b = await ch.assertQueue('', { exclusive: true });
       expect(a.queue).to.match(/^amq\.gen-/);
@@ -163,7 +155,7 @@ describe('consumers', () => {
     });
 
     it('deleteQueue honours ifUnused and ifEmpty', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       await fill(ch, 'guarded', 1);
       const e1 = await ch.deleteQueue('guarded', { ifEmpty: true }).catch((e: unknown) => e);
       expect(e1).to.include({ code: 406 });
@@ -177,12 +169,12 @@ describe('consumers', () => {
     });
 
     it('deleting a queue cancels its consumers with a cancel notification', async () => {
-      const a = await open(tb.url, conns);
+      const a = await open(fx.tb.url, fx.conns);
       await a.ch.assertQueue('doomed', { durable: false });
       const seen: (Message | null)[] = [];
       await a.ch.consume('doomed', (m) => void seen.push(m), { consumerTag: 'watcher' });
       const cancelled = once<{ consumerTag: string; reason: string }>(a.ch, 'cancel');
-      const b = await open(tb.url, conns);
+      const b = await open(fx.tb.url, fx.conns);
       await b.ch.deleteQueue('doomed');
       const info = await cancelled;
       expect(info.consumerTag).to.equal('watcher');
@@ -192,20 +184,20 @@ describe('consumers', () => {
 
   describe('acks', () => {
     it('get with noAck settles at once; without, the message waits for an ack', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await fill(ch, 'g', 2);
       await ch.get('g', { noAck: true });
       const m = await ch.get('g');
       expect(m && m.fields.messageCount).to.equal(0);
       await ch.close();
-      const again = await open(tb.url, conns);
+      const again = await open(fx.tb.url, fx.conns);
       const back = (await again.ch.get('g', { noAck: true })) as Message;
       expect(text(back)).to.equal('1');
       expect(back.fields.redelivered).to.equal(true);
     });
 
     it('ackAll settles everything outstanding; nackAll requeues everything', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await fill(ch, 'all', 6);
       const got: Message[] = [];
       await ch.prefetch(3);
@@ -223,7 +215,7 @@ describe('consumers', () => {
     });
 
     it('delivery tags are per channel: acking on the wrong channel is 406', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       await fill(ch, 'tags', 1);
       const m = (await ch.get('tags')) as Message;
       const other = await conn.createChannel();
@@ -237,7 +229,7 @@ describe('consumers', () => {
     });
 
     it('a delivery unacked past x-consumer-timeout closes the channel with 406 and requeues', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       await ch.assertQueue('slow', { durable: false, arguments: { 'x-consumer-timeout': 100 } });
       await ch.sendToQueue('slow', Buffer.from('late'));
       const err = once<Error>(ch, 'error', 5000);
@@ -252,7 +244,7 @@ describe('consumers', () => {
     });
 
     it('rejects a bad x-consumer-timeout with 406 naming the argument', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       const err = await ch.assertQueue('badarg', { arguments: { 'x-consumer-timeout': -5 } }).catch((e: unknown) => e);
       expect(err).to.include({ code: 406 });
       expect((err as Error).message).to.match(/invalid arg 'x-consumer-timeout'/);

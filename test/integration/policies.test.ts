@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { FieldTable } from '@switchyard/client/protocol';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, open, text, waitFor, type Channel, type Connection, type Message } from '../helpers/client.js';
+import { useBroker } from '../helpers/broker.js';
+import { closeAll, open, text, waitFor, type Channel, type Message } from '../helpers/client.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -12,15 +12,7 @@ async function getAll(ch: Channel, queue: string): Promise<Message[]> {
 }
 
 describe('reliability policies', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true });
-  });
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
+  const fx = useBroker({ noSync: true });
 
   /** A DLX (fanout) with one dead-letter queue bound. */
   async function withDlq(ch: Channel, dlq = 'dlq'): Promise<void> {
@@ -30,7 +22,7 @@ describe('reliability policies', () => {
   }
 
   it('expires messages by x-message-ttl into the DLX with an x-death header exactly as RabbitMQ writes it', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await withDlq(ch);
     await ch.assertQueue('ttl', { durable: true, arguments: { 'x-message-ttl': 100, 'x-dead-letter-exchange': 'dlx' } });
     const before = Math.floor(Date.now() / 1000);
@@ -50,7 +42,7 @@ describe('reliability policies', () => {
   });
 
   it('honours per-message expiration (a string of ms) and refuses a malformed one with 406', async () => {
-    const { ch, conn } = await open(tb.url, conns);
+    const { ch, conn } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('pm', { durable: false });
     await ch.sendToQueue('pm', Buffer.from('short'), { expiration: '50' });
     await ch.sendToQueue('pm', Buffer.from('forever'));
@@ -63,7 +55,7 @@ describe('reliability policies', () => {
   });
 
   it('deletes a queue unused for x-expires', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('ephemeral', { durable: true, arguments: { 'x-expires': 150 } });
     await sleep(400);
     const err = await ch.checkQueue('ephemeral').catch((e: unknown) => e);
@@ -71,7 +63,7 @@ describe('reliability policies', () => {
   });
 
   it('x-max-length drop-head dead-letters the oldest with reason maxlen', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await withDlq(ch);
     await ch.assertQueue('short', { durable: true, arguments: { 'x-max-length': 2, 'x-dead-letter-exchange': 'dlx' } });
     for (const b of ['1', '2', '3', '4']) await ch.sendToQueue('short', Buffer.from(b), { persistent: true });
@@ -82,7 +74,7 @@ describe('reliability policies', () => {
   });
 
   it('x-overflow reject-publish nacks the publisher; reject-publish-dlx also dead-letters', async () => {
-    const { ch, conn } = await open(tb.url, conns);
+    const { ch, conn } = await open(fx.tb.url, fx.conns);
     await withDlq(ch);
     await ch.assertQueue('full', { durable: true, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
     await ch.sendToQueue('full', Buffer.from('in'));
@@ -100,7 +92,7 @@ describe('reliability policies', () => {
   });
 
   it('dead-letters rejected messages with x-dead-letter-routing-key', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('dl-direct', 'direct', { durable: true });
     await ch.assertQueue('parking', { durable: true });
     await ch.bindQueue('parking', 'dl-direct', 'parked');
@@ -123,7 +115,7 @@ describe('reliability policies', () => {
   });
 
   it('a message rejected 3 times with x-delivery-limit 2 ends in the DLQ with reason delivery_limit', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await withDlq(ch);
     await ch.assertQueue('limited', { durable: true, arguments: { 'x-delivery-limit': 2, 'x-dead-letter-exchange': 'dlx' } });
     await ch.sendToQueue('limited', Buffer.from('poison'), { persistent: true });
@@ -142,7 +134,7 @@ describe('reliability policies', () => {
   });
 
   it('drops a dead-letter cycle instead of looping (expired back into itself)', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('loop', 'fanout', { durable: false });
     await ch.assertQueue('self', { durable: false, arguments: { 'x-message-ttl': 30, 'x-dead-letter-exchange': 'loop' } });
     await ch.bindQueue('self', 'loop', '');
@@ -152,7 +144,7 @@ describe('reliability policies', () => {
   });
 
   it('delays a nack with delayMs, then redelivers at the head', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('retry', { durable: true });
     await ch.sendToQueue('retry', Buffer.from('a'), { persistent: true });
     await ch.sendToQueue('retry', Buffer.from('b'), { persistent: true });
@@ -169,7 +161,7 @@ describe('reliability policies', () => {
   });
 
   it('applies an x-retry-delays policy to nacked messages', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('policy', { durable: false, arguments: { 'x-retry-delays': [200] } });
     await ch.sendToQueue('policy', Buffer.from('r'));
     const m = (await ch.get('policy')) as Message;
@@ -181,7 +173,7 @@ describe('reliability policies', () => {
   });
 
   it('routes x-delay messages when due, through any exchange, and keeps them across a restart', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('events', 'topic', { durable: true });
     await ch.assertQueue('later', { durable: true });
     await ch.bindQueue('later', 'events', 'order.*');
@@ -190,9 +182,9 @@ describe('reliability policies', () => {
     expect((await ch.checkQueue('later')).messageCount).to.equal(0);
     await sleep(500);
     expect((await getAll(ch, 'later')).map(text)).to.deep.equal(['soon']);
-    await closeAll(conns);
-    tb = await tb.restart();
-    const { ch: ch2 } = await open(tb.url, conns);
+    await closeAll(fx.conns);
+    fx.tb = await fx.tb.restart();
+    const { ch: ch2 } = await open(fx.tb.url, fx.conns);
     expect((await ch2.checkQueue('later')).messageCount).to.equal(0);
     await sleep(1000);
     const [m] = await getAll(ch2, 'later');
@@ -201,22 +193,22 @@ describe('reliability policies', () => {
   });
 
   it('deduplicates by messageId within x-deduplication-window on a queue, across a restart', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('dedup', { durable: true, arguments: { 'x-deduplication-window': 60_000 } });
     await ch.sendToQueue('dedup', Buffer.from('1'), { persistent: true, messageId: 'order-1' });
     await ch.sendToQueue('dedup', Buffer.from('1 again'), { persistent: true, messageId: 'order-1' });
     await ch.sendToQueue('dedup', Buffer.from('2'), { persistent: true, messageId: 'order-2' });
     await ch.sendToQueue('dedup', Buffer.from('no id'), { persistent: true });
     await ch.sendToQueue('dedup', Buffer.from('no id'), { persistent: true });
-    await closeAll(conns);
-    tb = await tb.restart();
-    const { ch: ch2 } = await open(tb.url, conns);
+    await closeAll(fx.conns);
+    fx.tb = await fx.tb.restart();
+    const { ch: ch2 } = await open(fx.tb.url, fx.conns);
     await ch2.sendToQueue('dedup', Buffer.from('1 after restart'), { persistent: true, messageId: 'order-1' });
     expect((await getAll(ch2, 'dedup')).map(text)).to.deep.equal(['1', '2', 'no id', 'no id']);
   });
 
   it('deduplicates at an exchange: the duplicate is confirmed and routed nowhere', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('once', 'fanout', { durable: true, arguments: { 'x-deduplication-window': 60_000 } });
     await ch.assertQueue('o1', { durable: true });
     await ch.assertQueue('o2', { durable: true });
@@ -229,7 +221,7 @@ describe('reliability policies', () => {
   });
 
   it('delivers higher priorities first in an x-max-priority queue', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('prio', { durable: true, arguments: { 'x-max-priority': 10 } });
     for (const [b, p] of [['low', 1], ['none', 0], ['high', 9], ['mid', 5], ['high2', 9]] as const) {
       await ch.sendToQueue('prio', Buffer.from(b), { priority: p, persistent: true });

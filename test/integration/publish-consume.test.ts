@@ -1,20 +1,12 @@
 import { expect } from 'chai';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, open, text, waitFor, type Connection, type Message } from '../helpers/client.js';
+import { useBroker } from '../helpers/broker.js';
+import { open, text, waitFor, type Message } from '../helpers/client.js';
 
 describe('publish and consume', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true });
-  });
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
+  const fx = useBroker({ noSync: true });
 
   it('routes through a direct exchange to a bound queue and delivers with confirms and acks', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('orders', 'direct', { durable: true });
     const { queue } = await ch.assertQueue('orders.eu', { durable: true });
     await ch.bindQueue(queue, 'orders', 'eu');
@@ -35,7 +27,7 @@ describe('publish and consume', () => {
   });
 
   it('routes the default exchange by queue name and fanout to every bound queue', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('a', { durable: false });
     await ch.assertQueue('b', { durable: false });
     await ch.assertExchange('fan', 'fanout', { durable: false });
@@ -51,7 +43,7 @@ describe('publish and consume', () => {
   });
 
   it('round-robins across consumers of one queue', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('rr', { durable: false });
     const seen: Record<string, string[]> = { c1: [], c2: [] };
     for (const tag of ['c1', 'c2']) {
@@ -68,7 +60,7 @@ describe('publish and consume', () => {
   });
 
   it('holds exactly N unacked messages in flight with prefetch N', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('pf', { durable: false });
     for (let i = 0; i < 20; i++) await ch.sendToQueue('pf', Buffer.from(String(i)));
     await ch.prefetch(5);
@@ -86,7 +78,7 @@ describe('publish and consume', () => {
   });
 
   it('nacks with requeue (back at the head, redelivered) and without (dropped)', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('nq', { durable: false });
     for (const s of ['a', 'b', 'c']) await ch.sendToQueue('nq', Buffer.from(s));
     const a = (await ch.get('nq')) as Message;
@@ -105,7 +97,7 @@ describe('publish and consume', () => {
   });
 
   it('nack with multiple requeues every earlier delivery in order', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('nm', { durable: false });
     for (const s of ['1', '2', '3', '4']) await ch.sendToQueue('nm', Buffer.from(s));
     const got: Message[] = [];
@@ -117,7 +109,7 @@ describe('publish and consume', () => {
   });
 
   it('purges ready messages and deletes queues, reporting counts', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('p', { durable: true });
     for (let i = 0; i < 3; i++) await ch.sendToQueue('p', Buffer.from('x'), { persistent: true });
     expect(await ch.purgeQueue('p')).to.deep.equal({ messageCount: 3 });
@@ -129,7 +121,7 @@ describe('publish and consume', () => {
   });
 
   it('cancels a consumer: no further deliveries', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('cq', { durable: false });
     const got: string[] = [];
     const { consumerTag } = await ch.consume('cq', (m) => void (m !== null && got.push(text(m))), { noAck: true });
@@ -143,7 +135,7 @@ describe('publish and consume', () => {
   });
 
   it('returns an unroutable mandatory message before confirming it', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('nowhere', 'direct', { durable: false });
     const events: string[] = [];
     ch.on('return', (m) => events.push(`return:${m.fields.replyCode}:${Buffer.from(m.content).toString()}`));
@@ -152,7 +144,7 @@ describe('publish and consume', () => {
   });
 
   it('reports message and consumer counts from assertQueue and checkQueue', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('counts', { durable: false });
     await ch.sendToQueue('counts', Buffer.from('1'));
     await ch.sendToQueue('counts', Buffer.from('2'));

@@ -1,27 +1,19 @@
 import { expect } from 'chai';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, open, text, waitFor, type Connection, type Message } from '../helpers/client.js';
+import { useBroker } from '../helpers/broker.js';
+import { closeAll, open, text, waitFor, type Message } from '../helpers/client.js';
 
 describe('redelivery', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true });
-  });
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
+  const fx = useBroker({ noSync: true });
 
   async function fill(queue: string, n: number, persistent = true): Promise<void> {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue(queue, { durable: true });
     await Promise.all(Array.from({ length: n }, (_, i) => ch.sendToQueue(queue, Buffer.from(String(i)), { persistent })));
   }
 
   it('requeues unacked messages in their original order, redelivered, when the consumer connection drops', async () => {
     await fill('rq', 10);
-    const first = await open(tb.url, conns);
+    const first = await open(fx.tb.url, fx.conns);
     await first.ch.prefetch(4);
     const got: Message[] = [];
     await first.ch.consume('rq', (m) => void (m !== null && got.push(m)));
@@ -30,7 +22,7 @@ describe('redelivery', () => {
     await waitFor(() => got.length === 5, 'delivery of 4');
     await first.conn.close();
 
-    const second = await open(tb.url, conns);
+    const second = await open(fx.tb.url, fx.conns);
     const again: Message[] = [];
     await second.ch.consume('rq', (m) => {
       if (m === null) return;
@@ -50,7 +42,7 @@ describe('redelivery', () => {
 
   it('requeues when only the channel closes, and the connection carries on', async () => {
     await fill('cc', 3);
-    const { conn } = await open(tb.url, conns);
+    const { conn } = await open(fx.tb.url, fx.conns);
     const ch1 = await conn.createChannel();
     const got: Message[] = [];
     await ch1.consume('cc', (m) => void (m !== null && got.push(m)));
@@ -64,7 +56,7 @@ describe('redelivery', () => {
 
   it('counts every delivery: deliveryCount grows with each requeue', async () => {
     await fill('dc', 1);
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     for (let i = 0; i < 3; i++) {
       const m = (await ch.get('dc')) as Message;
       expect(m.fields.deliveryCount).to.equal(i);
@@ -74,15 +66,15 @@ describe('redelivery', () => {
 
   it('after a graceful restart, delivered-but-unacked messages come back redelivered and the rest do not', async () => {
     await fill('gr', 5);
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     const a = (await ch.get('gr')) as Message;
     const b = (await ch.get('gr')) as Message;
     ch.ack(a);
     void b; // left unacked
     await new Promise((r) => setTimeout(r, 50));
-    await closeAll(conns);
-    tb = await tb.restart();
-    const { ch: ch2 } = await open(tb.url, conns);
+    await closeAll(fx.conns);
+    fx.tb = await fx.tb.restart();
+    const { ch: ch2 } = await open(fx.tb.url, fx.conns);
     const out: [string, boolean, number][] = [];
     for (let m = await ch2.get('gr', { noAck: true }); m; m = await ch2.get('gr', { noAck: true })) {
       out.push([text(m), m.fields.redelivered, m.fields.deliveryCount]);
@@ -96,20 +88,20 @@ describe('redelivery', () => {
   });
 
   it('keeps durable definitions and persistent messages across a restart, drops transient ones', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('dx', 'fanout', { durable: true });
     await ch.assertQueue('durable-q', { durable: true });
     await ch.assertQueue('transient-q', { durable: false });
     await ch.bindQueue('durable-q', 'dx', '');
     await ch.publish('dx', '', Buffer.from('kept'), { persistent: true });
     await ch.publish('dx', '', Buffer.from('not-persistent'), { persistent: false });
-    await closeAll(conns);
-    tb = await tb.restart();
-    const { ch: ch2 } = await open(tb.url, conns);
+    await closeAll(fx.conns);
+    fx.tb = await fx.tb.restart();
+    const { ch: ch2 } = await open(fx.tb.url, fx.conns);
     expect((await ch2.checkQueue('durable-q')).messageCount).to.equal(1);
     const err = await ch2.checkQueue('transient-q').catch((e: unknown) => e);
     expect(err).to.include({ code: 404 });
-    const ch3 = await conns[conns.length - 1]!.createChannel();
+    const ch3 = await fx.conns[fx.conns.length - 1]!.createChannel();
     await ch3.publish('dx', '', Buffer.from('after-restart'), { persistent: true });
     const got: string[] = [];
     for (let m = await ch3.get('durable-q', { noAck: true }); m; m = await ch3.get('durable-q', { noAck: true })) got.push(text(m));

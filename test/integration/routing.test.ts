@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { managementGet, startBroker, type TestBroker } from '../helpers/broker.js';
+import { managementGet, type TestBroker, useBroker } from '../helpers/broker.js';
 import type { ReturnMessage } from '@switchyard/client';
 import { bindingKey, type Binding } from '../../broker/src/routing/binding.js';
-import { closeAll, open, text, waitFor, type Channel, type Connection, type Message } from '../helpers/client.js';
+import { closeAll, open, text, waitFor, type Channel, type Message } from '../helpers/client.js';
 
 /** A returned message's body as text. */
 const body = (m: { content: Uint8Array }): string => Buffer.from(m.content).toString();
@@ -37,19 +37,11 @@ async function overviewTotals(tb: TestBroker): Promise<{ published: number; unro
 }
 
 describe('routing (integration)', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true });
-  });
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
+  const fx = useBroker({ noSync: true });
 
   describe('topic exchanges', () => {
     it('route by patterns with *, # and empty words, one copy per queue', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('t', 'topic', { durable: false });
       const patterns: Record<string, string[]> = {
         qStarEu: ['orders.*.eu'],
@@ -82,7 +74,7 @@ describe('routing (integration)', () => {
     });
 
     it('delivers to consumers with the exchange and routing key of the publish', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('amq.topic', 'topic'); // redeclaring a built-in exchange equivalently is allowed
       const { queue } = await ch.assertQueue('', { exclusive: true });
       await ch.bindQueue(queue, 'amq.topic', 'sensor.*.temp');
@@ -101,7 +93,7 @@ describe('routing (integration)', () => {
     });
 
     it('stops routing to a pattern once it is unbound (cache invalidated)', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('tu', 'topic', { durable: false });
       await ch.assertQueue('tuq', { durable: false });
       await ch.bindQueue('tuq', 'tu', 'a.#');
@@ -119,7 +111,7 @@ describe('routing (integration)', () => {
 
   describe('headers exchanges', () => {
     it('match x-match all (default) and any, on values and on presence', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('h', 'headers', { durable: false });
       const bindings: Record<string, Record<string, unknown>> = {
         hAll: { format: 'pdf', type: 'report' }, // x-match defaults to all
@@ -153,7 +145,7 @@ describe('routing (integration)', () => {
     });
 
     it('ignore x- arguments except under all-with-x and any-with-x', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('hx', 'headers', { durable: false });
       const bindings: Record<string, Record<string, unknown>> = {
         xIgnored: { 'x-match': 'all', 'x-tenant': 'acme', kind: 'a' },
@@ -175,7 +167,7 @@ describe('routing (integration)', () => {
     });
 
     it('refuses an unknown x-match with 406, closing only that channel', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('hbad', 'headers', { durable: false });
       await ch.assertQueue('hbadq', { durable: false });
       const err = await rejection(ch.bindQueue('hbadq', 'hbad', '', { 'x-match': 'some' }));
@@ -187,7 +179,7 @@ describe('routing (integration)', () => {
     });
 
     it('unbinds a headers binding only with the same arguments (arguments are part of its identity)', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('hu', 'headers', { durable: false });
       await ch.assertQueue('huq', { durable: false });
       await ch.bindQueue('huq', 'hu', '', { a: 1 });
@@ -203,7 +195,7 @@ describe('routing (integration)', () => {
 
   describe('exchange-to-exchange bindings', () => {
     it('route through any depth and a cycle, each queue receiving one copy per publish', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       // entry (topic) -> mid (fanout) -> leaf (direct) -> entry (cycle), entry -> leaf directly,
       // leaf -> leaf (bound to itself), plus a deeper chain leaf -> deep1 -> deep2.
       await ch.assertExchange('entry', 'topic', { durable: false });
@@ -239,7 +231,7 @@ describe('routing (integration)', () => {
     });
 
     it('routes into internal exchanges, which clients may not publish to (403)', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('public', 'fanout', { durable: false });
       await ch.assertExchange('private', 'direct', { durable: false, internal: true });
       await ch.bindExchange('private', 'public', '');
@@ -262,7 +254,7 @@ describe('routing (integration)', () => {
     });
 
     it('unbindExchange stops routing through that binding', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('us', 'direct', { durable: false });
       await ch.assertExchange('ud', 'fanout', { durable: false });
       await ch.assertQueue('udq', { durable: false });
@@ -276,7 +268,7 @@ describe('routing (integration)', () => {
     });
 
     it('removes bindings to and from a deleted exchange', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('src', 'fanout', { durable: false });
       await ch.assertExchange('gone', 'fanout', { durable: false });
       await ch.assertQueue('gq', { durable: false });
@@ -297,7 +289,7 @@ describe('routing (integration)', () => {
 
   describe('alternate exchanges', () => {
     it('take messages an exchange cannot route, along a chain', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       // main (direct, AE ae1) -> ae1 (direct, AE ae2) -> ae2 (fanout)
       await ch.assertExchange('ae2', 'fanout', { durable: false });
       await ch.assertExchange('ae1', 'direct', { durable: false, alternateExchange: 'ae2' });
@@ -320,7 +312,7 @@ describe('routing (integration)', () => {
     });
 
     it('end in a loop of alternate exchanges; a message routed nowhere is returned', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       // loopA -> loopB -> loopC -> loopA, all alternates of each other
       await ch.assertExchange('loopA', 'direct', { durable: false, alternateExchange: 'loopB' });
       await ch.assertExchange('loopB', 'direct', { durable: false, alternateExchange: 'loopC' });
@@ -336,7 +328,7 @@ describe('routing (integration)', () => {
     });
 
     it('are not used by an exchange that matched a binding, and a missing AE is ignored', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('fallback', 'fanout', { durable: false });
       await ch.assertQueue('fbq', { durable: false });
       await ch.bindQueue('fbq', 'fallback', '');
@@ -355,7 +347,7 @@ describe('routing (integration)', () => {
     });
 
     it('compares the alternate-exchange argument on redeclare (406); other exchange arguments are not compared', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('aeq', 'direct', { durable: false, alternateExchange: 'one', arguments: { 'x-note': 'a' } });
       await ch.assertExchange('aeq', 'direct', { durable: false, alternateExchange: 'one', arguments: { 'x-note': 'b' } });
       await ch.assertExchange('aeq', 'direct', { durable: false, arguments: { 'alternate-exchange': 'one' } });
@@ -368,7 +360,7 @@ describe('routing (integration)', () => {
     });
 
     it('refuses an alternate-exchange argument that is not a string (406)', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       const err = await rejection(ch.assertExchange('bad-ae', 'direct', { durable: false, arguments: { 'alternate-exchange': 42 } }));
       expect(err).to.include({ code: 406, name: 'PRECONDITION_FAILED' });
     });
@@ -376,7 +368,7 @@ describe('routing (integration)', () => {
 
   describe('mandatory, confirms and unroutable messages', () => {
     it('returns each unroutable mandatory message before its confirm, with reply code 312', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('m', 'topic', { durable: false });
       await ch.assertQueue('mq', { durable: false });
       await ch.bindQueue('mq', 'm', 'routed.*');
@@ -407,23 +399,23 @@ describe('routing (integration)', () => {
     });
 
     it('confirms, drops and counts a non-mandatory unroutable message; returns nothing', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('drop', 'direct', { durable: false });
-      const before = await overviewTotals(tb);
+      const before = await overviewTotals(fx.tb);
       const returned: string[] = [];
       ch.on('return', (m) => returned.push(body(m)));
       await ch.publish('drop', 'nobody', Buffer.from('x'));
       await ch.publish('drop', 'nobody', Buffer.from('y'), { persistent: true });
       await ch.sendToQueue('no-such-queue', Buffer.from('z')); // default exchange, no queue
       await ch.publish('drop', 'nobody', Buffer.from('m'), { mandatory: true }); // returned, and counted too
-      const after = await overviewTotals(tb);
+      const after = await overviewTotals(fx.tb);
       expect(after.unroutable - before.unroutable).to.equal(4);
       expect(after.published - before.published).to.equal(4);
       expect(returned).to.deep.equal(['m']);
     });
 
     it('returns a mandatory message sent to the default exchange with no such queue', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       const returned = new Promise<ReturnMessage>((resolve) => ch.on('return', (m) => resolve(m)));
       await ch.sendToQueue('absent', Buffer.from('hello'), { mandatory: true });
       const m = await returned;
@@ -431,7 +423,7 @@ describe('routing (integration)', () => {
     });
 
     it('refuses a publish to a missing exchange with 404, closing only that channel', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       const err = await rejection(ch.publish('no-such-exchange', 'k', Buffer.from('x')));
       expect(err).to.include({ code: 404, name: 'NOT_FOUND' });
       const ch2 = await conn.createChannel();
@@ -443,7 +435,7 @@ describe('routing (integration)', () => {
 
   describe('exchange lifecycle', () => {
     it('auto-delete exchanges vanish when their last binding is removed, not before the first', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('ad', 'direct', { durable: false, autoDelete: true });
       await ch.checkExchange('ad'); // no binding yet: it stays
       await ch.assertQueue('adq1', { durable: false });
@@ -473,18 +465,18 @@ describe('routing (integration)', () => {
     });
 
     it('auto-delete exchanges also vanish when the exclusive queue bound to them dies with its connection', async () => {
-      const a = await open(tb.url, conns);
-      const b = await open(tb.url, conns);
+      const a = await open(fx.tb.url, fx.conns);
+      const b = await open(fx.tb.url, fx.conns);
       await b.ch.assertExchange('session', 'fanout', { durable: false, autoDelete: true });
       const { queue } = await a.ch.assertQueue('', { exclusive: true });
       await a.ch.bindQueue(queue, 'session', '');
       await b.ch.checkExchange('session');
       await a.conn.close();
-      await waitFor(() => tb.broker.allVhosts().next().value?.exchange('session') === undefined, 'auto-delete');
+      await waitFor(() => fx.tb.broker.allVhosts().next().value?.exchange('session') === undefined, 'auto-delete');
     });
 
     it('deleteExchange with ifUnused refuses while the exchange has bindings (406)', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('busy', 'direct', { durable: false });
       await ch.assertQueue('busyq', { durable: false });
       await ch.bindQueue('busyq', 'busy', 'k');
@@ -499,7 +491,7 @@ describe('routing (integration)', () => {
     });
 
     it('deleteExchange with ifUnused deletes an exchange that is only a destination (as RabbitMQ)', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('upstream', 'fanout', { durable: false });
       await ch.assertExchange('downstream', 'fanout', { durable: false });
       await ch.bindExchange('downstream', 'upstream', '');
@@ -508,13 +500,13 @@ describe('routing (integration)', () => {
     });
 
     it('deleting a missing exchange succeeds (idempotent)', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.deleteExchange('never-declared');
       await ch.deleteExchange('never-declared', { ifUnused: true });
     });
 
     it('the default exchange cannot be bound to, unbound from, declared or deleted (403)', async () => {
-      const { conn } = await open(tb.url, conns);
+      const { conn } = await open(fx.tb.url, fx.conns);
       const setup = await conn.createChannel();
       await setup.assertQueue('dq', { durable: false });
       await setup.assertExchange('dx', 'direct', { durable: false });
@@ -538,7 +530,7 @@ describe('routing (integration)', () => {
     });
 
     it('amq.* exchanges: redeclared when equivalent, never created or deleted by clients (403)', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('amq.direct', 'direct', { durable: true });
       await ch.checkExchange('amq.match');
       const attempts: [string, (c: Channel) => Promise<unknown>, number][] = [
@@ -554,17 +546,17 @@ describe('routing (integration)', () => {
     });
 
     it('an unknown exchange type is 503 COMMAND_INVALID, a connection error; overlong names are 406', async () => {
-      const a = await open(tb.url, conns);
+      const a = await open(fx.tb.url, fx.conns);
       const err = await rejection(a.ch.assertExchange('typo', 'topics'));
       expect(err).to.include({ code: 503, name: 'COMMAND_INVALID' });
-      const b = await open(tb.url, conns);
+      const b = await open(fx.tb.url, fx.conns);
       expect(await rejection(b.ch.assertExchange('x'.repeat(256), 'direct'))).to.include({ code: 406 });
       const c = await b.conn.createChannel(); // a channel error: the connection carries on
       expect(await rejection(c.checkExchange('typo'))).to.include({ code: 404 });
     });
 
     it('binding to or from a missing queue or exchange is 404', async () => {
-      const { conn } = await open(tb.url, conns);
+      const { conn } = await open(fx.tb.url, fx.conns);
       const setup = await conn.createChannel();
       await setup.assertQueue('real-q', { durable: false });
       await setup.assertExchange('real-x', 'topic', { durable: false });
@@ -586,7 +578,7 @@ describe('routing (integration)', () => {
     });
 
     it('deleting a queue removes its bindings', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('dqx', 'topic', { durable: true });
       await ch.assertQueue('dqq', { durable: true });
       await ch.bindQueue('dqq', 'dqx', 'a.#');
@@ -600,9 +592,9 @@ describe('routing (integration)', () => {
       expect(returned).to.deep.equal(['1', '2']);
       expect(await drain(ch, 'dqq')).to.deep.equal([]);
       // ...and they do not come back after a restart.
-      await closeAll(conns);
-      tb = await tb.restart();
-      const after = await open(tb.url, conns);
+      await closeAll(fx.conns);
+      fx.tb = await fx.tb.restart();
+      const after = await open(fx.tb.url, fx.conns);
       const returnedAfter: string[] = [];
       after.ch.on('return', (m) => returnedAfter.push(body(m)));
       await after.ch.publish('dqx', 'a.b', Buffer.from('3'), { mandatory: true });
@@ -612,7 +604,7 @@ describe('routing (integration)', () => {
 
   describe('persistence across a restart', () => {
     it('keeps durable exchanges, bindings and their arguments, including exchange-to-exchange bindings', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('p.topic', 'topic', { durable: true, alternateExchange: 'p.ae' });
       await ch.assertExchange('p.ae', 'fanout', { durable: true });
       await ch.assertExchange('p.headers', 'headers', { durable: true });
@@ -637,13 +629,13 @@ describe('routing (integration)', () => {
       await ch.bindQueue('pq.transient', 'p.topic', '#'); // transient queue: binding not stored
       await ch.bindQueue('pq.auto', 'p.transient', ''); // transient exchange: binding not stored
 
-      await closeAll(conns);
-      tb = await tb.restart();
-      const { ch: c } = await open(tb.url, conns);
+      await closeAll(fx.conns);
+      fx.tb = await fx.tb.restart();
+      const { ch: c } = await open(fx.tb.url, fx.conns);
       expect(await rejection(c.checkQueue('pq.transient'))).to.include({ code: 404 });
-      const c2 = await (conns[0]!).createChannel();
+      const c2 = await (fx.conns[0]!).createChannel();
       expect(await rejection(c2.checkExchange('p.transient'))).to.include({ code: 404 });
-      const ch3 = await (conns[0]!).createChannel();
+      const ch3 = await (fx.conns[0]!).createChannel();
       await ch3.checkExchange('p.auto');
 
       const returned: string[] = [];
@@ -671,13 +663,13 @@ describe('routing (integration)', () => {
       // The internal flag survived: publishing to it directly is still refused.
       expect(await rejection(ch3.publish('p.internal', 'internal.x', Buffer.from('no')))).to.include({ code: 403 });
       // The auto-delete flag survived: removing its last binding deletes it, also from the store.
-      const ch4 = await (conns[0]!).createChannel();
+      const ch4 = await (fx.conns[0]!).createChannel();
       await ch4.unbindQueue('pq.auto', 'p.auto', '');
       expect(await rejection(ch4.checkExchange('p.auto'))).to.include({ code: 404 });
 
-      await closeAll(conns);
-      tb = await tb.restart();
-      const { conn: conn2, ch: d } = await open(tb.url, conns);
+      await closeAll(fx.conns);
+      fx.tb = await fx.tb.restart();
+      const { conn: conn2, ch: d } = await open(fx.tb.url, fx.conns);
       expect(await rejection(d.checkExchange('p.auto'))).to.include({ code: 404 });
       const d2 = await conn2.createChannel();
       await d2.publish('p.topic', 'orders.x.eu', Buffer.from('again'));
@@ -685,20 +677,20 @@ describe('routing (integration)', () => {
     });
 
     it('never stores bindings of exclusive queues, so none reattach to a later queue of the same name', async () => {
-      const a = await open(tb.url, conns);
+      const a = await open(fx.tb.url, fx.conns);
       await a.ch.assertExchange('p.excl', 'direct', { durable: true });
       await a.ch.assertQueue('p.excl.q', { durable: true, exclusive: true });
       await a.ch.bindQueue('p.excl.q', 'p.excl', 'k');
-      tb = await tb.restart(); // the connection is still open: its exclusive queue just vanishes
-      await closeAll(conns);
-      const b = await open(tb.url, conns);
+      fx.tb = await fx.tb.restart(); // the connection is still open: its exclusive queue just vanishes
+      await closeAll(fx.conns);
+      const b = await open(fx.tb.url, fx.conns);
       await b.ch.assertQueue('p.excl.q', { durable: true }); // a different, durable queue
       const returned: string[] = [];
       b.ch.on('return', (m) => returned.push(body(m)));
       await b.ch.publish('p.excl', 'k', Buffer.from('1'), { mandatory: true });
-      await closeAll(conns);
-      tb = await tb.restart();
-      const c = await open(tb.url, conns);
+      await closeAll(fx.conns);
+      fx.tb = await fx.tb.restart();
+      const c = await open(fx.tb.url, fx.conns);
       c.ch.on('return', (m) => returned.push(body(m)));
       await c.ch.publish('p.excl', 'k', Buffer.from('2'), { mandatory: true });
       expect(returned).to.deep.equal(['1', '2']);
@@ -706,56 +698,56 @@ describe('routing (integration)', () => {
     });
 
     it('keeps bindings with long names and keys', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       const x = `x.${'long-exchange-name.'.repeat(2)}end`;
       const q = `q.${'long-queue-name.'.repeat(3)}end`;
       const key = `${'segment.'.repeat(30)}#`;
       await ch.assertExchange(x, 'topic', { durable: true });
       await ch.assertQueue(q, { durable: true });
       await ch.bindQueue(q, x, key);
-      await closeAll(conns);
-      tb = await tb.restart();
-      const { ch: c } = await open(tb.url, conns);
+      await closeAll(fx.conns);
+      fx.tb = await fx.tb.restart();
+      const { ch: c } = await open(fx.tb.url, fx.conns);
       await c.publish(x, `${'segment.'.repeat(30)}tail`, Buffer.from('long'));
       expect(await drain(c, q)).to.deep.equal(['long']);
     });
 
     it('removes a binding stored by an older version (keyed by its identity) when it is unbound', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('lx', 'direct', { durable: true });
       await ch.assertQueue('lq', { durable: true });
       const b: Binding = { source: 'lx', destination: 'lq', destinationKind: 'queue', routingKey: 'k', arguments: {} };
-      tb.broker.store.putBinding(bindingKey(b), b); // the old record layout
-      await closeAll(conns);
-      tb = await tb.restart();
-      const { ch: c } = await open(tb.url, conns);
+      fx.tb.broker.store.putBinding(bindingKey(b), b); // the old record layout
+      await closeAll(fx.conns);
+      fx.tb = await fx.tb.restart();
+      const { ch: c } = await open(fx.tb.url, fx.conns);
       await c.publish('lx', 'k', Buffer.from('old-binding'));
       expect(await drain(c, 'lq')).to.deep.equal(['old-binding']);
       await c.unbindQueue('lq', 'lx', 'k');
-      await closeAll(conns);
-      tb = await tb.restart();
-      const { ch: d } = await open(tb.url, conns);
+      await closeAll(fx.conns);
+      fx.tb = await fx.tb.restart();
+      const { ch: d } = await open(fx.tb.url, fx.conns);
       await d.publish('lx', 'k', Buffer.from('unbound'));
       expect(await drain(d, 'lq')).to.deep.equal([]);
     });
 
     it('keeps a headers binding with large arguments', async () => {
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('p.big', 'headers', { durable: true });
       await ch.assertQueue('pq.big', { durable: true });
       const args: Record<string, unknown> = {};
       for (let i = 0; i < 40; i++) args[`key-${i}`] = `value-${i}-${'v'.repeat(100)}`;
       await ch.bindQueue('pq.big', 'p.big', '', args);
       await ch.publish('p.big', '', Buffer.from('before'), { headers: args, persistent: true });
-      await closeAll(conns);
-      tb = await tb.restart();
-      const { ch: c } = await open(tb.url, conns);
+      await closeAll(fx.conns);
+      fx.tb = await fx.tb.restart();
+      const { ch: c } = await open(fx.tb.url, fx.conns);
       await c.publish('p.big', '', Buffer.from('after'), { headers: args });
       expect(await drain(c, 'pq.big')).to.deep.equal(['before', 'after']);
       await c.unbindQueue('pq.big', 'p.big', '', args);
-      await closeAll(conns);
-      tb = await tb.restart();
-      const { ch: e } = await open(tb.url, conns);
+      await closeAll(fx.conns);
+      fx.tb = await fx.tb.restart();
+      const { ch: e } = await open(fx.tb.url, fx.conns);
       await e.publish('p.big', '', Buffer.from('unbound'), { headers: args });
       expect(await drain(e, 'pq.big')).to.deep.equal([]);
     });
