@@ -1,4 +1,5 @@
 import { BrokerError, ErrorCode, type Frame } from '@switchyard/client/protocol';
+import type { Binding } from '../routing/binding.js';
 import type { ServerChannel } from './channel.js';
 
 /**
@@ -21,17 +22,11 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
       vhost.deleteExchange(f.exchange, f.ifUnused);
       return ch.conn.send({ type: 'exchangeDeleteOk', channel, rid: f.rid });
     case 'exchangeBind':
-    case 'exchangeUnbind': {
-      const b = { source: f.source, destination: f.destination, destinationKind: 'exchange' as const, routingKey: f.routingKey, arguments: f.arguments };
+    case 'exchangeUnbind':
       access.require('write', 'exchange', f.destination);
       access.require('read', 'exchange', f.source);
-      if (f.type === 'exchangeBind') {
-        vhost.bind(b, connId);
-        return ch.conn.send({ type: 'exchangeBindOk', channel, rid: f.rid });
-      }
-      vhost.unbind(b, connId);
-      return ch.conn.send({ type: 'exchangeUnbindOk', channel, rid: f.rid });
-    }
+      changeBinding(ch, f.type === 'exchangeBind', { source: f.source, destination: f.destination, destinationKind: 'exchange', routingKey: f.routingKey, arguments: f.arguments });
+      return ch.conn.send({ type: f.type === 'exchangeBind' ? 'exchangeBindOk' : 'exchangeUnbindOk', channel, rid: f.rid });
     case 'queueDeclare': {
       const max = ch.conn.services.options.maxQueues;
       if (!f.passive && (f.queue === '' || vhost.queue(f.queue) === undefined) && vhost.queueCount >= max) {
@@ -46,17 +41,11 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
       return ch.conn.send({ type: 'queueDeclareOk', channel, rid: f.rid, queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount });
     }
     case 'queueBind':
-    case 'queueUnbind': {
-      const b = { source: f.exchange, destination: f.queue, destinationKind: 'queue' as const, routingKey: f.routingKey, arguments: f.arguments };
+    case 'queueUnbind':
       access.require('write', 'queue', f.queue);
       access.require('read', 'exchange', f.exchange);
-      if (f.type === 'queueBind') {
-        vhost.bind(b, connId);
-        return ch.conn.send({ type: 'queueBindOk', channel, rid: f.rid });
-      }
-      vhost.unbind(b, connId);
-      return ch.conn.send({ type: 'queueUnbindOk', channel, rid: f.rid });
-    }
+      changeBinding(ch, f.type === 'queueBind', { source: f.exchange, destination: f.queue, destinationKind: 'queue', routingKey: f.routingKey, arguments: f.arguments });
+      return ch.conn.send({ type: f.type === 'queueBind' ? 'queueBindOk' : 'queueUnbindOk', channel, rid: f.rid });
     case 'queuePurge': {
       access.require('read', 'queue', f.queue);
       const messageCount = vhost.requireQueue(f.queue, connId).purge();
@@ -73,4 +62,9 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
         `frame '${f.type}' is not valid on a channel (client frames only; see spec/protocol.md)`,
       );
   }
+}
+
+function changeBinding(ch: ServerChannel, bind: boolean, b: Binding): void {
+  if (bind) ch.conn.vhost.bind(b, ch.conn.id);
+  else ch.conn.vhost.unbind(b, ch.conn.id);
 }
