@@ -209,6 +209,10 @@ export class Queue {
       if (this.durable && this.store !== undefined) this.store.putDedup(this.dedupScope, messageId, at);
     }
     const stored = this.durable && this.store !== undefined && properties?.persistent === true;
+    // `content` may be a view into the socket's read buffer. A stored message's in-memory
+    // copy is short-lived (dropped once durable), so it keeps the view; a message that lives
+    // only in memory gets its own copy, so it does not pin the whole read buffer.
+    if (!stored) record.content = Uint8Array.prototype.slice.call(content);
     const priority = p.maxPriority > 0 ? clampPriority(properties?.priority, p.maxPriority) : 0;
     const expiresAt = expiryOf(now, p.messageTtlMs, parseExpiration(properties?.expiration));
     const entry: QueueEntry = { seq: this.nextSeq++, size: content.length, stored, deliveries: 0, enqueuedAt: now, priority, expiresAt, readyAt: 0, record };

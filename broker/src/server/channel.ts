@@ -93,8 +93,8 @@ export class ServerChannel implements ConfirmSource {
       );
     }
     this.requireWrite(f.exchange);
-    // The body is a view into the socket's read buffer; a copy lets that buffer go.
-    const content = Uint8Array.prototype.slice.call(f.content);
+    // A view into the socket's read buffer: queues copy what they keep beyond the commit.
+    const content = f.content;
     const outcome = publishMessage(this.conn.vhost, broker.stats, f.exchange, f.routingKey, f.properties, content);
     if (outcome.kind === 'routed') {
       if (outcome.queues === 0 && f.mandatory) {

@@ -92,6 +92,7 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly deliveries: Database<[number, number] | number, Buffer>;
   private readonly dedup: Database<[number, string], string>;
   private lastWrite: WritePromise | undefined;
+  private handledWrite: WritePromise | undefined;
   private tail: Promise<void> = Promise.resolve();
   private nextQueueId = 1;
   private readonly pendingHwm = new Map<number, number>();
@@ -120,8 +121,11 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   private track(p: Promise<boolean>): void {
     const w = p as WritePromise;
-    // Every write gets a handler: a failed commit surfaces through durable(), not as an
-    // unhandled rejection that would bring the broker down.
+    // lmdb-js hands every write of one batch the same promise: handle each batch once. The
+    // handler makes a failed commit surface through durable(), not as an unhandled rejection
+    // that would bring the broker down.
+    if (w === this.handledWrite) return void (this.lastWrite = w);
+    this.handledWrite = w;
     w.catch(noop);
     w.flushed?.catch(noop);
     this.lastWrite = w;

@@ -21,8 +21,8 @@ export type PublishOutcome =
  * The one publish path, shared by client channels and the management API: checks the
  * expiration, drops an exchange-level duplicate, holds an `x-delay` message, or routes and
  * enqueues (noting a queue that refused it by its overflow policy). Throws BrokerError for a
- * missing or internal exchange (404/403) or a malformed expiration (406). `content` must be
- * owned by the caller (it is kept).
+ * missing or internal exchange (404/403) or a malformed expiration (406). `content` may be a
+ * view into a read buffer: whatever keeps it beyond the current commit copies it.
  */
 export function publishMessage(
   vhost: VirtualHost,
