@@ -271,8 +271,13 @@ export class Queue {
     this.store!.durable().then(
       () => {
         // The head of a queue that keeps up stays in memory (no LMDB read per delivery);
-        // only what exceeds the budget — a growing backlog — is left to the store.
-        for (const e of batch) if (this.residentBytes > RESIDENT_BUDGET_BYTES) this.dropResident(e);
+        // only what exceeds the budget — a growing backlog — is left to the store. A body kept
+        // in memory gets its own copy now, so it stops pinning the socket's read buffer.
+        for (const e of batch) {
+          if (e.record === undefined) continue;
+          if (this.residentBytes > RESIDENT_BUDGET_BYTES) this.dropResident(e);
+          else e.record = { ...e.record, content: Uint8Array.prototype.slice.call(e.record.content) };
+        }
       },
       () => {
         // A failed commit keeps bodies in memory; the confirm path reports the failure.
