@@ -149,7 +149,6 @@ describe('publish and consume', () => {
     await ch.sendToQueue('counts', Buffer.from('1'));
     await ch.sendToQueue('counts', Buffer.from('2'));
     await ch.consume('counts', () => undefined, { noAck: false });
-    await waitFor(() => true, 'noop');
     const r = await ch.checkQueue('counts');
     expect(r.queue).to.equal('counts');
     expect(r.consumerCount).to.equal(1);

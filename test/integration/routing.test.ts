@@ -712,12 +712,12 @@ describe('routing (integration)', () => {
       expect(await drain(c, q)).to.deep.equal(['long']);
     });
 
-    it('removes a binding stored by an older version (keyed by its identity) when it is unbound', async () => {
+    it('restores a binding written straight to the store, and forgets it when it is unbound', async () => {
       const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertExchange('lx', 'direct', { durable: true });
       await ch.assertQueue('lq', { durable: true });
       const b: Binding = { source: 'lx', destination: 'lq', destinationKind: 'queue', routingKey: 'k', arguments: {} };
-      fx.tb.broker.store.putBinding(bindingKey(b), b); // the old record layout
+      fx.tb.broker.store.putBinding(bindingKey(b), b); // as the vhost stores it
       await closeAll(fx.conns);
       fx.tb = await fx.tb.restart();
       const { ch: c } = await open(fx.tb.url, fx.conns);

@@ -118,10 +118,9 @@ export class ServerChannel implements ConfirmSource {
   private readonly writable = new Map<string, number>();
 
   private requireWrite(exchange: string): void {
-    const access = this.conn.access;
     const generation = this.conn.services.accessGeneration();
     if (this.writable.get(exchange) === generation) return;
-    access.require('write', 'exchange', exchange);
+    this.conn.access.require('write', 'exchange', exchange);
     this.writable.set(exchange, generation);
   }
 

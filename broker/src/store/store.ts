@@ -113,7 +113,10 @@ export interface QueueStore {
   putQueue(def: QueueDefinition): void;
   /** Removes the queue's definition and every message and delivery mark it had. */
   removeQueue(def: QueueDefinition): void;
-  /** Stores a binding under its identity key (routing's `bindingKey`). */
+  /**
+   * Stores a binding under its identity (routing's `bindingKey`, any length: the store
+   * turns it into a valid key).
+   */
   putBinding(key: string, def: BindingDefinition): void;
   removeBinding(key: string): void;
   /** Next free queue id; ids are never reused. */

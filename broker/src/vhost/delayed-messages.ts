@@ -1,10 +1,11 @@
 import type { MessageProperties } from '@switchyard/client/protocol';
 import { DeadlineTimer, type Clock } from '../queues/clock.js';
 import { MinHeap } from '../queues/min-heap.js';
+import { SCOPED_DELAYED_QUEUE_ID as DELAYED_QUEUE_ID } from '../store/scoped-store.js';
 import type { MessageRecord, QueueStore } from '../store/store.js';
 
-/** The store's queue id for a vhost's delayed messages; real queues start at 1. */
-export const DELAYED_QUEUE_ID = 0;
+/** The store's queue id for a vhost's delayed messages (its scoped store maps it). */
+export { DELAYED_QUEUE_ID };
 
 interface Delayed {
   seq: number;

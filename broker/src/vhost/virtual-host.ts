@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from '@switchyard/client/protocol';
 import { bindingKey, type Binding } from '../routing/binding.js';
 import { isExchangeType, validateBindingArguments, type ExchangeType } from '../routing/matcher.js';
@@ -374,7 +374,7 @@ export class VirtualHost {
       m.set(key, b);
     } else (dest as Exchange).inbound++;
     // Durable when both ends are (RabbitMQ): a durable exchange and a stored queue or exchange.
-    if (persist && source.durable && isStored(dest)) this.store.putBinding(storeKey(key), b);
+    if (persist && source.durable && isStored(dest)) this.store.putBinding(key, b);
   }
 
   /** Whether a stored binding's source and destination were both recovered as stored. */
@@ -384,11 +384,9 @@ export class VirtualHost {
     return source !== undefined && source.durable && dest !== undefined && isStored(dest);
   }
 
-  /** Removes a binding's record from the store, under its key and under the older form. */
+  /** Removes a binding's record from the store (the store keys records by the identity). */
   private forgetBinding(key: string): void {
-    this.store.removeBinding(storeKey(key));
-    // Stores written before keys were hashed hold short bindings under the identity itself.
-    if (Buffer.byteLength(key) <= LEGACY_KEY_MAX_BYTES) this.store.removeBinding(key);
+    this.store.removeBinding(key);
   }
 
   private removeBinding(b: Binding, autoDeleteSource: boolean): void {
@@ -436,22 +434,6 @@ export class VirtualHost {
  * `alternate-exchange` (others may differ freely); Switchyard adds its own behavioural one.
  */
 const COMPARED_EXCHANGE_ARGUMENTS = ['alternate-exchange', 'x-deduplication-window'] as const;
-
-/**
- * Older stores used a binding's identity itself as its record key (after a 2-byte prefix);
- * LMDB keys hold at most 1978 bytes, so no longer identity can be stored that way. (Identities
- * are now hashed: a long one did not fit, and lmdb-js reads a key containing a NUL back as an
- * array once it reaches 64 bytes, so such records were not found at start-up.)
- */
-const LEGACY_KEY_MAX_BYTES = 1976;
-
-/**
- * The store key of a binding: a digest of its identity, so that it is short and of fixed
- * size however long the names and arguments (the identity can run to kilobytes).
- */
-function storeKey(identity: string): string {
-  return 'h' + createHash('sha256').update(identity).digest('base64url');
-}
 
 /** Whether an exchange or queue is kept in the store (exclusive queues never are). */
 function isStored(x: Exchange | Queue): boolean {
