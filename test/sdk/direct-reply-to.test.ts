@@ -1,0 +1,160 @@
+import { expect } from 'chai';
+import { BrokerError, connect, type ConsumeMessage } from '@switchyard/client';
+import { useBroker } from '../helpers/broker.js';
+import { open, waitFor, type Channel } from '../helpers/client.js';
+import { nextEvent, sleep } from './support.js';
+
+type Msg = ConsumeMessage<Buffer>;
+const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
+const REPLY_NAME = /^amq\.rabbitmq\.reply-to\.[A-Za-z0-9_-]{24}$/;
+
+/** Rejects with the channel's error, or fails after `ms`. */
+function channelError(ch: Channel, ms = 5_000): Promise<BrokerError> {
+  return nextEvent<BrokerError>(ch, 'error', ms);
+}
+
+describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
+  this.timeout(20_000);
+  const fx = useBroker();
+
+  /** Makes `requester` consume replies and send a request; the request as the responder got it. */
+  async function request(requester: Channel, responder: Channel, replies: Msg[]): Promise<Msg & { consumerTag: string }> {
+    const { consumerTag } = await requester.consume(REPLY_QUEUE, (m) => m && replies.push(m), { noAck: true });
+    await responder.assertQueue('rpc', { durable: false });
+    await requester.sendToQueue('rpc', 'ping', { replyTo: REPLY_QUEUE, correlationId: 'c1' });
+    const req = await responder.get('rpc', { noAck: true });
+    if (req === false) throw new Error('no request');
+    return Object.assign(req as Msg, { consumerTag });
+  }
+
+  it('routes a reply published to the rewritten replyTo straight to the requester channel', async () => {
+    const { ch: requester } = await open(fx.tb.url, fx.conns);
+    const { ch: responder } = await open(fx.tb.url, fx.conns);
+    const replies: Msg[] = [];
+    const req = await request(requester, responder, replies);
+    const replyTo = req.properties.replyTo!;
+    expect(replyTo).to.match(REPLY_NAME);
+    expect(req.properties.correlationId).to.equal('c1');
+    await responder.sendToQueue(replyTo, 'pong', { correlationId: 'c1' });
+    await waitFor(() => replies.length === 1, 'the reply');
+    const [reply] = replies;
+    expect(reply!.content.toString()).to.equal('pong');
+    expect(reply!.properties.correlationId).to.equal('c1');
+    expect(reply!.fields).to.include({ exchange: '', routingKey: replyTo, redelivered: false });
+    // A second request on the same channel carries the same name.
+    await requester.sendToQueue('rpc', 'again', { replyTo: REPLY_QUEUE });
+    const req2 = await responder.get('rpc', { noAck: true });
+    expect(req2 && req2.properties.replyTo).to.equal(replyTo);
+  });
+
+  it('refuses an acknowledging reply consumer and a second one on the channel (406, as RabbitMQ)', async () => {
+    const { conn, ch } = await open(fx.tb.url, fx.conns);
+    const closed = channelError(ch);
+    await ch.consume(REPLY_QUEUE, () => undefined).then(
+      () => expect.fail('consumed in ack mode'),
+      (err: BrokerError) => expect(err.code).to.equal(406),
+    );
+    expect((await closed).message).to.match(/reply consumer cannot acknowledge/);
+    const ch2 = await conn.createChannel();
+    await ch2.consume(REPLY_QUEUE, () => undefined, { noAck: true });
+    await ch2.consume(REPLY_QUEUE, () => undefined, { noAck: true }).then(
+      () => expect.fail('second reply consumer'),
+      (err: BrokerError) => {
+        expect(err.code).to.equal(406);
+        expect(err.message).to.match(/reply consumer already set/);
+      },
+    );
+  });
+
+  it('refuses a request with replyTo amq.rabbitmq.reply-to from a channel without a reply consumer', async () => {
+    const { conn, ch } = await open(fx.tb.url, fx.conns);
+    const other = await conn.createChannel();
+    await other.consume(REPLY_QUEUE, () => undefined, { noAck: true }); // another channel's consumer does not count
+    await ch.assertQueue('rpc', { durable: false });
+    const err = await ch.sendToQueue('rpc', 'x', { replyTo: REPLY_QUEUE }).then(
+      () => expect.fail('published'),
+      (e: BrokerError) => e,
+    );
+    expect(err.code).to.equal(406);
+    expect(err.message).to.match(/fast reply consumer does not exist/);
+    const check = await conn.createChannel();
+    expect((await check.checkQueue('rpc')).messageCount).to.equal(0);
+  });
+
+  it('tells a responder whether the requester is still there (declare), drops or returns a reply once it is gone', async () => {
+    const { conn: reqConn, ch: requester } = await open(fx.tb.url, fx.conns);
+    const { ch: responder } = await open(fx.tb.url, fx.conns);
+    const replies: Msg[] = [];
+    const req = await request(requester, responder, replies);
+    const replyTo = req.properties.replyTo!;
+    expect(await responder.checkQueue(replyTo)).to.deep.equal({ queue: replyTo, messageCount: 0, consumerCount: 1 });
+    expect(await responder.assertQueue(REPLY_QUEUE)).to.deep.equal({ queue: REPLY_QUEUE, messageCount: 0, consumerCount: 1 });
+    await reqConn.close();
+    const returned: string[] = [];
+    responder.on('return', (m) => returned.push(m.fields.routingKey));
+    await responder.sendToQueue(replyTo, 'lost'); // resolves: confirmed, dropped
+    await responder.publish('', replyTo, 'lost too', { mandatory: true });
+    expect(returned).to.deep.equal([replyTo]);
+    const err = await responder.checkQueue(replyTo).then(() => expect.fail('still there'), (e: BrokerError) => e);
+    expect(err.code).to.equal(404);
+  });
+
+  it('cannot be used to receive another channel\'s replies', async () => {
+    const { ch: victim } = await open(fx.tb.url, fx.conns);
+    const { ch: responder } = await open(fx.tb.url, fx.conns);
+    const victimReplies: Msg[] = [];
+    const req = await request(victim, responder, victimReplies);
+    const replyTo = req.properties.replyTo!;
+    const attackerConn = await connect(fx.tb.url);
+    fx.conns.push(attackerConn);
+    // The reply name is not a queue: consuming from it is 404.
+    const a1 = await attackerConn.createChannel();
+    const err = await a1.consume(replyTo, () => undefined, { noAck: true }).then(() => expect.fail('consumed'), (e: BrokerError) => e);
+    expect(err.code).to.equal(404);
+    // Its own reply consumer gets its own, different name; the victim's replies stay the victim's.
+    const a2 = await attackerConn.createChannel();
+    const stolen: Msg[] = [];
+    await a2.consume(REPLY_QUEUE, (m) => m && stolen.push(m), { noAck: true });
+    await a2.sendToQueue('rpc', 'mine', { replyTo: REPLY_QUEUE });
+    const own = await responder.get('rpc', { noAck: true });
+    expect(own && own.properties.replyTo).to.match(REPLY_NAME).and.not.equal(replyTo);
+    await responder.sendToQueue(replyTo, 'for the victim');
+    await waitFor(() => victimReplies.length === 1, 'the victim\'s reply');
+    await sleep(20);
+    expect(stolen).to.deep.equal([]);
+  });
+
+  it('does not deliver a reply published in another vhost', async () => {
+    fx.tb.broker.access.addVhost('other');
+    fx.tb.broker.access.setPermissions('guest', 'other', { configure: '.*', write: '.*', read: '.*' });
+    const { ch: requester } = await open(fx.tb.url, fx.conns);
+    const { ch: responder } = await open(fx.tb.url, fx.conns);
+    const replies: Msg[] = [];
+    const replyTo = (await request(requester, responder, replies)).properties.replyTo!;
+    const elsewhere = await connect(fx.tb.url, { vhost: 'other' });
+    fx.conns.push(elsewhere);
+    const foreign = await elsewhere.createChannel();
+    const returned = nextEvent(foreign, 'return');
+    await foreign.publish('', replyTo, 'from another vhost', { mandatory: true });
+    await returned;
+    await responder.sendToQueue(replyTo, 'same vhost');
+    await waitFor(() => replies.length === 1, 'the reply');
+    expect(replies.map((m) => m.content.toString())).to.deep.equal(['same vhost']);
+  });
+
+  it('stops routing replies once the reply consumer is cancelled', async () => {
+    const { ch: requester } = await open(fx.tb.url, fx.conns);
+    const { ch: responder } = await open(fx.tb.url, fx.conns);
+    const replies: Msg[] = [];
+    const req = await request(requester, responder, replies);
+    await requester.cancel(req.consumerTag);
+    const returned = nextEvent(responder, 'return');
+    await responder.publish('', req.properties.replyTo!, 'late', { mandatory: true });
+    await returned;
+    // The channel may consume replies again, under a new name.
+    await requester.consume(REPLY_QUEUE, (m) => m && replies.push(m), { noAck: true });
+    await requester.sendToQueue('rpc', 'x', { replyTo: REPLY_QUEUE });
+    const again = await responder.get('rpc', { noAck: true });
+    expect(again && again.properties.replyTo).to.match(REPLY_NAME).and.not.equal(req.properties.replyTo);
+  });
+});
