@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BrokerError, ChannelClosedError, type ConsumeMessage } from '@switchyard/client';
+import { BrokerError, ChannelClosedError, connect, type ConsumeMessage } from '@switchyard/client';
 import { useBroker } from '../helpers/broker.js';
 import { open, waitFor } from '../helpers/client.js';
 import { nextEvent, sleep } from './support.js';
@@ -25,6 +25,31 @@ async function unhandledRejections(body: () => Promise<void>): Promise<unknown[]
 describe('SDK: amqplib migration (issue 11 item 20)', function () {
   this.timeout(20_000);
   const fx = useBroker();
+
+  describe('connection URL', () => {
+    it('logs in with the credentials of ws://user:password@host (percent-decoded), as amqplib does with amqp://', async () => {
+      await fx.tb.broker.access.addUser('al ice', 'p@ss:w/rd');
+      fx.tb.broker.access.setPermissions('al ice', '/', { configure: '', write: '', read: '' });
+      const base = new URL(fx.tb.url);
+      const withUser = (user: string, password: string): string => `ws://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${base.host}`;
+      const err = await connect(withUser('al ice', 'wrong')).then(() => expect.fail('logged in'), (e: BrokerError) => e);
+      expect(err.code).to.equal(403);
+      const conn = await connect(withUser('al ice', 'p@ss:w/rd'));
+      fx.conns.push(conn);
+      const ch = await conn.createChannel();
+      // The user is alice, who may not configure anything: guest could.
+      const refused = await ch.assertQueue('q').then(() => expect.fail('declared'), (e: BrokerError) => e);
+      expect(refused.code).to.equal(403);
+      expect(refused.message).to.contain("user 'al ice'");
+    });
+
+    it('refuses an amqp:// URL with a TypeError saying to use ws://', async () => {
+      const port = new URL(fx.tb.url).port;
+      const err = await connect(`amqp://guest:guest@127.0.0.1:${port}`).then(() => expect.fail('connected'), (e: unknown) => e);
+      expect(err).to.be.instanceOf(TypeError);
+      expect((err as Error).message).to.match(/AMQP 0-9-1 URL: Switchyard clients speak WebSocket, e\.g\. ws:\/\//);
+    });
+  });
 
   describe('msg.properties.headers', () => {
     it('is {} on consumed, fetched and returned messages when the publisher sent none', async () => {
