@@ -152,6 +152,23 @@ describe('SDK: amqplib migration (issue 11 item 20)', function () {
     });
   });
 
+  describe('amqplib options', () => {
+    it('assertQueue takes amqplib\'s overflow and queueMode shorthands', async () => {
+      const { ch } = await open(fx.tb.url, fx.conns);
+      await ch.assertQueue('capped', { durable: false, maxLength: 1, overflow: 'reject-publish', queueMode: 'lazy' });
+      await ch.sendToQueue('capped', 'fits');
+      const err = await ch.sendToQueue('capped', 'refused').then(() => expect.fail('accepted'), (e: BrokerError) => e);
+      expect(err.code).to.equal(406);
+      expect(err.message).to.match(/is full \(x-overflow reject-publish\)/);
+    });
+
+    it('refuses CC / BCC (sender-selected distribution) rather than dropping them', async () => {
+      const { ch } = await open(fx.tb.url, fx.conns);
+      expect(() => ch.publish('amq.direct', 'a', 'x', { CC: ['b'] } as never)).to.throw(TypeError, /CC \/ options.BCC .* not supported/);
+      expect(() => ch.publish('amq.direct', 'a', 'x', { BCC: 'b' } as never)).to.throw(TypeError, /not supported/);
+    });
+  });
+
   describe('ch.recover()', () => {
     it('redelivers every unacked message of the channel; settling a message from before it is a no-op', async () => {
       const { ch, conn } = await open(fx.tb.url, fx.conns);

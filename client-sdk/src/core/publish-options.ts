@@ -130,6 +130,12 @@ export function toProperties(o: PublishOptions | undefined): MessageProperties |
   let p: MessageProperties | null = null;
   if (typeof o !== 'object') throw new TypeError('options must be an object (a confirm callback goes after it: publish(exchange, routingKey, content, options, callback))');
   if (o.persistent !== undefined || o.deliveryMode !== undefined) (p ??= {}).persistent = persistenceOf(o);
+  const cc = o as { CC?: unknown; BCC?: unknown };
+  if (cc.CC !== undefined || cc.BCC !== undefined) {
+    // amqplib turns these into RabbitMQ's sender-selected distribution headers; dropping them
+    // silently would lose every copy but one.
+    throw new TypeError('options.CC / options.BCC (sender-selected distribution) are not supported: publish once per routing key');
+  }
   if (o.headers !== undefined) {
     if (!isFieldTable(o.headers)) throw new TypeError('options.headers must be a plain object');
     (p ??= {}).headers = o.headers;
