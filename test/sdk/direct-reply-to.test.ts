@@ -8,9 +8,9 @@ type Msg = ConsumeMessage<Buffer>;
 const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
 const REPLY_NAME = /^amq\.rabbitmq\.reply-to\.[A-Za-z0-9_-]{24}$/;
 
-/** Rejects with the channel's error, or fails after `ms`. */
-function channelError(ch: Channel, ms = 5_000): Promise<BrokerError> {
-  return nextEvent<BrokerError>(ch, 'error', ms);
+/** Resolves with the channel's error, or fails after `ms`. */
+async function channelError(ch: Channel, ms = 5_000): Promise<BrokerError> {
+  return (await nextEvent<Error>(ch, 'error', ms)) as BrokerError;
 }
 
 describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
