@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import type { Socket } from 'node:net';
 import { BrokerError, connect, type ConsumeMessage } from '@switchyard/client';
-import { useBroker } from '../helpers/broker.js';
-import { open, waitFor, type Channel } from '../helpers/client.js';
+import { startBroker, useBroker } from '../helpers/broker.js';
+import { closeAll, open, waitFor, type Channel, type Connection } from '../helpers/client.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { nextEvent, sleep } from './support.js';
 
 type Msg = ConsumeMessage<Buffer>;
@@ -156,5 +158,43 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
     await requester.sendToQueue('rpc', 'x', { replyTo: REPLY_QUEUE });
     const again = await responder.get('rpc', { noAck: true });
     expect(again && again.properties.replyTo).to.match(REPLY_NAME).and.not.equal(req.properties.replyTo);
+  });
+
+  it('drops (returns, if mandatory) replies for a requester whose socket is backed up, instead of buffering them', async () => {
+    const tb = await startBroker({ noSync: true, socketHighWaterBytes: 256 * 1024 });
+    const conns: Connection[] = [];
+    const raw = await RawClient.connect(tb.url);
+    try {
+      raw.send({ type: 'channelOpen', channel: 1 });
+      await raw.waitFor((f) => f.type === 'channelOpenOk');
+      raw.send({ type: 'consume', channel: 1, rid: 1, queue: REPLY_QUEUE, consumerTag: 'replies', noAck: true, exclusive: false, priority: 0, arguments: {} });
+      await raw.waitFor((f) => f.type === 'consumeOk');
+      const { ch: responder } = await open(tb.url, conns);
+      await responder.assertQueue('rpc', { durable: false });
+      raw.send({ type: 'publish', channel: 1, exchange: '', routingKey: 'rpc', mandatory: false, properties: { replyTo: REPLY_QUEUE }, content: new Uint8Array(1) });
+      await waitFor(() => raw.frames.some((f) => f.type === 'publishAck'), 'the request\'s confirm');
+      const req = await responder.get('rpc', { noAck: true });
+      if (req === false) throw new Error('no request');
+      // The requester stops reading: the broker's writes pile up until its high-water mark.
+      (raw.ws as unknown as { _socket: Socket })._socket.pause();
+      let returned = 0;
+      responder.on('return', () => returned++);
+      const N = 20_000;
+      const body = Buffer.alloc(2048, 7);
+      const pending: Promise<void>[] = [];
+      for (let i = 0; i < N; i++) {
+        pending.push(responder.publish('', req.properties.replyTo!, body, { mandatory: true }));
+        if (pending.length === 1000) await Promise.all(pending.splice(0));
+      }
+      await Promise.all(pending);
+      // 40 MB of replies; the broker handed the requester only what its socket could take.
+      expect(returned).to.be.greaterThan(N / 2);
+      (raw.ws as unknown as { _socket: Socket })._socket.resume();
+      await waitFor(() => raw.frames.filter((f) => f.type === 'deliver').length === N - returned, 'the replies that were sent', 20_000);
+    } finally {
+      raw.ws.terminate();
+      await closeAll(conns);
+      await tb.stop();
+    }
   });
 });

@@ -131,9 +131,13 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     return { kind: 'routed', queues, refusedBy: undefined };
   }
 
-  /** Delivers a direct reply to this channel's reply consumer (no-ack: nothing to track). */
+  /**
+   * Delivers a direct reply to this channel's reply consumer (no-ack: nothing to track).
+   * There is no queue to hold a reply, so one for a connection whose socket is backed up
+   * is dropped (at most once, as RabbitMQ's direct replies) rather than buffered without bound.
+   */
   deliverReply(subscription: ReplySubscription, routingKey: string, properties: MessageProperties | null, content: Uint8Array): boolean {
-    if (this.state !== State.open || this.replyConsumer !== subscription) return false;
+    if (!this.canDeliver() || this.replyConsumer !== subscription) return false;
     this.conn.send({
       type: 'deliver', channel: this.number, consumerTag: subscription.consumerTag, deliveryTag: this.nextDeliveryTag++,
       redelivered: false, deliveryCount: 0, exchange: '', routingKey, properties, content,
