@@ -57,12 +57,23 @@ export function callbackOf(callback: unknown): PublishCallback | undefined {
 /**
  * Calls `callback` when `confirmed` settles, as amqplib's ConfirmChannel does: `(null, {})`
  * on the confirm, `(err)` otherwise. The promise counts as handled, so an application that
- * only passes a callback never sees an unhandled rejection.
+ * only passes a callback never sees an unhandled rejection. A callback that throws
+ * surfaces as an uncaught exception, as a throwing event listener does, not as a rejection.
  */
 export function notifyCallback(confirmed: Promise<void>, callback: PublishCallback): void {
+  const call = (err: Error | null): void => {
+    try {
+      if (err === null) callback(null, {});
+      else callback(err);
+    } catch (thrown) {
+      queueMicrotask(() => {
+        throw thrown;
+      });
+    }
+  };
   confirmed.then(
-    () => callback(null, {}),
-    (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+    () => call(null),
+    (err: unknown) => call(err instanceof Error ? err : new Error(String(err))),
   );
 }
 
