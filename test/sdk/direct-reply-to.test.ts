@@ -4,7 +4,7 @@ import { BrokerError, connect, type ConsumeMessage } from '@switchyard/client';
 import { startBroker, useBroker } from '../helpers/broker.js';
 import { closeAll, open, waitFor, type Channel, type Connection } from '../helpers/client.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { nextEvent, sleep } from './support.js';
+import { RestartableBroker, nextEvent, sleep } from './support.js';
 
 type Msg = ConsumeMessage<Buffer>;
 const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
@@ -195,6 +195,40 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
       raw.ws.terminate();
       await closeAll(conns);
       await tb.stop();
+    }
+  });
+
+  it('keeps working across an automatic reconnect: the reply consumer is re-subscribed under a new name', async () => {
+    const rb = await RestartableBroker.start();
+    const conns: Connection[] = [];
+    try {
+      const requesterConn = await connect(rb.url, { reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+      conns.push(requesterConn);
+      const requester = await requesterConn.createChannel();
+      const replies: string[] = [];
+      await requester.consume(REPLY_QUEUE, (m) => m && replies.push(m.content.toString()), { noAck: true });
+      const call = async (body: string): Promise<string> => {
+        const { ch: responder } = await open(rb.url, conns);
+        await responder.assertQueue('rpc', { durable: false });
+        await requester.sendToQueue('rpc', body, { replyTo: REPLY_QUEUE });
+        const req = await responder.get('rpc', { noAck: true });
+        if (req === false) throw new Error('no request');
+        await responder.sendToQueue(req.properties.replyTo!, `re: ${body}`);
+        return req.properties.replyTo!;
+      };
+      const before = await call('one');
+      await waitFor(() => replies.length === 1, 'the first reply');
+      const reconnected = nextEvent(requesterConn, 'reconnect', 10_000);
+      await rb.stop();
+      await rb.start();
+      await reconnected;
+      const after = await call('two');
+      await waitFor(() => replies.length === 2, 'the reply after the reconnect');
+      expect(replies).to.deep.equal(['re: one', 're: two']);
+      expect(after).to.match(REPLY_NAME).and.not.equal(before);
+    } finally {
+      await closeAll(conns);
+      await rb.dispose();
     }
   });
 });
