@@ -37,10 +37,10 @@ export interface PublishOptions {
 
 /**
  * amqplib's ConfirmChannel callback, the optional last argument of `publish` /
- * `sendToQueue`: called once, with `null` when the broker confirms the message or with the
- * error (the broker's nack as BrokerError, ChannelClosedError ...) when it does not.
+ * `sendToQueue`: called once, with `(null, {})` when the broker confirms the message or
+ * with the error (the broker's nack as BrokerError, ChannelClosedError ...) when it does not.
  */
-export type PublishCallback = (err: Error | null, ok?: object) => void;
+export type PublishCallback = (err: Error | null, ok: object) => void;
 
 const encoder = new TextEncoder();
 
@@ -56,15 +56,14 @@ export function callbackOf(callback: unknown): PublishCallback | undefined {
 
 /**
  * Calls `callback` when `confirmed` settles, as amqplib's ConfirmChannel does: `(null, {})`
- * on the confirm, `(err)` otherwise. The promise counts as handled, so an application that
+ * on the confirm, `(err, {})` otherwise. The promise counts as handled, so an application that
  * only passes a callback never sees an unhandled rejection. A callback that throws
  * surfaces as an uncaught exception, as a throwing event listener does, not as a rejection.
  */
 export function notifyCallback(confirmed: Promise<void>, callback: PublishCallback): void {
   const call = (err: Error | null): void => {
     try {
-      if (err === null) callback(null, {});
-      else callback(err);
+      callback(err, {});
     } catch (thrown) {
       queueMicrotask(() => {
         throw thrown;
