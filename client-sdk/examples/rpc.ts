@@ -7,9 +7,9 @@
  * `amq.rabbitmq.reply-to` (noAck) and sends requests with that `replyTo` on the same
  * channel; the broker rewrites it to a name that routes the reply straight back to this
  * channel, with no reply queue to declare. Replies are at most once (a reply to a
- * requester that went away is dropped), hence the timeout on every call. For replies that
- * must survive a reconnect, use an exclusive server-named reply queue instead
- * (`assertQueue('', { exclusive: true })`), as the RPC tutorial does.
+ * requester that went away is dropped), hence the timeout on every call. Replies that must
+ * survive the requester's brief disconnects need a real reply queue: a named, non-exclusive
+ * one the requester keeps consuming from.
  *
  *   npx tsx client-sdk/examples/rpc.ts [ws://127.0.0.1:5680]
  */
