@@ -12,6 +12,7 @@ import { ManagementServer } from './management/http-server.js';
 import { systemClock } from './queues/clock.js';
 import { ConfirmScheduler } from './server/confirm-scheduler.js';
 import { ClientConnection } from './server/connection.js';
+import { DirectReplyTo } from './server/direct-reply-to.js';
 import { isOriginAllowed } from './server/origin-policy.js';
 import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
 import type { BrokerServices, BrokerStats } from './server/services.js';
@@ -42,6 +43,7 @@ export class Broker implements BrokerServices {
   readonly version = VERSION;
   readonly stats: BrokerStats = { published: 0, unroutable: 0, duplicates: 0, acked: 0, connectionsOpened: 0, connectionsClosed: 0 };
   readonly confirms: ConfirmScheduler;
+  readonly directReplyTo = new DirectReplyTo();
   readonly histograms: BrokerHistograms = createBrokerHistograms();
   readonly store: QueueStore;
   readonly startedAt = Date.now();

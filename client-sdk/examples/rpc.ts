@@ -1,8 +1,15 @@
 /**
  * RPC over queues: the server consumes a request queue and answers each request by
- * publishing to the request's `replyTo` queue with the same `correlationId`; the client
- * owns one exclusive, server-named reply queue and matches replies to calls by
- * correlationId (RabbitMQ's RPC tutorial, with promises).
+ * publishing to the request's `replyTo` with the same `correlationId`; the client matches
+ * replies to calls by correlationId (RabbitMQ's RPC tutorial, with promises).
+ *
+ * The client uses direct reply-to: it consumes from the pseudo-queue
+ * `amq.rabbitmq.reply-to` (noAck) and sends requests with that `replyTo` on the same
+ * channel; the broker rewrites it to a name that routes the reply straight back to this
+ * channel, with no reply queue to declare. Replies are at most once (a reply to a
+ * requester that went away is dropped), hence the timeout on every call. Replies that must
+ * survive the requester's brief disconnects need a real reply queue: a named, non-exclusive
+ * one the requester keeps consuming from.
  *
  *   npx tsx client-sdk/examples/rpc.ts [ws://127.0.0.1:5680]
  */
@@ -12,6 +19,9 @@ import { runIfMain } from './run-main.js';
 // In Node, message bodies are Buffers: Connection<Buffer>, Channel<Buffer>.
 type Connection = Awaited<ReturnType<typeof connect>>;
 type Channel = Awaited<ReturnType<Connection['createChannel']>>;
+
+/** RabbitMQ's direct reply-to pseudo-queue. */
+const REPLY_TO = 'amq.rabbitmq.reply-to';
 
 function fib(n: number): number {
   let [a, b] = [0, 1];
@@ -47,7 +57,7 @@ export class FibServer {
   }
 }
 
-/** Calls the server; one reply queue for all calls, replies matched by correlationId. */
+/** Calls the server; replies come back through direct reply-to, matched by correlationId. */
 export class FibClient {
   private readonly pending = new Map<string, { resolve: (v: number) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
   private next = 0;
@@ -56,15 +66,14 @@ export class FibClient {
     private readonly conn: Connection,
     private readonly ch: Channel,
     private readonly queue: string,
-    private readonly replyQueue: string,
   ) {}
 
   static async connect(url: string, queue: string): Promise<FibClient> {
     const conn = await connect(url, { reconnect: true });
     const ch = await conn.createChannel();
-    const { queue: replyQueue } = await ch.assertQueue('', { exclusive: true });
-    const client = new FibClient(conn, ch, queue, replyQueue);
-    await ch.consume(replyQueue, (msg) => msg && client.onReply(msg.properties.correlationId, msg.json<{ result: number }>().result), { noAck: true });
+    const client = new FibClient(conn, ch, queue);
+    // Direct reply-to: consume (noAck) before publishing requests on this same channel.
+    await ch.consume(REPLY_TO, (msg) => msg && client.onReply(msg.properties.correlationId, msg.json<{ result: number }>().result), { noAck: true });
     return client;
   }
 
@@ -77,7 +86,7 @@ export class FibClient {
         reject(new Error(`fib(${n}) timed out`));
       }, timeoutMs);
       this.pending.set(correlationId, { resolve, reject, timer });
-      this.ch.sendToQueueJson(this.queue, { n }, { replyTo: this.replyQueue, correlationId }).catch((err: Error) => {
+      this.ch.sendToQueueJson(this.queue, { n }, { replyTo: REPLY_TO, correlationId }).catch((err: Error) => {
         clearTimeout(timer);
         this.pending.delete(correlationId);
         reject(err);

@@ -13,7 +13,9 @@ import type { TransportHandlers } from './transport/transport.js';
 export * from './exports.js';
 
 /**
- * Connects to a Switchyard broker (`ws://host:port`) and completes the handshake.
+ * Connects to a Switchyard broker (`ws://host:port`) and completes the handshake. Credentials
+ * in the URL (`ws://user:password@host:port`, percent-encoded) log in unless
+ * `options.username`/`password` are given; an `amqp://` URL is a TypeError.
  *
  * Resolves with the open Connection. Rejects with BrokerError if the broker refuses
  * (403 ACCESS_REFUSED for bad credentials, 530 for an unknown vhost, 540 for a protocol

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { BrokerError, ErrorCode, type Frame, type FrameOf } from '@switchyard/client/protocol';
+import { BrokerError, ErrorCode, type Frame, type FrameOf, type MessageProperties } from '@switchyard/client/protocol';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
-import { publishMessage } from '../vhost/publisher.js';
+import { publishMessage, type PublishOutcome } from '../vhost/publisher.js';
 import type { MessageRecord } from '../store/store.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import type { ConfirmSource } from './confirm-scheduler.js';
+import { isReplyQueueName, REPLY_QUEUE, type ReplySubscription, type ReplyTarget } from './direct-reply-to.js';
 import type { ClientConnection } from './connection.js';
 import { handleTopologyFrame } from './topology-handlers.js';
 import { groupByQueue, UnackedTracker, type Delivery } from './unacked-tracker.js';
@@ -18,7 +19,7 @@ type State = (typeof State)[keyof typeof State];
  * are per channel), its publish sequence for confirms and its prefetch settings.
  * spec/protocol.md §Channels.
  */
-export class ServerChannel implements ConfirmSource {
+export class ServerChannel implements ConfirmSource, ReplyTarget {
   state: State = State.open;
   private readonly unacked = new UnackedTracker();
   private readonly consumers = new Map<string, ChannelConsumer>();
@@ -30,6 +31,8 @@ export class ServerChannel implements ConfirmSource {
   /** basic.qos prefetch shared by the channel (global=true); 0 = unlimited. */
   private channelPrefetch = 0;
   private channelUnacked = 0;
+  /** The consumer on `amq.rabbitmq.reply-to`, if any (direct-reply-to.ts). */
+  private replyConsumer: ReplySubscription | undefined;
 
   constructor(
     readonly conn: ClientConnection,
@@ -78,6 +81,8 @@ export class ServerChannel implements ConfirmSource {
         return this.get(frame);
       case 'qos':
         return this.qos(frame);
+      case 'recover':
+        return this.recover(frame);
       default:
         handleTopologyFrame(this, frame);
     }
@@ -95,11 +100,14 @@ export class ServerChannel implements ConfirmSource {
     this.requireWrite(f.exchange);
     // A view into the socket's read buffer: queues copy what they keep beyond the commit.
     const content = f.content;
-    const outcome = publishMessage(this.conn.vhost, broker.stats, f.exchange, f.routingKey, f.properties, content);
+    const properties = broker.directReplyTo.rewriteRequest(f.properties, this.replyConsumer);
+    const outcome = f.exchange === '' && isReplyQueueName(f.routingKey)
+      ? this.publishReply(f.routingKey, properties, content)
+      : publishMessage(this.conn.vhost, broker.stats, f.exchange, f.routingKey, properties, content);
     if (outcome.kind === 'routed') {
       if (outcome.queues === 0 && f.mandatory) {
         // Before the confirm, which the turn's commit sends later.
-        this.conn.send({ type: 'return', channel: this.number, replyCode: ErrorCode.NO_ROUTE, replyText: 'NO_ROUTE', exchange: f.exchange, routingKey: f.routingKey, properties: f.properties, content });
+        this.conn.send({ type: 'return', channel: this.number, replyCode: ErrorCode.NO_ROUTE, replyText: 'NO_ROUTE', exchange: f.exchange, routingKey: f.routingKey, properties, content });
       }
       if (outcome.refusedBy !== undefined) {
         // As RabbitMQ: a publish any queue refused (reject-publish overflow) is nacked.
@@ -112,6 +120,29 @@ export class ServerChannel implements ConfirmSource {
       this.confirmRegistered = true;
       broker.confirms.register(this);
     }
+  }
+
+  /** A reply to a direct reply-to requester: delivered to its channel, or unroutable. */
+  private publishReply(routingKey: string, properties: MessageProperties | null, content: Uint8Array): PublishOutcome {
+    const stats = this.conn.services.stats;
+    stats.published++;
+    const queues = this.conn.services.directReplyTo.deliver(this.conn.vhost.name, routingKey, properties, content);
+    if (queues === 0) stats.unroutable++;
+    return { kind: 'routed', queues, refusedBy: undefined };
+  }
+
+  /**
+   * Delivers a direct reply to this channel's reply consumer (no-ack: nothing to track).
+   * There is no queue to hold a reply, so one for a connection whose socket is backed up
+   * is dropped (at most once, as RabbitMQ's direct replies) rather than buffered without bound.
+   */
+  deliverReply(subscription: ReplySubscription, routingKey: string, properties: MessageProperties | null, content: Uint8Array): boolean {
+    if (!this.canDeliver() || this.replyConsumer !== subscription) return false;
+    this.conn.send({
+      type: 'deliver', channel: this.number, consumerTag: subscription.consumerTag, deliveryTag: this.nextDeliveryTag++,
+      redelivered: false, deliveryCount: 0, exchange: '', routingKey, properties, content,
+    });
+    return true;
   }
 
   /** Publish permission, remembered per exchange: a regex per publish would be on the hot path. */
@@ -257,7 +288,21 @@ export class ServerChannel implements ConfirmSource {
     this.wake();
   }
 
+  /**
+   * basic.recover (requeue=true): every unacked delivery of the channel goes back to its
+   * queue, as on a channel close, and is redelivered. recoverOk leaves first, so the client
+   * knows every delivery it got before it is void. spec/protocol.md §5 Channels (Recover).
+   */
+  private recover(f: FrameOf<'recover'>): void {
+    this.conn.send({ type: 'recoverOk', channel: this.number, rid: f.rid });
+    const deliveries = this.unacked.takeAll();
+    this.released(deliveries);
+    for (const [queue, entries] of groupByQueue(deliveries)) queue.requeue(entries);
+    this.wakeQueues(deliveries);
+  }
+
   private consume(f: FrameOf<'consume'>): void {
+    if (f.queue === REPLY_QUEUE) return this.consumeReplies(f);
     this.conn.access.require('read', 'queue', f.queue);
     const queue = this.conn.vhost.requireQueue(f.queue, this.conn.id);
     const max = this.conn.services.options.maxConsumersPerChannel;
@@ -265,9 +310,7 @@ export class ServerChannel implements ConfirmSource {
       throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `consumer limit reached: ${max} consumers on channel ${this.number} (maxConsumersPerChannel)`);
     }
     const tag = f.consumerTag === '' ? `amq.ctag-${randomBytes(12).toString('base64url')}` : f.consumerTag;
-    if (this.consumers.has(tag)) {
-      throw new BrokerError(ErrorCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}' on channel ${this.number}`);
-    }
+    this.checkTagFree(tag);
     // Consumer priority: the frame's field, or RabbitMQ's `x-priority` consumer argument.
     const xPriority = f.arguments['x-priority'];
     const priority = f.priority !== 0 ? f.priority : typeof xPriority === 'number' && Number.isSafeInteger(xPriority) ? xPriority : 0;
@@ -279,7 +322,29 @@ export class ServerChannel implements ConfirmSource {
     queue.addConsumer(consumer);
   }
 
+  /** A consumer tag may name one consumer of the channel, reply consumer included (else 530, as RabbitMQ). */
+  private checkTagFree(tag: string): void {
+    if (this.consumers.has(tag) || this.replyConsumer?.consumerTag === tag) {
+      throw new BrokerError(ErrorCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}' on channel ${this.number}`);
+    }
+  }
+
+  /**
+   * basic.consume on `amq.rabbitmq.reply-to`: no queue, no permission check (there is no
+   * resource), as RabbitMQ. spec/semantics.md §Direct reply-to.
+   */
+  private consumeReplies(f: FrameOf<'consume'>): void {
+    const tag = f.consumerTag === '' ? `amq.ctag-${randomBytes(12).toString('base64url')}` : f.consumerTag;
+    this.checkTagFree(tag);
+    this.replyConsumer = this.conn.services.directReplyTo.subscribe(this.conn.vhost.name, this, this.replyConsumer, tag, f.noAck);
+    this.conn.send({ type: 'consumeOk', channel: this.number, rid: f.rid, consumerTag: tag });
+  }
+
   private cancel(f: FrameOf<'cancel'>): void {
+    if (this.replyConsumer?.consumerTag === f.consumerTag) {
+      this.conn.services.directReplyTo.unsubscribe(this.replyConsumer);
+      this.replyConsumer = undefined;
+    }
     const consumer = this.consumers.get(f.consumerTag);
     if (consumer !== undefined) {
       this.consumers.delete(f.consumerTag);
@@ -337,6 +402,8 @@ export class ServerChannel implements ConfirmSource {
   release(): void {
     if (this.state === State.closed) return;
     this.state = State.closed;
+    this.conn.services.directReplyTo.unsubscribe(this.replyConsumer);
+    this.replyConsumer = undefined;
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
     const deliveries = this.unacked.takeAll();

@@ -3,6 +3,7 @@ import type { Logger } from '../logging.js';
 import type { ResolvedOptions } from '../config.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import type { ConfirmScheduler } from './confirm-scheduler.js';
+import type { DirectReplyTo } from './direct-reply-to.js';
 import type { ClientConnection } from './connection.js';
 
 /** A successful login. */
@@ -30,6 +31,8 @@ export interface BrokerServices {
   readonly logger: Logger;
   readonly stats: BrokerStats;
   readonly confirms: ConfirmScheduler;
+  /** Reply consumers on `amq.rabbitmq.reply-to`, by generated reply name. */
+  readonly directReplyTo: DirectReplyTo;
   /** The vhost with this name, or undefined. */
   vhost(name: string): VirtualHost | undefined;
   /**

@@ -1,6 +1,7 @@
 import { BrokerError, ErrorCode, type Frame } from '@switchyard/client/protocol';
 import type { Binding } from '../routing/binding.js';
 import type { ServerChannel } from './channel.js';
+import { isReplyQueueName } from './direct-reply-to.js';
 
 /**
  * Declare, bind, purge and delete: request/reply frames that change the vhost's topology.
@@ -28,6 +29,11 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
       changeBinding(ch, f.type === 'exchangeBind', { source: f.source, destination: f.destination, destinationKind: 'exchange', routingKey: f.routingKey, arguments: f.arguments });
       return ch.conn.send({ type: f.type === 'exchangeBind' ? 'exchangeBindOk' : 'exchangeUnbindOk', channel, rid: f.rid });
     case 'queueDeclare': {
+      if (isReplyQueueName(f.queue)) {
+        // The pseudo-queue cannot be created; the declare tells whether the requester is there.
+        const { messageCount, consumerCount } = ch.conn.services.directReplyTo.declare(vhost.name, f.queue);
+        return ch.conn.send({ type: 'queueDeclareOk', channel, rid: f.rid, queue: f.queue, messageCount, consumerCount });
+      }
       const max = ch.conn.services.options.maxQueues;
       if (!f.passive && (f.queue === '' || vhost.queue(f.queue) === undefined) && vhost.queueCount >= max) {
         throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue limit reached: vhost '${vhost.name}' has ${max} queues (maxQueues); delete some or raise the limit`);

@@ -185,6 +185,15 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
     if (this.#state !== ChannelState.Open) throw this.closedError();
   }
 
+  /**
+   * After recoverOk: every delivery received so far is void (requeued by the broker, coming
+   * again), including those still waiting for a `concurrency` slot. @internal
+   */
+  protected voidDeliveries(): void {
+    this.tags.voidAll();
+    this.consumers.dropBacklogs();
+  }
+
   /** The next request id. @internal */
   protected nextRid(): number {
     return this.#nextRid++;
@@ -282,6 +291,7 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
       case 'cancelOk':
       case 'getOk':
       case 'getEmpty':
+      case 'recoverOk':
         return this.#settle(f.rid, f);
       default:
         throw unexpected(f, this.#state);

@@ -13,7 +13,7 @@ import {
   type AssertExchangeOptions, type AssertQueueOptions, type ConsumeOptions, type DeleteExchangeOptions,
   type DeleteQueueOptions, type ExchangeType, type GetOptions, type QueueInfo,
 } from './options.js';
-import { toContent, toJsonContent, toProperties, type PublishOptions } from './publish-options.js';
+import { callbackOf, notifyCallback, toContent, toJsonContent, toProperties, type PublishCallback, type PublishOptions } from './publish-options.js';
 
 /** Anything carrying a delivery tag: a message from `consume` or `get`. */
 export interface Acknowledgeable {
@@ -223,17 +223,27 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
    * `content` is not copied: it is read when the frame is written out, and kept until the
    * publish is confirmed (to be sent again after a reconnect), so do not modify a reused
    * buffer before the promise settles.
+   *
+   * `callback` (amqplib's ConfirmChannel signature) is called with `(null)` on the confirm
+   * or `(err)` when the promise would reject; with a callback, the promise's rejection
+   * counts as handled. Unlike amqplib, the return value is this promise, not a boolean:
+   * there is no 'drain' event to wait for (the promise waits instead).
    * @throws TypeError / RangeError for invalid arguments or options
    */
-  publish(exchange: string, routingKey: string, content: Uint8Array | string, options?: PublishOptions): Promise<void> {
+  publish(
+    exchange: string, routingKey: string, content: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback,
+  ): Promise<void> {
     if (typeof exchange !== 'string') throw new TypeError('exchange must be a string');
     if (typeof routingKey !== 'string') throw new TypeError('routingKey must be a string');
-    return this.#publish(exchange, routingKey, toContent(content), toProperties(options), options?.mandatory === true);
+    const cb = callbackOf(callback);
+    const confirmed = this.#publish(exchange, routingKey, toContent(content), toProperties(options), options?.mandatory === true);
+    if (cb !== undefined) notifyCallback(confirmed, cb);
+    return confirmed;
   }
 
   /** Publishes to `queue` through the default exchange: `publish('', queue, ...)`. */
-  sendToQueue(queue: string, content: Uint8Array | string, options?: PublishOptions): Promise<void> {
-    return this.publish('', queue, content, options);
+  sendToQueue(queue: string, content: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): Promise<void> {
+    return this.publish('', queue, content, options, callback);
   }
 
   /**
@@ -311,6 +321,20 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
       const consumer = this.consumers.remove(consumerTag);
       if (consumer !== undefined) this.host.topology?.consumerCancelled(consumer.spec.queue);
       return { consumerTag };
+    });
+  }
+
+  /**
+   * Asks the broker to redeliver every message of this channel not yet acknowledged (AMQP
+   * `basic.recover` with requeue, as amqplib's `recover()`): they go back to their queues
+   * (marked redelivered) and are delivered again, possibly to the same consumer. Once this
+   * resolves, settling a message received before it is a no-op (its redelivery carries a
+   * new tag), where RabbitMQ would close the channel with 406 for the unknown tag.
+   */
+  recover(): Promise<void> {
+    return this.rpc({ type: 'recover', channel: this.number, rid: this.nextRid() }, (r) => {
+      expectReply(r, 'recoverOk');
+      this.voidDeliveries();
     });
   }
 

@@ -145,3 +145,38 @@ export function urlString(url: unknown): string {
   if (typeof URL !== 'undefined' && url instanceof URL) return url.href;
   throw new TypeError('url must be a string or a URL');
 }
+
+/** A connect URL with the credentials it carried (`ws://user:password@host`) taken out. */
+export interface ConnectTarget {
+  url: string;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * Splits the credentials out of a connect URL, as amqplib reads them from
+ * `amqp://user:password@host` (percent-decoded), so they are used for the login rather than
+ * silently ignored. Refuses an AMQP 0-9-1 URL with a message saying what to use instead.
+ * A URL that does not parse is returned as is, for the transport to report.
+ * @throws TypeError for an `amqp:` / `amqps:` URL
+ */
+export function splitUrlCredentials(url: string): ConnectTarget {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === 'amqp' || scheme === 'amqps') {
+    throw new TypeError(
+      `url ${scheme}://... is an AMQP 0-9-1 URL: Switchyard clients speak WebSocket, e.g. ${scheme === 'amqps' ? 'wss' : 'ws'}://127.0.0.1:5680 (credentials may stay in the URL; give the vhost as options.vhost)`,
+    );
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (parsed.username === '' && parsed.password === '') return { url };
+  const target: ConnectTarget = { url: '', username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) };
+  parsed.username = '';
+  parsed.password = '';
+  target.url = parsed.href;
+  return target;
+}

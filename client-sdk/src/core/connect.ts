@@ -1,6 +1,6 @@
 /** The platform-independent `connect()`: options, Connection, handshake. */
 import type { ConnectOptions } from './connect-options.js';
-import { resolveConnectOptions, urlString } from './connect-options.js';
+import { resolveConnectOptions, splitUrlCredentials, urlString } from './connect-options.js';
 import { Connection } from './connection.js';
 import { deferred } from './deferred.js';
 import type { Platform } from './platform.js';
@@ -20,9 +20,14 @@ export function openConnection<C extends Uint8Array>(
 ): Promise<Connection<C>> {
   const handshake = deferred<Connection<C>>();
   try {
-    const resolved = resolveConnectOptions(options, platform.name);
+    const target = splitUrlCredentials(urlString(url));
+    // Credentials in the URL log in (as with amqplib's amqp://user:pass@host); options win.
+    const o = options ?? {};
+    const withCredentials: ConnectOptions | undefined =
+      target.username === undefined || typeof o !== 'object' ? options : { ...o, username: o.username ?? target.username, password: o.password ?? target.password };
+    const resolved = resolveConnectOptions(withCredentials, platform.name);
     // The Connection settles `handshake` itself (helloOk, close, socket failure or timeout).
-    new Connection<C>(platform, urlString(url), resolved, handshake);
+    new Connection<C>(platform, target.url, resolved, handshake);
   } catch (err) {
     return Promise.reject(err);
   }

@@ -26,8 +26,12 @@ export class DeliveryTags {
     return tag;
   }
 
-  /** The broker's tag for SDK-side `tag`, or 0 if it is from before the last recovery. */
+  /** Tags up to here were voided by `ch.recover()`: the broker requeued those deliveries. */
+  private floor = 0;
+
+  /** The broker's tag for SDK-side `tag`, or 0 if it is from before the last recovery or `recover()`. */
   wire(tag: number): number {
+    if (tag <= this.floor) return 0;
     const wire = tag - this.offset;
     return wire < 1 ? 0 : wire;
   }
@@ -53,6 +57,15 @@ export class DeliveryTags {
   /** The session ended: its deliveries are void; new ones get tags above every old one. */
   sessionLost(): void {
     this.offset = this.max;
+    this.unsettled.clear();
+  }
+
+  /**
+   * `basic.recover`: every delivery so far is void (the broker requeued them and will
+   * deliver them again under new tags), so settling one of them is a no-op.
+   */
+  voidAll(): void {
+    this.floor = this.max;
     this.unsettled.clear();
   }
 

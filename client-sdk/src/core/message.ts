@@ -8,7 +8,23 @@
  * closure and no hidden field.
  */
 import type { FrameOf } from '../protocol/frames.js';
-import type { MessageProperties } from '../protocol/properties.js';
+import type { FieldTable, MessageProperties } from '../protocol/properties.js';
+
+/**
+ * The properties of a received message: `headers` is always an object (`{}` when the
+ * publisher sent none), as amqplib users expect (`msg.properties.headers['x-death']`).
+ */
+export type ReceivedProperties = MessageProperties & { headers: FieldTable };
+
+/**
+ * The properties of a received frame, with `headers` defaulted to `{}`. The decoded object
+ * belongs to this frame alone, so it is completed in place rather than copied.
+ */
+function receivedProperties(p: MessageProperties | null): ReceivedProperties {
+  if (p === null) return { headers: {} };
+  p.headers ??= {};
+  return p as ReceivedProperties;
+}
 
 /** Delivery metadata of a consumed message. */
 export interface MessageFields {
@@ -52,8 +68,8 @@ export interface Message<C extends Uint8Array = Uint8Array, F = MessageFields> {
   /** The body, a zero-copy view of the received WebSocket message. */
   content: C;
   fields: F;
-  /** The publisher's properties; `{}` when it set none. */
-  properties: MessageProperties;
+  /** The publisher's properties; `headers` is always an object (`{}` when the publisher set none). */
+  properties: ReceivedProperties;
   /**
    * The body parsed as UTF-8 JSON (what `publishJson` sends).
    * @throws SyntaxError if the body is not valid JSON
@@ -122,7 +138,7 @@ class BaseMessage<C extends Uint8Array, F> implements Message<C, F> {
   constructor(
     public content: C,
     public fields: F,
-    public properties: MessageProperties,
+    public properties: ReceivedProperties,
   ) {}
 
   json<T = unknown>(): T {
@@ -151,7 +167,7 @@ class ReceivedMessage<C extends Uint8Array, F extends { deliveryTag: number }> e
 type ReceivedCtor<C extends Uint8Array> = new <F extends { deliveryTag: number }>(
   content: C,
   fields: F,
-  properties: MessageProperties,
+  properties: ReceivedProperties,
 ) => ReceivedMessage<C, F>;
 
 /** Builds the messages of one channel. @internal */
@@ -185,7 +201,7 @@ export class MessageFactory<C extends Uint8Array> {
       routingKey: f.routingKey,
       consumerTag: f.consumerTag,
     };
-    return new Ctor(this.wrap(f.content), fields, f.properties ?? {});
+    return new Ctor(this.wrap(f.content), fields, receivedProperties(f.properties));
   }
 
   /** The message for a `getOk` frame. */
@@ -200,7 +216,7 @@ export class MessageFactory<C extends Uint8Array> {
       consumerTag: '',
       messageCount: f.messageCount,
     };
-    return new Ctor(this.wrap(f.content), fields, f.properties ?? {});
+    return new Ctor(this.wrap(f.content), fields, receivedProperties(f.properties));
   }
 
   /** The message for a `return` frame. */
@@ -211,6 +227,6 @@ export class MessageFactory<C extends Uint8Array> {
       exchange: f.exchange,
       routingKey: f.routingKey,
     };
-    return new BaseMessage(this.wrap(f.content), fields, f.properties ?? {});
+    return new BaseMessage(this.wrap(f.content), fields, receivedProperties(f.properties));
   }
 }

@@ -43,6 +43,10 @@ export interface AssertQueueOptions {
   maxLength?: number;
   /** `x-max-priority`: makes this a priority queue with priorities 0..maxPriority. */
   maxPriority?: number;
+  /** `x-overflow`: what a full queue does (`drop-head`, `reject-publish`, `reject-publish-dlx`). */
+  overflow?: string;
+  /** `x-queue-mode`, accepted for amqplib compatibility; ignored by the broker (as by RabbitMQ 3.12+). */
+  queueMode?: string;
 }
 
 /** Options of `deleteExchange`. */
@@ -136,6 +140,8 @@ const QUEUE_SHORTHANDS = [
   ['deadLetterRoutingKey', 'x-dead-letter-routing-key'],
   ['maxLength', 'x-max-length'],
   ['maxPriority', 'x-max-priority'],
+  ['overflow', 'x-overflow'],
+  ['queueMode', 'x-queue-mode'],
 ] as const;
 
 /** Queue arguments: `options.arguments` overlaid with the shorthands that are set. */

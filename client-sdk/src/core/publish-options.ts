@@ -10,8 +10,11 @@ import { isFieldTable, type FieldTable, type MessageProperties } from '../protoc
 export interface PublishOptions {
   /** Store the message durably in durable queues (AMQP delivery-mode 2). Default false. */
   persistent?: boolean;
-  /** amqplib's alias of `persistent`: 2 (or true) means persistent. */
-  deliveryMode?: boolean | number;
+  /**
+   * amqplib's alias of `persistent`: 2 or true means persistent, 1 or false transient.
+   * Given with `persistent`, the two must agree (else TypeError).
+   */
+  deliveryMode?: boolean | 1 | 2;
   /** Return the message (channel 'return' event) if no queue receives it. Default false. */
   mandatory?: boolean;
   /** Application headers; also what headers exchanges match on. */
@@ -32,7 +35,46 @@ export interface PublishOptions {
   userId?: string;
 }
 
+/**
+ * amqplib's ConfirmChannel callback, the optional last argument of `publish` /
+ * `sendToQueue`: called once, with `(null, {})` when the broker confirms the message or
+ * with the error (the broker's nack as BrokerError, ChannelClosedError ...) when it does not.
+ */
+export type PublishCallback = (err: Error | null, ok: object) => void;
+
 const encoder = new TextEncoder();
+
+/**
+ * Checks the optional confirm callback of `publish` / `sendToQueue`.
+ * @throws TypeError `callback must be a function`
+ */
+export function callbackOf(callback: unknown): PublishCallback | undefined {
+  if (callback === undefined) return undefined;
+  if (typeof callback !== 'function') throw new TypeError('callback must be a function (called with (err) once the broker confirms or refuses the message)');
+  return callback as PublishCallback;
+}
+
+/**
+ * Calls `callback` when `confirmed` settles, as amqplib's ConfirmChannel does: `(null, {})`
+ * on the confirm, `(err, {})` otherwise. The promise counts as handled, so an application that
+ * only passes a callback never sees an unhandled rejection. A callback that throws
+ * surfaces as an uncaught exception, as a throwing event listener does, not as a rejection.
+ */
+export function notifyCallback(confirmed: Promise<void>, callback: PublishCallback): void {
+  const call = (err: Error | null): void => {
+    try {
+      callback(err, {});
+    } catch (thrown) {
+      queueMicrotask(() => {
+        throw thrown;
+      });
+    }
+  };
+  confirmed.then(
+    () => call(null),
+    (err: unknown) => call(err instanceof Error ? err : new Error(String(err))),
+  );
+}
 
 /**
  * The body to send: a Uint8Array (Buffer included) as is, a string UTF-8 encoded.
@@ -65,6 +107,24 @@ function str(value: unknown, name: string): string {
   return value;
 }
 
+/**
+ * `persistent`, or its amqplib alias `deliveryMode` (2/true persistent, 1/false transient).
+ * @throws TypeError for another deliveryMode, or for the two options disagreeing
+ */
+function persistenceOf(o: PublishOptions): boolean {
+  const persistent = o.persistent === undefined ? undefined : o.persistent === true;
+  const mode: unknown = o.deliveryMode;
+  if (mode === undefined) return persistent!;
+  let fromMode: boolean;
+  if (mode === 2 || mode === true) fromMode = true;
+  else if (mode === 1 || mode === false) fromMode = false;
+  else throw new TypeError(`options.deliveryMode must be 1 or false (transient), 2 or true (persistent); got ${String(mode)}`);
+  if (persistent !== undefined && persistent !== fromMode) {
+    throw new TypeError(`options.persistent (${String(o.persistent)}) and options.deliveryMode (${String(mode)}) disagree: give only one of them`);
+  }
+  return fromMode;
+}
+
 function expirationOf(value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return String(value);
@@ -78,8 +138,14 @@ function expirationOf(value: unknown): string {
 export function toProperties(o: PublishOptions | undefined): MessageProperties | null {
   if (o === undefined || o === null) return null;
   let p: MessageProperties | null = null;
-  if (o.persistent !== undefined) (p ??= {}).persistent = o.persistent === true;
-  else if (o.deliveryMode !== undefined) (p ??= {}).persistent = o.deliveryMode === 2 || o.deliveryMode === true;
+  if (typeof o !== 'object') throw new TypeError('options must be an object (a confirm callback goes after it: publish(exchange, routingKey, content, options, callback))');
+  if (o.persistent !== undefined || o.deliveryMode !== undefined) (p ??= {}).persistent = persistenceOf(o);
+  const cc = o as { CC?: unknown; BCC?: unknown };
+  if (cc.CC !== undefined || cc.BCC !== undefined) {
+    // amqplib turns these into RabbitMQ's sender-selected distribution headers; dropping them
+    // silently would lose every copy but one.
+    throw new TypeError('options.CC / options.BCC (sender-selected distribution) are not supported: publish once per routing key');
+  }
   if (o.headers !== undefined) {
     if (!isFieldTable(o.headers)) throw new TypeError('options.headers must be a plain object');
     (p ??= {}).headers = o.headers;

@@ -52,6 +52,8 @@ export const FRAME_SCHEMAS = {
   get: { code: 0x47, fields: [['rid', 'uint'], ['queue', 'str'], ['noAck', 'bool']] },
   getOk: { code: 0x48, fields: [['rid', 'uint'], ['deliveryTag', 'uint'], ['redelivered', 'bool'], ['deliveryCount', 'uint'], ['exchange', 'str'], ['routingKey', 'str'], ['messageCount', 'uint'], ['properties', 'props'], ['content', 'content']] },
   getEmpty: { code: 0x49, fields: [['rid', 'uint']] },
+  recover: { code: 0x4b, fields: [['rid', 'uint']] },
+  recoverOk: { code: 0x4c, fields: [['rid', 'uint']] },
   // messages
   publish: { code: 0x50, fields: [['exchange', 'str'], ['routingKey', 'str'], ['mandatory', 'bool'], ['properties', 'props'], ['content', 'content']] },
   publishAck: { code: 0x51, fields: [['seqNo', 'uint'], ['multiple', 'bool']] },
