@@ -272,7 +272,7 @@ export class ServerChannel implements ConfirmSource {
     const xPriority = f.arguments['x-priority'];
     const priority = f.priority !== 0 ? f.priority : typeof xPriority === 'number' && Number.isSafeInteger(xPriority) ? xPriority : 0;
     const consumer = new ChannelConsumer(this, queue, tag, f.noAck, f.exclusive, priority, this.consumerPrefetch, f.arguments);
-    queue.checkConsumer(consumer);
+    queue.checkConsumer(consumer, this.conn.vhost.name);
     // consumeOk goes out before the first delivery: both travel through the same outbox.
     this.conn.send({ type: 'consumeOk', channel: this.number, rid: f.rid, consumerTag: tag });
     this.consumers.set(tag, consumer);
