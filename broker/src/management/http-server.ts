@@ -5,7 +5,7 @@ import type { Broker } from '../broker.js';
 import { createListener, listenOn } from '../broker.js';
 import type { Logger } from '../logging.js';
 import { toHttpError } from './errors.js';
-import { checkRequest } from './guard.js';
+import { checkRequest, isLoopbackAddress } from './guard.js';
 import { HttpError, readJsonBody, sendJson, sendNoContent, sendText } from './http-util.js';
 import { RateSampler, type RateSamplerOptions } from './rates.js';
 import { createRoutes } from './routes.js';
@@ -19,7 +19,7 @@ export interface ManagementServerOptions {
 
 /**
  * The management port: the HTTP API (JSON), Prometheus `/metrics` and the web dashboard at
- * `/`. spec/management.md lists the endpoints. Loopback-only until users exist (see guard.ts).
+ * `/`. spec/management.md lists the endpoints; administrators only (see guard.ts and authenticate).
  */
 export class ManagementServer {
   readonly sampler: RateSampler;
@@ -112,7 +112,7 @@ export class ManagementServer {
     if (!(await access.checkPassword(user, password))) throw new HttpError(401, 'unauthorized', `login refused: user '${user}' - invalid credentials`);
     if (!access.isAdministrator(user)) throw new HttpError(403, 'access_refused', `user '${user}' is not tagged administrator`);
     const remote = req.socket.remoteAddress ?? '';
-    if (user === 'guest' && !this.broker.options.guestAnywhere && !/^(127\.|::1$|::ffff:127\.)/.test(remote)) {
+    if (user === 'guest' && !this.broker.options.guestAnywhere && !isLoopbackAddress(remote)) {
       throw new HttpError(403, 'access_refused', `user 'guest' can only connect via localhost`);
     }
     if (this.verified.size > 1000) this.verified.clear();
