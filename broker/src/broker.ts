@@ -11,6 +11,7 @@ import { createBrokerHistograms, type BrokerHistograms } from './metrics/histogr
 import { ManagementServer } from './management/http-server.js';
 import { systemClock } from './queues/clock.js';
 import { ConfirmScheduler } from './server/confirm-scheduler.js';
+import { enforceRevocation } from './server/access-enforcement.js';
 import { ClientConnection } from './server/connection.js';
 import { isOriginAllowed } from './server/origin-policy.js';
 import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
@@ -69,6 +70,7 @@ export class Broker implements BrokerServices {
     this.access = new AccessControl(accessStore, () => this.store.allocateQueueId(), {
       vhostAdded: (name, id) => this.openVhost(name, id),
       vhostDeleted: (name) => this.dropVhost(name),
+      accessRevoked: (change) => enforceRevocation(this.connections, change),
     }, options.tokenSecret, options.guestAnywhere);
   }
 
@@ -198,8 +200,8 @@ export class Broker implements BrokerServices {
   }
 
   async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Login> {
-    const user = await this.access.authenticate(username, password, remoteAddress, vhost);
-    return { user, permissions: this.access.requireVhostAccess(user, vhost) };
+    const { user, viaToken } = await this.access.authenticate(username, password, remoteAddress, vhost);
+    return { user, viaToken, permissions: this.access.requireVhostAccess(user, vhost) };
   }
 
   permissionsOf(user: string, vhost: string): Permissions | undefined {

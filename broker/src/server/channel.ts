@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode, type Frame, type FrameOf } from '@switchyard/client/protocol';
+import type { Permissions } from '../auth/permissions.js';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
 import { publishMessage } from '../vhost/publisher.js';
@@ -300,6 +301,20 @@ export class ServerChannel implements ConfirmSource {
     this.consumers.delete(consumer.tag);
     if (this.state === State.open) {
       this.conn.send({ type: 'cancelNotify', channel: this.number, consumerTag: consumer.tag, reason });
+    }
+  }
+
+  /**
+   * Read permission was revoked: consumers on queues the user may no longer read are
+   * cancelled with a cancel notification (their unacked deliveries stay on the channel and
+   * may still be acked). spec/security.md §Revoking access.
+   */
+  cancelUnreadableConsumers(access: Permissions): void {
+    if (this.state !== State.open) return;
+    for (const c of [...this.consumers.values()]) {
+      if (access.allows('read', c.queue.name)) continue;
+      c.queue.removeConsumer(c);
+      this.consumerCancelledByBroker(c, `read access to queue '${c.queue.name}' in vhost '${access.vhost}' revoked for user '${access.user}'`);
     }
   }
 
