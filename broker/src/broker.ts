@@ -20,7 +20,8 @@ import { LmdbStore } from './store/lmdb-store.js';
 import type { QueueStore } from './store/store.js';
 import { VERSION } from './version.js';
 import { VirtualHost } from './vhost/virtual-host.js';
-import { AccessControl } from './auth/access-control.js';
+import { AccessControl, type Authenticated } from './auth/access-control.js';
+import { LoginThrottle, throttledMessage } from './auth/login-throttle.js';
 import type { Permissions } from './auth/permissions.js';
 import { ScopedStore } from './store/scoped-store.js';
 import type { AccessStore } from './store/store.js';
@@ -72,6 +73,7 @@ export class Broker implements BrokerServices {
       vhostDeleted: (name) => this.dropVhost(name),
       accessRevoked: (change) => enforceRevocation(this.connections, change),
     }, options.tokenSecret, options.guestAnywhere);
+    this.loginThrottle = options.loginThrottle === false ? undefined : new LoginThrottle(options.loginThrottle);
   }
 
   /** Loads users and vhosts, then each vhost's topology and stored messages. */
@@ -199,9 +201,25 @@ export class Broker implements BrokerServices {
     return this.connections.values();
   }
 
+  /**
+   * Failed-login throttle per peer, shared by the client port and the management API;
+   * undefined when `loginThrottle: false`.
+   */
+  readonly loginThrottle: LoginThrottle | undefined;
+
   async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Login> {
-    const { user, viaToken } = await this.access.authenticate(username, password, remoteAddress, vhost);
-    return { user, viaToken, permissions: this.access.requireVhostAccess(user, vhost) };
+    const throttle = this.loginThrottle;
+    const wait = throttle?.retryAfterMs(remoteAddress) ?? 0;
+    if (wait > 0) throw new BrokerError(ErrorCode.ACCESS_REFUSED, throttledMessage(remoteAddress, wait));
+    let login: Authenticated;
+    try {
+      login = await this.access.authenticate(username, password, remoteAddress, vhost);
+    } catch (err) {
+      if (err instanceof BrokerError && err.code === ErrorCode.ACCESS_REFUSED) throttle?.failed(remoteAddress);
+      throw err;
+    }
+    throttle?.succeeded(remoteAddress);
+    return { user: login.user, viaToken: login.viaToken, permissions: this.access.requireVhostAccess(login.user, vhost) };
   }
 
   permissionsOf(user: string, vhost: string): Permissions | undefined {

@@ -5,6 +5,8 @@ import type { Broker } from '../broker.js';
 import { createListener, listenOn } from '../broker.js';
 import type { Logger } from '../logging.js';
 import { toHttpError } from './errors.js';
+import { throttledMessage } from '../auth/login-throttle.js';
+import { clip } from '../log-clip.js';
 import { checkRequest, isLoopbackAddress } from './guard.js';
 import { HttpError, readJsonBody, sendJson, sendNoContent, sendText } from './http-util.js';
 import { RateSampler, type RateSamplerOptions } from './rates.js';
@@ -84,6 +86,7 @@ export class ManagementServer {
       if (e.status >= 500) this.log.error('management request failed', { method, path: url.pathname, error: err instanceof Error ? err.stack : String(err) });
       else this.log.debug('management request refused', { method, path: url.pathname, status: e.status, error: e.message });
       if (e.status === 401) res.setHeader('www-authenticate', 'Basic realm="switchyard"');
+      if (e.status === 429) res.setHeader('retry-after', String(e.extra.retryAfterSeconds ?? 60));
       // Drain what is left of a refused body so the connection can be reused.
       req.resume();
       if (!res.headersSent) sendJson(res, e.status, e.toJSON());
@@ -109,7 +112,16 @@ export class ManagementServer {
     const colon = decoded.indexOf(':');
     const [user, password] = colon < 0 ? [decoded, ''] : [decoded.slice(0, colon), decoded.slice(colon + 1)];
     const access = this.broker.access;
-    if (!(await access.checkPassword(user, password))) throw new HttpError(401, 'unauthorized', `login refused: user '${user}' - invalid credentials`);
+    const peer = req.socket.remoteAddress ?? 'unknown';
+    const throttle = this.broker.loginThrottle;
+    const wait = throttle?.retryAfterMs(peer) ?? 0;
+    // HTTP's own answer for "slow down" (RFC 6585), with the delay in Retry-After.
+    if (wait > 0) throw new HttpError(429, 'too_many_requests', throttledMessage(peer, wait), { retryAfterSeconds: Math.ceil(wait / 1000) });
+    if (!(await access.checkPassword(user, password))) {
+      throttle?.failed(peer);
+      throw new HttpError(401, 'unauthorized', `login refused: user '${clip(user)}' - invalid credentials`);
+    }
+    throttle?.succeeded(peer);
     if (!access.isAdministrator(user)) throw new HttpError(403, 'access_refused', `user '${user}' is not tagged administrator`);
     const remote = req.socket.remoteAddress ?? '';
     if (user === 'guest' && !this.broker.options.guestAnywhere && !isLoopbackAddress(remote)) {

@@ -13,7 +13,7 @@ export class HttpError extends Error {
     /** Stable machine-readable name: `bad_request`, `not_found`, or an AMQP reply name. */
     readonly error: string,
     reason: string,
-    readonly extra: { code?: number; field?: string } = {},
+    readonly extra: { code?: number; field?: string; retryAfterSeconds?: number } = {},
   ) {
     super(reason);
     this.name = 'HttpError';
