@@ -57,6 +57,12 @@ export interface BrokerOptions {
    * vm_memory_high_watermark).
    */
   memoryHighWatermark?: number;
+  /**
+   * `/metrics` with one series per queue (RabbitMQ's `prometheus.return_per_object_metrics`).
+   * Default false: `/metrics` aggregates queue families over all queues, and
+   * `/metrics/per-object` has the per-queue series. spec/management.md §Metrics.
+   */
+  metricsPerObject?: boolean;
   /** Disk alarm: publishers are blocked while the data directory's file system has less free. Default 50 MB. */
   diskFreeLimitBytes?: number;
   /** How often alarms are checked, ms. Default 1,000. */
@@ -111,6 +117,7 @@ export const DEFAULTS = {
   diskFreeLimitBytes: 50_000_000,
   alarmCheckMs: 1_000,
   guestAnywhere: false,
+  metricsPerObject: false,
   logLevel: 'info' as LogLevel,
   logFormat: 'json' as 'json' | 'pretty',
 };
@@ -180,6 +187,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     throw new RangeError(`Invalid option "tokenSecret": expected a string of at least 16 characters`);
   }
   if (typeof o.guestAnywhere !== 'boolean') throw new TypeError(`Invalid option "guestAnywhere": expected true or false`);
+  if (typeof o.metricsPerObject !== 'boolean') throw new TypeError(`Invalid option "metricsPerObject": expected true or false`);
   if (o.loginThrottle !== undefined && o.loginThrottle !== false) {
     if (typeof o.loginThrottle !== 'object' || o.loginThrottle === null) throw new TypeError(`Invalid option "loginThrottle": expected false or { maxFailures, windowMs, blockMs }`);
     for (const [k, v] of Object.entries(o.loginThrottle)) {

@@ -8,7 +8,7 @@ import { toHttpError } from './errors.js';
 import { throttledMessage } from '../auth/login-throttle.js';
 import { clip } from '../log-clip.js';
 import { checkRequest, isLoopbackAddress } from './guard.js';
-import { HttpError, readJsonBody, sendJson, sendNoContent, sendText } from './http-util.js';
+import { HttpError, readJsonBody, SECURITY_HEADERS, sendJson, sendNoContent, sendText } from './http-util.js';
 import { RateSampler, type RateSamplerOptions } from './rates.js';
 import { createRoutes } from './routes.js';
 import type { Router } from './router.js';
@@ -70,11 +70,16 @@ export class ManagementServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
       checkRequest(req, this.host);
-      if (url.pathname !== '/metrics' && url.pathname !== '/api/health') await this.authenticate(req);
+      if (url.pathname !== '/metrics' && url.pathname !== '/metrics/per-object' && url.pathname !== '/api/health') await this.authenticate(req);
       const { handler, params } = this.router.match(method, url.pathname);
       const reply = await handler({ req, params, query: url.searchParams, body: () => readJsonBody(req) });
       if ('json' in reply) sendJson(res, reply.status ?? 200, reply.json);
       else if ('text' in reply) sendText(res, reply.status ?? 200, reply.contentType, reply.text);
+      else if ('stream' in reply) {
+        res.writeHead(reply.status ?? 200, { 'content-type': reply.contentType, ...SECURITY_HEADERS });
+        if (method !== 'HEAD' && !(await streamTo(res, reply.stream))) return;
+        res.end();
+      }
       else sendNoContent(res);
       // Topology and admin actions at info; per-message actions (publish, get) only at debug.
       if (method !== 'GET' && method !== 'HEAD') {
@@ -132,3 +137,32 @@ export class ManagementServer {
   }
 
 }
+
+/**
+ * Runs a streamed body: each chunk is written, then the event loop runs (setImmediate, or the
+ * socket's drain when its buffer is full) before the next. False if the client went away.
+ */
+async function streamTo(res: ServerResponse, body: (write: (chunk: string) => Promise<void>) => Promise<void>): Promise<boolean> {
+  const write = (chunk: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (res.destroyed) return reject(new ClientGone());
+      if (chunk === '' || res.write(chunk)) return void setImmediate(resolve);
+      const done = (): void => {
+        res.off('drain', done);
+        res.off('close', done);
+        if (res.destroyed) reject(new ClientGone());
+        else resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  try {
+    await body(write);
+    return true;
+  } catch (err) {
+    if (err instanceof ClientGone) return false;
+    throw err;
+  }
+}
+
+class ClientGone extends Error {}

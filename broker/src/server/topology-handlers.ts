@@ -1,6 +1,7 @@
 import { BrokerError, ErrorCode, type Frame } from '@switchyard/client/protocol';
 import type { Permissions, ResourceKind } from '../auth/permissions.js';
 import type { Binding } from '../routing/binding.js';
+import { checkQueueLimit } from '../vhost/queue-limit.js';
 import type { ServerChannel } from './channel.js';
 
 /**
@@ -32,10 +33,7 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
       changeBinding(ch, f.type === 'exchangeBind', { source: f.source, destination: f.destination, destinationKind: 'exchange', routingKey: f.routingKey, arguments: f.arguments });
       return ch.conn.send({ type: f.type === 'exchangeBind' ? 'exchangeBindOk' : 'exchangeUnbindOk', channel, rid: f.rid });
     case 'queueDeclare': {
-      const max = ch.conn.services.options.maxQueues;
-      if (!f.passive && (f.queue === '' || vhost.queue(f.queue) === undefined) && vhost.queueCount >= max) {
-        throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue limit reached: vhost '${vhost.name}' has ${max} queues (maxQueues); delete some or raise the limit`);
-      }
+      if (!f.passive) checkQueueLimit(vhost, f.queue, ch.conn.services.options.maxQueues);
       const dlx = f.arguments['x-dead-letter-exchange'];
       if (!f.passive && f.queue !== '') {
         access.require('configure', 'queue', f.queue);
