@@ -131,7 +131,7 @@ describe('GET /metrics (Prometheus)', () => {
   it('streams 20,000 queues in bounded chunks, yielding to the event loop between them', async () => {
     const vhost = tb.broker.vhost('/')!;
     for (let i = 0; i < 20_000; i++) {
-      vhost.declareQueue({ type: 'queueDeclare', channel: 1, rid: 0, queue: `bulk-${i}`, passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} }, 'test');
+      vhost.declareQueue({ queue: `bulk-${i}`, passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} }, 'test');
     }
     const chunks: number[] = [];
     let ticks = 0;
