@@ -75,6 +75,36 @@ describe('alternate and dead-letter exchanges need write permission on their tar
     expect(depth).to.equal(0);
   });
 
+  it('whatever a restricted user declares and publishes, nothing reaches the forbidden exchange (seeded random run)', async () => {
+    let seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100_000);
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const targets = ['secret', '', 'amq.direct', 'rest.ok-x', 'rest.fan'];
+    const admin = await connect(tb.url);
+    conns.push(admin);
+    await (await admin.createChannel()).assertExchange('rest.fan', 'fanout', { durable: false });
+    let ch = await rest();
+    for (let i = 0; i < 60; i++) {
+      const target = targets[rand(targets.length)]!;
+      const args: Record<string, unknown> = rand(2) === 0 ? { 'x-dead-letter-exchange': target } : { 'alternate-exchange': target };
+      if (rand(2) === 0) args['x-dead-letter-routing-key'] = 'secret.q';
+      if (rand(2) === 0) args['x-message-ttl'] = 1;
+      if (rand(3) === 0) args['x-max-length'] = 0;
+      const op = rand(3);
+      const name = `rest.r${i}`;
+      const step =
+        op === 0
+          ? ch.assertQueue(name, { durable: false, arguments: args })
+          : op === 1
+            ? ch.assertExchange(name, 'fanout', { durable: false, arguments: args })
+            : ch.publish('rest.fan', 'secret.q', Buffer.from('x')).then(() => ch.publish(`rest.r${rand(i + 1)}`, 'secret.q', Buffer.from('y')));
+      if (op === 0) await step.then(() => ch.bindQueue(name, 'rest.fan', '')).catch(() => undefined);
+      else await step.catch(() => undefined);
+      if (ch.state !== 'open') ch = await rest();
+    }
+    await new Promise((r) => setTimeout(r, 50)); // TTL expiries dead-letter by now
+    expect((await api<{ messages: number }>(tb, 'GET', `/api/queues/${V}/secret.q`)).body.messages).to.equal(0);
+  });
+
   it('still lets an administrator declare them through the management API and definitions (spec/security.md)', async () => {
     expect((await api(tb, 'PUT', `/api/queues/${V}/admin.q`, { durable: false, arguments: { 'x-dead-letter-exchange': 'secret' } })).status).to.equal(201);
     const defs = { queues: [{ name: 'admin.q2', vhost: '/', durable: true, arguments: { 'x-dead-letter-exchange': 'secret' } }] };
