@@ -102,7 +102,7 @@ export class AccessControl {
 
   /**
    * Checks a login: username/password, or a token in `password` when a token secret is
-   * configured. Resolves to the user name; rejects with 403 ACCESS_REFUSED.
+   * configured. Resolves to the user and whether a token was used; rejects with 403 ACCESS_REFUSED.
    */
   async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Authenticated> {
     let user: string;
