@@ -11,6 +11,7 @@ import { createBrokerHistograms, type BrokerHistograms } from './metrics/histogr
 import { ManagementServer } from './management/http-server.js';
 import { systemClock } from './queues/clock.js';
 import { ConfirmScheduler } from './server/confirm-scheduler.js';
+import { enforceRevocation } from './server/access-enforcement.js';
 import { ClientConnection } from './server/connection.js';
 import { DirectReplyTo } from './server/direct-reply-to.js';
 import { isOriginAllowed } from './server/origin-policy.js';
@@ -20,7 +21,8 @@ import { LmdbStore } from './store/lmdb-store.js';
 import type { QueueStore } from './store/store.js';
 import { VERSION } from './version.js';
 import { VirtualHost } from './vhost/virtual-host.js';
-import { AccessControl } from './auth/access-control.js';
+import { AccessControl, type Authenticated } from './auth/access-control.js';
+import { LoginThrottle, throttledMessage } from './auth/login-throttle.js';
 import type { Permissions } from './auth/permissions.js';
 import { ScopedStore } from './store/scoped-store.js';
 import type { AccessStore } from './store/store.js';
@@ -71,7 +73,9 @@ export class Broker implements BrokerServices {
     this.access = new AccessControl(accessStore, () => this.store.allocateQueueId(), {
       vhostAdded: (name, id) => this.openVhost(name, id),
       vhostDeleted: (name) => this.dropVhost(name),
+      accessRevoked: (change) => enforceRevocation(this.connections, change),
     }, options.tokenSecret, options.guestAnywhere);
+    this.loginThrottle = options.loginThrottle === false ? undefined : new LoginThrottle(options.loginThrottle);
   }
 
   /** Loads users and vhosts, then each vhost's topology and stored messages. */
@@ -199,9 +203,25 @@ export class Broker implements BrokerServices {
     return this.connections.values();
   }
 
+  /**
+   * Failed-login throttle per peer, shared by the client port and the management API;
+   * undefined when `loginThrottle: false`.
+   */
+  readonly loginThrottle: LoginThrottle | undefined;
+
   async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Login> {
-    const user = await this.access.authenticate(username, password, remoteAddress, vhost);
-    return { user, permissions: this.access.requireVhostAccess(user, vhost) };
+    const throttle = this.loginThrottle;
+    const wait = throttle?.retryAfterMs(remoteAddress) ?? 0;
+    if (wait > 0) throw new BrokerError(ErrorCode.ACCESS_REFUSED, throttledMessage(remoteAddress, wait));
+    let login: Authenticated;
+    try {
+      login = await this.access.authenticate(username, password, remoteAddress, vhost);
+    } catch (err) {
+      if (err instanceof BrokerError && err.code === ErrorCode.ACCESS_REFUSED) throttle?.failed(remoteAddress);
+      throw err;
+    }
+    throttle?.succeeded(remoteAddress);
+    return { user: login.user, viaToken: login.viaToken, permissions: this.access.requireVhostAccess(login.user, vhost) };
   }
 
   permissionsOf(user: string, vhost: string): Permissions | undefined {

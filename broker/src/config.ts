@@ -1,5 +1,6 @@
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESSAGE_BYTES, FRAME_OVERHEAD_BYTES } from '@switchyard/client/protocol';
 import type { Logger, LogLevel } from './logging.js';
+import type { LoginThrottleOptions } from './auth/login-throttle.js';
 import type { Clock } from './queues/clock.js';
 import type { QueueStore } from './store/store.js';
 
@@ -56,6 +57,12 @@ export interface BrokerOptions {
    * vm_memory_high_watermark).
    */
   memoryHighWatermark?: number;
+  /**
+   * `/metrics` with one series per queue (RabbitMQ's `prometheus.return_per_object_metrics`).
+   * Default false: `/metrics` aggregates queue families over all queues, and
+   * `/metrics/per-object` has the per-queue series. spec/management.md §Metrics.
+   */
+  metricsPerObject?: boolean;
   /** Disk alarm: publishers are blocked while the data directory's file system has less free. Default 50 MB. */
   diskFreeLimitBytes?: number;
   /** How often alarms are checked, ms. Default 1,000. */
@@ -67,6 +74,12 @@ export interface BrokerOptions {
   tokenSecret?: string;
   /** Let the default `guest` user connect from any address, not only loopback. Default false. */
   guestAnywhere?: boolean;
+  /**
+   * Failed-login throttle per peer address, for the client port and the management API:
+   * after `maxFailures` (10) failures within `windowMs` (60 s) the peer is refused for
+   * `blockMs` (60 s). `false` disables it. spec/security.md §Users and authentication.
+   */
+  loginThrottle?: Partial<LoginThrottleOptions> | false;
   /** Log level when the broker creates its own logger. Default 'info'. */
   logLevel?: LogLevel;
   /** Log format when the broker creates its own logger. Default 'json'. */
@@ -104,6 +117,7 @@ export const DEFAULTS = {
   diskFreeLimitBytes: 50_000_000,
   alarmCheckMs: 1_000,
   guestAnywhere: false,
+  metricsPerObject: false,
   logLevel: 'info' as LogLevel,
   logFormat: 'json' as 'json' | 'pretty',
 };
@@ -116,6 +130,7 @@ export type ResolvedOptions = typeof DEFAULTS & {
   allowedOrigins?: string[];
   tls?: { certFile: string; keyFile: string; caFile?: string };
   tokenSecret?: string;
+  loginThrottle?: Partial<LoginThrottleOptions> | false;
   maxFrameBytes: number;
 };
 
@@ -131,7 +146,7 @@ function checkNonNegativeInt(name: string, v: unknown): void {
   }
 }
 
-const KNOWN = new Set([...Object.keys(DEFAULTS), 'logger', 'store', 'clock', 'definitions', 'allowedOrigins', 'tls', 'tokenSecret']);
+const KNOWN = new Set([...Object.keys(DEFAULTS), 'logger', 'store', 'clock', 'definitions', 'allowedOrigins', 'tls', 'tokenSecret', 'loginThrottle']);
 
 /** Merges options over DEFAULTS and validates them; throws TypeError/RangeError naming the bad option. */
 export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
@@ -172,6 +187,14 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     throw new RangeError(`Invalid option "tokenSecret": expected a string of at least 16 characters`);
   }
   if (typeof o.guestAnywhere !== 'boolean') throw new TypeError(`Invalid option "guestAnywhere": expected true or false`);
+  if (typeof o.metricsPerObject !== 'boolean') throw new TypeError(`Invalid option "metricsPerObject": expected true or false`);
+  if (o.loginThrottle !== undefined && o.loginThrottle !== false) {
+    if (typeof o.loginThrottle !== 'object' || o.loginThrottle === null) throw new TypeError(`Invalid option "loginThrottle": expected false or { maxFailures, windowMs, blockMs }`);
+    for (const [k, v] of Object.entries(o.loginThrottle)) {
+      if (!['maxFailures', 'windowMs', 'blockMs', 'maxPeers'].includes(k)) throw new TypeError(`Invalid option "loginThrottle.${k}": expected maxFailures, windowMs, blockMs or maxPeers`);
+      if (!Number.isSafeInteger(v) || (v as number) < 1) throw new RangeError(`Invalid option "loginThrottle.${k}": expected a positive integer, got ${JSON.stringify(v)}`);
+    }
+  }
   if (o.tls !== undefined && (typeof o.tls !== 'object' || typeof o.tls.certFile !== 'string' || typeof o.tls.keyFile !== 'string')) {
     throw new TypeError(`Invalid option "tls": expected { certFile, keyFile, caFile? } with PEM file paths`);
   }

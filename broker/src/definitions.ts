@@ -3,6 +3,7 @@ import { isFieldTable, type FieldTable } from '@switchyard/client/protocol';
 import type { Broker } from './broker.js';
 import type { Binding } from './routing/binding.js';
 import { VERSION } from './version.js';
+import { checkQueueLimit } from './vhost/queue-limit.js';
 import type { VirtualHost } from './vhost/virtual-host.js';
 
 /**
@@ -200,9 +201,10 @@ export function importDefinitions(broker: Broker, value: unknown): ImportResult 
   });
   doc.queues.forEach((q, i) => {
     const vhost = vhostFor(q.vhost, `queues[${i}]`);
-    apply(`queues[${i}]`, `queue '${q.name}'`, () =>
-      vhost.declareQueue({ queue: q.name, passive: false, durable: q.durable, exclusive: false, autoDelete: q.auto_delete, arguments: q.arguments }, 'definitions'),
-    );
+    apply(`queues[${i}]`, `queue '${q.name}'`, () => {
+      checkQueueLimit(vhost, q.name, broker.options.maxQueues);
+      return vhost.declareQueue({ queue: q.name, passive: false, durable: q.durable, exclusive: false, autoDelete: q.auto_delete, arguments: q.arguments }, 'definitions');
+    });
     result.queues++;
   });
   doc.bindings.forEach((b, i) => {

@@ -6,3 +6,4 @@ export { Queue } from './queues/queue.js';
 export { VirtualHost } from './vhost/virtual-host.js';
 export { resolveOptions } from './config.js';
 export { createProgram } from './cli/program.js';
+export { streamMetrics } from './metrics/broker-metrics.js';

@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { clipFormat } from './log-clip.js';
 
 /** Logger used across the broker: winston, structured. Components use `logger.child({ component })`. */
 export type Logger = winston.Logger;
@@ -19,13 +20,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const format =
     options.format === 'pretty'
       ? winston.format.combine(
+          clipFormat(),
           winston.format.timestamp(),
           winston.format.printf(({ timestamp, level, message, component, ...rest }) => {
             const extra = Object.keys(rest).length > 0 ? ' ' + JSON.stringify(rest) : '';
             return `${String(timestamp)} ${level.padEnd(5)} [${String(component ?? 'broker')}] ${String(message)}${extra}`;
           }),
         )
-      : winston.format.combine(winston.format.timestamp(), winston.format.json());
+      : winston.format.combine(clipFormat(), winston.format.timestamp(), winston.format.json());
   return winston.createLogger({
     level: options.level ?? 'info',
     silent: options.silent ?? false,

@@ -76,13 +76,14 @@ describe('consumers', () => {
       expect(got).to.deep.equal({ high: 3, low: 2 });
     });
 
-    it('gives an exclusive consumer the queue alone: others get 405 RESOURCE_LOCKED', async () => {
+    it('gives an exclusive consumer the queue alone: others get 403 ACCESS_REFUSED "in exclusive use", as RabbitMQ', async () => {
       const a = await open(fx.tb.url, fx.conns);
       await a.ch.assertQueue('ex', { durable: false });
       await a.ch.consume('ex', () => undefined, { exclusive: true });
       const b = await open(fx.tb.url, fx.conns);
       const err = await b.ch.consume('ex', () => undefined).catch((e: unknown) => e);
-      expect(err).to.include({ code: 405, name: 'RESOURCE_LOCKED' });
+      expect(err).to.include({ code: 403, name: 'ACCESS_REFUSED' });
+      expect((err as Error).message).to.include("queue 'ex' in vhost '/' in exclusive use");
     });
 
     it('refuses an exclusive consumer on a queue that has consumers (403, as RabbitMQ)', async () => {
@@ -91,7 +92,8 @@ describe('consumers', () => {
       await a.ch.consume('ex2', () => undefined);
       const b = await open(fx.tb.url, fx.conns);
       const err = await b.ch.consume('ex2', () => undefined, { exclusive: true }).catch((e: unknown) => e);
-      expect(err).to.include({ code: 403 });
+      expect(err).to.include({ code: 403, name: 'ACCESS_REFUSED' });
+      expect((err as Error).message).to.include("queue 'ex2' in vhost '/' in exclusive use");
     });
 
     it('single active consumer: one gets everything, the next takes over in order, with state events', async () => {

@@ -228,22 +228,30 @@ describe('management API: reading', () => {
       expect(good.status).to.equal(200);
     });
 
-    it('refuses a non-loopback peer with 403 when bound to all interfaces', async function () {
+    it('lets an administrator in from a non-loopback peer, but not guest (RabbitMQ: only guest is loopback-only)', async function () {
       const external = Object.values(networkInterfaces())
         .flat()
         .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
       if (external === undefined) {
-        console.warn('    (skipped: this machine has no non-loopback IPv4 address)');
+        console.warn('    (skipped: this machine has no non-loopback IPv4 address; test/unit/management/guard.test.ts covers the decision)');
         this.skip();
       }
       const wide = await startBroker({ host: '0.0.0.0' });
       try {
         const port = new URL(wide.broker.managementUrl!).port;
-        const res = await fetch(`http://${external!.address}:${port}/api/overview`);
-        expect(res.status).to.equal(403);
-        expect(((await res.json()) as { error: string }).error).to.equal('access_refused');
-        const local = await fetch(`http://127.0.0.1:${port}/api/overview`, { headers: { authorization: GUEST_AUTH } });
-        expect(local.status).to.equal(200);
+        const remote = `http://${external!.address}:${port}`;
+        expect((await fetch(`${remote}/api/overview`)).status).to.equal(401);
+        const guest = await fetch(`${remote}/api/overview`, { headers: { authorization: GUEST_AUTH } });
+        expect(guest.status).to.equal(403);
+        expect(((await guest.json()) as { reason: string }).reason).to.match(/user 'guest' can only connect via localhost/);
+        const local = await fetch(`http://127.0.0.1:${port}/api/users/ops`, {
+          method: 'PUT',
+          headers: { authorization: GUEST_AUTH, 'content-type': 'application/json' },
+          body: JSON.stringify({ password: 'ops-pw', tags: ['administrator'] }),
+        });
+        expect(local.status).to.equal(201);
+        const ops = await fetch(`${remote}/api/overview`, { headers: { authorization: `Basic ${Buffer.from('ops:ops-pw').toString('base64')}` } });
+        expect(ops.status).to.equal(200);
       } finally {
         await wide.stop();
       }

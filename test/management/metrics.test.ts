@@ -1,6 +1,8 @@
 import { expect } from 'chai';
+import { connect } from '@switchyard/client';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, open, type Connection } from '../helpers/client.js';
+import { streamMetrics } from '@switchyard/broker/internal';
 import { parseExposition, valueOf } from './exposition.js';
 
 describe('GET /metrics (Prometheus)', () => {
@@ -14,14 +16,15 @@ describe('GET /metrics (Prometheus)', () => {
     await tb.stop();
   });
 
-  const scrape = async (): Promise<{ text: string; contentType: string | null }> => {
-    const res = await fetch(`${tb.broker.managementUrl}/metrics`);
+  // Per-queue series are on /metrics/per-object (RabbitMQ's split); /metrics aggregates them.
+  const scrape = async (path = '/metrics/per-object'): Promise<{ text: string; contentType: string | null }> => {
+    const res = await fetch(`${tb.broker.managementUrl}${path}`);
     expect(res.status).to.equal(200);
     return { text: await res.text(), contentType: res.headers.get('content-type') };
   };
 
   it('serves the text exposition format with HELP and TYPE for every family', async () => {
-    const { text, contentType } = await scrape();
+    const { text, contentType } = await scrape('/metrics');
     expect(contentType).to.equal('text/plain; version=0.0.4; charset=utf-8');
     const families = parseExposition(text);
     for (const f of families.values()) {
@@ -92,6 +95,65 @@ describe('GET /metrics (Prometheus)', () => {
       expect(values[values.length - 1]).to.equal(count);
       expect(valueOf(f, `${name}_sum`)).to.be.greaterThan(0);
     }
+  });
+
+  it('aggregates queue families on /metrics, as rabbitmq_prometheus does by default', async () => {
+    const { ch } = await open(tb.url, conns);
+    await ch.assertQueue('agg-a');
+    await ch.assertQueue('agg-b');
+    for (let i = 0; i < 3; i++) await ch.sendToQueue('agg-a', Buffer.from('x'));
+    await ch.sendToQueue('agg-b', Buffer.from('y'));
+    const text = (await scrape('/metrics')).text;
+    expect(text).to.not.include('queue="');
+    const f = parseExposition(text);
+    expect(valueOf(f, 'switchyard_queue_messages_ready')).to.equal(4);
+    expect(valueOf(f, 'switchyard_queue_messages_published_total')).to.equal(4);
+    expect(f.get('switchyard_queue_messages_ready')!.samples).to.have.length(1);
+    expect(valueOf(f, 'switchyard_queues')).to.equal(2);
+    const perObject = parseExposition((await scrape('/metrics/per-object')).text);
+    expect(valueOf(perObject, 'switchyard_queue_messages_ready', { queue: 'agg-a' })).to.equal(3);
+  });
+
+  it('keeps per-queue series on /metrics with metricsPerObject (return_per_object_metrics)', async () => {
+    const other = await startBroker({ metricsPerObject: true });
+    try {
+      const conn = await connect(other.url);
+      const ch = await conn.createChannel();
+      await ch.assertQueue('po-q');
+      await conn.close();
+      const text = await (await fetch(`${other.broker.managementUrl}/metrics`)).text();
+      expect(valueOf(parseExposition(text), 'switchyard_queue_messages_ready', { queue: 'po-q' })).to.equal(0);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('streams 20,000 queues in bounded chunks, yielding to the event loop between them', async () => {
+    const vhost = tb.broker.vhost('/')!;
+    for (let i = 0; i < 20_000; i++) {
+      vhost.declareQueue({ queue: `bulk-${i}`, passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} }, 'test');
+    }
+    const chunks: number[] = [];
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    const seen: number[] = [];
+    try {
+      await streamMetrics(tb.broker, async (chunk) => {
+        chunks.push(chunk.split('\n').length);
+        seen.push(ticks);
+        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setTimeout(r, 1));
+      }, true);
+    } finally {
+      clearInterval(ticker);
+    }
+    expect(chunks.length).to.be.greaterThan(100);
+    expect(Math.max(...chunks)).to.be.at.most(2_100);
+    expect(seen[seen.length - 1]).to.be.greaterThan(seen[0]!); // timers ran while it streamed
+    const res = await fetch(`${tb.broker.managementUrl}/metrics/per-object`);
+    expect(res.headers.get('content-length')).to.equal(null); // chunked, not built whole
+    const f = parseExposition(await res.text());
+    expect(f.get('switchyard_queue_messages_ready')!.samples).to.have.length(20_000);
   });
 
   it('escapes label values (quotes, backslashes, newlines in queue names)', async () => {

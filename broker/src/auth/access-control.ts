@@ -3,7 +3,7 @@ import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
 import type { AccessStore, PermissionRecord, UserRecord } from '../store/store.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { Permissions, checkPermissionSpec, type PermissionSpec } from './permissions.js';
-import { TOKEN_PREFIX, verifyToken } from './token.js';
+import { isTokenRevoked, TOKEN_PREFIX, verifyToken } from './token.js';
 
 /** RabbitMQ's default user: created on first start, may connect from loopback only. */
 export const DEFAULT_USER = 'guest';
@@ -26,10 +26,28 @@ function checkName(kind: string, name: unknown): string {
   return name;
 }
 
-/** What a vhost lifecycle change asks of the broker (create or drop a VirtualHost). */
+/**
+ * A change that takes access away from a user's open connections (spec/security.md
+ * §Revoking access): the broker closes or trims those connections.
+ */
+export type AccessRevocation =
+  | { kind: 'userDeleted'; user: string }
+  | { kind: 'permissionsChanged'; user: string; vhost: string }
+  | { kind: 'permissionsCleared'; user: string; vhost: string }
+  | { kind: 'tokensRevoked'; user: string };
+
+/** What a vhost lifecycle or access change asks of the broker. */
 export interface VhostLifecycle {
   vhostAdded(name: string, delayedQueueId: number): void;
   vhostDeleted(name: string): void;
+  /** Called after the change is stored; optional so embedders of AccessControl may ignore it. */
+  accessRevoked?(change: AccessRevocation): void;
+}
+
+/** A successful login check: the user, and whether a token (rather than a password) was used. */
+export interface Authenticated {
+  user: string;
+  viaToken: boolean;
 }
 
 /**
@@ -84,17 +102,23 @@ export class AccessControl {
 
   /**
    * Checks a login: username/password, or a token in `password` when a token secret is
-   * configured. Resolves to the user name; rejects with 403 ACCESS_REFUSED.
+   * configured. Resolves to the user and whether a token was used; rejects with 403 ACCESS_REFUSED.
    */
-  async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<string> {
+  async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Authenticated> {
     let user: string;
+    let viaToken = false;
     if (this.tokenSecret !== undefined && password.startsWith(TOKEN_PREFIX)) {
       const claims = verifyToken(this.tokenSecret, password);
       if (typeof claims === 'string') throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: ${claims}`);
       if (username !== '' && username !== claims.sub) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: token is for user '${claims.sub}', not '${username}'`);
       if (claims.vhost !== undefined && claims.vhost !== vhost) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: token is for vhost '${claims.vhost}'`);
-      if (!this.users.has(claims.sub)) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${claims.sub}' does not exist`);
+      const record = this.users.get(claims.sub);
+      if (record === undefined) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${claims.sub}' does not exist`);
+      if (isTokenRevoked(claims, record.tokensRevokedAt)) {
+        throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: token revoked (tokens of user '${claims.sub}' issued before ${new Date(record.tokensRevokedAt!).toISOString()} are refused); get a new token`);
+      }
       user = claims.sub;
+      viaToken = true;
     } else {
       const record = this.users.get(username);
       // Hash even for unknown users, so timing does not reveal which names exist.
@@ -105,7 +129,7 @@ export class AccessControl {
     if (user === DEFAULT_USER && !this.guestAnywhere && !isLoopback(remoteAddress)) {
       throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${DEFAULT_USER}' can only connect via localhost`);
     }
-    return user;
+    return { user, viaToken };
   }
 
   private async verifyCached(user: string, password: string, record: UserRecord): Promise<boolean> {
@@ -153,7 +177,8 @@ export class AccessControl {
     checkName('user', name);
     if (typeof password !== 'string' || password === '') throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' needs a non-empty password`);
     if (this.users.has(name)) throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' already exists; use set-password to change its password`);
-    const record: UserRecord = { name, passwordHash: await hashPassword(password), tags: [...tags] };
+    // Tokens issued to an earlier user of the same name must not log in as this one.
+    const record: UserRecord = { name, passwordHash: await hashPassword(password), tags: [...tags], tokensRevokedAt: Date.now() };
     this.users.set(name, record);
     this.generation++;
     this.store.putUser(record);
@@ -176,11 +201,27 @@ export class AccessControl {
     this.store.putUser(record);
   }
 
+  /** Deletes a user: its permissions go, and its open connections are closed (RabbitMQ 3.7+). */
   deleteUser(name: string): void {
     if (!this.users.delete(name)) throw new BrokerError(ErrorCode.NOT_FOUND, `no user '${name}'`);
     this.generation++;
     this.store.removeUser(name);
-    for (const vhost of this.vhosts.keys()) this.clearPermissions(name, vhost, true);
+    for (const vhost of this.vhosts.keys()) this.clearPermissions(name, vhost, true, false);
+    this.lifecycle.accessRevoked?.({ kind: 'userDeleted', user: name });
+  }
+
+  /**
+   * Refuses every login token of `name` issued until now (a leaked token, a logged-out
+   * session), and closes the user's connections that logged in with one. Durable.
+   */
+  revokeTokens(name: string): number {
+    const record = this.users.get(name);
+    if (record === undefined) throw new BrokerError(ErrorCode.NOT_FOUND, `no user '${name}'`);
+    record.tokensRevokedAt = Date.now();
+    this.generation++;
+    this.store.putUser(record);
+    this.lifecycle.accessRevoked?.({ kind: 'tokensRevoked', user: name });
+    return record.tokensRevokedAt;
   }
 
   listVhosts(): string[] {
@@ -221,15 +262,18 @@ export class AccessControl {
     this.permissions.set(key(user, vhost), new Permissions(user, vhost, full));
     this.generation++;
     this.store.putPermission({ user, vhost, ...full });
+    this.lifecycle.accessRevoked?.({ kind: 'permissionsChanged', user, vhost });
   }
 
-  clearPermissions(user: string, vhost: string, quiet = false): void {
+  /** Removes a user's access to a vhost; its connections to that vhost are closed. */
+  clearPermissions(user: string, vhost: string, quiet = false, notify = true): void {
     if (!this.permissions.delete(key(user, vhost))) {
       if (!quiet) throw new BrokerError(ErrorCode.NOT_FOUND, `user '${user}' has no permissions on vhost '${vhost}'`);
       return;
     }
     this.generation++;
     this.store.removePermission(user, vhost);
+    if (notify) this.lifecycle.accessRevoked?.({ kind: 'permissionsCleared', user, vhost });
   }
 }
 

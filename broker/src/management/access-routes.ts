@@ -64,6 +64,12 @@ export function addAccessRoutes(r: Router, broker: Broker): void {
     return { status: 204 };
   });
 
+  // Revokes every token of the user issued until now and closes connections made with one.
+  r.add('DELETE', '/api/users/:name/tokens', (ctx) => {
+    const revokedAt = access.revokeTokens(param(ctx, 'name'));
+    return json({ user: param(ctx, 'name'), revokedBefore: new Date(revokedAt).toISOString() });
+  });
+
   r.add('POST', '/api/tokens', async (ctx) => {
     const secret = broker.options.tokenSecret;
     if (secret === undefined) throw new HttpError(409, 'tokens_disabled', 'login tokens are disabled: start the broker with tokenSecret');

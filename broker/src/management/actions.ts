@@ -10,6 +10,7 @@ import { Body } from './body.js';
 import { propertiesKey } from './binding-key.js';
 import { HttpError, badField, notFound } from './http-util.js';
 import { DEFAULT_EXCHANGE_ALIAS } from './views.js';
+import { checkQueueLimit } from '../vhost/queue-limit.js';
 
 /**
  * The management API's actions, on top of the vhost's declare/delete/bind logic so that
@@ -58,11 +59,12 @@ function declareOrExplain<T>(existed: boolean, declare: () => T): T {
   }
 }
 
-export function declareQueue(vhost: VirtualHost, name: string, data: Record<string, unknown>): { queue: Queue; created: boolean } {
+export function declareQueue(vhost: VirtualHost, name: string, data: Record<string, unknown>, maxQueues: number): { queue: Queue; created: boolean } {
   const body = new Body(data, ['durable', 'autoDelete', 'arguments']);
   if (name === '') throw badField('name', 'a queue name is required (server-named queues are declared by clients)');
   const d = { queue: name, passive: false, durable: body.bool('durable', true), exclusive: false, autoDelete: body.bool('autoDelete', false), arguments: body.table('arguments') };
   const existed = vhost.queue(name) !== undefined;
+  checkQueueLimit(vhost, name, maxQueues);
   const queue = declareOrExplain(existed, () => vhost.declareQueue(d, MANAGEMENT_CONNECTION_ID));
   return { queue, created: !existed };
 }

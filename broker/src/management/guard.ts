@@ -3,10 +3,12 @@ import { isIP } from 'node:net';
 import { HttpError } from './http-util.js';
 
 /**
- * Until users and permissions exist (security issue), the management API is for the local
- * machine only. It listens on the broker's `host` (loopback by default) and, as defence in
- * depth, refuses peers that are not loopback addresses, requests whose `Host` header names
- * another machine (DNS rebinding) and cross-origin browser requests that change state.
+ * Who may reach the management port (spec/security.md §Management API). As in RabbitMQ, any
+ * user tagged `administrator` may use it from any address the listener is reachable on (it
+ * binds the broker's `host`, loopback by default); only `guest` is limited to loopback, which
+ * the login check enforces. This guard adds the browser defences that need no credentials:
+ * a loopback peer whose `Host` header names another machine is a DNS-rebinding page, and a
+ * state-changing request whose `Origin` differs from its `Host` is cross-site.
  */
 export function isLoopbackAddress(address: string | undefined): boolean {
   if (address === undefined) return false;
@@ -22,22 +24,36 @@ function isLocalHostHeader(host: string, boundHost: string): boolean {
   return lower === 'localhost' || lower.endsWith('.localhost') || isLoopbackAddress(lower) || lower === boundHost.toLowerCase();
 }
 
-export function checkRequest(req: IncomingMessage, boundHost: string): void {
-  if (!isLoopbackAddress(req.socket.remoteAddress)) {
-    throw new HttpError(403, 'access_refused', `the management API accepts only loopback clients until users exist; ${req.socket.remoteAddress ?? 'unknown peer'} refused`);
+/** The parts of a request the guard decides on. */
+export interface GuardedRequest {
+  remoteAddress: string | undefined;
+  method: string | undefined;
+  host: string | undefined;
+  origin: string | undefined;
+}
+
+/** Why the request is refused before authentication, or undefined when it may go on. Pure. */
+export function guardRefusal(r: GuardedRequest, boundHost: string): string | undefined {
+  // A page that rebinds its DNS name to 127.0.0.1 reaches us from loopback with its own Host.
+  // Remote peers reach us by this machine's external name, and need an administrator's
+  // credentials (never guest's) anyway.
+  if (r.host !== undefined && isLoopbackAddress(r.remoteAddress) && !isLocalHostHeader(r.host, boundHost)) {
+    return `Host header '${r.host}' does not name this machine`;
   }
-  const host = req.headers.host;
-  if (host !== undefined && !isLocalHostHeader(host, boundHost)) {
-    throw new HttpError(403, 'access_refused', `Host header '${host}' does not name this machine`);
-  }
-  const origin = req.headers.origin;
-  if (origin !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
+  if (r.origin !== undefined && r.method !== 'GET' && r.method !== 'HEAD') {
     let originHost: string;
     try {
-      originHost = new URL(origin).host;
+      originHost = new URL(r.origin).host;
     } catch {
       originHost = '';
     }
-    if (originHost !== host) throw new HttpError(403, 'access_refused', `cross-origin request from '${origin}' refused`);
+    if (originHost !== r.host) return `cross-origin request from '${r.origin}' refused`;
   }
+  return undefined;
+}
+
+export function checkRequest(req: IncomingMessage, boundHost: string): void {
+  const origin = req.headers.origin;
+  const refusal = guardRefusal({ remoteAddress: req.socket.remoteAddress, method: req.method, host: req.headers.host, origin }, boundHost);
+  if (refusal !== undefined) throw new HttpError(403, 'access_refused', refusal);
 }

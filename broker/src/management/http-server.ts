@@ -5,8 +5,10 @@ import type { Broker } from '../broker.js';
 import { createListener, listenOn } from '../broker.js';
 import type { Logger } from '../logging.js';
 import { toHttpError } from './errors.js';
-import { checkRequest } from './guard.js';
-import { HttpError, readJsonBody, sendJson, sendNoContent, sendText } from './http-util.js';
+import { throttledMessage } from '../auth/login-throttle.js';
+import { clip } from '../log-clip.js';
+import { checkRequest, isLoopbackAddress } from './guard.js';
+import { HttpError, readJsonBody, SECURITY_HEADERS, sendJson, sendNoContent, sendText } from './http-util.js';
 import { RateSampler, type RateSamplerOptions } from './rates.js';
 import { createRoutes } from './routes.js';
 import type { Router } from './router.js';
@@ -19,7 +21,7 @@ export interface ManagementServerOptions {
 
 /**
  * The management port: the HTTP API (JSON), Prometheus `/metrics` and the web dashboard at
- * `/`. spec/management.md lists the endpoints. Loopback-only until users exist (see guard.ts).
+ * `/`. spec/management.md lists the endpoints; administrators only (see guard.ts and authenticate).
  */
 export class ManagementServer {
   readonly sampler: RateSampler;
@@ -68,11 +70,16 @@ export class ManagementServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
       checkRequest(req, this.host);
-      if (url.pathname !== '/metrics' && url.pathname !== '/api/health') await this.authenticate(req);
+      if (url.pathname !== '/metrics' && url.pathname !== '/metrics/per-object' && url.pathname !== '/api/health') await this.authenticate(req);
       const { handler, params } = this.router.match(method, url.pathname);
       const reply = await handler({ req, params, query: url.searchParams, body: () => readJsonBody(req) });
       if ('json' in reply) sendJson(res, reply.status ?? 200, reply.json);
       else if ('text' in reply) sendText(res, reply.status ?? 200, reply.contentType, reply.text);
+      else if ('stream' in reply) {
+        res.writeHead(reply.status ?? 200, { 'content-type': reply.contentType, ...SECURITY_HEADERS });
+        if (method !== 'HEAD' && !(await streamTo(res, reply.stream))) return;
+        res.end();
+      }
       else sendNoContent(res);
       // Topology and admin actions at info; per-message actions (publish, get) only at debug.
       if (method !== 'GET' && method !== 'HEAD') {
@@ -84,6 +91,7 @@ export class ManagementServer {
       if (e.status >= 500) this.log.error('management request failed', { method, path: url.pathname, error: err instanceof Error ? err.stack : String(err) });
       else this.log.debug('management request refused', { method, path: url.pathname, status: e.status, error: e.message });
       if (e.status === 401) res.setHeader('www-authenticate', 'Basic realm="switchyard"');
+      if (e.status === 429) res.setHeader('retry-after', String(e.extra.retryAfterSeconds ?? 60));
       // Drain what is left of a refused body so the connection can be reused.
       req.resume();
       if (!res.headersSent) sendJson(res, e.status, e.toJSON());
@@ -109,10 +117,19 @@ export class ManagementServer {
     const colon = decoded.indexOf(':');
     const [user, password] = colon < 0 ? [decoded, ''] : [decoded.slice(0, colon), decoded.slice(colon + 1)];
     const access = this.broker.access;
-    if (!(await access.checkPassword(user, password))) throw new HttpError(401, 'unauthorized', `login refused: user '${user}' - invalid credentials`);
+    const peer = req.socket.remoteAddress ?? 'unknown';
+    const throttle = this.broker.loginThrottle;
+    const wait = throttle?.retryAfterMs(peer) ?? 0;
+    // HTTP's own answer for "slow down" (RFC 6585), with the delay in Retry-After.
+    if (wait > 0) throw new HttpError(429, 'too_many_requests', throttledMessage(peer, wait), { retryAfterSeconds: Math.ceil(wait / 1000) });
+    if (!(await access.checkPassword(user, password))) {
+      throttle?.failed(peer);
+      throw new HttpError(401, 'unauthorized', `login refused: user '${clip(user)}' - invalid credentials`);
+    }
+    throttle?.succeeded(peer);
     if (!access.isAdministrator(user)) throw new HttpError(403, 'access_refused', `user '${user}' is not tagged administrator`);
     const remote = req.socket.remoteAddress ?? '';
-    if (user === 'guest' && !this.broker.options.guestAnywhere && !/^(127\.|::1$|::ffff:127\.)/.test(remote)) {
+    if (user === 'guest' && !this.broker.options.guestAnywhere && !isLoopbackAddress(remote)) {
       throw new HttpError(403, 'access_refused', `user 'guest' can only connect via localhost`);
     }
     if (this.verified.size > 1000) this.verified.clear();
@@ -120,3 +137,32 @@ export class ManagementServer {
   }
 
 }
+
+/**
+ * Runs a streamed body: each chunk is written, then the event loop runs (setImmediate, or the
+ * socket's drain when its buffer is full) before the next. False if the client went away.
+ */
+async function streamTo(res: ServerResponse, body: (write: (chunk: string) => Promise<void>) => Promise<void>): Promise<boolean> {
+  const write = (chunk: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (res.destroyed) return reject(new ClientGone());
+      if (chunk === '' || res.write(chunk)) return void setImmediate(resolve);
+      const done = (): void => {
+        res.off('drain', done);
+        res.off('close', done);
+        if (res.destroyed) reject(new ClientGone());
+        else resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  try {
+    await body(write);
+    return true;
+  } catch (err) {
+    if (err instanceof ClientGone) return false;
+    throw err;
+  }
+}
+
+class ClientGone extends Error {}

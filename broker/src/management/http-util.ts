@@ -13,7 +13,7 @@ export class HttpError extends Error {
     /** Stable machine-readable name: `bad_request`, `not_found`, or an AMQP reply name. */
     readonly error: string,
     reason: string,
-    readonly extra: { code?: number; field?: string } = {},
+    readonly extra: { code?: number; field?: string; retryAfterSeconds?: number } = {},
   ) {
     super(reason);
     this.name = 'HttpError';
@@ -33,9 +33,18 @@ export function notFound(reason: string): HttpError {
   return new HttpError(404, 'not_found', reason);
 }
 
-const SECURITY_HEADERS = {
+/**
+ * On every response of the management port: no MIME sniffing, no caching, never framed
+ * (clickjacking of the dashboard's purge/delete buttons), and a CSP that lets the dashboard
+ * load only its own files and talk only to its own origin (spec/management.md §Dashboard).
+ */
+export const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'cache-control': 'no-store',
+  'x-frame-options': 'DENY',
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
 };
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

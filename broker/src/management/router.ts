@@ -5,6 +5,8 @@ import { HttpError } from './http-util.js';
 export type Reply =
   | { status?: number; json: unknown; headers?: Record<string, string> }
   | { status?: number; text: string | Buffer; contentType: string }
+  /** A body written in chunks by `write`, each resolving when the next may follow (large pages). */
+  | { status?: number; stream: (write: (chunk: string) => Promise<void>) => Promise<void>; contentType: string }
   | { status: 204 };
 
 /** A request as handlers see it: decoded path parameters, the query, the body on demand. */

@@ -1,6 +1,6 @@
 import type { Broker } from '../broker.js';
 import { DefinitionsError, exportDefinitions, importDefinitions } from '../definitions.js';
-import { renderMetrics } from '../metrics/broker-metrics.js';
+import { streamMetrics } from '../metrics/broker-metrics.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
 import type { DestinationKind } from '../routing/binding.js';
 import * as act from './actions.js';
@@ -41,7 +41,7 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
   });
   r.add('PUT', '/api/queues/:vhost/:name', async (ctx) => {
     const vhost = vhostOf(ctx);
-    const { queue, created } = act.declareQueue(vhost, ctx.params['name']!, await ctx.body());
+    const { queue, created } = act.declareQueue(vhost, ctx.params['name']!, await ctx.body(), broker.options.maxQueues);
     return json(view.describeQueue(vhost, queue, sampler), created ? 201 : 200);
   });
   r.add('DELETE', '/api/queues/:vhost/:name', (ctx) =>
@@ -129,7 +129,10 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
   });
 
   // Prometheus and the dashboard
-  r.add('GET', '/metrics', () => ({ text: renderMetrics(broker), contentType: PROMETHEUS_CONTENT_TYPE }));
+  // RabbitMQ's rabbitmq_prometheus split: /metrics aggregated unless metricsPerObject
+  // (its return_per_object_metrics), /metrics/per-object always per queue.
+  r.add('GET', '/metrics', () => ({ stream: (write) => streamMetrics(broker, write, broker.options.metricsPerObject), contentType: PROMETHEUS_CONTENT_TYPE }));
+  r.add('GET', '/metrics/per-object', () => ({ stream: (write) => streamMetrics(broker, write, true), contentType: PROMETHEUS_CONTENT_TYPE }));
   r.add('GET', '/', () => {
     const f = files.get('index.html');
     return { text: f.body, contentType: f.contentType };

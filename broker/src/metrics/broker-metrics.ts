@@ -2,17 +2,58 @@ import type { Broker } from '../broker.js';
 import type { Queue } from '../queues/queue.js';
 import { ExpositionWriter } from './prometheus.js';
 
+/** Where streamed exposition text goes: resolves once the chunk may be followed by the next. */
+export type ChunkSink = (chunk: string) => Promise<void>;
+
+/** Samples per chunk: a chunk is written, then the event loop runs before the next one. */
+const CHUNK_LINES = 2_000;
+
 /**
- * Renders the broker's `/metrics` page (spec/management.md §Metrics). Names and labels are
- * part of the public contract: dashboards and alerts are built on them, so they only grow.
- * Process metrics use the names of the standard Prometheus client libraries.
+ * Streams the broker's metrics page (spec/management.md §Metrics) into `sink` in chunks,
+ * yielding to the event loop between chunks, so 100,000 queues neither stall the broker nor
+ * build the whole page in memory. `perObject` false is RabbitMQ's aggregated `/metrics`: each
+ * queue family is one unlabelled sample over all queues (sum; max for ages); true is
+ * `/metrics/per-object`: one sample per queue with `vhost` and `queue` labels. Names and
+ * labels are part of the public contract: dashboards and alerts are built on them. Process
+ * metrics use the names of the standard Prometheus client libraries.
  */
-export function renderMetrics(broker: Broker, now = Date.now()): string {
+export async function streamMetrics(broker: Broker, sink: ChunkSink, perObject: boolean, now = Date.now()): Promise<void> {
   const w = new ExpositionWriter();
   writeBrokerMetrics(w, broker);
-  writeQueueMetrics(w, broker, now);
   writeProcessMetrics(w);
-  return w.toString();
+  await sink(w.take());
+  const queues: { vhost: string; queue: Queue }[] = [];
+  for (const v of broker.allVhosts()) for (const q of v.allQueues()) queues.push({ vhost: v.name, queue: q });
+  if (!perObject) {
+    // One pass over the queues for all families, with the event loop free every chunk.
+    const totals = QUEUE_METRICS.map(() => 0);
+    for (let i = 0; i < queues.length; i++) {
+      const q = queues[i]!.queue;
+      QUEUE_METRICS.forEach(([, , , value, aggregate], k) => {
+        const x = value(q, now);
+        totals[k] = aggregate === 'max' ? Math.max(totals[k]!, x) : totals[k]! + x;
+      });
+      if (i % CHUNK_LINES === CHUNK_LINES - 1) await sink('');
+    }
+    QUEUE_METRICS.forEach(([name, type, help], k) => w.single(name, type, help, totals[k]!));
+    await sink(w.take());
+    return;
+  }
+  for (const [name, type, help, value] of QUEUE_METRICS) {
+    w.family(name, type, help);
+    for (const { vhost, queue } of queues) {
+      w.sample(name, value(queue, now), { vhost, queue: queue.name });
+      if (w.length >= CHUNK_LINES) await sink(w.take());
+    }
+  }
+  await sink(w.take());
+}
+
+/** The whole page as one string (small brokers, tests). */
+export async function renderMetrics(broker: Broker, perObject = true, now = Date.now()): Promise<string> {
+  const chunks: string[] = [];
+  await streamMetrics(broker, async (c) => void chunks.push(c), perObject, now);
+  return chunks.join('');
 }
 
 function writeBrokerMetrics(w: ExpositionWriter, broker: Broker): void {
@@ -51,7 +92,8 @@ function writeBrokerMetrics(w: ExpositionWriter, broker: Broker): void {
   w.histogram('switchyard_confirm_latency_seconds', 'Time from the first publish of an event-loop turn to its publisher confirms.', broker.histograms.confirmLatency);
 }
 
-type QueueMetric = [name: string, type: 'gauge' | 'counter', help: string, value: (q: Queue, now: number) => number];
+/** A per-queue family; `aggregate` says how the aggregated `/metrics` combines the queues. */
+type QueueMetric = [name: string, type: 'gauge' | 'counter', help: string, value: (q: Queue, now: number) => number, aggregate?: 'max'];
 
 const QUEUE_METRICS: readonly QueueMetric[] = [
   ['switchyard_queue_messages_ready', 'gauge', 'Messages ready for delivery.', (q) => q.messageCount],
@@ -59,7 +101,7 @@ const QUEUE_METRICS: readonly QueueMetric[] = [
   ['switchyard_queue_messages', 'gauge', 'Messages ready plus unacknowledged.', (q) => q.messageCount + q.unacked],
   ['switchyard_queue_messages_ready_bytes', 'gauge', 'Bytes of message bodies ready for delivery.', (q) => q.readyBytes],
   ['switchyard_queue_consumers', 'gauge', 'Consumers of the queue.', (q) => q.consumerCount],
-  ['switchyard_queue_oldest_message_age_seconds', 'gauge', 'Age of the oldest ready message (consumer lag in time); 0 when empty.', (q, now) => q.oldestReadyAgeMs(now) / 1000],
+  ['switchyard_queue_oldest_message_age_seconds', 'gauge', 'Age of the oldest ready message (consumer lag in time); 0 when empty.', (q, now) => q.oldestReadyAgeMs(now) / 1000, 'max'],
   ['switchyard_queue_messages_published_total', 'counter', 'Messages routed to the queue.', (q) => q.counters.published],
   ['switchyard_queue_messages_delivered_total', 'counter', 'Deliveries to consumers and gets, redeliveries included.', (q) => q.counters.delivered],
   ['switchyard_queue_messages_redelivered_total', 'counter', 'Deliveries of messages delivered before.', (q) => q.counters.redelivered],
@@ -68,15 +110,6 @@ const QUEUE_METRICS: readonly QueueMetric[] = [
   ['switchyard_queue_messages_dropped_total', 'counter', 'Messages dropped without a dead-letter exchange (expired, over max length, rejected, delivery limit).', (q) => q.counters.dropped],
   ['switchyard_queue_messages_delayed', 'gauge', 'Messages held back for a delayed retry.', (q) => q.delayedCount],
 ];
-
-function writeQueueMetrics(w: ExpositionWriter, broker: Broker, now: number): void {
-  const queues: { vhost: string; queue: Queue }[] = [];
-  for (const v of broker.allVhosts()) for (const q of v.allQueues()) queues.push({ vhost: v.name, queue: q });
-  for (const [name, type, help, value] of QUEUE_METRICS) {
-    w.family(name, type, help);
-    for (const { vhost, queue } of queues) w.sample(name, value(queue, now), { vhost, queue: queue.name });
-  }
-}
 
 function writeProcessMetrics(w: ExpositionWriter): void {
   const mem = process.memoryUsage();

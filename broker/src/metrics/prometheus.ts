@@ -39,8 +39,21 @@ export class ExpositionWriter {
     return this.sample(`${name}_count`, h.count, labels);
   }
 
+  /** Lines written so far. */
+  get length(): number {
+    return this.lines.length;
+  }
+
   toString(): string {
     return this.lines.join('\n') + '\n';
+  }
+
+  /** The text written so far (empty string if none), forgetting it: for streaming in chunks. */
+  take(): string {
+    if (this.lines.length === 0) return '';
+    const text = this.toString();
+    this.lines.length = 0;
+    return text;
   }
 }
 

@@ -300,12 +300,16 @@ export class Queue {
   // ---- consumers and dispatch --------------------------------------------------------
 
   /** Throws the BrokerError `addConsumer` would, without adding: 405 / 403 for exclusivity. */
-  checkConsumer(consumer: { exclusive: boolean }): void {
-    if (this.consumerSet.hasExclusive()) {
-      throw new BrokerError(ErrorCode.RESOURCE_LOCKED, `queue '${this.name}' has an exclusive consumer; wait until it is cancelled`);
-    }
-    if (consumer.exclusive && this.consumerSet.size > 0) {
-      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `cannot obtain exclusive access to queue '${this.name}': it already has consumers`);
+  /**
+   * basic.consume against exclusive consumers: RabbitMQ refuses both a consumer on a queue
+   * held by an exclusive consumer and an exclusive consumer on a queue that has consumers with
+   * 403 ACCESS_REFUSED "queue 'q' in vhost 'v' in exclusive use" (spec/semantics.md §Consumers and dispatch).
+   */
+  checkConsumer(consumer: { exclusive: boolean }, vhost?: string): void {
+    if (this.consumerSet.hasExclusive() || (consumer.exclusive && this.consumerSet.size > 0)) {
+      const where = vhost === undefined ? '' : ` in vhost '${vhost}'`;
+      const why = consumer.exclusive && !this.consumerSet.hasExclusive() ? 'it already has consumers' : 'it has an exclusive consumer; wait until it is cancelled';
+      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `queue '${this.name}'${where} in exclusive use: ${why}`);
     }
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode, type Frame, type FrameOf, type MessageProperties } from '@switchyard/client/protocol';
+import type { Permissions } from '../auth/permissions.js';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
 import { publishMessage, type PublishOutcome } from '../vhost/publisher.js';
@@ -315,7 +316,7 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     const xPriority = f.arguments['x-priority'];
     const priority = f.priority !== 0 ? f.priority : typeof xPriority === 'number' && Number.isSafeInteger(xPriority) ? xPriority : 0;
     const consumer = new ChannelConsumer(this, queue, tag, f.noAck, f.exclusive, priority, this.consumerPrefetch, f.arguments);
-    queue.checkConsumer(consumer);
+    queue.checkConsumer(consumer, this.conn.vhost.name);
     // consumeOk goes out before the first delivery: both travel through the same outbox.
     this.conn.send({ type: 'consumeOk', channel: this.number, rid: f.rid, consumerTag: tag });
     this.consumers.set(tag, consumer);
@@ -365,6 +366,20 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     this.consumers.delete(consumer.tag);
     if (this.state === State.open) {
       this.conn.send({ type: 'cancelNotify', channel: this.number, consumerTag: consumer.tag, reason });
+    }
+  }
+
+  /**
+   * Read permission was revoked: consumers on queues the user may no longer read are
+   * cancelled with a cancel notification (their unacked deliveries stay on the channel and
+   * may still be acked). spec/security.md §Revoking access.
+   */
+  cancelUnreadableConsumers(access: Permissions): void {
+    if (this.state !== State.open) return;
+    for (const c of [...this.consumers.values()]) {
+      if (access.allows('read', c.queue.name)) continue;
+      c.queue.removeConsumer(c);
+      this.consumerCancelledByBroker(c, `read access to queue '${c.queue.name}' in vhost '${access.vhost}' revoked for user '${access.user}'`);
     }
   }
 

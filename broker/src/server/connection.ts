@@ -44,6 +44,8 @@ export class ClientConnection {
   private vhostRef: VirtualHost | undefined;
   /** The user's permissions in the connection's vhost (set at login). */
   permissions: Permissions | undefined;
+  /** Logged in with a token rather than a password (token revocation closes it). */
+  viaToken = false;
   private pendingFrames: Frame[] = [];
   private readonly channels = new Map<number, ServerChannel>();
   private outbox = new FrameBatch();
@@ -221,6 +223,7 @@ export class ClientConnection {
         if (vhost === undefined) return this.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${f.vhost}' not found`));
         this.user = login.user;
         this.permissions = login.permissions;
+        this.viaToken = login.viaToken;
         this.open(f, vhost);
       },
       (err: unknown) => {

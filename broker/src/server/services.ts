@@ -10,6 +10,8 @@ import type { ClientConnection } from './connection.js';
 export interface Login {
   user: string;
   permissions: Permissions;
+  /** Logged in with a token: revoking the user's tokens closes the connection. */
+  viaToken: boolean;
 }
 
 /** Broker-wide message counters (management API and metrics read them). */

@@ -1,5 +1,7 @@
 import { BrokerError, ErrorCode, type Frame } from '@switchyard/client/protocol';
+import type { Permissions, ResourceKind } from '../auth/permissions.js';
 import type { Binding } from '../routing/binding.js';
+import { checkQueueLimit } from '../vhost/queue-limit.js';
 import type { ServerChannel } from './channel.js';
 import { isReplyQueueName } from './direct-reply-to.js';
 
@@ -15,7 +17,10 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
   // Permission checks sit exactly where RabbitMQ has them (spec/security.md §Permissions).
   switch (f.type) {
     case 'exchangeDeclare':
-      if (!f.passive) access.require('configure', 'exchange', f.exchange);
+      if (!f.passive) {
+        access.require('configure', 'exchange', f.exchange);
+        requireRouteTarget(access, f.arguments['alternate-exchange'], 'exchange', f.exchange);
+      }
       vhost.declareExchange(f);
       return ch.conn.send({ type: 'exchangeDeclareOk', channel, rid: f.rid });
     case 'exchangeDelete':
@@ -34,15 +39,21 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
         const { messageCount, consumerCount } = ch.conn.services.directReplyTo.declare(vhost.name, f.queue);
         return ch.conn.send({ type: 'queueDeclareOk', channel, rid: f.rid, queue: f.queue, messageCount, consumerCount });
       }
-      const max = ch.conn.services.options.maxQueues;
-      if (!f.passive && (f.queue === '' || vhost.queue(f.queue) === undefined) && vhost.queueCount >= max) {
-        throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue limit reached: vhost '${vhost.name}' has ${max} queues (maxQueues); delete some or raise the limit`);
+      if (!f.passive) checkQueueLimit(vhost, f.queue, ch.conn.services.options.maxQueues);
+      const dlx = f.arguments['x-dead-letter-exchange'];
+      if (!f.passive && f.queue !== '') {
+        access.require('configure', 'queue', f.queue);
+        requireRouteTarget(access, dlx, 'queue', f.queue);
       }
-      if (!f.passive && f.queue !== '') access.require('configure', 'queue', f.queue);
       const q = vhost.declareQueue(f, connId);
-      if (!f.passive && f.queue === '' && !access.allows('configure', q.name)) {
-        vhost.removeQueue(q, 'configure permission refused');
-        access.require('configure', 'queue', q.name);
+      if (!f.passive && f.queue === '') {
+        try {
+          access.require('configure', 'queue', q.name);
+          requireRouteTarget(access, dlx, 'queue', q.name);
+        } catch (err) {
+          vhost.removeQueue(q, 'permission refused');
+          throw err;
+        }
       }
       return ch.conn.send({ type: 'queueDeclareOk', channel, rid: f.rid, queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount });
     }
@@ -68,6 +79,19 @@ export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
         `frame '${f.type}' is not valid on a channel (client frames only; see spec/protocol.md)`,
       );
   }
+}
+
+/**
+ * An alternate exchange (on an exchange) or a dead-letter exchange (on a queue) routes
+ * messages into another exchange, so declaring one is a write to that exchange: as RabbitMQ's
+ * rabbit_channel, read on the declared resource and write on the target, or 403 naming it.
+ * The default exchange `''` (x-dead-letter-exchange '' with x-dead-letter-routing-key) is
+ * checked as `amq.default`. spec/security.md §Permissions.
+ */
+function requireRouteTarget(access: Permissions, target: unknown, kind: ResourceKind, name: string): void {
+  if (typeof target !== 'string') return; // absent, or a type error the declare reports (406)
+  access.require('read', kind, name);
+  access.require('write', 'exchange', target);
 }
 
 function changeBinding(ch: ServerChannel, bind: boolean, b: Binding): void {

@@ -64,6 +64,8 @@ export interface UserRecord {
   passwordHash: string;
   /** RabbitMQ-style tags; `administrator` may use the management API. */
   tags: string[];
+  /** Login tokens issued at or before this time (ms since the epoch) are refused. */
+  tokensRevokedAt?: number;
 }
 
 export interface VhostRecord {

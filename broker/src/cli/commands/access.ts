@@ -115,4 +115,10 @@ export function registerTokenCommand(program: Command, io: CliIo): void {
       io.stdout(`${r.token}\n`);
     },
   );
+  withClientOptions(token.command('revoke').description("refuse every token of a user issued until now, and close the user's connections made with one").argument('<user>')).action(
+    async (user: string, f: ClientFlags) => {
+      const r = await clientOf(f).request<{ revokedBefore: string }>('DELETE', `/api/users/${seg(user)}/tokens`);
+      io.stdout(`tokens of ${user} issued before ${r.revokedBefore} revoked\n`);
+    },
+  );
 }
