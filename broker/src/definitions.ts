@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isFieldTable, type FieldTable } from '@switchyard/client/protocol';
+import { fieldTableError, isFieldTable, type FieldTable } from '@switchyard/client/protocol';
 import type { Broker } from './broker.js';
 import type { Binding } from './routing/binding.js';
 import { VERSION } from './version.js';
@@ -121,6 +121,9 @@ class Reader {
     const v = this.entry[key];
     if (v === undefined || v === null) return {};
     if (!isFieldTable(v)) throw new DefinitionsError(`${this.path}.${key}`, 'expected an object');
+    // AMQP field values and limits, as on the wire (spec/protocol.md §Field tables).
+    const error = fieldTableError(v, `${this.path}.${key}`);
+    if (error !== undefined) throw new DefinitionsError('', error);
     return v;
   }
 }

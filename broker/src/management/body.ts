@@ -1,4 +1,4 @@
-import { isFieldTable, type FieldTable } from '@switchyard/client/protocol';
+import { fieldTableError, isFieldTable, type FieldTable } from '@switchyard/client/protocol';
 import { badField } from './http-util.js';
 
 /**
@@ -60,6 +60,9 @@ export class Body {
     const v = this.data[field];
     if (v === undefined || v === null) return {};
     if (!isFieldTable(v)) throw badField(field, `expected a JSON object, got ${describe(v)}`);
+    // AMQP field values and limits, as on the wire (spec/protocol.md §Field tables).
+    const error = fieldTableError(v, field);
+    if (error !== undefined) throw badField(field, error.startsWith(`${field}: `) ? error.slice(field.length + 2) : error);
     return v;
   }
 }

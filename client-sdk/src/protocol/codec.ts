@@ -17,12 +17,27 @@
 import { Packr } from 'msgpackr';
 import { ErrorCode, ProtocolError } from './errors.js';
 import { FRAME_SCHEMAS, type FieldKind, type Frame, type FrameName } from './frames.js';
-import { isFieldTable, validateProperties } from './properties.js';
+import { fieldPath, fieldTableError } from './field-table.js';
+import { MAX_FIELD_ENTRIES, MAX_SHORTSTR_BYTES, MAX_TABLE_DEPTH, MAX_TABLE_KEYS } from './limits.js';
+import { ScanError, scanMsgpack, type ScanLimits } from './msgpack-scan.js';
+import { validateProperties } from './properties.js';
 
 /** Bytes before the msgpack fields: size, type, channel, fieldsSize. */
 export const FRAME_HEADER_BYTES = 11;
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', structuredClone: false });
+
+/**
+ * What a frame's fields may hold before msgpackr sees them (msgpack-scan.ts): the fields
+ * array, then `properties`, then a table, then MAX_TABLE_DEPTH levels inside it.
+ * fieldTableError then applies the exact per-table limits. spec/protocol.md §Field tables.
+ */
+const SCAN_LIMITS: ScanLimits = {
+  maxDepth: MAX_TABLE_DEPTH + 3,
+  maxMapEntries: MAX_TABLE_KEYS,
+  maxEntries: MAX_FIELD_ENTRIES,
+  maxKeyBytes: MAX_SHORTSTR_BYTES,
+};
 
 interface CompiledSchema {
   name: FrameName;
@@ -151,7 +166,7 @@ export function encodeFrames(frames: readonly Frame[]): Uint8Array {
   return batch.finish();
 }
 
-function checkField(kind: FieldKind, v: unknown, where: string): unknown {
+function checkField(kind: FieldKind, v: unknown, where: string, name: string, frameName: string): unknown {
   switch (kind) {
     case 'str':
       if (typeof v === 'string') return v;
@@ -174,17 +189,28 @@ function checkField(kind: FieldKind, v: unknown, where: string): unknown {
     case 'int':
       if (Number.isSafeInteger(v)) return v;
       break;
-    case 'table':
+    case 'table': {
       if (v === null || v === undefined) return {};
-      if (isFieldTable(v)) return v;
-      break;
+      const error = fieldTableError(v, name);
+      if (error === undefined) return v;
+      throw new ProtocolError(`${frameName} frame: ${error}`, ErrorCode.SYNTAX_ERROR);
+    }
     case 'props':
-      return validateProperties(v, where);
+      return validateProperties(v, where, `${frameName} frame: properties`);
     case 'content':
       break;
   }
-  const expected = kind === 'table' ? 'a map' : kind === 'str' ? 'a string' : kind === 'bool' ? 'a boolean' : `an integer (${kind})`;
+  const expected = kind === 'str' ? 'a string' : kind === 'bool' ? 'a boolean' : `an integer (${kind})`;
   throw new ProtocolError(`${where}: expected ${expected}`, ErrorCode.SYNTAX_ERROR);
+}
+
+/** `properties.headers.h[0]: ` for a scan error's path, naming the frame field. */
+function scanPath(schema: CompiledSchema, path: readonly (string | number)[]): string {
+  if (path.length === 0) return '';
+  const first = path[0]!;
+  let out = typeof first === 'number' ? (schema.names[first] ?? `[${first}]`) : String(first);
+  for (const key of path.slice(1)) out = fieldPath(out, key);
+  return `${out}: `;
 }
 
 function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): Frame {
@@ -203,6 +229,12 @@ function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): 
   if (!schema.hasContent && fieldsEnd !== end) {
     throw new ProtocolError(`${schema.name} frame: ${end - fieldsEnd} unexpected bytes after the fields`, ErrorCode.FRAME_ERROR);
   }
+  try {
+    if (fieldsSize > 0) scanMsgpack(bytes, fieldsStart, fieldsEnd, SCAN_LIMITS);
+  } catch (err) {
+    if (!(err instanceof ScanError)) throw err;
+    throw new ProtocolError(`${schema.name} frame: ${scanPath(schema, err.path)}${err.message}`, ErrorCode.SYNTAX_ERROR);
+  }
   let values: unknown;
   try {
     values = fieldsSize === 0 ? [] : packr.unpack(bytes.subarray(fieldsStart, fieldsEnd));
@@ -218,7 +250,7 @@ function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): 
   const frame: Record<string, unknown> = { type: schema.name, channel };
   for (let i = 0; i < schema.names.length; i++) {
     const name = schema.names[i]!;
-    frame[name] = checkField(schema.kinds[i]!, values[i], `${schema.name} frame field "${name}"`);
+    frame[name] = checkField(schema.kinds[i]!, values[i], `${schema.name} frame field "${name}"`, name, schema.name);
   }
   if (schema.hasContent) frame['content'] = bytes.subarray(fieldsEnd, end);
   return frame as unknown as Frame;
