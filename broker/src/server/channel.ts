@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode, type Frame, type FrameOf } from '@switchyard/client/protocol';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
+import { checkShortString } from '../vhost/names.js';
 import { publishMessage } from '../vhost/publisher.js';
 import type { MessageRecord } from '../store/store.js';
 import { ChannelConsumer } from './channel-consumer.js';
@@ -264,6 +265,7 @@ export class ServerChannel implements ConfirmSource {
     if (this.consumers.size >= max) {
       throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `consumer limit reached: ${max} consumers on channel ${this.number} (maxConsumersPerChannel)`);
     }
+    checkShortString('consumer tag', f.consumerTag);
     const tag = f.consumerTag === '' ? `amq.ctag-${randomBytes(12).toString('base64url')}` : f.consumerTag;
     if (this.consumers.has(tag)) {
       throw new BrokerError(ErrorCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}' on channel ${this.number}`);
