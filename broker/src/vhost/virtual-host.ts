@@ -4,7 +4,7 @@ import { bindingKey, type Binding } from '../routing/binding.js';
 import { isExchangeType, validateBindingArguments, type ExchangeType } from '../routing/matcher.js';
 import { route } from '../routing/router.js';
 import { Queue } from '../queues/queue.js';
-import { systemClock, type Clock } from '../queues/clock.js';
+import { guardedClock, systemClock, type Clock } from '../queues/clock.js';
 import type { MessageRecord, QueueStore } from '../store/store.js';
 import { deadLetter } from './dead-lettering.js';
 import { DELAYED_QUEUE_ID, DelayedMessages } from './delayed-messages.js';
@@ -59,12 +59,18 @@ export class VirtualHost {
   /** Called after a queue is deleted (consumers cancelled). */
   onQueueDeleted: ((queue: Queue) => void) | undefined;
 
+  /**
+   * @param onTimerError called with an unexpected error thrown by a timer of this vhost (TTL
+   *   expiry, dead-lettering, delayed messages, queue expiry) and where it happened; the broker
+   *   logs it and carries on. Default: ignore.
+   */
   constructor(
     readonly name: string,
     private readonly store: QueueStore,
     private readonly clock: Clock = systemClock,
+    private readonly onTimerError: (err: unknown, context: Record<string, string>) => void = () => undefined,
   ) {
-    this.delayed = new DelayedMessages(store, clock, (record) => this.routeDue(record));
+    this.delayed = new DelayedMessages(store, guardedClock(clock, (err) => onTimerError(err, { component: 'delayed-messages' })), (record) => this.routeDue(record));
     this.exchangeDedup = new ExchangeDedup(store, clock);
     for (const [xname, type] of BUILT_IN_EXCHANGES) {
       this.exchanges.set(xname, new Exchange({ name: xname, type, durable: true, autoDelete: false, internal: false, arguments: {} }));
@@ -300,7 +306,7 @@ export class VirtualHost {
       { name, id, durable, autoDelete, exclusiveOwner: owner, arguments: args },
       {
         store: durable && owner === undefined ? this.store : undefined,
-        clock: this.clock,
+        clock: guardedClock(this.clock, (err) => this.onTimerError(err, { component: 'queue', queue: name })),
         deadLetter: (q, record, reason) => deadLetter(this, q, record, reason, this.clock.now()),
         remove: (q, reason) => this.removeQueue(q, reason),
       },
