@@ -36,6 +36,18 @@ describe('names and field tables (spec/semantics.md §Names, spec/protocol.md §
       const res = await api('PUT', `/api/queues/%2F/${encodeURIComponent('tab\there')}`, { durable: false });
       expect(res.status).to.equal(400);
       expect(JSON.stringify(res.body)).to.match(/control character U\+0009/);
+      // invalid UTF-8 through the management API: in the path, and in a JSON body
+      expect((await api('PUT', '/api/queues/%2F/bad%FFname', { durable: false })).status).to.equal(400);
+      const raw = await fetch(`${f.tb.broker.managementUrl}/api/exchanges/%2F/amq.direct/publish`, {
+        method: 'POST',
+        headers: { authorization: GUEST, 'content-type': 'application/json' },
+        body: Buffer.concat([Buffer.from('{"routingKey":"k'), Buffer.from([0xff]), Buffer.from('","payload":"x"}')]),
+      });
+      expect(raw.status).to.equal(400);
+      expect(await raw.text()).to.match(/not valid UTF-8/);
+      const lone = await api('POST', '/api/exchanges/%2F/amq.direct/publish', { routingKey: '\ud800', payload: 'x' });
+      expect(lone.status).to.equal(400);
+      expect(JSON.stringify(lone.body)).to.match(/lone surrogate/);
       const ch = await conn.createChannel();
       await ch.assertQueue('ünïcode-ok ✓', { durable: false });
     });

@@ -1,4 +1,4 @@
-import { fieldTableError, isFieldTable, type FieldTable } from '@switchyard/client/protocol';
+import { fieldTableError, isFieldTable, isWellFormed, type FieldTable } from '@switchyard/client/protocol';
 import { badField } from './http-util.js';
 
 /**
@@ -35,6 +35,8 @@ export class Body {
       return fallback;
     }
     if (typeof v !== 'string') throw badField(field, `expected a string, got ${describe(v)}`);
+    // A lone surrogate (JSON "\ud800") has no UTF-8 form: stored, it would poison every frame carrying it.
+    if (!isWellFormed(v)) throw badField(field, 'string is not valid Unicode (a lone surrogate)');
     return v;
   }
 
