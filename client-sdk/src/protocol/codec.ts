@@ -17,7 +17,7 @@
 import { Packr } from 'msgpackr';
 import { ErrorCode, ProtocolError } from './errors.js';
 import { FRAME_SCHEMAS, type FieldKind, type Frame, type FrameName } from './frames.js';
-import { fieldPath, fieldTableError } from './field-table.js';
+import { fieldPath, isPlainObject } from './field-table.js';
 import { MAX_FIELD_ENTRIES, MAX_SHORTSTR_BYTES, MAX_TABLE_DEPTH, MAX_TABLE_KEYS } from './limits.js';
 import { ScanError, scanMsgpack, type ScanLimits } from './msgpack-scan.js';
 import { validateProperties } from './properties.js';
@@ -28,22 +28,29 @@ export const FRAME_HEADER_BYTES = 11;
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', structuredClone: false });
 
 /**
- * What a frame's fields may hold before msgpackr sees them (msgpack-scan.ts): the fields
- * array, then `properties`, then a table, then MAX_TABLE_DEPTH levels inside it.
- * fieldTableError then applies the exact per-table limits. spec/protocol.md §Field tables.
+ * What a frame's fields may hold before msgpackr sees them (msgpack-scan.ts), the same rules
+ * as `fieldTableError`, so decoded tables need no second walk. spec/protocol.md §Field tables.
  */
 const SCAN_LIMITS: ScanLimits = {
   maxDepth: MAX_TABLE_DEPTH + 3,
+  tableDepth: MAX_TABLE_DEPTH,
   maxMapEntries: MAX_TABLE_KEYS,
   maxEntries: MAX_FIELD_ENTRIES,
   maxKeyBytes: MAX_SHORTSTR_BYTES,
 };
+
+/** Nesting each field kind may hold: a table and 16 levels below it; properties one more. */
+function depthOf(kind: FieldKind): number {
+  return kind === 'table' ? MAX_TABLE_DEPTH + 1 : kind === 'props' ? MAX_TABLE_DEPTH + 2 : 1;
+}
 
 interface CompiledSchema {
   name: FrameName;
   code: number;
   names: string[];
   kinds: FieldKind[];
+  /** Per field, the nesting the scan allows (depthOf). */
+  depths: number[];
   hasContent: boolean;
 }
 
@@ -59,6 +66,7 @@ for (const [name, schema] of Object.entries(FRAME_SCHEMAS)) {
     code: schema.code,
     names: plain.map((f) => f[0]),
     kinds: plain.map((f) => f[1]),
+    depths: plain.map((f) => depthOf(f[1])),
     hasContent,
   };
   BY_CODE[schema.code] = compiled;
@@ -189,14 +197,13 @@ function checkField(kind: FieldKind, v: unknown, where: string, name: string, fr
     case 'int':
       if (Number.isSafeInteger(v)) return v;
       break;
-    case 'table': {
+    case 'table':
       if (v === null || v === undefined) return {};
-      const error = fieldTableError(v, name);
-      if (error === undefined) return v;
-      throw new ProtocolError(`${frameName} frame: ${error}`, ErrorCode.SYNTAX_ERROR);
-    }
+      // The scan already held its values to fieldTableError's rules: only the shape is left.
+      if (isPlainObject(v)) return v;
+      throw new ProtocolError(`${frameName} frame: ${name}: expected a map`, ErrorCode.SYNTAX_ERROR);
     case 'props':
-      return validateProperties(v, where, `${frameName} frame: properties`);
+      return validateProperties(v, where, `${frameName} frame: properties`, false);
     case 'content':
       break;
   }
@@ -230,7 +237,7 @@ function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): 
     throw new ProtocolError(`${schema.name} frame: ${end - fieldsEnd} unexpected bytes after the fields`, ErrorCode.FRAME_ERROR);
   }
   try {
-    if (fieldsSize > 0) scanMsgpack(bytes, fieldsStart, fieldsEnd, SCAN_LIMITS);
+    if (fieldsSize > 0) scanMsgpack(bytes, fieldsStart, fieldsEnd, SCAN_LIMITS, schema.depths);
   } catch (err) {
     if (!(err instanceof ScanError)) throw err;
     throw new ProtocolError(`${schema.name} frame: ${scanPath(schema, err.path)}${err.message}`, ErrorCode.SYNTAX_ERROR);

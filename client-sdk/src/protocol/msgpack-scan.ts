@@ -17,6 +17,8 @@
 export interface ScanLimits {
   /** Deepest nesting of arrays and maps, the outermost value counting as 1. */
   maxDepth: number;
+  /** The nesting allowed below a table, for error messages. */
+  tableDepth: number;
   /** Most entries of one map. */
   maxMapEntries: number;
   /** Most map entries and array elements, all together. */
@@ -35,6 +37,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 class Scanner {
   pos: number;
   entries = 0;
+  /** Deepest nesting allowed for the value being read (per frame field, see `fieldDepths`). */
+  private maxDepth: number;
   private readonly view: DataView;
 
   constructor(
@@ -42,8 +46,10 @@ class Scanner {
     start: number,
     private readonly end: number,
     private readonly limits: ScanLimits,
+    private readonly fieldDepths: readonly number[] | undefined,
   ) {
     this.pos = start;
+    this.maxDepth = limits.maxDepth;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -98,6 +104,8 @@ class Scanner {
   private array(n: number, depth: number): void {
     this.count(n, 'array');
     for (let i = 0; i < n; i++) {
+      // The outermost array holds a frame's fields: each has its own nesting allowance.
+      if (depth === 1 && this.fieldDepths !== undefined) this.maxDepth = 1 + (this.fieldDepths[i] ?? 0);
       try {
         this.value(depth);
       } catch (err) {
@@ -111,17 +119,19 @@ class Scanner {
     if (n > this.limits.maxMapEntries) throw new ScanError(`more than ${this.limits.maxMapEntries} keys in one table`);
     this.count(n, 'map');
     for (let i = 0; i < n; i++) {
-      const key = this.key();
+      const keyEnd = this.key();
       try {
         this.value(depth);
       } catch (err) {
-        if (err instanceof ScanError) err.path.unshift(key);
+        // The key is only decoded to name it in an error: decoding every key costs more than the scan.
+        if (err instanceof ScanError) err.path.unshift(utf8.decode(this.bytes.subarray(keyEnd.start, keyEnd.end)));
         throw err;
       }
     }
   }
 
-  private key(): string {
+  /** Checks a map key; returns where its bytes are. */
+  private key(): { start: number; end: number } {
     const t = this.u8();
     let n: number;
     if (t >= 0xa0 && t <= 0xbf) n = t & 0x1f;
@@ -130,7 +140,8 @@ class Scanner {
     else if (t === 0xdb) n = this.uint(4);
     else throw new ScanError(`table key is not a string (msgpack type 0x${hex(t)})`);
     if (n > this.limits.maxKeyBytes) throw new ScanError(`table key of ${n} bytes; the limit is ${this.limits.maxKeyBytes}`);
-    return this.str(n, true)!;
+    this.str(n, false);
+    return { start: this.pos - n, end: this.pos };
   }
 
   value(depth: number): void {
@@ -138,7 +149,7 @@ class Scanner {
     if (t < 0x80 || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) return; // ints, nil, bool
     if (t >= 0xa0 && t <= 0xbf) return void this.str(t & 0x1f, false);
     if (t <= 0x9f) {
-      if (depth >= this.limits.maxDepth) throw new ScanError(`nested more than ${this.limits.maxDepth} tables or arrays deep`);
+      if (depth >= this.maxDepth) throw this.tooDeep();
       return t <= 0x8f ? this.map(t & 0x0f, depth + 1) : this.array(t & 0x0f, depth + 1);
     }
     switch (t) {
@@ -155,7 +166,7 @@ class Scanner {
       case 0xda: return void this.str(this.uint(2), false);
       case 0xdb: return void this.str(this.uint(4), false);
       case 0xdc: case 0xdd: case 0xde: case 0xdf: {
-        if (depth >= this.limits.maxDepth) throw new ScanError(`nested more than ${this.limits.maxDepth} tables or arrays deep`);
+        if (depth >= this.maxDepth) throw this.tooDeep();
         const n = this.uint(t === 0xdc || t === 0xde ? 2 : 4);
         return t <= 0xdd ? this.array(n, depth + 1) : this.map(n, depth + 1);
       }
@@ -173,6 +184,10 @@ class Scanner {
       default:
         throw new ScanError(`not valid msgpack: type byte 0x${hex(t)} is never used`);
     }
+  }
+
+  private tooDeep(): ScanError {
+    return new ScanError(`nested more than ${this.limits.tableDepth} tables or arrays deep`);
   }
 
   private float(size: 4 | 8): void {
@@ -193,10 +208,12 @@ function extension(type: number): ScanError {
 
 /**
  * Checks that `bytes[start, end)` is exactly one msgpack value within `limits`, made of plain
- * msgpack types only. Throws ScanError naming the path to the refused value.
+ * msgpack types only. With `fieldDepths`, the value is a frame's fields array and element i
+ * may nest `fieldDepths[i]` levels (the element itself counting as one). Throws ScanError
+ * naming the path to the refused value.
  */
-export function scanMsgpack(bytes: Uint8Array, start: number, end: number, limits: ScanLimits): void {
-  const s = new Scanner(bytes, start, end, limits);
+export function scanMsgpack(bytes: Uint8Array, start: number, end: number, limits: ScanLimits, fieldDepths?: readonly number[]): void {
+  const s = new Scanner(bytes, start, end, limits, fieldDepths);
   s.value(0);
   if (s.pos !== end) throw new ScanError(`not valid msgpack: ${end - s.pos} bytes after the value`);
 }

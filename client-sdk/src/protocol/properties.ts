@@ -56,10 +56,11 @@ export function isFieldTable(value: unknown): value is FieldTable {
 }
 
 /**
- * Checks a decoded properties map: known names only, each of its type. Unknown names are a
+ * Checks a decoded properties map: known names only, each of its type; `headers` a field
+ * table (fieldTableError) unless `checkTables` is false. Unknown names are a
  * syntax error rather than silently dropped, so a typo in a client surfaces at once.
  */
-export function validateProperties(value: unknown, where: string, path = 'properties'): MessageProperties | null {
+export function validateProperties(value: unknown, where: string, path = 'properties', checkTables = true): MessageProperties | null {
   if (value === null || value === undefined) return null;
   if (!isFieldTable(value)) {
     throw new ProtocolError(`${where}: properties must be a map`, ErrorCode.SYNTAX_ERROR);
@@ -72,7 +73,8 @@ export function validateProperties(value: unknown, where: string, path = 'proper
     }
     if (v === undefined || v === null) continue;
     if (kind === 'table') {
-      const error = fieldTableError(v, `${path}.${key}`);
+      // checkTables is false only for the codec, whose scan applied the same rules to the bytes.
+      const error = checkTables ? fieldTableError(v, `${path}.${key}`) : isFieldTable(v) ? undefined : `${path}.${key}: expected a map`;
       if (error !== undefined) throw new ProtocolError(error, ErrorCode.SYNTAX_ERROR);
       continue;
     }

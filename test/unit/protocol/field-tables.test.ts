@@ -92,6 +92,16 @@ describe('field tables (spec/protocol.md §Field tables)', () => {
       let tooDeep: unknown = 1;
       for (let i = 0; i < MAX_TABLE_DEPTH + 1; i++) tooDeep = [tooDeep];
       expect(refusal(publishWithHeaders(plain, { a: tooDeep })).message).to.match(/nested more than/);
+      // exactly the SDK's rule: 16 levels below the headers table pass, 17 do not
+      let limit: unknown = 1;
+      for (let i = 0; i < MAX_TABLE_DEPTH; i++) limit = [limit];
+      expect(fieldTableError({ a: limit }, 'h')).to.equal(undefined);
+      expect(fieldTableError({ a: [limit] }, 'h')).to.match(/nested more than 16/);
+      expect(() => decodeAll(publishWithHeaders(plain, { a: limit }))).to.not.throw();
+      expect(refusal(publishWithHeaders(plain, { a: [limit] })).message).to.match(/properties\.headers\.a(\[0\])+: nested more than 16/);
+      const declare = (args: unknown) => encodeFrame({ type: 'queueDeclare', channel: 1, rid: 1, queue: 'q', passive: false, durable: false, exclusive: false, autoDelete: false, arguments: args as never });
+      expect(() => decodeAll(declare({ a: limit }))).to.not.throw();
+      expect(refusal(declare({ a: [limit] })).message).to.match(/queueDeclare frame: arguments\.a(\[0\])+: nested more than 16/);
     });
 
     it(`refuses a table of more than ${MAX_TABLE_KEYS} keys, and a 10 MiB frame of keys before building it`, () => {
