@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
 import { importDefinitionsFile } from './definitions.js';
-import { createLogger, type Logger } from './logging.js';
+import { createLogger, errorFields, type Logger } from './logging.js';
 import { createBrokerHistograms, type BrokerHistograms } from './metrics/histogram.js';
 import { ManagementServer } from './management/http-server.js';
 import { systemClock } from './queues/clock.js';
@@ -85,7 +85,9 @@ export class Broker implements BrokerServices {
   }
 
   private openVhost(name: string, delayedQueueId: number): VirtualHost {
-    const vhost = new VirtualHost(name, new ScopedStore(this.store, name, delayedQueueId), this.options.clock ?? systemClock);
+    const vhost = new VirtualHost(name, new ScopedStore(this.store, name, delayedQueueId), this.options.clock ?? systemClock, (err, context) =>
+      this.logger.error('unexpected error in a timer; the broker carries on', { vhost: name, ...context, ...errorFields(err) }),
+    );
     vhost.recover();
     this.vhosts.set(name, vhost);
     return vhost;
@@ -159,7 +161,13 @@ export class Broker implements BrokerServices {
     await listenOn(server, o.port, o.host, 'client');
     this.timeoutTimer = setInterval(() => {
       const now = Date.now();
-      for (const conn of this.connections) conn.checkConsumerTimeouts(now, o.consumerTimeoutMs);
+      for (const conn of this.connections) {
+        try {
+          conn.checkConsumerTimeouts(now, o.consumerTimeoutMs);
+        } catch (err) {
+          this.logger.error('unexpected error checking consumer timeouts; the broker carries on', { component: 'broker', conn: conn.id, ...errorFields(err) });
+        }
+      }
     }, o.consumerTimeoutCheckMs);
     this.timeoutTimer.unref();
     this.alarms.start(o.alarmCheckMs);

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isFieldTable, type FieldTable } from '@switchyard/client/protocol';
+import { fieldTableError, isFieldTable, isWellFormed, type FieldTable } from '@switchyard/client/protocol';
 import type { Broker } from './broker.js';
 import type { Binding } from './routing/binding.js';
 import { VERSION } from './version.js';
@@ -108,6 +108,7 @@ class Reader {
     const v = this.entry[key];
     if (v === undefined && fallback !== undefined) return fallback;
     if (typeof v !== 'string') throw new DefinitionsError(`${this.path}.${key}`, v === undefined ? 'required' : `expected a string, got ${JSON.stringify(v)}`);
+    if (!isWellFormed(v)) throw new DefinitionsError(`${this.path}.${key}`, 'string is not valid Unicode (a lone surrogate)');
     return v;
   }
 
@@ -122,6 +123,9 @@ class Reader {
     const v = this.entry[key];
     if (v === undefined || v === null) return {};
     if (!isFieldTable(v)) throw new DefinitionsError(`${this.path}.${key}`, 'expected an object');
+    // AMQP field values and limits, as on the wire (spec/protocol.md §Field tables).
+    const error = fieldTableError(v, `${this.path}.${key}`);
+    if (error !== undefined) throw new DefinitionsError('', error);
     return v;
   }
 }
@@ -235,11 +239,18 @@ function apply(path: string, what: string, declare: () => unknown): void {
 
 /** Reads and imports a definitions file (the `definitions` option, at boot). */
 export async function importDefinitionsFile(broker: Broker, file: string): Promise<ImportResult> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (err) {
     throw new Error(`cannot read definitions file '${file}': ${(err as Error).message}`, { cause: err });
+  }
+  let text: string;
+  try {
+    // Strict: invalid UTF-8 must not become U+FFFD inside a queue or exchange name.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(`definitions file '${file}' is not valid UTF-8`);
   }
   let value: unknown;
   try {

@@ -35,3 +35,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     transports: [new winston.transports.Console({ stderrLevels: [] })],
   });
 }
+
+/** Log fields for an unexpected error: its message and stack (the stack says where). */
+export function errorFields(err: unknown): { error: string; stack?: string } {
+  if (err instanceof Error) return err.stack === undefined ? { error: err.message } : { error: err.message, stack: err.stack };
+  return { error: String(err) };
+}

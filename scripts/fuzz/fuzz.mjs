@@ -5,7 +5,9 @@
 // 2. Live broker (spawned as a child process): persistent messages are published and
 //    confirmed first; then bad frames arrive on many connections — garbage, unknown types,
 //    frames before hello, frames on closed channels, acks of unknown tags, publishes to
-//    missing exchanges, type-confused fields. The broker must answer with protocol errors,
+//    missing exchanges, type-confused fields, hostile field tables and names (tables.mjs:
+//    every msgpackr extension, deep nesting, huge tables, invalid UTF-8, control characters)
+//    published into a TTL queue whose dead-letter queue has a consumer. The broker must answer with protocol errors,
 //    stay up, not grow its memory without bound, and still hold every confirmed message.
 import { parseArgs } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -17,6 +19,7 @@ import { connect } from '@switchyard/client';
 import { FRAME_SCHEMAS, PROTOCOL_VERSION, ProtocolError, decodeFrames, encodeFrame, encodeFrames } from '@switchyard/client/protocol';
 import { spawnBroker } from '../bench/spawn-broker.mjs';
 import { memOf } from '../bench/stats.mjs';
+import { hostileTableFrame } from './tables.mjs';
 
 /** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
 function rng(seed) {
@@ -83,10 +86,15 @@ export function fuzzDecoder({ iterations = 100_000, seed = 1 } = {}) {
   let decoded = 0;
   let rejected = 0;
   for (let i = 0; i < iterations; i++) {
-    const base = r() < 0.5 ? encodeFrame(validFrame(r)) : typeConfused(r, 1);
+    // Hostile field tables and names (tables.mjs) are a fifth of the inputs.
+    const hostile = r() < 0.2 ? hostileTableFrame(r) : undefined;
+    const base = hostile !== undefined ? hostile.bytes : r() < 0.5 ? encodeFrame(validFrame(r)) : typeConfused(r, 1);
     const input = r() < 0.7 ? mutate(r, base) : base;
     try {
-      decodeFrames(input, () => undefined, 4096);
+      // Whatever decodes must encode again: a decoded value that cannot be re-encoded is a
+      // poison message (issue 11 item 1).
+      decodeFrames(input, (f) => encodeFrame(f), 64 * 1024);
+      if (input === base && hostile?.expect === 'connection') throw new Error(`a hostile table frame decoded (seed ${seed}, iteration ${i})`);
       decoded++;
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw new Error(`decoder threw ${err?.constructor?.name}: ${err?.message} (seed ${seed}, iteration ${i})`);
@@ -128,6 +136,16 @@ function hostileSession(url, r) {
         // connection-level garbage, sometimes before hello
         if (r() < 0.5) ws.send(encodeFrame(hello()));
         ws.send(mutate(r, r() < 0.5 ? encodeFrame(validFrame(r)) : typeConfused(r, Math.floor(r() * 3))));
+        sent++;
+        return;
+      }
+      if (kind < 0.5 && kind >= 0.35) {
+        // a hostile field table or name (tables.mjs), published into a TTL queue whose
+        // dead-letter queue has a consumer: refused, never stored, never a crash
+        const { bytes } = hostileTableFrame(r, 1, '', 'fuzz-ttl');
+        ws.send(encodeFrames([hello(), { type: 'channelOpen', channel: 1 }]));
+        ws.send(bytes);
+        ws.send(encodeFrames([{ type: 'channelCloseOk', channel: 1 }, { type: 'close', channel: 0, code: 200, message: 'bye' }]));
         sent++;
         return;
       }
@@ -180,6 +198,17 @@ export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, con
     await ch.assertQueue('fuzz-safe', { durable: true });
     await Promise.all(Array.from({ length: confirmed }, (_, i) => ch.sendToQueue('fuzz-safe', Buffer.from(`m${i}`), { persistent: true })));
     await conn.close();
+    // TTL -> dead-letter -> consumer: the path a poison header used to crash (issue 11 item 1).
+    const dlxConn = await connect(url);
+    let dlxClosed = false;
+    dlxConn.on('close', () => (dlxClosed = true));
+    const dlxCh = await dlxConn.createChannel();
+    await dlxCh.assertExchange('fuzz-dlx', 'fanout', { durable: true });
+    await dlxCh.assertQueue('fuzz-dlq', { durable: true });
+    await dlxCh.bindQueue('fuzz-dlq', 'fuzz-dlx', '');
+    await dlxCh.assertQueue('fuzz-ttl', { durable: true, arguments: { 'x-message-ttl': 20, 'x-dead-letter-exchange': 'fuzz-dlx' } });
+    const deadLettered = [];
+    await dlxCh.consume('fuzz-dlq', (m) => m && deadLettered.push(Buffer.from(m.content).toString()), { noAck: true });
 
     const deadline = Date.now() + seconds * 1000;
     let sent = 0;
@@ -200,6 +229,11 @@ export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, con
       }
       if (broker.exited()) throw new Error(`broker died: ${JSON.stringify(broker.exited())}\n${broker.logTail()}`);
     }
+    await dlxCh.sendToQueue('fuzz-ttl', Buffer.from('probe'), { persistent: true });
+    for (let t = 0; t < 100 && !deadLettered.includes('probe'); t++) await new Promise((res) => setTimeout(res, 20));
+    const probeDeadLettered = deadLettered.includes('probe');
+    const dlxConsumerAlive = !dlxClosed;
+    await dlxConn.close();
     const conn2 = await connect(url);
     const ch2 = await conn2.createChannel();
     const { messageCount } = await ch2.checkQueue('fuzz-safe');
@@ -217,6 +251,8 @@ export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, con
       errorReplies: errors,
       sessions,
       brokerAlive: !broker.exited(),
+      dlxConsumerAlive,
+      probeDeadLettered,
       confirmedBefore: confirmed,
       stillStored: messageCount,
       intactInOrder: intact,
@@ -238,7 +274,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`decoder: ${d.iterations.toLocaleString()} inputs, ${d.decoded.toLocaleString()} decoded, ${d.rejected.toLocaleString()} rejected with ProtocolError, nothing else thrown`);
   const b = await fuzzBroker({ seconds, frames, seed, log: (s) => console.log(s) });
   console.log(JSON.stringify(b, null, 2));
-  const ok = b.brokerAlive && b.stillStored === b.confirmedBefore && b.intactInOrder === b.confirmedBefore;
+  const ok = b.brokerAlive && b.dlxConsumerAlive && b.probeDeadLettered && b.stillStored === b.confirmedBefore && b.intactInOrder === b.confirmedBefore;
   console.log(ok ? 'OK' : 'FAILED');
   process.exit(ok ? 0 : 1);
 }

@@ -6,6 +6,8 @@ interface BrokerFuzzResult {
   badFrames: number;
   errorReplies: number;
   brokerAlive: boolean;
+  dlxConsumerAlive: boolean;
+  probeDeadLettered: boolean;
   confirmedBefore: number;
   stillStored: number;
   intactInOrder: number;
@@ -25,6 +27,8 @@ describe('hostile input (bounded fuzz run)', function () {
   it(`the live broker answers bad frames, stays up, keeps its memory and every confirmed message (seed ${seed})`, async () => {
     const r = (await (fuzzBroker as (o: object) => Promise<BrokerFuzzResult>)({ seconds: 20, frames: 100_000, seed })) as BrokerFuzzResult;
     expect(r.brokerAlive).to.equal(true);
+    expect(r.dlxConsumerAlive, 'a poison message closed the dead-letter consumer').to.equal(true);
+    expect(r.probeDeadLettered).to.equal(true);
     expect(r.badFrames).to.be.greaterThan(5_000);
     expect(r.errorReplies).to.be.at.least(r.badFrames * 0.9);
     expect(r.stillStored).to.equal(r.confirmedBefore);

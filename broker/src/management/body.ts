@@ -1,4 +1,4 @@
-import { isFieldTable, type FieldTable } from '@switchyard/client/protocol';
+import { fieldTableError, isFieldTable, isWellFormed, type FieldTable } from '@switchyard/client/protocol';
 import { badField } from './http-util.js';
 
 /**
@@ -35,6 +35,8 @@ export class Body {
       return fallback;
     }
     if (typeof v !== 'string') throw badField(field, `expected a string, got ${describe(v)}`);
+    // A lone surrogate (JSON "\ud800") has no UTF-8 form: stored, it would poison every frame carrying it.
+    if (!isWellFormed(v)) throw badField(field, 'string is not valid Unicode (a lone surrogate)');
     return v;
   }
 
@@ -60,6 +62,9 @@ export class Body {
     const v = this.data[field];
     if (v === undefined || v === null) return {};
     if (!isFieldTable(v)) throw badField(field, `expected a JSON object, got ${describe(v)}`);
+    // AMQP field values and limits, as on the wire (spec/protocol.md §Field tables).
+    const error = fieldTableError(v, field);
+    if (error !== undefined) throw badField(field, error.startsWith(`${field}: `) ? error.slice(field.length + 2) : error);
     return v;
   }
 }

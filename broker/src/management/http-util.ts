@@ -67,6 +67,8 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * Reads and parses a JSON request body. An empty body is `{}`. Anything else than a JSON
  * object, or a body that is not declared `application/json`, is a 400/415.
@@ -85,9 +87,16 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
     // Also what keeps a cross-site HTML form from driving the API (spec §Security).
     throw new HttpError(415, 'unsupported_media_type', `send the body as JSON with 'content-type: application/json' (got '${type || 'none'}')`);
   }
+  let text: string;
+  try {
+    // JSON is UTF-8 (RFC 8259): invalid bytes are refused, never turned into U+FFFD in a name.
+    text = STRICT_UTF8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new HttpError(400, 'bad_request', 'request body is not valid UTF-8');
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new HttpError(400, 'bad_request', `request body is not valid JSON: ${(err as Error).message}`);
   }

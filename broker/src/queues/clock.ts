@@ -49,3 +49,24 @@ export class DeadlineTimer {
     this.at = Infinity;
   }
 }
+
+/**
+ * The same clock, with every timer callback run inside try/catch: an unexpected error in TTL
+ * expiry, dead-lettering, a delayed release or queue expiry goes to `onError` (which logs it
+ * with its context) instead of ending the process. The broker keeps serving; the timer's work
+ * for that turn is lost, and the next arm of the timer tries again.
+ */
+export function guardedClock(clock: Clock, onError: (err: unknown) => void): Clock {
+  return {
+    now: () => clock.now(),
+    setTimeout: (fn, ms) =>
+      clock.setTimeout(() => {
+        try {
+          fn();
+        } catch (err) {
+          onError(err);
+        }
+      }, ms),
+    clearTimeout: (h) => clock.clearTimeout(h),
+  };
+}

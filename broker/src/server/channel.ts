@@ -3,6 +3,7 @@ import { BrokerError, ErrorCode, type Frame, type FrameOf, type MessagePropertie
 import type { Permissions } from '../auth/permissions.js';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
+import { checkShortString } from '../vhost/names.js';
 import { publishMessage, type PublishOutcome } from '../vhost/publisher.js';
 import type { MessageRecord } from '../store/store.js';
 import { ChannelConsumer } from './channel-consumer.js';
@@ -310,6 +311,7 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     if (this.consumers.size >= max) {
       throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `consumer limit reached: ${max} consumers on channel ${this.number} (maxConsumersPerChannel)`);
     }
+    checkShortString('consumer tag', f.consumerTag);
     const tag = f.consumerTag === '' ? `amq.ctag-${randomBytes(12).toString('base64url')}` : f.consumerTag;
     this.checkTagFree(tag);
     // Consumer priority: the frame's field, or RabbitMQ's `x-priority` consumer argument.

@@ -14,7 +14,7 @@ import {
   type FrameOf,
 } from '@switchyard/client/protocol';
 import { Permissions } from '../auth/permissions.js';
-import type { Logger } from '../logging.js';
+import { errorFields, type Logger } from '../logging.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { ServerChannel } from './channel.js';
 import type { BrokerServices } from './services.js';
@@ -109,7 +109,7 @@ export class ClientConnection {
     if (this.outbox.byteLength >= BATCH_TARGET_BYTES) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flush);
+      setImmediate(() => this.guard('flush', this.flush));
     }
   }
 
@@ -118,11 +118,24 @@ export class ClientConnection {
     if (this.outbox.frameCount === 0 || this.state === State.closed) return;
     const bytes = this.outbox.finish();
     this.lastSent = Date.now();
-    this.ws.send(bytes, { binary: true }, this.onWritten);
+    this.ws.send(bytes, { binary: true }, () => this.guard('write callback', this.onWritten));
     if (!this.backpressured && this.ws.bufferedAmount > this.services.options.socketHighWaterBytes) {
       this.backpressured = true;
     }
   };
+
+  /**
+   * Runs a timer or socket callback: an unexpected error there (nothing catches it above)
+   * is logged and ends this connection, never the process.
+   */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error(`unexpected error in ${what}: closing this connection`, errorFields(err));
+      this.ws.terminate();
+    }
+  }
 
   private readonly onWritten = (): void => {
     // Resume once half the high-water mark has drained, so we do not flap at the boundary.
@@ -244,7 +257,7 @@ export class ClientConnection {
     clearTimeout(this.timer);
     this.timer = undefined;
     // Ticks at a quarter interval: a silent peer is found dead within 2.25 intervals.
-    if (this.heartbeatMs > 0) this.timer = setInterval(this.tick, Math.max(25, Math.floor(this.heartbeatMs / 4)));
+    if (this.heartbeatMs > 0) this.timer = setInterval(() => this.guard('heartbeat', this.tick), Math.max(25, Math.floor(this.heartbeatMs / 4)));
     this.send({
       type: 'helloOk',
       channel: 0,

@@ -2,6 +2,7 @@ import type { MessageProperties } from '@switchyard/client/protocol';
 import type { Queue } from '../queues/queue.js';
 import { parseExpiration } from '../queues/ttl.js';
 import { delayOf } from './delayed-messages.js';
+import { checkShortString } from './names.js';
 import type { VirtualHost } from './virtual-host.js';
 
 /** Counters a publish updates (a subset of the broker's stats). */
@@ -33,6 +34,7 @@ export function publishMessage(
   content: Uint8Array,
 ): PublishOutcome {
   parseExpiration(properties?.expiration); // 406 before anything is enqueued
+  checkShortString('routing key', routingKey);
   counters.published++;
   if (vhost.exchangeDedup.isDuplicate(exchange, properties, properties?.persistent === true)) {
     counters.duplicates++; // confirmed, not routed: the publisher's retry is harmless

@@ -4,13 +4,14 @@ import { bindingKey, type Binding } from '../routing/binding.js';
 import { isExchangeType, validateBindingArguments, type ExchangeType } from '../routing/matcher.js';
 import { route } from '../routing/router.js';
 import { Queue } from '../queues/queue.js';
-import { systemClock, type Clock } from '../queues/clock.js';
+import { guardedClock, systemClock, type Clock } from '../queues/clock.js';
 import type { MessageRecord, QueueStore } from '../store/store.js';
 import { deadLetter } from './dead-lettering.js';
 import { DELAYED_QUEUE_ID, DelayedMessages } from './delayed-messages.js';
 import { ExchangeDedup, exchangeDedupWindow } from './publish-gate.js';
 import { assertEquivalent, assertEquivalentArguments } from './equivalence.js';
 import { Exchange } from './exchange.js';
+import { checkName, checkNewName, checkShortString } from './names.js';
 
 /** The exchanges every vhost has, as in RabbitMQ. `''` is the default exchange. */
 const BUILT_IN_EXCHANGES: readonly [string, ExchangeType][] = [
@@ -21,8 +22,6 @@ const BUILT_IN_EXCHANGES: readonly [string, ExchangeType][] = [
   ['amq.headers', 'headers'],
   ['amq.match', 'headers'],
 ];
-
-const MAX_NAME_LENGTH = 255;
 
 export interface ExchangeDeclare {
   exchange: string;
@@ -60,12 +59,18 @@ export class VirtualHost {
   /** Called after a queue is deleted (consumers cancelled). */
   onQueueDeleted: ((queue: Queue) => void) | undefined;
 
+  /**
+   * @param onTimerError called with an unexpected error thrown by a timer of this vhost (TTL
+   *   expiry, dead-lettering, delayed messages, queue expiry) and where it happened; the broker
+   *   logs it and carries on. Default: ignore.
+   */
   constructor(
     readonly name: string,
     private readonly store: QueueStore,
     private readonly clock: Clock = systemClock,
+    private readonly onTimerError: (err: unknown, context: Record<string, string>) => void = () => undefined,
   ) {
-    this.delayed = new DelayedMessages(store, clock, (record) => this.routeDue(record));
+    this.delayed = new DelayedMessages(store, guardedClock(clock, (err) => onTimerError(err, { component: 'delayed-messages' })), (record) => this.routeDue(record));
     this.exchangeDedup = new ExchangeDedup(store, clock);
     for (const [xname, type] of BUILT_IN_EXCHANGES) {
       this.exchanges.set(xname, new Exchange({ name: xname, type, durable: true, autoDelete: false, internal: false, arguments: {} }));
@@ -203,6 +208,7 @@ export class VirtualHost {
     if (d.exchange.startsWith('amq.')) {
       throw new BrokerError(ErrorCode.ACCESS_REFUSED, `exchange name '${d.exchange}' contains reserved prefix 'amq.*'`);
     }
+    checkNewName('exchange', d.exchange);
     const ae = d.arguments['alternate-exchange'];
     if (ae !== undefined && typeof ae !== 'string') {
       throw new BrokerError(
@@ -215,9 +221,10 @@ export class VirtualHost {
       throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `invalid arg 'x-deduplication-window' for exchange '${d.exchange}': expected a positive integer of milliseconds, got ${JSON.stringify(window)}`);
     }
     const x = new Exchange({ name: d.exchange, type: d.exchangeType, durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
+    // Stored before it exists: a store write that throws leaves no exchange behind.
+    if (x.durable) storeOrFail('exchange', x.name, () => this.store.putExchange(x.toDefinition()));
     this.exchanges.set(x.name, x);
     this.exchangeDedup.configure(x.name, exchangeDedupWindow(x.arguments), x.durable);
-    if (x.durable) this.store.putExchange(x.toDefinition());
     return x;
   }
 
@@ -266,7 +273,8 @@ export class VirtualHost {
       throw new BrokerError(ErrorCode.ACCESS_REFUSED, `queue name '${name}' contains reserved prefix 'amq.'; choose another name`);
     }
     const existing = this.queues.get(name);
-    if (existing !== undefined) {
+    if (existing === undefined) checkNewName('queue', name);
+    else {
       this.requireQueue(name, connectionId);
       assertEquivalent('queue', name, this.name, { durable: d.durable, exclusive: d.exclusive, auto_delete: d.autoDelete }, {
         durable: existing.durable,
@@ -280,7 +288,16 @@ export class VirtualHost {
     // Exclusive queues die with their connection, so they are never stored (as RabbitMQ).
     const durable = d.durable && !d.exclusive;
     const queue = this.createQueue(name, this.store.allocateQueueId(), d.durable, d.autoDelete, d.exclusive ? connectionId : undefined, d.arguments);
-    if (durable) this.store.putQueue({ name, id: queue.id, durable: true, autoDelete: d.autoDelete, arguments: d.arguments });
+    if (durable) {
+      try {
+        storeOrFail('queue', name, () => this.store.putQueue({ name, id: queue.id, durable: true, autoDelete: d.autoDelete, arguments: d.arguments }));
+      } catch (err) {
+        // A durable queue whose record could not be written must not exist until a restart.
+        this.queues.delete(name);
+        queue.stopTimers();
+        throw err;
+      }
+    }
     return queue;
   }
 
@@ -289,7 +306,7 @@ export class VirtualHost {
       { name, id, durable, autoDelete, exclusiveOwner: owner, arguments: args },
       {
         store: durable && owner === undefined ? this.store : undefined,
-        clock: this.clock,
+        clock: guardedClock(this.clock, (err) => this.onTimerError(err, { component: 'queue', queue: name })),
         deadLetter: (q, record, reason) => deadLetter(this, q, record, reason, this.clock.now()),
         remove: (q, reason) => this.removeQueue(q, reason),
       },
@@ -353,6 +370,7 @@ export class VirtualHost {
   private checkBindable(b: Binding, connectionId: string | undefined): Exchange {
     checkName('exchange', b.source);
     checkName(b.destinationKind, b.destination);
+    checkShortString('routing key', b.routingKey);
     refuseDefaultExchange(b.source);
     if (b.destinationKind === 'exchange') refuseDefaultExchange(b.destination);
     const source = this.requireExchange(b.source);
@@ -368,13 +386,20 @@ export class VirtualHost {
     if (dest === undefined) return;
     if (!source.matcher.add(b)) return;
     const key = bindingKey(b);
+    // Durable when both ends are (RabbitMQ): a durable exchange and a stored queue or exchange.
+    if (persist && source.durable && isStored(dest)) {
+      try {
+        storeOrFail('binding', `${b.source} -> ${b.destination}`, () => this.store.putBinding(key, b));
+      } catch (err) {
+        source.matcher.remove(b);
+        throw err;
+      }
+    }
     if (b.destinationKind === 'queue') {
       let m = this.queueBindings.get(b.destination);
       if (m === undefined) this.queueBindings.set(b.destination, (m = new Map()));
       m.set(key, b);
     } else (dest as Exchange).inbound++;
-    // Durable when both ends are (RabbitMQ): a durable exchange and a stored queue or exchange.
-    if (persist && source.durable && isStored(dest)) this.store.putBinding(key, b);
   }
 
   /** Whether a stored binding's source and destination were both recovered as stored. */
@@ -435,6 +460,19 @@ export class VirtualHost {
  */
 const COMPARED_EXCHANGE_ARGUMENTS = ['alternate-exchange', 'x-deduplication-window'] as const;
 
+/**
+ * Runs a store write; a throw becomes 541 INTERNAL_ERROR naming what could not be stored, so
+ * the declare fails (the caller has not registered anything yet, or undoes it).
+ */
+function storeOrFail(kind: string, name: string, write: () => void): void {
+  try {
+    write();
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new BrokerError(ErrorCode.INTERNAL_ERROR, `could not store ${kind} '${name}': ${reason}; nothing was declared`, { cause: err });
+  }
+}
+
 /** Whether an exchange or queue is kept in the store (exclusive queues never are). */
 function isStored(x: Exchange | Queue): boolean {
   return x instanceof Exchange ? x.durable : x.durable && x.exclusiveOwner === undefined;
@@ -459,8 +497,3 @@ function fieldType(v: unknown): string {
   return typeof v === 'object' ? 'table' : typeof v;
 }
 
-function checkName(kind: string, name: string): void {
-  if (name.length > MAX_NAME_LENGTH) {
-    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `${kind} name is ${name.length} characters; the limit is ${MAX_NAME_LENGTH}`);
-  }
-}

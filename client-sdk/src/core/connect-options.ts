@@ -1,6 +1,7 @@
 /** Options of `connect()`, their defaults, and their validation. */
 import { DEFAULT_HEARTBEAT_MS } from '../protocol/limits.js';
 import { isFieldTable, type FieldTable } from '../protocol/properties.js';
+import { assertFieldTable } from './options.js';
 import { resolveReconnectOptions, type ReconnectOptions, type ResolvedReconnectOptions } from './backoff.js';
 import { resolveLogger, type Logger } from './logger.js';
 
@@ -117,6 +118,7 @@ export function resolveConnectOptions(options: ConnectOptions | undefined, platf
   if (o.clientProperties !== undefined && !isFieldTable(o.clientProperties)) {
     throw new TypeError('options.clientProperties must be a plain object');
   }
+  if (o.clientProperties !== undefined) assertFieldTable(o.clientProperties, 'options.clientProperties');
   return {
     username: stringOption(o.username, 'username', CONNECT_DEFAULTS.username),
     password: stringOption(o.password, 'password', CONNECT_DEFAULTS.password),

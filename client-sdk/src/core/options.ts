@@ -2,6 +2,7 @@
  * Option bags of the channel's topology and consume operations (amqplib's names and
  * defaults), and their translation into wire arguments.
  */
+import { fieldTableError } from '../protocol/field-table.js';
 import { isFieldTable, type FieldTable } from '../protocol/properties.js';
 
 /** The four exchange types. Any other string is sent as is and refused by the broker. */
@@ -121,7 +122,18 @@ export function requireString(value: unknown, name: string): string {
 export function copyTable(value: unknown, name: string): FieldTable {
   if (value === undefined || value === null) return {};
   if (!isFieldTable(value)) throw new TypeError(`${name} must be a plain object`);
+  assertFieldTable(value, name);
   return { ...value };
+}
+
+/**
+ * Refuses a table the broker would refuse (spec/protocol.md §Field tables), here, at the call,
+ * rather than as a connection-closing 502 later.
+ * @throws TypeError naming the field: `options.headers.h[0]: a Date is not a field value; ...`
+ */
+export function assertFieldTable(value: FieldTable, name: string): void {
+  const error = fieldTableError(value, name);
+  if (error !== undefined) throw new TypeError(error);
 }
 
 /** Exchange arguments: `options.arguments` plus `alternate-exchange`. */
@@ -151,5 +163,6 @@ export function queueArguments(o: AssertQueueOptions): FieldTable {
     const value = o[option];
     if (value !== undefined) args[argument] = value;
   }
+  assertFieldTable(args, 'options');
   return args;
 }

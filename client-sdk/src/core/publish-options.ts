@@ -5,6 +5,7 @@
  * error, killing every channel for what is a local programming mistake.
  */
 import { isFieldTable, type FieldTable, type MessageProperties } from '../protocol/properties.js';
+import { assertFieldTable } from './options.js';
 
 /** Options of `publish` / `sendToQueue`; amqplib's names. Unset options are not sent. */
 export interface PublishOptions {
@@ -148,6 +149,7 @@ export function toProperties(o: PublishOptions | undefined): MessageProperties |
   }
   if (o.headers !== undefined) {
     if (!isFieldTable(o.headers)) throw new TypeError('options.headers must be a plain object');
+    assertFieldTable(o.headers, 'options.headers');
     (p ??= {}).headers = o.headers;
   }
   if (o.messageId !== undefined) (p ??= {}).messageId = str(o.messageId, 'messageId');

@@ -17,18 +17,40 @@
 import { Packr } from 'msgpackr';
 import { ErrorCode, ProtocolError } from './errors.js';
 import { FRAME_SCHEMAS, type FieldKind, type Frame, type FrameName } from './frames.js';
-import { isFieldTable, validateProperties } from './properties.js';
+import { fieldPath, isPlainObject } from './field-table.js';
+import { MAX_FIELD_ENTRIES, MAX_SHORTSTR_BYTES, MAX_TABLE_DEPTH, MAX_TABLE_KEYS } from './limits.js';
+import { ScanError, scanMsgpack, type ScanLimits } from './msgpack-scan.js';
+import { validateProperties } from './properties.js';
 
 /** Bytes before the msgpack fields: size, type, channel, fieldsSize. */
 export const FRAME_HEADER_BYTES = 11;
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', structuredClone: false });
+
+/**
+ * What a frame's fields may hold before msgpackr sees them (msgpack-scan.ts), the same rules
+ * as `fieldTableError`, so decoded tables need no second walk. spec/protocol.md §Field tables.
+ */
+const SCAN_LIMITS: ScanLimits = {
+  maxDepth: MAX_TABLE_DEPTH + 3,
+  tableDepth: MAX_TABLE_DEPTH,
+  maxMapEntries: MAX_TABLE_KEYS,
+  maxEntries: MAX_FIELD_ENTRIES,
+  maxKeyBytes: MAX_SHORTSTR_BYTES,
+};
+
+/** Nesting each field kind may hold: a table and 16 levels below it; properties one more. */
+function depthOf(kind: FieldKind): number {
+  return kind === 'table' ? MAX_TABLE_DEPTH + 1 : kind === 'props' ? MAX_TABLE_DEPTH + 2 : 1;
+}
 
 interface CompiledSchema {
   name: FrameName;
   code: number;
   names: string[];
   kinds: FieldKind[];
+  /** Per field, the nesting the scan allows (depthOf). */
+  depths: number[];
   hasContent: boolean;
 }
 
@@ -44,6 +66,7 @@ for (const [name, schema] of Object.entries(FRAME_SCHEMAS)) {
     code: schema.code,
     names: plain.map((f) => f[0]),
     kinds: plain.map((f) => f[1]),
+    depths: plain.map((f) => depthOf(f[1])),
     hasContent,
   };
   BY_CODE[schema.code] = compiled;
@@ -151,7 +174,7 @@ export function encodeFrames(frames: readonly Frame[]): Uint8Array {
   return batch.finish();
 }
 
-function checkField(kind: FieldKind, v: unknown, where: string): unknown {
+function checkField(kind: FieldKind, v: unknown, where: string, name: string, frameName: string): unknown {
   switch (kind) {
     case 'str':
       if (typeof v === 'string') return v;
@@ -176,15 +199,25 @@ function checkField(kind: FieldKind, v: unknown, where: string): unknown {
       break;
     case 'table':
       if (v === null || v === undefined) return {};
-      if (isFieldTable(v)) return v;
-      break;
+      // The scan already held its values to fieldTableError's rules: only the shape is left.
+      if (isPlainObject(v)) return v;
+      throw new ProtocolError(`${frameName} frame: ${name}: expected a map`, ErrorCode.SYNTAX_ERROR);
     case 'props':
-      return validateProperties(v, where);
+      return validateProperties(v, where, `${frameName} frame: properties`, false);
     case 'content':
       break;
   }
-  const expected = kind === 'table' ? 'a map' : kind === 'str' ? 'a string' : kind === 'bool' ? 'a boolean' : `an integer (${kind})`;
+  const expected = kind === 'str' ? 'a string' : kind === 'bool' ? 'a boolean' : `an integer (${kind})`;
   throw new ProtocolError(`${where}: expected ${expected}`, ErrorCode.SYNTAX_ERROR);
+}
+
+/** `properties.headers.h[0]: ` for a scan error's path, naming the frame field. */
+function scanPath(schema: CompiledSchema, path: readonly (string | number)[]): string {
+  if (path.length === 0) return '';
+  const first = path[0]!;
+  let out = typeof first === 'number' ? (schema.names[first] ?? `[${first}]`) : String(first);
+  for (const key of path.slice(1)) out = fieldPath(out, key);
+  return `${out}: `;
 }
 
 function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): Frame {
@@ -203,6 +236,12 @@ function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): 
   if (!schema.hasContent && fieldsEnd !== end) {
     throw new ProtocolError(`${schema.name} frame: ${end - fieldsEnd} unexpected bytes after the fields`, ErrorCode.FRAME_ERROR);
   }
+  try {
+    if (fieldsSize > 0) scanMsgpack(bytes, fieldsStart, fieldsEnd, SCAN_LIMITS, schema.depths);
+  } catch (err) {
+    if (!(err instanceof ScanError)) throw err;
+    throw new ProtocolError(`${schema.name} frame: ${scanPath(schema, err.path)}${err.message}`, ErrorCode.SYNTAX_ERROR);
+  }
   let values: unknown;
   try {
     values = fieldsSize === 0 ? [] : packr.unpack(bytes.subarray(fieldsStart, fieldsEnd));
@@ -218,7 +257,7 @@ function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): 
   const frame: Record<string, unknown> = { type: schema.name, channel };
   for (let i = 0; i < schema.names.length; i++) {
     const name = schema.names[i]!;
-    frame[name] = checkField(schema.kinds[i]!, values[i], `${schema.name} frame field "${name}"`);
+    frame[name] = checkField(schema.kinds[i]!, values[i], `${schema.name} frame field "${name}"`, name, schema.name);
   }
   if (schema.hasContent) frame['content'] = bytes.subarray(fieldsEnd, end);
   return frame as unknown as Frame;

@@ -4,3 +4,4 @@ export * from './limits.js';
 export * from './frames.js';
 export * from './properties.js';
 export * from './codec.js';
+export * from './field-table.js';

@@ -22,3 +22,21 @@ export const DEFAULT_HEARTBEAT_MS = 30_000;
 
 /** Highest channel number (channel 0 is the connection itself). */
 export const MAX_CHANNEL = 65535;
+
+/**
+ * Field tables (headers, arguments, client properties): tables and arrays nest at most this
+ * deep below the table itself. spec/protocol.md §Field tables.
+ */
+export const MAX_TABLE_DEPTH = 16;
+
+/** Most keys one field table (or nested table) may hold. spec/protocol.md §Field tables. */
+export const MAX_TABLE_KEYS = 4096;
+
+/**
+ * Most table entries and array elements, counted together, in one frame's fields (or one
+ * field table given to the SDK or the management API). Bounds the work and heap one frame can cost.
+ */
+export const MAX_FIELD_ENTRIES = 16384;
+
+/** Longest table key, queue or exchange name, routing key or consumer tag: AMQP's shortstr, in UTF-8 bytes. */
+export const MAX_SHORTSTR_BYTES = 255;

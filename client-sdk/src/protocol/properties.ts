@@ -1,6 +1,10 @@
 import { ProtocolError, ErrorCode } from './errors.js';
+import { fieldTableError, isPlainObject } from './field-table.js';
 
-/** A field table: AMQP's `arguments` / `headers` map. Values are any msgpack-encodable value. */
+/**
+ * A field table: AMQP's `arguments` / `headers` map. Values are AMQP field values
+ * (field-table.ts `fieldTableError`; spec/protocol.md §Field tables).
+ */
 export type FieldTable = Record<string, unknown>;
 
 /**
@@ -43,45 +47,39 @@ const PROPERTY_KINDS: Record<keyof MessageProperties, PropertyKind> = {
   appId: 'string',
 };
 
-/** True for a plain object usable as a field table (not an array, buffer or null). */
+/**
+ * True for a plain object (`{}`, JSON, a msgpack map): the shape of a field table. Its values
+ * are checked by `fieldTableError`.
+ */
 export function isFieldTable(value: unknown): value is FieldTable {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    !(value instanceof Uint8Array) &&
-    !(value instanceof Map)
-  );
+  return isPlainObject(value);
 }
 
 /**
- * Checks a decoded properties map: known names only, each of its type. Unknown names are a
+ * Checks a decoded properties map: known names only, each of its type; `headers` a field
+ * table (fieldTableError) unless `checkTables` is false. Unknown names are a
  * syntax error rather than silently dropped, so a typo in a client surfaces at once.
  */
-export function validateProperties(value: unknown, where: string): MessageProperties | null {
+export function validateProperties(value: unknown, where: string, path = 'properties', checkTables = true): MessageProperties | null {
   if (value === null || value === undefined) return null;
   if (!isFieldTable(value)) {
     throw new ProtocolError(`${where}: properties must be a map`, ErrorCode.SYNTAX_ERROR);
   }
   for (const key in value) {
-    const kind = PROPERTY_KINDS[key as keyof MessageProperties];
+    const kind = Object.prototype.hasOwnProperty.call(PROPERTY_KINDS, key) ? PROPERTY_KINDS[key as keyof MessageProperties] : undefined;
     const v = value[key];
     if (kind === undefined) {
       throw new ProtocolError(`${where}: unknown message property "${key}"`, ErrorCode.SYNTAX_ERROR);
     }
     if (v === undefined || v === null) continue;
-    const ok =
-      kind === 'table'
-        ? isFieldTable(v)
-        : kind === 'number'
-          ? typeof v === 'number' && Number.isFinite(v)
-          : typeof v === kind;
-    if (!ok) {
-      throw new ProtocolError(
-        `${where}: message property "${key}" must be a ${kind === 'table' ? 'map' : kind}`,
-        ErrorCode.SYNTAX_ERROR,
-      );
+    if (kind === 'table') {
+      // checkTables is false only for the codec, whose scan applied the same rules to the bytes.
+      const error = checkTables ? fieldTableError(v, `${path}.${key}`) : isFieldTable(v) ? undefined : `${path}.${key}: expected a map`;
+      if (error !== undefined) throw new ProtocolError(error, ErrorCode.SYNTAX_ERROR);
+      continue;
     }
+    const ok = kind === 'number' ? typeof v === 'number' && Number.isFinite(v) : typeof v === kind;
+    if (!ok) throw new ProtocolError(`${where}: message property "${key}" must be a ${kind}`, ErrorCode.SYNTAX_ERROR);
   }
   return value as MessageProperties;
 }

@@ -81,6 +81,7 @@ Examples:
       // Loaded here so that the client commands start fast.
       const { loadServerConfig } = await import('../../config-file.js');
       const { Broker } = await import('../../broker.js');
+      const { errorFields } = await import('../../logging.js');
       const config = loadServerConfig({ flags: explicitFlags(cmd), env: process.env, configFile: cmd.opts<{ config?: string }>().config });
       for (const w of config.warnings) io.stderr(`switchyard: warning: ${w}\n`);
       // Handlers go in before the start, so a signal during start-up (or right after the
@@ -113,6 +114,15 @@ Examples:
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
       broker = await Broker.start(config.options);
+      // Last resort, only here: the embeddable Broker leaves its host's process alone. Every
+      // known timer and socket callback is guarded where it runs; anything else reaching the
+      // top is logged with its stack and the broker keeps serving rather than dropping every
+      // connection (all confirmed messages are in LMDB either way). spec/semantics.md
+      // §Unexpected errors.
+      const log = broker.logger;
+      process.on('uncaughtException', (err) => {
+        log.error('uncaught exception: the broker carries on; please report this', { component: 'cli', ...errorFields(err) });
+      });
       if (stopRequested) {
         broker.logger.info('signal received during start-up: shutting down gracefully', { component: 'cli' });
         shutdown(broker);
