@@ -236,6 +236,10 @@ export class Broker implements BrokerServices {
     return this.access.permissionsOf(user, vhost);
   }
 
+  userHasTag(user: string, tag: string): boolean {
+    return this.access.hasTag(user, tag);
+  }
+
   accessGeneration(): number {
     return this.access.generation;
   }

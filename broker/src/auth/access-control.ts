@@ -158,7 +158,12 @@ export class AccessControl {
   }
 
   isAdministrator(user: string): boolean {
-    return this.users.get(user)?.tags.includes(ADMINISTRATOR_TAG) ?? false;
+    return this.hasTag(user, ADMINISTRATOR_TAG);
+  }
+
+  /** True when the user exists and carries `tag` (RabbitMQ user tags). */
+  hasTag(user: string, tag: string): boolean {
+    return this.users.get(user)?.tags.includes(tag) ?? false;
   }
 
   /** Basic-auth check for the management API: the user, if the password is right. */

@@ -100,6 +100,7 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
       );
     }
     this.requireWrite(f.exchange);
+    this.checkUserId(f.properties?.userId);
     // A view into the socket's read buffer: queues copy what they keep beyond the commit.
     const content = f.content;
     const properties = broker.directReplyTo.rewriteRequest(f.properties, this.replyConsumer);
@@ -145,6 +146,16 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
       redelivered: false, deliveryCount: 0, exchange: '', routingKey, properties, content,
     });
     return true;
+  }
+
+  /**
+   * As RabbitMQ's validated user-id: a message may only claim the publisher's own user name,
+   * unless the user is tagged `impersonator`. spec/semantics.md §Validated user id.
+   */
+  private checkUserId(userId: string | undefined): void {
+    if (userId === undefined || userId === null || userId === this.conn.user) return;
+    if (this.conn.services.userHasTag(this.conn.user, 'impersonator')) return;
+    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user_id property set to '${userId}' but authenticated user was '${this.conn.user}'`);
   }
 
   /** Publish permission, remembered per exchange: a regex per publish would be on the hot path. */

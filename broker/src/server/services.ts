@@ -44,6 +44,8 @@ export interface BrokerServices {
   authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Login>;
   /** A user's current permissions in a vhost, if any. */
   permissionsOf(user: string, vhost: string): Permissions | undefined;
+  /** True when the user carries the tag now (e.g. `impersonator`, which may set any `userId`). */
+  userHasTag(user: string, tag: string): boolean;
   /** Changes whenever users or permissions change (invalidates cached permission checks). */
   accessGeneration(): number;
   /** Why publishers are blocked (a resource alarm), or undefined when they are not. */
