@@ -109,11 +109,11 @@ describe('switchyard client commands (real binary, real broker)', function () {
 
       r = await sy('get', 'cli-eu');
       expect(r.stdout).to.match(/^1 +cli-orders +eu\.de +no +8 +\{"id":1\} +\{.*"contentType":"application\/json"/m);
-      expect(r.stdout).to.include("1 message requeued; queue 'cli-eu' has 2 ready");
+      expect(r.stdout).to.include("1 message shown (left in place); queue 'cli-eu' has 2 ready");
       r = await sy('get', 'cli-eu', '--count', '5', '--ack', '--json');
       const got = JSON.parse(r.stdout) as { payload: string; redelivered: boolean; properties: { headers?: Record<string, unknown> } }[];
       expect(got.map((m) => [m.payload, m.redelivered])).to.deep.equal([
-        ['{"id":1}', true],
+        ['{"id":1}', false],
         ['from stdin', false],
       ]);
       expect(got[0]!.properties.headers).to.deep.equal({ tries: 3 });

@@ -197,21 +197,24 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * Takes up to `count` messages and then acks them (`ackMode: "ack"`, they are gone) or
  * puts them back where they were (`"requeue"`, the default; they come back redelivered,
- * as with RabbitMQ's get-and-requeue).
+ * as with RabbitMQ's get-and-requeue, one delivery closer to `x-delivery-limit`), or only
+ * reads them (`"peek"`: nothing about the queue or the messages changes).
+ * spec/management.md §Get.
  */
 export function getMessages(vhost: VirtualHost, name: string, data: Record<string, unknown>): GotMessage[] {
   const body = new Body(data, ['count', 'ackMode', 'encoding']);
   const count = body.int('count', 1, 1, 10_000);
-  const ackMode = body.choice('ackMode', ['requeue', 'ack'], 'requeue');
+  const ackMode = body.choice('ackMode', ['requeue', 'ack', 'peek'], 'requeue');
   const encoding = body.choice('encoding', ['auto', 'base64'], 'auto');
   const q = requireQueue(vhost, name);
-  const taken: NonNullable<ReturnType<Queue['take']>>[] = [];
-  for (let i = 0; i < count; i++) {
+  const taken: NonNullable<ReturnType<Queue['take']>>[] = ackMode === 'peek' ? q.peek(count) : [];
+  for (let i = 0; ackMode !== 'peek' && i < count; i++) {
     const t = q.take();
     if (t === undefined) break;
     taken.push(t);
   }
-  const remaining = q.messageCount;
+  // Ready messages left behind the last one returned (peeked ones are still among them).
+  const remaining = q.messageCount - (ackMode === 'peek' ? taken.length : 0);
   const out = taken.map(({ entry, record }, i): GotMessage => {
     const text = encoding === 'auto' ? decodeUtf8(record.content) : undefined;
     return {
@@ -227,7 +230,7 @@ export function getMessages(vhost: VirtualHost, name: string, data: Record<strin
     };
   });
   if (ackMode === 'ack') for (const t of taken) q.settle(t.entry);
-  else if (taken.length > 0) q.requeue(taken.map((t) => t.entry));
+  else if (ackMode === 'requeue' && taken.length > 0) q.requeue(taken.map((t) => t.entry));
   return out;
 }
 
