@@ -67,7 +67,7 @@ export interface BrokerOptions {
   tokenSecret?: string;
   /** Let the default `guest` user connect from any address, not only loopback. Default false. */
   guestAnywhere?: boolean;
-  /** Log level when the broker creates its own logger. Default 'info'. */
+  /** Log level when the broker creates its own logger. Default 'info'; 'silent' logs nothing. */
   logLevel?: LogLevel;
   /** Log format when the broker creates its own logger. Default 'json'. */
   logFormat?: 'json' | 'pretty';
@@ -178,8 +178,8 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (o.maxMessageBytes < 1 || o.maxMessageBytes > 512 * 1024 * 1024) {
     throw new RangeError(`Invalid option "maxMessageBytes": expected 1 to 536870912 bytes, got ${o.maxMessageBytes}`);
   }
-  if (!['error', 'warn', 'info', 'debug'].includes(o.logLevel)) {
-    throw new RangeError(`Invalid option "logLevel": expected error, warn, info or debug, got ${JSON.stringify(o.logLevel)}`);
+  if (!['silent', 'error', 'warn', 'info', 'debug'].includes(o.logLevel)) {
+    throw new RangeError(`Invalid option "logLevel": expected silent, error, warn, info or debug, got ${JSON.stringify(o.logLevel)}`);
   }
   if (o.logFormat !== 'json' && o.logFormat !== 'pretty') {
     throw new RangeError(`Invalid option "logFormat": expected json or pretty, got ${JSON.stringify(o.logFormat)}`);

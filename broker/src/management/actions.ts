@@ -250,6 +250,6 @@ export function requireConnection(broker: Broker, id: string): ClientConnection 
 /** Closes a client connection with 320 CONNECTION_FORCED, as `rabbitmqctl close_connection`. */
 export function closeConnection(broker: Broker, id: string, reason: string): void {
   const conn = requireConnection(broker, id);
-  broker.logger.info('closing connection via management API', { component: 'management', conn: id, peer: conn.remoteAddress, reason });
+  // Logged once: the `management action` line, then the connection's own `connection closed`.
   conn.close(ErrorCode.CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`);
 }
