@@ -3,6 +3,7 @@ import type { Broker } from '../broker.js';
 import { parseExpiration } from '../queues/ttl.js';
 import type { Queue } from '../queues/queue.js';
 import type { Binding, DestinationKind } from '../routing/binding.js';
+import { EXCHANGE_TYPES } from '../routing/matcher.js';
 import type { ClientConnection } from '../server/connection.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { publishMessage } from '../vhost/publisher.js';
@@ -79,7 +80,7 @@ export function purgeQueue(vhost: VirtualHost, name: string): number {
 export function declareExchange(vhost: VirtualHost, name: string, data: Record<string, unknown>): { created: boolean } {
   const body = new Body(data, ['type', 'durable', 'autoDelete', 'internal', 'arguments']);
   if (name === '' || name === DEFAULT_EXCHANGE_ALIAS) throw new BrokerError(ErrorCode.ACCESS_REFUSED, 'the default exchange cannot be declared');
-  const exchangeType = body.choice('type', ['direct', 'fanout', 'topic', 'headers'], 'direct');
+  const exchangeType = body.choice('type', EXCHANGE_TYPES, 'direct');
   const existed = vhost.exchange(name) !== undefined;
   declareOrExplain(existed, () =>
     vhost.declareExchange({
