@@ -200,7 +200,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  * puts them back where they were (`"requeue"`, the default; they come back redelivered,
  * as with RabbitMQ's get-and-requeue, one delivery closer to `x-delivery-limit`), or only
  * reads them (`"peek"`: nothing about the queue or the messages changes).
- * spec/management.md §Get.
+ * spec/management.md §Queue (Get).
  */
 export function getMessages(vhost: VirtualHost, name: string, data: Record<string, unknown>): GotMessage[] {
   const body = new Body(data, ['count', 'ackMode', 'encoding']);

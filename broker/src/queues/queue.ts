@@ -402,7 +402,7 @@ export class Queue {
    * Reads up to `count` ready messages from the head, in delivery order, without taking them:
    * no delivery is counted, nothing is marked redelivered or written, `x-delivery-limit` is
    * not approached. Expired messages are skipped (the expiry timer removes them).
-   * spec/management.md §Get.
+   * spec/management.md §Queue (Get).
    */
   peek(count: number): { entry: QueueEntry; record: MessageRecord }[] {
     const now = this.clock.now();
