@@ -5,7 +5,7 @@ import type { Broker as BrokerInstance } from '../../broker.js';
 import { chooseLogFormat, renderBanner, showBanner } from '../banner.js';
 import type { CliIo } from '../program.js';
 
-/** logging.ts's LOG_LEVELS, repeated so the client commands need not load winston. */
+/** logging.ts's LOG_LEVELS but 'silent' (for embedding; a server prints at least errors), repeated so the client commands need not load winston. */
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 /**
