@@ -80,7 +80,7 @@ export interface BrokerOptions {
    * `blockMs` (60 s). `false` disables it. spec/security.md §Users and authentication.
    */
   loginThrottle?: Partial<LoginThrottleOptions> | false;
-  /** Log level when the broker creates its own logger. Default 'info'. */
+  /** Log level when the broker creates its own logger. Default 'info'; 'silent' logs nothing. */
   logLevel?: LogLevel;
   /** Log format when the broker creates its own logger. Default 'json'. */
   logFormat?: 'json' | 'pretty';
@@ -201,8 +201,8 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (o.maxMessageBytes < 1 || o.maxMessageBytes > 512 * 1024 * 1024) {
     throw new RangeError(`Invalid option "maxMessageBytes": expected 1 to 536870912 bytes, got ${o.maxMessageBytes}`);
   }
-  if (!['error', 'warn', 'info', 'debug'].includes(o.logLevel)) {
-    throw new RangeError(`Invalid option "logLevel": expected error, warn, info or debug, got ${JSON.stringify(o.logLevel)}`);
+  if (!['silent', 'error', 'warn', 'info', 'debug'].includes(o.logLevel)) {
+    throw new RangeError(`Invalid option "logLevel": expected silent, error, warn, info or debug, got ${JSON.stringify(o.logLevel)}`);
   }
   if (o.logFormat !== 'json' && o.logFormat !== 'pretty') {
     throw new RangeError(`Invalid option "logFormat": expected json or pretty, got ${JSON.stringify(o.logFormat)}`);

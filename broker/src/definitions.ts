@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fieldTableError, isFieldTable, isWellFormed, type FieldTable } from '@switchyard/client/protocol';
+import { exportedHashOf, storedHashOf, type HashingAlgorithm } from './auth/password.js';
+import { checkPermissionSpec } from './auth/permissions.js';
 import type { Broker } from './broker.js';
 import type { Binding } from './routing/binding.js';
 import { VERSION } from './version.js';
@@ -7,11 +9,27 @@ import { checkQueueLimit } from './vhost/queue-limit.js';
 import type { VirtualHost } from './vhost/virtual-host.js';
 
 /**
- * Definitions: the topology (exchanges, queues, bindings) as one JSON document, in RabbitMQ's
- * definitions format (snake_case keys), so a file exported from RabbitMQ imports here and
- * back. Users, permissions, policies and parameters are accepted and reported as skipped
- * until Switchyard has them. spec/management.md §Definitions.
+ * Definitions: vhosts, users (with their password hashes), permissions and the topology
+ * (exchanges, queues, bindings) as one JSON document, in RabbitMQ's definitions format
+ * (snake_case keys), so a file exported from RabbitMQ imports here and back. Policies and
+ * parameters are accepted and reported as skipped until Switchyard has them.
+ * spec/management.md §Definitions.
  */
+
+export interface UserDef {
+  name: string;
+  password_hash: string;
+  hashing_algorithm: HashingAlgorithm;
+  tags: string[];
+}
+
+export interface PermissionDef {
+  user: string;
+  vhost: string;
+  configure: string;
+  write: string;
+  read: string;
+}
 
 export interface ExchangeDef {
   name: string;
@@ -42,13 +60,18 @@ export interface BindingDef {
 
 export interface DefinitionsDocument {
   switchyard_version: string;
+  users: UserDef[];
   vhosts: { name: string }[];
+  permissions: PermissionDef[];
   exchanges: ExchangeDef[];
   queues: QueueDef[];
   bindings: BindingDef[];
 }
 
 export interface ImportResult {
+  users: number;
+  vhosts: number;
+  permissions: number;
   exchanges: number;
   queues: number;
   bindings: number;
@@ -73,7 +96,9 @@ function exportable(name: string): boolean {
 }
 
 export function exportDefinitions(broker: Broker): DefinitionsDocument {
-  const doc: DefinitionsDocument = { switchyard_version: VERSION, vhosts: [], exchanges: [], queues: [], bindings: [] };
+  const doc: DefinitionsDocument = { switchyard_version: VERSION, users: [], vhosts: [], permissions: [], exchanges: [], queues: [], bindings: [] };
+  for (const u of broker.access.exportUsers()) doc.users.push({ name: u.name, ...exportedHashOf(u.passwordHash), tags: u.tags });
+  for (const p of broker.access.listPermissions()) doc.permissions.push({ user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read });
   for (const vhost of broker.allVhosts()) {
     doc.vhosts.push({ name: vhost.name });
     const queues = new Set<string>();
@@ -95,8 +120,8 @@ export function exportDefinitions(broker: Broker): DefinitionsDocument {
 }
 
 /** RabbitMQ sections Switchyard does not have yet: accepted, reported as skipped. */
-const SKIPPED_SECTIONS = ['users', 'permissions', 'topic_permissions', 'policies', 'parameters', 'global_parameters'];
-const KNOWN_SECTIONS = new Set(['switchyard_version', 'rabbit_version', 'rabbitmq_version', 'product_name', 'product_version', 'vhosts', 'exchanges', 'queues', 'bindings', ...SKIPPED_SECTIONS]);
+const SKIPPED_SECTIONS = ['topic_permissions', 'policies', 'parameters', 'global_parameters'];
+const KNOWN_SECTIONS = new Set(['switchyard_version', 'rabbit_version', 'rabbitmq_version', 'product_name', 'product_version', 'users', 'vhosts', 'permissions', 'exchanges', 'queues', 'bindings', ...SKIPPED_SECTIONS]);
 
 class Reader {
   constructor(
@@ -117,6 +142,24 @@ class Reader {
     if (v === undefined) return fallback;
     if (typeof v !== 'boolean') throw new DefinitionsError(`${this.path}.${key}`, `expected true or false, got ${JSON.stringify(v)}`);
     return v;
+  }
+
+  /** RabbitMQ writes tags as a list (3.9+) or a comma-separated string (before). */
+  tags(key: string): string[] {
+    const v = this.entry[key];
+    if (v === undefined || v === null) return [];
+    if (typeof v === 'string') return v.split(',').map((t) => t.trim()).filter(Boolean);
+    if (!Array.isArray(v) || !v.every((t) => typeof t === 'string')) throw new DefinitionsError(`${this.path}.${key}`, `expected a list of strings, got ${JSON.stringify(v)}`);
+    return v as string[];
+  }
+
+  /** A value checked by `check`, whose TypeError becomes a DefinitionsError naming the field. */
+  checked<T>(key: string, check: () => T): T {
+    try {
+      return check();
+    } catch (err) {
+      throw new DefinitionsError(`${this.path}.${key}`, (err as Error).message);
+    }
   }
 
   table(key: string): FieldTable {
@@ -145,13 +188,25 @@ export function parseDefinitions(value: unknown): { doc: DefinitionsDocument; sk
   if (!isFieldTable(value)) throw new DefinitionsError('', 'a definitions document must be a JSON object');
   const skipped: string[] = [];
   for (const key of Object.keys(value)) {
-    if (!KNOWN_SECTIONS.has(key)) throw new DefinitionsError(key, `unknown section; expected ${['vhosts', 'exchanges', 'queues', 'bindings'].join(', ')}`);
+    if (!KNOWN_SECTIONS.has(key)) throw new DefinitionsError(key, `unknown section; expected ${['users', 'vhosts', 'permissions', 'exchanges', 'queues', 'bindings'].join(', ')}`);
     const v = value[key];
     if (SKIPPED_SECTIONS.includes(key) && Array.isArray(v) && v.length > 0) skipped.push(`${key}: ${v.length} entries (not supported yet)`);
   }
   const doc: DefinitionsDocument = {
     switchyard_version: typeof value['switchyard_version'] === 'string' ? value['switchyard_version'] : VERSION,
+    users: entries(value, 'users').map((r) => {
+      // RabbitMQ's default when a file has no hashing_algorithm: salted SHA-256.
+      const algorithm = r.string('hashing_algorithm', 'rabbit_password_hashing_sha256');
+      const hash = r.string('password_hash');
+      r.checked('password_hash', () => storedHashOf(algorithm, hash));
+      return { name: r.string('name'), password_hash: hash, hashing_algorithm: algorithm as HashingAlgorithm, tags: r.tags('tags') };
+    }),
     vhosts: entries(value, 'vhosts').map((r) => ({ name: r.string('name') })),
+    permissions: entries(value, 'permissions').map((r) => {
+      const spec = { configure: r.string('configure', ''), write: r.string('write', ''), read: r.string('read', '') };
+      r.checked('configure', () => checkPermissionSpec(spec));
+      return { user: r.string('user'), vhost: r.string('vhost', '/'), ...spec };
+    }),
     exchanges: entries(value, 'exchanges').map((r) => ({
       name: r.string('name'),
       vhost: r.string('vhost', '/'),
@@ -178,20 +233,34 @@ export function parseDefinitions(value: unknown): { doc: DefinitionsDocument; sk
 }
 
 /**
- * Declares everything a document defines, in order exchanges, queues, bindings. Idempotent:
- * what exists with the same attributes is left alone; what exists with other attributes
- * fails with the broker's PRECONDITION_FAILED, prefixed with the entry. Entries are applied
- * one by one, so a failure leaves the ones before it in place; fix and import again.
+ * Declares everything a document defines, in order vhosts, users, permissions, exchanges,
+ * queues, bindings, as `rabbitmqctl import_definitions` does. Idempotent: missing vhosts are
+ * created, users are created or replaced (password hash and tags, as RabbitMQ), permissions
+ * set; exchanges and queues that exist with the same attributes are left alone, with other
+ * attributes fail with the broker's PRECONDITION_FAILED, prefixed with the entry. Entries
+ * are applied one by one, so a failure leaves the ones before it in place; fix and import again.
  */
 export function importDefinitions(broker: Broker, value: unknown): ImportResult {
   const { doc, skipped } = parseDefinitions(value);
-  const result: ImportResult = { exchanges: 0, queues: 0, bindings: 0, skipped };
+  const result: ImportResult = { users: 0, vhosts: 0, permissions: 0, exchanges: 0, queues: 0, bindings: 0, skipped };
+  const access = broker.access;
   const vhostFor = (name: string, path: string): VirtualHost => {
     const v = broker.vhost(name);
-    if (v === undefined) throw new DefinitionsError(path, `vhost '${name}' does not exist (only '/' until vhosts can be created)`);
+    if (v === undefined) throw new DefinitionsError(path, `vhost '${name}' does not exist: list it under "vhosts"`);
     return v;
   };
-  doc.vhosts.forEach((v, i) => vhostFor(v.name, `vhosts[${i}]`));
+  doc.vhosts.forEach((v, i) => {
+    if (broker.vhost(v.name) === undefined) apply(`vhosts[${i}]`, `vhost '${v.name}'`, () => access.addVhost(v.name));
+    result.vhosts++;
+  });
+  doc.users.forEach((u, i) => {
+    apply(`users[${i}]`, `user '${u.name}'`, () => access.importUser(u.name, storedHashOf(u.hashing_algorithm, u.password_hash), u.tags));
+    result.users++;
+  });
+  doc.permissions.forEach((p, i) => {
+    apply(`permissions[${i}]`, `permissions of '${p.user}' in vhost '${p.vhost}'`, () => access.setPermissions(p.user, p.vhost, p));
+    result.permissions++;
+  });
   doc.exchanges.forEach((x, i) => {
     if (!exportable(x.name)) {
       skipped.push(`exchanges[${i}]: '${x.name}' is built in`);

@@ -4,10 +4,12 @@ import { clipFormat } from './log-clip.js';
 /** Logger used across the broker: winston, structured. Components use `logger.child({ component })`. */
 export type Logger = winston.Logger;
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+/** Levels, most severe first; `silent` writes nothing (for embedding a broker in an app or tests). */
+export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface LoggerOptions {
+  /** Default 'info'; 'silent' is the same as `silent: true`. */
   level?: LogLevel;
   /** 'json' (one JSON object per line, the default) or 'pretty' (human-readable). */
   format?: 'json' | 'pretty';
@@ -28,9 +30,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           }),
         )
       : winston.format.combine(clipFormat(), winston.format.timestamp(), winston.format.json());
+  // winston has no 'silent' level: it is its `silent` switch (with a real level underneath).
+  const silent = options.silent === true || options.level === 'silent';
   return winston.createLogger({
-    level: options.level ?? 'info',
-    silent: options.silent ?? false,
+    level: options.level === undefined || options.level === 'silent' ? 'info' : options.level,
+    silent,
     format,
     transports: [new winston.transports.Console({ stderrLevels: [] })],
   });

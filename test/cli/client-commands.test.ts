@@ -109,11 +109,11 @@ describe('switchyard client commands (real binary, real broker)', function () {
 
       r = await sy('get', 'cli-eu');
       expect(r.stdout).to.match(/^1 +cli-orders +eu\.de +no +8 +\{"id":1\} +\{.*"contentType":"application\/json"/m);
-      expect(r.stdout).to.include("1 message requeued; queue 'cli-eu' has 2 ready");
+      expect(r.stdout).to.include("1 message shown (left in place); queue 'cli-eu' has 2 ready");
       r = await sy('get', 'cli-eu', '--count', '5', '--ack', '--json');
       const got = JSON.parse(r.stdout) as { payload: string; redelivered: boolean; properties: { headers?: Record<string, unknown> } }[];
       expect(got.map((m) => [m.payload, m.redelivered])).to.deep.equal([
-        ['{"id":1}', true],
+        ['{"id":1}', false],
         ['from stdin', false],
       ]);
       expect(got[0]!.properties.headers).to.deep.equal({ tries: 3 });
@@ -207,14 +207,14 @@ describe('switchyard client commands (real binary, real broker)', function () {
         const [exported, stdoutExport] = await Promise.all([sy('definitions', 'export', file), sy('definitions', 'export')]);
         let r = exported;
         expect(r.code, r.stderr).to.equal(0);
-        expect(r.stdout).to.match(/^exported \d+ exchanges, \d+ queues, \d+ bindings to .*defs\.json\n$/);
+        expect(r.stdout).to.match(/^exported 1 vhosts, 1 users, 1 permissions, \d+ exchanges, \d+ queues, \d+ bindings to .*defs\.json\n$/);
         const doc = JSON.parse(await readFile(file, 'utf8')) as { queues: { name: string; arguments: object }[] };
         expect(doc.queues.find((q) => q.name === 'cli-dq')!.arguments).to.deep.equal({ 'x-message-ttl': 60000 });
         expect(JSON.parse(stdoutExport.stdout)).to.deep.equal(doc);
 
         r = await runCli(['definitions', 'import', file, '--url', other.broker.managementUrl!]);
         expect(r.code, r.stderr).to.equal(0);
-        expect(r.stdout).to.match(/^imported \d+ exchanges, \d+ queues, \d+ bindings\n$/);
+        expect(r.stdout).to.match(/^imported 1 vhosts, 1 users, 1 permissions, \d+ exchanges, \d+ queues, \d+ bindings\n$/);
         const { ch } = await open(other.url, conns);
         await ch.publish('cli-dx', '', Buffer.from('via imported binding'));
         expect(text(await ch.get('cli-dq', { noAck: true }))).to.equal('via imported binding');

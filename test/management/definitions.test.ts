@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,10 +8,16 @@ import { closeAll, open, text, type Connection } from '../helpers/client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { api } from './http.js';
 
+function guestHash(): string {
+  const salt = Buffer.from([1, 2, 3, 4]);
+  return Buffer.concat([salt, createHash('sha256').update(salt).update('guest').digest()]).toString('base64');
+}
+
 /** A RabbitMQ-style export, as `rabbitmqctl export_definitions` writes one. */
 const RABBIT_EXPORT = {
   rabbit_version: '3.13.0',
-  users: [{ name: 'guest', password_hash: 'x', tags: ['administrator'] }],
+  // guest/guest in RabbitMQ's salted SHA-256 (the hash rabbitmqctl exports for it)
+  users: [{ name: 'guest', password_hash: guestHash(), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: ['administrator'] }],
   vhosts: [{ name: '/' }],
   permissions: [{ user: 'guest', vhost: '/', configure: '.*', write: '.*', read: '.*' }],
   policies: [],
@@ -39,11 +46,12 @@ describe('definitions (export and import)', () => {
     await tb.stop();
   });
 
-  it('imports a RabbitMQ export (users and permissions reported as skipped) and routes by it', async () => {
+  it('imports a RabbitMQ export (users and permissions included) and routes by it', async () => {
     const r = await api(tb, 'POST', '/api/definitions', RABBIT_EXPORT);
     expect(r.status).to.equal(200);
     expect(r.body).to.deep.include({ exchanges: 2, queues: 2, bindings: 2 });
-    expect(r.body.skipped).to.deep.equal(['users: 1 entries (not supported yet)', 'permissions: 1 entries (not supported yet)']);
+    expect(r.body).to.deep.include({ users: 1, vhosts: 1, permissions: 1 });
+    expect(r.body.skipped).to.deep.equal([]);
     const { ch } = await open(tb.url, conns);
     await ch.publish('orders', 'eu.de', Buffer.from('o-1'));
     expect(text(await ch.get('orders.eu', { noAck: true }))).to.equal('o-1');

@@ -178,6 +178,23 @@ export class AccessControl {
     return [...this.users.values()].map((u) => ({ name: u.name, tags: [...u.tags] }));
   }
 
+  /** Users with their password hashes, for a definitions export. */
+  exportUsers(): UserRecord[] {
+    return [...this.users.values()].map((u) => ({ ...u, tags: [...u.tags] }));
+  }
+
+  /**
+   * Creates or replaces a user with an already hashed password (a definitions import, as
+   * `rabbitmqctl import_definitions` overwrites users). `passwordHash` is in stored form.
+   */
+  importUser(name: string, passwordHash: string, tags: string[]): void {
+    checkName('user', name);
+    const record: UserRecord = { name, passwordHash, tags: [...tags] };
+    this.users.set(name, record);
+    this.generation++;
+    this.store.putUser(record);
+  }
+
   async addUser(name: string, password: string, tags: string[] = []): Promise<void> {
     checkName('user', name);
     if (typeof password !== 'string' || password === '') throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' needs a non-empty password`);

@@ -8,7 +8,7 @@ export const EXIT = {
   FAILURE: 1,
   /** The queue, exchange, binding or connection does not exist (HTTP 404). */
   NOT_FOUND: 2,
-  /** In use, not empty, declared differently, exclusive to another connection (HTTP 409). */
+  /** In use, not empty, declared differently, exclusive to another connection, already exists (HTTP 409/412). */
   CONFLICT: 3,
   /** Credentials or access refused (HTTP 401/403). */
   REFUSED: 4,
@@ -22,7 +22,7 @@ export const EXIT = {
 
 export function exitCodeForStatus(status: number): number {
   if (status === 404) return EXIT.NOT_FOUND;
-  if (status === 409) return EXIT.CONFLICT;
+  if (status === 409 || status === 412) return EXIT.CONFLICT;
   if (status === 401 || status === 403) return EXIT.REFUSED;
   if (status === 400 || status === 413 || status === 415) return EXIT.BAD_REQUEST;
   return EXIT.FAILURE;

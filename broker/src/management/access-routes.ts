@@ -28,6 +28,14 @@ export function addAccessRoutes(r: Router, broker: Broker): void {
     const body = new Body(raw, ['password', 'tags']);
     const name = param(ctx, 'name');
     const exists = access.listUsers().some((u) => u.name === name);
+    // PUT creates or updates, as RabbitMQ's; the conditional headers of RFC 9110 §13.1 make
+    // it create-only (`If-None-Match: *`, `users add`, like `rabbitmqctl add_user`) or
+    // update-only (`If-Match: *`, `users set-password`, like `change_password`).
+    // spec/management.md §Users, vhosts and permissions.
+    if (exists && ctx.req.headers['if-none-match'] === '*') {
+      throw new HttpError(412, 'precondition_failed', `user '${name}' already exists; change its password with \`switchyard users set-password\``);
+    }
+    if (!exists && ctx.req.headers['if-match'] === '*') throw new HttpError(404, 'not_found', `no user '${name}'`);
     if (!exists) {
       await access.addUser(name, body.string('password'), stringList(raw, 'tags'));
       return json({ name, tags: stringList(raw, 'tags') }, 201);

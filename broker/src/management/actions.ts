@@ -3,6 +3,7 @@ import type { Broker } from '../broker.js';
 import { parseExpiration } from '../queues/ttl.js';
 import type { Queue } from '../queues/queue.js';
 import type { Binding, DestinationKind } from '../routing/binding.js';
+import { EXCHANGE_TYPES } from '../routing/matcher.js';
 import type { ClientConnection } from '../server/connection.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { publishMessage } from '../vhost/publisher.js';
@@ -81,7 +82,7 @@ export function purgeQueue(vhost: VirtualHost, name: string): number {
 export function declareExchange(vhost: VirtualHost, name: string, data: Record<string, unknown>): { created: boolean } {
   const body = new Body(data, ['type', 'durable', 'autoDelete', 'internal', 'arguments']);
   if (name === '' || name === DEFAULT_EXCHANGE_ALIAS) throw new BrokerError(ErrorCode.ACCESS_REFUSED, 'the default exchange cannot be declared');
-  const exchangeType = body.choice('type', ['direct', 'fanout', 'topic', 'headers'], 'direct');
+  const exchangeType = body.choice('type', EXCHANGE_TYPES, 'direct');
   const existed = vhost.exchange(name) !== undefined;
   declareOrExplain(existed, () =>
     vhost.declareExchange({
@@ -199,21 +200,24 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /**
  * Takes up to `count` messages and then acks them (`ackMode: "ack"`, they are gone) or
  * puts them back where they were (`"requeue"`, the default; they come back redelivered,
- * as with RabbitMQ's get-and-requeue).
+ * as with RabbitMQ's get-and-requeue, one delivery closer to `x-delivery-limit`), or only
+ * reads them (`"peek"`: nothing about the queue or the messages changes).
+ * spec/management.md §Queue (Get).
  */
 export function getMessages(vhost: VirtualHost, name: string, data: Record<string, unknown>): GotMessage[] {
   const body = new Body(data, ['count', 'ackMode', 'encoding']);
   const count = body.int('count', 1, 1, 10_000);
-  const ackMode = body.choice('ackMode', ['requeue', 'ack'], 'requeue');
+  const ackMode = body.choice('ackMode', ['requeue', 'ack', 'peek'], 'requeue');
   const encoding = body.choice('encoding', ['auto', 'base64'], 'auto');
   const q = requireQueue(vhost, name);
-  const taken: NonNullable<ReturnType<Queue['take']>>[] = [];
-  for (let i = 0; i < count; i++) {
+  const taken: NonNullable<ReturnType<Queue['take']>>[] = ackMode === 'peek' ? q.peek(count) : [];
+  for (let i = 0; ackMode !== 'peek' && i < count; i++) {
     const t = q.take();
     if (t === undefined) break;
     taken.push(t);
   }
-  const remaining = q.messageCount;
+  // Ready messages left behind the last one returned (peeked ones are still among them).
+  const remaining = q.messageCount - (ackMode === 'peek' ? taken.length : 0);
   const out = taken.map(({ entry, record }, i): GotMessage => {
     const text = encoding === 'auto' ? decodeUtf8(record.content) : undefined;
     return {
@@ -229,7 +233,7 @@ export function getMessages(vhost: VirtualHost, name: string, data: Record<strin
     };
   });
   if (ackMode === 'ack') for (const t of taken) q.settle(t.entry);
-  else if (taken.length > 0) q.requeue(taken.map((t) => t.entry));
+  else if (ackMode === 'requeue' && taken.length > 0) q.requeue(taken.map((t) => t.entry));
   return out;
 }
 
@@ -249,6 +253,6 @@ export function requireConnection(broker: Broker, id: string): ClientConnection 
 /** Closes a client connection with 320 CONNECTION_FORCED, as `rabbitmqctl close_connection`. */
 export function closeConnection(broker: Broker, id: string, reason: string): void {
   const conn = requireConnection(broker, id);
-  broker.logger.info('closing connection via management API', { component: 'management', conn: id, peer: conn.remoteAddress, reason });
+  // Logged once: the `management action` line, then the connection's own `connection closed`.
   conn.close(ErrorCode.CONNECTION_FORCED, `CONNECTION_FORCED - ${reason}`);
 }

@@ -12,6 +12,11 @@ export class MinHeap<T> {
     return this.items[0];
   }
 
+  /** A copy of the items, in heap (not sorted) order. */
+  toArray(): T[] {
+    return [...this.items];
+  }
+
   push(item: T): void {
     const h = this.items;
     h.push(item);

@@ -402,6 +402,25 @@ export class Queue {
     return undefined;
   }
 
+  /**
+   * Reads up to `count` ready messages from the head, in delivery order, without taking them:
+   * no delivery is counted, nothing is marked redelivered or written, `x-delivery-limit` is
+   * not approached. Expired messages are skipped (the expiry timer removes them).
+   * spec/management.md §Queue (Get).
+   */
+  peek(count: number): { entry: QueueEntry; record: MessageRecord }[] {
+    const now = this.clock.now();
+    const out: { entry: QueueEntry; record: MessageRecord }[] = [];
+    // Asking for a few more than `count` covers expired heads without scanning the queue.
+    for (const entry of this.ready.first(count + 64)) {
+      if (out.length === count) break;
+      if (entry.expiresAt !== 0 && entry.expiresAt <= now) continue;
+      const record = this.recordOf(entry);
+      if (record !== undefined) out.push({ entry, record });
+    }
+    return out;
+  }
+
   // ---- settling ----------------------------------------------------------------------
 
   /** A delivered message was acknowledged. */

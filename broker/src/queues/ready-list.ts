@@ -56,6 +56,27 @@ export class ReadyList<T extends Sequenced> {
     return f;
   }
 
+  /** The first `n` messages in the order `shift()` would take them, without taking them. */
+  first(n: number): T[] {
+    const requeued = this.heap.toArray().sort((a, b) => a.seq - b.seq);
+    const out: T[] = [];
+    let f = 0;
+    let h = 0;
+    while (out.length < n) {
+      const fi = f < this.count ? this.fifo[(this.head + f) & (this.fifo.length - 1)] : undefined;
+      const hi = requeued[h];
+      if (fi === undefined && hi === undefined) break;
+      if (hi !== undefined && (fi === undefined || hi.seq < fi.seq)) {
+        out.push(hi);
+        h++;
+      } else {
+        out.push(fi!);
+        f++;
+      }
+    }
+    return out;
+  }
+
   /** Removes every message, returning them in sequence order. */
   drain(): T[] {
     const out: T[] = [];

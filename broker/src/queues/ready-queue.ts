@@ -41,6 +41,13 @@ export class ReadyQueue<T extends Sequenced & { priority: number }> {
     return item;
   }
 
+  /** The first `n` items in the order `shift()` would take them, without taking them. */
+  first(n: number): T[] {
+    const out: T[] = [];
+    for (let p = this.levels.length - 1; p >= 0 && out.length < n; p--) out.push(...this.levels[p]!.first(n - out.length));
+    return out;
+  }
+
   /** The head of every non-empty level (for expiry: each level's head expires first). */
   *heads(): Generator<T> {
     for (let p = this.levels.length - 1; p >= 0; p--) {

@@ -54,6 +54,8 @@ export class ClientConnection {
   private lastReceived = Date.now();
   private lastSent = Date.now();
   private timer: NodeJS.Timeout | undefined;
+  /** Who closed the connection and why: logged once, on the one `connection closed` line. */
+  private closeDetail: { by: 'client' | 'broker'; code: number; reason: string } | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -211,7 +213,7 @@ export class ClientConnection {
         return;
       case 'close':
         this.send({ type: 'closeOk', channel: 0 });
-        this.log.info('connection closed by client', { code: frame.code, reason: frame.message });
+        this.closeDetail = { by: 'client', code: frame.code, reason: frame.message };
         return this.finish(1000, 'closed');
       case 'closeOk':
         return this.finish(1000, 'closed');
@@ -328,7 +330,7 @@ export class ClientConnection {
    * requeued) and told why; its later frames are ignored until it acknowledges the close.
    */
   failChannel(ch: ServerChannel, err: BrokerError, ref: number): void {
-    this.log.debug('channel error', { channel: ch.number, code: err.code, error: err.message });
+    this.log.info('channel error', { channel: ch.number, code: err.code, error: err.message });
     ch.markClosing();
     this.send({ type: 'channelClose', channel: ch.number, code: err.code, message: `${err.name} - ${err.message}`, ref });
   }
@@ -353,13 +355,13 @@ export class ClientConnection {
         ? err
         : new BrokerError(ErrorCode.INTERNAL_ERROR, `internal error: ${err instanceof Error ? err.message : String(err)}`);
     if (!(err instanceof BrokerError)) this.log.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
-    else this.log.info('closing connection on error', { code: be.code, error: be.message });
     this.close(be.code, `${be.name} - ${be.message}`);
   }
 
   /** Starts a close handshake: sends `close`, releases channels, drops the socket if the peer does not answer. */
   close(code: number, message: string): void {
     if (this.state === State.closed || this.state === State.closing) return;
+    this.closeDetail ??= { by: 'broker', code, reason: message };
     this.releaseChannels();
     this.state = State.closing;
     this.send({ type: 'close', channel: 0, code, message });
@@ -393,7 +395,7 @@ export class ClientConnection {
     this.vhostRef?.releaseOwner(this.id);
     if (wasOpen) {
       this.services.connectionClosed(this);
-      this.log.info('connection closed', { reason });
+      this.log.info('connection closed', this.closeDetail ?? { reason });
     }
   }
 }

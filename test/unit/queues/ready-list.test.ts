@@ -45,4 +45,17 @@ describe('ReadyList', () => {
     r.requeue(one);
     expect(r.size).to.equal(3);
   });
+
+  it('first(n) shows the next n in the order shift() takes them, requeued ones included, without taking them', () => {
+    const r = new ReadyList<{ seq: number }>();
+    for (let i = 1; i <= 20; i++) r.push(e(i));
+    const taken = [r.shift()!, r.shift()!, r.shift()!, r.shift()!]; // 1..4
+    r.requeue(taken[3]!);
+    r.requeue(taken[1]!);
+    expect(r.first(4).map((x) => x.seq)).to.deep.equal([2, 4, 5, 6]);
+    expect(r.first(100)).to.have.length(18);
+    expect(r.size).to.equal(18);
+    expect(r.drain().map((x) => x.seq)).to.deep.equal([2, 4, ...Array.from({ length: 16 }, (_, i) => i + 5)]);
+    expect(r.first(3)).to.deep.equal([]);
+  });
 });

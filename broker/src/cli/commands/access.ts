@@ -34,19 +34,20 @@ export function registerUsersCommand(program: Command, io: CliIo): void {
   });
   withClientOptions(users.command('add').description('add a user').argument('<name>').argument('<password>').option('--tags <list>', 'comma-separated tags, e.g. administrator')).action(
     async (name: string, password: string, f: ClientFlags & { tags?: string }) => {
-      await clientOf(f).request('PUT', `/api/users/${seg(name)}`, { password, tags: tagList(f.tags) });
+      // Create-only: an existing user's password is never replaced by `add` (rabbitmqctl add_user).
+      await clientOf(f).request('PUT', `/api/users/${seg(name)}`, { password, tags: tagList(f.tags) }, { 'if-none-match': '*' });
       io.stdout(`user ${name} added\n`);
     },
   );
   withClientOptions(users.command('set-password').description("change a user's password").argument('<name>').argument('<password>')).action(
     async (name: string, password: string, f: ClientFlags) => {
-      await clientOf(f).request('PUT', `/api/users/${seg(name)}`, { password });
+      await clientOf(f).request('PUT', `/api/users/${seg(name)}`, { password }, { 'if-match': '*' });
       io.stdout(`password of ${name} changed\n`);
     },
   );
   withClientOptions(users.command('set-tags').description("replace a user's tags").argument('<name>').argument('[tags]', 'comma-separated tags (none = clear)')).action(
     async (name: string, tags: string | undefined, f: ClientFlags) => {
-      await clientOf(f).request('PUT', `/api/users/${seg(name)}`, { tags: tagList(tags) });
+      await clientOf(f).request('PUT', `/api/users/${seg(name)}`, { tags: tagList(tags) }, { 'if-match': '*' });
       io.stdout(`tags of ${name} set\n`);
     },
   );

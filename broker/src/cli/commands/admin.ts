@@ -19,37 +19,34 @@ export function registerCloseConnectionCommand(program: Command, io: CliIo): voi
     });
 }
 
-interface ImportResult {
-  exchanges: number;
-  queues: number;
-  bindings: number;
+const SECTIONS = ['vhosts', 'users', 'permissions', 'exchanges', 'queues', 'bindings'] as const;
+
+type Counts = Partial<Record<(typeof SECTIONS)[number], unknown>>;
+
+interface ImportResult extends Counts {
   skipped: string[];
 }
 
-interface Definitions {
-  exchanges: unknown[];
-  queues: unknown[];
-  bindings: unknown[];
-}
-
-const summary = (d: { exchanges: unknown; queues: unknown; bindings: unknown }): string => {
-  const count = (v: unknown): number => (Array.isArray(v) ? v.length : (v as number));
-  return `${count(d.exchanges)} exchanges, ${count(d.queues)} queues, ${count(d.bindings)} bindings`;
+/** `2 vhosts, 3 users, ...` from a document (lists) or an import result (numbers). */
+const summary = (d: Counts): string => {
+  const count = (v: unknown): number => (Array.isArray(v) ? v.length : typeof v === 'number' ? v : 0);
+  return SECTIONS.map((s) => `${count(d[s])} ${s}`).join(', ');
 };
 
 /** `switchyard definitions export|import`. */
 export function registerDefinitionsCommand(program: Command, io: CliIo): void {
   const defs = program
     .command('definitions')
-    .description('export or import exchanges, queues and bindings as one JSON file (RabbitMQ format)')
+    .description('export or import vhosts, users, permissions, exchanges, queues and bindings as one JSON file (RabbitMQ format)')
     .addHelpText('after', '\nExamples:\n  $ switchyard definitions export topology.json\n  $ switchyard definitions import topology.json\n  $ switchyard server --definitions topology.json   # at boot\n');
   withClientOptions(defs.command('export').description('write the definitions to a file, or stdout').argument('[file]', "output file ('-' or none = stdout)")).action(
     async (file: string | undefined, f: ClientFlags) => {
-      const d = await clientOf(f).get<Definitions>('/api/definitions');
+      const d = await clientOf(f).get<Counts>('/api/definitions');
       const text = jsonText(d);
       if (file === undefined || file === '-') return io.stdout(text);
       try {
-        await writeFile(file, text);
+        // The file holds password hashes: readable by its owner only.
+        await writeFile(file, text, { mode: 0o600 });
       } catch (err) {
         throw new CliError(`cannot write '${file}': ${(err as Error).message}`);
       }

@@ -110,14 +110,20 @@ interface GotMessage {
 
 /** `switchyard get <queue>`. */
 export function registerGetCommand(program: Command, io: CliIo): void {
-  const cmd = program.command('get').description('fetch messages from a queue (requeued unless --ack)').argument('<queue>', 'queue name');
+  const cmd = program.command('get').description('show messages at the head of a queue without taking them (--ack takes them)').argument('<queue>', 'queue name');
   withClientOptions(cmd, true)
     .option('-c, --count <n>', 'how many messages', parseIntArg(1, 10_000), 1)
-    .option('--ack', 'acknowledge (remove) the messages instead of requeueing them')
+    .option('--ack', 'acknowledge (remove) the messages instead of peeking')
+    .option('--requeue', "RabbitMQ's get-and-requeue: deliver and requeue them (marked redelivered, counted toward x-delivery-limit)")
     .option('--base64', 'always show payloads as base64')
-    .addHelpText('after', '\nExamples:\n  $ switchyard get orders              # peek: the message goes back, marked redelivered\n  $ switchyard get orders --count 10 --json\n  $ switchyard get orders --ack        # take it off the queue\n')
-    .action(async (queue: string, f: ClientFlags & { count: number; ack?: boolean; base64?: boolean }) => {
-      const body = { count: f.count, ackMode: f.ack ? 'ack' : 'requeue', encoding: f.base64 ? 'base64' : 'auto' };
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ switchyard get orders              # peek: the queue and the message are left as they were\n  $ switchyard get orders --count 10 --json\n  $ switchyard get orders --ack        # take it off the queue\n',
+    )
+    .action(async (queue: string, f: ClientFlags & { count: number; ack?: boolean; requeue?: boolean; base64?: boolean }) => {
+      if (f.ack && f.requeue) throw new CliError('give --ack or --requeue, not both');
+      const mode = f.ack ? 'ack' : f.requeue ? 'requeue' : 'peek';
+      const body = { count: f.count, ackMode: mode, encoding: f.base64 ? 'base64' : 'auto' };
       const messages = await clientOf(f).request<GotMessage[]>('POST', `/api/queues/${seg(f.vhost)}/${seg(queue)}/get`, body);
       if (f.json) return io.stdout(jsonText(messages));
       if (messages.length === 0) return io.stdout(`queue '${queue}' has no ready messages\n`);
@@ -135,6 +141,7 @@ export function registerGetCommand(program: Command, io: CliIo): void {
       );
       const last = messages[messages.length - 1]!.messageCount;
       const ready = f.ack ? last : last + messages.length;
-      io.stdout(`${messages.length} ${messages.length === 1 ? 'message' : 'messages'} ${f.ack ? 'acknowledged' : 'requeued'}; queue '${queue}' has ${ready} ready\n`);
+      const done = { ack: 'acknowledged', requeue: 'requeued', peek: 'shown (left in place)' }[mode];
+      io.stdout(`${messages.length} ${messages.length === 1 ? 'message' : 'messages'} ${done}; queue '${queue}' has ${ready} ready\n`);
     });
 }

@@ -2,9 +2,10 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { BrokerOptions } from '../../config.js';
 import type { LogLevel } from '../../logging.js';
 import type { Broker as BrokerInstance } from '../../broker.js';
+import { chooseLogFormat, renderBanner, showBanner } from '../banner.js';
 import type { CliIo } from '../program.js';
 
-/** logging.ts's LOG_LEVELS, repeated so the client commands need not load winston. */
+/** logging.ts's LOG_LEVELS but 'silent' (for embedding; a server prints at least errors), repeated so the client commands need not load winston. */
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 /**
@@ -55,7 +56,7 @@ export function registerServerCommand(program: Command, io: CliIo): void {
     .option('--no-management', 'do not start the management HTTP server')
     .option('-d, --data-dir <dir>', 'directory for the message store', HELP_DEFAULTS.dataDir)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(HELP_DEFAULTS.logLevel))
-    .addOption(new Option('--log-format <format>', 'log format').choices(['json', 'pretty']).default(HELP_DEFAULTS.logFormat))
+    .addOption(new Option('--log-format <format>', `log format (default: ${HELP_DEFAULTS.logFormat}; on a terminal, pretty with a banner)`).choices(['json', 'pretty']))
     .option('-c, --config <file>', 'config file, JSON or YAML (also SWITCHYARD_CONFIG)')
     .option('--definitions <file>', 'import exchanges, queues and bindings from this definitions file at start')
     .option('--tls-cert-file <file>', 'PEM certificate: serve wss:// and https:// (with --tls-key-file)')
@@ -113,7 +114,13 @@ Examples:
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
-      broker = await Broker.start(config.options);
+      const isTTY = process.stdout.isTTY === true;
+      const configured = config.options.logFormat;
+      broker = await Broker.start({ ...config.options, logFormat: chooseLogFormat(configured, isTTY) });
+      if (showBanner(configured, isTTY)) {
+        const defaultLogin = await broker.access.checkPassword('guest', 'guest');
+        io.stdout(renderBanner({ version: broker.version, url: broker.url, managementUrl: broker.managementUrl, dataDir: broker.options.dataDir, defaultLogin }));
+      }
       // Last resort, only here: the embeddable Broker leaves its host's process alone. Every
       // known timer and socket callback is guarded where it runs; anything else reaching the
       // top is logged with its stack and the broker keeps serving rather than dropping every

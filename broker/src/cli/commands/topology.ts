@@ -3,6 +3,7 @@ import { propertiesKey } from '../../management/binding-key.js';
 import { seg } from '../client.js';
 import { clientOf, collectKeyValue, jsonText, parseJsonObject, withClientOptions, type ClientFlags } from '../common.js';
 import type { CliIo } from '../program.js';
+import { EXCHANGE_TYPES } from '../../routing/matcher.js';
 
 interface DeclareFlags extends ClientFlags {
   durable: boolean;
@@ -39,12 +40,12 @@ export function registerDeclareCommand(program: Command, io: CliIo): void {
     .command('exchange')
     .description('declare an exchange')
     .argument('<name>', 'exchange name')
-    .addArgument(new Argument('[type]', 'exchange type').choices(['direct', 'fanout', 'topic', 'headers']).default('direct'));
+    .addArgument(new Argument('[type]', 'exchange type').choices(EXCHANGE_TYPES).default('direct'));
   argumentOptions(withClientOptions(exchange, true))
     .option('--no-durable', 'a transient exchange (default: durable)')
     .option('--auto-delete', 'delete the exchange when its last binding goes')
     .option('--internal', 'clients may not publish to it directly')
-    .addHelpText('after', '\nExamples:\n  $ switchyard declare exchange orders topic\n  $ switchyard declare exchange events fanout -a alternate-exchange=unrouted\n')
+    .addHelpText('after', '\nExamples:\n  $ switchyard declare exchange orders topic\n  $ switchyard declare exchange events fanout -a alternate-exchange=unrouted\n  $ switchyard declare exchange by-customer x-consistent-hash -a hash-header=customer\n')
     .action(async (name: string, type: string, f: DeclareFlags) => {
       const body = { type, durable: f.durable, autoDelete: f.autoDelete ?? false, internal: f.internal ?? false, arguments: argsOf(f) };
       const x = await clientOf(f).request('PUT', `/api/exchanges/${seg(f.vhost)}/${exchangeSeg(name)}`, body);
