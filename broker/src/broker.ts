@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,8 @@ import { isOriginAllowed } from './server/origin-policy.js';
 import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
 import type { BrokerServices, BrokerStats } from './server/services.js';
 import { LmdbStore } from './store/lmdb-store.js';
+import { DataDirLock, DataDirLockedError } from './store/data-dir-lock.js';
+import { StoreDamagedError } from './store/store-check.js';
 import type { QueueStore } from './store/store.js';
 import { VERSION } from './version.js';
 import { VirtualHost } from './vhost/virtual-host.js';
@@ -52,6 +54,10 @@ export class Broker implements BrokerServices {
   private management: ManagementServer | undefined;
   private closing: Promise<void> | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
+  /** The data directory's pid file lock, when this broker opened the LMDB store itself. */
+  private dirLock: DataDirLock | undefined;
+  /** Sockets that have not completed `hello` yet (bounded by maxPendingConnections). */
+  private pendingConnections = 0;
   /** Memory and disk alarms; while raised, publishing connections are blocked. */
   readonly alarms: ResourceAlarms;
 
@@ -61,8 +67,13 @@ export class Broker implements BrokerServices {
   private constructor(options: ResolvedOptions) {
     this.options = options;
     this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
-    this.store = options.store ?? openStore(options);
-    this.confirms = new ConfirmScheduler(this.store, this.histograms);
+    if (options.store !== undefined) this.store = options.store;
+    else {
+      const opened = openStore(options, (err) => this.alarms.commitFailed(err));
+      this.store = opened.store;
+      this.dirLock = opened.lock;
+    }
+    this.confirms = new ConfirmScheduler(this.store, this.histograms, () => this.alarms.noteWrite(this.store.takePendingBytes?.() ?? 0));
     this.alarms = new ResourceAlarms(options.memoryHighWatermark, options.diskFreeLimitBytes, options.dataDir, (state) => this.onAlarm(state), this.logger);
     if (!isAccessStore(this.store)) throw new TypeError('Invalid option "store": it must also keep users, vhosts and permissions (AccessStore)');
     const accessStore = this.store;
@@ -260,6 +271,7 @@ export class Broker implements BrokerServices {
     await this.management?.close();
     for (const vhost of this.vhosts.values()) vhost.stop();
     await this.store.close();
+    this.dirLock?.release();
     this.logger.info('stopped', { component: 'broker' });
   }
 }
@@ -268,10 +280,20 @@ function isAccessStore(store: QueueStore): store is QueueStore & AccessStore {
   return typeof (store as Partial<AccessStore>).loadAccess === 'function';
 }
 
-function openStore(o: ResolvedOptions): QueueStore {
+/**
+ * Locks the data directory (one broker per directory), checks the store file and opens it.
+ * The lock is released again when the store cannot be opened.
+ */
+function openStore(o: ResolvedOptions, onCommitError: (err: Error) => void): { store: QueueStore; lock: DataDirLock } {
+  let lock: DataDirLock | undefined;
   try {
-    return LmdbStore.open({ path: o.dataDir, noSync: o.noSync });
+    mkdirSync(o.dataDir, { recursive: true });
+    lock = DataDirLock.acquire(o.dataDir);
+    return { store: LmdbStore.open({ path: o.dataDir, noSync: o.noSync, onCommitError }), lock };
   } catch (err) {
+    lock?.release();
+    // Already one line that names the file or directory and says what to do.
+    if (err instanceof DataDirLockedError || err instanceof StoreDamagedError) throw err;
     throw new Error(`cannot open data directory '${o.dataDir}': ${(err as Error).message}`, { cause: err });
   }
 }
