@@ -13,6 +13,8 @@ import { systemClock } from './queues/clock.js';
 import { ConfirmScheduler } from './server/confirm-scheduler.js';
 import { ClientConnection } from './server/connection.js';
 import { isOriginAllowed } from './server/origin-policy.js';
+import { PendingSockets } from './server/pending-sockets.js';
+import type { Socket } from 'node:net';
 import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
 import type { BrokerServices, BrokerStats } from './server/services.js';
 import { LmdbStore } from './store/lmdb-store.js';
@@ -57,7 +59,10 @@ export class Broker implements BrokerServices {
   /** The data directory's pid file lock, when this broker opened the LMDB store itself. */
   private dirLock: DataDirLock | undefined;
   /** Sockets that have not completed `hello` yet (bounded by maxPendingConnections). */
-  private pendingConnections = 0;
+  private pending: PendingSockets | undefined;
+  private readonly socketOf = new WeakMap<ClientConnection, Socket>();
+  /** Logged-in connections: what maxConnections bounds. */
+  private openCount = 0;
   /** Memory and disk alarms; while raised, publishing connections are blocked. */
   readonly alarms: ResourceAlarms;
 
@@ -134,6 +139,10 @@ export class Broker implements BrokerServices {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('Switchyard speaks WebSocket on this port: connect with @switchyard/client\n');
     });
     this.httpServer = server;
+    const pending = new PendingSockets(o.maxPendingConnections, o.handshakeTimeoutMs, this.logger);
+    this.pending = pending;
+    server.on('connection', (socket: Socket) => pending.admit(socket));
+    watchAcceptErrors(server, 'client', this.logger);
     // One WebSocket message may batch several frames; a single frame is checked against
     // maxFrameBytes by the codec, which answers with a clear FRAME_ERROR.
     this.wss = new WebSocketServer({
@@ -156,10 +165,8 @@ export class Broker implements BrokerServices {
       }
       const conn = new ClientConnection(ws, this, req.socket.remoteAddress ?? 'unknown');
       this.connections.add(conn);
+      this.socketOf.set(conn, req.socket);
       ws.once('close', () => this.connections.delete(conn));
-      if (this.connections.size > o.maxConnections) {
-        conn.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, `connection limit reached: the broker allows ${o.maxConnections} connections (maxConnections)`));
-      }
     });
     await listenOn(server, o.port, o.host, 'client');
     this.timeoutTimer = setInterval(() => {
@@ -173,6 +180,7 @@ export class Broker implements BrokerServices {
       await this.management.listen(o.managementPort, o.host);
     }
     this.logger.info('listening', { component: 'broker', url: this.url, management: this.managementUrl, dataDir: o.dataDir, version: VERSION });
+    this.logger.info('memory alarm limit', { component: 'alarms', limitBytes: this.alarms.memoryLimitBytes, ofBytes: this.alarms.memoryTotal.bytes, source: this.alarms.memoryTotal.source });
   }
 
   /** Client WebSocket port actually bound (useful with `port: 0`). */
@@ -235,12 +243,25 @@ export class Broker implements BrokerServices {
     }
   }
 
-  connectionOpened(_conn: ClientConnection): void {
+  admitConnection(_conn: ClientConnection): BrokerError | undefined {
+    // Only logged-in connections count: sockets that never say hello are bounded apart
+    // (maxPendingConnections) and cannot lock real clients out.
+    if (this.openCount >= this.options.maxConnections) {
+      return new BrokerError(ErrorCode.NOT_ALLOWED, `connection limit reached: the broker allows ${this.options.maxConnections} connections (maxConnections)`);
+    }
+    return undefined;
+  }
+
+  connectionOpened(conn: ClientConnection): void {
     this.stats.connectionsOpened++;
+    this.openCount++;
+    const socket = this.socketOf.get(conn);
+    if (socket !== undefined) this.pending?.settle(socket);
   }
 
   connectionClosed(_conn: ClientConnection): void {
     this.stats.connectionsClosed++;
+    this.openCount--;
   }
 
   /**
@@ -298,12 +319,45 @@ function openStore(o: ResolvedOptions, onCommitError: (err: Error) => void): { s
   }
 }
 
+/**
+ * An HTTP request (or WebSocket upgrade) must have sent its headers within the handshake
+ * timeout and the whole request within `requestTimeoutMs`: a socket that sends half a request
+ * and then nothing would otherwise hold a file descriptor for good. Node checks these every
+ * `connectionsCheckingInterval`, so that interval follows the timeout.
+ */
+function httpTimeouts(o: ResolvedOptions, requestTimeoutMs: number): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+  const headersTimeout = o.handshakeTimeoutMs > 0 ? o.handshakeTimeoutMs : 60_000;
+  return {
+    headersTimeout,
+    requestTimeout: Math.max(headersTimeout, requestTimeoutMs),
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+  };
+}
+
+/**
+ * Out of file descriptors, accept() fails and the listening server emits `error`: logged
+ * (at most every 10 s), never thrown. libuv keeps a spare descriptor to accept and close
+ * what it cannot serve, so new sockets are refused while existing connections go on.
+ */
+export function watchAcceptErrors(server: Server, what: string, log: Logger): void {
+  let lastLogged = 0;
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    if (!server.listening) return; // listenOn reports start-up errors (EADDRINUSE ...)
+    const now = Date.now();
+    if (now - lastLogged < 10_000) return;
+    lastLogged = now;
+    log.warn(`cannot accept ${what} connections: ${err.code === 'EMFILE' || err.code === 'ENFILE' ? 'out of file descriptors; raise the limit (ulimit -n)' : err.message}`, { component: 'broker', code: err.code });
+  });
+}
+
 /** A plain HTTP server, or HTTPS when TLS files are configured (wss:// then). */
-export function createListener(o: ResolvedOptions, handler: RequestListener): Server {
-  if (o.tls === undefined) return createServer(handler);
+export function createListener(o: ResolvedOptions, handler: RequestListener, requestTimeoutMs = 0): Server {
+  const timeouts = httpTimeouts(o, requestTimeoutMs);
+  if (o.tls === undefined) return createServer(timeouts, handler);
   try {
     return createTlsServer(
       {
+        ...timeouts,
         cert: readFileSync(o.tls.certFile),
         key: readFileSync(o.tls.keyFile),
         ...(o.tls.caFile !== undefined ? { ca: readFileSync(o.tls.caFile) } : {}),
