@@ -234,7 +234,7 @@ export class ClientConnection {
     if (this.holding) return this.hold(frame);
     if (frame.type === 'publish' && this.state === State.open) {
       // Every publish meets the alarms, the first of a connection's first message too:
-      // it waits, with everything after it, until they clear. spec/semantics.md §Resource alarms
+      // it waits, with everything after it, until they clear. spec/security.md §Resource alarms and flow control
       const reason = this.services.alarmReason();
       if (reason !== undefined) {
         this.hasPublished = true;

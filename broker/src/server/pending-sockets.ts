@@ -8,7 +8,7 @@ import type { Logger } from '../logging.js';
  * counts only logged-in connections), and each one is dropped after the handshake timeout
  * however far it got: an HTTP request that never ends its headers, an upgrade that never
  * completes, a WebSocket that never sends hello (that last one ClientConnection times out).
- * spec/security.md §Connection limits.
+ * spec/security.md §Limits.
  */
 export class PendingSockets {
   private readonly sockets = new Set<Socket>();

@@ -78,7 +78,7 @@ export class DataDirLockedError extends Error {
  * — a broker killed with SIGKILL — is stale and taken over; the holder's kernel start time
  * tells a live holder from an unrelated process that got the same pid later.
  * LMDB itself lets several processes share an environment, so without this two brokers
- * would both recover and deliver the same messages (spec/semantics.md §Data directory).
+ * would both recover and deliver the same messages (spec/security.md §Faults).
  */
 export class DataDirLock {
   private released = false;

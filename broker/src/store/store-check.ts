@@ -50,7 +50,7 @@ function readMeta(buf: Buffer, at: number): Meta | string {
  * the file is not empty, that both meta pages carry LMDB's magic and a known version, that
  * the page size is sane, and that the file holds every page the newest meta page uses.
  * Returns without a word for a file that does not exist (a new store).
- * spec/semantics.md §Data directory.
+ * spec/security.md §Faults.
  */
 export function checkStoreFile(file: string): void {
   let fd: number;
