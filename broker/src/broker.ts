@@ -141,7 +141,8 @@ export class Broker implements BrokerServices {
     this.httpServer = server;
     const pending = new PendingSockets(o.maxPendingConnections, o.handshakeTimeoutMs, this.logger);
     this.pending = pending;
-    server.on('connection', (socket: Socket) => pending.admit(socket));
+    // With TLS, the socket that requests and ws see (and that logs in) is the TLS one.
+    server.on(socketEvent(o), (socket: Socket) => pending.admit(socket));
     watchAcceptErrors(server, 'client', this.logger);
     // One WebSocket message may batch several frames; a single frame is checked against
     // maxFrameBytes by the codec, which answers with a clear FRAME_ERROR.
@@ -350,6 +351,11 @@ export function watchAcceptErrors(server: Server, what: string, log: Logger): vo
   });
 }
 
+/** The server event that hands over each new socket as requests will see it. */
+export function socketEvent(o: ResolvedOptions): 'connection' | 'secureConnection' {
+  return o.tls === undefined ? 'connection' : 'secureConnection';
+}
+
 /** A plain HTTP server, or HTTPS when TLS files are configured (wss:// then). */
 export function createListener(o: ResolvedOptions, handler: RequestListener, requestTimeoutMs = 0): Server {
   const timeouts = httpTimeouts(o, requestTimeoutMs);
@@ -358,6 +364,8 @@ export function createListener(o: ResolvedOptions, handler: RequestListener, req
     return createTlsServer(
       {
         ...timeouts,
+        // The TLS handshake itself, before any HTTP: same budget.
+        handshakeTimeout: timeouts.headersTimeout,
         cert: readFileSync(o.tls.certFile),
         key: readFileSync(o.tls.keyFile),
         ...(o.tls.caFile !== undefined ? { ca: readFileSync(o.tls.caFile) } : {}),

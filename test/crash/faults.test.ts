@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { connect } from '@switchyard/client';
 import { killHard, runBrokerToExit, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import type { Connection } from '../helpers/client.js';
+import { startBroker } from '../helpers/broker.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 /**
@@ -77,6 +78,18 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
       const again = await start();
       const ch = await (await client(again.url)).createChannel();
       expect((await ch.checkQueue('k')).messageCount).to.equal(100);
+    });
+
+    it('two embedded brokers in one process cannot share a directory either', async () => {
+      const first = await startBroker({ noSync: true }, tmp.dir);
+      try {
+        const err = await startBroker({ noSync: true }, tmp.dir).catch((e: unknown) => e);
+        expect((err as Error).message).to.match(new RegExp(`is in use by another broker \\(pid ${process.pid}, this process\\)`));
+      } finally {
+        await first.broker.close();
+      }
+      const again = await startBroker({ noSync: true }, tmp.dir); // released by close()
+      await again.broker.close();
     });
 
     it('a graceful stop removes the pid file', async () => {
@@ -155,14 +168,18 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
       [1, 'with no alarm margin, failed commits nack their publishes'],
     ] as const) {
     it(`disk full: ${what}; the broker stays up, loses nothing confirmed, and accepts again once space is freed`, async function () {
-      if (process.getuid?.() !== 0) return this.skip(); // mounting a tmpfs needs root (CI runs as root)
+      if (process.getuid?.() !== 0) {
+        console.warn('      skipped: mounting a tmpfs needs root (CI runs as root)');
+        return this.skip();
+      }
       mnt = join(tmp.dir, 'small');
       mkdirSync(mnt);
       try {
         execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
       } catch {
         mnt = undefined;
-        return this.skip(); // no mount permission (container without CAP_SYS_ADMIN)
+        console.warn('      skipped: mount -t tmpfs failed (a container without CAP_SYS_ADMIN?)');
+        return this.skip();
       }
       const dataDir = join(mnt, 'data');
       // What the operator deletes to free space later.

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { BrokerError } from '@switchyard/client/protocol';
 import type { Broker } from '../broker.js';
-import { createListener, listenOn, watchAcceptErrors } from '../broker.js';
+import { createListener, listenOn, socketEvent, watchAcceptErrors } from '../broker.js';
 import type { Logger } from '../logging.js';
 import { toHttpError } from './errors.js';
 import { checkRequest } from './guard.js';
@@ -53,7 +53,7 @@ export class ManagementServer {
     if (idleMs > 0) {
       // Before the first request only; then the request timeouts and keepAliveTimeout apply
       // (a slow handler must not lose its socket).
-      this.server.on('connection', (socket: Socket) => socket.setTimeout(idleMs, () => socket.destroy()));
+      this.server.on(socketEvent(broker.options), (socket: Socket) => socket.setTimeout(idleMs, () => socket.destroy()));
       this.server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
     }
     watchAcceptErrors(this.server, 'management', this.log);
