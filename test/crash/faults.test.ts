@@ -252,7 +252,7 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
 
   describe('out of file descriptors (EMFILE)', () => {
     it('keeps running and serving an existing client while new sockets fail, and accepts again after', async () => {
-      const p = await start(tmp.dir, [], { maxOpenFiles: 96 });
+      const p = await start(tmp.dir, [], { maxOpenFiles: 128 });
       const conn = await client(p.url);
       const ch = await conn.createChannel();
       await ch.assertQueue('emfile', { durable: true });
@@ -260,7 +260,7 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
       const mport = Number(new URL(p.managementUrl!).port);
       // Far more sockets than the broker has descriptors, on both ports, half-open (no request).
       const raw: Socket[] = [];
-      for (let i = 0; i < 200; i++) {
+      for (let i = 0; i < 250; i++) {
         for (const target of [port, mport]) {
           const s = createConnection({ host: '127.0.0.1', port: target });
           s.on('error', () => undefined);
@@ -269,6 +269,8 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
       }
       await sleep(1500); // several alarm checks (process.memoryUsage()) while out of descriptors
       expect(p.child.exitCode).to.equal(null);
+      // It did run out (else this test proves nothing), and said so in the log.
+      expect(p.output.join('\n')).to.match(/out of file descriptors|EMFILE/);
       // The existing connection keeps working while the broker cannot accept.
       await ch.sendToQueue('emfile', Buffer.from('during'), { persistent: true });
       for (const s of raw) s.destroy();

@@ -132,6 +132,7 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly path: string;
   private readonly onCommitError: (error: Error) => void;
   private pendingBytes = 0;
+  private readonly reportedFailures = new WeakSet<object>();
 
   private constructor(options: LmdbStoreOptions) {
     mkdirSync(options.path, { recursive: true });
@@ -204,6 +205,9 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly onWriteFailed = (err: unknown): void => {
     const cause = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
     if (cause !== undefined && typeof cause.then === 'function') {
+      // Every write of the failed batch carries the same cause: report it once.
+      if (this.reportedFailures.has(cause)) return;
+      this.reportedFailures.add(cause);
       cause.then(noop, (e: unknown) => this.onCommitError(e instanceof Error ? e : new Error(String(e))));
     } else {
       this.onCommitError(err instanceof Error ? err : new Error(String(err)));
