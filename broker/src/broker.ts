@@ -17,7 +17,8 @@ import { PendingSockets } from './server/pending-sockets.js';
 import type { Socket } from 'node:net';
 import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
 import type { BrokerServices, BrokerStats } from './server/services.js';
-import { LmdbStore } from './store/lmdb-store.js';
+import { ENV_FILE, LmdbStore } from './store/lmdb-store.js';
+import { join } from 'node:path';
 import { DataDirLock, DataDirLockedError } from './store/data-dir-lock.js';
 import { StoreDamagedError } from './store/store-check.js';
 import type { QueueStore } from './store/store.js';
@@ -120,7 +121,13 @@ export class Broker implements BrokerServices {
   static async start(options: BrokerOptions = {}): Promise<Broker> {
     const broker = new Broker(resolveOptions(options));
     try {
-      await broker.recover();
+      try {
+        await broker.recover();
+      } catch (err) {
+        // Our own LMDB store could not be read back (a damaged value): say so, in one line.
+        if (broker.dirLock === undefined || err instanceof BrokerError || err instanceof StoreDamagedError) throw err;
+        throw new StoreDamagedError(join(broker.options.dataDir, ENV_FILE), `cannot read it back: ${(err as Error).message}`);
+      }
       await broker.listen();
     } catch (err) {
       await broker.close();
@@ -311,7 +318,7 @@ function openStore(o: ResolvedOptions, onCommitError: (err: Error) => void): { s
   try {
     mkdirSync(o.dataDir, { recursive: true });
     lock = DataDirLock.acquire(o.dataDir);
-    return { store: LmdbStore.open({ path: o.dataDir, noSync: o.noSync, onCommitError }), lock };
+    return { store: LmdbStore.open({ path: o.dataDir, noSync: o.noSync, onCommitError, verify: o.verifyStore }), lock };
   } catch (err) {
     lock?.release();
     // Already one line that names the file or directory and says what to do.

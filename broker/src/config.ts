@@ -15,6 +15,11 @@ export interface BrokerOptions {
   dataDir?: string;
   /** Skip fsync on commit (tests only: a crash may lose confirmed messages). Default false. */
   noSync?: boolean;
+  /**
+   * Read an existing store whole in a child process before opening it, so a damaged page
+   * stops the start with one line instead of crashing the broker. Default true.
+   */
+  verifyStore?: boolean;
   /** Heartbeat interval the broker proposes, ms; 0 disables. Default 30,000. */
   heartbeatMs?: number;
   /** Largest message body accepted, bytes. Default 16 MiB. */
@@ -99,6 +104,7 @@ export const DEFAULTS = {
   managementPort: 15680 as number | false,
   dataDir: './data',
   noSync: false,
+  verifyStore: true,
   heartbeatMs: DEFAULT_HEARTBEAT_MS,
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   handshakeTimeoutMs: 10_000,
@@ -181,6 +187,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (o.tokenSecret !== undefined && (typeof o.tokenSecret !== 'string' || o.tokenSecret.length < 16)) {
     throw new RangeError(`Invalid option "tokenSecret": expected a string of at least 16 characters`);
   }
+  if (typeof o.verifyStore !== 'boolean') throw new TypeError(`Invalid option "verifyStore": expected true or false`);
   if (typeof o.guestAnywhere !== 'boolean') throw new TypeError(`Invalid option "guestAnywhere": expected true or false`);
   if (o.tls !== undefined && (typeof o.tls !== 'object' || typeof o.tls.certFile !== 'string' || typeof o.tls.keyFile !== 'string')) {
     throw new TypeError(`Invalid option "tls": expected { certFile, keyFile, caFile? } with PEM file paths`);

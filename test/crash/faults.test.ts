@@ -144,6 +144,20 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
       await expectRefused(/is damaged \(the file is empty \(0 bytes\).*\): restore it from a backup; to start an empty broker on purpose, delete the file first/);
     });
 
+    it('pages damaged in the middle of the file stop the broker with one line (no abort / SIGSEGV)', async () => {
+      await storeWithData();
+      const size = statSync(file()).size;
+      const fd = openSync(file(), 'r+');
+      let x = 12345;
+      const noise = Buffer.alloc(4096);
+      for (let page = 2; page < size / 4096; page++) {
+        for (let i = 0; i < noise.length; i++) noise[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+        writeSync(fd, noise, 0, noise.length, page * 4096);
+      }
+      closeSync(fd);
+      await expectRefused(/message store '.*switchyard\.mdb' is damaged \(.*\): restore it from a backup/);
+    });
+
     it('a file that is not an LMDB store is refused', async () => {
       writeFileSync(file(), Buffer.alloc(64 * 1024, 'garbage'));
       await expectRefused(/is damaged \(first meta page: no LMDB magic number\)/);

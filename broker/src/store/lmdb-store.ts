@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageKey, queueRange, seqOfKey } from './keys.js';
-import { checkStoreFile, StoreDamagedError } from './store-check.js';
+import { checkStoreFile, StoreDamagedError, verifyStoreDeep } from './store-check.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
 import type {
   AccessData,
@@ -35,6 +35,8 @@ export interface LmdbStoreOptions {
    * been rejected (durable() reports them to the publishers). Default: nothing.
    */
   onCommitError?: (error: Error) => void;
+  /** Read the whole existing store in a child process before opening it (store-check.ts). Default false. */
+  verify?: boolean;
 }
 
 type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
@@ -140,6 +142,7 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.onCommitError = options.onCommitError ?? noop;
     // Before mapping it: LMDB faults (SIGBUS / SIGSEGV) on a truncated or overwritten file.
     checkStoreFile(this.path);
+    if (options.verify === true) verifyStoreDeep(this.path);
     this.root = open({
       path: this.path,
       maxDbs: 8,

@@ -1,4 +1,6 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /** LMDB's magic number, the first field of each of the two meta pages (lmdb.h MDB_MAGIC). */
 const MDB_MAGIC = 0xbeefc0de;
@@ -86,4 +88,30 @@ export function checkStoreFile(file: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+const CHILD = fileURLToPath(new URL('./verify-store-child.js', import.meta.url));
+
+/**
+ * Reads a whole existing store in a child process before the broker maps it: damage in the
+ * middle of the file (a page overwritten or zeroed) makes LMDB abort, SIGSEGV or SIGBUS the
+ * reader, or end a scan early with entries missing. Costs one extra read of the store at
+ * start (recovery reads it all anyway); skipped for a new store.
+ */
+export function verifyStoreDeep(file: string): void {
+  if (!existsSync(file) || !existsSync(CHILD)) return;
+  const r = spawnSync(process.execPath, [CHILD, file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error !== undefined) return; // could not run the check (EMFILE, EAGAIN): LMDB's own checks remain
+  if (r.signal !== null) throw new StoreDamagedError(file, `reading it crashed LMDB (${r.signal})`);
+  let out: { ok: boolean; problem?: string } | undefined;
+  try {
+    out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { ok: boolean; problem?: string };
+  } catch {
+    out = undefined;
+  }
+  if (out === undefined) {
+    const said = r.stderr.trim().split('\n')[0] ?? '';
+    throw new StoreDamagedError(file, `reading it failed${said === '' ? ` (exit code ${r.status})` : `: ${said}`}`);
+  }
+  if (!out.ok) throw new StoreDamagedError(file, out.problem ?? 'unreadable');
 }
