@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,9 +15,14 @@ import { enforceRevocation } from './server/access-enforcement.js';
 import { ClientConnection } from './server/connection.js';
 import { DirectReplyTo } from './server/direct-reply-to.js';
 import { isOriginAllowed } from './server/origin-policy.js';
+import { PendingSockets } from './server/pending-sockets.js';
+import type { Socket } from 'node:net';
 import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
 import type { BrokerServices, BrokerStats } from './server/services.js';
-import { LmdbStore } from './store/lmdb-store.js';
+import { ENV_FILE, LmdbStore } from './store/lmdb-store.js';
+import { join } from 'node:path';
+import { DataDirLock, DataDirLockedError } from './store/data-dir-lock.js';
+import { StoreDamagedError } from './store/store-check.js';
 import type { QueueStore } from './store/store.js';
 import { VERSION } from './version.js';
 import { VirtualHost } from './vhost/virtual-host.js';
@@ -56,6 +61,13 @@ export class Broker implements BrokerServices {
   private management: ManagementServer | undefined;
   private closing: Promise<void> | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
+  /** The data directory's pid file lock, when this broker opened the LMDB store itself. */
+  private dirLock: DataDirLock | undefined;
+  /** Sockets that have not completed `hello` yet (bounded by maxPendingConnections). */
+  private pending: PendingSockets | undefined;
+  private readonly socketOf = new WeakMap<ClientConnection, Socket>();
+  /** Logged-in connections: what maxConnections bounds. */
+  private openCount = 0;
   /** Memory and disk alarms; while raised, publishing connections are blocked. */
   readonly alarms: ResourceAlarms;
 
@@ -65,8 +77,13 @@ export class Broker implements BrokerServices {
   private constructor(options: ResolvedOptions) {
     this.options = options;
     this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
-    this.store = options.store ?? openStore(options);
-    this.confirms = new ConfirmScheduler(this.store, this.histograms);
+    if (options.store !== undefined) this.store = options.store;
+    else {
+      const opened = openStore(options, (err) => this.alarms.commitFailed(err));
+      this.store = opened.store;
+      this.dirLock = opened.lock;
+    }
+    this.confirms = new ConfirmScheduler(this.store, this.histograms, () => this.alarms.noteWrite(this.store.takePendingBytes?.() ?? 0));
     this.alarms = new ResourceAlarms(options.memoryHighWatermark, options.diskFreeLimitBytes, options.dataDir, (state) => this.onAlarm(state), this.logger);
     if (!isAccessStore(this.store)) throw new TypeError('Invalid option "store": it must also keep users, vhosts and permissions (AccessStore)');
     const accessStore = this.store;
@@ -112,7 +129,13 @@ export class Broker implements BrokerServices {
   static async start(options: BrokerOptions = {}): Promise<Broker> {
     const broker = new Broker(resolveOptions(options));
     try {
-      await broker.recover();
+      try {
+        await broker.recover();
+      } catch (err) {
+        // Our own LMDB store could not be read back (a damaged value): say so, in one line.
+        if (broker.dirLock === undefined || err instanceof BrokerError || err instanceof StoreDamagedError) throw err;
+        throw new StoreDamagedError(join(broker.options.dataDir, ENV_FILE), `cannot read it back: ${(err as Error).message}`);
+      }
       await broker.listen();
     } catch (err) {
       await broker.close();
@@ -131,6 +154,11 @@ export class Broker implements BrokerServices {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('Switchyard speaks WebSocket on this port: connect with @switchyard/client\n');
     });
     this.httpServer = server;
+    const pending = new PendingSockets(o.maxPendingConnections, o.handshakeTimeoutMs, this.logger);
+    this.pending = pending;
+    // With TLS, the socket that requests and ws see (and that logs in) is the TLS one.
+    server.on(socketEvent(o), (socket: Socket) => pending.admit(socket));
+    watchAcceptErrors(server, 'client', this.logger);
     // One WebSocket message may batch several frames; a single frame is checked against
     // maxFrameBytes by the codec, which answers with a clear FRAME_ERROR.
     this.wss = new WebSocketServer({
@@ -153,10 +181,8 @@ export class Broker implements BrokerServices {
       }
       const conn = new ClientConnection(ws, this, req.socket.remoteAddress ?? 'unknown');
       this.connections.add(conn);
+      this.socketOf.set(conn, req.socket);
       ws.once('close', () => this.connections.delete(conn));
-      if (this.connections.size > o.maxConnections) {
-        conn.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, `connection limit reached: the broker allows ${o.maxConnections} connections (maxConnections)`));
-      }
     });
     await listenOn(server, o.port, o.host, 'client');
     this.timeoutTimer = setInterval(() => {
@@ -176,6 +202,7 @@ export class Broker implements BrokerServices {
       await this.management.listen(o.managementPort, o.host);
     }
     this.logger.info('listening', { component: 'broker', url: this.url, management: this.managementUrl, dataDir: o.dataDir, version: VERSION });
+    this.logger.info('memory alarm limit', { component: 'alarms', limitBytes: this.alarms.memoryLimitBytes, ofBytes: this.alarms.memoryTotal.bytes, source: this.alarms.memoryTotal.source });
   }
 
   /** Client WebSocket port actually bound (useful with `port: 0`). */
@@ -258,12 +285,25 @@ export class Broker implements BrokerServices {
     }
   }
 
-  connectionOpened(_conn: ClientConnection): void {
+  admitConnection(_conn: ClientConnection): BrokerError | undefined {
+    // Only logged-in connections count: sockets that never say hello are bounded apart
+    // (maxPendingConnections) and cannot lock real clients out.
+    if (this.openCount >= this.options.maxConnections) {
+      return new BrokerError(ErrorCode.NOT_ALLOWED, `connection limit reached: the broker allows ${this.options.maxConnections} connections (maxConnections)`);
+    }
+    return undefined;
+  }
+
+  connectionOpened(conn: ClientConnection): void {
     this.stats.connectionsOpened++;
+    this.openCount++;
+    const socket = this.socketOf.get(conn);
+    if (socket !== undefined) this.pending?.settle(socket);
   }
 
   connectionClosed(_conn: ClientConnection): void {
     this.stats.connectionsClosed++;
+    this.openCount--;
   }
 
   /**
@@ -294,6 +334,7 @@ export class Broker implements BrokerServices {
     await this.management?.close();
     for (const vhost of this.vhosts.values()) vhost.stop();
     await this.store.close();
+    this.dirLock?.release();
     this.logger.info('stopped', { component: 'broker' });
   }
 }
@@ -302,20 +343,70 @@ function isAccessStore(store: QueueStore): store is QueueStore & AccessStore {
   return typeof (store as Partial<AccessStore>).loadAccess === 'function';
 }
 
-function openStore(o: ResolvedOptions): QueueStore {
+/**
+ * Locks the data directory (one broker per directory), checks the store file and opens it.
+ * The lock is released again when the store cannot be opened.
+ */
+function openStore(o: ResolvedOptions, onCommitError: (err: Error) => void): { store: QueueStore; lock: DataDirLock } {
+  let lock: DataDirLock | undefined;
   try {
-    return LmdbStore.open({ path: o.dataDir, noSync: o.noSync });
+    mkdirSync(o.dataDir, { recursive: true });
+    lock = DataDirLock.acquire(o.dataDir);
+    return { store: LmdbStore.open({ path: o.dataDir, noSync: o.noSync, onCommitError, verify: o.verifyStore }), lock };
   } catch (err) {
+    lock?.release();
+    // Already one line that names the file or directory and says what to do.
+    if (err instanceof DataDirLockedError || err instanceof StoreDamagedError) throw err;
     throw new Error(`cannot open data directory '${o.dataDir}': ${(err as Error).message}`, { cause: err });
   }
 }
 
+/**
+ * An HTTP request (or WebSocket upgrade) must have sent its headers within the handshake
+ * timeout and the whole request within `requestTimeoutMs`: a socket that sends half a request
+ * and then nothing would otherwise hold a file descriptor for good. Node checks these every
+ * `connectionsCheckingInterval`, so that interval follows the timeout.
+ */
+function httpTimeouts(o: ResolvedOptions, requestTimeoutMs: number): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+  const headersTimeout = o.handshakeTimeoutMs > 0 ? o.handshakeTimeoutMs : 60_000;
+  return {
+    headersTimeout,
+    requestTimeout: Math.max(headersTimeout, requestTimeoutMs),
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+  };
+}
+
+/**
+ * Out of file descriptors, accept() fails and the listening server emits `error`: logged
+ * (at most every 10 s), never thrown. libuv keeps a spare descriptor to accept and close
+ * what it cannot serve, so new sockets are refused while existing connections go on.
+ */
+export function watchAcceptErrors(server: Server, what: string, log: Logger): void {
+  let lastLogged = 0;
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    if (!server.listening) return; // listenOn reports start-up errors (EADDRINUSE ...)
+    const now = Date.now();
+    if (now - lastLogged < 10_000) return;
+    lastLogged = now;
+    log.warn(`cannot accept ${what} connections: ${err.code === 'EMFILE' || err.code === 'ENFILE' ? 'out of file descriptors; raise the limit (ulimit -n)' : err.message}`, { component: 'broker', code: err.code });
+  });
+}
+
+/** The server event that hands over each new socket as requests will see it. */
+export function socketEvent(o: ResolvedOptions): 'connection' | 'secureConnection' {
+  return o.tls === undefined ? 'connection' : 'secureConnection';
+}
+
 /** A plain HTTP server, or HTTPS when TLS files are configured (wss:// then). */
-export function createListener(o: ResolvedOptions, handler: RequestListener): Server {
-  if (o.tls === undefined) return createServer(handler);
+export function createListener(o: ResolvedOptions, handler: RequestListener, requestTimeoutMs = 0): Server {
+  const timeouts = httpTimeouts(o, requestTimeoutMs);
+  if (o.tls === undefined) return createServer(timeouts, handler);
   try {
     return createTlsServer(
       {
+        ...timeouts,
+        // The TLS handshake itself, before any HTTP: same budget.
+        handshakeTimeout: timeouts.headersTimeout,
         cert: readFileSync(o.tls.certFile),
         key: readFileSync(o.tls.keyFile),
         ...(o.tls.caFile !== undefined ? { ca: readFileSync(o.tls.caFile) } : {}),

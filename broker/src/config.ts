@@ -16,11 +16,19 @@ export interface BrokerOptions {
   dataDir?: string;
   /** Skip fsync on commit (tests only: a crash may lose confirmed messages). Default false. */
   noSync?: boolean;
+  /**
+   * Read an existing store whole in a child process before opening it, so a damaged page
+   * stops the start with one line instead of crashing the broker. Default true.
+   */
+  verifyStore?: boolean;
   /** Heartbeat interval the broker proposes, ms; 0 disables. Default 30,000. */
   heartbeatMs?: number;
   /** Largest message body accepted, bytes. Default 16 MiB. */
   maxMessageBytes?: number;
-  /** Time a new connection has to complete its `hello`, ms. Default 10,000. */
+  /**
+   * Time a new socket has to complete its HTTP upgrade and its `hello`, ms; also the time an
+   * HTTP request on either port has to send its headers. Default 10,000.
+   */
   handshakeTimeoutMs?: number;
   /** Pause deliveries to a connection whose socket holds more than this many unsent bytes. Default 4 MiB. */
   socketHighWaterBytes?: number;
@@ -32,8 +40,14 @@ export interface BrokerOptions {
   consumerTimeoutMs?: number;
   /** How often consumer timeouts are checked, ms. Default 1,000. */
   consumerTimeoutCheckMs?: number;
-  /** Most client connections at once; more are refused with 530 NOT_ALLOWED. Default 4,096. */
+  /** Most logged-in client connections at once; more are refused with 530 NOT_ALLOWED. Default 4,096. */
   maxConnections?: number;
+  /**
+   * Most sockets on the client port that have not logged in yet (connecting, upgrading,
+   * authenticating); more are closed at once. Each gets `handshakeTimeoutMs` to send hello.
+   * Default 1,024.
+   */
+  maxPendingConnections?: number;
   /** Most open channels per connection (AMQP channel_max); more is 530 NOT_ALLOWED. Default 2,047. */
   maxChannelsPerConnection?: number;
   /** Most consumers per channel; more is 406 PRECONDITION_FAILED. Default 10,000. */
@@ -103,6 +117,7 @@ export const DEFAULTS = {
   managementPort: 15680 as number | false,
   dataDir: './data',
   noSync: false,
+  verifyStore: true,
   heartbeatMs: DEFAULT_HEARTBEAT_MS,
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   handshakeTimeoutMs: 10_000,
@@ -110,6 +125,7 @@ export const DEFAULTS = {
   consumerTimeoutMs: 30 * 60 * 1000,
   consumerTimeoutCheckMs: 1_000,
   maxConnections: 4096,
+  maxPendingConnections: 1024,
   maxChannelsPerConnection: 2047,
   maxConsumersPerChannel: 10_000,
   maxQueues: 100_000,
@@ -170,7 +186,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (o.consumerTimeoutCheckMs < 10) {
     throw new RangeError(`Invalid option "consumerTimeoutCheckMs": expected at least 10 ms, got ${o.consumerTimeoutCheckMs}`);
   }
-  for (const k of ['maxConnections', 'maxChannelsPerConnection', 'maxConsumersPerChannel', 'maxQueues', 'diskFreeLimitBytes', 'alarmCheckMs'] as const) {
+  for (const k of ['maxConnections', 'maxPendingConnections', 'maxChannelsPerConnection', 'maxConsumersPerChannel', 'maxQueues', 'diskFreeLimitBytes', 'alarmCheckMs'] as const) {
     checkNonNegativeInt(k, o[k]);
   }
   if (o.maxChannelsPerConnection > 65535) {
@@ -186,6 +202,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (o.tokenSecret !== undefined && (typeof o.tokenSecret !== 'string' || o.tokenSecret.length < 16)) {
     throw new RangeError(`Invalid option "tokenSecret": expected a string of at least 16 characters`);
   }
+  if (typeof o.verifyStore !== 'boolean') throw new TypeError(`Invalid option "verifyStore": expected true or false`);
   if (typeof o.guestAnywhere !== 'boolean') throw new TypeError(`Invalid option "guestAnywhere": expected true or false`);
   if (typeof o.metricsPerObject !== 'boolean') throw new TypeError(`Invalid option "metricsPerObject": expected true or false`);
   if (o.loginThrottle !== undefined && o.loginThrottle !== false) {

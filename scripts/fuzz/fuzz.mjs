@@ -9,8 +9,12 @@
 //    every msgpackr extension, deep nesting, huge tables, invalid UTF-8, control characters)
 //    published into a TTL queue whose dead-letter queue has a consumer. The broker must answer with protocol errors,
 //    stay up, not grow its memory without bound, and still hold every confirmed message.
+// 3. Pre-auth: half-open sockets on both ports (partial HTTP requests and upgrades, silence),
+//    WebSockets that never hello, hello with thousands of frames pipelined behind it: every
+//    half-open socket is closed by the handshake timeout and a real client still gets in.
 import { parseArgs } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -187,9 +191,93 @@ function hostileSession(url, r) {
   });
 }
 
+/** Handshake timeout of the fuzzed broker: short, so half-open sockets are seen closed. */
+const FUZZ_HANDSHAKE_MS = 1_500;
+
+/** Raw TCP socket that sends `text` (maybe nothing) and then nothing more. */
+function halfOpenSocket(port, text) {
+  const socket = net.createConnection({ host: '127.0.0.1', port });
+  const closed = new Promise((resolve) => socket.once('close', () => resolve(true)));
+  socket.on('error', () => undefined);
+  socket.on('connect', () => text && socket.write(text));
+  socket.resume();
+  return { socket, closed };
+}
+
+/**
+ * Pre-auth classes (issue 11): sockets that never finish an HTTP request or upgrade on the
+ * client and management ports, WebSockets that never send hello, and hello followed by a flood
+ * of pipelined frames. While they are open a real client must still get in and publish; every
+ * half-open socket must be closed by the broker's handshake timeout.
+ */
+async function preAuthFlood(url, managementPort, r, log) {
+  const clientPort = Number(new URL(url).port);
+  const partial = ['', 'GET / HTTP/1.1\r\n', 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'];
+  const halfOpen = [];
+  for (let i = 0; i < 120; i++) {
+    halfOpen.push(halfOpenSocket(i % 2 === 0 ? clientPort : managementPort, partial[Math.floor(r() * partial.length)]));
+  }
+  // WebSockets that complete the upgrade and never say hello.
+  const silent = await Promise.all(
+    Array.from({ length: 60 }, () => new Promise((resolve) => {
+      const ws = new WebSocket(url);
+      const closed = new Promise((res) => ws.once('close', () => res(true)));
+      ws.once('open', () => resolve({ ws, closed }));
+      ws.once('error', () => resolve({ ws, closed: Promise.resolve(true) }));
+    })),
+  );
+  // hello with thousands of frames pipelined behind it, in one message and in several.
+  let pipelined = 0;
+  await Promise.all(
+    Array.from({ length: 12 }, (_, i) => new Promise((resolve) => {
+      const ws = new WebSocket(url);
+      ws.on('error', () => undefined);
+      ws.once('close', resolve);
+      ws.once('open', () => {
+        const n = 1000 + Math.floor(r() * 20_000);
+        const frames = [hello()];
+        for (let k = 0; k < n; k++) {
+          frames.push(k % 3 === 0 ? { type: 'publish', channel: 1, exchange: '', routingKey: 'nowhere', mandatory: false, properties: {}, content: new Uint8Array(16) } : { type: 'heartbeat', channel: 0 });
+        }
+        pipelined += frames.length;
+        if (i % 2 === 0) ws.send(encodeFrames(frames));
+        else for (let k = 0; k < frames.length; k += 500) ws.send(encodeFrames(frames.slice(k, k + 500)));
+        setTimeout(() => ws.terminate(), 1_000);
+      });
+    })),
+  );
+  // A real client still gets in during the flood.
+  const conn = await connect(url);
+  const ch = await conn.createChannel();
+  await ch.assertQueue('fuzz-preauth', { durable: true });
+  await ch.sendToQueue('fuzz-preauth', Buffer.from('in'), { persistent: true });
+  await conn.close();
+  const all = [...halfOpen.map((h) => h.closed), ...silent.map((s) => s.closed)];
+  const timedOut = await Promise.race([Promise.all(all).then(() => true), new Promise((res) => setTimeout(() => res(false), FUZZ_HANDSHAKE_MS + 5_000))]);
+  const closedCount = (await Promise.all(all.map((p) => Promise.race([p, Promise.resolve(false)])))).filter(Boolean).length;
+  for (const h of halfOpen) h.socket.destroy();
+  for (const s of silent) s.ws.terminate();
+  log(`  pre-auth: ${all.length} half-open sockets (${closedCount} closed by the broker), ${pipelined.toLocaleString()} frames pipelined behind hello`);
+  return { halfOpen: all.length, halfOpenClosed: timedOut ? all.length : closedCount, pipelined, clientDuringFlood: true };
+}
+
+/** Starts the broker with the environment `extra` added (restored right after the spawn). */
+async function spawnWithEnv(extra, options) {
+  const saved = Object.fromEntries(Object.keys(extra).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, extra);
+  try {
+    return await spawnBroker(options);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
 export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, confirmed = 1000, log = () => undefined } = {}) {
   const r = rng(seed);
-  const broker = await spawnBroker({ logLevel: 'error' });
+  const broker = await spawnWithEnv({ SWITCHYARD_HANDSHAKE_TIMEOUT_MS: String(FUZZ_HANDSHAKE_MS) }, { logLevel: 'error' });
   try {
     const url = broker.url;
     // confirmed messages that must survive everything below
@@ -229,6 +317,8 @@ export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, con
       }
       if (broker.exited()) throw new Error(`broker died: ${JSON.stringify(broker.exited())}\n${broker.logTail()}`);
     }
+    const preAuth = await preAuthFlood(url, broker.managementPort, r, log);
+    if (broker.exited()) throw new Error(`broker died: ${JSON.stringify(broker.exited())}\n${broker.logTail()}`);
     await dlxCh.sendToQueue('fuzz-ttl', Buffer.from('probe'), { persistent: true });
     for (let t = 0; t < 100 && !deadLettered.includes('probe'); t++) await new Promise((res) => setTimeout(res, 20));
     const probeDeadLettered = deadLettered.includes('probe');
@@ -258,6 +348,7 @@ export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, con
       intactInOrder: intact,
       rssEarlyMB: early && Math.round(early / 2 ** 20),
       rssLateMB: late && Math.round(late / 2 ** 20),
+      preAuth,
     };
   } finally {
     await broker.stop();

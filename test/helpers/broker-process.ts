@@ -7,19 +7,43 @@ const CLI = fileURLToPath(new URL('../../broker/dist/cli/main.js', import.meta.u
 export interface BrokerProcess {
   child: ChildProcess;
   url: string;
+  /** The management API's base URL. */
+  managementUrl?: string;
   /** Lines the process printed, for diagnostics. */
   output: string[];
   /** Resolves with the exit code (or signal name) once the process has exited. */
   exited: Promise<number | string>;
 }
 
+/** How to start the process. */
+export interface SpawnOptions {
+  /** Start under `ulimit -n N` (through bash), to run out of file descriptors on purpose. */
+  maxOpenFiles?: number;
+}
+
+function startCli(dataDir: string, extraArgs: string[], opts: SpawnOptions): ChildProcess {
+  const args = [CLI, 'server', '--port', '0', '--management-port', '0', '--data-dir', dataDir, '--log-level', 'info', ...extraArgs];
+  if (opts.maxOpenFiles === undefined) return spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return spawn('bash', ['-c', `ulimit -n ${opts.maxOpenFiles} && exec ${quoted}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs `switchyard server` expecting it to refuse to start: its exit code (or signal) and output. */
+export async function runBrokerToExit(dataDir: string, extraArgs: string[] = []): Promise<{ code: number | string; stderr: string[]; stdout: string[] }> {
+  const child = startCli(dataDir, extraArgs, {});
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => stdout.push(l));
+  createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const code = await new Promise<number | string>((resolve) => child.once('close', (c, signal) => resolve(c ?? signal ?? 'unknown')));
+  clearTimeout(timer);
+  return { code, stderr, stdout };
+}
+
 /** Starts `switchyard server` as a separate process and waits for its `listening` log line. */
-export function spawnBroker(dataDir: string, extraArgs: string[] = []): Promise<BrokerProcess> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'server', '--port', '0', '--management-port', '0', '--data-dir', dataDir, '--log-level', 'info', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+export function spawnBroker(dataDir: string, extraArgs: string[] = [], opts: SpawnOptions = {}): Promise<BrokerProcess> {
+  const child = startCli(dataDir, extraArgs, opts);
   const output: string[] = [];
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
@@ -30,7 +54,8 @@ export function spawnBroker(dataDir: string, extraArgs: string[] = []): Promise<
       const m = /"url":"(ws:\/\/[^"]+)"/.exec(line);
       if (m && line.includes('"listening"')) {
         clearTimeout(timer);
-        resolve({ child, url: m[1]!, output, exited });
+        const mgmt = /"management":"(http:\/\/[^"]+)"/.exec(line)?.[1];
+        resolve({ child, url: m[1]!, output, exited, ...(mgmt !== undefined ? { managementUrl: mgmt } : {}) });
       }
     });
     void exited.then((code) => {

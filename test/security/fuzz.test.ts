@@ -13,6 +13,7 @@ interface BrokerFuzzResult {
   intactInOrder: number;
   rssEarlyMB: number | null;
   rssLateMB: number | null;
+  preAuth: { halfOpen: number; halfOpenClosed: number; pipelined: number; clientDuringFlood: boolean };
 }
 
 describe('hostile input (bounded fuzz run)', function () {
@@ -34,5 +35,8 @@ describe('hostile input (bounded fuzz run)', function () {
     expect(r.stillStored).to.equal(r.confirmedBefore);
     expect(r.intactInOrder).to.equal(r.confirmedBefore);
     if (r.rssEarlyMB !== null && r.rssLateMB !== null) expect(r.rssLateMB).to.be.below(r.rssEarlyMB + 64);
+    // pre-auth floods and half-open sockets on both ports
+    expect(r.preAuth.clientDuringFlood).to.equal(true);
+    expect(r.preAuth.halfOpenClosed).to.equal(r.preAuth.halfOpen);
   });
 });

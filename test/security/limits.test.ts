@@ -1,6 +1,9 @@
 import { expect } from 'chai';
+import { createConnection, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { connect } from '@switchyard/client';
+import { PROTOCOL_VERSION, encodeFrames, type Frame } from '@switchyard/client/protocol';
+import { RawClient } from '../helpers/raw-client.js';
 import { managementGet, startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, once, open, waitFor, type Connection } from '../helpers/client.js';
 
@@ -139,6 +142,95 @@ describe('limits and browser safety', () => {
       await held;
       await waitFor(() => got.length === 2, 'held message delivered after unblock');
       expect(got).to.deep.equal(['before', 'held']);
+    });
+  });
+
+  describe('sockets that have not logged in (issue 11, items 3 and 7)', () => {
+    const hello: Frame = { type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 0, clientProperties: {} };
+
+    /** A raw TCP socket that sends `text` and then nothing; resolves when the broker closes it. */
+    function halfOpen(port: number, text: string): { socket: Socket; closed: Promise<void> } {
+      const socket = createConnection({ host: '127.0.0.1', port });
+      socket.on('error', () => undefined);
+      socket.on('connect', () => socket.write(text));
+      socket.resume();
+      return { socket, closed: new Promise((resolve) => socket.once('close', () => resolve())) };
+    }
+
+    it('times out half-open HTTP requests and upgrades on both ports, and idle sockets that send nothing', async () => {
+      tb = await startBroker({ noSync: true, handshakeTimeoutMs: 300 });
+      const client = Number(new URL(tb.url).port);
+      const management = Number(new URL(tb.broker.managementUrl!).port);
+      const partial = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'; // headers never end
+      const sockets = [client, management].flatMap((port) => [halfOpen(port, partial), halfOpen(port, partial), halfOpen(port, '')]);
+      const started = Date.now();
+      const all = Promise.all(sockets.map((s) => s.closed));
+      const outcome = await Promise.race([all.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 5_000))]);
+      for (const s of sockets) s.socket.destroy();
+      expect(outcome).to.equal('closed');
+      expect(Date.now() - started).to.be.at.least(250);
+      // a completed WebSocket connection is not subject to it
+      const { ch } = await open(tb.url, conns);
+      await new Promise((r) => setTimeout(r, 700));
+      await ch.assertQueue('alive', { durable: false });
+    });
+
+    it('sockets that never send hello do not count against maxConnections', async () => {
+      tb = await startBroker({ noSync: true, maxConnections: 2 });
+      const silent = await Promise.all([1, 2, 3].map(() => RawClient.connect(tb!.url, false)));
+      await open(tb.url, conns);
+      await open(tb.url, conns);
+      const err = await connect(tb.url).catch((e: unknown) => e);
+      expect(err).to.include({ code: 530 });
+      for (const r of silent) r.ws.terminate();
+    });
+
+    it('bounds sockets waiting to log in (maxPendingConnections); they are closed by the handshake timeout', async () => {
+      tb = await startBroker({ noSync: true, maxPendingConnections: 2, handshakeTimeoutMs: 500 });
+      const silent = await Promise.all([1, 2].map(() => RawClient.connect(tb!.url, false)));
+      const third = await RawClient.connect(tb.url, false).then(
+        async (r) => (await r.waitClosed(1_000), 'closed'),
+        () => 'refused',
+      );
+      expect(['closed', 'refused']).to.include(third);
+      for (const r of silent) await r.waitClosed(3_000); // handshake timeout
+      await open(tb.url, conns); // room again
+    });
+
+    it('closes a connection that pipelines too many frames behind its hello (506), and stays up', async () => {
+      tb = await startBroker({ noSync: true });
+      const raw = await RawClient.connect(tb.url, false);
+      const flood: Frame[] = [hello, ...Array.from({ length: 20_000 }, (): Frame => ({ type: 'heartbeat', channel: 0 }))];
+      raw.send(...flood);
+      const close = await raw.waitFor((f) => f.type === 'close', 5_000);
+      expect(close).to.include({ code: 506 });
+      expect((close as { message: string }).message).to.match(/frames sent ahead of helloOk/);
+      await open(tb.url, conns);
+    });
+
+    it('a publish in the first WebSocket message of a connection waits for the memory alarm to clear', async () => {
+      tb = await startBroker({ noSync: true });
+      const setup = await open(tb.url, conns);
+      await setup.ch.assertQueue('first', { durable: false });
+      tb.broker.alarms.setMemoryHighWatermark(2); // raised
+      const raw = await RawClient.connect(tb.url, false);
+      raw.send(
+        hello,
+        { type: 'channelOpen', channel: 1 },
+        { type: 'publish', channel: 1, exchange: '', routingKey: 'first', mandatory: false, properties: {}, content: Buffer.from('x') } as Frame,
+      );
+      await raw.waitFor((f) => f.type === 'blocked');
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await setup.ch.checkQueue('first')).messageCount).to.equal(0);
+      tb.broker.alarms.setMemoryHighWatermark(0.99);
+      await raw.waitFor((f) => f.type === 'unblocked');
+      let count = 0;
+      for (let i = 0; i < 100 && count === 0; i++) {
+        count = (await setup.ch.checkQueue('first')).messageCount;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(count, 'the held publish is routed once the alarm clears').to.equal(1);
+      raw.ws.terminate();
     });
   });
 });

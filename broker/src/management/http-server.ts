@@ -1,8 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { BrokerError } from '@switchyard/client/protocol';
 import type { Broker } from '../broker.js';
-import { createListener, listenOn } from '../broker.js';
+import { createListener, listenOn, socketEvent, watchAcceptErrors } from '../broker.js';
 import type { Logger } from '../logging.js';
 import { toHttpError } from './errors.js';
 import { throttledMessage } from '../auth/login-throttle.js';
@@ -13,6 +13,9 @@ import { RateSampler, type RateSamplerOptions } from './rates.js';
 import { createRoutes } from './routes.js';
 import type { Router } from './router.js';
 import { StaticFiles } from './static-files.js';
+
+/** A management request (a definitions import at most) must be in within this time. */
+const MANAGEMENT_REQUEST_TIMEOUT_MS = 60_000;
 
 export interface ManagementServerOptions {
   /** Counter sampling for rates and history. */
@@ -43,9 +46,19 @@ export class ManagementServer {
       options.sampling,
     );
     this.router = createRoutes(broker, this.sampler, new StaticFiles());
-    this.server = createListener(broker.options, (req, res) => void this.handle(req, res));
+    // A request has the handshake timeout for its headers and a minute in all (a definitions
+    // import is the largest body); an idle socket is dropped, whether it ever sent a byte or not.
+    this.server = createListener(broker.options, (req, res) => void this.handle(req, res), MANAGEMENT_REQUEST_TIMEOUT_MS);
     // Keep-alive sockets from the dashboard must not hold shutdown up.
     this.server.keepAliveTimeout = 5_000;
+    const idleMs = broker.options.handshakeTimeoutMs;
+    if (idleMs > 0) {
+      // Before the first request only; then the request timeouts and keepAliveTimeout apply
+      // (a slow handler must not lose its socket).
+      this.server.on(socketEvent(broker.options), (socket: Socket) => socket.setTimeout(idleMs, () => socket.destroy()));
+      this.server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
+    }
+    watchAcceptErrors(this.server, 'management', this.log);
   }
 
   get port(): number | undefined {

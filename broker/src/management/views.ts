@@ -44,7 +44,14 @@ export function describeOverview(broker: Broker, sampler: RateSampler): View {
     startedAt: new Date(broker.startedAt).toISOString(),
     uptimeMs: Date.now() - broker.startedAt,
     listeners: { client: broker.url, management: broker.managementUrl },
-    alarms: { ...broker.alarms.state, memoryLimitBytes: broker.alarms.memoryLimitBytes, diskFreeLimitBytes: broker.alarms.diskFreeLimitBytes },
+    alarms: {
+      ...broker.alarms.state,
+      memoryLimitBytes: broker.alarms.memoryLimitBytes,
+      // What a fractional watermark is a fraction of: the host's memory or the container's limit.
+      memoryTotalBytes: broker.alarms.memoryTotal.bytes,
+      memoryTotalSource: broker.alarms.memoryTotal.source,
+      diskFreeLimitBytes: broker.alarms.diskFreeLimitBytes,
+    },
     connections,
     channels,
     consumers,

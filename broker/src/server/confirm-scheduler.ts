@@ -26,6 +26,8 @@ export class ConfirmScheduler {
   constructor(
     private readonly store: QueueStore,
     private readonly histograms: BrokerHistograms,
+    /** Runs once per turn with publishes, before the commit: the disk alarm's early check. */
+    private readonly beforeCommit: () => void = () => undefined,
   ) {}
 
   register(source: ConfirmSource): void {
@@ -42,6 +44,7 @@ export class ConfirmScheduler {
     const sources = this.waiting;
     this.waiting = [];
     const upTo = sources.map((s) => s.captureConfirms());
+    this.beforeCommit();
     const turnStartedAt = this.turnStartedAt;
     const askedAt = performance.now();
     this.store.durable().then(

@@ -24,6 +24,12 @@ type State = (typeof State)[keyof typeof State];
 
 /** How long a peer has to answer our `close` before the socket is dropped. */
 const CLOSE_TIMEOUT_MS = 2_000;
+/**
+ * Frames decoded but held (behind a pending hello, or behind a publish that met a resource
+ * alarm): at most one WebSocket message's worth, since the socket is paused meanwhile; this
+ * bounds a message packed with tiny frames. The SDK's batches hold far fewer.
+ */
+const MAX_HELD_FRAMES = 10_000;
 
 /**
  * One client WebSocket: handshake, channels, heartbeats, outgoing batching and
@@ -46,7 +52,10 @@ export class ClientConnection {
   permissions: Permissions | undefined;
   /** Logged in with a token rather than a password (token revocation closes it). */
   viaToken = false;
-  private pendingFrames: Frame[] = [];
+  /** Frames decoded while holding, in order; then whole messages read while holding. */
+  private heldFrames: Frame[] = [];
+  private heldMessages: Buffer[] = [];
+  private heldBytes = 0;
   private readonly channels = new Map<number, ServerChannel>();
   private outbox = new FrameBatch();
   private flushScheduled = false;
@@ -147,7 +156,7 @@ export class ClientConnection {
     }
   };
 
-  /** Called on every publish: the first one while an alarm is raised blocks the connection. */
+  /** Called on every publish (the alarm itself is checked before a publish is handled). */
   notePublish(): void {
     this.hasPublished = true;
     if (!this.blocked) {
@@ -175,6 +184,44 @@ export class ClientConnection {
     this.ws.resume();
     this.send({ type: 'unblocked', channel: 0 });
     this.log.info('connection unblocked');
+    this.drainHeld();
+  }
+
+  /**
+   * Frames wait, in order, while the login is being decided and while a resource alarm
+   * blocks the connection; the socket is not read meanwhile (RabbitMQ stops reading a
+   * blocked connection), so what waits is bounded by what was already read.
+   */
+  private get holding(): boolean {
+    return this.state === State.authenticating || (this.blocked && this.state === State.open);
+  }
+
+  private hold(frame: Frame): void {
+    if (this.heldFrames.length >= MAX_HELD_FRAMES) {
+      throw new BrokerError(ErrorCode.RESOURCE_ERROR, `more than ${MAX_HELD_FRAMES} frames sent ahead of helloOk or while blocked: wait for helloOk and for unblocked`);
+    }
+    this.heldFrames.push(frame);
+  }
+
+  /** Handles what was held, until it is all done or the connection holds again. */
+  private drainHeld(): void {
+    try {
+      while (!this.holding && this.state === State.open) {
+        if (this.heldFrames.length > 0) {
+          const frames = this.heldFrames;
+          this.heldFrames = [];
+          // If one of these blocks the connection again, the rest are held again, in order.
+          for (const frame of frames) this.onFrame(frame);
+          continue;
+        }
+        const data = this.heldMessages.shift();
+        if (data === undefined) break;
+        this.heldBytes -= data.length;
+        decodeFrames(data, this.onFrame, this.services.options.maxFrameBytes);
+      }
+    } catch (err) {
+      this.closeWithError(err);
+    }
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
@@ -182,6 +229,17 @@ export class ClientConnection {
     if (this.state === State.closed) return;
     try {
       if (!isBinary) throw new ProtocolError('text WebSocket messages are not part of the protocol: send binary frames', ErrorCode.FRAME_ERROR);
+      if (this.holding || this.heldMessages.length > 0) {
+        // Kept whole, decoded when the hold ends: a paused socket may still deliver what
+        // ws had buffered, and that must not become an unbounded heap of frames.
+        this.heldBytes += data.length;
+        const limit = 2 * this.services.options.maxFrameBytes;
+        if (this.heldBytes > limit) {
+          throw new BrokerError(ErrorCode.RESOURCE_ERROR, `more than ${limit} bytes sent ahead of helloOk or while blocked: wait for helloOk and for unblocked`);
+        }
+        this.heldMessages.push(data);
+        return;
+      }
       decodeFrames(data, this.onFrame, this.services.options.maxFrameBytes);
     } catch (err) {
       this.closeWithError(err);
@@ -190,9 +248,16 @@ export class ClientConnection {
 
   private readonly onFrame = (frame: Frame): void => {
     if (this.state === State.closed) return;
-    if (this.state === State.authenticating) {
-      this.pendingFrames.push(frame);
-      return;
+    if (this.holding) return this.hold(frame);
+    if (frame.type === 'publish' && this.state === State.open) {
+      // Every publish meets the alarms, the first of a connection's first message too:
+      // it waits, with everything after it, until they clear. spec/security.md §Resource alarms and flow control
+      const reason = this.services.alarmReason();
+      if (reason !== undefined) {
+        this.hasPublished = true;
+        this.block(reason);
+        return this.hold(frame);
+      }
     }
     if (frame.channel === 0) {
       this.handleConnectionFrame(frame);
@@ -229,8 +294,9 @@ export class ClientConnection {
       throw new BrokerError(ErrorCode.NOT_IMPLEMENTED, `protocol version ${f.version} is not supported: this broker speaks version ${PROTOCOL_VERSION}`);
     }
     // Password hashing runs off the event loop; frames the client pipelines behind its
-    // hello wait in `pendingFrames` until the login is decided.
+    // hello are held until the login is decided, and the socket is not read meanwhile.
     this.state = State.authenticating;
+    this.ws.pause();
     this.services.authenticate(f.username, f.password, this.remoteAddress, f.vhost).then(
       (login) => {
         if (this.state !== State.authenticating) return;
@@ -251,6 +317,8 @@ export class ClientConnection {
   }
 
   private open(f: FrameOf<'hello'>, vhost: VirtualHost): void {
+    const refusal = this.services.admitConnection(this);
+    if (refusal !== undefined) return this.closeWithError(refusal);
     this.vhostRef = vhost;
     this.clientProperties = f.clientProperties;
     const ours = this.services.options.heartbeatMs;
@@ -271,13 +339,8 @@ export class ClientConnection {
     });
     this.services.connectionOpened(this);
     this.log.info('connection opened', { user: this.user, vhost: f.vhost, client: f.clientProperties['product'] });
-    const pending = this.pendingFrames;
-    this.pendingFrames = [];
-    try {
-      for (const frame of pending) this.onFrame(frame);
-    } catch (err) {
-      this.closeWithError(err);
-    }
+    this.ws.resume();
+    this.drainHeld();
   }
 
   private readonly tick = (): void => {
@@ -364,6 +427,8 @@ export class ClientConnection {
     this.closeDetail ??= { by: 'broker', code, reason: message };
     this.releaseChannels();
     this.state = State.closing;
+    // Read again (paused while authenticating or blocked) so the peer's closeOk arrives.
+    this.ws.resume();
     this.send({ type: 'close', channel: 0, code, message });
     this.flush();
     clearTimeout(this.timer);

@@ -1,6 +1,6 @@
 import { statfsSync } from 'node:fs';
-import { totalmem } from 'node:os';
 import type { Logger } from '../logging.js';
+import { memoryTotal, readMemoryReadings, type MemoryTotal } from './memory-limit.js';
 
 /** Which resource alarms are raised. */
 export interface AlarmState {
@@ -14,7 +14,15 @@ export interface ResourceProbe {
   memoryBytes(): number;
   /** Free bytes on the data directory's file system, for an unprivileged process. */
   diskFreeBytes(path: string): number;
+  /** The memory a fractional watermark is a fraction of (host memory or the container's limit). */
+  memoryTotal?(): MemoryTotal;
 }
+
+/**
+ * LMDB writes more than the records it is given (B-tree pages copied on write, page
+ * rounding of large values): the free-space check counts pending bytes this many times.
+ */
+const WRITE_OVERHEAD = 2;
 
 export const processProbe: ResourceProbe = {
   memoryBytes: () => {
@@ -25,6 +33,7 @@ export const processProbe: ResourceProbe = {
     const s = statfsSync(path);
     return s.bavail * s.bsize;
   },
+  memoryTotal: () => memoryTotal(readMemoryReadings()),
 };
 
 /**
@@ -37,6 +46,12 @@ export class ResourceAlarms {
   readonly state: AlarmState = { memory: false, disk: false };
   private timer: NodeJS.Timeout | undefined;
   private memoryLimit: number;
+  /** What a fractional watermark applies to; reported in the overview and at start. */
+  readonly memoryTotal: MemoryTotal;
+  /** Free bytes at the last disk reading, and record bytes handed to the store since. */
+  private lastFree = Number.MAX_SAFE_INTEGER;
+  private writtenSinceCheck = 0;
+  private checkErrorLogged = false;
 
   constructor(
     watermark: number,
@@ -46,12 +61,13 @@ export class ResourceAlarms {
     private readonly log: Logger,
     private readonly probe: ResourceProbe = processProbe,
   ) {
-    this.memoryLimit = ResourceAlarms.limitOf(watermark);
+    this.memoryTotal = probe.memoryTotal?.() ?? memoryTotal(readMemoryReadings());
+    this.memoryLimit = ResourceAlarms.limitOf(watermark, this.memoryTotal.bytes);
   }
 
-  /** A fraction (0-1] of total memory, or an absolute number of bytes (> 1). */
-  static limitOf(watermark: number): number {
-    return watermark <= 1 ? Math.floor(watermark * totalmem()) : Math.floor(watermark);
+  /** A fraction (0-1] of `total` (host memory or the container's limit), or an absolute number of bytes (> 1). */
+  static limitOf(watermark: number, total: number): number {
+    return watermark <= 1 ? Math.floor(watermark * total) : Math.floor(watermark);
   }
 
   get memoryLimitBytes(): number {
@@ -78,7 +94,7 @@ export class ResourceAlarms {
 
   /** Changes the memory watermark at run time (as `rabbitmqctl set_vm_memory_high_watermark`). */
   setMemoryHighWatermark(watermark: number): void {
-    this.memoryLimit = ResourceAlarms.limitOf(watermark);
+    this.memoryLimit = ResourceAlarms.limitOf(watermark, this.memoryTotal.bytes);
     this.check();
   }
 
@@ -88,25 +104,69 @@ export class ResourceAlarms {
     this.check();
   }
 
-  check(): void {
-    const memory = this.probe.memoryBytes() > this.memoryLimit;
+  /**
+   * Record bytes the store was just given (this turn's batch, not yet committed): when they
+   * could take free space below the limit, the disk is read now rather than at the next
+   * periodic check, so a fast publisher is blocked before it fills the file system.
+   */
+  noteWrite(bytes: number): void {
+    if (bytes <= 0) return;
+    this.writtenSinceCheck += bytes;
+    if (this.lastFree - WRITE_OVERHEAD * this.writtenSinceCheck > 2 * this.diskFreeLimit + 64 * 1024 * 1024) return;
+    this.check(bytes);
+  }
+
+  /**
+   * A commit failed (disk full or an I/O error): its publishes were nacked; raise the disk
+   * alarm so publishers stop until a check finds enough free space again.
+   */
+  commitFailed(error: Error): void {
+    this.log.error('message store commit failed: publishes nacked, disk alarm raised', { component: 'alarms', error: error.message });
+    if (this.state.disk) return;
+    this.state.disk = true;
+    this.onChange(this.state);
+  }
+
+  /**
+   * Reads memory and free disk space and raises or clears the alarms. Never throws: when
+   * the process is out of file descriptors (EMFILE) even process.memoryUsage() fails, and a
+   * throw from this timer would end the broker; the last known state is kept instead.
+   */
+  check(pendingBytes = 0): void {
+    let memory = this.state.memory;
+    try {
+      memory = this.probe.memoryBytes() > this.memoryLimit;
+    } catch (err) {
+      this.warnOnce('cannot read memory usage', err);
+    }
     let disk = this.state.disk;
     try {
-      disk = this.probe.diskFreeBytes(this.dataDir) < this.diskFreeLimit;
+      const free = this.probe.diskFreeBytes(this.dataDir);
+      this.lastFree = free;
+      this.writtenSinceCheck = 0;
+      disk = free - WRITE_OVERHEAD * pendingBytes < this.diskFreeLimit;
     } catch (err) {
-      this.log.warn('cannot read free disk space', { component: 'alarms', error: (err as Error).message });
+      this.warnOnce('cannot read free disk space', err);
     }
     if (memory === this.state.memory && disk === this.state.disk) return;
     for (const [name, raised] of [['memory', memory], ['disk', disk]] as const) {
       if (raised !== this.state[name]) {
         this.log.warn(`${name} alarm ${raised ? 'raised: blocking publishers' : 'cleared'}`, {
           component: 'alarms',
-          ...(name === 'memory' ? { memoryBytes: this.probe.memoryBytes(), limitBytes: this.memoryLimit } : { limitBytes: this.diskFreeLimit }),
+          ...(name === 'memory' ? { limitBytes: this.memoryLimit } : { limitBytes: this.diskFreeLimit, freeBytes: this.lastFree }),
         });
       }
     }
     this.state.memory = memory;
     this.state.disk = disk;
     this.onChange(this.state);
+  }
+
+  private warnOnce(what: string, err: unknown): void {
+    // Once per failure streak: at one check a second, a log line each time would flood.
+    if (this.checkErrorLogged) return;
+    this.checkErrorLogged = true;
+    this.log.warn(what, { component: 'alarms', error: err instanceof Error ? err.message : String(err) });
+    setTimeout(() => (this.checkErrorLogged = false), 60_000).unref();
   }
 }

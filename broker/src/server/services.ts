@@ -1,3 +1,4 @@
+import type { BrokerError } from '@switchyard/client/protocol';
 import type { Permissions } from '../auth/permissions.js';
 import type { Logger } from '../logging.js';
 import type { ResolvedOptions } from '../config.js';
@@ -50,6 +51,8 @@ export interface BrokerServices {
   accessGeneration(): number;
   /** Why publishers are blocked (a resource alarm), or undefined when they are not. */
   alarmReason(): string | undefined;
+  /** Checked before a login completes: an error refuses it (connection limit). */
+  admitConnection(conn: ClientConnection): BrokerError | undefined;
   connectionOpened(conn: ClientConnection): void;
   connectionClosed(conn: ClientConnection): void;
 }

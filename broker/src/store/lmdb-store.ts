@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageKey, queueRange, seqOfKey } from './keys.js';
+import { checkStoreFile, StoreDamagedError, verifyStoreDeep } from './store-check.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
 import type {
   AccessData,
@@ -29,6 +30,13 @@ export interface LmdbStoreOptions {
    * confirmed messages. Default false.
    */
   noSync?: boolean;
+  /**
+   * Called once per failed commit (disk full, I/O error), after the writes it carried have
+   * been rejected (durable() reports them to the publishers). Default: nothing.
+   */
+  onCommitError?: (error: Error) => void;
+  /** Read the whole existing store in a child process before opening it (store-check.ts). Default false. */
+  verify?: boolean;
 }
 
 type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
@@ -58,6 +66,14 @@ const KIND_HWM = 'd';
 const KIND_USER = 'u';
 const KIND_VHOST = 'v';
 const KIND_PERMISSION = 'p';
+/** The store's format record: written at creation, checked at every open. */
+const FORMAT_KEY = 'f:format';
+/** Bumped when the layout changes in a way older brokers cannot read. */
+export const STORE_FORMAT_VERSION = 1;
+interface FormatRecord {
+  format: 'switchyard';
+  version: number;
+}
 
 /** Dedup ids of one scope sort together: `<scope>.<id>`, all printable. */
 function dedupKey(scope: string, id: string): string {
@@ -72,6 +88,24 @@ function dedupRange(scope: string): { start: string; end: string } {
 function kindOf(key: unknown): string | undefined {
   return typeof key === 'string' && key[1] === ':' ? key[0] : undefined;
 }
+/**
+ * lmdb-js opens each batch with a write of its own whose promise it never hands out; when that
+ * batch's commit fails (disk full) the promise rejects unhandled and Node ends the process.
+ * Every write we issue is handled in track(), and the failure reaches the publishers through
+ * durable(), so a rejection carrying lmdb-js's `commitError` is expected here and dropped.
+ * Any other unhandled rejection is rethrown as Node would, unless someone else listens.
+ */
+const onUnhandledRejection = (reason: unknown): void => {
+  if (reason instanceof Error && 'commitError' in reason) return;
+  if (process.listenerCount('unhandledRejection') === 1) throw reason;
+};
+let openStores = 0;
+function watchLmdbRejections(delta: 1 | -1): void {
+  openStores += delta;
+  if (delta === 1 && openStores === 1) process.on('unhandledRejection', onUnhandledRejection);
+  if (delta === -1 && openStores === 0) process.off('unhandledRejection', onUnhandledRejection);
+}
+
 /** The environment's file inside the data directory (lmdb-js adds `-lock` beside it). */
 export const ENV_FILE = 'switchyard.mdb';
 const noop = (): void => {};
@@ -98,10 +132,17 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly pendingHwm = new Map<number, number>();
   private hwmScheduled = false;
   private readonly path: string;
+  private readonly onCommitError: (error: Error) => void;
+  private pendingBytes = 0;
+  private readonly reportedFailures = new WeakSet<object>();
 
   private constructor(options: LmdbStoreOptions) {
     mkdirSync(options.path, { recursive: true });
     this.path = join(options.path, ENV_FILE);
+    this.onCommitError = options.onCommitError ?? noop;
+    // Before mapping it: LMDB faults (SIGBUS / SIGSEGV) on a truncated or overwritten file.
+    checkStoreFile(this.path);
+    if (options.verify === true) verifyStoreDeep(this.path);
     this.root = open({
       path: this.path,
       maxDbs: 8,
@@ -112,6 +153,33 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.messages = this.root.openDB({ name: 'messages', encoding: 'binary', keyEncoding: 'binary' });
     this.deliveries = this.root.openDB({ name: 'deliveries', encoding: 'msgpack', keyEncoding: 'binary' });
     this.dedup = this.root.openDB({ name: 'dedup', encoding: 'msgpack' });
+    try {
+      this.checkFormat();
+    } catch (err) {
+      void this.root.close().catch(noop);
+      throw err;
+    }
+    watchLmdbRejections(1);
+  }
+
+  /**
+   * The format record tells a Switchyard store from another LMDB file and from one written by
+   * a newer, incompatible broker; a store without one (new, or from before the record) gets it.
+   */
+  private checkFormat(): void {
+    const rec = this.meta.get(FORMAT_KEY) as Partial<FormatRecord> | undefined;
+    if (rec === undefined) {
+      this.meta.putSync(FORMAT_KEY, { format: 'switchyard', version: STORE_FORMAT_VERSION } satisfies FormatRecord);
+      return;
+    }
+    if (rec.format !== 'switchyard' || !Number.isSafeInteger(rec.version)) {
+      throw new StoreDamagedError(this.path, 'its format record is not a Switchyard one');
+    }
+    if (rec.version! > STORE_FORMAT_VERSION) {
+      throw new Error(
+        `message store '${this.path}' has format version ${rec.version}, newer than this broker's ${STORE_FORMAT_VERSION}: run a newer Switchyard, or restore a backup made by this version`,
+      );
+    }
   }
 
   /** Opens (creating if needed) the store at `options.path`. Throws if the directory is unusable. */
@@ -126,9 +194,34 @@ export class LmdbStore implements QueueStore, AccessStore {
     // that would bring the broker down.
     if (w === this.handledWrite) return void (this.lastWrite = w);
     this.handledWrite = w;
-    w.catch(noop);
+    w.catch(this.onWriteFailed);
     w.flushed?.catch(noop);
     this.lastWrite = w;
+  }
+
+  /**
+   * lmdb-js rejects a failed batch's writes with an error whose `commitError` is a second
+   * promise, rejected with the cause (ENOSPC shows as EIO) once the writer thread reports it:
+   * unhandled, that second rejection would end the process. The failure itself reaches the
+   * publishers through durable() (nacks); here it is counted once per batch.
+   */
+  private readonly onWriteFailed = (err: unknown): void => {
+    const cause = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
+    if (cause !== undefined && typeof cause.then === 'function') {
+      // Every write of the failed batch carries the same cause: report it once.
+      if (this.reportedFailures.has(cause)) return;
+      this.reportedFailures.add(cause);
+      cause.then(noop, (e: unknown) => this.onCommitError(e instanceof Error ? e : new Error(String(e))));
+    } else {
+      this.onCommitError(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+
+  /** Bytes of message records handed to LMDB since the last call (for the disk alarm). */
+  takePendingBytes(): number {
+    const n = this.pendingBytes;
+    this.pendingBytes = 0;
+    return n;
   }
 
   loadDefinitions(): Definitions {
@@ -225,7 +318,9 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void {
-    this.track(this.messages.put(messageKey(queueId, seq), encodeRecord(record, meta)));
+    const value = encodeRecord(record, meta);
+    this.pendingBytes += value.length;
+    this.track(this.messages.put(messageKey(queueId, seq), value));
   }
 
   ack(queueId: number, seq: number, hasMark: boolean): void {
@@ -309,8 +404,10 @@ export class LmdbStore implements QueueStore, AccessStore {
     const w = this.lastWrite;
     this.lastWrite = undefined;
     if (w !== undefined) {
-      const flushed = w.flushed ?? w;
-      this.tail = Promise.all([this.tail, flushed]).then(noop);
+      // The commit (w) rejects when the transaction fails; `flushed` alone might never settle.
+      // A failed earlier batch does not fail this one: each batch is its own transaction,
+      // and its publishers were nacked already.
+      this.tail = Promise.all([this.tail.catch(noop), w, w.flushed ?? w]).then(noop);
     }
     return this.tail;
   }
@@ -325,8 +422,10 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   async close(): Promise<void> {
     if (this.hwmScheduled) this.writeHwm();
-    await this.durable();
-    await this.root.flushed;
+    // A failed last batch was nacked already; shutting down must still close the environment.
+    await this.durable().catch(noop);
+    await Promise.resolve(this.root.flushed).catch(noop);
     await this.root.close();
+    watchLmdbRejections(-1);
   }
 }

@@ -153,6 +153,8 @@ export interface QueueStore {
 
   /** Resolves once every write issued so far is durable on disk; resolves in call order. */
   durable(): Promise<void>;
+  /** Bytes of message records written since the last call (optional; feeds the disk alarm). */
+  takePendingBytes?(): number;
   /** Approximate size of the store on disk, in bytes. */
   sizeBytes(): number;
   /** Flushes and closes. */

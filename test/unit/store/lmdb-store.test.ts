@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { LmdbStore } from '../../../broker/src/store/lmdb-store.js';
+import { open, type Database } from 'lmdb';
+import { join } from 'node:path';
+import { LmdbStore, STORE_FORMAT_VERSION } from '../../../broker/src/store/lmdb-store.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
 const META = { expiresAt: 0, priority: 0 };
@@ -123,5 +125,28 @@ describe('LmdbStore', () => {
     await Promise.all([a, b]);
     expect(order).to.deep.equal([1, 2]);
     await store.close();
+  });
+
+  describe('format record', () => {
+    async function rawMeta(dir: string, edit: (meta: Database) => void): Promise<void> {
+      const root = open({ path: join(dir, 'switchyard.mdb'), maxDbs: 8 });
+      edit(root.openDB({ name: 'meta', encoding: 'msgpack' }));
+      await root.flushed;
+      await root.close();
+    }
+
+    it('is written at creation and on the first open of a store that lacks it', async () => {
+      await rawMeta(tmp.dir, (meta) => meta.putSync('x:eA', { name: 'x' }));
+      const store = LmdbStore.open({ path: tmp.dir });
+      await store.close();
+      await rawMeta(tmp.dir, (meta) => expect(meta.get('f:format')).to.deep.equal({ format: 'switchyard', version: STORE_FORMAT_VERSION }));
+    });
+
+    it('refuses a store written by a newer, incompatible broker, and one that is not a Switchyard store', async () => {
+      await rawMeta(tmp.dir, (meta) => meta.putSync('f:format', { format: 'switchyard', version: STORE_FORMAT_VERSION + 1 }));
+      expect(() => LmdbStore.open({ path: tmp.dir })).to.throw(/has format version \d+, newer than this broker's \d+: run a newer Switchyard/);
+      await rawMeta(tmp.dir, (meta) => meta.putSync('f:format', { format: 'other' }));
+      expect(() => LmdbStore.open({ path: tmp.dir })).to.throw(/is damaged \(its format record is not a Switchyard one\)/);
+    });
   });
 });

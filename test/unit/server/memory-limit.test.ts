@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import { createLogger } from '../../../broker/src/logging.js';
+import { memoryTotal } from '../../../broker/src/server/memory-limit.js';
+import { ResourceAlarms } from '../../../broker/src/server/resource-alarms.js';
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+describe('memory alarm limit (host memory or the container limit)', () => {
+  it('uses the host memory when no container limit is set', () => {
+    const unlimitedV1 = '9223372036854771712'; // cgroup v1 "no limit"
+    expect(memoryTotal({ totalmem: 64 * GiB, constrained: 2 ** 64 - 1, cgroupV2: 'max', cgroupV1: unlimitedV1 })).to.deep.equal({ bytes: 64 * GiB, source: 'os' });
+    expect(memoryTotal({ totalmem: 64 * GiB, constrained: 0 })).to.deep.equal({ bytes: 64 * GiB, source: 'os' });
+  });
+
+  it('uses process.constrainedMemory() when it is below the host memory', () => {
+    expect(memoryTotal({ totalmem: 64 * GiB, constrained: 700 * MiB })).to.deep.equal({ bytes: 700 * MiB, source: 'constrainedMemory' });
+  });
+
+  it('uses cgroup v2 memory.max, or cgroup v1 memory.limit_in_bytes, whichever is smallest', () => {
+    expect(memoryTotal({ totalmem: 64 * GiB, cgroupV2: `${700 * MiB}\n` })).to.deep.equal({ bytes: 700 * MiB, source: 'cgroup v2 memory.max' });
+    expect(memoryTotal({ totalmem: 64 * GiB, cgroupV1: String(512 * MiB) })).to.deep.equal({ bytes: 512 * MiB, source: 'cgroup v1 memory.limit_in_bytes' });
+    expect(memoryTotal({ totalmem: 64 * GiB, constrained: GiB, cgroupV2: String(700 * MiB) }).bytes).to.equal(700 * MiB);
+    expect(memoryTotal({ totalmem: 64 * GiB, cgroupV2: 'garbage' }).source).to.equal('os');
+  });
+
+  it('applies a fractional watermark to the container limit: 0.4 of 700 MiB, not of the host', () => {
+    const probe = { memoryBytes: () => 0, diskFreeBytes: () => Number.MAX_SAFE_INTEGER, memoryTotal: () => memoryTotal({ totalmem: 64 * GiB, cgroupV2: String(700 * MiB) }) };
+    const alarms = new ResourceAlarms(0.4, 0, '.', () => undefined, createLogger({ silent: true }), probe);
+    expect(alarms.memoryLimitBytes).to.equal(Math.floor(0.4 * 700 * MiB));
+    expect(alarms.memoryTotal.source).to.equal('cgroup v2 memory.max');
+    // an absolute watermark stays absolute
+    alarms.setMemoryHighWatermark(100 * MiB);
+    expect(alarms.memoryLimitBytes).to.equal(100 * MiB);
+  });
+
+  it('a reading that throws (EMFILE) keeps the last state instead of throwing out of the timer', () => {
+    let fail = false;
+    const probe = {
+      memoryBytes: () => {
+        if (fail) throw Object.assign(new Error('EMFILE: too many open files, uv_resident_set_memory'), { code: 'EMFILE' });
+        return 10;
+      },
+      diskFreeBytes: () => Number.MAX_SAFE_INTEGER,
+      memoryTotal: () => ({ bytes: GiB, source: 'os' as const }),
+    };
+    const alarms = new ResourceAlarms(5, 0, '.', () => undefined, createLogger({ silent: true }), probe);
+    alarms.check();
+    expect(alarms.state.memory).to.equal(true);
+    fail = true;
+    expect(() => alarms.check()).not.to.throw();
+    expect(alarms.state.memory).to.equal(true);
+  });
+});
