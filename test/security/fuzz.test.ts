@@ -30,7 +30,8 @@ describe('hostile input (bounded fuzz run)', function () {
     expect(r.brokerAlive).to.equal(true);
     expect(r.dlxConsumerAlive, 'a poison message closed the dead-letter consumer').to.equal(true);
     expect(r.probeDeadLettered).to.equal(true);
-    expect(r.badFrames).to.be.greaterThan(5_000);
+    // A floor that proves the run did something, low enough for a loaded 2-core machine.
+    expect(r.badFrames).to.be.greaterThan(1_000);
     expect(r.errorReplies).to.be.at.least(r.badFrames * 0.9);
     expect(r.stillStored).to.equal(r.confirmedBefore);
     expect(r.intactInOrder).to.equal(r.confirmedBefore);
