@@ -7,7 +7,7 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@switchyard/client';
 import type { Browser, Page } from 'playwright-core';
-import { RestartableBroker } from '../sdk/support.js';
+import { RestartableBroker } from '../helpers/broker.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const REQUIRED = process.env['REQUIRE_BROWSER'] === '1' || process.env['CI'] !== undefined;

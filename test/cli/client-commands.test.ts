@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, once, open, text, type Connection } from '../helpers/client.js';
+import { closeAll, nextEvent, open, text, type Connection } from '../helpers/client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { columnStarts, runCli, type CliResult } from './run-cli.js';
+import { columnStarts, runCli, type CliResult } from '../helpers/run-cli.js';
 
 /** One line on stderr, prefixed `switchyard:`. */
 function expectOneLineError(r: CliResult, code: number, pattern: RegExp): void {
@@ -187,7 +187,7 @@ describe('switchyard client commands (real binary, real broker)', function () {
       expect(mine.user).to.equal('guest');
       expect(table.stdout).to.include(mine.id);
       expect(channels.stdout).to.match(/^CONNECTION +NUMBER +PEER +CONSUMERS/);
-      const errored = once<Error & { code?: number }>(conn, 'error');
+      const errored = nextEvent<Error & { code?: number }>(conn, 'error');
       const r = await sy('close-connection', mine.id, '--reason', 'rolling restart');
       expect(r.stdout).to.equal(`connection ${mine.id} closed\n`);
       const err = await errored;

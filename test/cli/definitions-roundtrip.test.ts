@@ -7,8 +7,8 @@ import { spawnBroker } from '../helpers/broker-process.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, type Connection } from '../helpers/client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { api } from '../management/http.js';
-import { runCli } from './run-cli.js';
+import { api } from '../helpers/http.js';
+import { runCli } from '../helpers/run-cli.js';
 
 interface Doc {
   users: { name: string; password_hash: string; hashing_algorithm: string; tags: string[] }[];

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { api, V } from '../management/http.js';
-import { CLI, runCli } from './run-cli.js';
+import { api, V } from '../helpers/http.js';
+import { CLI, runCli } from '../helpers/run-cli.js';
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

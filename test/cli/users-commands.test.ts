@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { runCli, type CliResult } from './run-cli.js';
+import { GUEST_AUTH } from '../helpers/http.js';
+import { runCli, type CliResult } from '../helpers/run-cli.js';
 
 /** Status of GET /api/overview with these Basic credentials: 200 admin, 403 not admin, 401 wrong password. */
 async function loginStatus(tb: TestBroker, user: string, password: string): Promise<number> {
@@ -48,7 +49,7 @@ describe('switchyard users (real binary, real broker)', function () {
     const put = async (body: unknown): Promise<number> =>
       (await fetch(`${tb.broker.managementUrl}/api/users/ops`, {
         method: 'PUT',
-        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+        headers: { authorization: GUEST_AUTH, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       })).status;
     expect(await put({ password: 'first', tags: ['administrator'] })).to.equal(201);

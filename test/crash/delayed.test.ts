@@ -1,10 +1,8 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
 import { killHard, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
-import { type Connection, type Message } from '../helpers/client.js';
+import { sleep, type Connection, type Message } from '../helpers/client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('delays across a crash (kill -9)', function () {
   this.timeout(30_000);

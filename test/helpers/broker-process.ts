@@ -1,8 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-
-const CLI = fileURLToPath(new URL('../../broker/dist/cli/main.js', import.meta.url));
+import { CLI } from './run-cli.js';
 
 export interface BrokerProcess {
   child: ChildProcess;

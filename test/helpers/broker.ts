@@ -1,5 +1,6 @@
 import { Broker, createLogger, type BrokerOptions } from '@switchyard/broker';
 import { closeAll, type Connection } from './client.js';
+import { GUEST_AUTH } from './http.js';
 import { makeTmpDir } from './tmp.js';
 
 export interface TestBroker {
@@ -49,7 +50,7 @@ export async function startBroker(options: BrokerOptions = {}, existingDir?: str
 
 /** GET on the broker's management API as the default administrator (guest/guest); parsed JSON. */
 export async function managementGet<T = unknown>(tb: TestBroker, path: string): Promise<T> {
-  const res = await fetch(`${tb.broker.managementUrl}${path}`, { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } });
+  const res = await fetch(`${tb.broker.managementUrl}${path}`, { headers: { authorization: GUEST_AUTH } });
   if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -73,4 +74,59 @@ export function useBroker(options: BrokerOptions = { noSync: true }): BrokerFixt
     await fixture.tb.stop();
   });
   return fixture;
+}
+
+/**
+ * An in-process broker that can be stopped and started again on the same port and data
+ * directory, so that clients with `reconnect` find it again.
+ */
+export class RestartableBroker {
+  private tb: TestBroker | undefined;
+
+  private constructor(
+    readonly port: number,
+    private readonly dataDir: string,
+    private readonly options: BrokerOptions,
+    private readonly removeDir: () => Promise<void>,
+  ) {}
+
+  static async start(options: BrokerOptions = {}): Promise<RestartableBroker> {
+    const tmp = await makeTmpDir('sdk');
+    const opts = { noSync: true, ...options };
+    const tb = await startBroker(opts, tmp.dir);
+    const rb = new RestartableBroker(tb.broker.port, tmp.dir, opts, tmp.remove);
+    rb.tb = tb;
+    return rb;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  get broker(): TestBroker['broker'] {
+    if (this.tb === undefined) throw new Error('the broker is stopped');
+    return this.tb.broker;
+  }
+
+  get running(): boolean {
+    return this.tb !== undefined;
+  }
+
+  /** Graceful stop (clients get 320 CONNECTION_FORCED); the data directory is kept. */
+  async stop(): Promise<void> {
+    const tb = this.tb;
+    this.tb = undefined;
+    await tb?.stop();
+  }
+
+  /** Starts again on the same port and directory. */
+  async start(): Promise<void> {
+    this.tb ??= await startBroker({ ...this.options, port: this.port }, this.dataDir);
+  }
+
+  /** Stops the broker and removes its data directory. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    await this.removeDir().catch(() => undefined);
+  }
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { PROTOCOL_VERSION, encodeFrame, type Frame } from '@switchyard/client/protocol';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, once, open, text, type Connection } from '../helpers/client.js';
+import { closeAll, nextEvent, open, text, type Connection } from '../helpers/client.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 describe('bad input', () => {
@@ -115,7 +115,7 @@ describe('bad input', () => {
     const check = await bystander();
     const { conn, ch } = await open(tb.url, conns);
     const other = await conn.createChannel();
-    const closed = once(ch, 'close');
+    const closed = nextEvent(ch, 'close');
     const err = await ch.publish('no-such-exchange', 'k', Buffer.from('x')).catch((e: unknown) => e);
     expect(err).to.include({ code: 404, name: 'NOT_FOUND' });
     expect((err as Error).message).to.match(/no exchange 'no-such-exchange' in vhost '\/'/);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, once, open, text, waitFor, type Connection } from '../helpers/client.js';
-import { api, GUEST_AUTH, V } from './http.js';
+import { closeAll, nextEvent, open, text, waitFor, type Connection } from '../helpers/client.js';
+import { api, GUEST_AUTH, V } from '../helpers/http.js';
 
 describe('management API: actions', () => {
   let tb: TestBroker;
@@ -117,7 +117,7 @@ describe('management API: actions', () => {
     it('cancels consumers of a deleted queue', async () => {
       const { ch } = await open(tb.url, conns);
       await ch.assertQueue('dq-3');
-      const cancelled = once(ch, 'cancel').catch(() => undefined);
+      const cancelled = nextEvent(ch, 'cancel').catch(() => undefined);
       await ch.consume('dq-3', () => undefined);
       await api(tb, 'DELETE', `/api/queues/${V}/dq-3`);
       await cancelled;
@@ -308,7 +308,7 @@ describe('management API: actions', () => {
   describe('DELETE /api/connections/:id', () => {
     it('closes a client connection with 320 CONNECTION_FORCED and the reason; 404 when unknown', async () => {
       const { conn } = await open(tb.url, conns);
-      const errored = once<Error & { code?: number }>(conn, 'error');
+      const errored = nextEvent<Error & { code?: number }>(conn, 'error');
       const list = await api(tb, 'GET', '/api/connections');
       const id = list.body[list.body.length - 1].id as string;
       const r = await api(tb, 'DELETE', `/api/connections/${id}?reason=${encodeURIComponent('maintenance window')}`);

@@ -2,8 +2,7 @@ import { expect } from 'chai';
 import { networkInterfaces } from 'node:os';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, open, waitFor, type Connection } from '../helpers/client.js';
-import { api, V } from './http.js';
-import { GUEST_AUTH } from './http.js';
+import { api, GUEST_AUTH, V } from '../helpers/http.js';
 
 describe('management API: reading', () => {
   let tb: TestBroker;
@@ -224,7 +223,7 @@ describe('management API: reading', () => {
       const bad = await api(tb, 'GET', '/api/overview', undefined, { authorization: `Basic ${Buffer.from('guest:nope').toString('base64')}` });
       expect(bad.status).to.equal(401);
       expect(bad.headers.get('www-authenticate')).to.match(/^Basic/);
-      const good = await api(tb, 'GET', '/api/overview', undefined, { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` });
+      const good = await api(tb, 'GET', '/api/overview', undefined, { authorization: GUEST_AUTH });
       expect(good.status).to.equal(200);
     });
 

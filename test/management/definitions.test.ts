@@ -6,7 +6,7 @@ import { Broker } from '@switchyard/broker';
 import { startBroker, testLogger, type TestBroker } from '../helpers/broker.js';
 import { closeAll, open, text, type Connection } from '../helpers/client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { api } from './http.js';
+import { api } from '../helpers/http.js';
 
 function guestHash(): string {
   const salt = Buffer.from([1, 2, 3, 4]);

@@ -3,7 +3,7 @@ import { connect } from '@switchyard/client';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, open, type Connection } from '../helpers/client.js';
 import { streamMetrics } from '@switchyard/broker/internal';
-import { parseExposition, valueOf } from './exposition.js';
+import { parseExposition, valueOf } from '../helpers/exposition.js';
 
 describe('GET /metrics (Prometheus)', () => {
   let tb: TestBroker;

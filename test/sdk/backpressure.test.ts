@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { BrokerError, connect } from '@switchyard/client';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { nextEvent, sleep, waitFor, wiredConnect, type Connection } from './support.js';
+import { nextEvent, sleep, waitFor, type Connection } from '../helpers/client.js';
+import { wiredConnect } from '../helpers/wire.js';
 
 const settled = <T>(p: Promise<T>): Promise<'resolved' | 'rejected'> => p.then(() => 'resolved' as const, () => 'rejected' as const);
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { connect, type ConsumeMessage } from '@switchyard/client';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { nextEvent, sleep, waitFor, type Channel, type Connection } from './support.js';
+import { nextEvent, sleep, waitFor, type Channel, type Connection } from '../helpers/client.js';
 
 type Msg = ConsumeMessage<Buffer>;
 const text = (m: { content: Buffer } | false | null): string => (m ? m.content.toString() : String(m));

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { connect, type ConsumeMessage } from '@switchyard/client';
 import { killHard, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { nextEvent, sleep, waitFor, type Connection } from './support.js';
+import { nextEvent, sleep, waitFor, type Connection } from '../helpers/client.js';
 
 const RECONNECT = { reconnect: { initialDelayMs: 50, maxDelayMs: 400 } };
 

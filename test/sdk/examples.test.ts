@@ -5,7 +5,7 @@ import { retryWithDlq } from '../../client-sdk/examples/retry-dlq.js';
 import { rpc } from '../../client-sdk/examples/rpc.js';
 import { workQueue } from '../../client-sdk/examples/work-queue.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { sleep } from './support.js';
+import { sleep } from '../helpers/client.js';
 
 /** True if the broker dead-letters a message rejected without requeue (x-dead-letter-exchange). */
 async function brokerDeadLetters(url: string): Promise<boolean> {

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { connect } from '@switchyard/client';
 import { killHard, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { RestartableBroker, nextEvent, sleep, waitFor, wiredConnect, type Connection } from './support.js';
+import { RestartableBroker } from '../helpers/broker.js';
+import { nextEvent, sleep, waitFor, type Connection } from '../helpers/client.js';
+import { wiredConnect } from '../helpers/wire.js';
 
 /**
  * Heartbeats (spec/protocol.md §Connection): each side sends one after half an interval of

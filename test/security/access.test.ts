@@ -4,18 +4,7 @@ import { connect } from '@switchyard/client';
 import { createToken } from '../../broker/src/auth/token.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, type Connection } from '../helpers/client.js';
-
-const GUEST = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
-
-async function api(tb: TestBroker, method: string, path: string, body?: unknown, auth = GUEST): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${tb.broker.managementUrl}${path}`, {
-    method,
-    headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
-}
+import { api } from '../helpers/http.js';
 
 describe('users, vhosts and permissions', function () {
   this.timeout(30_000);
@@ -212,11 +201,11 @@ describe('users, vhosts and permissions', function () {
 
   describe('management API access', () => {
     it('requires credentials of an administrator', async () => {
-      expect((await api(tb, 'GET', '/api/overview', undefined, '')).status).to.equal(401);
+      expect((await api(tb, 'GET', '/api/overview', undefined, { authorization: '' })).status).to.equal(401);
       const alice = `Basic ${Buffer.from('alice:wonderland').toString('base64')}`;
-      expect((await api(tb, 'GET', '/api/overview', undefined, alice)).status).to.equal(403);
+      expect((await api(tb, 'GET', '/api/overview', undefined, { authorization: alice })).status).to.equal(403);
       const admin = `Basic ${Buffer.from('admin2:root').toString('base64')}`;
-      expect((await api(tb, 'GET', '/api/overview', undefined, admin)).status).to.equal(200);
+      expect((await api(tb, 'GET', '/api/overview', undefined, { authorization: admin })).status).to.equal(200);
       expect((await api(tb, 'GET', '/api/users')).body.map((u: { name: string }) => u.name)).to.include.members(['guest', 'alice', 'admin2']);
     });
 

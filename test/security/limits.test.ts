@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import WebSocket from 'ws';
 import { connect } from '@switchyard/client';
 import { managementGet, startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, once, open, waitFor, type Connection } from '../helpers/client.js';
+import { closeAll, nextEvent, open, waitFor, type Connection } from '../helpers/client.js';
 
 describe('limits and browser safety', () => {
   let tb: TestBroker | undefined;
@@ -26,7 +26,7 @@ describe('limits and browser safety', () => {
     tb = await startBroker({ noSync: true, maxChannelsPerConnection: 2 });
     const { conn } = await open(tb.url, conns);
     await conn.createChannel();
-    const closed = once(conn, 'close');
+    const closed = nextEvent(conn, 'close');
     const err = await conn.createChannel().catch((e: unknown) => e);
     expect(err).to.include({ code: 530 });
     expect((err as Error).message).to.match(/channel limit reached: 2 channels .*maxChannelsPerConnection/);
@@ -94,10 +94,10 @@ describe('limits and browser safety', () => {
       expect(tb.broker.alarms.state.disk).to.equal(true);
       const { conn, ch } = await open(tb.url, conns);
       await ch.assertQueue('d', { durable: false });
-      const blocked = once<string>(conn, 'blocked');
+      const blocked = nextEvent<string>(conn, 'blocked');
       void ch.sendToQueue('d', Buffer.from('x')).catch(() => undefined);
       expect(await blocked).to.match(/disk alarm/);
-      const unblocked = once(conn, 'unblocked');
+      const unblocked = nextEvent(conn, 'unblocked');
       tb.broker.alarms.setDiskFreeLimit(1);
       await unblocked;
       expect(tb.broker.alarms.state.disk).to.equal(false);
@@ -114,7 +114,7 @@ describe('limits and browser safety', () => {
       await waitFor(() => got.length === 1, 'first delivery');
 
       // A connection that has published is blocked as soon as the alarm is raised.
-      const blocked = once<string>(pub.conn, 'blocked');
+      const blocked = nextEvent<string>(pub.conn, 'blocked');
       const watcher = await open(tb.url, conns); // never publishes: never blocked
       let watcherBlocked = false;
       watcher.conn.on('blocked', () => (watcherBlocked = true));
@@ -133,7 +133,7 @@ describe('limits and browser safety', () => {
       expect(watcherBlocked).to.equal(false);
       expect(got).to.deep.equal(['before']);
 
-      const unblocked = once(pub.conn, 'unblocked');
+      const unblocked = nextEvent(pub.conn, 'unblocked');
       tb.broker.alarms.setMemoryHighWatermark(0.99);
       await unblocked;
       await held;

@@ -3,9 +3,9 @@ import { connect } from '@switchyard/client';
 import { createToken } from '../../broker/src/auth/token.js';
 import { isTokenRevoked } from '../../broker/src/auth/token.js';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, once, waitFor, type Connection } from '../helpers/client.js';
-import { runCli } from '../cli/run-cli.js';
-import { api, V } from '../management/http.js';
+import { closeAll, nextEvent, waitFor, type Connection } from '../helpers/client.js';
+import { runCli } from '../helpers/run-cli.js';
+import { api, V } from '../helpers/http.js';
 
 /** Issue 11 item 10: revoked permissions, deleted users and revoked tokens take effect at once. */
 describe('revoking access', function () {
@@ -44,7 +44,7 @@ describe('revoking access', function () {
     const got: string[] = [];
     const a = await ch.consume('bob.a', (m) => m && got.push(`a:${Buffer.from(m.content).toString()}`), { noAck: true });
     await ch.consume('bob.b', (m) => m && got.push(`b:${Buffer.from(m.content).toString()}`), { noAck: true });
-    const cancelled = once<{ consumerTag: string; reason: string }>(ch, 'cancel');
+    const cancelled = nextEvent<{ consumerTag: string; reason: string }>(ch, 'cancel');
     expect((await api(tb, 'PUT', `/api/permissions/${V}/bob`, { ...FULL, read: 'bob\\.b' })).status).to.equal(200);
     const notice = await cancelled;
     expect(notice.consumerTag).to.equal(a.consumerTag);

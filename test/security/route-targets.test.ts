@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { connect } from '@switchyard/client';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, type Connection } from '../helpers/client.js';
-import { api, V } from '../management/http.js';
+import { api, V } from '../helpers/http.js';
 
 /**
  * Issue 11 item 6: an alternate exchange or a dead-letter exchange routes messages into
