@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@switchyard/client';
-import { chooseLogFormat, renderBanner, showBanner } from '../../broker/src/cli/banner.js';
+import { chooseLogFormat, renderBanner, showBanner } from '@switchyard/broker/internal';
 import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { GUEST_AUTH } from '../helpers/http.js';

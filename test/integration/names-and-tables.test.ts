@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
-import { VirtualHost, LmdbStore } from '../../broker/src/internal.js';
+import { VirtualHost, LmdbStore } from '@switchyard/broker/internal';
 import { useBroker } from '../helpers/broker.js';
 import { open } from '../helpers/client.js';
 import { api, GUEST_AUTH } from '../helpers/http.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { networkInterfaces } from 'node:os';
 import { connect } from '@switchyard/client';
-import { createToken } from '../../broker/src/auth/token.js';
+import { createToken } from '@switchyard/broker/internal';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, type Connection } from '../helpers/client.js';
 import { api } from '../helpers/http.js';

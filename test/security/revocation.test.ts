@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
-import { createToken } from '../../broker/src/auth/token.js';
-import { isTokenRevoked } from '../../broker/src/auth/token.js';
+import { createToken, isTokenRevoked } from '@switchyard/broker/internal';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, nextEvent, waitFor, type Connection } from '../helpers/client.js';
 import { runCli } from '../helpers/run-cli.js';

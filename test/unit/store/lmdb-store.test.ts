@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LmdbStore } from '../../../broker/src/store/lmdb-store.js';
+import { LmdbStore } from '@switchyard/broker/internal';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
 const META = { expiresAt: 0, priority: 0 };
