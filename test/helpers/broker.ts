@@ -55,24 +55,46 @@ export async function managementGet<T = unknown>(tb: TestBroker, path: string): 
   return (await res.json()) as T;
 }
 
-/** A fresh broker for each test of a suite, and the client connections to close after it. */
+/** A broker for the tests of a suite, and the client connections to close after them. */
 export interface BrokerFixture {
-  /** The current test's broker (reassign after `restart()`). */
+  /** The current broker (reassign after `restart()`). */
   tb: TestBroker;
-  /** Connections opened by the test; closed after it. */
+  /** Connections opened by the tests; closed when the broker is stopped. */
   readonly conns: Connection[];
 }
 
-/** Registers mocha hooks that start a broker before each test and stop it after. */
-export function useBroker(options: BrokerOptions = { noSync: true }): BrokerFixture {
+export interface UseBrokerOptions {
+  /**
+   * `'test'` (default): a fresh broker for each test (beforeEach/afterEach). `'suite'`: one
+   * broker for every test of the enclosing `describe` (before/after), for suites whose tests
+   * use their own names and do not depend on a clean broker.
+   */
+  per?: 'test' | 'suite';
+}
+
+/**
+ * Registers mocha hooks that start a broker (an ephemeral port, a temporary data directory)
+ * before each test, or before the suite, and close its connections and stop it afterwards.
+ * Hooks a suite registers before this call run before these ones.
+ */
+export function useBroker(options: BrokerOptions = { noSync: true }, { per = 'test' }: UseBrokerOptions = {}): BrokerFixture {
   const fixture: BrokerFixture = { tb: undefined as unknown as TestBroker, conns: [] };
-  beforeEach(async () => {
+  const start = async (): Promise<void> => {
     fixture.tb = await startBroker(options);
-  });
-  afterEach(async () => {
+  };
+  const stop = async (): Promise<void> => {
     await closeAll(fixture.conns);
-    await fixture.tb.stop();
-  });
+    const tb = fixture.tb as TestBroker | undefined; // undefined when a skipped suite never started it
+    fixture.tb = undefined as unknown as TestBroker;
+    await tb?.stop();
+  };
+  if (per === 'suite') {
+    before(start);
+    after(stop);
+  } else {
+    beforeEach(start);
+    afterEach(stop);
+  }
   return fixture;
 }
 
