@@ -61,6 +61,10 @@ export interface BrokerFixture {
   tb: TestBroker;
   /** Connections opened by the tests; closed when the broker is stopped. */
   readonly conns: Connection[];
+  /** Starts the broker with `options` over the fixture's (for `{ start: 'test' }`: the test calls it). */
+  start: (options?: BrokerOptions) => Promise<TestBroker>;
+  /** Closes the connections and stops the broker; the fixture's hooks call it, and a test may. */
+  stop: () => Promise<void>;
 }
 
 export interface UseBrokerOptions {
@@ -70,6 +74,12 @@ export interface UseBrokerOptions {
    * use their own names and do not depend on a clean broker.
    */
   per?: 'test' | 'suite';
+  /**
+   * `'hook'` (default): the fixture starts the broker. `'test'`: each test starts it with
+   * `fx.start(options)`, for suites whose tests need different broker options; the fixture
+   * still stops it.
+   */
+  start?: 'hook' | 'test';
 }
 
 /**
@@ -77,23 +87,27 @@ export interface UseBrokerOptions {
  * before each test, or before the suite, and close its connections and stop it afterwards.
  * Hooks a suite registers before this call run before these ones.
  */
-export function useBroker(options: BrokerOptions = { noSync: true }, { per = 'test' }: UseBrokerOptions = {}): BrokerFixture {
-  const fixture: BrokerFixture = { tb: undefined as unknown as TestBroker, conns: [] };
-  const start = async (): Promise<void> => {
-    fixture.tb = await startBroker(options);
+export function useBroker(options: BrokerOptions = { noSync: true }, { per = 'test', start = 'hook' }: UseBrokerOptions = {}): BrokerFixture {
+  const fixture: BrokerFixture = {
+    tb: undefined as unknown as TestBroker,
+    conns: [],
+    start: async (more = {}) => (fixture.tb = await startBroker({ ...options, ...more })),
+    stop: async () => {
+      await closeAll(fixture.conns);
+      const tb = fixture.tb as TestBroker | undefined; // undefined when not started (or skipped)
+      fixture.tb = undefined as unknown as TestBroker;
+      await tb?.stop();
+    },
   };
-  const stop = async (): Promise<void> => {
-    await closeAll(fixture.conns);
-    const tb = fixture.tb as TestBroker | undefined; // undefined when a skipped suite never started it
-    fixture.tb = undefined as unknown as TestBroker;
-    await tb?.stop();
+  const startHook = async (): Promise<void> => {
+    if (start === 'hook') await fixture.start();
   };
   if (per === 'suite') {
-    before(start);
-    after(stop);
+    before(startHook);
+    after(fixture.stop);
   } else {
-    beforeEach(start);
-    afterEach(stop);
+    beforeEach(startHook);
+    afterEach(fixture.stop);
   }
   return fixture;
 }

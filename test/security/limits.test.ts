@@ -1,42 +1,36 @@
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import { connect } from '@switchyard/client';
-import { managementGet, startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, nextEvent, open, waitFor, type Connection } from '../helpers/client.js';
+import { managementGet, useBroker } from '../helpers/broker.js';
+import { nextEvent, open, waitFor } from '../helpers/client.js';
 
 describe('limits and browser safety', () => {
-  let tb: TestBroker | undefined;
-  const conns: Connection[] = [];
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb?.stop();
-    tb = undefined;
-  });
+  const fx = useBroker({ noSync: true }, { start: 'test' });
 
   it('refuses connections beyond maxConnections with 530 naming the limit', async () => {
-    tb = await startBroker({ noSync: true, maxConnections: 2 });
-    await open(tb.url, conns);
-    await open(tb.url, conns);
+    const tb = await fx.start({ maxConnections: 2 });
+    await open(tb.url, fx.conns);
+    await open(tb.url, fx.conns);
     const err = await connect(tb.url).catch((e: unknown) => e);
     expect(err).to.include({ code: 530, name: 'NOT_ALLOWED' });
     expect((err as Error).message).to.match(/connection limit reached: the broker allows 2 connections \(maxConnections\)/);
   });
 
   it('refuses channels beyond maxChannelsPerConnection (530, connection closed)', async () => {
-    tb = await startBroker({ noSync: true, maxChannelsPerConnection: 2 });
-    const { conn } = await open(tb.url, conns);
+    const tb = await fx.start({ maxChannelsPerConnection: 2 });
+    const { conn } = await open(tb.url, fx.conns);
     await conn.createChannel();
     const closed = nextEvent(conn, 'close');
     const err = await conn.createChannel().catch((e: unknown) => e);
     expect(err).to.include({ code: 530 });
     expect((err as Error).message).to.match(/channel limit reached: 2 channels .*maxChannelsPerConnection/);
     await closed;
-    await open(tb.url, conns); // the broker carries on
+    await open(tb.url, fx.conns); // the broker carries on
   });
 
   it('refuses consumers beyond maxConsumersPerChannel (406, channel closed)', async () => {
-    tb = await startBroker({ noSync: true, maxConsumersPerChannel: 1 });
-    const { ch } = await open(tb.url, conns);
+    const tb = await fx.start({ maxConsumersPerChannel: 1 });
+    const { ch } = await open(tb.url, fx.conns);
     await ch.assertQueue('c', { durable: false });
     await ch.consume('c', () => undefined);
     const err = await ch.consume('c', () => undefined).catch((e: unknown) => e);
@@ -45,8 +39,8 @@ describe('limits and browser safety', () => {
   });
 
   it('refuses queues beyond maxQueues (406) but still allows redeclaring existing ones', async () => {
-    tb = await startBroker({ noSync: true, maxQueues: 2 });
-    const { conn, ch } = await open(tb.url, conns);
+    const tb = await fx.start({ maxQueues: 2 });
+    const { conn, ch } = await open(tb.url, fx.conns);
     await ch.assertQueue('a', { durable: false });
     await ch.assertQueue('b', { durable: false });
     await ch.assertQueue('a', { durable: false });
@@ -73,7 +67,7 @@ describe('limits and browser safety', () => {
       });
 
     it('by default allows loopback pages and non-browser clients, refuses other origins with 403', async () => {
-      tb = await startBroker({ noSync: true });
+      const tb = await fx.start();
       expect(await tryOrigin(tb.url, undefined)).to.equal(101);
       expect(await tryOrigin(tb.url, 'http://localhost:3000')).to.equal(101);
       expect(await tryOrigin(tb.url, 'http://127.0.0.1:8080')).to.equal(101);
@@ -82,7 +76,7 @@ describe('limits and browser safety', () => {
     });
 
     it('allows exactly the configured origins', async () => {
-      tb = await startBroker({ noSync: true, allowedOrigins: ['https://app.example.com'] });
+      const tb = await fx.start({ allowedOrigins: ['https://app.example.com'] });
       expect(await tryOrigin(tb.url, 'https://app.example.com')).to.equal(101);
       expect(await tryOrigin(tb.url, 'http://localhost:3000')).to.equal(403);
     });
@@ -90,9 +84,9 @@ describe('limits and browser safety', () => {
 
   describe('resource alarms', () => {
     it('raises the disk alarm when free space is below the limit: the first publish blocks', async () => {
-      tb = await startBroker({ noSync: true, diskFreeLimitBytes: Number.MAX_SAFE_INTEGER });
+      const tb = await fx.start({ diskFreeLimitBytes: Number.MAX_SAFE_INTEGER });
       expect(tb.broker.alarms.state.disk).to.equal(true);
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(tb.url, fx.conns);
       await ch.assertQueue('d', { durable: false });
       const blocked = nextEvent<string>(conn, 'blocked');
       void ch.sendToQueue('d', Buffer.from('x')).catch(() => undefined);
@@ -104,9 +98,9 @@ describe('limits and browser safety', () => {
     });
 
     it('blocks publishing connections while the memory alarm is raised; consumers keep draining', async () => {
-      tb = await startBroker({ noSync: true, alarmCheckMs: 20 });
-      const pub = await open(tb.url, conns);
-      const sub = await open(tb.url, conns);
+      const tb = await fx.start({ alarmCheckMs: 20 });
+      const pub = await open(tb.url, fx.conns);
+      const sub = await open(tb.url, fx.conns);
       await pub.ch.assertQueue('alarm', { durable: false });
       await pub.ch.sendToQueue('alarm', Buffer.from('before'));
       const got: string[] = [];
@@ -115,7 +109,7 @@ describe('limits and browser safety', () => {
 
       // A connection that has published is blocked as soon as the alarm is raised.
       const blocked = nextEvent<string>(pub.conn, 'blocked');
-      const watcher = await open(tb.url, conns); // never publishes: never blocked
+      const watcher = await open(tb.url, fx.conns); // never publishes: never blocked
       let watcherBlocked = false;
       watcher.conn.on('blocked', () => (watcherBlocked = true));
       tb.broker.alarms.setMemoryHighWatermark(2); // 2 bytes: certainly exceeded
