@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
-import { killHard, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { spawnBroker, useBrokerProcess } from '../helpers/broker-process.js';
 import { RestartableBroker } from '../helpers/broker.js';
 import { nextEvent, sleep, waitFor, type Connection } from '../helpers/client.js';
 import { wiredConnect } from '../helpers/wire.js';
@@ -33,30 +32,25 @@ describe('SDK heartbeats', function () {
   });
 
   describe('against a frozen broker (SIGSTOP)', () => {
-    let tmp: { dir: string; remove: () => Promise<void> };
-    let proc: BrokerProcess | undefined;
     let stopped = false;
-
-    beforeEach(async () => {
-      tmp = await makeTmpDir('sdk-hb');
-      proc = await spawnBroker(tmp.dir);
-    });
-    afterEach(async () => {
-      if (proc && stopped) proc.child.kill('SIGCONT');
+    // registered before the fixture, so it runs before the fixture kills the process
+    afterEach(() => {
+      if (fx.proc && stopped) fx.proc.child.kill('SIGCONT');
       stopped = false;
-      if (proc) await killHard(proc);
-      proc = undefined;
-      await tmp.remove();
+    });
+    const fx = useBrokerProcess('sdk-hb');
+    beforeEach(async () => {
+      fx.proc = await spawnBroker(fx.dir);
     });
 
     function freeze(): number {
-      proc!.child.kill('SIGSTOP');
+      fx.proc!.child.kill('SIGSTOP');
       stopped = true;
       return Date.now();
     }
 
     it('detects the dead broker within two heartbeat intervals (negotiated down to the client proposal)', async () => {
-      const conn = await connect(proc!.url, { heartbeatMs: HB });
+      const conn = await connect(fx.proc!.url, { heartbeatMs: HB });
       conns.push(conn);
       expect(conn.heartbeatMs).to.equal(HB);
       // Idle for a few intervals first: heartbeats alone keep the connection up.
@@ -79,7 +73,7 @@ describe('SDK heartbeats', function () {
     });
 
     it('with reconnect, recovers once the broker runs again', async () => {
-      const conn = await connect(proc!.url, { heartbeatMs: HB, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+      const conn = await connect(fx.proc!.url, { heartbeatMs: HB, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
       conns.push(conn);
       const ch = await conn.createChannel();
       await ch.assertQueue('hb', { durable: true });
@@ -89,7 +83,7 @@ describe('SDK heartbeats', function () {
       expect(error.message).to.match(/heartbeat timeout/);
       const pending = ch.sendToQueue('hb', Buffer.from('after the freeze'), { persistent: true });
       await sleep(2 * HB);
-      proc!.child.kill('SIGCONT');
+      fx.proc!.child.kill('SIGCONT');
       stopped = false;
       await nextEvent(conn, 'reconnect', 10_000);
       await pending;
