@@ -1,13 +1,11 @@
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { useBroker } from '../helpers/broker.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 import { open } from '../helpers/client.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const REQUIRED = process.env['REQUIRE_BROWSER'] === '1' || process.env['CI'] !== undefined;
 /** Screenshots land here (gitignored). */
 const OUTPUT_DIR = fileURLToPath(new URL('../../test-output/', import.meta.url));
 
@@ -18,16 +16,8 @@ describe('web dashboard (Chromium)', function () {
   const pageErrors: string[] = [];
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (REQUIRED) throw new Error(`Chromium not found at ${CHROMIUM} (REQUIRE_BROWSER/CI set): apt-get install -y chromium, or set CHROMIUM_PATH`);
-      console.warn(`\n    !!! SKIPPING the dashboard browser test: no Chromium at ${CHROMIUM}. Install it (apt-get install -y chromium) or set CHROMIUM_PATH. !!!\n`);
-      this.skip();
-    }
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    skipWithoutChromium(this, 'the dashboard browser test');
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, httpCredentials: { username: 'guest', password: 'guest' } });
     page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
     page.on('console', (msg) => {
