@@ -1,9 +1,29 @@
 /** Internals for tests and tools; not a stable API. */
 export * from './index.js';
-export { LmdbStore } from './store/lmdb-store.js';
+export { LmdbStore, STORE_FORMAT_VERSION } from './store/lmdb-store.js';
 export { ReadyList } from './queues/ready-list.js';
 export { Queue } from './queues/queue.js';
 export { VirtualHost } from './vhost/virtual-host.js';
 export { resolveOptions } from './config.js';
 export { createProgram } from './cli/program.js';
 export { streamMetrics } from './metrics/broker-metrics.js';
+// What the test suites reach below the public API (they import it by package name, never
+// by a relative path into broker/src).
+export * from './routing/index.js';
+export { ConsistentHashMatcher, parseHashWeight } from './routing/consistent-hash.js';
+export type { Clock } from './queues/clock.js';
+export type { QueueConsumer } from './queues/consumer.js';
+export type { QueueEntry } from './queues/entry.js';
+export { addDeath, isDeadLetterCycle, type DeathReason } from './queues/dead-letter.js';
+export { DedupWindow } from './queues/dedup-window.js';
+export { retryDelay } from './queues/retry-policy.js';
+export { RateSampler, type QueueCounterSource } from './management/rates.js';
+export { guardRefusal, isLoopbackAddress } from './management/guard.js';
+export { LoginThrottle, throttledMessage } from './auth/login-throttle.js';
+export { createToken, isTokenRevoked } from './auth/token.js';
+export { clip, clipValue } from './log-clip.js';
+export { ConfigError, loadServerConfig } from './config-file.js';
+export { chooseLogFormat, renderBanner, showBanner } from './cli/banner.js';
+export { HELP_DEFAULTS } from './cli/commands/server.js';
+export { memoryTotal, type MemoryReadings, type MemoryTotal } from './server/memory-limit.js';
+export { ResourceAlarms, type AlarmState, type ResourceProbe } from './server/resource-alarms.js';

@@ -243,23 +243,57 @@ function channelErrorsTo(reject, ...things) {
 
 const rid = () => randomBytes(4).toString('hex');
 
+/**
+ * What every workload shares: a publisher connection and channel and (unless
+ * `oneConnection`) a consumer connection with (unless `consumerChannel` is false) a channel;
+ * a failure signal that any of their errors trips; a watchdog; and bounded cleanup that
+ * closes the connections last and never throws.
+ */
+async function openHarness(name, driver, cfg, { confirm = true, consumerChannel = true, oneConnection = false } = {}) {
+  const pubConn = await driver.connect();
+  const conConn = oneConnection ? pubConn : await driver.connect();
+  const pubCh = await pubConn.channel({ confirm });
+  const conCh = consumerChannel ? await conConn.channel() : undefined;
+  const conns = oneConnection ? [pubConn] : [pubConn, conConn];
+  const failed = deferred();
+  channelErrorsTo(failed.reject, ...conns, pubCh, ...(conCh ? [conCh] : []));
+  let wd;
+  return {
+    pubConn,
+    conConn,
+    pubCh,
+    conCh,
+    /** Channels opened later fail the run on error too. */
+    watchErrors: (...things) => channelErrorsTo(failed.reject, ...things),
+    /** Starts the watchdog: the run fails once progress() stops changing for stallMs, or after maxMs. */
+    watch(progress, describe, { stallMs = cfg.stallMs, maxMs = cfg.maxMs } = {}) {
+      wd = watchdog(name, progress, describe, { stallMs, maxMs });
+    },
+    /** Rejects when the watchdog or an error fails the run. */
+    failure: () => Promise.race([wd.promise, failed.promise]),
+    /** Waits for `work` unless the run fails first. */
+    until: (work) => Promise.race([work, wd.promise, failed.promise]),
+    /** Stops the watchdog, runs `steps` then closes the connections; reports what failed on stderr. */
+    async close(steps) {
+      wd?.stop();
+      const errs = await cleanup([...steps, ['close', () => Promise.all(conns.map((c) => c.close()))]]);
+      if (errs.length) process.stderr.write(`  ${name} cleanup: ${errs.join('; ')}\n`);
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------
 // W1 durable: durable queue, persistent 1 KiB, confirms (<= window outstanding),
 // one consumer on a separate connection (prefetch 100, ack each).
 
 export async function runW1(driver, cfg) {
-  const { messages: N, window, prefetch, stallMs, maxMs } = cfg;
+  const { messages: N, window, prefetch } = cfg;
   const q = `bench.w1.${rid()}`;
   const body = makeBody();
-  const pubConn = await driver.connect();
-  const conConn = await driver.connect();
-  const pubCh = await pubConn.channel({ confirm: true });
-  const conCh = await conConn.channel();
-  const failed = deferred();
-  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const h = await openHarness('W1', driver, cfg);
+  const { pubCh, conCh } = h;
   const st = { published: 0, confirmed: 0, consumed: 0, redelivered: 0, lastConfirmAt: 0, lastAckAt: 0 };
   let tag;
-  let wd;
   try {
     await pubCh.assertQueue(q, { durable: true });
     await conCh.prefetch(prefetch);
@@ -277,10 +311,10 @@ export async function runW1(driver, cfg) {
       },
       { noAck: false },
     );
-    wd = watchdog('W1', () => st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs, maxMs });
+    h.watch(() => st.confirmed + st.consumed, () => JSON.stringify(st));
     const t0 = now();
     const pub = publishWindowed(pubCh, N, window, () => ['', q, body, { persistent: true }], st);
-    await Promise.race([Promise.all([pub, allConsumed.promise]), wd.promise, failed.promise]);
+    await h.until(Promise.all([pub, allConsumed.promise]));
     const e2e = st.lastAckAt - t0;
     const pubMs = st.lastConfirmAt - t0;
     return {
@@ -291,13 +325,10 @@ export async function runW1(driver, cfg) {
       info: { messages: N, bodyBytes: BODY_SIZE, window, prefetch, seconds: round(e2e / 1000, 3), redelivered: st.redelivered },
     };
   } finally {
-    wd?.stop();
-    const errs = await cleanup([
+    await h.close([
       ['cancel', () => tag !== undefined && conCh.cancel(tag)],
       ['deleteQueue', () => pubCh.deleteQueue(q)],
-      ['close', () => Promise.all([pubConn.close(), conConn.close()])],
     ]);
-    if (errs.length) process.stderr.write(`  W1 cleanup: ${errs.join('; ')}\n`);
   }
 }
 
@@ -306,18 +337,13 @@ export async function runW1(driver, cfg) {
 // noAck consumer.
 
 export async function runW2(driver, cfg) {
-  const { messages: N, stallMs, maxMs } = cfg;
+  const { messages: N } = cfg;
   const q = `bench.w2.${rid()}`;
   const body = makeBody();
-  const pubConn = await driver.connect();
-  const conConn = await driver.connect();
-  const pubCh = await pubConn.channel({ confirm: false });
-  const conCh = await conConn.channel();
-  const failed = deferred();
-  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const h = await openHarness('W2', driver, cfg, { confirm: false });
+  const { pubCh, conCh } = h;
   const st = { published: 0, consumed: 0, lastReceiveAt: 0 };
   let tag;
-  let wd;
   try {
     await pubCh.assertQueue(q, { durable: false });
     const allConsumed = deferred();
@@ -331,7 +357,7 @@ export async function runW2(driver, cfg) {
       },
       { noAck: true },
     );
-    wd = watchdog('W2', () => st.published + st.consumed, () => JSON.stringify(st), { stallMs, maxMs });
+    h.watch(() => st.published + st.consumed, () => JSON.stringify(st));
     const t0 = now();
     const pub = (async () => {
       const opts = { persistent: false };
@@ -343,7 +369,7 @@ export async function runW2(driver, cfg) {
       await pubCh.flush();
       st.publishDoneAt = now();
     })();
-    await Promise.race([Promise.all([pub, allConsumed.promise]), wd.promise, failed.promise]);
+    await h.until(Promise.all([pub, allConsumed.promise]));
     const e2e = st.lastReceiveAt - t0;
     return {
       metrics: { msgsPerSec: round((N / e2e) * 1000) },
@@ -355,13 +381,10 @@ export async function runW2(driver, cfg) {
       },
     };
   } finally {
-    wd?.stop();
-    const errs = await cleanup([
+    await h.close([
       ['cancel', () => tag !== undefined && conCh.cancel(tag)],
       ['deleteQueue', () => pubCh.deleteQueue(q)],
-      ['close', () => Promise.all([pubConn.close(), conConn.close()])],
     ]);
-    if (errs.length) process.stderr.write(`  W2 cleanup: ${errs.join('; ')}\n`);
   }
 }
 
@@ -370,20 +393,15 @@ export async function runW2(driver, cfg) {
 // small-interval timer (default 2 ms) that catches up to rate x elapsed; body carries performance.now() at publish.
 
 export async function runW3(driver, cfg) {
-  const { rate, seconds, tickMs, window, prefetch, stallMs, maxMs } = cfg;
+  const { rate, seconds, tickMs, window, prefetch } = cfg;
   const total = Math.round(rate * seconds);
   const q = `bench.w3.${rid()}`;
-  const pubConn = await driver.connect();
-  const conConn = await driver.connect();
-  const pubCh = await pubConn.channel({ confirm: true });
-  const conCh = await conConn.channel();
-  const failed = deferred();
-  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const h = await openHarness('W3', driver, cfg);
+  const { pubCh, conCh } = h;
   const lat = new Float64Array(total);
   const confirmLat = new Float64Array(total);
   const st = { published: 0, confirmed: 0, consumed: 0, lastAckAt: 0, windowFullTicks: 0 };
   let tag;
-  let wd;
   let timer;
   try {
     await pubCh.assertQueue(q, { durable: true });
@@ -402,7 +420,7 @@ export async function runW3(driver, cfg) {
       },
       { noAck: false },
     );
-    wd = watchdog('W3', () => st.published + st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs, maxMs });
+    h.watch(() => st.published + st.confirmed + st.consumed, () => JSON.stringify(st));
     let outstanding = 0;
     let pubFailure = null;
     let drain = null;
@@ -452,7 +470,7 @@ export async function runW3(driver, cfg) {
     };
     timer = setInterval(tick, tickMs);
     tick();
-    await Promise.race([Promise.all([allConfirmed.promise, allConsumed.promise]), wd.promise, failed.promise]);
+    await h.until(Promise.all([allConfirmed.promise, allConsumed.promise]));
     const p = percentiles(lat);
     const cp = percentiles(confirmLat);
     const r = (x) => round(x, 3);
@@ -479,13 +497,10 @@ export async function runW3(driver, cfg) {
     };
   } finally {
     clearInterval(timer);
-    wd?.stop();
-    const errs = await cleanup([
+    await h.close([
       ['cancel', () => tag !== undefined && conCh.cancel(tag)],
       ['deleteQueue', () => pubCh.deleteQueue(q)],
-      ['close', () => Promise.all([pubConn.close(), conConn.close()])],
     ]);
-    if (errs.length) process.stderr.write(`  W3 cleanup: ${errs.join('; ')}\n`);
   }
 }
 
@@ -495,7 +510,7 @@ export async function runW3(driver, cfg) {
 // with confirms (<= window outstanding), persistent 1 KiB, keys W4_KEYS round-robin.
 
 export async function runW4(driver, cfg) {
-  const { messages: N, window, prefetch, stallMs, maxMs } = cfg;
+  const { messages: N, window, prefetch } = cfg;
   const fx = w4Fixture();
   const id = rid();
   const ex = `bench.w4.${id}`;
@@ -512,15 +527,12 @@ export async function runW4(driver, cfg) {
       }
   }
   const body = makeBody();
-  const pubConn = await driver.connect();
-  const conConn = await driver.connect();
-  const pubCh = await pubConn.channel({ confirm: true });
-  const failed = deferred();
-  channelErrorsTo(failed.reject, pubConn, conConn, pubCh);
+  // one channel per consumer, opened below
+  const h = await openHarness('W4', driver, cfg, { consumerChannel: false });
+  const { pubCh } = h;
   const st = { published: 0, confirmed: 0, delivered: 0, lastConfirmAt: 0, lastDeliveryAt: 0 };
   const got = new Array(queues.length).fill(0);
   const consumers = []; // [ch, tag]
-  let wd;
   try {
     await pubCh.assertExchange(ex, 'topic', { durable: true });
     for (let i = 0; i < queues.length; i++) {
@@ -529,8 +541,8 @@ export async function runW4(driver, cfg) {
     }
     const allDelivered = deferred();
     for (let i = 0; i < queues.length; i++) {
-      const ch = await conConn.channel();
-      channelErrorsTo(failed.reject, ch);
+      const ch = await h.conConn.channel();
+      h.watchErrors(ch);
       await ch.prefetch(prefetch);
       const tag = await ch.consume(
         queues[i],
@@ -551,12 +563,12 @@ export async function runW4(driver, cfg) {
         .map((p, i) => (got[i] === expected[i] ? null : `${p} ${got[i]}/${expected[i]}`))
         .filter(Boolean)
         .join(', ');
-    wd = watchdog('W4', () => st.confirmed + st.delivered, () => `${JSON.stringify({ ...st, expectedTotal })}; short queues (got/expected): ${perQueue()}`, { stallMs, maxMs });
+    h.watch(() => st.confirmed + st.delivered, () => `${JSON.stringify({ ...st, expectedTotal })}; short queues (got/expected): ${perQueue()}`);
     const keys = fx.keys;
     const t0 = now();
     const pub = publishWindowed(pubCh, N, window, (i) => [ex, keys[i % keys.length], body, { persistent: true }], st);
     try {
-      await Promise.race([Promise.all([pub, allDelivered.promise]), wd.promise, failed.promise]);
+      await h.until(Promise.all([pub, allDelivered.promise]));
     } catch (err) {
       // Diagnose: are the missing deliveries still in the queues (delivery stalled) or gone?
       const counts = [];
@@ -596,13 +608,10 @@ export async function runW4(driver, cfg) {
       },
     };
   } finally {
-    wd?.stop();
     const steps = consumers.map(([ch, tag], i) => [`cancel q${i}`, () => ch.cancel(tag)]);
     for (const q of queues) steps.push([`deleteQueue ${q}`, () => pubCh.deleteQueue(q)]);
     steps.push(['deleteExchange', () => pubCh.deleteExchange(ex)]);
-    steps.push(['close', () => Promise.all([pubConn.close(), conConn.close()])]);
-    const errs = await cleanup(steps);
-    if (errs.length) process.stderr.write(`  W4 cleanup: ${errs.join('; ')}\n`);
+    await h.close(steps);
   }
 }
 
@@ -612,20 +621,15 @@ export async function runW4(driver, cfg) {
 // round-robin over the queues' keys with confirms (<= window outstanding).
 
 export async function runW5(driver, cfg) {
-  const { messages: N, queues: Q, window, prefetch, stallMs, maxMs } = cfg;
+  const { messages: N, queues: Q, window, prefetch } = cfg;
   const id = rid();
   const ex = `bench.w5.${id}`;
   const names = Array.from({ length: Q }, (_, i) => `bench.w5.${id}.q${i}`);
   const body = makeBody();
-  const pubConn = await driver.connect();
-  const conConn = await driver.connect();
-  const pubCh = await pubConn.channel({ confirm: true });
-  const conCh = await conConn.channel();
-  const failed = deferred();
-  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const h = await openHarness('W5', driver, cfg);
+  const { pubCh, conCh } = h;
   const st = { published: 0, confirmed: 0, consumed: 0, lastConfirmAt: 0, lastAckAt: 0 };
   const tags = [];
-  let wd;
   try {
     await pubCh.assertExchange(ex, 'direct', { durable: true });
     await conCh.prefetch(prefetch);
@@ -647,10 +651,10 @@ export async function runW5(driver, cfg) {
         ),
       );
     }
-    wd = watchdog('W5', () => st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs, maxMs });
+    h.watch(() => st.confirmed + st.consumed, () => JSON.stringify(st));
     const t0 = now();
     const pub = publishWindowed(pubCh, N, window, (i) => [ex, `k${i % Q}`, body, { persistent: true }], st);
-    await Promise.race([Promise.all([pub, allConsumed.promise]), wd.promise, failed.promise]);
+    await h.until(Promise.all([pub, allConsumed.promise]));
     return {
       metrics: {
         msgsPerSec: round((N / (st.lastAckAt - t0)) * 1000),
@@ -659,13 +663,11 @@ export async function runW5(driver, cfg) {
       info: { messages: N, queues: Q, seconds: round((st.lastAckAt - t0) / 1000, 3) },
     };
   } finally {
-    wd?.stop();
-    const steps = [['cancel', () => Promise.all(tags.map((t) => conCh.cancel(t)))]];
-    steps.push(['deleteQueues', () => Promise.all(names.map((q) => pubCh.deleteQueue(q)))]);
-    steps.push(['deleteExchange', () => pubCh.deleteExchange(ex)]);
-    steps.push(['close', () => Promise.all([pubConn.close(), conConn.close()])]);
-    const errs = await cleanup(steps);
-    if (errs.length) process.stderr.write(`  W5 cleanup: ${errs.join('; ')}\n`);
+    await h.close([
+      ['cancel', () => Promise.all(tags.map((t) => conCh.cancel(t)))],
+      ['deleteQueues', () => Promise.all(names.map((q) => pubCh.deleteQueue(q)))],
+      ['deleteExchange', () => pubCh.deleteExchange(ex)],
+    ]);
   }
 }
 
@@ -675,23 +677,18 @@ export async function runW5(driver, cfg) {
 // ack each) drains them.
 
 export async function runW6(driver, cfg) {
-  const { messages: N, window, prefetch, stallMs, maxMs, sampleRss } = cfg;
+  const { messages: N, window, prefetch, sampleRss } = cfg;
   const q = `bench.w6.${rid()}`;
   const body = makeBody();
-  const pubConn = await driver.connect();
-  const conConn = await driver.connect();
-  const pubCh = await pubConn.channel({ confirm: true });
-  const conCh = await conConn.channel();
-  const failed = deferred();
-  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const h = await openHarness('W6', driver, cfg);
+  const { pubCh, conCh } = h;
   const st = { published: 0, confirmed: 0, consumed: 0, lastConfirmAt: 0, lastAckAt: 0 };
   let tag;
-  let wd;
   try {
     await pubCh.assertQueue(q, { durable: true });
-    wd = watchdog('W6', () => st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs, maxMs });
+    h.watch(() => st.confirmed + st.consumed, () => JSON.stringify(st));
     const t0 = now();
-    await Promise.race([publishWindowed(pubCh, N, window, () => ['', q, body, { persistent: true }], st), wd.promise, failed.promise]);
+    await h.until(publishWindowed(pubCh, N, window, () => ['', q, body, { persistent: true }], st));
     const publishMs = st.lastConfirmAt - t0;
     // Let the broker drop in-flight buffers before reading its RSS.
     await new Promise((r) => setTimeout(r, cfg.settleMs ?? 2_000));
@@ -710,7 +707,7 @@ export async function runW6(driver, cfg) {
       },
       { noAck: false },
     );
-    await Promise.race([allConsumed.promise, wd.promise, failed.promise]);
+    await h.until(allConsumed.promise);
     return {
       metrics: {
         publishPerSec: round((N / publishMs) * 1000),
@@ -722,13 +719,10 @@ export async function runW6(driver, cfg) {
       info: { messages: N, prefetch },
     };
   } finally {
-    wd?.stop();
-    const errs = await cleanup([
+    await h.close([
       ['cancel', () => tag !== undefined && conCh.cancel(tag)],
       ['deleteQueue', () => pubCh.deleteQueue(q)],
-      ['close', () => Promise.all([pubConn.close(), conConn.close()])],
     ]);
-    if (errs.length) process.stderr.write(`  W6 cleanup: ${errs.join('; ')}\n`);
   }
 }
 
@@ -738,32 +732,28 @@ export async function runW6(driver, cfg) {
 // reach the dead-letter queue once due, and the broker's CPU per expiry.
 
 export async function runW7(driver, cfg) {
-  const { messages: N, window, ttlMs, stallMs, maxMs, sampleCpu } = cfg;
+  const { messages: N, window, ttlMs, sampleCpu } = cfg;
   const id = rid();
   const dlx = `bench.w7.${id}.dlx`;
   const q = `bench.w7.${id}`;
   const dlq = `bench.w7.${id}.dlq`;
   const body = makeBody();
-  const conn = await driver.connect();
-  const ch = await conn.channel({ confirm: true });
-  const failed = deferred();
-  channelErrorsTo(failed.reject, conn, ch);
+  const h = await openHarness('W7', driver, cfg, { oneConnection: true, consumerChannel: false });
+  const ch = h.pubCh;
   const st = { published: 0, confirmed: 0, dead: 0, lastConfirmAt: 0 };
-  let wd;
   try {
     await ch.assertExchange(dlx, 'fanout', { durable: true });
     await ch.assertQueue(dlq, { durable: true });
     await ch.bindQueue(dlq, dlx, '');
     await ch.assertQueue(q, { durable: true, arguments: { 'x-message-ttl': ttlMs, 'x-dead-letter-exchange': dlx } });
-    wd = watchdog('W7', () => st.confirmed + st.dead, () => JSON.stringify(st), { stallMs, maxMs });
+    h.watch(() => st.confirmed + st.dead, () => JSON.stringify(st));
     const t0 = now();
-    await Promise.race([publishWindowed(ch, N, window, () => ['', q, body, { persistent: true }], st), wd.promise, failed.promise]);
+    await h.until(publishWindowed(ch, N, window, () => ['', q, body, { persistent: true }], st));
     const firstDue = t0 + ttlMs;
     // Poll the dead-letter queue's depth until every message has arrived.
     const cpu0 = sampleCpu?.() ?? null;
     let stalled = null;
-    wd.promise.catch((err) => (stalled = err));
-    failed.promise.catch((err) => (stalled = err));
+    h.failure().catch((err) => (stalled = err));
     while (st.dead < N) {
       if (stalled) throw stalled;
       await new Promise((r) => setTimeout(r, 20));
@@ -780,12 +770,7 @@ export async function runW7(driver, cfg) {
       info: { messages: N, ttlMs, publishSeconds: round((st.lastConfirmAt - t0) / 1000, 2) },
     };
   } finally {
-    wd?.stop();
-    const errs = await cleanup([
-      ['delete', () => Promise.all([ch.deleteQueue(q), ch.deleteQueue(dlq), ch.deleteExchange(dlx)])],
-      ['close', () => conn.close()],
-    ]);
-    if (errs.length) process.stderr.write(`  W7 cleanup: ${errs.join('; ')}\n`);
+    await h.close([['delete', () => Promise.all([ch.deleteQueue(q), ch.deleteQueue(dlq), ch.deleteExchange(dlx)])]]);
   }
 }
 
@@ -796,18 +781,13 @@ export async function runW7(driver, cfg) {
 
 export async function runW8(driver, cfg) {
   if (driver.name !== 'switchyard') return { skipped: 'x-delay needs RabbitMQ\'s delayed-message plugin' };
-  const { messages: N, window, maxDelayMs, stallMs, maxMs, sampleCpu } = cfg;
+  const { messages: N, window, maxDelayMs, stallMs, sampleCpu } = cfg;
   const q = `bench.w8.${rid()}`;
-  const pubConn = await driver.connect();
-  const conConn = await driver.connect();
-  const pubCh = await pubConn.channel({ confirm: true });
-  const conCh = await conConn.channel();
-  const failed = deferred();
-  channelErrorsTo(failed.reject, pubConn, conConn, pubCh, conCh);
+  const h = await openHarness('W8', driver, cfg);
+  const { pubCh, conCh } = h;
   const st = { published: 0, confirmed: 0, consumed: 0, lastConfirmAt: 0 };
   const lateness = [];
   let tag;
-  let wd;
   try {
     await pubCh.assertQueue(q, { durable: true });
     const all = deferred();
@@ -820,24 +800,22 @@ export async function runW8(driver, cfg) {
       },
       { noAck: true },
     );
-    wd = watchdog('W8', () => st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs: Math.max(stallMs, maxDelayMs + 5000), maxMs });
+    h.watch(() => st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs: Math.max(stallMs, maxDelayMs + 5000) });
     const body = Buffer.alloc(BODY_SIZE);
-    await Promise.race([
+    await h.until(
       publishWindowed(pubCh, N, window, () => {
         const delay = Math.floor(Math.random() * maxDelayMs);
         const b = Buffer.from(body);
         new DataView(b.buffer, b.byteOffset, b.byteLength).setFloat64(0, Date.now() + delay, true);
         return ['', q, b, { persistent: true, headers: { 'x-delay': delay } }];
       }, st),
-      wd.promise,
-      failed.promise,
-    ]);
+    );
     // Broker CPU from the end of publishing to the last delivery: the waiting and the
     // deliveries as they fall due (about N / maxDelay per second), nothing else.
     const c0 = sampleCpu?.() ?? null;
     const d0 = st.consumed;
     const w0 = now();
-    await Promise.race([all.promise, wd.promise, failed.promise]);
+    await h.until(all.promise);
     const c1 = sampleCpu?.() ?? null;
     const waitCpuPercent = c0 !== null && c1 !== null ? round(((c1 - c0) / ((now() - w0) / 1000)) * 100, 1) : null;
     const cpuPerDeliveryUs = c0 !== null && c1 !== null && st.consumed > d0 ? round(((c1 - c0) / (st.consumed - d0)) * 1e6, 1) : null;
@@ -859,13 +837,10 @@ export async function runW8(driver, cfg) {
       info: { messages: N, maxDelayMs, note: 'lateness = receive time - due time (ms, wall clock)' },
     };
   } finally {
-    wd?.stop();
-    const errs = await cleanup([
+    await h.close([
       ['cancel', () => tag !== undefined && conCh.cancel(tag)],
       ['deleteQueue', () => pubCh.deleteQueue(q)],
-      ['close', () => Promise.all([pubConn.close(), conConn.close()])],
     ]);
-    if (errs.length) process.stderr.write(`  W8 cleanup: ${errs.join('; ')}\n`);
   }
 }
 

@@ -7,10 +7,9 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@switchyard/client';
 import type { Browser, Page } from 'playwright-core';
-import { RestartableBroker } from '../sdk/support.js';
+import { RestartableBroker } from '../helpers/broker.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const REQUIRED = process.env['REQUIRE_BROWSER'] === '1' || process.env['CI'] !== undefined;
 const DIST = fileURLToPath(new URL('../../client-sdk/dist/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.map': 'application/json' };
@@ -53,20 +52,12 @@ describe('client SDK in Chromium (browser bundle)', function () {
   const pageErrors: string[] = [];
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (REQUIRED) throw new Error(`Chromium not found at ${CHROMIUM} (REQUIRE_BROWSER/CI set): apt-get install -y chromium, or set CHROMIUM_PATH`);
-      console.warn(`\n    !!! SKIPPING the SDK browser tests: no Chromium at ${CHROMIUM}. Install it (apt-get install -y chromium) or set CHROMIUM_PATH. !!!\n`);
-      this.skip();
-    }
+    skipWithoutChromium(this, 'the SDK browser tests');
     if (!existsSync(join(DIST, 'switchyard.browser.js'))) throw new Error('client-sdk/dist/switchyard.browser.js is missing: run `npm run build` first');
-    const { chromium } = await import('playwright-core');
     rb = await RestartableBroker.start();
     http = await serve();
     base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, once, open, text, type Connection } from '../helpers/client.js';
+import { startBroker, useBroker } from '../helpers/broker.js';
+import { closeAll, nextEvent, open, text } from '../helpers/client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { columnStarts, runCli, type CliResult } from './run-cli.js';
+import { columnStarts, runCli, type CliResult } from '../helpers/run-cli.js';
 
 /** One line on stderr, prefixed `switchyard:`. */
 function expectOneLineError(r: CliResult, code: number, pattern: RegExp): void {
@@ -16,18 +16,12 @@ function expectOneLineError(r: CliResult, code: number, pattern: RegExp): void {
 
 describe('switchyard client commands (real binary, real broker)', function () {
   this.timeout(30_000);
-  let tb: TestBroker;
+  const fx = useBroker({}, { per: 'suite' });
   let url: string;
-  const conns: Connection[] = [];
   const sy = (...args: string[]): Promise<CliResult> => runCli([...args, '--url', url]);
 
-  before(async () => {
-    tb = await startBroker();
-    url = tb.broker.managementUrl!;
-  });
-  after(async () => {
-    await closeAll(conns);
-    await tb.stop();
+  before(() => {
+    url = fx.tb.broker.managementUrl!;
   });
 
   describe('help', () => {
@@ -52,7 +46,7 @@ describe('switchyard client commands (real binary, real broker)', function () {
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.match(/^version +switchyard \d+\.\d+\.\d+/m);
       expect(r.stdout).to.match(/^uptime +\S+/m);
-      expect(r.stdout).to.include(`clients      ${tb.url}`);
+      expect(r.stdout).to.include(`clients      ${fx.tb.url}`);
       expect(JSON.parse(j.stdout)).to.include({ product: 'switchyard' });
     });
 
@@ -177,7 +171,7 @@ describe('switchyard client commands (real binary, real broker)', function () {
 
   describe('consumers and connections', () => {
     it('lists consumers and connections, and closes a connection (client sees 320)', async () => {
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(fx.tb.url, fx.conns);
       await ch.assertQueue('cli-c');
       await ch.prefetch(4);
       await ch.consume('cli-c', () => undefined, { consumerTag: 'cli-tag' });
@@ -187,7 +181,7 @@ describe('switchyard client commands (real binary, real broker)', function () {
       expect(mine.user).to.equal('guest');
       expect(table.stdout).to.include(mine.id);
       expect(channels.stdout).to.match(/^CONNECTION +NUMBER +PEER +CONSUMERS/);
-      const errored = once<Error & { code?: number }>(conn, 'error');
+      const errored = nextEvent<Error & { code?: number }>(conn, 'error');
       const r = await sy('close-connection', mine.id, '--reason', 'rolling restart');
       expect(r.stdout).to.equal(`connection ${mine.id} closed\n`);
       const err = await errored;
@@ -215,7 +209,7 @@ describe('switchyard client commands (real binary, real broker)', function () {
         r = await runCli(['definitions', 'import', file, '--url', other.broker.managementUrl!]);
         expect(r.code, r.stderr).to.equal(0);
         expect(r.stdout).to.match(/^imported 1 vhosts, 1 users, 1 permissions, \d+ exchanges, \d+ queues, \d+ bindings\n$/);
-        const { ch } = await open(other.url, conns);
+        const { ch } = await open(other.url, fx.conns);
         await ch.publish('cli-dx', '', Buffer.from('via imported binding'));
         expect(text(await ch.get('cli-dq', { noAck: true }))).to.equal('via imported binding');
 
@@ -227,7 +221,7 @@ describe('switchyard client commands (real binary, real broker)', function () {
         expectOneLineError(badResult, 6, /queues\[0\]\.durable: expected true or false/);
         expectOneLineError(notJsonResult, 1, /is not valid JSON/);
       } finally {
-        await closeAll(conns);
+        await closeAll(fx.conns);
         await other.stop();
         await tmp.remove();
       }

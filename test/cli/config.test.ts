@@ -4,10 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DEFAULTS } from '@switchyard/broker';
-import { ConfigError, loadServerConfig } from '../../broker/src/config-file.js';
-import { HELP_DEFAULTS } from '../../broker/src/cli/commands/server.js';
+import { ConfigError, loadServerConfig, HELP_DEFAULTS } from '@switchyard/broker/internal';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { CLI, runCli } from './run-cli.js';
+import { CLI, runCli } from '../helpers/run-cli.js';
 
 describe('server configuration (flags > env > config file > defaults)', () => {
   let tmp: { dir: string; remove: () => Promise<void> };

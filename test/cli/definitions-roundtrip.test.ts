@@ -4,11 +4,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from '@switchyard/client';
 import { spawnBroker } from '../helpers/broker-process.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { startBroker, useBroker } from '../helpers/broker.js';
 import { closeAll, type Connection } from '../helpers/client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { api } from '../management/http.js';
-import { runCli } from './run-cli.js';
+import { api } from '../helpers/http.js';
+import { runCli } from '../helpers/run-cli.js';
 
 interface Doc {
   users: { name: string; password_hash: string; hashing_algorithm: string; tags: string[] }[];
@@ -37,16 +37,14 @@ const sortedPermissions = (rows: Doc['permissions']): string[] => rows.map((p) =
  */
 describe('definitions round-trip: vhosts, users with password hashes, permissions', function () {
   this.timeout(60_000);
-  let source: TestBroker;
+  const fx = useBroker({ noSync: true }, { per: 'suite' });
   let tmp: { dir: string; remove: () => Promise<void> };
   let file: string;
-  const conns: Connection[] = [];
 
   before(async () => {
-    source = await startBroker({ noSync: true });
     tmp = await makeTmpDir('defs-roundtrip');
     file = join(tmp.dir, 'defs.json');
-    const url = source.broker.managementUrl!;
+    const url = fx.tb.broker.managementUrl!;
     const sy = async (...args: string[]): Promise<void> => {
       const r = await runCli([...args, '--url', url]);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).to.equal(0);
@@ -64,8 +62,6 @@ describe('definitions round-trip: vhosts, users with password hashes, permission
     expect(exported.stdout).to.match(/^exported 3 vhosts, 3 users, 4 permissions, 0 exchanges, 1 queues, 0 bindings to /);
   });
   after(async () => {
-    await closeAll(conns);
-    await source.stop();
     await tmp.remove();
   });
 
@@ -84,7 +80,7 @@ describe('definitions round-trip: vhosts, users with password hashes, permission
   /** alice logs in to staging with her password and has exactly her permissions there. */
   async function expectAliceWorks(wsUrl: string): Promise<void> {
     const conn = await connect(wsUrl, { username: 'alice', password: 'wonderland', vhost: 'staging' });
-    conns.push(conn);
+    fx.conns.push(conn);
     const ch = await conn.createChannel();
     expect((await ch.checkQueue('alice.inbox')).queue).to.equal('alice.inbox');
     await ch.assertQueue('alice.more');
@@ -111,7 +107,7 @@ describe('definitions round-trip: vhosts, users with password hashes, permission
       expect((await runCli(['definitions', 'import', file, '--url', fresh.broker.managementUrl!])).code).to.equal(0);
       await expectAliceWorks(fresh.url);
     } finally {
-      await closeAll(conns);
+      await closeAll(fx.conns);
       await fresh.stop();
     }
   });
@@ -122,7 +118,7 @@ describe('definitions round-trip: vhosts, users with password hashes, permission
     try {
       await expectAliceWorks(p.url);
     } finally {
-      await closeAll(conns);
+      await closeAll(fx.conns);
       p.child.kill('SIGTERM');
       await p.exited;
       await dir.remove();
@@ -143,7 +139,7 @@ describe('definitions round-trip: vhosts, users with password hashes, permission
       const r = await api(fresh, 'POST', '/api/definitions', doc);
       expect(r.status, JSON.stringify(r.body)).to.equal(200);
       const conn = await connect(fresh.url, { username: 'carol', password: 'from-rabbit' });
-      conns.push(conn);
+      fx.conns.push(conn);
       await expectRefused(connect(fresh.url, { username: 'carol', password: 'nope' }));
       // and it exports back in RabbitMQ's form
       const out = (await api(fresh, 'GET', '/api/definitions')).body as Doc;
@@ -152,7 +148,7 @@ describe('definitions round-trip: vhosts, users with password hashes, permission
       expect(bad.status).to.equal(400);
       expect(bad.body.field).to.equal('users[0].password_hash');
     } finally {
-      await closeAll(conns);
+      await closeAll(fx.conns);
       await fresh.stop();
     }
   });

@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@switchyard/client';
-import { chooseLogFormat, renderBanner, showBanner } from '../../broker/src/cli/banner.js';
+import { chooseLogFormat, renderBanner, showBanner } from '@switchyard/broker/internal';
 import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { CLI } from './run-cli.js';
+import { GUEST_AUTH } from '../helpers/http.js';
+import { CLI } from '../helpers/run-cli.js';
 
 type LogLine = { message: string; level: string; conn?: string; code?: number; by?: string; reason?: string };
 
@@ -108,7 +109,7 @@ describe('server logs', function () {
       const closedByBroker = new Promise((r) => forced.once('close', r));
       forced.on('error', () => undefined);
       const listening = jsonLines(p).find((l) => l.message === 'listening') as unknown as { management: string };
-      const auth = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` };
+      const auth = { authorization: GUEST_AUTH };
       const conns = (await (await fetch(`${listening.management}/api/connections`, { headers: auth })).json()) as { id: string }[];
       expect(conns).to.have.length(1);
       const res = await fetch(`${listening.management}/api/connections/${conns[0]!.id}?reason=testing`, { method: 'DELETE', headers: auth });

@@ -5,10 +5,10 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { startBroker, useBroker } from '../helpers/broker.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { api, V } from '../management/http.js';
-import { CLI, runCli } from './run-cli.js';
+import { api, V } from '../helpers/http.js';
+import { CLI, runCli } from '../helpers/run-cli.js';
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -78,15 +78,13 @@ describe('README and docs', function () {
   });
 
   describe('the samples, one after the other, on one broker', () => {
-    let tb: TestBroker;
+    const fx = useBroker({ noSync: true }, { per: 'suite' });
     let tmp: { dir: string; remove: () => Promise<void> };
     const scratch = join(ROOT, 'test-output');
     before(async () => {
-      tb = await startBroker({ noSync: true });
       tmp = await makeTmpDir('readme');
     });
     after(async () => {
-      await tb.stop();
       await tmp.remove();
     });
 
@@ -95,7 +93,7 @@ describe('README and docs', function () {
       // The Example imports '@switchyard/client': it must run from inside the repository.
       await mkdir(scratch, { recursive: true });
       const example = join(scratch, `readme-example-${process.pid}.mjs`);
-      await writeFile(example, blockAfter(readme, '## Example', 'js').replaceAll('ws://127.0.0.1:5680', tb.url));
+      await writeFile(example, blockAfter(readme, '## Example', 'js').replaceAll('ws://127.0.0.1:5680', fx.tb.url));
       try {
         const { stdout } = await exec(process.execPath, [example]);
         expect(stdout).to.include('got {"id":42} redelivered: false');
@@ -104,7 +102,7 @@ describe('README and docs', function () {
       }
       const commands = blockAfter(readme, '### Administering it', 'sh');
       const script = `set -e\nswitchyard() { "${process.execPath}" "${CLI}" "$@"; }\n${commands}\n`;
-      const r = await exec('bash', ['-c', script], { cwd: tmp.dir, env: { ...process.env, SWITCHYARD_URL: tb.broker.managementUrl! } }).catch(
+      const r = await exec('bash', ['-c', script], { cwd: tmp.dir, env: { ...process.env, SWITCHYARD_URL: fx.tb.broker.managementUrl! } }).catch(
         (e: { code: number; stdout: string; stderr: string }) => expect.fail(`exit ${e.code}:\n${e.stdout}\n${e.stderr}`),
       );
       expect(r.stdout).to.include("exchange 'events' (topic) declared");

@@ -1,32 +1,13 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect } from '@switchyard/client';
 import { spawnBroker } from '../helpers/broker-process.js';
+import { runCli, type CliResult } from '../helpers/run-cli.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
-const CLI = fileURLToPath(new URL('../../broker/dist/cli/main.js', import.meta.url));
-
-function run(args: string[], ms = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`switchyard ${args.join(' ')} did not exit:\n${stdout}\n${stderr}`));
-    }, ms);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]): Promise<CliResult> => runCli(args);
 
 describe('switchyard server (CLI)', function () {
   this.timeout(30_000);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { runCli, type CliResult } from './run-cli.js';
+import { useBroker, type TestBroker } from '../helpers/broker.js';
+import { GUEST_AUTH } from '../helpers/http.js';
+import { runCli, type CliResult } from '../helpers/run-cli.js';
 
 /** Status of GET /api/overview with these Basic credentials: 200 admin, 403 not admin, 401 wrong password. */
 async function loginStatus(tb: TestBroker, user: string, password: string): Promise<number> {
@@ -12,15 +13,8 @@ async function loginStatus(tb: TestBroker, user: string, password: string): Prom
 /** issue 11 item 17: `users add` never replaces an existing user's password (rabbitmqctl add_user). */
 describe('switchyard users (real binary, real broker)', function () {
   this.timeout(30_000);
-  let tb: TestBroker;
-  const sy = (...args: string[]): Promise<CliResult> => runCli([...args, '--url', tb.broker.managementUrl!]);
-
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true });
-  });
-  afterEach(async () => {
-    await tb.stop();
-  });
+  const fx = useBroker({ noSync: true });
+  const sy = (...args: string[]): Promise<CliResult> => runCli([...args, '--url', fx.tb.broker.managementUrl!]);
 
   it('users add on an existing user fails (exit 3, "already exists") and keeps its password', async () => {
     expect((await sy('users', 'add', 'ops', 'first', '--tags', 'administrator')).code).to.equal(0);
@@ -28,31 +22,31 @@ describe('switchyard users (real binary, real broker)', function () {
     expect(again.code, again.stderr).to.equal(3);
     expect(again.stderr.trimEnd().split('\n')).to.have.length(1);
     expect(again.stderr).to.match(/^switchyard: user 'ops' already exists; change its password with `switchyard users set-password`/);
-    expect(await loginStatus(tb, 'ops', 'first')).to.equal(200);
-    expect(await loginStatus(tb, 'ops', 'second')).to.equal(401);
+    expect(await loginStatus(fx.tb, 'ops', 'first')).to.equal(200);
+    expect(await loginStatus(fx.tb, 'ops', 'second')).to.equal(401);
   });
 
   it('users set-password changes the password of an existing user, and fails (exit 2) without creating one', async () => {
     expect((await sy('users', 'add', 'ops', 'first', '--tags', 'administrator')).code).to.equal(0);
     expect((await sy('users', 'set-password', 'ops', 'second')).code).to.equal(0);
-    expect(await loginStatus(tb, 'ops', 'second')).to.equal(200);
+    expect(await loginStatus(fx.tb, 'ops', 'second')).to.equal(200);
     const missing = await sy('users', 'set-password', 'ghost', 'boo');
     expect(missing.code, missing.stderr).to.equal(2);
     expect(missing.stderr).to.match(/no user 'ghost'/);
     const tags = await sy('users', 'set-tags', 'ghost', 'administrator');
     expect(tags.code, tags.stderr).to.equal(2);
-    expect(await loginStatus(tb, 'ghost', 'boo')).to.equal(401);
+    expect(await loginStatus(fx.tb, 'ghost', 'boo')).to.equal(401);
   });
 
   it('PUT /api/users/{name} without conditions still creates or updates, as RabbitMQ', async () => {
     const put = async (body: unknown): Promise<number> =>
-      (await fetch(`${tb.broker.managementUrl}/api/users/ops`, {
+      (await fetch(`${fx.tb.broker.managementUrl}/api/users/ops`, {
         method: 'PUT',
-        headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' },
+        headers: { authorization: GUEST_AUTH, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       })).status;
     expect(await put({ password: 'first', tags: ['administrator'] })).to.equal(201);
     expect(await put({ password: 'second' })).to.equal(200);
-    expect(await loginStatus(tb, 'ops', 'second')).to.equal(200);
+    expect(await loginStatus(fx.tb, 'ops', 'second')).to.equal(200);
   });
 });

@@ -1,35 +1,22 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
-import { killHard, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
+import { killHard, spawnBroker, useBrokerProcess } from '../helpers/broker-process.js';
 import { type Connection, type Message, waitFor } from '../helpers/client.js';
-import { makeTmpDir } from '../helpers/tmp.js';
 
 describe('crash recovery (kill -9)', function () {
   this.timeout(60_000);
-  let tmp: { dir: string; remove: () => Promise<void> };
-  let proc: BrokerProcess | undefined;
-  const conns: Connection[] = [];
-
-  beforeEach(async () => {
-    tmp = await makeTmpDir('crash');
-  });
-  afterEach(async () => {
-    for (const c of conns.splice(0)) await c.close().catch(() => undefined);
-    if (proc) await killHard(proc);
-    proc = undefined;
-    await tmp.remove();
-  });
+  const fx = useBrokerProcess('crash');
 
   async function client(url: string): Promise<Connection> {
     const conn = await connect(url);
     conn.on('error', () => undefined); // the broker is about to be killed under it
-    conns.push(conn);
+    fx.conns.push(conn);
     return conn;
   }
 
   it('delivers all 10,000 confirmed persistent messages after SIGKILL, in order, none twice before an ack', async () => {
-    proc = await spawnBroker(tmp.dir);
-    const pub = await (await client(proc.url)).createChannel();
+    fx.proc = await spawnBroker(fx.dir);
+    const pub = await (await client(fx.proc.url)).createChannel();
     await pub.assertQueue('crash', { durable: true });
     const N = 10_000;
     const window: Promise<void>[] = [];
@@ -38,11 +25,11 @@ describe('crash recovery (kill -9)', function () {
       if (window.length === 1000) await Promise.all(window.splice(0));
     }
     await Promise.all(window);
-    await killHard(proc);
-    conns.splice(0);
+    await killHard(fx.proc);
+    fx.conns.splice(0);
 
-    proc = await spawnBroker(tmp.dir);
-    const ch = await (await client(proc.url)).createChannel();
+    fx.proc = await spawnBroker(fx.dir);
+    const ch = await (await client(fx.proc.url)).createChannel();
     expect((await ch.checkQueue('crash')).messageCount).to.equal(N);
     await ch.prefetch(500);
     const seen: number[] = [];
@@ -65,8 +52,8 @@ describe('crash recovery (kill -9)', function () {
   });
 
   it('after SIGKILL mid-consumption, acked messages stay gone and unacked ones return redelivered', async () => {
-    proc = await spawnBroker(tmp.dir);
-    const ch = await (await client(proc.url)).createChannel();
+    fx.proc = await spawnBroker(fx.dir);
+    const ch = await (await client(fx.proc.url)).createChannel();
     await ch.assertQueue('half', { durable: true });
     await Promise.all(Array.from({ length: 100 }, (_, i) => ch.sendToQueue('half', Buffer.from(String(i)), { persistent: true })));
     await ch.prefetch(10);
@@ -78,11 +65,11 @@ describe('crash recovery (kill -9)', function () {
     // a round trip after the acks, so they have reached the broker and been committed
     await ch.checkQueue('half');
     await new Promise((r) => setTimeout(r, 300));
-    await killHard(proc);
-    conns.splice(0);
+    await killHard(fx.proc);
+    fx.conns.splice(0);
 
-    proc = await spawnBroker(tmp.dir);
-    const ch2 = await (await client(proc.url)).createChannel();
+    fx.proc = await spawnBroker(fx.dir);
+    const ch2 = await (await client(fx.proc.url)).createChannel();
     const out: [number, boolean][] = [];
     for (let m = await ch2.get('half', { noAck: true }); m; m = await ch2.get('half', { noAck: true })) {
       out.push([Number(Buffer.from(m.content).toString()), m.fields.redelivered]);

@@ -1,36 +1,23 @@
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, open, type Connection } from '../helpers/client.js';
+import { useBroker } from '../helpers/broker.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
+import { open } from '../helpers/client.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const REQUIRED = process.env['REQUIRE_BROWSER'] === '1' || process.env['CI'] !== undefined;
 /** Screenshots land here (gitignored). */
 const OUTPUT_DIR = fileURLToPath(new URL('../../test-output/', import.meta.url));
 
 describe('web dashboard (Chromium)', function () {
   this.timeout(30_000);
-  let tb: TestBroker;
   let browser: Browser;
   let page: Page;
-  const conns: Connection[] = [];
   const pageErrors: string[] = [];
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      if (REQUIRED) throw new Error(`Chromium not found at ${CHROMIUM} (REQUIRE_BROWSER/CI set): apt-get install -y chromium, or set CHROMIUM_PATH`);
-      console.warn(`\n    !!! SKIPPING the dashboard browser test: no Chromium at ${CHROMIUM}. Install it (apt-get install -y chromium) or set CHROMIUM_PATH. !!!\n`);
-      this.skip();
-    }
-    const { chromium } = await import('playwright-core');
-    tb = await startBroker();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    skipWithoutChromium(this, 'the dashboard browser test');
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, httpCredentials: { username: 'guest', password: 'guest' } });
     page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
     page.on('console', (msg) => {
@@ -41,9 +28,10 @@ describe('web dashboard (Chromium)', function () {
 
   after(async () => {
     await browser?.close();
-    await closeAll(conns);
-    await tb?.stop();
   });
+  // Registered after the hooks above: the broker starts once the browser runs (not at all
+  // when the suite is skipped) and stops after the browser closed, as before.
+  const fx = useBroker({}, { per: 'suite' });
 
   /** The text of a queue's cell, once the table shows it. */
   const cell = (queue: string, field: string): ReturnType<Page['locator']> => page.locator(`#queues tr[data-queue="${queue}"] td[data-field="${field}"]`);
@@ -56,9 +44,9 @@ describe('web dashboard (Chromium)', function () {
   };
 
   it('shows queue depth changing live, charts a queue, publishes a test message, and purges from the page', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('dash-q', { durable: true });
-    await page.goto(tb.broker.managementUrl! + '/');
+    await page.goto(fx.tb.broker.managementUrl! + '/');
     expect(await page.title()).to.equal('Switchyard');
     await waitForText('dash-q', 'ready', '0');
 
@@ -78,7 +66,7 @@ describe('web dashboard (Chromium)', function () {
     // a test message from the page
     await page.click('#queues tr[data-queue="dash-q"] button[data-action="publish"]');
     await waitForText('dash-q', 'ready', '6');
-    expect(tb.broker.vhost('/')!.queue('dash-q')!.messageCount).to.equal(6);
+    expect(fx.tb.broker.vhost('/')!.queue('dash-q')!.messageCount).to.equal(6);
 
     await mkdir(OUTPUT_DIR, { recursive: true });
     await page.screenshot({ path: `${OUTPUT_DIR}dashboard.png`, fullPage: true });
@@ -93,14 +81,14 @@ describe('web dashboard (Chromium)', function () {
   });
 
   it('lists connections and consumers, and deletes a queue from the page', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('dash-del');
     await ch.consume('dash-del', () => undefined, { consumerTag: 'dash-consumer' });
     await page.waitForFunction(() => Array.from(document.querySelectorAll('#consumers td')).some((td) => td.textContent === 'dash-consumer'), undefined, { timeout: 5_000 });
     expect(await page.locator('#connections tbody tr').count()).to.be.at.least(1);
     await page.click('#queues tr[data-queue="dash-del"] button[data-action="delete"]');
     await page.waitForFunction(() => document.querySelector('#queues tr[data-queue="dash-del"]') === null, undefined, { timeout: 5_000 });
-    expect(tb.broker.vhost('/')!.queue('dash-del')).to.equal(undefined);
+    expect(fx.tb.broker.vhost('/')!.queue('dash-del')).to.equal(undefined);
     expect(pageErrors).to.deep.equal([]);
   });
 });

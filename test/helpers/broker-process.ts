@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-
-const CLI = fileURLToPath(new URL('../../broker/dist/cli/main.js', import.meta.url));
+import { closeAll, type Connection } from './client.js';
+import { CLI } from './run-cli.js';
+import { makeTmpDir } from './tmp.js';
 
 export interface BrokerProcess {
   child: ChildProcess;
@@ -69,4 +69,42 @@ export function spawnBroker(dataDir: string, extraArgs: string[] = [], opts: Spa
 export async function killHard(p: BrokerProcess): Promise<void> {
   p.child.kill('SIGKILL');
   await p.exited;
+}
+
+/** A spawned broker per test, on a temporary data directory, killed and removed after the test. */
+export interface BrokerProcessFixture {
+  /** The current test's data directory; a restarted process reuses it. */
+  readonly dir: string;
+  /** The test's broker process; set it to what `spawnBroker(fx.dir)` returned. */
+  proc: BrokerProcess | undefined;
+  /** Connections opened by the test; closed after it. */
+  readonly conns: Connection[];
+}
+
+/**
+ * Registers mocha hooks: a fresh temporary data directory before each test; after it, the
+ * test's connections are closed, its broker process is killed (SIGKILL, which also ends a
+ * process stopped with SIGSTOP) and the directory is removed.
+ */
+export function useBrokerProcess(prefix: string): BrokerProcessFixture {
+  let tmp: { dir: string; remove: () => Promise<void> } | undefined;
+  const fixture = {
+    get dir(): string {
+      if (tmp === undefined) throw new Error('no data directory outside a test');
+      return tmp.dir;
+    },
+    proc: undefined as BrokerProcess | undefined,
+    conns: [] as Connection[],
+  };
+  beforeEach(async () => {
+    tmp = await makeTmpDir(prefix);
+  });
+  afterEach(async () => {
+    await closeAll(fixture.conns);
+    if (fixture.proc) await killHard(fixture.proc);
+    fixture.proc = undefined;
+    await tmp?.remove();
+    tmp = undefined;
+  });
+  return fixture;
 }

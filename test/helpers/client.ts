@@ -3,6 +3,9 @@ import { connect } from '@switchyard/client';
 export type Connection = Awaited<ReturnType<typeof connect>>;
 export type Channel = Awaited<ReturnType<Connection['createChannel']>>;
 export type Message = NonNullable<Parameters<Parameters<Channel["consume"]>[1]>[0]>;
+export type ConnectOptions = NonNullable<Parameters<typeof connect>[1]>;
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Connects with the default credentials and tracks the connection for `closeAll`. */
 export async function open(url: string, tracked: Connection[]): Promise<{ conn: Connection; ch: Channel }> {
@@ -21,15 +24,15 @@ export async function waitFor(predicate: () => boolean, what: string, ms = 5_000
   const deadline = Date.now() + ms;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
   }
 }
 
-/** Waits for an event once, with a timeout. */
-export function once<T = unknown>(emitter: { on(event: string, fn: (arg: T) => void): unknown }, event: string, ms = 5_000): Promise<T> {
+/** The next `event` of `emitter`, with a timeout. */
+export function nextEvent<T = unknown>(emitter: { once(event: string, fn: (arg: T) => void): unknown }, event: string, ms = 5_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out waiting for '${event}'`)), ms);
-    emitter.on(event, (arg: T) => {
+    emitter.once(event, (arg: T) => {
       clearTimeout(timer);
       resolve(arg);
     });

@@ -1,4 +1,4 @@
-import type { Clock } from '../../broker/src/queues/clock.js';
+import type { Clock } from '@switchyard/broker/internal';
 
 /** A clock that only moves when told to; timers fire in time order during `advance`. */
 export class FakeClock implements Clock {

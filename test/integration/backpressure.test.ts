@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Socket } from 'node:net';
-import { managementGet, startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, open, waitFor, type Connection } from '../helpers/client.js';
+import { managementGet, useBroker } from '../helpers/broker.js';
+import { open, waitFor } from '../helpers/client.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 interface QueueView {
@@ -11,27 +11,19 @@ interface QueueView {
 }
 
 describe('backpressure', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
   let raw: RawClient | undefined;
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true, socketHighWaterBytes: 256 * 1024 });
-  });
-  afterEach(async () => {
-    raw?.ws.terminate();
-    await closeAll(conns);
-    await tb.stop();
-  });
+  afterEach(() => raw?.ws.terminate()); // registered first: runs before the broker stops
+  const fx = useBroker({ noSync: true, socketHighWaterBytes: 256 * 1024 });
 
   const queueView = async (name: string): Promise<QueueView> => {
-    const all = await managementGet<QueueView[]>(tb, '/api/queues');
+    const all = await managementGet<QueueView[]>(fx.tb, '/api/queues');
     return all.find((q) => q.name === name)!;
   };
 
   it('stops delivering to a consumer whose socket is not read, and resumes when it drains', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('bp', { durable: false });
-    raw = await RawClient.connect(tb.url);
+    raw = await RawClient.connect(fx.tb.url);
     raw.send({ type: 'channelOpen', channel: 1 });
     await raw.waitFor((f) => f.type === 'channelOpenOk');
     raw.send({ type: 'consume', channel: 1, rid: 1, queue: 'bp', consumerTag: 'slow', noAck: true, exclusive: false, priority: 0, arguments: {} });

@@ -1,25 +1,20 @@
 import { expect } from 'chai';
 import { PROTOCOL_VERSION, encodeFrame, type Frame } from '@switchyard/client/protocol';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, once, open, text, type Connection } from '../helpers/client.js';
+import { useBroker } from '../helpers/broker.js';
+import { nextEvent, open, text } from '../helpers/client.js';
 import { RawClient } from '../helpers/raw-client.js';
 
 describe('bad input', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
   const raws: RawClient[] = [];
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true, maxMessageBytes: 64 * 1024 });
-  });
-  afterEach(async () => {
+  afterEach(() => {
+    // registered first: runs before the broker stops
     for (const r of raws.splice(0)) r.ws.terminate();
-    await closeAll(conns);
-    await tb.stop();
   });
+  const fx = useBroker({ noSync: true, maxMessageBytes: 64 * 1024 });
 
   /** A bystander connection with a confirmed message, checked after each bad input. */
   async function bystander(): Promise<() => Promise<void>> {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('safe', { durable: true });
     await ch.sendToQueue('safe', Buffer.from('confirmed'), { persistent: true });
     return async () => {
@@ -38,7 +33,7 @@ describe('bad input', () => {
 
   it('closes the connection with 501 on a malformed frame; others are unaffected', async () => {
     const check = await bystander();
-    const raw = await RawClient.connect(tb.url);
+    const raw = await RawClient.connect(fx.tb.url);
     raws.push(raw);
     raw.ws.send(Buffer.from([0, 0, 0, 50, 1, 2]));
     await expectConnectionClose(raw, 501, /FRAME_ERROR - truncated frame/);
@@ -47,7 +42,7 @@ describe('bad input', () => {
 
   it('closes the connection with 501 on an unknown frame type', async () => {
     const check = await bystander();
-    const raw = await RawClient.connect(tb.url);
+    const raw = await RawClient.connect(fx.tb.url);
     raws.push(raw);
     const bytes = encodeFrame({ type: 'heartbeat', channel: 0 });
     bytes[4] = 0x7f;
@@ -58,7 +53,7 @@ describe('bad input', () => {
 
   it('closes the connection with 501 on a frame over the limit', async () => {
     const check = await bystander();
-    const raw = await RawClient.connect(tb.url);
+    const raw = await RawClient.connect(fx.tb.url);
     raws.push(raw);
     const big = new Uint8Array(64 * 1024 + 64 * 1024 + 10);
     raw.send({ type: 'channelOpen', channel: 1 });
@@ -69,7 +64,7 @@ describe('bad input', () => {
 
   it('closes only the channel with 406 when a publish exceeds the message size limit', async () => {
     const check = await bystander();
-    const raw = await RawClient.connect(tb.url);
+    const raw = await RawClient.connect(fx.tb.url);
     raws.push(raw);
     raw.send({ type: 'channelOpen', channel: 1 }, { type: 'channelOpen', channel: 2 });
     raw.send({ type: 'publish', channel: 1, exchange: '', routingKey: 'safe', mandatory: false, properties: null, content: new Uint8Array(64 * 1024 + 1) });
@@ -82,7 +77,7 @@ describe('bad input', () => {
   });
 
   it('the SDK refuses an oversize body before sending it (311), and the channel stays usable', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('big', { durable: false });
     const err = await ch.sendToQueue('big', Buffer.alloc(64 * 1024 + 1)).catch((e: unknown) => e);
     expect(err).to.include({ code: 311, name: 'CONTENT_TOO_LARGE' });
@@ -91,21 +86,21 @@ describe('bad input', () => {
   });
 
   it('closes the connection with 503 on frames before hello', async () => {
-    const raw = await RawClient.connect(tb.url, false);
+    const raw = await RawClient.connect(fx.tb.url, false);
     raws.push(raw);
     raw.send({ type: 'channelOpen', channel: 1 });
     await expectConnectionClose(raw, 503, /before hello/);
   });
 
   it('refuses bad credentials with 403', async () => {
-    const raw = await RawClient.connect(tb.url, false);
+    const raw = await RawClient.connect(fx.tb.url, false);
     raws.push(raw);
     raw.send({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'nope', vhost: '/', heartbeatMs: 0, clientProperties: {} });
     await expectConnectionClose(raw, 403, /ACCESS_REFUSED - login refused/);
   });
 
   it('closes the connection with 504 for a frame on a channel that is not open', async () => {
-    const raw = await RawClient.connect(tb.url);
+    const raw = await RawClient.connect(fx.tb.url);
     raws.push(raw);
     raw.send({ type: 'ack', channel: 9, deliveryTag: 1, multiple: false });
     await expectConnectionClose(raw, 504, /channel 9 is not open/);
@@ -113,9 +108,9 @@ describe('bad input', () => {
 
   it('publish to a missing exchange: 404 closes that channel only, its publish rejects', async () => {
     const check = await bystander();
-    const { conn, ch } = await open(tb.url, conns);
+    const { conn, ch } = await open(fx.tb.url, fx.conns);
     const other = await conn.createChannel();
-    const closed = once(ch, 'close');
+    const closed = nextEvent(ch, 'close');
     const err = await ch.publish('no-such-exchange', 'k', Buffer.from('x')).catch((e: unknown) => e);
     expect(err).to.include({ code: 404, name: 'NOT_FOUND' });
     expect((err as Error).message).to.match(/no exchange 'no-such-exchange' in vhost '\/'/);
@@ -126,7 +121,7 @@ describe('bad input', () => {
 
   it('redeclare with different properties: 406 naming the property', async () => {
     const check = await bystander();
-    const { conn, ch } = await open(tb.url, conns);
+    const { conn, ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('q406', { durable: true });
     const err = await ch.assertQueue('q406', { durable: false }).catch((e: unknown) => e);
     expect(err).to.include({ code: 406, name: 'PRECONDITION_FAILED' });
@@ -141,7 +136,7 @@ describe('bad input', () => {
 
   it('ack of an unknown delivery tag: 406 closes the channel', async () => {
     const check = await bystander();
-    const raw = await RawClient.connect(tb.url);
+    const raw = await RawClient.connect(fx.tb.url);
     raws.push(raw);
     raw.send({ type: 'channelOpen', channel: 1 });
     await raw.waitFor((f) => f.type === 'channelOpenOk');
@@ -156,7 +151,7 @@ describe('bad input', () => {
   });
 
   it('a field of the wrong type: 502 naming frame and field', async () => {
-    const raw = await RawClient.connect(tb.url);
+    const raw = await RawClient.connect(fx.tb.url);
     raws.push(raw);
     raw.send({ type: 'channelOpen', channel: 1 });
     raw.send({ type: 'queueDeclare', channel: 1, rid: 1, queue: 5 as unknown as string, passive: false, durable: true, exclusive: false, autoDelete: false, arguments: {} });

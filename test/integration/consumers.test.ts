@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { useBroker } from '../helpers/broker.js';
-import { once, open, text, waitFor, type Channel, type Connection, type Message } from '../helpers/client.js';
+import { nextEvent, open, text, waitFor, type Channel, type Connection, type Message } from '../helpers/client.js';
 
 const settle = (ms = 100): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -175,7 +175,7 @@ describe('consumers', () => {
       await a.ch.assertQueue('doomed', { durable: false });
       const seen: (Message | null)[] = [];
       await a.ch.consume('doomed', (m) => void seen.push(m), { consumerTag: 'watcher' });
-      const cancelled = once<{ consumerTag: string; reason: string }>(a.ch, 'cancel');
+      const cancelled = nextEvent<{ consumerTag: string; reason: string }>(a.ch, 'cancel');
       const b = await open(fx.tb.url, fx.conns);
       await b.ch.deleteQueue('doomed');
       const info = await cancelled;
@@ -221,7 +221,7 @@ describe('consumers', () => {
       await fill(ch, 'tags', 1);
       const m = (await ch.get('tags')) as Message;
       const other = await conn.createChannel();
-      const closed = once<Error>(other, 'error');
+      const closed = nextEvent<Error>(other, 'error');
       other.ack(m);
       const err = await closed;
       expect(err).to.include({ code: 406 });
@@ -234,7 +234,7 @@ describe('consumers', () => {
       const { conn, ch } = await open(fx.tb.url, fx.conns);
       await ch.assertQueue('slow', { durable: false, arguments: { 'x-consumer-timeout': 100 } });
       await ch.sendToQueue('slow', Buffer.from('late'));
-      const err = once<Error>(ch, 'error', 5000);
+      const err = nextEvent<Error>(ch, 'error', 5000);
       await ch.consume('slow', () => undefined);
       const e = await err;
       expect(e).to.include({ code: 406 });

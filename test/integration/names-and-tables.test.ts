@@ -1,24 +1,13 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
-import { VirtualHost, LmdbStore } from '../../broker/src/internal.js';
+import { VirtualHost, LmdbStore } from '@switchyard/broker/internal';
 import { useBroker } from '../helpers/broker.js';
 import { open } from '../helpers/client.js';
+import { api, GUEST_AUTH } from '../helpers/http.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-
-const GUEST = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
 
 describe('names and field tables (spec/semantics.md §Names, spec/protocol.md §Field tables)', () => {
   const f = useBroker();
-
-  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(`${f.tb.broker.managementUrl}${path}`, {
-      method,
-      headers: { authorization: GUEST, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const t = await res.text();
-    return { status: res.status, body: t === '' ? undefined : JSON.parse(t) };
-  }
 
   describe('names', () => {
     it('refuses queue and exchange names with control characters (406), over AMQP and the management API', async () => {
@@ -33,19 +22,19 @@ describe('names and field tables (spec/semantics.md §Names, spec/protocol.md §
         expect(err).to.include({ code: 406 });
         expect((err as Error).message).to.match(/contains the control character U\+00(0A|00|85); use printable characters/);
       }
-      const res = await api('PUT', `/api/queues/%2F/${encodeURIComponent('tab\there')}`, { durable: false });
+      const res = await api(f.tb, 'PUT', `/api/queues/%2F/${encodeURIComponent('tab\there')}`, { durable: false });
       expect(res.status).to.equal(400);
       expect(JSON.stringify(res.body)).to.match(/control character U\+0009/);
       // invalid UTF-8 through the management API: in the path, and in a JSON body
-      expect((await api('PUT', '/api/queues/%2F/bad%FFname', { durable: false })).status).to.equal(400);
+      expect((await api(f.tb, 'PUT', '/api/queues/%2F/bad%FFname', { durable: false })).status).to.equal(400);
       const raw = await fetch(`${f.tb.broker.managementUrl}/api/exchanges/%2F/amq.direct/publish`, {
         method: 'POST',
-        headers: { authorization: GUEST, 'content-type': 'application/json' },
+        headers: { authorization: GUEST_AUTH, 'content-type': 'application/json' },
         body: Buffer.concat([Buffer.from('{"routingKey":"k'), Buffer.from([0xff]), Buffer.from('","payload":"x"}')]),
       });
       expect(raw.status).to.equal(400);
       expect(await raw.text()).to.match(/not valid UTF-8/);
-      const lone = await api('POST', '/api/exchanges/%2F/amq.direct/publish', { routingKey: '\ud800', payload: 'x' });
+      const lone = await api(f.tb, 'POST', '/api/exchanges/%2F/amq.direct/publish', { routingKey: '\ud800', payload: 'x' });
       expect(lone.status).to.equal(400);
       expect(JSON.stringify(lone.body)).to.match(/lone surrogate/);
       const ch = await conn.createChannel();
@@ -92,18 +81,18 @@ describe('names and field tables (spec/semantics.md §Names, spec/protocol.md §
     it('the management API and definitions refuse tables that are not AMQP field values (400 naming the field)', async () => {
       let deep: Record<string, unknown> = { leaf: 1 };
       for (let i = 0; i < 40; i++) deep = { d: deep };
-      const q = await api('PUT', '/api/queues/%2F/deep', { arguments: { 'x-custom': deep } });
+      const q = await api(f.tb, 'PUT', '/api/queues/%2F/deep', { arguments: { 'x-custom': deep } });
       expect(q.status).to.equal(400);
       expect(q.body.reason ?? JSON.stringify(q.body)).to.match(/arguments\.x-custom(\.d)+: nested more than 16/);
       const many: Record<string, number> = {};
       for (let i = 0; i < 5000; i++) many[`k${i}`] = i;
-      const p = await api('POST', '/api/exchanges/%2F/amq.direct/publish', { routingKey: 'k', payload: 'x', properties: { headers: many } });
+      const p = await api(f.tb, 'POST', '/api/exchanges/%2F/amq.direct/publish', { routingKey: 'k', payload: 'x', properties: { headers: many } });
       expect(p.status).to.equal(400);
       expect(JSON.stringify(p.body)).to.match(/more than 4096 keys/);
-      const d = await api('POST', '/api/definitions', { queues: [{ name: 'dq', vhost: '/', arguments: { a: deep } }] });
+      const d = await api(f.tb, 'POST', '/api/definitions', { queues: [{ name: 'dq', vhost: '/', arguments: { a: deep } }] });
       expect(d.status).to.equal(400);
       expect(JSON.stringify(d.body)).to.match(/queues\[0\]\.arguments\.a(\.d)+: nested more than 16/);
-      expect((await api('GET', '/api/queues')).status).to.equal(200);
+      expect((await api(f.tb, 'GET', '/api/queues')).status).to.equal(200);
     });
   });
 });

@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import type { FieldTable } from '@switchyard/client/protocol';
 import { useBroker } from '../helpers/broker.js';
-import { closeAll, open, text, type Channel, type Message } from '../helpers/client.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { closeAll, open, sleep, text, type Channel, type Message } from '../helpers/client.js';
 
 async function getAll(ch: Channel, queue: string): Promise<Message[]> {
   const out: Message[] = [];

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { managementGet, type TestBroker, useBroker } from '../helpers/broker.js';
 import type { ReturnMessage } from '@switchyard/client';
-import { bindingKey, type Binding } from '../../broker/src/routing/binding.js';
+import { bindingKey, type Binding } from '@switchyard/broker/internal';
 import { closeAll, open, text, waitFor, type Channel, type Message } from '../helpers/client.js';
 
 /** A returned message's body as text. */

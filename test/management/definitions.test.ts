@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Broker } from '@switchyard/broker';
-import { startBroker, testLogger, type TestBroker } from '../helpers/broker.js';
-import { closeAll, open, text, type Connection } from '../helpers/client.js';
+import { startBroker, useBroker } from '../helpers/broker.js';
+import { closeAll, open, text } from '../helpers/client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { api } from './http.js';
+import { api } from '../helpers/http.js';
 
 function guestHash(): string {
   const salt = Buffer.from([1, 2, 3, 4]);
@@ -36,46 +35,38 @@ const RABBIT_EXPORT = {
 };
 
 describe('definitions (export and import)', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker();
-  });
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
+  const fx = useBroker({});
 
   it('imports a RabbitMQ export (users and permissions included) and routes by it', async () => {
-    const r = await api(tb, 'POST', '/api/definitions', RABBIT_EXPORT);
+    const r = await api(fx.tb, 'POST', '/api/definitions', RABBIT_EXPORT);
     expect(r.status).to.equal(200);
     expect(r.body).to.deep.include({ exchanges: 2, queues: 2, bindings: 2 });
     expect(r.body).to.deep.include({ users: 1, vhosts: 1, permissions: 1 });
     expect(r.body.skipped).to.deep.equal([]);
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.publish('orders', 'eu.de', Buffer.from('o-1'));
     expect(text(await ch.get('orders.eu', { noAck: true }))).to.equal('o-1');
   });
 
   it('is idempotent: importing twice changes nothing and keeps messages', async () => {
-    await api(tb, 'POST', '/api/definitions', RABBIT_EXPORT);
-    const { ch } = await open(tb.url, conns);
+    await api(fx.tb, 'POST', '/api/definitions', RABBIT_EXPORT);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.publish('orders', 'eu.fr', Buffer.from('keep me'));
-    const again = await api(tb, 'POST', '/api/definitions', RABBIT_EXPORT);
+    const again = await api(fx.tb, 'POST', '/api/definitions', RABBIT_EXPORT);
     expect(again.status).to.equal(200);
     expect((await ch.checkQueue('orders.eu')).messageCount).to.equal(1);
-    const bindings = (await api(tb, 'GET', '/api/bindings')).body as unknown[];
+    const bindings = (await api(fx.tb, 'GET', '/api/bindings')).body as unknown[];
     expect(bindings).to.have.length(2);
   });
 
   it('exports what it imported, in the same format, without built-ins or exclusive queues', async () => {
-    await api(tb, 'POST', '/api/definitions', RABBIT_EXPORT);
-    const { ch } = await open(tb.url, conns);
+    await api(fx.tb, 'POST', '/api/definitions', RABBIT_EXPORT);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('', { exclusive: true });
     await ch.assertQueue('mine-only', { exclusive: true });
-    const r = await api(tb, 'GET', '/api/definitions');
+    const r = await api(fx.tb, 'GET', '/api/definitions');
     expect(r.status).to.equal(200);
-    expect(r.body.switchyard_version).to.equal(tb.broker.version);
+    expect(r.body.switchyard_version).to.equal(fx.tb.broker.version);
     expect(r.body.vhosts).to.deep.equal([{ name: '/' }]);
     expect(r.body.exchanges).to.have.deep.members(RABBIT_EXPORT.exchanges);
     expect(r.body.queues).to.have.deep.members(RABBIT_EXPORT.queues);
@@ -83,8 +74,8 @@ describe('definitions (export and import)', () => {
   });
 
   it('round-trips into another broker', async () => {
-    await api(tb, 'POST', '/api/definitions', RABBIT_EXPORT);
-    const exported = (await api(tb, 'GET', '/api/definitions')).body;
+    await api(fx.tb, 'POST', '/api/definitions', RABBIT_EXPORT);
+    const exported = (await api(fx.tb, 'GET', '/api/definitions')).body;
     const other = await startBroker();
     try {
       expect((await api(other, 'POST', '/api/definitions', exported)).status).to.equal(200);
@@ -95,22 +86,22 @@ describe('definitions (export and import)', () => {
   });
 
   it('400s a malformed document naming the entry', async () => {
-    const a = await api(tb, 'POST', '/api/definitions', { queues: [{ name: 'q', durable: 'yes' }] });
+    const a = await api(fx.tb, 'POST', '/api/definitions', { queues: [{ name: 'q', durable: 'yes' }] });
     expect(a.status).to.equal(400);
     expect(a.body).to.deep.include({ error: 'bad_request', field: 'queues[0].durable' });
     expect(a.body.reason).to.equal('queues[0].durable: expected true or false, got "yes"');
-    const b = await api(tb, 'POST', '/api/definitions', { bindings: [{ source: 'x', destination: 'q', destination_type: 'topic' }] });
+    const b = await api(fx.tb, 'POST', '/api/definitions', { bindings: [{ source: 'x', destination: 'q', destination_type: 'topic' }] });
     expect(b.body.field).to.equal('bindings[0].destination_type');
-    const c = await api(tb, 'POST', '/api/definitions', { queuez: [] });
+    const c = await api(fx.tb, 'POST', '/api/definitions', { queuez: [] });
     expect(c.body.field).to.equal('queuez');
-    const d = await api(tb, 'POST', '/api/definitions', { queues: [{ name: 'q', vhost: 'elsewhere' }] });
+    const d = await api(fx.tb, 'POST', '/api/definitions', { queues: [{ name: 'q', vhost: 'elsewhere' }] });
     expect(d.status).to.equal(400);
     expect(d.body.reason).to.match(/vhost 'elsewhere' does not exist/);
   });
 
   it('409s a definition that conflicts with what exists, naming the entry', async () => {
-    await api(tb, 'PUT', '/api/queues/%2F/orders.eu', { durable: false });
-    const r = await api(tb, 'POST', '/api/definitions', RABBIT_EXPORT);
+    await api(fx.tb, 'PUT', '/api/queues/%2F/orders.eu', { durable: false });
+    const r = await api(fx.tb, 'POST', '/api/definitions', RABBIT_EXPORT);
     expect(r.status).to.equal(409);
     expect(r.body.code).to.equal(406);
     expect(r.body.reason).to.match(/^queues\[0\] \(queue 'orders.eu'\): inequivalent arg 'durable'/);
@@ -125,15 +116,15 @@ describe('definitions (export and import)', () => {
       try {
         const names = ((await api(booted, 'GET', '/api/queues')).body as { name: string }[]).map((q) => q.name);
         expect(names).to.have.members(['orders.eu', 'dead']);
-        const { ch } = await open(booted.url, conns);
+        const { ch } = await open(booted.url, fx.conns);
         await ch.publish('orders', 'eu.x', Buffer.from('durable'), { persistent: true });
-        await closeAll(conns);
+        await closeAll(fx.conns);
         booted = await booted.restart();
-        const { ch: ch2 } = await open(booted.url, conns);
+        const { ch: ch2 } = await open(booted.url, fx.conns);
         expect((await ch2.checkQueue('orders.eu')).messageCount).to.equal(1);
         expect((await api(booted, 'GET', '/api/bindings')).body).to.have.length(2);
       } finally {
-        await closeAll(conns);
+        await closeAll(fx.conns);
         await booted.stop();
         await tmp.remove();
       }
@@ -143,14 +134,14 @@ describe('definitions (export and import)', () => {
       const tmp = await makeTmpDir('defs');
       try {
         const missing = join(tmp.dir, 'nope.json');
-        const err1 = await Broker.start({ port: 0, managementPort: 0, dataDir: tmp.dir, logger: testLogger(), definitions: missing }).then(
+        const err1 = await startBroker({ definitions: missing }, tmp.dir).then(
           () => undefined,
           (e: Error) => e,
         );
         expect(err1?.message).to.match(/cannot read definitions file '.*nope\.json'/);
         const bad = join(tmp.dir, 'bad.json');
         await writeFile(bad, JSON.stringify({ exchanges: [{ name: 'x', type: 'x-random' }] }));
-        const err2 = await Broker.start({ port: 0, managementPort: 0, dataDir: tmp.dir, logger: testLogger(), definitions: bad }).then(
+        const err2 = await startBroker({ definitions: bad }, tmp.dir).then(
           () => undefined,
           (e: Error) => e,
         );

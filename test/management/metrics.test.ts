@@ -1,24 +1,16 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, open, type Connection } from '../helpers/client.js';
+import { startBroker, useBroker } from '../helpers/broker.js';
+import { open } from '../helpers/client.js';
 import { streamMetrics } from '@switchyard/broker/internal';
-import { parseExposition, valueOf } from './exposition.js';
+import { parseExposition, valueOf } from '../helpers/exposition.js';
 
 describe('GET /metrics (Prometheus)', () => {
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker();
-  });
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
+  const fx = useBroker({});
 
   // Per-queue series are on /metrics/per-object (RabbitMQ's split); /metrics aggregates them.
   const scrape = async (path = '/metrics/per-object'): Promise<{ text: string; contentType: string | null }> => {
-    const res = await fetch(`${tb.broker.managementUrl}${path}`);
+    const res = await fetch(`${fx.tb.broker.managementUrl}${path}`);
     expect(res.status).to.equal(200);
     return { text: await res.text(), contentType: res.headers.get('content-type') };
   };
@@ -38,7 +30,7 @@ describe('GET /metrics (Prometheus)', () => {
   });
 
   it('reports per-queue depth and totals, and broker gauges, after known traffic', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('metrics-q', { durable: true });
     await ch.assertQueue('idle-q');
     for (let i = 0; i < 10; i++) await ch.sendToQueue('metrics-q', Buffer.from(`m${i}`), { persistent: true });
@@ -74,11 +66,11 @@ describe('GET /metrics (Prometheus)', () => {
     expect(valueOf(f, 'switchyard_connections_opened_total')).to.equal(1);
     expect(valueOf(f, 'switchyard_store_size_bytes')).to.be.greaterThan(0);
     expect(valueOf(f, 'process_resident_memory_bytes')).to.be.greaterThan(1e6);
-    expect(valueOf(f, 'switchyard_build_info', { version: tb.broker.version })).to.equal(1);
+    expect(valueOf(f, 'switchyard_build_info', { version: fx.tb.broker.version })).to.equal(1);
   });
 
   it('exposes commit and confirm latency as cumulative histograms', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('lat-q', { durable: true });
     for (let i = 0; i < 5; i++) await ch.sendToQueue('lat-q', Buffer.from('x'), { persistent: true });
     const f = parseExposition((await scrape()).text);
@@ -98,7 +90,7 @@ describe('GET /metrics (Prometheus)', () => {
   });
 
   it('aggregates queue families on /metrics, as rabbitmq_prometheus does by default', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('agg-a');
     await ch.assertQueue('agg-b');
     for (let i = 0; i < 3; i++) await ch.sendToQueue('agg-a', Buffer.from('x'));
@@ -129,7 +121,7 @@ describe('GET /metrics (Prometheus)', () => {
   });
 
   it('streams 20,000 queues in bounded chunks, yielding to the event loop between them', async () => {
-    const vhost = tb.broker.vhost('/')!;
+    const vhost = fx.tb.broker.vhost('/')!;
     for (let i = 0; i < 20_000; i++) {
       vhost.declareQueue({ queue: `bulk-${i}`, passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} }, 'test');
     }
@@ -138,7 +130,7 @@ describe('GET /metrics (Prometheus)', () => {
     const ticker = setInterval(() => ticks++, 0);
     const seen: number[] = [];
     try {
-      await streamMetrics(tb.broker, async (chunk) => {
+      await streamMetrics(fx.tb.broker, async (chunk) => {
         chunks.push(chunk.split('\n').length);
         seen.push(ticks);
         await new Promise((r) => setImmediate(r));
@@ -150,14 +142,14 @@ describe('GET /metrics (Prometheus)', () => {
     expect(chunks.length).to.be.greaterThan(100);
     expect(Math.max(...chunks)).to.be.at.most(2_100);
     expect(seen[seen.length - 1]).to.be.greaterThan(seen[0]!); // timers ran while it streamed
-    const res = await fetch(`${tb.broker.managementUrl}/metrics/per-object`);
+    const res = await fetch(`${fx.tb.broker.managementUrl}/metrics/per-object`);
     expect(res.headers.get('content-length')).to.equal(null); // chunked, not built whole
     const f = parseExposition(await res.text());
     expect(f.get('switchyard_queue_messages_ready')!.samples).to.have.length(20_000);
   });
 
   it('escapes label values (quotes, backslashes in queue names; control characters are refused in names)', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     const name = 'we"ird\\name with space';
     await ch.assertQueue(name);
     await ch.sendToQueue(name, Buffer.from('x'));
@@ -167,7 +159,7 @@ describe('GET /metrics (Prometheus)', () => {
   });
 
   it('drops the series of a deleted queue', async () => {
-    const { ch } = await open(tb.url, conns);
+    const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('gone-q');
     expect(valueOf(parseExposition((await scrape()).text), 'switchyard_queue_messages_ready', { queue: 'gone-q' })).to.equal(0);
     await ch.deleteQueue('gone-q');

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { useBroker } from '../helpers/broker.js';
 import { open, text } from '../helpers/client.js';
-import { runCli } from '../cli/run-cli.js';
-import { api, V } from './http.js';
+import { runCli } from '../helpers/run-cli.js';
+import { api, V } from '../helpers/http.js';
 
 interface Got {
   payload: string;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
 import { useBroker } from '../helpers/broker.js';
-import { api, V } from './http.js';
+import { api, V } from '../helpers/http.js';
 
 /** Issue 11 item 11: maxQueues holds on every path that creates queues, not only the client's. */
 describe('maxQueues on the management API and definitions import', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { RateSampler, type QueueCounterSource } from '../../broker/src/management/rates.js';
+import { RateSampler, type QueueCounterSource } from '@switchyard/broker/internal';
 
 class FakeQueue implements QueueCounterSource {
   counters = { published: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0 };

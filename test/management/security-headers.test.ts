@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { useBroker } from '../helpers/broker.js';
-import { api } from './http.js';
+import { api } from '../helpers/http.js';
 
 describe('management port security headers', () => {
   const fx = useBroker();

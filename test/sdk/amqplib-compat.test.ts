@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { BrokerError, ChannelClosedError, connect, type ConsumeMessage } from '@switchyard/client';
 import { useBroker } from '../helpers/broker.js';
-import { open, waitFor } from '../helpers/client.js';
-import { nextEvent, sleep } from './support.js';
+import { nextEvent, open, sleep, waitFor } from '../helpers/client.js';
 
 type Msg = ConsumeMessage<Buffer>;
 

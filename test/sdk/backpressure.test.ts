@@ -1,25 +1,18 @@
 import { expect } from 'chai';
 import { BrokerError, connect } from '@switchyard/client';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { nextEvent, sleep, waitFor, wiredConnect, type Connection } from './support.js';
+import { useBroker } from '../helpers/broker.js';
+import { nextEvent, sleep, waitFor } from '../helpers/client.js';
+import { wiredConnect } from '../helpers/wire.js';
 
 const settled = <T>(p: Promise<T>): Promise<'resolved' | 'rejected'> => p.then(() => 'resolved' as const, () => 'rejected' as const);
 
 describe('SDK publisher backpressure', function () {
   this.timeout(20_000);
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true });
-  });
-  afterEach(async () => {
-    await Promise.all(conns.splice(0).map((c) => c.close().catch(() => undefined)));
-    await tb.stop();
-  });
+  const fx = useBroker({ noSync: true });
 
   async function wired(options: Parameters<typeof wiredConnect>[1] = {}) {
-    const w = await wiredConnect(tb.url, options, true);
-    conns.push(w.conn);
+    const w = await wiredConnect(fx.tb.url, options, true);
+    fx.conns.push(w.conn);
     return w;
   }
 
@@ -79,7 +72,7 @@ describe('SDK publisher backpressure', function () {
     });
 
     it('validates the option', async () => {
-      const err = await connect(tb.url, { maxUnconfirmed: 1.5 }).then(() => undefined, (e: unknown) => e);
+      const err = await connect(fx.tb.url, { maxUnconfirmed: 1.5 }).then(() => undefined, (e: unknown) => e);
       expect(err).to.be.instanceOf(RangeError);
       expect((err as Error).message).to.equal('options.maxUnconfirmed must be a non-negative integer (0: no limit)');
       const { conn } = await wired();

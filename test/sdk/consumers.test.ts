@@ -1,26 +1,18 @@
 import { expect } from 'chai';
 import { connect, type ConsumeMessage } from '@switchyard/client';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { nextEvent, sleep, waitFor, type Channel, type Connection } from './support.js';
+import { useBroker } from '../helpers/broker.js';
+import { nextEvent, sleep, waitFor, type Channel } from '../helpers/client.js';
 
 type Msg = ConsumeMessage<Buffer>;
 const text = (m: { content: Buffer } | false | null): string => (m ? m.content.toString() : String(m));
 
 describe('SDK consumer ergonomics and payload helpers', function () {
   this.timeout(20_000);
-  let tb: TestBroker;
-  const conns: Connection[] = [];
-  beforeEach(async () => {
-    tb = await startBroker({ noSync: true });
-  });
-  afterEach(async () => {
-    await Promise.all(conns.splice(0).map((c) => c.close().catch(() => undefined)));
-    await tb.stop();
-  });
+  const fx = useBroker({ noSync: true });
 
   async function channel(options?: Parameters<typeof connect>[1]): Promise<Channel> {
-    const conn = await connect(tb.url, options);
-    conns.push(conn);
+    const conn = await connect(fx.tb.url, options);
+    fx.conns.push(conn);
     return conn.createChannel();
   }
 

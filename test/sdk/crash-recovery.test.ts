@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { connect, type ConsumeMessage } from '@switchyard/client';
-import { killHard, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
-import { makeTmpDir } from '../helpers/tmp.js';
-import { nextEvent, sleep, waitFor, type Connection } from './support.js';
+import { killHard, spawnBroker, useBrokerProcess } from '../helpers/broker-process.js';
+import { nextEvent, sleep, waitFor, type Connection } from '../helpers/client.js';
 
 const RECONNECT = { reconnect: { initialDelayMs: 50, maxDelayMs: 400 } };
 
@@ -16,35 +15,23 @@ const RECONNECT = { reconnect: { initialDelayMs: 50, maxDelayMs: 400 } };
  */
 describe('SDK recovery from a broker crash (SIGKILL)', function () {
   this.timeout(90_000);
-  let tmp: { dir: string; remove: () => Promise<void> };
-  let proc: BrokerProcess | undefined;
-  const conns: Connection[] = [];
-
-  beforeEach(async () => {
-    tmp = await makeTmpDir('sdk-crash');
-  });
-  afterEach(async () => {
-    await Promise.all(conns.splice(0).map((c) => c.close().catch(() => undefined)));
-    if (proc) await killHard(proc);
-    proc = undefined;
-    await tmp.remove();
-  });
+  const fx = useBrokerProcess('sdk-crash');
 
   async function client(url: string): Promise<Connection> {
     const conn = await connect(url, RECONNECT);
-    conns.push(conn);
+    fx.conns.push(conn);
     return conn;
   }
 
   it('publisher and consumer recover on their own; nothing confirmed is lost; duplicates are only the allowed ones', async () => {
-    proc = await spawnBroker(tmp.dir);
-    const port = new URL(proc.url).port;
+    fx.proc = await spawnBroker(fx.dir);
+    const port = new URL(fx.proc.url).port;
     const N = 4000;
     const KILL_AFTER = 1500;
 
     // Consumer: its own connection, prefetch 50, acks asynchronously (so some deliveries are
     // always unacked when the broker dies).
-    const consumerConn = await client(proc.url);
+    const consumerConn = await client(fx.proc.url);
     const cch = await consumerConn.createChannel();
     await cch.assertQueue('sdk-crash', { durable: true });
     await cch.prefetch(50);
@@ -61,7 +48,7 @@ describe('SDK recovery from a broker crash (SIGKILL)', function () {
     });
 
     // Publisher: its own connection, persistent messages, 200 unconfirmed at most.
-    const publisherConn = await client(proc.url);
+    const publisherConn = await client(fx.proc.url);
     const pch = await publisherConn.createChannel({ maxUnconfirmed: 200 });
     const confirmed = new Set<number>();
     const failures: unknown[] = [];
@@ -84,16 +71,16 @@ describe('SDK recovery from a broker crash (SIGKILL)', function () {
     await waitFor(() => confirmed.size >= KILL_AFTER, `${KILL_AFTER} confirms`, 30_000);
     const consumerBack = nextEvent(consumerConn, 'reconnect', 30_000);
     const publisherBack = nextEvent(publisherConn, 'reconnect', 30_000);
-    await killHard(proc);
+    await killHard(fx.proc);
     killed = true;
-    proc = undefined;
+    fx.proc = undefined;
     const unconfirmedAtKill = new Set<number>();
     for (let id = 0; id < published; id++) if (!confirmed.has(id)) unconfirmedAtKill.add(id);
     const killedAt = Date.now();
 
     await sleep(300); // the broker stays down a moment; both clients keep retrying
-    proc = await spawnBroker(tmp.dir, ['--port', port]);
-    expect(proc.url).to.equal(`ws://127.0.0.1:${port}`);
+    fx.proc = await spawnBroker(fx.dir, ['--port', port]);
+    expect(fx.proc.url).to.equal(`ws://127.0.0.1:${port}`);
     const restartedAt = Date.now();
     await Promise.all([consumerBack, publisherBack]);
     const recoveredAt = Date.now();
@@ -128,7 +115,7 @@ describe('SDK recovery from a broker crash (SIGKILL)', function () {
     );
     expect(unexplained).to.deep.equal([], 'duplicates the guarantee does not allow');
     // Nothing more arrives: every copy was acked.
-    const probe = await (await client(proc.url)).createChannel();
+    const probe = await (await client(fx.proc.url)).createChannel();
     expect((await probe.checkQueue('sdk-crash')).messageCount).to.equal(0);
   });
 });

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import type { Socket } from 'node:net';
 import { BrokerError, connect, type ConsumeMessage } from '@switchyard/client';
-import { startBroker, useBroker } from '../helpers/broker.js';
-import { closeAll, open, waitFor, type Channel, type Connection } from '../helpers/client.js';
+import { RestartableBroker, startBroker, useBroker } from '../helpers/broker.js';
+import { closeAll, nextEvent, open, sleep, waitFor, type Channel, type Connection } from '../helpers/client.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { RestartableBroker, nextEvent, sleep } from './support.js';
 
 type Msg = ConsumeMessage<Buffer>;
 const REPLY_QUEUE = 'amq.rabbitmq.reply-to';

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { ConnectionClosedError, PublishBufferFullError, connect, type ConsumeMessage, type ReconnectingInfo } from '@switchyard/client';
 import { createNodeTransport, nodePlatform, openConnection, type Platform, type Transport, type TransportHandlers } from '@switchyard/client/internal';
 import { decodeAll, encodeFrame } from '@switchyard/client/protocol';
-import { RestartableBroker, nextEvent, sleep, waitFor, wiredConnect, type Connection, type ConnectOptions } from './support.js';
+import { RestartableBroker } from '../helpers/broker.js';
+import { nextEvent, sleep, waitFor, type Connection, type ConnectOptions } from '../helpers/client.js';
+import { wiredConnect } from '../helpers/wire.js';
 
 type Msg = ConsumeMessage<Buffer>;
 const text = (m: { content: Buffer } | false | null): string => (m ? m.content.toString() : String(m));

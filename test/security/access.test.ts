@@ -1,49 +1,32 @@
 import { expect } from 'chai';
 import { networkInterfaces } from 'node:os';
 import { connect } from '@switchyard/client';
-import { createToken } from '../../broker/src/auth/token.js';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, type Connection } from '../helpers/client.js';
-
-const GUEST = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
-
-async function api(tb: TestBroker, method: string, path: string, body?: unknown, auth = GUEST): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${tb.broker.managementUrl}${path}`, {
-    method,
-    headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
-}
+import { createToken } from '@switchyard/broker/internal';
+import { startBroker, useBroker } from '../helpers/broker.js';
+import { closeAll } from '../helpers/client.js';
+import { api } from '../helpers/http.js';
 
 describe('users, vhosts and permissions', function () {
   this.timeout(30_000);
-  let tb: TestBroker;
-  const conns: Connection[] = [];
   const SECRET = 'a-test-secret-of-enough-length';
+  const fx = useBroker({ noSync: true, tokenSecret: SECRET }, { per: 'suite' });
   before(async () => {
-    tb = await startBroker({ noSync: true, tokenSecret: SECRET });
-    expect((await api(tb, 'PUT', '/api/users/alice', { password: 'wonderland', tags: [] })).status).to.equal(201);
-    expect((await api(tb, 'PUT', '/api/users/admin2', { password: 'root', tags: ['administrator'] })).status).to.equal(201);
-    expect((await api(tb, 'PUT', '/api/vhosts/staging')).status).to.equal(201);
+    expect((await api(fx.tb, 'PUT', '/api/users/alice', { password: 'wonderland', tags: [] })).status).to.equal(201);
+    expect((await api(fx.tb, 'PUT', '/api/users/admin2', { password: 'root', tags: ['administrator'] })).status).to.equal(201);
+    expect((await api(fx.tb, 'PUT', '/api/vhosts/staging')).status).to.equal(201);
     // alice: configure only her own resources, write to exchanges "pub.*" and her queues,
     // read her queues and the exchange "feed"
-    expect((await api(tb, 'PUT', '/api/permissions/%2F/alice', { configure: 'alice\\..*', write: 'pub\\..*|alice\\..*', read: 'alice\\..*|feed' })).status).to.equal(200);
+    expect((await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', { configure: 'alice\\..*', write: 'pub\\..*|alice\\..*', read: 'alice\\..*|feed' })).status).to.equal(200);
     const { conn } = await adminChannel();
     await conn.close();
   });
-  after(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
   afterEach(async () => {
-    await closeAll(conns);
+    await closeAll(fx.conns);
   });
 
   async function as(username: string, password: string, vhost = '/') {
-    const conn = await connect(tb.url, { username, password, vhost });
-    conns.push(conn);
+    const conn = await connect(fx.tb.url, { username, password, vhost });
+    fx.conns.push(conn);
     return { conn, ch: await conn.createChannel() };
   }
 
@@ -59,34 +42,34 @@ describe('users, vhosts and permissions', function () {
   describe('authentication', () => {
     it('refuses a wrong password and an unknown user with 403', async () => {
       for (const [u, p] of [['alice', 'nope'], ['mallory', 'x']]) {
-        const err = await connect(tb.url, { username: u, password: p }).catch((e: unknown) => e);
+        const err = await connect(fx.tb.url, { username: u, password: p }).catch((e: unknown) => e);
         expect(err).to.include({ code: 403, name: 'ACCESS_REFUSED' });
         expect((err as Error).message).to.match(new RegExp(`login refused: user '${u}' - invalid credentials`));
       }
     });
 
     it('refuses a vhost the user has no permissions on with 530', async () => {
-      const err = await connect(tb.url, { username: 'alice', password: 'wonderland', vhost: 'staging' }).catch((e: unknown) => e);
+      const err = await connect(fx.tb.url, { username: 'alice', password: 'wonderland', vhost: 'staging' }).catch((e: unknown) => e);
       expect(err).to.include({ code: 530, name: 'NOT_ALLOWED' });
       expect((err as Error).message).to.match(/access to vhost 'staging' refused for user 'alice'/);
     });
 
     it('accepts an HMAC-signed token and refuses expired or forged ones', async () => {
       const token = createToken(SECRET, 'alice', 60);
-      const conn = await connect(tb.url, { username: '', password: token });
-      conns.push(conn);
+      const conn = await connect(fx.tb.url, { username: '', password: token });
+      fx.conns.push(conn);
       const expired = createToken(SECRET, 'alice', -10);
-      expect(await connect(tb.url, { username: '', password: expired }).catch((e: unknown) => e)).to.include({ code: 403 });
+      expect(await connect(fx.tb.url, { username: '', password: expired }).catch((e: unknown) => e)).to.include({ code: 403 });
       const forged = createToken('some-other-secret-value', 'alice', 60);
-      const err = await connect(tb.url, { username: '', password: forged }).catch((e: unknown) => e);
+      const err = await connect(fx.tb.url, { username: '', password: forged }).catch((e: unknown) => e);
       expect((err as Error).message).to.match(/bad token signature/);
     });
 
     it('issues tokens through the management API', async () => {
-      const r = await api(tb, 'POST', '/api/tokens', { user: 'alice', ttlSeconds: 60 });
+      const r = await api(fx.tb, 'POST', '/api/tokens', { user: 'alice', ttlSeconds: 60 });
       expect(r.status).to.equal(201);
-      const conn = await connect(tb.url, { username: 'alice', password: r.body.token });
-      conns.push(conn);
+      const conn = await connect(fx.tb.url, { username: 'alice', password: r.body.token });
+      fx.conns.push(conn);
     });
 
     it('lets guest in only from loopback', async function () {
@@ -158,11 +141,11 @@ describe('users, vhosts and permissions', function () {
     it('applies a permission change to open connections at once', async () => {
       const { conn, ch } = await as('alice', 'wonderland');
       await ch.publish('pub.orders', 'k', Buffer.from('ok'));
-      await api(tb, 'PUT', '/api/permissions/%2F/alice', { configure: 'alice\\..*', write: '', read: 'alice\\..*|feed' });
+      await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', { configure: 'alice\\..*', write: '', read: 'alice\\..*|feed' });
       try {
         await refused(ch.publish('pub.orders', 'k', Buffer.from('now refused')), 'write', "exchange 'pub.orders'");
       } finally {
-        await api(tb, 'PUT', '/api/permissions/%2F/alice', { configure: 'alice\\..*', write: 'pub\\..*|alice\\..*', read: 'alice\\..*|feed' });
+        await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', { configure: 'alice\\..*', write: 'pub\\..*|alice\\..*', read: 'alice\\..*|feed' });
       }
       void conn;
     });
@@ -170,7 +153,7 @@ describe('users, vhosts and permissions', function () {
 
   describe('vhosts', () => {
     it('isolates exchanges and queues per vhost', async () => {
-      await api(tb, 'PUT', '/api/permissions/staging/guest', { configure: '.*', write: '.*', read: '.*' });
+      await api(fx.tb, 'PUT', '/api/permissions/staging/guest', { configure: '.*', write: '.*', read: '.*' });
       const root = await as('guest', 'guest', '/');
       const staging = await as('guest', 'guest', 'staging');
       await root.ch.assertQueue('same-name', { durable: true });
@@ -178,29 +161,29 @@ describe('users, vhosts and permissions', function () {
       await root.ch.sendToQueue('same-name', Buffer.from('root'), { persistent: true });
       expect((await staging.ch.checkQueue('same-name')).messageCount).to.equal(0);
       expect((await root.ch.checkQueue('same-name')).messageCount).to.equal(1);
-      const queues = (await api(tb, 'GET', '/api/queues/staging')).body as { name: string }[];
+      const queues = (await api(fx.tb, 'GET', '/api/queues/staging')).body as { name: string }[];
       expect(queues.map((q) => q.name)).to.include('same-name');
     });
 
     it('deleting a vhost closes its connections and removes its queues', async () => {
-      await api(tb, 'PUT', '/api/vhosts/temp');
-      await api(tb, 'PUT', '/api/permissions/temp/guest', { configure: '.*', write: '.*', read: '.*' });
+      await api(fx.tb, 'PUT', '/api/vhosts/temp');
+      await api(fx.tb, 'PUT', '/api/permissions/temp/guest', { configure: '.*', write: '.*', read: '.*' });
       const { conn, ch } = await as('guest', 'guest', 'temp');
       await ch.assertQueue('doomed', { durable: true });
       const closed = new Promise((resolve) => conn.on('close', resolve));
-      expect((await api(tb, 'DELETE', '/api/vhosts/temp')).status).to.equal(204);
+      expect((await api(fx.tb, 'DELETE', '/api/vhosts/temp')).status).to.equal(204);
       await closed;
-      const err = await connect(tb.url, { vhost: 'temp' }).catch((e: unknown) => e);
+      const err = await connect(fx.tb.url, { vhost: 'temp' }).catch((e: unknown) => e);
       expect(err).to.include({ code: 530 });
     });
 
     it('keeps users, vhosts, permissions and per-vhost queues across a restart', async () => {
-      await api(tb, 'PUT', '/api/permissions/staging/guest', { configure: '.*', write: '.*', read: '.*' });
+      await api(fx.tb, 'PUT', '/api/permissions/staging/guest', { configure: '.*', write: '.*', read: '.*' });
       const s = await as('guest', 'guest', 'staging');
       await s.ch.assertQueue('kept', { durable: true });
       await s.ch.sendToQueue('kept', Buffer.from('x'), { persistent: true });
-      await closeAll(conns);
-      tb = await tb.restart();
+      await closeAll(fx.conns);
+      fx.tb = await fx.tb.restart();
       const again = await as('alice', 'wonderland');
       await again.ch.assertQueue('alice.after-restart', { durable: false });
       const s2 = await as('guest', 'guest', 'staging');
@@ -212,22 +195,22 @@ describe('users, vhosts and permissions', function () {
 
   describe('management API access', () => {
     it('requires credentials of an administrator', async () => {
-      expect((await api(tb, 'GET', '/api/overview', undefined, '')).status).to.equal(401);
+      expect((await api(fx.tb, 'GET', '/api/overview', undefined, { authorization: '' })).status).to.equal(401);
       const alice = `Basic ${Buffer.from('alice:wonderland').toString('base64')}`;
-      expect((await api(tb, 'GET', '/api/overview', undefined, alice)).status).to.equal(403);
+      expect((await api(fx.tb, 'GET', '/api/overview', undefined, { authorization: alice })).status).to.equal(403);
       const admin = `Basic ${Buffer.from('admin2:root').toString('base64')}`;
-      expect((await api(tb, 'GET', '/api/overview', undefined, admin)).status).to.equal(200);
-      expect((await api(tb, 'GET', '/api/users')).body.map((u: { name: string }) => u.name)).to.include.members(['guest', 'alice', 'admin2']);
+      expect((await api(fx.tb, 'GET', '/api/overview', undefined, { authorization: admin })).status).to.equal(200);
+      expect((await api(fx.tb, 'GET', '/api/users')).body.map((u: { name: string }) => u.name)).to.include.members(['guest', 'alice', 'admin2']);
     });
 
     it('refuses bad requests naming the problem', async () => {
-      const r = await api(tb, 'PUT', '/api/users/bob', { tags: [] });
+      const r = await api(fx.tb, 'PUT', '/api/users/bob', { tags: [] });
       expect(r.status).to.equal(400);
       expect(JSON.stringify(r.body)).to.match(/password/);
-      const bad = await api(tb, 'PUT', '/api/permissions/%2F/alice', { configure: '(' });
+      const bad = await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', { configure: '(' });
       expect(bad.status).to.equal(409);
       expect(JSON.stringify(bad.body)).to.match(/not a valid regular expression/);
-      expect((await api(tb, 'DELETE', '/api/users/nobody')).status).to.equal(404);
+      expect((await api(fx.tb, 'DELETE', '/api/users/nobody')).status).to.equal(404);
     });
   });
 });

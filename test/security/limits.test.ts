@@ -2,44 +2,38 @@ import { expect } from 'chai';
 import { createConnection, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { connect } from '@switchyard/client';
-import { PROTOCOL_VERSION, encodeFrames, type Frame } from '@switchyard/client/protocol';
+import { PROTOCOL_VERSION, type Frame } from '@switchyard/client/protocol';
 import { RawClient } from '../helpers/raw-client.js';
-import { managementGet, startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, once, open, waitFor, type Connection } from '../helpers/client.js';
+import { managementGet, useBroker } from '../helpers/broker.js';
+import { nextEvent, open, waitFor } from '../helpers/client.js';
 
 describe('limits and browser safety', () => {
-  let tb: TestBroker | undefined;
-  const conns: Connection[] = [];
-  afterEach(async () => {
-    await closeAll(conns);
-    await tb?.stop();
-    tb = undefined;
-  });
+  const fx = useBroker({ noSync: true }, { start: 'test' });
 
   it('refuses connections beyond maxConnections with 530 naming the limit', async () => {
-    tb = await startBroker({ noSync: true, maxConnections: 2 });
-    await open(tb.url, conns);
-    await open(tb.url, conns);
+    const tb = await fx.start({ maxConnections: 2 });
+    await open(tb.url, fx.conns);
+    await open(tb.url, fx.conns);
     const err = await connect(tb.url).catch((e: unknown) => e);
     expect(err).to.include({ code: 530, name: 'NOT_ALLOWED' });
     expect((err as Error).message).to.match(/connection limit reached: the broker allows 2 connections \(maxConnections\)/);
   });
 
   it('refuses channels beyond maxChannelsPerConnection (530, connection closed)', async () => {
-    tb = await startBroker({ noSync: true, maxChannelsPerConnection: 2 });
-    const { conn } = await open(tb.url, conns);
+    const tb = await fx.start({ maxChannelsPerConnection: 2 });
+    const { conn } = await open(tb.url, fx.conns);
     await conn.createChannel();
-    const closed = once(conn, 'close');
+    const closed = nextEvent(conn, 'close');
     const err = await conn.createChannel().catch((e: unknown) => e);
     expect(err).to.include({ code: 530 });
     expect((err as Error).message).to.match(/channel limit reached: 2 channels .*maxChannelsPerConnection/);
     await closed;
-    await open(tb.url, conns); // the broker carries on
+    await open(tb.url, fx.conns); // the broker carries on
   });
 
   it('refuses consumers beyond maxConsumersPerChannel (406, channel closed)', async () => {
-    tb = await startBroker({ noSync: true, maxConsumersPerChannel: 1 });
-    const { ch } = await open(tb.url, conns);
+    const tb = await fx.start({ maxConsumersPerChannel: 1 });
+    const { ch } = await open(tb.url, fx.conns);
     await ch.assertQueue('c', { durable: false });
     await ch.consume('c', () => undefined);
     const err = await ch.consume('c', () => undefined).catch((e: unknown) => e);
@@ -48,8 +42,8 @@ describe('limits and browser safety', () => {
   });
 
   it('refuses queues beyond maxQueues (406) but still allows redeclaring existing ones', async () => {
-    tb = await startBroker({ noSync: true, maxQueues: 2 });
-    const { conn, ch } = await open(tb.url, conns);
+    const tb = await fx.start({ maxQueues: 2 });
+    const { conn, ch } = await open(tb.url, fx.conns);
     await ch.assertQueue('a', { durable: false });
     await ch.assertQueue('b', { durable: false });
     await ch.assertQueue('a', { durable: false });
@@ -76,7 +70,7 @@ describe('limits and browser safety', () => {
       });
 
     it('by default allows loopback pages and non-browser clients, refuses other origins with 403', async () => {
-      tb = await startBroker({ noSync: true });
+      const tb = await fx.start();
       expect(await tryOrigin(tb.url, undefined)).to.equal(101);
       expect(await tryOrigin(tb.url, 'http://localhost:3000')).to.equal(101);
       expect(await tryOrigin(tb.url, 'http://127.0.0.1:8080')).to.equal(101);
@@ -85,7 +79,7 @@ describe('limits and browser safety', () => {
     });
 
     it('allows exactly the configured origins', async () => {
-      tb = await startBroker({ noSync: true, allowedOrigins: ['https://app.example.com'] });
+      const tb = await fx.start({ allowedOrigins: ['https://app.example.com'] });
       expect(await tryOrigin(tb.url, 'https://app.example.com')).to.equal(101);
       expect(await tryOrigin(tb.url, 'http://localhost:3000')).to.equal(403);
     });
@@ -93,23 +87,23 @@ describe('limits and browser safety', () => {
 
   describe('resource alarms', () => {
     it('raises the disk alarm when free space is below the limit: the first publish blocks', async () => {
-      tb = await startBroker({ noSync: true, diskFreeLimitBytes: Number.MAX_SAFE_INTEGER });
+      const tb = await fx.start({ diskFreeLimitBytes: Number.MAX_SAFE_INTEGER });
       expect(tb.broker.alarms.state.disk).to.equal(true);
-      const { conn, ch } = await open(tb.url, conns);
+      const { conn, ch } = await open(tb.url, fx.conns);
       await ch.assertQueue('d', { durable: false });
-      const blocked = once<string>(conn, 'blocked');
+      const blocked = nextEvent<string>(conn, 'blocked');
       void ch.sendToQueue('d', Buffer.from('x')).catch(() => undefined);
       expect(await blocked).to.match(/disk alarm/);
-      const unblocked = once(conn, 'unblocked');
+      const unblocked = nextEvent(conn, 'unblocked');
       tb.broker.alarms.setDiskFreeLimit(1);
       await unblocked;
       expect(tb.broker.alarms.state.disk).to.equal(false);
     });
 
     it('blocks publishing connections while the memory alarm is raised; consumers keep draining', async () => {
-      tb = await startBroker({ noSync: true, alarmCheckMs: 20 });
-      const pub = await open(tb.url, conns);
-      const sub = await open(tb.url, conns);
+      const tb = await fx.start({ alarmCheckMs: 20 });
+      const pub = await open(tb.url, fx.conns);
+      const sub = await open(tb.url, fx.conns);
       await pub.ch.assertQueue('alarm', { durable: false });
       await pub.ch.sendToQueue('alarm', Buffer.from('before'));
       const got: string[] = [];
@@ -117,8 +111,8 @@ describe('limits and browser safety', () => {
       await waitFor(() => got.length === 1, 'first delivery');
 
       // A connection that has published is blocked as soon as the alarm is raised.
-      const blocked = once<string>(pub.conn, 'blocked');
-      const watcher = await open(tb.url, conns); // never publishes: never blocked
+      const blocked = nextEvent<string>(pub.conn, 'blocked');
+      const watcher = await open(tb.url, fx.conns); // never publishes: never blocked
       let watcherBlocked = false;
       watcher.conn.on('blocked', () => (watcherBlocked = true));
       tb.broker.alarms.setMemoryHighWatermark(2); // 2 bytes: certainly exceeded
@@ -136,7 +130,7 @@ describe('limits and browser safety', () => {
       expect(watcherBlocked).to.equal(false);
       expect(got).to.deep.equal(['before']);
 
-      const unblocked = once(pub.conn, 'unblocked');
+      const unblocked = nextEvent(pub.conn, 'unblocked');
       tb.broker.alarms.setMemoryHighWatermark(0.99);
       await unblocked;
       await held;
@@ -158,7 +152,7 @@ describe('limits and browser safety', () => {
     }
 
     it('times out half-open HTTP requests and upgrades on both ports, and idle sockets that send nothing', async () => {
-      tb = await startBroker({ noSync: true, handshakeTimeoutMs: 300 });
+      const tb = await fx.start({ handshakeTimeoutMs: 300 });
       const client = Number(new URL(tb.url).port);
       const management = Number(new URL(tb.broker.managementUrl!).port);
       const partial = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'; // headers never end
@@ -170,47 +164,47 @@ describe('limits and browser safety', () => {
       expect(outcome).to.equal('closed');
       expect(Date.now() - started).to.be.at.least(250);
       // a completed WebSocket connection is not subject to it
-      const { ch } = await open(tb.url, conns);
+      const { ch } = await open(tb.url, fx.conns);
       await new Promise((r) => setTimeout(r, 700));
       await ch.assertQueue('alive', { durable: false });
     });
 
     it('sockets that never send hello do not count against maxConnections', async () => {
-      tb = await startBroker({ noSync: true, maxConnections: 2 });
-      const silent = await Promise.all([1, 2, 3].map(() => RawClient.connect(tb!.url, false)));
-      await open(tb.url, conns);
-      await open(tb.url, conns);
+      const tb = await fx.start({ maxConnections: 2 });
+      const silent = await Promise.all([1, 2, 3].map(() => RawClient.connect(tb.url, false)));
+      await open(tb.url, fx.conns);
+      await open(tb.url, fx.conns);
       const err = await connect(tb.url).catch((e: unknown) => e);
       expect(err).to.include({ code: 530 });
       for (const r of silent) r.ws.terminate();
     });
 
     it('bounds sockets waiting to log in (maxPendingConnections); they are closed by the handshake timeout', async () => {
-      tb = await startBroker({ noSync: true, maxPendingConnections: 2, handshakeTimeoutMs: 500 });
-      const silent = await Promise.all([1, 2].map(() => RawClient.connect(tb!.url, false)));
+      const tb = await fx.start({ maxPendingConnections: 2, handshakeTimeoutMs: 500 });
+      const silent = await Promise.all([1, 2].map(() => RawClient.connect(tb.url, false)));
       const third = await RawClient.connect(tb.url, false).then(
         async (r) => (await r.waitClosed(1_000), 'closed'),
         () => 'refused',
       );
       expect(['closed', 'refused']).to.include(third);
       for (const r of silent) await r.waitClosed(3_000); // handshake timeout
-      await open(tb.url, conns); // room again
+      await open(tb.url, fx.conns); // room again
     });
 
     it('closes a connection that pipelines too many frames behind its hello (506), and stays up', async () => {
-      tb = await startBroker({ noSync: true });
+      const tb = await fx.start();
       const raw = await RawClient.connect(tb.url, false);
       const flood: Frame[] = [hello, ...Array.from({ length: 20_000 }, (): Frame => ({ type: 'heartbeat', channel: 0 }))];
       raw.send(...flood);
       const close = await raw.waitFor((f) => f.type === 'close', 5_000);
       expect(close).to.include({ code: 506 });
       expect((close as { message: string }).message).to.match(/frames sent ahead of helloOk/);
-      await open(tb.url, conns);
+      await open(tb.url, fx.conns);
     });
 
     it('a publish in the first WebSocket message of a connection waits for the memory alarm to clear', async () => {
-      tb = await startBroker({ noSync: true });
-      const setup = await open(tb.url, conns);
+      const tb = await fx.start();
+      const setup = await open(tb.url, fx.conns);
       await setup.ch.assertQueue('first', { durable: false });
       tb.broker.alarms.setMemoryHighWatermark(2); // raised
       const raw = await RawClient.connect(tb.url, false);

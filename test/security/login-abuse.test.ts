@@ -3,19 +3,15 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import { connect } from '@switchyard/client';
 import { createLogger } from '@switchyard/broker';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { useBroker } from '../helpers/broker.js';
 
 /** Issue 11 item 9: failed logins are throttled per peer; client strings in logs are capped. */
 describe('login abuse', function () {
   this.timeout(30_000);
-  let tb: TestBroker | undefined;
-  afterEach(async () => {
-    await tb?.stop();
-    tb = undefined;
-  });
+  const fx = useBroker({ noSync: true }, { start: 'test' });
 
   it('refuses further WebSocket logins from a peer after too many failures, saying when to retry', async () => {
-    tb = await startBroker({ noSync: true, loginThrottle: { maxFailures: 3, windowMs: 60_000, blockMs: 30_000 } });
+    const tb = await fx.start({ loginThrottle: { maxFailures: 3, windowMs: 60_000, blockMs: 30_000 } });
     for (let i = 0; i < 3; i++) {
       const err = await connect(tb.url, { username: 'guest', password: `wrong${i}` }).catch((e: unknown) => e);
       expect((err as Error).message).to.match(/invalid credentials/);
@@ -27,7 +23,7 @@ describe('login abuse', function () {
   });
 
   it('throttles management API Basic auth with 429 and Retry-After', async () => {
-    tb = await startBroker({ noSync: true, loginThrottle: { maxFailures: 2, windowMs: 60_000, blockMs: 30_000 } });
+    const tb = await fx.start({ loginThrottle: { maxFailures: 2, windowMs: 60_000, blockMs: 30_000 } });
     const get = (auth: string) => fetch(`${tb!.broker.managementUrl}/api/overview`, { headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } });
     expect((await get('guest:bad1')).status).to.equal(401);
     expect((await get('guest:bad2')).status).to.equal(401);
@@ -43,11 +39,10 @@ describe('login abuse', function () {
     let logged = '';
     const logger = createLogger({ level: 'debug' });
     logger.clear().add(new winston.transports.Stream({ stream: new Writable({ write: (chunk, _enc, cb) => ((logged += String(chunk)), cb()) }) }));
-    tb = await startBroker({ noSync: true, logger, loginThrottle: false });
+    const tb = await fx.start({ logger, loginThrottle: false });
     const huge = 'u'.repeat(2_000_000);
     await connect(tb.url, { username: huge, password: 'x' }).catch(() => undefined);
-    await tb.stop();
-    tb = undefined;
+    await fx.stop();
     expect(logged).to.include('login refused');
     expect(logged).to.include('more)');
     expect(logged.length).to.be.lessThan(50_000);

@@ -5,6 +5,7 @@ import { connect } from '@switchyard/client';
 import { FrameCode, PROTOCOL_VERSION, decodeAll, encodeFrames, type Frame } from '@switchyard/client/protocol';
 import { spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { closeAll, type Connection } from '../helpers/client.js';
+import { GUEST_AUTH } from '../helpers/http.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 /**
@@ -49,7 +50,7 @@ describe('poison field tables (spawned broker)', function () {
     remove = tmp.remove;
     p = await spawnBroker(tmp.dir);
     const mgmt = /"management":"(http:\/\/[^"]+)"/.exec(p.output.join('\n'))![1]!;
-    const guest = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+    const guest = GUEST_AUTH;
     const put = async (path: string, body: unknown) => {
       const res = await fetch(`${mgmt}${path}`, { method: 'PUT', headers: { authorization: guest, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       expect(res.status, path).to.be.oneOf([200, 201, 204]);

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { closeAll, type Connection } from '../helpers/client.js';
-import { api, V } from '../management/http.js';
+import { useBroker } from '../helpers/broker.js';
+import { api, V } from '../helpers/http.js';
 
 /**
  * Issue 11 item 6: an alternate exchange or a dead-letter exchange routes messages into
@@ -10,28 +9,22 @@ import { api, V } from '../management/http.js';
  */
 describe('alternate and dead-letter exchanges need write permission on their target', function () {
   this.timeout(20_000);
-  let tb: TestBroker;
-  const conns: Connection[] = [];
+  const fx = useBroker({ noSync: true }, { per: 'suite' });
   before(async () => {
-    tb = await startBroker({ noSync: true });
-    expect((await api(tb, 'PUT', '/api/users/rest', { password: 'pw', tags: [] })).status).to.equal(201);
+    expect((await api(fx.tb, 'PUT', '/api/users/rest', { password: 'pw', tags: [] })).status).to.equal(201);
     // configure/read/write only on rest.*: the exchange "secret" and the default exchange are off limits
-    expect((await api(tb, 'PUT', `/api/permissions/${V}/rest`, { configure: 'rest\\..*|amq\\.gen-.*', write: 'rest\\..*', read: 'rest\\..*|amq\\.gen-.*' })).status).to.equal(200);
-    const admin = await connect(tb.url);
+    expect((await api(fx.tb, 'PUT', `/api/permissions/${V}/rest`, { configure: 'rest\\..*|amq\\.gen-.*', write: 'rest\\..*', read: 'rest\\..*|amq\\.gen-.*' })).status).to.equal(200);
+    const admin = await connect(fx.tb.url);
     const ch = await admin.createChannel();
     await ch.assertExchange('secret', 'fanout', { durable: false });
     await ch.assertQueue('secret.q', { durable: false });
     await ch.bindQueue('secret.q', 'secret', '');
     await admin.close();
   });
-  after(async () => {
-    await closeAll(conns);
-    await tb.stop();
-  });
 
   async function rest() {
-    const conn = await connect(tb.url, { username: 'rest', password: 'pw' });
-    conns.push(conn);
+    const conn = await connect(fx.tb.url, { username: 'rest', password: 'pw' });
+    fx.conns.push(conn);
     return conn.createChannel();
   }
   async function refusedWith(p: Promise<unknown>, message: string): Promise<void> {
@@ -60,7 +53,7 @@ describe('alternate and dead-letter exchanges need write permission on their tar
     const ch = await rest();
     await ch.assertExchange('rest.dlx', 'fanout', { durable: false });
     await ch.assertQueue('rest.ok', { durable: false, arguments: { 'x-dead-letter-exchange': 'rest.dlx' } });
-    const queues = (await api<{ name: string }[]>(tb, 'GET', '/api/queues')).body.map((q) => q.name);
+    const queues = (await api<{ name: string }[]>(fx.tb, 'GET', '/api/queues')).body.map((q) => q.name);
     expect(queues.filter((n) => n.startsWith('amq.gen'))).to.deep.equal([]);
     expect(queues).to.not.include('rest.q');
   });
@@ -71,7 +64,7 @@ describe('alternate and dead-letter exchanges need write permission on their tar
       .assertQueue('rest.ttl', { durable: false, arguments: { 'x-message-ttl': 1, 'x-dead-letter-exchange': 'secret' } })
       .catch((e: unknown) => e);
     expect(err).to.include({ code: 403 });
-    const depth = (await api<{ messages: number }>(tb, 'GET', `/api/queues/${V}/secret.q`)).body.messages;
+    const depth = (await api<{ messages: number }>(fx.tb, 'GET', `/api/queues/${V}/secret.q`)).body.messages;
     expect(depth).to.equal(0);
   });
 
@@ -79,8 +72,8 @@ describe('alternate and dead-letter exchanges need write permission on their tar
     let seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100_000);
     const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
     const targets = ['secret', '', 'amq.direct', 'rest.ok-x', 'rest.fan'];
-    const admin = await connect(tb.url);
-    conns.push(admin);
+    const admin = await connect(fx.tb.url);
+    fx.conns.push(admin);
     await (await admin.createChannel()).assertExchange('rest.fan', 'fanout', { durable: false });
     let ch = await rest();
     for (let i = 0; i < 60; i++) {
@@ -102,12 +95,12 @@ describe('alternate and dead-letter exchanges need write permission on their tar
       if (ch.state !== 'open') ch = await rest();
     }
     await new Promise((r) => setTimeout(r, 50)); // TTL expiries dead-letter by now
-    expect((await api<{ messages: number }>(tb, 'GET', `/api/queues/${V}/secret.q`)).body.messages).to.equal(0);
+    expect((await api<{ messages: number }>(fx.tb, 'GET', `/api/queues/${V}/secret.q`)).body.messages).to.equal(0);
   });
 
   it('still lets an administrator declare them through the management API and definitions (spec/security.md)', async () => {
-    expect((await api(tb, 'PUT', `/api/queues/${V}/admin.q`, { durable: false, arguments: { 'x-dead-letter-exchange': 'secret' } })).status).to.equal(201);
+    expect((await api(fx.tb, 'PUT', `/api/queues/${V}/admin.q`, { durable: false, arguments: { 'x-dead-letter-exchange': 'secret' } })).status).to.equal(201);
     const defs = { queues: [{ name: 'admin.q2', vhost: '/', durable: true, arguments: { 'x-dead-letter-exchange': 'secret' } }] };
-    expect((await api(tb, 'POST', '/api/definitions', defs)).status).to.equal(200);
+    expect((await api(fx.tb, 'POST', '/api/definitions', defs)).status).to.equal(200);
   });
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { connect } from '@switchyard/client';
 import { PROTOCOL_VERSION, decodeAll, encodeFrame } from '@switchyard/client/protocol';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
+import { useBroker } from '../helpers/broker.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 /** A self-signed certificate for 127.0.0.1/localhost, made by openssl for this test. */
@@ -21,20 +21,18 @@ function selfSigned(dir: string): { certFile: string; keyFile: string } {
 
 describe('TLS', function () {
   this.timeout(30_000);
-  let tb: TestBroker | undefined;
+  const fx = useBroker({ noSync: true }, { start: 'test' });
   let tmp: { dir: string; remove: () => Promise<void> };
   beforeEach(async () => {
     tmp = await makeTmpDir('tls');
   });
   afterEach(async () => {
-    await tb?.stop();
-    tb = undefined;
     await tmp.remove();
   });
 
   it('serves wss:// with the configured certificate; a client trusting it completes the handshake', async () => {
     const tls = selfSigned(tmp.dir);
-    tb = await startBroker({ noSync: true, tls });
+    const tb = await fx.start({ tls });
     expect(tb.url).to.match(/^wss:\/\/127\.0\.0\.1:\d+$/);
     const ws = new WebSocket(tb.url, { ca: readFileSync(tls.certFile) });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -47,7 +45,7 @@ describe('TLS', function () {
 
   it('the SDK connects over wss:// when given the CA, and publishes with confirms', async () => {
     const tls = selfSigned(tmp.dir);
-    tb = await startBroker({ noSync: true, tls });
+    const tb = await fx.start({ tls });
     const conn = await connect(tb.url, { tls: { ca: readFileSync(tls.certFile) } });
     try {
       const ch = await conn.createChannel();
@@ -64,11 +62,11 @@ describe('TLS', function () {
 
   it('serves the management API over https://', async () => {
     const tls = selfSigned(tmp.dir);
-    tb = await startBroker({ noSync: true, tls });
+    const tb = await fx.start({ tls });
     expect(tb.broker.managementUrl).to.match(/^https:\/\//);
     const { request } = await import('node:https');
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${tb!.broker.managementUrl}/api/health`, { ca: readFileSync(tls.certFile) }, (res) => {
+      const req = request(`${tb.broker.managementUrl}/api/health`, { ca: readFileSync(tls.certFile) }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });
@@ -80,14 +78,14 @@ describe('TLS', function () {
 
   it('refuses a client that does not trust the certificate', async () => {
     const tls = selfSigned(tmp.dir);
-    tb = await startBroker({ noSync: true, tls });
+    const tb = await fx.start({ tls });
     const ws = new WebSocket(tb.url);
     const err = await new Promise<Error>((resolve) => ws.once('error', resolve));
     expect(err.message).to.match(/self[- ]signed|certificate/i);
   });
 
   it('fails to start with a clear error when the TLS files are missing', async () => {
-    const err = await startBroker({ noSync: true, tls: { certFile: join(tmp.dir, 'nope.pem'), keyFile: join(tmp.dir, 'nope.key') } }).catch((e: unknown) => e);
+    const err = await fx.start({ tls: { certFile: join(tmp.dir, 'nope.pem'), keyFile: join(tmp.dir, 'nope.key') } }).catch((e: unknown) => e);
     expect((err as Error).message).to.match(/cannot load TLS files: .*nope\.pem/);
   });
 });

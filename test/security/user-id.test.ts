@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
 import { useBroker } from '../helpers/broker.js';
-import { api, V } from '../management/http.js';
+import { api, V } from '../helpers/http.js';
 
 /** spec/semantics.md §Validated user id (RabbitMQ's validated user-id). */
 describe('validated userId', () => {

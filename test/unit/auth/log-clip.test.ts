@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { clip, clipValue } from '../../../broker/src/log-clip.js';
+import { clip, clipValue } from '@switchyard/broker/internal';
 
 describe('log clipping', () => {
   it('cuts long strings to 256 characters plus the count left out', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LoginThrottle, throttledMessage } from '../../../broker/src/auth/login-throttle.js';
+import { LoginThrottle, throttledMessage } from '@switchyard/broker/internal';
 
 describe('LoginThrottle', () => {
   let t = 0;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { guardRefusal, isLoopbackAddress } from '../../../broker/src/management/guard.js';
+import { guardRefusal, isLoopbackAddress } from '@switchyard/broker/internal';
 
 describe('management guard', () => {
   const req = (remoteAddress: string, host: string | undefined, method = 'GET', origin?: string) => ({ remoteAddress, host, method, origin });

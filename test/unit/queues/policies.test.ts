@@ -1,12 +1,16 @@
 import { expect } from 'chai';
 import type { FieldTable, MessageProperties } from '@switchyard/client/protocol';
-import type { QueueConsumer } from '../../../broker/src/queues/consumer.js';
-import { addDeath, isDeadLetterCycle, type DeathReason } from '../../../broker/src/queues/dead-letter.js';
-import { DedupWindow } from '../../../broker/src/queues/dedup-window.js';
-import type { QueueEntry } from '../../../broker/src/queues/entry.js';
-import { Queue } from '../../../broker/src/queues/queue.js';
-import { retryDelay } from '../../../broker/src/queues/retry-policy.js';
-import type { MessageRecord } from '../../../broker/src/store/store.js';
+import {
+  type QueueConsumer,
+  addDeath,
+  isDeadLetterCycle,
+  type DeathReason,
+  DedupWindow,
+  type QueueEntry,
+  Queue,
+  retryDelay,
+  type MessageRecord,
+} from '@switchyard/broker/internal';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
 interface Harness {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ReadyList } from '../../../broker/src/queues/ready-list.js';
+import { ReadyList } from '@switchyard/broker/internal';
 
 const e = (seq: number) => ({ seq });
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { LmdbStore, VirtualHost } from '../../../broker/src/internal.js';
+import { LmdbStore, VirtualHost } from '@switchyard/broker/internal';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 

@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import type { Binding } from '../../../broker/src/routing/binding.js';
-import { ConsistentHashMatcher, parseHashWeight } from '../../../broker/src/routing/consistent-hash.js';
-import { createMatcher, validateBindingArguments } from '../../../broker/src/routing/matcher.js';
+import { type Binding, ConsistentHashMatcher, parseHashWeight, createMatcher, validateBindingArguments } from '@switchyard/broker/internal';
 
 const bind = (q: string, weight = '1'): Binding => ({ source: 'x', destination: q, destinationKind: 'queue', routingKey: weight, arguments: {} });
 

@@ -1,11 +1,5 @@
 import { expect } from 'chai';
-import {
-  type Binding,
-  EXCHANGE_TYPES,
-  bindingKey,
-  createMatcher,
-  isExchangeType,
-} from '../../../broker/src/routing/index.js';
+import { type Binding, EXCHANGE_TYPES, bindingKey, createMatcher, isExchangeType } from '@switchyard/broker/internal';
 
 const bind = (destination: string, routingKey: string, args: Binding['arguments'] = {}): Binding => ({
   source: 'x',

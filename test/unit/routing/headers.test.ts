@@ -1,12 +1,5 @@
 import { expect } from 'chai';
-import {
-  type Binding,
-  type FieldTable,
-  createMatcher,
-  fieldValuesEqual,
-  headersMatch,
-  validateBindingArguments,
-} from '../../../broker/src/routing/index.js';
+import { type Binding, type FieldTable, createMatcher, fieldValuesEqual, headersMatch, validateBindingArguments } from '@switchyard/broker/internal';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 

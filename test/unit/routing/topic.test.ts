@@ -1,10 +1,5 @@
 import { expect } from 'chai';
-import {
-  type Binding,
-  type BindingMatcher,
-  createMatcher,
-  splitTopicKey,
-} from '../../../broker/src/routing/index.js';
+import { type Binding, type BindingMatcher, createMatcher, splitTopicKey } from '@switchyard/broker/internal';
 
 function queueBinding(routingKey: string, queue = `q:${routingKey}`): Binding {
   return { source: 'ex', destination: queue, destinationKind: 'queue', routingKey, arguments: {} };

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { createLogger } from '../../../broker/src/logging.js';
-import { memoryTotal } from '../../../broker/src/server/memory-limit.js';
-import { ResourceAlarms } from '../../../broker/src/server/resource-alarms.js';
+import { createLogger } from '@switchyard/broker';
+import { ResourceAlarms, memoryTotal } from '@switchyard/broker/internal';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { open, type Database } from 'lmdb';
 import { join } from 'node:path';
-import { LmdbStore, STORE_FORMAT_VERSION } from '../../../broker/src/store/lmdb-store.js';
+import { LmdbStore, STORE_FORMAT_VERSION } from '@switchyard/broker/internal';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
 const META = { expiresAt: 0, priority: 0 };

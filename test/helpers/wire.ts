@@ -1,20 +1,10 @@
 /**
- * Test support for the SDK suites: a wrapped Node transport the test can cut, silence,
- * hold or inject frames into (to simulate network failures and broker flow control
- * without a special broker), and an in-process broker that restarts on the same port.
+ * A wrapped Node transport the test can cut, silence, hold or inject frames into (to
+ * simulate network failures and broker flow control without a special broker).
  */
-import { connect } from '@switchyard/client';
 import { createNodeTransport, nodePlatform, openConnection, type Platform, type Transport, type TransportHandlers } from '@switchyard/client/internal';
 import { decodeAll, encodeFrame, type Frame } from '@switchyard/client/protocol';
-import { startBroker, type TestBroker } from '../helpers/broker.js';
-import { makeTmpDir } from '../helpers/tmp.js';
-import type { BrokerOptions } from '@switchyard/broker';
-
-export type Connection = Awaited<ReturnType<typeof connect>>;
-export type Channel = Awaited<ReturnType<Connection['createChannel']>>;
-export type ConnectOptions = NonNullable<Parameters<typeof connect>[1]>;
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import type { ConnectOptions, Connection } from './client.js';
 
 /** One socket of a wired connection, under the test's control. */
 export class Wire implements Transport {
@@ -118,79 +108,4 @@ export async function wiredConnect(url: string, options?: ConnectOptions, record
   const { platform, wires, current } = wiredPlatform(record);
   const conn = (await openConnection(platform, url, options)) as Connection;
   return { conn, wires, wire: current };
-}
-
-/** Resolves when `predicate` holds, polling; rejects after `ms` naming `what`. */
-export async function waitFor(predicate: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** The next `event` of `emitter`, with a timeout. */
-export function nextEvent<T = unknown>(emitter: { once(event: string, fn: (arg: T) => void): unknown }, event: string, ms = 5_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for '${event}'`)), ms);
-    emitter.once(event, (arg: T) => {
-      clearTimeout(timer);
-      resolve(arg);
-    });
-  });
-}
-
-/**
- * An in-process broker that can be stopped and started again on the same port and data
- * directory, so that clients with `reconnect` find it again.
- */
-export class RestartableBroker {
-  private tb: TestBroker | undefined;
-
-  private constructor(
-    readonly port: number,
-    private readonly dataDir: string,
-    private readonly options: BrokerOptions,
-    private readonly removeDir: () => Promise<void>,
-  ) {}
-
-  static async start(options: BrokerOptions = {}): Promise<RestartableBroker> {
-    const tmp = await makeTmpDir('sdk');
-    const opts = { noSync: true, ...options };
-    const tb = await startBroker(opts, tmp.dir);
-    const rb = new RestartableBroker(tb.broker.port, tmp.dir, opts, tmp.remove);
-    rb.tb = tb;
-    return rb;
-  }
-
-  get url(): string {
-    return `ws://127.0.0.1:${this.port}`;
-  }
-
-  get broker(): TestBroker['broker'] {
-    if (this.tb === undefined) throw new Error('the broker is stopped');
-    return this.tb.broker;
-  }
-
-  get running(): boolean {
-    return this.tb !== undefined;
-  }
-
-  /** Graceful stop (clients get 320 CONNECTION_FORCED); the data directory is kept. */
-  async stop(): Promise<void> {
-    const tb = this.tb;
-    this.tb = undefined;
-    await tb?.stop();
-  }
-
-  /** Starts again on the same port and directory. */
-  async start(): Promise<void> {
-    this.tb ??= await startBroker({ ...this.options, port: this.port }, this.dataDir);
-  }
-
-  /** Stops the broker and removes its data directory. */
-  async dispose(): Promise<void> {
-    await this.stop();
-    await this.removeDir().catch(() => undefined);
-  }
 }
