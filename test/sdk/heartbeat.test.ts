@@ -7,7 +7,7 @@ import { RestartableBroker, nextEvent, sleep, waitFor, wiredConnect, type Connec
 const HB = 200;
 
 /**
- * Heartbeats (spec §3): each side sends one after half an interval of silence and treats a
+ * Heartbeats (spec/protocol.md §3. Connection): each side sends one after half an interval of silence and treats a
  * peer from which nothing arrived for two intervals as dead. Both directions are tested
  * with real silence: a broker process frozen with SIGSTOP, and a client whose socket
  * stops sending.
