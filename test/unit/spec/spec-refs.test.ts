@@ -112,7 +112,10 @@ describe('spec references (spec/*.md §Section)', () => {
 
   it('resolve to a real heading of the named spec file', () => {
     const self = fileURLToPath(import.meta.url); // its examples below are not citations
-    const files = [...SCANNED_DIRS.flatMap((d) => [...walk(join(ROOT, d))]), ...SCANNED_FILES.map((f) => join(ROOT, f))];
+    const files = [
+      ...SCANNED_DIRS.flatMap((d) => [...walk(join(ROOT, d))]),
+      ...SCANNED_FILES.map((f) => join(ROOT, f)),
+    ];
     const broken: string[] = [];
     let count = 0;
     for (const path of files) {
@@ -139,11 +142,18 @@ describe('spec references (spec/*.md §Section)', () => {
       const { refs } = find(
         'see spec/x.md §Queue (Get). spec/x.md §Users, vhosts and permissions, and spec/x.md §Exchanges and §Queues.',
       );
-      expect(refs.map((r) => r.heading)).to.deep.equal(['Queue', 'Users, vhosts and permissions', 'Exchanges', 'Queues']);
+      expect(refs.map((r) => r.heading)).to.deep.equal([
+        'Queue',
+        'Users, vhosts and permissions',
+        'Exchanges',
+        'Queues',
+      ]);
     });
 
     it('matches numbered headings with or without their number, across wrapped comment lines', () => {
-      const { refs } = find(' * rules (spec/x.md\n * §Channels) and spec/x.md §5 Channels (Recover); `spec/x.md` §5, §8.');
+      const { refs } = find(
+        ' * rules (spec/x.md\n * §Channels) and spec/x.md §5 Channels (Recover); `spec/x.md` §5, §8.',
+      );
       expect(refs.map((r) => r.heading)).to.deep.equal(['Channels', '5 Channels', '5', undefined]);
     });
 
