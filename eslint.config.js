@@ -4,6 +4,7 @@
 // stylistic rule that would fight it.
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 import { importX } from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
@@ -16,7 +17,7 @@ const { 'import-x/resolver': _legacyResolver, ...importXTypeScriptSettings } = i
 const B = 'broker/src';
 const SDK = 'client-sdk/src';
 
-// Node built-ins, with and without the `node:` prefix: none may reach the browser bundle.
+// Node built-ins by bare name (`node:*` is a pattern below): none may reach the browser bundle.
 const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_'));
 
 // Folders and files of broker/src that sit above the layers they import
@@ -46,30 +47,22 @@ const brokerSdkPatterns = [
   { regex: '(^|/)client-sdk/', message: 'Import the protocol as @switchyard/client/protocol.' },
 ];
 
-/** Package imports that routing/ and queues/ must never make: they stay pure and free of I/O. */
-const pureLayerPackages = {
-  paths: [
-    {
-      name: 'lmdb',
-      message: 'Storage goes through the store/ interface, never LMDB directly (ARCHITECTURE.md "Layout").',
-    },
-    { name: 'ws', message: 'routing/ and queues/ never touch sockets (ARCHITECTURE.md "Layout").' },
-  ],
+// Packages that belong to one layer only (ARCHITECTURE.md "Where the next features land").
+const lmdbOnlyInStore = {
+  name: 'lmdb',
+  message: 'Nothing above store/ knows which engine keeps the queues: go through the store/ interface.',
+};
+const wsNotBelowServer = {
+  name: 'ws',
+  message: 'Nothing below server/ knows which protocol a client speaks: sockets stay in server/ and the transports.',
 };
 
-export default tseslint.config(
+export default defineConfig(
   {
-    ignores: [
-      '**/dist/**',
-      '**/node_modules/**',
-      'bench-results/**',
-      'test-output/**',
-      'data/**',
-      'client-sdk/examples/**',
-    ],
+    ignores: ['**/dist/**', '**/node_modules/**', 'bench-results/**', 'test-output/**', 'data/**'],
   },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
+  tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -104,13 +97,22 @@ export default tseslint.config(
   // ---- broker/src import boundaries ------------------------------------------------------------
   {
     files: [`${B}/**/*.ts`],
+    ignores: [`${B}/store/**`],
+    rules: { 'no-restricted-imports': ['error', { paths: [lmdbOnlyInStore], patterns: brokerSdkPatterns }] },
+  },
+  {
+    files: [`${B}/store/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { paths: [wsNotBelowServer], patterns: brokerSdkPatterns }] },
+  },
+  {
+    files: [`${B}/vhost/**/*.ts`, `${B}/routing/**/*.ts`, `${B}/queues/**/*.ts`],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: brokerSdkPatterns,
-        },
-      ],
+      'no-restricted-imports': ['error', { paths: [lmdbOnlyInStore, wsNotBelowServer], patterns: brokerSdkPatterns }],
+    },
+  },
+  {
+    files: [`${B}/**/*.ts`],
+    rules: {
       'import-x/no-restricted-paths': [
         'error',
         {
@@ -138,19 +140,6 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    files: [`${B}/routing/**/*.ts`, `${B}/queues/**/*.ts`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          ...pureLayerPackages,
-          patterns: brokerSdkPatterns,
-        },
-      ],
-    },
-  },
-
   // ---- client-sdk/src boundaries ---------------------------------------------------------------
   {
     files: [`${SDK}/**/*.ts`],
@@ -226,7 +215,8 @@ export default tseslint.config(
 
   // ---- plain JavaScript (scripts, bench, fuzz, dashboard, bin, this file): no type information ----
   {
-    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    // The SDK examples are in no tsconfig (they run as users would, against the built package).
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs', 'client-sdk/examples/**/*.ts'],
     ...tseslint.configs.disableTypeChecked,
   },
   {

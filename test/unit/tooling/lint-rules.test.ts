@@ -59,13 +59,24 @@ describe('eslint.config.js boundaries', function () {
     ).to.deep.equal(['1:import-x/no-restricted-paths']);
   });
 
-  it('lets store/ import nothing else of the broker', async () => {
+  it('lets store/ import nothing else of the broker, and only store/ import lmdb', async () => {
     expect(
       await violations(
         'broker/src/store/zz-probe.ts',
-        "import { Queue } from '../queues/queue.js';\nimport type { QueueStore } from './store.js';\nexport type S = [Queue, QueueStore];",
+        [
+          "import { Queue } from '../queues/queue.js';",
+          "import type { QueueStore } from './store.js';",
+          "import { open } from 'lmdb';",
+          'export type S = [Queue, QueueStore, typeof open];',
+        ].join('\n'),
       ),
     ).to.deep.equal(['1:import-x/no-restricted-paths']);
+    expect(
+      await violations('broker/src/server/zz-probe.ts', "import { open } from 'lmdb';\nexport const o = open;"),
+    ).to.deep.equal(['1:no-restricted-imports']);
+    expect(
+      await violations('broker/src/vhost/zz-probe.ts', "import WebSocket from 'ws';\nexport const w = WebSocket;"),
+    ).to.deep.equal(['1:no-restricted-imports']);
   });
 
   it('lets the broker take the SDK only as @switchyard/client/protocol', async () => {
