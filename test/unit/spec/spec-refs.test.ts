@@ -4,14 +4,15 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Code cites the rule it enforces as `spec/<file>.md §<Heading>` (CONTRIBUTING: comments cite the
- * section). A citation that names no real heading sends the reader nowhere, so every one must
- * resolve to a heading of that file. `spec §X` without a file is refused too: it is ambiguous.
+ * Code cites the spec rule it enforces as `spec/<file>.md §<Heading>`. A citation that names no
+ * real heading sends the reader nowhere, so every one must resolve to a heading of that file.
+ * `spec §X` without a file is refused too: it is ambiguous.
  */
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SCANNED_DIRS = ['broker/src', 'client-sdk/src', 'scripts', 'test', 'spec'];
-const SCANNED_FILES = ['README.md', 'broker/README.md', 'client-sdk/README.md', 'client-sdk/coming-from-rabbitmq.md'];
+const SCANNED_DIRS = ['broker/src', 'client-sdk/src', 'client-sdk/examples', 'scripts', 'test', 'spec'];
+/** Folders whose own markdown files (READMEs, guides) are scanned too, not their subfolders. */
+const MARKDOWN_DIRS = ['', 'broker', 'client-sdk'];
 const SCANNED_EXT = /\.(ts|mts|js|mjs|md|html)$/;
 
 interface SpecRef {
@@ -114,7 +115,11 @@ describe('spec references (spec/*.md §Section)', () => {
     const self = fileURLToPath(import.meta.url); // its examples below are not citations
     const files = [
       ...SCANNED_DIRS.flatMap((d) => [...walk(join(ROOT, d))]),
-      ...SCANNED_FILES.map((f) => join(ROOT, f)),
+      ...MARKDOWN_DIRS.flatMap((d) =>
+        readdirSync(join(ROOT, d))
+          .filter((f) => f.endsWith('.md'))
+          .map((f) => join(ROOT, d, f)),
+      ),
     ];
     const broken: string[] = [];
     let count = 0;
