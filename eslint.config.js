@@ -117,6 +117,18 @@ export default defineConfig(
         'error',
         {
           zones: [
+            {
+              target: `${B}/server`,
+              from: aboveVhost.filter((p) => p !== `${B}/server`),
+              message:
+                'server/ sits below the transports and beside management/: they call it, not the other way round.',
+            },
+            {
+              // The embedder's Broker is assembled from these parts; they see it through an interface.
+              target: [`${B}/management`, `${B}/metrics`, `${B}/definitions.ts`],
+              from: `${B}/broker.ts`,
+              message: 'Depend on an interface the Broker implements, not on the concrete Broker (it imports you).',
+            },
             { target: `${B}/vhost`, from: aboveVhost, message: belowServerMessage },
             {
               target: `${B}/routing`,

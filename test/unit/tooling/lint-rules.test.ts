@@ -79,6 +79,21 @@ describe('eslint.config.js boundaries', function () {
     ).to.deep.equal(['1:no-restricted-imports']);
   });
 
+  it('keeps server/ off management/ and the Broker, and management/ on an interface of the Broker', async () => {
+    expect(
+      await violations(
+        'broker/src/server/zz-probe.ts',
+        "import type { Broker } from '../broker.js';\nimport { createRoutes } from '../management/routes.js';\nexport type B = [Broker, typeof createRoutes];",
+      ),
+    ).to.deep.equal(['1:import-x/no-restricted-paths', '2:import-x/no-restricted-paths']);
+    expect(
+      await violations(
+        'broker/src/management/zz-probe.ts',
+        "import type { Broker } from '../broker.js';\nexport type B = Broker;",
+      ),
+    ).to.deep.equal(['1:import-x/no-restricted-paths']);
+  });
+
   it('lets the broker take the SDK only as @switchyard/client/protocol', async () => {
     expect(
       await violations(
