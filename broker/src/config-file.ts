@@ -7,7 +7,7 @@ import { DEFAULTS, resolveOptions, type BrokerOptions } from './config.js';
  * Server configuration from three layers over the defaults, highest first:
  * command-line flags > environment variables (`SWITCHYARD_*`) > a config file (JSON or
  * YAML) > {@link DEFAULTS}. Every value is checked with a message naming where the bad key
- * came from. spec/management.md §Configuration lists the keys.
+ * came from. The keys are listed in spec/management.md §Configuration.
  */
 
 /** A configuration value that is unusable; the message names the key and its source. */

@@ -6,7 +6,7 @@ import { nextEvent, sleep, waitFor, type Connection } from '../helpers/client.js
 import { wiredConnect } from '../helpers/wire.js';
 
 /**
- * Heartbeats (spec/protocol.md §Connection): each side sends one after half an interval of
+ * Heartbeats (spec/protocol.md §3. Connection): each side sends one after half an interval of
  * silence and treats a peer from which nothing arrived for two intervals as dead. Both
  * directions are tested with real silence: a broker process frozen with SIGSTOP, and a
  * client whose socket stops sending.

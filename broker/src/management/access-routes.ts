@@ -15,7 +15,7 @@ function stringList(body: Record<string, unknown>, field: string): string[] {
 const json = (body: unknown, status = 200): Reply => ({ status, json: body });
 
 /**
- * Users, vhosts, permissions and login tokens (spec/management.md §Access control). Like
+ * Users, vhosts, permissions and login tokens (spec/management.md §Users, vhosts and permissions). Like
  * everything on the management port, these need an administrator's credentials.
  */
 export function addAccessRoutes(r: Router, broker: Broker): void {

@@ -84,7 +84,7 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
   if (size === 0) return {};
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
-    // Also what keeps a cross-site HTML form from driving the API (spec §Security).
+    // Also what keeps a cross-site HTML form from driving the API (spec/management.md §Access).
     throw new HttpError(415, 'unsupported_media_type', `send the body as JSON with 'content-type: application/json' (got '${type || 'none'}')`);
   }
   let text: string;

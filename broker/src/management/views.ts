@@ -8,7 +8,7 @@ import type { VirtualHost } from '../vhost/virtual-host.js';
 import { propertiesKey } from './binding-key.js';
 import type { RateSampler } from './rates.js';
 
-/** JSON shapes of the management API (spec/management.md §Resources): plain data, no I/O. */
+/** JSON shapes of the management API (spec/management.md §Endpoints): plain data, no I/O. */
 
 export type View = Record<string, unknown>;
 

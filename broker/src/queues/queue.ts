@@ -60,7 +60,7 @@ export type EnqueueOutcome = 'queued' | 'rejected' | 'duplicate';
  * retry, the count out with consumers, the consumers, and the policies RabbitMQ's queue
  * arguments name: TTL, length limits, dead-lettering, delivery limits, retry delays,
  * deduplication and queue expiry. Persistence and time come from the injected environment;
- * nothing here touches a socket. spec/semantics.md §Queues and §Policies.
+ * nothing here touches a socket. spec/semantics.md §Queues and delivery and §Reliability policies.
  */
 export class Queue {
   readonly name: string;

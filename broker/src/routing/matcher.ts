@@ -68,7 +68,7 @@ export function createMatcher(type: ExchangeType, options: MatcherOptions = {}):
     case 'x-consistent-hash':
       return new ConsistentHashMatcher({ header: options.hashHeader });
     default:
-      throw new TypeError(`Unknown exchange type: ${String(type as unknown)}`);
+      throw new TypeError(`Unknown exchange type: ${String(type)}`);
   }
 }
 

@@ -7,7 +7,7 @@ import { isReplyQueueName } from './direct-reply-to.js';
 
 /**
  * Declare, bind, purge and delete: request/reply frames that change the vhost's topology.
- * Each reply carries the request's `rid`. spec/protocol.md §Exchanges and §Queues.
+ * Each reply carries the request's `rid`. spec/protocol.md §Frame types and §Channels.
  */
 export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
   const vhost = ch.conn.vhost;

@@ -209,7 +209,7 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
   protected rpc<T>(frame: RpcFrame, map: (reply: Frame) => T): Promise<T> {
     if (this.#state !== ChannelState.Open) return Promise.reject(this.closedError());
     return new Promise<T>((resolve, reject) => {
-      const p: PendingRpc = { frame, map, resolve: resolve as (value: unknown) => void, reject, sent: false, order: 0, internal: false };
+      const p: PendingRpc = { frame, map, resolve: resolve, reject, sent: false, order: 0, internal: false };
       this.#pending.set(frame.rid, p);
       try {
         this.outgoing.send(frame);
@@ -414,7 +414,7 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
   /** Sends a recovery request directly (the channel is not linked yet). */
   #rpcDirect<T>(frame: RpcFrame, map: (reply: Frame) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const p: PendingRpc = { frame, map, resolve: resolve as (value: unknown) => void, reject, sent: true, order: 0, internal: true };
+      const p: PendingRpc = { frame, map, resolve: resolve, reject, sent: true, order: 0, internal: true };
       this.#pending.set(frame.rid, p);
       this.host.transmit(frame);
     });

@@ -61,7 +61,7 @@ export interface ChannelHost<C extends Uint8Array> {
   /** Queues a frame on the current session (translating renamed queues). */
   transmit(frame: Frame): void;
   /** Platform hook: message body view → Buffer (Node) or Uint8Array (browsers). */
-  wrapContent(view: Uint8Array): C;
+  readonly wrapContent: (view: Uint8Array) => C;
   /** Largest body the broker accepts (from helloOk). */
   maxMessageBytes(): number;
   /** Routes frames of `channel` to `link` from now on. */

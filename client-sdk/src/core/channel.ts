@@ -67,6 +67,7 @@ function integerOption(value: unknown, name: string, byDefault: number, min: num
  */
 export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
   /** Declares an exchange, or checks an existing one has the same type and flags (else 406). */
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- names the built-in types for readers
   assertExchange(exchange: string, type: ExchangeType | string, options?: AssertExchangeOptions): Promise<{ exchange: string }> {
     requireString(exchange, 'exchange');
     requireString(type, 'type');

@@ -21,7 +21,7 @@ import { deferred, type Deferred } from './deferred.js';
 import { Emitter } from './emitter.js';
 import { ConnectionClosedError, TimeoutError } from './errors.js';
 import type { Platform } from './platform.js';
-import { replayTopology, RetryRecoveryError, type RecoveryChannel } from './recovery.js';
+import { replayTopology, RetryRecoveryError } from './recovery.js';
 import { Session, SessionEnd } from './session.js';
 import { Topology } from './topology.js';
 
@@ -282,7 +282,7 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
     const o = this.#options;
     o.logger.info('switchyard: reconnected; restoring topology, channels and consumers', { url: this.url, attempt: this.#attempt });
     await replayTopology(this.#topology!, {
-      openChannel: () => this.#openChannel(0, true) as Promise<RecoveryChannel>,
+      openChannel: () => this.#openChannel(0, true),
       isCurrent: () => this.#session === session && session.isOpen,
       onRefused: (err, what) => {
         o.logger.warn(`switchyard: could not re-declare ${what}; forgotten`, { error: err.message });

@@ -3,8 +3,8 @@
  * must run in both, so this implements the small part of EventEmitter the SDK needs.
  */
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see below
 /** Any listener signature; `any` so that listeners with specific parameters fit. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 export type Listener = (...args: any[]) => void;
 
 /** An event map: event name → listener signature. */

@@ -1,5 +1,5 @@
 /**
- * Heartbeats (spec §3: negotiated `heartbeatMs` > 0). Every heartbeatMs/2 the client sends
+ * Heartbeats (spec/protocol.md §3. Connection: negotiated `heartbeatMs` > 0). Every heartbeatMs/2 the client sends
  * a `heartbeat` frame if it sent nothing since the previous tick, so an idle connection
  * still shows the broker it is alive. Independently, a deadline timer fires exactly
  * 2 * heartbeatMs after the last message received: if nothing arrived meanwhile, the

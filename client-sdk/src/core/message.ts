@@ -187,7 +187,7 @@ export class MessageFactory<C extends Uint8Array> {
     // A class per channel (not per message): V8 keeps one hidden class for its instances.
     class ChannelMessage<F extends { deliveryTag: number }> extends ReceivedMessage<C, F> {}
     Object.defineProperty(ChannelMessage.prototype, 'settler', { value: settler, enumerable: false });
-    return ChannelMessage as unknown as ReceivedCtor<C>;
+    return ChannelMessage;
   }
 
   /** The message for a `deliver` frame; `deliveryTag` is the channel-level (offset) tag. */

@@ -119,6 +119,7 @@ function persistenceOf(o: PublishOptions): boolean {
   let fromMode: boolean;
   if (mode === 2 || mode === true) fromMode = true;
   else if (mode === 1 || mode === false) fromMode = false;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes whatever the caller passed
   else throw new TypeError(`options.deliveryMode must be 1 or false (transient), 2 or true (persistent); got ${String(mode)}`);
   if (persistent !== undefined && persistent !== fromMode) {
     throw new TypeError(`options.persistent (${String(o.persistent)}) and options.deliveryMode (${String(mode)}) disagree: give only one of them`);

@@ -81,5 +81,5 @@ export function validateProperties(value: unknown, where: string, path = 'proper
     const ok = kind === 'number' ? typeof v === 'number' && Number.isFinite(v) : typeof v === kind;
     if (!ok) throw new ProtocolError(`${where}: message property "${key}" must be a ${kind}`, ErrorCode.SYNTAX_ERROR);
   }
-  return value as MessageProperties;
+  return value;
 }

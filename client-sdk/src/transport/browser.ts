@@ -21,8 +21,7 @@ export function createBrowserTransport(url: string, handlers: TransportHandlers)
   ws.onclose = (ev: CloseEvent) => handlers.onClose(ev.code, ev.reason, error);
   return {
     send(bytes) {
-      // The DOM typing wants an ArrayBuffer-backed view; ours always are.
-      if (ws.readyState === WS.OPEN) ws.send(bytes as Uint8Array<ArrayBuffer>);
+      if (ws.readyState === WS.OPEN) ws.send(bytes);
     },
     close(code, reason) {
       if (ws.readyState === WS.OPEN || ws.readyState === WS.CONNECTING) ws.close(code, reason);

@@ -63,7 +63,7 @@ export function registerDeleteCommand(program: Command, io: CliIo): void {
     .addHelpText('after', '\nExamples:\n  $ switchyard delete queue orders\n  $ switchyard delete queue orders --if-empty\n')
     .action(async (name: string, f: ClientFlags & { ifUnused?: boolean; ifEmpty?: boolean }) => {
       const query = new URLSearchParams({ ifUnused: String(f.ifUnused ?? false), ifEmpty: String(f.ifEmpty ?? false) });
-      const r = await clientOf(f).request<{ messageCount: number }>('DELETE', `/api/queues/${seg(f.vhost)}/${seg(name)}?${query}`);
+      const r = await clientOf(f).request<{ messageCount: number }>('DELETE', `/api/queues/${seg(f.vhost)}/${seg(name)}?${query.toString()}`);
       io.stdout(f.json ? jsonText(r) : `queue '${name}' deleted (${r.messageCount} messages dropped)\n`);
     });
   const exchange = del.command('exchange').description('delete an exchange and its bindings').argument('<name>', 'exchange name');
