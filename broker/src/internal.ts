@@ -7,3 +7,4 @@ export { VirtualHost } from './vhost/virtual-host.js';
 export { resolveOptions } from './config.js';
 export { createProgram } from './cli/program.js';
 export { streamMetrics } from './metrics/broker-metrics.js';
+export { MemoryStore, MemoryDisk } from './store/memory-store.js';
