@@ -121,8 +121,8 @@ export class ScopedStore implements QueueStore {
     return this.inner.recover(queueId);
   }
 
-  /** This vhost's delayed messages (the argument is ignored: a scoped store has one vhost). */
-  delayed(_vhost: string = this.vhost): DelayedMessageStore {
+  /** This vhost's delayed messages (a scoped store has one vhost, so no argument is needed). */
+  delayed(): DelayedMessageStore {
     return this.inner.delayed(this.vhost);
   }
 
