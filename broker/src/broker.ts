@@ -87,7 +87,7 @@ export class Broker implements BrokerServices {
     this.alarms = new ResourceAlarms(options.memoryHighWatermark, options.diskFreeLimitBytes, options.dataDir, (state) => this.onAlarm(state), this.logger);
     if (!isAccessStore(this.store)) throw new TypeError('Invalid option "store": it must also keep users, vhosts and permissions (AccessStore)');
     const accessStore = this.store;
-    this.access = new AccessControl(accessStore, () => this.store.allocateQueueId(), {
+    this.access = new AccessControl(accessStore, {
       vhostAdded: (name) => this.openVhost(name),
       vhostDeleted: (name) => this.dropVhost(name),
       accessRevoked: (change) => enforceRevocation(this.connections, change),
@@ -98,7 +98,7 @@ export class Broker implements BrokerServices {
   /** Loads users and vhosts, then each vhost's topology and stored messages. */
   private async recover(): Promise<void> {
     await this.access.load();
-    for (const [name] of this.access.vhostList()) this.openVhost(name);
+    for (const name of this.access.listVhosts()) this.openVhost(name);
   }
 
   private openVhost(name: string): VirtualHost {

@@ -310,8 +310,12 @@ export class LmdbStore implements QueueStore, AccessStore {
       else if (kind === KIND_VHOST) {
         const v = value as VhostRecord;
         data.vhosts.push(v);
-        this.delayedIds.set(v.name, v.delayedQueueId);
-        this.nextQueueId = Math.max(this.nextQueueId, v.delayedQueueId + 1);
+        // Records from before the store assigned ids always carry one.
+        const id = v.delayedQueueId ?? (v.name === '/' ? 0 : undefined);
+        if (id !== undefined) {
+          this.delayedIds.set(v.name, id);
+          this.nextQueueId = Math.max(this.nextQueueId, id + 1);
+        }
       } else if (kind === KIND_PERMISSION) data.permissions.push(value as PermissionRecord);
     }
     return data;
@@ -326,8 +330,11 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   putVhost(vhost: VhostRecord): void {
-    this.delayedIds.set(vhost.name, vhost.delayedQueueId);
-    this.track(this.meta.put(metaKey(KIND_VHOST, vhost.name), vhost));
+    // A vhost's delayed messages live under an id of their own, like a queue's messages; `/`
+    // keeps id 0, where they have always been.
+    const delayedQueueId = vhost.delayedQueueId ?? this.delayedIds.get(vhost.name) ?? this.allocateQueueId();
+    this.delayedIds.set(vhost.name, delayedQueueId);
+    this.track(this.meta.put(metaKey(KIND_VHOST, vhost.name), { ...vhost, delayedQueueId }));
   }
 
   removeVhost(name: string): void {

@@ -256,7 +256,6 @@ export class MemoryStore implements QueueStore, AccessStore {
 
   loadAccess(): AccessData {
     const d = this.disk;
-    for (const v of d.vhosts.values()) this.nextQueueId = Math.max(this.nextQueueId, v.delayedQueueId + 1);
     return { users: [...d.users.values()], vhosts: [...d.vhosts.values()], permissions: [...d.permissions.values()] };
   }
 

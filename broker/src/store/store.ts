@@ -117,8 +117,11 @@ export interface UserRecord {
 
 export interface VhostRecord {
   name: string;
-  /** Store queue id of the vhost's delayed messages. */
-  delayedQueueId: number;
+  /**
+   * The store's own: where an LMDB store keeps the vhost's delayed messages (a message-key
+   * prefix like a queue id; 0 for `/`). Assigned by the store when a record without it is put.
+   */
+  delayedQueueId?: number;
 }
 
 export interface PermissionRecord {

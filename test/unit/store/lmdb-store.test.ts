@@ -86,6 +86,24 @@ describe('LmdbStore', () => {
     });
   });
 
+  it('gives a vhost record put without a delayed-message id one of its own, from the queue id sequence', async () => {
+    let store = LmdbStore.open({ path: tmp.dir });
+    store.loadAccess();
+    store.putVhost({ name: '/' });
+    const queueId = store.allocateQueueId();
+    store.putVhost({ name: 'v' });
+    store.putVhost({ name: 'v' });
+    await store.durable();
+    await store.close();
+    store = LmdbStore.open({ path: tmp.dir });
+    expect(store.loadAccess().vhosts).to.have.deep.members([
+      { name: '/', delayedQueueId: 0 },
+      { name: 'v', delayedQueueId: queueId + 1 },
+    ]);
+    expect(store.allocateQueueId()).to.equal(queueId + 2);
+    await store.close();
+  });
+
   describe('format record', () => {
     async function rawMeta(dir: string, edit: (meta: Database) => void): Promise<void> {
       await rawEnv(dir, ({ meta }) => edit(meta));

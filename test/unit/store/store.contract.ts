@@ -216,7 +216,7 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       s.putQueue({ name: odd, id: 9, durable: true, autoDelete: false, arguments: { 'x-max-length': 1 } });
       s.putBinding(odd, { source: odd, destination: odd, destinationKind: 'queue', routingKey: odd, arguments: {} });
       s.putUser({ name: odd, passwordHash: 'h', tags: [] });
-      s.putVhost({ name: odd, delayedQueueId: 10 });
+      s.putVhost({ name: odd });
       s.putPermission({ user: odd, vhost: odd, configure: '.*', write: '', read: '' });
       s.putDedup('q:9', odd, 1234);
       await s.durable();
@@ -228,10 +228,11 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       const access = s.loadAccess();
       expect(access.users.map((u) => u.name)).to.deep.equal([odd]);
       expect(access.vhosts.map((v) => v.name)).to.deep.equal([odd]);
+      s.putVhost({ name: odd }); // put again: same vhost, its delayed messages stay where they are
       expect(access.permissions.map((p) => p.vhost)).to.deep.equal([odd]);
       expect(s.loadDedup('q:9')).to.deep.equal([[odd, 1234]]);
       expect(s.loadDedup('q:90')).to.deep.equal([]);
-      expect(s.allocateQueueId()).to.equal(11);
+      expect(s.allocateQueueId()).to.equal(10);
       s.removeExchange(odd);
       s.removeBinding(odd);
       s.removeUser(odd);
@@ -246,8 +247,10 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
     it('keeps each vhost\'s delayed messages apart from queues and other vhosts, across a reopen', async () => {
       let s = open();
       s.loadAccess();
-      s.putVhost({ name: '/', delayedQueueId: 0 });
-      s.putVhost({ name: 'v', delayedQueueId: s.allocateQueueId() });
+      s.putVhost({ name: '/' });
+      s.putVhost({ name: 'v' });
+      s.putQueue(queueDef('q', s.allocateQueueId()));
+      s.enqueue(1, 1, record('in-q'), META);
       s.delayed('/').put(1, record('root-1'), 2000);
       s.delayed('/').put(2, record('root-2'), 1000);
       s.delayed('v').put(1, record('v-1'), 3000);
@@ -258,6 +261,8 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
         { seq: 2, dueAt: 1000 },
       ]);
       expect(s.delayed('v').recover()).to.deep.equal([{ seq: 1, dueAt: 3000 }]);
+      expect(s.recover(1).map((e) => e.seq)).to.deep.equal([1]);
+      expect(s.allocateQueueId()).to.not.equal(1);
       expect(Buffer.from(s.delayed('v').read(1)!.content).toString()).to.equal('v-1');
       s.delayed('/').remove(1);
       s.delayed('v').clear();
