@@ -204,8 +204,11 @@ export interface QueueStore {
    */
   release(queueId: number, seq: number, deliveries: number, readyAt: number, lease: Lease): Lease;
   /**
-   * Removes a message without an ack (expired, over a length limit, rejected, dead-lettered:
-   * a dead-letter copy enqueued earlier in the same turn commits in the same batch).
+   * Removes a message without an ack (expired, over a length limit, rejected, dead-lettered).
+   * A dead-lettered message is dropped in the same turn its copy is enqueued, so both are in
+   * one batch and durable together: there is no moment when it is in neither queue. (An
+   * engine whose batches are not atomic across queues must hold the drop until the copy is
+   * durable; none does today.)
    */
   drop(queueId: number, seq: number, lease: Lease): void;
   /** A consumer is still working on a claimed message: extend its lease (engines whose leases expire). */
