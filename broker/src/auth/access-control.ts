@@ -93,7 +93,6 @@ export class AccessControl {
     }
   }
 
-
   /**
    * Checks a login: username/password, or a token in `password` when a token secret is
    * configured. Resolves to the user and whether a token was used; rejects with 403 ACCESS_REFUSED.
