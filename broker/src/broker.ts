@@ -87,8 +87,8 @@ export class Broker implements BrokerServices {
     this.alarms = new ResourceAlarms(options.memoryHighWatermark, options.diskFreeLimitBytes, options.dataDir, (state) => this.onAlarm(state), this.logger);
     if (!isAccessStore(this.store)) throw new TypeError('Invalid option "store": it must also keep users, vhosts and permissions (AccessStore)');
     const accessStore = this.store;
-    this.access = new AccessControl(accessStore, () => this.store.allocateQueueId(), {
-      vhostAdded: (name, id) => this.openVhost(name, id),
+    this.access = new AccessControl(accessStore, {
+      vhostAdded: (name) => this.openVhost(name),
       vhostDeleted: (name) => this.dropVhost(name),
       accessRevoked: (change) => enforceRevocation(this.connections, change),
     }, options.tokenSecret, options.guestAnywhere);
@@ -98,11 +98,11 @@ export class Broker implements BrokerServices {
   /** Loads users and vhosts, then each vhost's topology and stored messages. */
   private async recover(): Promise<void> {
     await this.access.load();
-    for (const [name, id] of this.access.vhostList()) this.openVhost(name, id);
+    for (const name of this.access.listVhosts()) this.openVhost(name);
   }
 
-  private openVhost(name: string, delayedQueueId: number): VirtualHost {
-    const vhost = new VirtualHost(name, new ScopedStore(this.store, name, delayedQueueId), this.options.clock ?? systemClock, (err, context) =>
+  private openVhost(name: string): VirtualHost {
+    const vhost = new VirtualHost(name, new ScopedStore(this.store, name), this.options.clock ?? systemClock, (err, context) =>
       this.logger.error('unexpected error in a timer; the broker carries on', { vhost: name, ...context, ...errorFields(err) }),
     );
     vhost.recover();

@@ -27,3 +27,7 @@ export { chooseLogFormat, renderBanner, showBanner } from './cli/banner.js';
 export { HELP_DEFAULTS } from './cli/commands/server.js';
 export { memoryTotal, type MemoryReadings, type MemoryTotal } from './server/memory-limit.js';
 export { ResourceAlarms, type AlarmState, type ResourceProbe } from './server/resource-alarms.js';
+export { MemoryStore, MemoryDisk } from './store/memory-store.js';
+export { messageKey } from './store/keys.js';
+export { encodeRecord } from './store/record-codec.js';
+export type { AccessStore, QueueStore, Lease, StoredRef } from './store/store.js';

@@ -38,7 +38,7 @@ export type AccessRevocation =
 
 /** What a vhost lifecycle or access change asks of the broker. */
 export interface VhostLifecycle {
-  vhostAdded(name: string, delayedQueueId: number): void;
+  vhostAdded(name: string): void;
   vhostDeleted(name: string): void;
   /** Called after the change is stored; optional so embedders of AccessControl may ignore it. */
   accessRevoked?(change: AccessRevocation): void;
@@ -58,7 +58,7 @@ export interface Authenticated {
  */
 export class AccessControl {
   private readonly users = new Map<string, UserRecord>();
-  private readonly vhosts = new Map<string, number>();
+  private readonly vhosts = new Set<string>();
   private readonly permissions = new Map<string, Permissions>();
   /** Bumped on every change to users or permissions: invalidates cached logins. */
   generation = 0;
@@ -71,7 +71,6 @@ export class AccessControl {
 
   constructor(
     private readonly store: AccessStore,
-    private readonly allocateId: () => number,
     private readonly lifecycle: VhostLifecycle,
     private readonly tokenSecret: string | undefined,
     /** Let `guest` connect from any address (RabbitMQ's `loopback_users = none`). Default false. */
@@ -82,22 +81,16 @@ export class AccessControl {
   async load(): Promise<void> {
     const data = this.store.loadAccess();
     for (const u of data.users) this.users.set(u.name, u);
-    for (const v of data.vhosts) this.vhosts.set(v.name, v.delayedQueueId);
+    for (const v of data.vhosts) this.vhosts.add(v.name);
     for (const p of data.permissions) this.permissions.set(key(p.user, p.vhost), new Permissions(p.user, p.vhost, p));
     if (!this.vhosts.has(DEFAULT_VHOST)) {
-      // id 0 keeps the default vhost's delayed messages where they always were
-      this.vhosts.set(DEFAULT_VHOST, 0);
-      this.store.putVhost({ name: DEFAULT_VHOST, delayedQueueId: 0 });
+      this.vhosts.add(DEFAULT_VHOST);
+      this.store.putVhost({ name: DEFAULT_VHOST });
     }
     if (data.users.length === 0) {
       await this.addUser(DEFAULT_USER, 'guest', [ADMINISTRATOR_TAG]);
       this.setPermissions(DEFAULT_USER, DEFAULT_VHOST, FULL);
     }
-  }
-
-  /** Every vhost with its delayed-message store id. */
-  vhostList(): [string, number][] {
-    return [...this.vhosts];
   }
 
   /**
@@ -247,16 +240,15 @@ export class AccessControl {
   }
 
   listVhosts(): string[] {
-    return [...this.vhosts.keys()];
+    return [...this.vhosts];
   }
 
   addVhost(name: string): void {
     checkName('vhost', name);
     if (this.vhosts.has(name)) throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `vhost '${name}' already exists`);
-    const id = this.allocateId();
-    this.vhosts.set(name, id);
-    this.store.putVhost({ name, delayedQueueId: id });
-    this.lifecycle.vhostAdded(name, id);
+    this.vhosts.add(name);
+    this.store.putVhost({ name });
+    this.lifecycle.vhostAdded(name);
   }
 
   deleteVhost(name: string): void {

@@ -22,6 +22,8 @@ export interface QueueEntry {
   expiresAt: number;
   /** Held back by a delayed retry until this time; 0 = ready. */
   readyAt: number;
+  /** The store's lease token for a stored message (store.ts `Lease`); 0 otherwise. */
+  lease: number;
   /** Envelope and body while in memory; undefined once dropped in favour of the store. */
   record: MessageRecord | undefined;
 }

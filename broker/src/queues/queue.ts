@@ -84,7 +84,6 @@ export class Queue {
   private readyBytesTotal = 0;
   private unackedCount = 0;
   private nextSeq = 1;
-  private deliveredHwm = 0;
   private dispatching = false;
   private pendingRelease: QueueEntry[] = [];
   /** Bytes of stored messages whose bodies are still held in memory. */
@@ -163,9 +162,8 @@ export class Queue {
   recover(entries: RecoveredEntry[]): void {
     const now = this.clock.now();
     for (const e of entries) {
-      const entry: QueueEntry = { seq: e.seq, size: e.size, stored: true, deliveries: e.deliveries, enqueuedAt: now, priority: Math.min(e.priority, this.policy.maxPriority), expiresAt: e.expiresAt, readyAt: e.readyAt, record: undefined };
+      const entry: QueueEntry = { seq: e.seq, size: e.size, stored: true, deliveries: e.deliveries, enqueuedAt: now, priority: Math.min(e.priority, this.policy.maxPriority), expiresAt: e.expiresAt, readyAt: e.readyAt, lease: e.lease, record: undefined };
       this.nextSeq = e.seq + 1;
-      if (e.deliveries > 0) this.deliveredHwm = Math.max(this.deliveredHwm, e.seq);
       if (entry.readyAt > now) {
         this.delayed.push(entry);
         this.delayTimer.armAt(entry.readyAt);
@@ -215,7 +213,7 @@ export class Queue {
     if (!stored) record.content = Uint8Array.prototype.slice.call(content);
     const priority = p.maxPriority > 0 ? clampPriority(properties?.priority, p.maxPriority) : 0;
     const expiresAt = expiryOf(now, p.messageTtlMs, parseExpiration(properties?.expiration));
-    const entry: QueueEntry = { seq: this.nextSeq++, size: content.length, stored, deliveries: 0, enqueuedAt: now, priority, expiresAt, readyAt: 0, record };
+    const entry: QueueEntry = { seq: this.nextSeq++, size: content.length, stored, deliveries: 0, enqueuedAt: now, priority, expiresAt, readyAt: 0, lease: 0, record };
     if (stored) {
       this.store!.enqueue(this.id, entry.seq, record, { expiresAt, priority });
       this.residentBytes += entry.size;
@@ -371,17 +369,9 @@ export class Queue {
   private markDelivered(entry: QueueEntry): void {
     this.counters.delivered++;
     if (entry.deliveries > 0) this.counters.redelivered++;
-    if (!entry.stored) return;
-    // In delivery order a high-water mark says "delivered" for every earlier message; a
-    // priority queue delivers out of sequence order, so it records each message instead.
-    if (entry.deliveries === 0 && this.policy.maxPriority === 0) {
-      if (entry.seq > this.deliveredHwm) {
-        this.deliveredHwm = entry.seq;
-        this.store!.markDeliveredUpTo(this.id, entry.seq);
-      }
-    } else {
-      this.store!.setDeliveryState(this.id, entry.seq, entry.deliveries + 1, 0);
-    }
+    // A priority queue hands out first deliveries out of publish order; the store records
+    // a delivery as it sees fit (spec/semantics.md §Acknowledgements and redelivery).
+    if (entry.stored) entry.lease = this.store!.claim(this.id, entry.seq, entry.deliveries + 1, this.policy.maxPriority === 0);
   }
 
   /** Takes the next ready message for basic.get, or undefined when empty. */
@@ -427,13 +417,14 @@ export class Queue {
   settle(entry: QueueEntry): void {
     this.unackedCount--;
     this.counters.acked++;
-    this.forget(entry);
+    this.dropResident(entry);
+    if (entry.stored && !this.deleted) this.store!.ack(this.id, entry.seq, entry.lease);
   }
 
-  /** Removes a message for good: its resident body and its stored copy. */
+  /** Removes a message for good without an ack (expired, limits, rejected, dead-lettered, purged). */
   private forget(entry: QueueEntry): void {
     this.dropResident(entry);
-    if (entry.stored && !this.deleted) this.store!.ack(this.id, entry.seq, entry.deliveries > 0 || this.policy.maxPriority > 0 || entry.readyAt !== 0);
+    if (entry.stored && !this.deleted) this.store!.drop(this.id, entry.seq, entry.lease);
   }
 
   /** Delivered messages were rejected without requeue: dead-lettered (reason `rejected`) or dropped. */
@@ -465,11 +456,12 @@ export class Queue {
       const delay = options.delayMs ?? (options.explicit === true && retry !== undefined ? retryDelay(retry, entry.deliveries) : 0);
       if (delay > 0) {
         entry.readyAt = now + delay;
-        if (entry.stored) this.store!.setDeliveryState(this.id, entry.seq, entry.deliveries, entry.readyAt);
+        if (entry.stored) entry.lease = this.store!.release(this.id, entry.seq, entry.deliveries, entry.readyAt, entry.lease);
         this.delayed.push(entry);
         this.delayTimer.armAt(entry.readyAt);
         continue;
       }
+      if (entry.stored) entry.lease = this.store!.release(this.id, entry.seq, entry.deliveries, 0, entry.lease);
       this.ready.requeue(entry);
       this.readyBytesTotal += entry.size;
     }
@@ -482,7 +474,7 @@ export class Queue {
     for (let e = this.delayed.peek(); e !== undefined && e.readyAt <= now; e = this.delayed.peek()) {
       this.delayed.pop();
       e.readyAt = 0;
-      if (e.stored) this.store!.setDeliveryState(this.id, e.seq, e.deliveries, 0);
+      if (e.stored) e.lease = this.store!.release(this.id, e.seq, e.deliveries, 0, e.lease);
       this.ready.requeue(e);
       this.readyBytesTotal += e.size;
     }
@@ -557,7 +549,8 @@ export class Queue {
   purge(): number {
     const entries = [...this.ready.drain(), ...this.delayed.clear()];
     this.readyBytesTotal = 0;
-    for (const e of entries) this.forget(e);
+    for (const e of entries) this.dropResident(e);
+    if (this.store !== undefined && !this.deleted) this.store.purge(this.id, entries.filter((e) => e.stored));
     return entries.length;
   }
 

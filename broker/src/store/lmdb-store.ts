@@ -13,12 +13,16 @@ import type {
   VhostRecord,
   BindingDefinition,
   Definitions,
+  DelayedMessageStore,
   ExchangeDefinition,
+  Lease,
   MessageMeta,
   MessageRecord,
   QueueDefinition,
   QueueStore,
+  QueueStoreStats,
   RecoveredEntry,
+  StoredRef,
 } from './store.js';
 
 /** Options for {@link LmdbStore.open}. */
@@ -106,14 +110,26 @@ function watchLmdbRejections(delta: 1 | -1): void {
   if (delta === -1 && openStores === 0) process.off('unhandledRejection', onUnhandledRejection);
 }
 
+/*
+ * Lease tokens (store.ts `Lease`): which records beside a message exist, so settling it
+ * deletes exactly those. A first delivery in publish order is covered by the queue's
+ * high-water mark and needs no record of its own (the common case costs no extra write).
+ */
+/** A `deliveries` record exists for the message (redelivered, priority queue, or delayed). */
+const HAS_RECORD = 1;
+/** That record holds a delayed-retry time that has not been cleared yet. */
+const DELAYED = 2;
+
 /** The environment's file inside the data directory (lmdb-js adds `-lock` beside it). */
 export const ENV_FILE = 'switchyard.mdb';
 const noop = (): void => {};
 
 /**
- * QueueStore on one LMDB environment with three named databases: `meta` (definitions and
- * per-queue delivered marks, msgpack), `messages` (binary values keyed by queue id + seq)
- * and `deliveries` (delivery counts of messages delivered more than once).
+ * QueueStore on one LMDB environment with four named databases: `meta` (definitions and
+ * per-queue delivered high-water marks, msgpack), `messages` (binary values keyed by queue
+ * id + seq), `deliveries` (delivery count and retry time of messages delivered out of order
+ * or more than once) and `dedup`. A vhost's delayed messages are kept like a queue's, under
+ * the id its vhost record names (`delayedQueueId`; 0 for `/`), with the due time as expiry.
  *
  * lmdb-js puts every write issued in one event-loop turn into one transaction on its
  * writer thread (the group commit); with `separateFlushed` each write promise carries a
@@ -130,6 +146,11 @@ export class LmdbStore implements QueueStore, AccessStore {
   private tail: Promise<void> = Promise.resolve();
   private nextQueueId = 1;
   private readonly pendingHwm = new Map<number, number>();
+  /** Highest first-delivered seq per queue (what the stored high-water mark says, or will). */
+  private readonly hwm = new Map<number, number>();
+  /** Store id of each vhost's delayed messages, from the vhost records. */
+  private readonly delayedIds = new Map<string, number>([['/', 0]]);
+  private readonly delayedStores = new Map<string, DelayedMessageStore>();
   private hwmScheduled = false;
   private readonly path: string;
   private readonly onCommitError: (error: Error) => void;
@@ -252,16 +273,22 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   removeQueue(def: QueueDefinition): void {
     this.track(this.meta.remove(metaKey(KIND_QUEUE, def.name)));
-    this.track(this.meta.remove(metaKey(KIND_HWM, String(def.id))));
-    this.pendingHwm.delete(def.id);
-    const range = queueRange(def.id);
+    this.removeMessagesOf(def.id);
+  }
+
+  /** Every message, delivery record, mark and dedup id under a store id. */
+  private removeMessagesOf(queueId: number): void {
+    this.track(this.meta.remove(metaKey(KIND_HWM, String(queueId))));
+    this.pendingHwm.delete(queueId);
+    this.hwm.delete(queueId);
+    const range = queueRange(queueId);
     // Inside the writer's transaction, so messages written earlier in this same turn (not
     // yet committed) are seen and removed too.
     this.track(
       this.root.transaction(() => {
         for (const key of this.messages.getKeys(range)) this.messages.removeSync(key);
         for (const key of this.deliveries.getKeys(range)) this.deliveries.removeSync(key);
-        for (const key of this.dedup.getKeys(dedupRange(`q:${def.id}`))) this.dedup.removeSync(key);
+        for (const key of this.dedup.getKeys(dedupRange(`q:${queueId}`))) this.dedup.removeSync(key);
         return true;
       }),
     );
@@ -283,7 +310,12 @@ export class LmdbStore implements QueueStore, AccessStore {
       else if (kind === KIND_VHOST) {
         const v = value as VhostRecord;
         data.vhosts.push(v);
-        this.nextQueueId = Math.max(this.nextQueueId, v.delayedQueueId + 1);
+        // Records from before the store assigned ids always carry one.
+        const id = v.delayedQueueId ?? (v.name === '/' ? 0 : undefined);
+        if (id !== undefined) {
+          this.delayedIds.set(v.name, id);
+          this.nextQueueId = Math.max(this.nextQueueId, id + 1);
+        }
       } else if (kind === KIND_PERMISSION) data.permissions.push(value as PermissionRecord);
     }
     return data;
@@ -298,11 +330,17 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   putVhost(vhost: VhostRecord): void {
-    this.track(this.meta.put(metaKey(KIND_VHOST, vhost.name), vhost));
+    // A vhost's delayed messages live under an id of their own, like a queue's messages; `/`
+    // keeps id 0, where they have always been.
+    const delayedQueueId = vhost.delayedQueueId ?? this.delayedIds.get(vhost.name) ?? this.allocateQueueId();
+    this.delayedIds.set(vhost.name, delayedQueueId);
+    this.track(this.meta.put(metaKey(KIND_VHOST, vhost.name), { ...vhost, delayedQueueId }));
   }
 
   removeVhost(name: string): void {
     this.track(this.meta.remove(metaKey(KIND_VHOST, name)));
+    this.delayedStores.delete(name);
+    if (name !== '/') this.delayedIds.delete(name);
   }
 
   putPermission(p: PermissionRecord): void {
@@ -323,13 +361,63 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.track(this.messages.put(messageKey(queueId, seq), value));
   }
 
-  ack(queueId: number, seq: number, hasMark: boolean): void {
-    const key = messageKey(queueId, seq);
-    this.track(this.messages.remove(key));
-    if (hasMark) this.track(this.deliveries.remove(key));
+  claim(queueId: number, seq: number, deliveries: number, inOrder: boolean): Lease {
+    if (deliveries === 1 && inOrder) {
+      // In publish order, a high-water mark says "delivered" for every earlier message too.
+      if (seq > (this.hwm.get(queueId) ?? 0)) {
+        this.hwm.set(queueId, seq);
+        this.markDeliveredUpTo(queueId, seq);
+      }
+      return 0;
+    }
+    // Out of order (priorities) or a redelivery: the message gets a record of its own.
+    this.track(this.deliveries.put(messageKey(queueId, seq), [deliveries, 0]));
+    return HAS_RECORD;
   }
 
-  markDeliveredUpTo(queueId: number, seq: number): void {
+  ack(queueId: number, seq: number, lease: Lease): void {
+    const key = messageKey(queueId, seq);
+    this.track(this.messages.remove(key));
+    if ((lease & HAS_RECORD) !== 0) this.track(this.deliveries.remove(key));
+  }
+
+  drop(queueId: number, seq: number, lease: Lease): void {
+    this.ack(queueId, seq, lease);
+  }
+
+  release(queueId: number, seq: number, deliveries: number, readyAt: number, lease: Lease): Lease {
+    if (readyAt > 0) {
+      this.track(this.deliveries.put(messageKey(queueId, seq), [deliveries, readyAt]));
+      return HAS_RECORD | DELAYED;
+    }
+    if ((lease & DELAYED) !== 0) {
+      // The delay is over: ready again at once after a restart.
+      this.track(this.deliveries.put(messageKey(queueId, seq), [deliveries, 0]));
+      return HAS_RECORD;
+    }
+    // An immediate requeue: the next claim records the delivery count.
+    return lease;
+  }
+
+  /** LMDB's leases never expire: the broker process owns its queues until it stops. */
+  touch(_queueId: number, _seq: number, _lease: Lease): void {}
+
+  purge(queueId: number, refs: Iterable<StoredRef>): void {
+    for (const r of refs) this.ack(queueId, r.seq, r.lease);
+  }
+
+  stats(queueId: number): QueueStoreStats {
+    // A range scan: management-time, not per message. Issue 19 will keep counts instead.
+    let messages = 0;
+    let bytes = 0;
+    for (const { value } of this.messages.getRange({ ...queueRange(queueId), snapshot: false })) {
+      messages++;
+      bytes += recordBodySize(value);
+    }
+    return { messages, bytes };
+  }
+
+  private markDeliveredUpTo(queueId: number, seq: number): void {
     // One mark per queue per turn, not one per delivery: the mark is a high-water mark.
     this.pendingHwm.set(queueId, seq);
     if (!this.hwmScheduled) {
@@ -344,8 +432,25 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.pendingHwm.clear();
   };
 
-  setDeliveryState(queueId: number, seq: number, deliveries: number, readyAt: number): void {
-    this.track(this.deliveries.put(messageKey(queueId, seq), [deliveries, readyAt]));
+  delayed(vhost: string): DelayedMessageStore {
+    let d = this.delayedStores.get(vhost);
+    if (d === undefined) {
+      // Resolved on each call: the vhost record may be written after the handle is taken.
+      const id = (): number => {
+        const found = this.delayedIds.get(vhost);
+        if (found === undefined) throw new Error(`no vhost record for '${vhost}': its delayed messages have no place in the store`);
+        return found;
+      };
+      d = {
+        put: (seq, record, dueAt) => this.enqueue(id(), seq, record, { expiresAt: dueAt, priority: 0 }),
+        read: (seq) => this.read(id(), seq),
+        remove: (seq) => this.ack(id(), seq, 0),
+        recover: () => this.recover(id()).map((e) => ({ seq: e.seq, dueAt: e.expiresAt })),
+        clear: () => this.removeMessagesOf(id()),
+      };
+      this.delayedStores.set(vhost, d);
+    }
+    return d;
   }
 
   putDedup(scope: string, id: string, expiresAt: number): void {
@@ -380,6 +485,7 @@ export class LmdbStore implements QueueStore, AccessStore {
   recover(queueId: number): RecoveredEntry[] {
     const range = queueRange(queueId);
     const hwm = (this.meta.get(metaKey(KIND_HWM, String(queueId))) as number | undefined) ?? 0;
+    if (hwm > (this.hwm.get(queueId) ?? 0)) this.hwm.set(queueId, hwm);
     const states = new Map<number, [number, number]>();
     for (const { key, value } of this.deliveries.getRange({ ...range, snapshot: false })) {
       // older stores kept a bare count
@@ -388,15 +494,13 @@ export class LmdbStore implements QueueStore, AccessStore {
     const out: RecoveredEntry[] = [];
     for (const { key, value } of this.messages.getRange({ ...range, snapshot: false })) {
       const seq = seqOfKey(key);
-      const [stored, readyAt] = states.get(seq) ?? [0, 0];
+      const state = states.get(seq);
+      const [stored, readyAt] = state ?? [0, 0];
       const deliveries = Math.max(stored, seq <= hwm ? 1 : 0);
-      out.push({ seq, size: recordBodySize(value), deliveries, readyAt, ...decodeMeta(value) });
+      const lease = state === undefined ? 0 : HAS_RECORD | (readyAt !== 0 ? DELAYED : 0);
+      out.push({ seq, size: recordBodySize(value), deliveries, readyAt, lease, ...decodeMeta(value) });
     }
     return out;
-  }
-
-  removeMessages(queueId: number, seqs: Iterable<number>): void {
-    for (const seq of seqs) this.ack(queueId, seq, true);
   }
 
   durable(): Promise<void> {

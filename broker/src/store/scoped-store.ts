@@ -1,25 +1,26 @@
 import type {
   BindingDefinition,
   Definitions,
+  DelayedMessageStore,
   ExchangeDefinition,
+  Lease,
   MessageMeta,
   MessageRecord,
   QueueDefinition,
   QueueStore,
+  QueueStoreStats,
   RecoveredEntry,
+  StoredRef,
 } from './store.js';
-
-/** The reserved queue id a vhost's delayed messages use in its scoped store. */
-export const SCOPED_DELAYED_QUEUE_ID = 0;
 
 type Scoped<T> = T & { vhost?: string };
 
 /**
  * One vhost's view of the shared store. Definitions are tagged with the vhost and stored
  * under vhost-prefixed names, so equal names in two vhosts never collide; loading returns
- * only this vhost's, untagged. Queue ids are already unique broker-wide, except the reserved
- * id 0 for delayed messages, which maps to the vhost's own id. The default vhost `/` uses
- * no prefix, so stores written before vhosts existed load unchanged.
+ * only this vhost's, untagged. Queue ids are unique broker-wide and pass through; the
+ * vhost's delayed messages are the store's own (`delayed`). The default vhost `/` uses no
+ * prefix, so stores written before vhosts existed load unchanged.
  */
 export class ScopedStore implements QueueStore {
   private readonly prefix: string;
@@ -27,14 +28,8 @@ export class ScopedStore implements QueueStore {
   constructor(
     private readonly inner: QueueStore,
     readonly vhost: string,
-    /** Store queue id for this vhost's delayed messages. */
-    private readonly delayedQueueId: number,
   ) {
     this.prefix = vhost === '/' ? '' : `${vhost}\u0001`;
-  }
-
-  private id(queueId: number): number {
-    return queueId === SCOPED_DELAYED_QUEUE_ID ? this.delayedQueueId : queueId;
   }
 
   private mine(def: { vhost?: string }): boolean {
@@ -71,7 +66,7 @@ export class ScopedStore implements QueueStore {
   }
 
   removeQueue(def: QueueDefinition): void {
-    this.inner.removeQueue({ ...def, id: this.id(def.id), name: this.prefix + def.name });
+    this.inner.removeQueue({ ...def, name: this.prefix + def.name });
   }
 
   putBinding(key: string, def: BindingDefinition): void {
@@ -87,31 +82,48 @@ export class ScopedStore implements QueueStore {
   }
 
   enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void {
-    this.inner.enqueue(this.id(queueId), seq, record, meta);
+    this.inner.enqueue(queueId, seq, record, meta);
   }
 
-  ack(queueId: number, seq: number, hasMark: boolean): void {
-    this.inner.ack(this.id(queueId), seq, hasMark);
+  claim(queueId: number, seq: number, deliveries: number, inOrder: boolean): Lease {
+    return this.inner.claim(queueId, seq, deliveries, inOrder);
   }
 
-  markDeliveredUpTo(queueId: number, seq: number): void {
-    this.inner.markDeliveredUpTo(this.id(queueId), seq);
+  ack(queueId: number, seq: number, lease: Lease): void {
+    this.inner.ack(queueId, seq, lease);
   }
 
-  setDeliveryState(queueId: number, seq: number, deliveries: number, readyAt: number): void {
-    this.inner.setDeliveryState(this.id(queueId), seq, deliveries, readyAt);
+  release(queueId: number, seq: number, deliveries: number, readyAt: number, lease: Lease): Lease {
+    return this.inner.release(queueId, seq, deliveries, readyAt, lease);
+  }
+
+  drop(queueId: number, seq: number, lease: Lease): void {
+    this.inner.drop(queueId, seq, lease);
+  }
+
+  touch(queueId: number, seq: number, lease: Lease): void {
+    this.inner.touch(queueId, seq, lease);
+  }
+
+  purge(queueId: number, refs: Iterable<StoredRef>): void {
+    this.inner.purge(queueId, refs);
+  }
+
+  stats(queueId: number): QueueStoreStats {
+    return this.inner.stats(queueId);
   }
 
   read(queueId: number, seq: number): MessageRecord | undefined {
-    return this.inner.read(this.id(queueId), seq);
+    return this.inner.read(queueId, seq);
   }
 
   recover(queueId: number): RecoveredEntry[] {
-    return this.inner.recover(this.id(queueId));
+    return this.inner.recover(queueId);
   }
 
-  removeMessages(queueId: number, seqs: Iterable<number>): void {
-    this.inner.removeMessages(this.id(queueId), seqs);
+  /** This vhost's delayed messages (a scoped store has one vhost, so no argument is needed). */
+  delayed(): DelayedMessageStore {
+    return this.inner.delayed(this.vhost);
   }
 
   putDedup(scope: string, id: string, expiresAt: number): void {

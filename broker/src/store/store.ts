@@ -16,6 +16,13 @@ export interface MessageMeta {
   priority: number;
 }
 
+/**
+ * A stored message's lease token: whatever the store needs to settle it cheaply later (for
+ * LMDB, whether a delivery record exists beside the message). Opaque above the store: the
+ * queue keeps the last token `claim`, `release` or `recover` gave it and hands it back.
+ */
+export type Lease = number;
+
 /** What recovery finds for one stored message, without its body. */
 export interface RecoveredEntry extends MessageMeta {
   seq: number;
@@ -24,6 +31,46 @@ export interface RecoveredEntry extends MessageMeta {
   deliveries: number;
   /** Held back until this time (delayed retry; ms since the epoch); 0 = ready. */
   readyAt: number;
+  /** Token to hand back to `ack`, `drop`, `release` and `purge`. */
+  lease: Lease;
+}
+
+/** A stored message as the queue refers to it when settling: its sequence and lease token. */
+export interface StoredRef {
+  seq: number;
+  lease: Lease;
+}
+
+/** What a store holds for one queue (`stats`). */
+export interface QueueStoreStats {
+  /** Stored messages: ready, delayed and claimed. */
+  messages: number;
+  /** Their body bytes. */
+  bytes: number;
+}
+
+/** A delayed message (`x-delay`) as recovered: its id and when it is due. */
+export interface RecoveredDelayed {
+  seq: number;
+  /** When it is routed (ms since the epoch). */
+  dueAt: number;
+}
+
+/**
+ * One vhost's messages published with `x-delay`, waiting to be routed. Where they live is the
+ * store's business (LMDB keeps them under an id of their own, beside the queues); the timer
+ * that routes them stays above the store. Writes join the current batch like queue writes.
+ */
+export interface DelayedMessageStore {
+  /** Stores a message due at `dueAt` under `seq` (unique within the vhost, increasing). */
+  put(seq: number, record: MessageRecord, dueAt: number): void;
+  read(seq: number): MessageRecord | undefined;
+  /** The message was routed (in this same batch): forget it. */
+  remove(seq: number): void;
+  /** Every stored delayed message, in `seq` order. */
+  recover(): RecoveredDelayed[];
+  /** Forgets every delayed message of the vhost (vhost deleted). */
+  clear(): void;
 }
 
 export interface ExchangeDefinition {
@@ -70,8 +117,11 @@ export interface UserRecord {
 
 export interface VhostRecord {
   name: string;
-  /** Store queue id of the vhost's delayed messages. */
-  delayedQueueId: number;
+  /**
+   * The store's own: where an LMDB store keeps the vhost's delayed messages (a message-key
+   * prefix like a queue id; 0 for `/`). Assigned by the store when a record without it is put.
+   */
+  delayedQueueId?: number;
 }
 
 export interface PermissionRecord {
@@ -103,9 +153,18 @@ export interface AccessStore {
  * Durable state behind the broker: definitions and persistent messages of durable queues.
  *
  * Writes are fire-and-forget and grouped: everything issued during one event-loop turn is
- * committed together. `durable()` is the only way to learn that a write is safe, and is what
- * publisher confirms wait on. Routing, prefetch and redelivery stay above this interface, so
- * another engine (a replicated log, say) can implement it.
+ * one batch, committed together (one LMDB transaction), so a dead-letter copy and the drop of
+ * its original, or a routed delayed message and its removal, are durable together or not at
+ * all. `durable()` is the only way to learn that a write is safe, and is what publisher
+ * confirms wait on. Reads see committed writes.
+ *
+ * Messages are handled as leases, the shape both an embedded and a replicated engine honour:
+ * `enqueue` (idempotent under its publish id), `claim` (handed to a consumer), `ack`,
+ * `release` (back to the queue, optionally delayed), `drop` (removed without an ack: expired,
+ * over a length limit, or dead-lettered — its copy is enqueued in the same batch), `touch`,
+ * `purge`, `stats` and `recover`. How a delivery is recorded (a high-water mark, a per-message
+ * record, a redelivery counter) is the store's choice. Routing, prefetch, TTL, dead-lettering
+ * and consumer timeouts stay above this interface.
  */
 export interface QueueStore {
   /** Everything declared durable, as of the last clean or unclean stop. */
@@ -113,7 +172,7 @@ export interface QueueStore {
   putExchange(def: ExchangeDefinition): void;
   removeExchange(name: string): void;
   putQueue(def: QueueDefinition): void;
-  /** Removes the queue's definition and every message and delivery mark it had. */
+  /** Removes the queue's definition and every message and delivery record it had. */
   removeQueue(def: QueueDefinition): void;
   /**
    * Stores a binding under its identity (routing's `bindingKey`, any length: the store
@@ -124,26 +183,47 @@ export interface QueueStore {
   /** Next free queue id; ids are never reused. */
   allocateQueueId(): number;
 
-  /** Stores a message under (queueId, seq). */
+  /**
+   * Stores a message of a queue under its publish id `seq` (per queue, increasing: the
+   * queue's order). Enqueueing the same id again replaces the message, so a replayed publish
+   * never makes a second copy. Every enqueue of one event-loop turn joins one batch.
+   */
   enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void;
   /**
-   * Deletes an acknowledged (or dropped) message, and its delivery mark when `hasMark`
-   * (the message was delivered more than once, so `setDeliveries` may have written one).
+   * The message is handed to a consumer; `deliveries` counts this delivery (1 = first).
+   * `inOrder` says the queue hands out first deliveries in publish order (no priorities), so
+   * every earlier message was claimed or removed before. Returns the new lease token.
    */
-  ack(queueId: number, seq: number, hasMark: boolean): void;
-  /** Records that every message up to `seq` has been delivered at least once. */
-  markDeliveredUpTo(queueId: number, seq: number): void;
+  claim(queueId: number, seq: number, deliveries: number, inOrder: boolean): Lease;
+  /** A claimed message was acknowledged: removed for good. */
+  ack(queueId: number, seq: number, lease: Lease): void;
   /**
-   * Records a message's delivery count (when delivered more than once, or in a priority
-   * queue) and, for a delayed retry, when it is ready again (0 = now).
+   * A claimed message goes back to its queue after `deliveries` deliveries; `readyAt` > 0
+   * holds it back until then (delayed retry), 0 makes it ready (also: a delay ended).
+   * Returns the new lease token.
    */
-  setDeliveryState(queueId: number, seq: number, deliveries: number, readyAt: number): void;
+  release(queueId: number, seq: number, deliveries: number, readyAt: number, lease: Lease): Lease;
+  /**
+   * Removes a message without an ack (expired, over a length limit, rejected, dead-lettered).
+   * A dead-lettered message is dropped in the same turn its copy is enqueued, so both are in
+   * one batch and durable together: there is no moment when it is in neither queue. (An
+   * engine whose batches are not atomic across queues must hold the drop until the copy is
+   * durable; none does today.)
+   */
+  drop(queueId: number, seq: number, lease: Lease): void;
+  /** A consumer is still working on a claimed message: extend its lease (engines whose leases expire). */
+  touch(queueId: number, seq: number, lease: Lease): void;
+  /** Removes the given (ready or delayed) messages; claimed ones the queue did not list stay. */
+  purge(queueId: number, refs: Iterable<StoredRef>): void;
+  /** Stored messages and bytes of a queue, as committed. */
+  stats(queueId: number): QueueStoreStats;
   /** Reads a stored message body and envelope, synchronously. */
   read(queueId: number, seq: number): MessageRecord | undefined;
-  /** Every stored message of a queue, in sequence order, without bodies. */
+  /** Every stored message of a queue, in sequence order, without bodies (restart). */
   recover(queueId: number): RecoveredEntry[];
-  /** Deletes the given messages and any delivery marks they have (purge). */
-  removeMessages(queueId: number, seqs: Iterable<number>): void;
+
+  /** The delayed messages (`x-delay`) of a vhost. */
+  delayed(vhost: string): DelayedMessageStore;
 
   /** Remembers a deduplication id of a queue or exchange (`scope`) until `expiresAt`. */
   putDedup(scope: string, id: string, expiresAt: number): void;

@@ -1,11 +1,7 @@
 import type { MessageProperties } from '@switchyard/client/protocol';
 import { DeadlineTimer, type Clock } from '../queues/clock.js';
 import { MinHeap } from '../queues/min-heap.js';
-import { SCOPED_DELAYED_QUEUE_ID as DELAYED_QUEUE_ID } from '../store/scoped-store.js';
-import type { MessageRecord, QueueStore } from '../store/store.js';
-
-/** The store's queue id for a vhost's delayed messages (its scoped store maps it). */
-export { DELAYED_QUEUE_ID };
+import type { DelayedMessageStore, MessageRecord, QueueStore } from '../store/store.js';
 
 interface Delayed {
   seq: number;
@@ -20,8 +16,8 @@ export type DelayedRouter = (record: MessageRecord) => void;
 /**
  * Messages published with an `x-delay` header (ms), held until due and then routed through
  * the exchange they were published to — Switchyard's built-in form of RabbitMQ's
- * delayed-message plugin, for any exchange type. Persistent ones are stored (under a
- * reserved queue id, with the due time as their expiry field) and survive a restart.
+ * delayed-message plugin, for any exchange type. Persistent ones are kept by the store
+ * (`QueueStore.delayed`, where it chooses) and survive a restart.
  * One timer for the earliest due message; a heap orders the rest, so waiting costs no CPU.
  */
 export class DelayedMessages {
@@ -29,12 +25,15 @@ export class DelayedMessages {
   private readonly timer: DeadlineTimer;
   private nextSeq = 1;
   private pendingRelease: Delayed[] = [];
+  private readonly stored: DelayedMessageStore;
 
   constructor(
     private readonly store: QueueStore,
+    vhost: string,
     private readonly clock: Clock,
     private readonly router: DelayedRouter,
   ) {
+    this.stored = store.delayed(vhost);
     this.timer = new DeadlineTimer(clock, () => this.fireDue());
   }
 
@@ -44,8 +43,8 @@ export class DelayedMessages {
 
   /** Reloads stored delayed messages after a restart. */
   recover(): void {
-    for (const e of this.store.recover(DELAYED_QUEUE_ID)) {
-      this.heap.push({ seq: e.seq, dueAt: e.expiresAt, stored: true, record: undefined });
+    for (const e of this.stored.recover()) {
+      this.heap.push({ seq: e.seq, dueAt: e.dueAt, stored: true, record: undefined });
       this.nextSeq = e.seq + 1;
     }
     const head = this.heap.peek();
@@ -60,7 +59,7 @@ export class DelayedMessages {
     const record: MessageRecord = { exchange, routingKey, properties, content: stored ? content : Uint8Array.prototype.slice.call(content) };
     const d: Delayed = { seq: this.nextSeq++, dueAt, stored, record };
     if (d.stored) {
-      this.store.enqueue(DELAYED_QUEUE_ID, d.seq, record, { expiresAt: dueAt, priority: 0 });
+      this.stored.put(d.seq, record, dueAt);
       this.pendingRelease.push(d);
       if (this.pendingRelease.length === 1) setImmediate(this.releaseWritten);
     }
@@ -68,7 +67,7 @@ export class DelayedMessages {
     this.timer.armAt(dueAt);
   }
 
-  /** Bodies of stored messages live in LMDB once durable; a long wait costs no memory. */
+  /** Bodies of stored messages live in the store once durable; a long wait costs no memory. */
   private readonly releaseWritten = (): void => {
     const batch = this.pendingRelease;
     this.pendingRelease = [];
@@ -84,11 +83,11 @@ export class DelayedMessages {
     const now = this.clock.now();
     for (let d = this.heap.peek(); d !== undefined && d.dueAt <= now; d = this.heap.peek()) {
       this.heap.pop();
-      const record = d.record ?? this.store.read(DELAYED_QUEUE_ID, d.seq);
+      const record = d.record ?? this.stored.read(d.seq);
       // Routing enqueues (and stores) the copies in this same turn as the delete below: one
       // transaction, so a crash leaves the message either still delayed or already routed.
       if (record !== undefined) this.router(record);
-      if (d.stored) this.store.ack(DELAYED_QUEUE_ID, d.seq, false);
+      if (d.stored) this.stored.remove(d.seq);
     }
     const next = this.heap.peek();
     if (next !== undefined) this.timer.armAt(next.dueAt);
@@ -96,6 +95,13 @@ export class DelayedMessages {
 
   stop(): void {
     this.timer.cancel();
+  }
+
+  /** Stops and forgets every delayed message, stored ones included (vhost deleted). */
+  destroy(): void {
+    this.stop();
+    this.heap.clear();
+    this.stored.clear();
   }
 }
 

@@ -7,7 +7,7 @@ import { Queue } from '../queues/queue.js';
 import { guardedClock, systemClock, type Clock } from '../queues/clock.js';
 import type { MessageRecord, QueueStore } from '../store/store.js';
 import { deadLetter } from './dead-lettering.js';
-import { DELAYED_QUEUE_ID, DelayedMessages } from './delayed-messages.js';
+import { DelayedMessages } from './delayed-messages.js';
 import { ExchangeDedup, exchangeDedupWindow } from './publish-gate.js';
 import { assertEquivalent, assertEquivalentArguments } from './equivalence.js';
 import { Exchange } from './exchange.js';
@@ -70,7 +70,7 @@ export class VirtualHost {
     private readonly clock: Clock = systemClock,
     private readonly onTimerError: (err: unknown, context: Record<string, string>) => void = () => undefined,
   ) {
-    this.delayed = new DelayedMessages(store, guardedClock(clock, (err) => onTimerError(err, { component: 'delayed-messages' })), (record) => this.routeDue(record));
+    this.delayed = new DelayedMessages(store, name, guardedClock(clock, (err) => onTimerError(err, { component: 'delayed-messages' })), (record) => this.routeDue(record));
     this.exchangeDedup = new ExchangeDedup(store, clock);
     for (const [xname, type] of BUILT_IN_EXCHANGES) {
       this.exchanges.set(xname, new Exchange({ name: xname, type, durable: true, autoDelete: false, internal: false, arguments: {} }));
@@ -104,8 +104,7 @@ export class VirtualHost {
   destroy(): void {
     for (const q of [...this.queues.values()]) this.removeQueue(q, `vhost '${this.name}' was deleted`);
     for (const x of [...this.exchanges.values()]) if (x.name !== '' && !x.name.startsWith('amq.')) this.deleteExchange(x.name, false);
-    this.delayed.stop();
-    this.store.removeQueue({ name: `\u0000delayed`, id: DELAYED_QUEUE_ID, durable: true, autoDelete: false, arguments: {} });
+    this.delayed.destroy();
   }
 
   /** Stops timers (broker shutdown). */
