@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { EXCHANGE_TYPES } from '@switchyard/client/protocol';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, once, open, text, waitFor, type Connection } from '../helpers/client.js';
 import { api, GUEST_AUTH, V } from './http.js';
@@ -152,6 +153,15 @@ describe('management API: actions', () => {
       expect((await api(tb, 'DELETE', `/api/exchanges/${V}/amq.topic`)).status).to.equal(403);
       expect((await api(tb, 'DELETE', `/api/exchanges/${V}/ax-1`)).status).to.equal(204);
       expect((await api(tb, 'DELETE', `/api/exchanges/${V}/ax-1`)).status).to.equal(404);
+    });
+
+    it('declares every exchange type the broker routes with, x-consistent-hash included (one list)', async () => {
+      expect(EXCHANGE_TYPES).to.include('x-consistent-hash');
+      for (const type of EXCHANGE_TYPES) {
+        expect((await api(tb, 'PUT', `/api/exchanges/${V}/types-${type}`, { type })).status, type).to.equal(201);
+        const x = await api(tb, 'GET', `/api/exchanges/${V}/types-${type}`);
+        expect(x.body.type, type).to.equal(type);
+      }
     });
 
     it('409s deleting an exchange in use with ifUnused', async () => {

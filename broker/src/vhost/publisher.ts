@@ -71,6 +71,16 @@ export function publishParsed(
 }
 
 /**
+ * Counts a publish that reached its receiver around the queues (a direct reply-to reply,
+ * spec/semantics.md §Direct reply-to) as {@link publishParsed} counts a routed one.
+ */
+export function countDirectPublish(counters: PublishCounters, delivered: number): RoutedOutcome {
+  counters.published++;
+  if (delivered === 0) counters.unroutable++;
+  return { kind: 'routed', queues: delivered, refusedBy: undefined };
+}
+
+/**
  * Route-and-enqueue, the one place a message enters queues: a client or management publish,
  * a delayed message that is due, a dead-lettered copy. `x` is the exchange already looked up
  * and checked by the caller (undefined = the default exchange); `exchange` is the name the

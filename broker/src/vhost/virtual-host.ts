@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from '@switchyard/client/protocol';
 import { bindingKey, type Binding } from '../routing/binding.js';
-import { isExchangeType, validateBindingArguments, type ExchangeType } from '../routing/matcher.js';
+import { EXCHANGE_TYPES, isExchangeType, validateBindingArguments, type ExchangeType } from '../routing/matcher.js';
 import { route } from '../routing/router.js';
 import { Queue } from '../queues/queue.js';
 import { guardedClock, systemClock, type Clock } from '../queues/clock.js';
@@ -186,7 +186,7 @@ export class VirtualHost {
       return this.requireExchange(d.exchange);
     }
     if (!isExchangeType(d.exchangeType)) {
-      throw new BrokerError(ErrorCode.COMMAND_INVALID, `invalid exchange type '${d.exchangeType}': use direct, fanout, topic or headers`);
+      throw new BrokerError(ErrorCode.COMMAND_INVALID, `invalid exchange type '${d.exchangeType}': use ${EXCHANGE_TYPES.join(', ')}`);
     }
     refuseDefaultExchange(d.exchange);
     const existing = this.exchanges.get(d.exchange);
