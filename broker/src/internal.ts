@@ -7,3 +7,5 @@ export { VirtualHost } from './vhost/virtual-host.js';
 export { resolveOptions } from './config.js';
 export { createProgram } from './cli/program.js';
 export { streamMetrics } from './metrics/broker-metrics.js';
+export { isLoopbackAddress } from './auth/loopback.js';
+export { AccessControl } from './auth/access-control.js';
