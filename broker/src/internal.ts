@@ -9,3 +9,5 @@ export { createProgram } from './cli/program.js';
 export { streamMetrics } from './metrics/broker-metrics.js';
 export { isLoopbackAddress } from './auth/loopback.js';
 export { AccessControl } from './auth/access-control.js';
+export { FieldReader, boolProblem, describe, intProblem, stringListProblem } from './field-reader.js';
+export { DefinitionsError, parseDefinitions } from './definitions.js';
