@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULTS, resolveOptions, type BrokerOptions } from './config.js';
+import { boolProblem, intProblem, stringListProblem } from './field-reader.js';
 
 /**
  * Server configuration from three layers over the defaults, highest first:
@@ -153,18 +154,19 @@ export function readConfigFile(file: string): Record<string, unknown> {
   return out;
 }
 
+/** What is wrong with a config file value of `kind`, in the wording of the shared field reader. */
 function checkKind(kind: Kind, v: unknown): string | undefined {
   switch (kind) {
     case 'int':
-      return Number.isSafeInteger(v) ? undefined : 'expected an integer';
+      return intProblem(v);
     case 'number':
       return typeof v === 'number' && Number.isFinite(v) ? undefined : 'expected a number';
     case 'list':
-      return Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : 'expected a list of strings';
+      return stringListProblem(v);
     case 'port-or-false':
       return Number.isSafeInteger(v) || v === false ? undefined : 'expected a port number or false';
     case 'bool':
-      return typeof v === 'boolean' ? undefined : 'expected true or false';
+      return boolProblem(v);
     case 'string':
       return typeof v === 'string' && v !== '' ? undefined : 'expected a non-empty string';
   }

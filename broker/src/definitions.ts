@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { fieldTableError, isFieldTable, isWellFormed, type FieldTable } from '@switchyard/client/protocol';
+import { isFieldTable, type FieldTable } from '@switchyard/client/protocol';
 import { exportedHashOf, storedHashOf, type HashingAlgorithm } from './auth/password.js';
 import { checkPermissionSpec } from './auth/permissions.js';
 import type { Broker } from './broker.js';
+import { FieldReader } from './field-reader.js';
 import type { Binding } from './routing/binding.js';
 import { VERSION } from './version.js';
 import { checkQueueLimit } from './vhost/queue-limit.js';
@@ -85,7 +86,8 @@ export class DefinitionsError extends Error {
     readonly path: string,
     message: string,
   ) {
-    super(path === '' ? message : `${path}: ${message}`);
+    // A field table's own error names the entry inside it (`queues[0].arguments["k"]: ...`).
+    super(path === '' || message.startsWith(path) ? message : `${path}: ${message}`);
     this.name = 'DefinitionsError';
   }
 }
@@ -123,63 +125,14 @@ export function exportDefinitions(broker: Broker): DefinitionsDocument {
 const SKIPPED_SECTIONS = ['topic_permissions', 'policies', 'parameters', 'global_parameters'];
 const KNOWN_SECTIONS = new Set(['switchyard_version', 'rabbit_version', 'rabbitmq_version', 'product_name', 'product_version', 'users', 'vhosts', 'permissions', 'exchanges', 'queues', 'bindings', ...SKIPPED_SECTIONS]);
 
-class Reader {
-  constructor(
-    private readonly entry: Record<string, unknown>,
-    private readonly path: string,
-  ) {}
-
-  string(key: string, fallback?: string): string {
-    const v = this.entry[key];
-    if (v === undefined && fallback !== undefined) return fallback;
-    if (typeof v !== 'string') throw new DefinitionsError(`${this.path}.${key}`, v === undefined ? 'required' : `expected a string, got ${JSON.stringify(v)}`);
-    if (!isWellFormed(v)) throw new DefinitionsError(`${this.path}.${key}`, 'string is not valid Unicode (a lone surrogate)');
-    return v;
-  }
-
-  bool(key: string, fallback: boolean): boolean {
-    const v = this.entry[key];
-    if (v === undefined) return fallback;
-    if (typeof v !== 'boolean') throw new DefinitionsError(`${this.path}.${key}`, `expected true or false, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  /** RabbitMQ writes tags as a list (3.9+) or a comma-separated string (before). */
-  tags(key: string): string[] {
-    const v = this.entry[key];
-    if (v === undefined || v === null) return [];
-    if (typeof v === 'string') return v.split(',').map((t) => t.trim()).filter(Boolean);
-    if (!Array.isArray(v) || !v.every((t) => typeof t === 'string')) throw new DefinitionsError(`${this.path}.${key}`, `expected a list of strings, got ${JSON.stringify(v)}`);
-    return v as string[];
-  }
-
-  /** A value checked by `check`, whose TypeError becomes a DefinitionsError naming the field. */
-  checked<T>(key: string, check: () => T): T {
-    try {
-      return check();
-    } catch (err) {
-      throw new DefinitionsError(`${this.path}.${key}`, (err as Error).message);
-    }
-  }
-
-  table(key: string): FieldTable {
-    const v = this.entry[key];
-    if (v === undefined || v === null) return {};
-    if (!isFieldTable(v)) throw new DefinitionsError(`${this.path}.${key}`, 'expected an object');
-    // AMQP field values and limits, as on the wire (spec/protocol.md §Field tables).
-    const error = fieldTableError(v, `${this.path}.${key}`);
-    if (error !== undefined) throw new DefinitionsError('', error);
-    return v;
-  }
-}
-
-function entries(doc: Record<string, unknown>, section: string): Reader[] {
+/** Entries of a section, each read strictly (`null` is not absent) with errors naming it: `queues[2].durable`. */
+function entries(doc: Record<string, unknown>, section: string): FieldReader[] {
   const list = doc[section];
   if (list === undefined) return [];
   if (!Array.isArray(list)) throw new DefinitionsError(section, 'expected an array');
   return list.map((e, i) => {
     if (!isFieldTable(e)) throw new DefinitionsError(`${section}[${i}]`, 'expected an object');
-    return new Reader(e, `${section}[${i}]`);
+    return new FieldReader(e, (field, message) => new DefinitionsError(field, message), { path: `${section}[${i}]`, nullIsAbsent: false });
   });
 }
 
@@ -199,7 +152,7 @@ export function parseDefinitions(value: unknown): { doc: DefinitionsDocument; sk
       const algorithm = r.string('hashing_algorithm', 'rabbit_password_hashing_sha256');
       const hash = r.string('password_hash');
       r.checked('password_hash', () => storedHashOf(algorithm, hash));
-      return { name: r.string('name'), password_hash: hash, hashing_algorithm: algorithm as HashingAlgorithm, tags: r.tags('tags') };
+      return { name: r.string('name'), password_hash: hash, hashing_algorithm: algorithm as HashingAlgorithm, tags: r.list('tags') };
     }),
     vhosts: entries(value, 'vhosts').map((r) => ({ name: r.string('name') })),
     permissions: entries(value, 'permissions').map((r) => {

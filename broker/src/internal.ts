@@ -18,7 +18,7 @@ export { addDeath, isDeadLetterCycle, type DeathReason } from './queues/dead-let
 export { DedupWindow } from './queues/dedup-window.js';
 export { retryDelay } from './queues/retry-policy.js';
 export { RateSampler, type QueueCounterSource } from './management/rates.js';
-export { guardRefusal, isLoopbackAddress } from './management/guard.js';
+export { guardRefusal } from './management/guard.js';
 export { LoginThrottle, throttledMessage } from './auth/login-throttle.js';
 export { createToken, isTokenRevoked } from './auth/token.js';
 export { clip, clipValue } from './log-clip.js';
@@ -31,3 +31,7 @@ export { MemoryStore, MemoryDisk } from './store/memory-store.js';
 export { messageKey } from './store/keys.js';
 export { encodeRecord } from './store/record-codec.js';
 export type { AccessStore, QueueStore, Lease, StoredRef } from './store/store.js';
+export { isLoopbackAddress } from './auth/loopback.js';
+export { AccessControl } from './auth/access-control.js';
+export { FieldReader, boolProblem, describe, intProblem, stringListProblem } from './field-reader.js';
+export { DefinitionsError, parseDefinitions } from './definitions.js';

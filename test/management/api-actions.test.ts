@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { EXCHANGE_TYPES } from '@switchyard/client/protocol';
 import { startBroker, useBroker } from '../helpers/broker.js';
 import { nextEvent, open, text, waitFor } from '../helpers/client.js';
 import { api, GUEST_AUTH, V } from '../helpers/http.js';
@@ -144,6 +145,15 @@ describe('management API: actions', () => {
       expect((await api(fx.tb, 'DELETE', `/api/exchanges/${V}/amq.topic`)).status).to.equal(403);
       expect((await api(fx.tb, 'DELETE', `/api/exchanges/${V}/ax-1`)).status).to.equal(204);
       expect((await api(fx.tb, 'DELETE', `/api/exchanges/${V}/ax-1`)).status).to.equal(404);
+    });
+
+    it('declares every exchange type the broker routes with, x-consistent-hash included (one list)', async () => {
+      expect(EXCHANGE_TYPES).to.include('x-consistent-hash');
+      for (const type of EXCHANGE_TYPES) {
+        expect((await api(fx.tb, 'PUT', `/api/exchanges/${V}/types-${type}`, { type })).status, type).to.equal(201);
+        const x = await api(fx.tb, 'GET', `/api/exchanges/${V}/types-${type}`);
+        expect(x.body.type, type).to.equal(type);
+      }
     });
 
     it('409s deleting an exchange in use with ifUnused', async () => {

@@ -35,6 +35,16 @@ describe('login abuse', function () {
     expect(await connect(tb.url).catch((e: unknown) => e)).to.include({ code: 403 });
   });
 
+  it('throttles a management peer even for credentials it used successfully before (one login cache, spec/security.md)', async () => {
+    const tb = await fx.start({ loginThrottle: { maxFailures: 2, windowMs: 60_000, blockMs: 30_000 } });
+    const get = (auth: string) => fetch(`${tb.broker.managementUrl}/api/overview`, { headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } });
+    expect((await get('guest:guest')).status).to.equal(200);
+    expect((await get('guest:bad1')).status).to.equal(401);
+    expect((await get('guest:bad2')).status).to.equal(401);
+    // No cache of accepted Authorization headers lets the blocked peer around the throttle.
+    expect((await get('guest:guest')).status).to.equal(429);
+  });
+
   it('caps a huge username in log lines', async () => {
     let logged = '';
     const logger = createLogger({ level: 'debug' });

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
 import type { AccessStore, PermissionRecord, UserRecord } from '../store/store.js';
+import { isLoopbackAddress } from './loopback.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { Permissions, checkPermissionSpec, type PermissionSpec } from './permissions.js';
 import { isTokenRevoked, TOKEN_PREFIX, verifyToken } from './token.js';
@@ -12,10 +13,6 @@ const FULL: PermissionSpec = { configure: '.*', write: '.*', read: '.*' };
 
 /** Tags that mean something to the broker (others are kept, as RabbitMQ keeps them). */
 export const ADMINISTRATOR_TAG = 'administrator';
-
-function isLoopback(address: string): boolean {
-  return address === '127.0.0.1' || address === '::1' || address.startsWith('::ffff:127.') || address.startsWith('127.');
-}
 
 const NAME_PATTERN = /^[^\u0000-\u001f]{1,255}$/;
 
@@ -119,10 +116,19 @@ export class AccessControl {
       if (!ok) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${username}' - invalid credentials`);
       user = username;
     }
-    if (user === DEFAULT_USER && !this.guestAnywhere && !isLoopback(remoteAddress)) {
+    if (!this.mayLogInFrom(user, remoteAddress)) {
       throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${DEFAULT_USER}' can only connect via localhost`);
     }
     return { user, viaToken };
+  }
+
+  /**
+   * Whether `user` may log in from `remoteAddress`: `guest` only from loopback unless
+   * `guestAnywhere` (RabbitMQ's `loopback_users`), spec/security.md §Users and authentication.
+   * Client connections and the management API both ask here.
+   */
+  mayLogInFrom(user: string, remoteAddress: string | undefined): boolean {
+    return user !== DEFAULT_USER || this.guestAnywhere || isLoopbackAddress(remoteAddress);
   }
 
   private async verifyCached(user: string, password: string, record: UserRecord): Promise<boolean> {

@@ -1,16 +1,8 @@
 import type { Broker } from '../broker.js';
 import { createToken } from '../auth/token.js';
-import { Body, describe } from './body.js';
-import { badField, HttpError } from './http-util.js';
+import { Body } from './body.js';
+import { HttpError } from './http-util.js';
 import type { Reply, RequestContext, Router } from './router.js';
-
-function stringList(body: Record<string, unknown>, field: string): string[] {
-  const v = body[field];
-  if (v === undefined || v === null) return [];
-  if (typeof v === 'string') return v.split(',').map((t) => t.trim()).filter(Boolean);
-  if (!Array.isArray(v) || !v.every((t) => typeof t === 'string')) throw badField(field, `expected a list of strings, got ${describe(v)}`);
-  return v as string[];
-}
 
 const json = (body: unknown, status = 200): Reply => ({ status, json: body });
 
@@ -37,11 +29,11 @@ export function addAccessRoutes(r: Router, broker: Broker): void {
     }
     if (!exists && ctx.req.headers['if-match'] === '*') throw new HttpError(404, 'not_found', `no user '${name}'`);
     if (!exists) {
-      await access.addUser(name, body.string('password'), stringList(raw, 'tags'));
-      return json({ name, tags: stringList(raw, 'tags') }, 201);
+      await access.addUser(name, body.string('password'), body.list('tags'));
+      return json({ name, tags: body.list('tags') }, 201);
     }
     if (body.has('password')) await access.setPassword(name, body.string('password'));
-    if (raw['tags'] !== undefined) access.setTags(name, stringList(raw, 'tags'));
+    if (raw['tags'] !== undefined) access.setTags(name, body.list('tags'));
     return json(access.listUsers().find((u) => u.name === name));
   });
   r.add('DELETE', '/api/users/:name', (ctx) => {

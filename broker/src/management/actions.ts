@@ -6,7 +6,7 @@ import type { Binding, DestinationKind } from '../routing/binding.js';
 import { EXCHANGE_TYPES } from '../routing/matcher.js';
 import type { ClientConnection } from '../server/connection.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
-import { publishMessage } from '../vhost/publisher.js';
+import { publishParsed } from '../vhost/publisher.js';
 import { Body } from './body.js';
 import { propertiesKey } from './binding-key.js';
 import { HttpError, badField, notFound } from './http-util.js';
@@ -159,7 +159,7 @@ export async function publish(broker: Broker, vhost: VirtualHost, segment: strin
   let properties: MessageProperties | null;
   try {
     properties = validateProperties(body.table('properties'), 'properties');
-    parseExpiration(properties?.expiration);
+    parseExpiration(properties?.expiration); // here, not in publishMessage: a bad one is a 400 naming the field
   } catch (err) {
     throw badField('properties', (err as Error).message.replace(/^properties: /, ''));
   }
@@ -171,7 +171,7 @@ export async function publish(broker: Broker, vhost: VirtualHost, segment: strin
   }
   const exchange = exchangeName(segment);
   if (exchange !== '') requireExchange(vhost, segment);
-  const outcome = publishMessage(vhost, broker.stats, exchange, routingKey, properties, content);
+  const outcome = publishParsed(vhost, broker.stats, exchange, routingKey, properties, content);
   await broker.store.durable();
   if (outcome.kind === 'duplicate') return { routed: true, queues: 0, duplicate: true };
   if (outcome.kind === 'delayed') return { routed: true, queues: 0, delayed: true };

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { isLoopbackAddress } from '../auth/loopback.js';
 import { HttpError } from './http-util.js';
 
-/**
+/*
  * Who may reach the management port (spec/security.md §Management API). As in RabbitMQ, any
  * user tagged `administrator` may use it from any address the listener is reachable on (it
  * binds the broker's `host`, loopback by default); only `guest` is limited to loopback, which
@@ -10,12 +10,9 @@ import { HttpError } from './http-util.js';
  * a loopback peer whose `Host` header names another machine is a DNS-rebinding page, and a
  * state-changing request whose `Origin` differs from its `Host` is cross-site.
  */
-export function isLoopbackAddress(address: string | undefined): boolean {
-  if (address === undefined) return false;
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(a) === 4) return a.startsWith('127.');
-  return a === '::1';
-}
+
+/** The one loopback check lives in auth/ (the login rule uses it too); re-exported for callers of the guard. */
+export { isLoopbackAddress };
 
 /** Host names a browser on this machine uses to reach the API. */
 function isLocalHostHeader(host: string, boundHost: string): boolean {

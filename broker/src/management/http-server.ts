@@ -1,13 +1,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { BrokerError } from '@switchyard/client/protocol';
 import type { Broker } from '../broker.js';
 import { createListener, listenOn, socketEvent, watchAcceptErrors } from '../broker.js';
 import type { Logger } from '../logging.js';
 import { toHttpError } from './errors.js';
 import { throttledMessage } from '../auth/login-throttle.js';
 import { clip } from '../log-clip.js';
-import { checkRequest, isLoopbackAddress } from './guard.js';
+import { checkRequest } from './guard.js';
 import { HttpError, readJsonBody, SECURITY_HEADERS, sendJson, sendNoContent, sendText } from './http-util.js';
 import { RateSampler, type RateSamplerOptions } from './rates.js';
 import { createRoutes } from './routes.js';
@@ -116,14 +115,9 @@ export class ManagementServer {
    * HTTP Basic authentication of a user tagged `administrator` (guest: loopback only), on
    * every endpoint but `/metrics` and `/api/health`, which scrapers and probes read.
    */
-  /** Accepted Authorization headers, so a polling dashboard does not pay scrypt per request. */
-  private readonly verified = new Map<string, { until: number; generation: number }>();
-
   private async authenticate(req: IncomingMessage): Promise<void> {
     const header = req.headers.authorization;
     if (header === undefined) throw new HttpError(401, 'unauthorized', 'the management API needs HTTP Basic credentials of a user tagged administrator');
-    const hit = this.verified.get(header);
-    if (hit !== undefined && hit.until > Date.now() && hit.generation === this.broker.access.generation) return;
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (m === null) throw new HttpError(401, 'unauthorized', 'only HTTP Basic authentication is supported');
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
@@ -141,12 +135,9 @@ export class ManagementServer {
     }
     throttle?.succeeded(peer);
     if (!access.isAdministrator(user)) throw new HttpError(403, 'access_refused', `user '${user}' is not tagged administrator`);
-    const remote = req.socket.remoteAddress ?? '';
-    if (user === 'guest' && !this.broker.options.guestAnywhere && !isLoopbackAddress(remote)) {
-      throw new HttpError(403, 'access_refused', `user 'guest' can only connect via localhost`);
+    if (!access.mayLogInFrom(user, req.socket.remoteAddress)) {
+      throw new HttpError(403, 'access_refused', `user '${user}' can only connect via localhost`);
     }
-    if (this.verified.size > 1000) this.verified.clear();
-    this.verified.set(header, { until: Date.now() + 60_000, generation: access.generation });
   }
 
 }

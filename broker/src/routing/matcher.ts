@@ -1,3 +1,4 @@
+import type { ExchangeType } from '@switchyard/client/protocol';
 import type { Binding, FieldTable } from './binding.js';
 import { DirectMatcher } from './direct.js';
 import { FanoutMatcher } from './fanout.js';
@@ -5,25 +6,8 @@ import { HeadersMatcher, validateHeadersArguments } from './headers.js';
 import { TopicMatcher, type TopicMatcherOptions } from './topic.js';
 import { ConsistentHashMatcher, MAX_HASH_WEIGHT, parseHashWeight } from './consistent-hash.js';
 
-/**
- * The built-in exchange types, named as AMQP 0-9-1 names them, plus `x-consistent-hash`
- * (RabbitMQ's consistent-hash plugin, built in here).
- */
-export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers' | 'x-consistent-hash';
-
-/** Every built-in exchange type, e.g. to validate a declare request. */
-export const EXCHANGE_TYPES: readonly ExchangeType[] = Object.freeze([
-  'direct',
-  'fanout',
-  'topic',
-  'headers',
-  'x-consistent-hash',
-] as const);
-
-/** True when `value` names a built-in exchange type. */
-export function isExchangeType(value: unknown): value is ExchangeType {
-  return typeof value === 'string' && (EXCHANGE_TYPES as readonly string[]).includes(value);
-}
+// The exchange types are listed once, in the protocol module the SDK shares.
+export { EXCHANGE_TYPES, isExchangeType, type ExchangeType } from '@switchyard/client/protocol';
 
 /**
  * The bindings of one exchange, indexed for its type's matching rule. Pure and synchronous:

@@ -4,7 +4,7 @@ import type { Permissions } from '../auth/permissions.js';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
 import { checkShortString } from '../vhost/names.js';
-import { publishMessage, type PublishOutcome } from '../vhost/publisher.js';
+import { countDirectPublish, publishMessage, type PublishOutcome } from '../vhost/publisher.js';
 import type { MessageRecord } from '../store/store.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import type { ConfirmSource } from './confirm-scheduler.js';
@@ -127,11 +127,8 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
 
   /** A reply to a direct reply-to requester: delivered to its channel, or unroutable. */
   private publishReply(routingKey: string, properties: MessageProperties | null, content: Uint8Array): PublishOutcome {
-    const stats = this.conn.services.stats;
-    stats.published++;
     const queues = this.conn.services.directReplyTo.deliver(this.conn.vhost.name, routingKey, properties, content);
-    if (queues === 0) stats.unroutable++;
-    return { kind: 'routed', queues, refusedBy: undefined };
+    return countDirectPublish(this.conn.services.stats, queues);
   }
 
   /**

@@ -1,7 +1,7 @@
-import { route } from '../routing/router.js';
 import { addDeath, isDeadLetterCycle, type DeathReason } from '../queues/dead-letter.js';
 import type { Queue } from '../queues/queue.js';
 import type { MessageRecord } from '../store/store.js';
+import { routeAndEnqueue } from './publisher.js';
 import type { VirtualHost } from './virtual-host.js';
 
 /**
@@ -15,6 +15,8 @@ import type { VirtualHost } from './virtual-host.js';
 export function deadLetter(vhost: VirtualHost, queue: Queue, record: MessageRecord, reason: DeathReason, now: number): number {
   const dlxName = queue.policy.deadLetterExchange;
   if (dlxName === undefined) return 0;
+  const dlx = dlxName === '' ? undefined : vhost.exchange(dlxName);
+  if (dlxName !== '' && dlx === undefined) return 0;
   const routingKey = queue.policy.deadLetterRoutingKey ?? record.routingKey;
   const properties = addDeath(record.properties, {
     queue: queue.name,
@@ -23,22 +25,6 @@ export function deadLetter(vhost: VirtualHost, queue: Queue, record: MessageReco
     routingKeys: [record.routingKey],
     time: Math.floor(now / 1000),
   });
-  let targets: Queue[];
-  if (dlxName === '') {
-    const q = vhost.queue(routingKey);
-    targets = q === undefined ? [] : [q];
-  } else {
-    const dlx = vhost.exchange(dlxName);
-    if (dlx === undefined) return 0;
-    targets = route(dlx, routingKey, properties.headers, (n) => vhost.exchange(n))
-      .queues.map((n) => vhost.queue(n))
-      .filter((q): q is Queue => q !== undefined);
-  }
-  let count = 0;
-  for (const target of targets) {
-    if (isDeadLetterCycle(properties, target.name, reason)) continue;
-    target.enqueue(dlxName, routingKey, properties, record.content);
-    count++;
-  }
-  return count;
+  const skip = (target: Queue): boolean => isDeadLetterCycle(properties, target.name, reason);
+  return routeAndEnqueue(vhost, dlx, dlxName, routingKey, properties, record.content, skip).queues;
 }

@@ -2,6 +2,7 @@ import type { MessageProperties } from '@switchyard/client/protocol';
 import type { Queue } from '../queues/queue.js';
 import { parseExpiration } from '../queues/ttl.js';
 import { delayOf } from './delayed-messages.js';
+import type { Exchange } from './exchange.js';
 import { checkShortString } from './names.js';
 import type { VirtualHost } from './virtual-host.js';
 
@@ -12,11 +13,15 @@ export interface PublishCounters {
   duplicates: number;
 }
 
+/** A message routed now: how many queues took it, and one that refused it, if any. */
+export interface RoutedOutcome {
+  kind: 'routed';
+  queues: number;
+  refusedBy: Queue | undefined;
+}
+
 /** What became of a publish. */
-export type PublishOutcome =
-  | { kind: 'duplicate' }
-  | { kind: 'delayed' }
-  | { kind: 'routed'; queues: number; refusedBy: Queue | undefined };
+export type PublishOutcome = { kind: 'duplicate' } | { kind: 'delayed' } | RoutedOutcome;
 
 /**
  * The one publish path, shared by client channels and the management API: checks the
@@ -34,6 +39,21 @@ export function publishMessage(
   content: Uint8Array,
 ): PublishOutcome {
   parseExpiration(properties?.expiration); // 406 before anything is enqueued
+  return publishParsed(vhost, counters, exchange, routingKey, properties, content);
+}
+
+/**
+ * {@link publishMessage} for a caller that has already checked the expiration with
+ * `parseExpiration` (the management API, which answers a bad one with 400 naming the field).
+ */
+export function publishParsed(
+  vhost: VirtualHost,
+  counters: PublishCounters,
+  exchange: string,
+  routingKey: string,
+  properties: MessageProperties | null,
+  content: Uint8Array,
+): PublishOutcome {
   checkShortString('routing key', routingKey);
   counters.published++;
   if (vhost.exchangeDedup.isDuplicate(exchange, properties, properties?.persistent === true)) {
@@ -45,9 +65,42 @@ export function publishMessage(
     vhost.publishDelayed(exchange, routingKey, properties, content, delayMs);
     return { kind: 'delayed' };
   }
-  const queues = vhost.route(exchange, routingKey, properties?.headers);
-  if (queues.length === 0) counters.unroutable++;
+  const outcome = routeAndEnqueue(vhost, vhost.publishTarget(exchange), exchange, routingKey, properties, content);
+  if (outcome.queues === 0) counters.unroutable++;
+  return outcome;
+}
+
+/**
+ * Counts a publish that reached its receiver around the queues (a direct reply-to reply,
+ * spec/semantics.md §Direct reply-to) as {@link publishParsed} counts a routed one.
+ */
+export function countDirectPublish(counters: PublishCounters, delivered: number): RoutedOutcome {
+  counters.published++;
+  if (delivered === 0) counters.unroutable++;
+  return { kind: 'routed', queues: delivered, refusedBy: undefined };
+}
+
+/**
+ * Route-and-enqueue, the one place a message enters queues: a client or management publish,
+ * a delayed message that is due, a dead-lettered copy. `x` is the exchange already looked up
+ * and checked by the caller (undefined = the default exchange); `exchange` is the name the
+ * message records. `skip` leaves out queues the caller must not reach (a dead-letter cycle).
+ */
+export function routeAndEnqueue(
+  vhost: VirtualHost,
+  x: Exchange | undefined,
+  exchange: string,
+  routingKey: string,
+  properties: MessageProperties | null,
+  content: Uint8Array,
+  skip?: (queue: Queue) => boolean,
+): RoutedOutcome {
+  let queues = 0;
   let refusedBy: Queue | undefined;
-  for (const q of queues) if (q.enqueue(exchange, routingKey, properties, content) === 'rejected') refusedBy = q;
-  return { kind: 'routed', queues: queues.length, refusedBy };
+  for (const q of vhost.queuesFor(x, routingKey, properties?.headers)) {
+    if (skip !== undefined && skip(q)) continue;
+    queues++;
+    if (q.enqueue(exchange, routingKey, properties, content) === 'rejected') refusedBy = q;
+  }
+  return { kind: 'routed', queues, refusedBy };
 }

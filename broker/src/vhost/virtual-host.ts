@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from '@switchyard/client/protocol';
 import { bindingKey, type Binding } from '../routing/binding.js';
-import { isExchangeType, validateBindingArguments, type ExchangeType } from '../routing/matcher.js';
+import { EXCHANGE_TYPES, isExchangeType, validateBindingArguments, type ExchangeType } from '../routing/matcher.js';
 import { route } from '../routing/router.js';
 import { Queue } from '../queues/queue.js';
 import { guardedClock, systemClock, type Clock } from '../queues/clock.js';
@@ -11,6 +11,7 @@ import { DelayedMessages } from './delayed-messages.js';
 import { ExchangeDedup, exchangeDedupWindow } from './publish-gate.js';
 import { assertEquivalent, assertEquivalentArguments } from './equivalence.js';
 import { Exchange } from './exchange.js';
+import { routeAndEnqueue } from './publisher.js';
 import { checkName, checkNewName, checkShortString } from './names.js';
 
 /** The exchanges every vhost has, as in RabbitMQ. `''` is the default exchange. */
@@ -118,19 +119,14 @@ export class VirtualHost {
    * message is routed when due (spec/semantics.md §Delayed messages).
    */
   publishDelayed(exchangeName: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array, delayMs: number): void {
-    if (exchangeName !== '') {
-      const x = this.requireExchange(exchangeName);
-      if (x.internal) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
-    }
+    this.publishTarget(exchangeName);
     this.delayed.schedule(exchangeName, routingKey, properties, content, delayMs);
   }
 
   /** A delayed message is due: route it as if published now; dropped if its exchange is gone. */
   private routeDue(record: MessageRecord): void {
     if (record.exchange !== '' && !this.exchanges.has(record.exchange)) return;
-    for (const q of this.route(record.exchange, record.routingKey, record.properties?.headers)) {
-      q.enqueue(record.exchange, record.routingKey, record.properties, record.content);
-    }
+    routeAndEnqueue(this, this.publishTarget(record.exchange), record.exchange, record.routingKey, record.properties, record.content);
   }
 
   exchange(name: string): Exchange | undefined {
@@ -189,7 +185,7 @@ export class VirtualHost {
       return this.requireExchange(d.exchange);
     }
     if (!isExchangeType(d.exchangeType)) {
-      throw new BrokerError(ErrorCode.COMMAND_INVALID, `invalid exchange type '${d.exchangeType}': use direct, fanout, topic or headers`);
+      throw new BrokerError(ErrorCode.COMMAND_INVALID, `invalid exchange type '${d.exchangeType}': use ${EXCHANGE_TYPES.join(', ')}`);
     }
     refuseDefaultExchange(d.exchange);
     const existing = this.exchanges.get(d.exchange);
@@ -431,17 +427,34 @@ export class VirtualHost {
   }
 
   /**
-   * Queues a message published to `exchange` goes to. Throws 404 for a missing exchange
-   * and 403 for an internal one (clients may not publish to internal exchanges).
+   * The exchange a client publish (or a due delayed message) goes through: undefined for the
+   * default exchange; 404 for a missing exchange, 403 for an internal one (clients may not
+   * publish to internal exchanges; dead-lettering may, so it looks exchanges up itself).
+   * The one internal-exchange check of the publish path.
    */
-  route(exchangeName: string, routingKey: string, headers: FieldTable | undefined): readonly Queue[] {
-    if (exchangeName === '') {
-      const q = this.queues.get(routingKey);
-      return q === undefined ? [] : [q];
-    }
+  publishTarget(exchangeName: string): Exchange | undefined {
+    if (exchangeName === '') return undefined;
     const x = this.requireExchange(exchangeName);
     if (x.internal) {
       throw new BrokerError(ErrorCode.ACCESS_REFUSED, `cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
+    }
+    return x;
+  }
+
+  /** Queues a client publish to `exchangeName` reaches: {@link publishTarget}'s checks, then {@link queuesFor}. */
+  route(exchangeName: string, routingKey: string, headers: FieldTable | undefined): readonly Queue[] {
+    return this.queuesFor(this.publishTarget(exchangeName), routingKey, headers);
+  }
+
+  /**
+   * Queues a message reaches through `x`, alternate exchanges and exchange-to-exchange
+   * bindings included; `undefined` is the default exchange (the queue the routing key names).
+   * A lookup only: the caller has done the access checks ({@link publishTarget}).
+   */
+  queuesFor(x: Exchange | undefined, routingKey: string, headers: FieldTable | undefined): readonly Queue[] {
+    if (x === undefined) {
+      const q = this.queues.get(routingKey);
+      return q === undefined ? [] : [q];
     }
     const result = route(x, routingKey, headers, (n) => this.exchanges.get(n));
     const out: Queue[] = [];

@@ -5,8 +5,8 @@
 import { fieldTableError } from '../protocol/field-table.js';
 import { isFieldTable, type FieldTable } from '../protocol/properties.js';
 
-/** The four exchange types. Any other string is sent as is and refused by the broker. */
-export type ExchangeType = 'direct' | 'topic' | 'headers' | 'fanout';
+/** The broker's exchange types. Any other string is sent as is and refused by the broker. */
+export type { ExchangeType } from '../protocol/exchange-types.js';
 
 /** Options of `assertExchange`. */
 export interface AssertExchangeOptions {

@@ -5,3 +5,4 @@ export * from './frames.js';
 export * from './properties.js';
 export * from './codec.js';
 export * from './field-table.js';
+export * from './exchange-types.js';
