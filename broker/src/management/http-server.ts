@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { BrokerError } from '@switchyard/client/protocol';
 import type { Broker } from '../broker.js';
-import { createListener, listenOn, socketEvent, watchAcceptErrors } from '../broker.js';
+import { createListener, listenOn, socketEvent, watchAcceptErrors } from '../transports/listen.js';
 import type { Logger } from '../logging.js';
 import { toHttpError } from './errors.js';
 import { throttledMessage } from '../auth/login-throttle.js';

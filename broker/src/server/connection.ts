@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { WebSocket } from 'ws';
 import {
   BATCH_TARGET_BYTES,
   BrokerError,
@@ -17,6 +16,7 @@ import { Permissions } from '../auth/permissions.js';
 import { errorFields, type Logger } from '../logging.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { ServerChannel } from './channel.js';
+import type { FrameConnection } from './frame-connection.js';
 import type { BrokerServices } from './services.js';
 
 const State = { handshake: 'handshake', authenticating: 'authenticating', open: 'open', closing: 'closing', closed: 'closed' } as const;
@@ -32,8 +32,9 @@ const CLOSE_TIMEOUT_MS = 2_000;
 const MAX_HELD_FRAMES = 10_000;
 
 /**
- * One client WebSocket: handshake, channels, heartbeats, outgoing batching and
- * backpressure. spec/protocol.md §Connection.
+ * One client connection speaking our frame protocol over any FrameConnection (WebSocket or
+ * in-memory): handshake, channels, heartbeats, outgoing batching and backpressure.
+ * spec/protocol.md §3. Connection.
  */
 export class ClientConnection {
   readonly id = randomUUID();
@@ -67,16 +68,17 @@ export class ClientConnection {
   private closeDetail: { by: 'client' | 'broker'; code: number; reason: string } | undefined;
   private readonly log: Logger;
 
+  readonly remoteAddress: string;
+
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: FrameConnection,
     readonly services: BrokerServices,
-    readonly remoteAddress: string,
   ) {
-    this.log = services.logger.child({ component: 'connection', conn: this.id, peer: remoteAddress });
-    ws.binaryType = 'nodebuffer';
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
-    ws.on('close', (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()));
-    ws.on('error', (err) => this.log.warn('socket error', { error: err.message }));
+    this.remoteAddress = ws.remoteAddress;
+    this.log = services.logger.child({ component: 'connection', conn: this.id, peer: this.remoteAddress });
+    ws.onMessage((data, binary) => this.onMessage(data, binary));
+    ws.onClose((code, reason) => this.onSocketClose(code, reason));
+    ws.onError((err) => this.log.warn('socket error', { error: err.message }));
     this.timer = setTimeout(() => {
       if (this.state === State.handshake) this.closeWithError(new BrokerError(ErrorCode.CONNECTION_FORCED, `handshake timeout: no hello within ${services.options.handshakeTimeoutMs} ms`));
     }, services.options.handshakeTimeoutMs);
@@ -129,7 +131,7 @@ export class ClientConnection {
     if (this.outbox.frameCount === 0 || this.state === State.closed) return;
     const bytes = this.outbox.finish();
     this.lastSent = Date.now();
-    this.ws.send(bytes, { binary: true }, () => this.guard('write callback', this.onWritten));
+    this.ws.send(bytes, this.written);
     if (!this.backpressured && this.ws.bufferedAmount > this.services.options.socketHighWaterBytes) {
       this.backpressured = true;
     }
@@ -147,6 +149,8 @@ export class ClientConnection {
       this.ws.terminate();
     }
   }
+
+  private readonly written = (): void => this.guard('write callback', this.onWritten);
 
   private readonly onWritten = (): void => {
     // Resume once half the high-water mark has drained, so we do not flap at the boundary.
@@ -326,6 +330,9 @@ export class ClientConnection {
     this.state = State.open;
     clearTimeout(this.timer);
     this.timer = undefined;
+    // The peer heartbeats only once it has helloOk: silence is counted from here, not from
+    // its hello, or a slow login (password hashing on a loaded host) would read as a dead peer.
+    this.lastReceived = Date.now();
     // Ticks at a quarter interval: a silent peer is found dead within 2.25 intervals.
     if (this.heartbeatMs > 0) this.timer = setInterval(() => this.guard('heartbeat', this.tick), Math.max(25, Math.floor(this.heartbeatMs / 4)));
     this.send({
@@ -338,6 +345,7 @@ export class ClientConnection {
       serverProperties: { product: 'switchyard', version: this.services.version, protocolVersion: PROTOCOL_VERSION },
     });
     this.services.connectionOpened(this);
+    this.ws.authenticated();
     this.log.info('connection opened', { user: this.user, vhost: f.vhost, client: f.clientProperties['product'] });
     this.ws.resume();
     this.drainHeld();
