@@ -27,19 +27,24 @@ import type { Permissions } from './auth/permissions.js';
 import { ScopedStore } from './store/scoped-store.js';
 import type { AccessStore } from './store/store.js';
 import type { Login } from './server/services.js';
+import type { BrokerHost } from './broker-host.js';
 
+
+/** What a running broker reports to its embedder (public-broker.ts turns these into events). */
+export interface RuntimeHooks {
+  connectionOpened?(conn: ClientConnection): void;
+  connectionClosed?(conn: ClientConnection): void;
+  alarm?(state: AlarmState): void;
+}
 
 /**
- * The broker: a WebSocket listener for clients, a management HTTP listener, the vhosts
- * with their exchanges and queues, and the LMDB store behind them.
- *
- * ```ts
- * const broker = await Broker.start({ port: 0, dataDir, managementPort: 0 });
- * broker.url; // 'ws://127.0.0.1:PORT'
- * await broker.close();
- * ```
+ * The running broker behind the public `Broker` (public-broker.ts): the WebSocket listener
+ * for clients, the management HTTP listener, the vhosts with their exchanges and queues, and
+ * the store behind them. It is the service locator sessions, management and definitions
+ * reach through the BrokerServices and BrokerHost interfaces. Internal: embedders use
+ * `Broker`; tests reach this through `brokerInternals` (@switchyard/broker/internal).
  */
-export class Broker implements BrokerServices {
+export class BrokerRuntime implements BrokerServices, BrokerHost {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly version = VERSION;
@@ -65,7 +70,10 @@ export class Broker implements BrokerServices {
   /** Users, vhosts and permissions. */
   readonly access: AccessControl;
 
-  private constructor(options: ResolvedOptions) {
+  private constructor(
+    options: ResolvedOptions,
+    private readonly hooks: RuntimeHooks,
+  ) {
     this.options = options;
     this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
     if (options.store !== undefined) this.store = options.store;
@@ -76,6 +84,7 @@ export class Broker implements BrokerServices {
     }
     this.confirms = new ConfirmScheduler(this.store, this.histograms, () => this.alarms.noteWrite(this.store.takePendingBytes?.() ?? 0));
     this.alarms = new ResourceAlarms(options.memoryHighWatermark, options.diskFreeLimitBytes, options.dataDir, (state) => this.onAlarm(state), this.logger);
+    // The option's type says so; checked again for JavaScript callers.
     if (!isAccessStore(this.store)) throw new TypeError('Invalid option "store": it must also keep users, vhosts and permissions (AccessStore)');
     const accessStore = this.store;
     this.access = new AccessControl(accessStore, () => this.store.allocateQueueId(), {
@@ -117,8 +126,8 @@ export class Broker implements BrokerServices {
    * listening. Rejects with a clear error for bad options, an unusable data directory or a
    * port in use.
    */
-  static async start(options: BrokerOptions = {}): Promise<Broker> {
-    const broker = new Broker(resolveOptions(options));
+  static async start(options: BrokerOptions = {}, hooks: RuntimeHooks = {}): Promise<BrokerRuntime> {
+    const broker = new BrokerRuntime(resolveOptions(options), hooks);
     try {
       try {
         await broker.recover();
@@ -249,7 +258,8 @@ export class Broker implements BrokerServices {
     return [s.memory ? 'memory' : '', s.disk ? 'disk' : ''].filter(Boolean).join(' and ') + ' alarm';
   }
 
-  private onAlarm(_state: AlarmState): void {
+  private onAlarm(state: AlarmState): void {
+    this.hooks.alarm?.({ ...state });
     const reason = this.alarmReason();
     for (const conn of this.connections) {
       if (reason === undefined) conn.unblock();
@@ -269,11 +279,13 @@ export class Broker implements BrokerServices {
   connectionOpened(conn: ClientConnection): void {
     this.stats.connectionsOpened++;
     this.openCount++;
+    this.hooks.connectionOpened?.(conn);
   }
 
-  connectionClosed(_conn: ClientConnection): void {
+  connectionClosed(conn: ClientConnection): void {
     this.stats.connectionsClosed++;
     this.openCount--;
+    this.hooks.connectionClosed?.(conn);
   }
 
   /**

@@ -7,3 +7,6 @@ export { VirtualHost } from './vhost/virtual-host.js';
 export { resolveOptions } from './config.js';
 export { createProgram } from './cli/program.js';
 export { streamMetrics } from './metrics/broker-metrics.js';
+export { brokerInternals } from './public-broker.js';
+export { BrokerRuntime } from './broker.js';
+export { createMemoryPair, MemoryFrameConnection, MemoryPeer } from './server/memory-pair.js';

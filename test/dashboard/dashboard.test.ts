@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, open, type Connection } from '../helpers/client.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const REQUIRED = process.env['REQUIRE_BROWSER'] === '1' || process.env['CI'] !== undefined;
@@ -78,7 +79,7 @@ describe('web dashboard (Chromium)', function () {
     // a test message from the page
     await page.click('#queues tr[data-queue="dash-q"] button[data-action="publish"]');
     await waitForText('dash-q', 'ready', '6');
-    expect(tb.broker.vhost('/')!.queue('dash-q')!.messageCount).to.equal(6);
+    expect(brokerInternals(tb.broker).vhost('/')!.queue('dash-q')!.messageCount).to.equal(6);
 
     await mkdir(OUTPUT_DIR, { recursive: true });
     await page.screenshot({ path: `${OUTPUT_DIR}dashboard.png`, fullPage: true });
@@ -100,7 +101,7 @@ describe('web dashboard (Chromium)', function () {
     expect(await page.locator('#connections tbody tr').count()).to.be.at.least(1);
     await page.click('#queues tr[data-queue="dash-del"] button[data-action="delete"]');
     await page.waitForFunction(() => document.querySelector('#queues tr[data-queue="dash-del"]') === null, undefined, { timeout: 5_000 });
-    expect(tb.broker.vhost('/')!.queue('dash-del')).to.equal(undefined);
+    expect(brokerInternals(tb.broker).vhost('/')!.queue('dash-del')).to.equal(undefined);
     expect(pageErrors).to.deep.equal([]);
   });
 });

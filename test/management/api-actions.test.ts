@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, once, open, text, waitFor, type Connection } from '../helpers/client.js';
 import { api, GUEST_AUTH, V } from './http.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 describe('management API: actions', () => {
   let tb: TestBroker;
@@ -316,7 +317,7 @@ describe('management API: actions', () => {
       const err = await errored;
       expect(err.code).to.equal(320);
       expect(err.message).to.match(/maintenance window/);
-      await waitFor(() => [...tb.broker.allConnections()].every((c) => c.id !== id), 'the connection to go');
+      await waitFor(() => [...brokerInternals(tb.broker).allConnections()].every((c) => c.id !== id), 'the connection to go');
       expect((await api(tb, 'DELETE', `/api/connections/${id}`)).status).to.equal(404);
     });
   });

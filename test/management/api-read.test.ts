@@ -4,6 +4,7 @@ import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, open, waitFor, type Connection } from '../helpers/client.js';
 import { api, V } from './http.js';
 import { GUEST_AUTH } from './http.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 describe('management API: reading', () => {
   let tb: TestBroker;
@@ -94,9 +95,9 @@ describe('management API: reading', () => {
     it('returns a queue history with depth and rates', async () => {
       const { ch } = await open(tb.url, conns);
       await ch.assertQueue('rq-hist');
-      tb.broker.managementServer!.sampler.sample();
+      brokerInternals(tb.broker).managementServer!.sampler.sample();
       for (let i = 0; i < 4; i++) await ch.sendToQueue('rq-hist', Buffer.from('x'));
-      tb.broker.managementServer!.sampler.sample();
+      brokerInternals(tb.broker).managementServer!.sampler.sample();
       const r = await api(tb, 'GET', `/api/queues/${V}/rq-hist/history`);
       expect(r.status).to.equal(200);
       expect(r.body.intervalMs).to.be.a('number');

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { connect } from '@switchyard/client';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, open, type Connection } from '../helpers/client.js';
-import { streamMetrics } from '@switchyard/broker/internal';
+import { brokerInternals, streamMetrics } from '@switchyard/broker/internal';
 import { parseExposition, valueOf } from './exposition.js';
 
 describe('GET /metrics (Prometheus)', () => {
@@ -129,7 +129,7 @@ describe('GET /metrics (Prometheus)', () => {
   });
 
   it('streams 20,000 queues in bounded chunks, yielding to the event loop between them', async () => {
-    const vhost = tb.broker.vhost('/')!;
+    const vhost = brokerInternals(tb.broker).vhost('/')!;
     for (let i = 0; i < 20_000; i++) {
       vhost.declareQueue({ queue: `bulk-${i}`, passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} }, 'test');
     }
@@ -138,7 +138,7 @@ describe('GET /metrics (Prometheus)', () => {
     const ticker = setInterval(() => ticks++, 0);
     const seen: number[] = [];
     try {
-      await streamMetrics(tb.broker, async (chunk) => {
+      await streamMetrics(brokerInternals(tb.broker), async (chunk) => {
         chunks.push(chunk.split('\n').length);
         seen.push(ticks);
         await new Promise((r) => setImmediate(r));

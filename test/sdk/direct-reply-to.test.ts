@@ -5,6 +5,7 @@ import { startBroker, useBroker } from '../helpers/broker.js';
 import { closeAll, open, waitFor, type Channel, type Connection } from '../helpers/client.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { RestartableBroker, nextEvent, sleep } from './support.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 type Msg = ConsumeMessage<Buffer>;
 const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
@@ -127,8 +128,8 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
   });
 
   it('does not deliver a reply published in another vhost', async () => {
-    fx.tb.broker.access.addVhost('other');
-    fx.tb.broker.access.setPermissions('guest', 'other', { configure: '.*', write: '.*', read: '.*' });
+    brokerInternals(fx.tb.broker).access.addVhost('other');
+    brokerInternals(fx.tb.broker).access.setPermissions('guest', 'other', { configure: '.*', write: '.*', read: '.*' });
     const { ch: requester } = await open(fx.tb.url, fx.conns);
     const { ch: responder } = await open(fx.tb.url, fx.conns);
     const replies: Msg[] = [];

@@ -1,5 +1,5 @@
 import { BrokerError, ErrorCode, validateProperties, type MessageProperties } from '@switchyard/client/protocol';
-import type { Broker } from '../broker.js';
+import type { BrokerHost as Broker } from '../broker-host.js';
 import { parseExpiration } from '../queues/ttl.js';
 import type { Queue } from '../queues/queue.js';
 import type { Binding, DestinationKind } from '../routing/binding.js';
