@@ -26,14 +26,14 @@ import { LoginThrottle, throttledMessage } from './auth/login-throttle.js';
 import type { Permissions } from './auth/permissions.js';
 import { ScopedStore } from './store/scoped-store.js';
 import type { AccessStore } from './store/store.js';
-import type { Login } from './server/services.js';
+import type { ConnectionInfo, Login } from './server/services.js';
 import type { BrokerHost } from './broker-host.js';
 
 
 /** What a running broker reports to its embedder (public-broker.ts turns these into events). */
 export interface RuntimeHooks {
-  connectionOpened?(conn: ClientConnection): void;
-  connectionClosed?(conn: ClientConnection): void;
+  connectionOpened?(conn: ConnectionInfo): void;
+  connectionClosed?(conn: ConnectionInfo): void;
   alarm?(state: AlarmState): void;
 }
 
@@ -267,7 +267,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     }
   }
 
-  admitConnection(_conn: ClientConnection): BrokerError | undefined {
+  admitConnection(_conn: ConnectionInfo): BrokerError | undefined {
     // Only logged-in connections count: sockets that never say hello are bounded apart
     // (maxPendingConnections) and cannot lock real clients out.
     if (this.openCount >= this.options.maxConnections) {
@@ -276,13 +276,13 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     return undefined;
   }
 
-  connectionOpened(conn: ClientConnection): void {
+  connectionOpened(conn: ConnectionInfo): void {
     this.stats.connectionsOpened++;
     this.openCount++;
     this.hooks.connectionOpened?.(conn);
   }
 
-  connectionClosed(conn: ClientConnection): void {
+  connectionClosed(conn: ConnectionInfo): void {
     this.stats.connectionsClosed++;
     this.openCount--;
     this.hooks.connectionClosed?.(conn);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { BrokerRuntime } from './broker.js';
 import type { BrokerOptions } from './config.js';
 import { errorFields, type Logger } from './logging.js';
-import type { ClientConnection } from './server/connection.js';
+import type { ConnectionInfo } from './server/services.js';
 
 /** A client connection that logged in, or that closed after logging in. */
 export interface BrokerConnectionEvent {
@@ -112,7 +112,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 }
 
-function connectionEvent(conn: ClientConnection): BrokerConnectionEvent {
+function connectionEvent(conn: ConnectionInfo): BrokerConnectionEvent {
   return { id: conn.id, user: conn.user, vhost: conn.vhostName ?? '', remoteAddress: conn.remoteAddress };
 }
 

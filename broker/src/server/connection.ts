@@ -16,6 +16,7 @@ import { Permissions } from '../auth/permissions.js';
 import { errorFields, type Logger } from '../logging.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { ServerChannel } from './channel.js';
+import { FrameSink, handleChannelFrame } from './frame-channel.js';
 import type { FrameConnection } from './frame-connection.js';
 import type { BrokerServices } from './services.js';
 
@@ -69,6 +70,8 @@ export class ClientConnection {
   private readonly log: Logger;
 
   readonly remoteAddress: string;
+  /** Channels' outbound events, as frames of our protocol. */
+  readonly sink = new FrameSink((frame) => this.send(frame));
 
   constructor(
     private readonly ws: FrameConnection,
@@ -125,6 +128,8 @@ export class ClientConnection {
       setImmediate(() => this.guard('flush', this.flush));
     }
   }
+
+  private readonly sendReply = (frame: Frame): void => this.send(frame);
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
@@ -389,7 +394,7 @@ export class ClientConnection {
     }
     if (ch.state !== 'open') return; // frames in flight when we closed the channel
     try {
-      ch.handle(frame);
+      handleChannelFrame(ch, frame, this.sendReply);
     } catch (err) {
       if (err instanceof BrokerError && isChannelError(err.code)) return this.failChannel(ch, err, 'rid' in frame ? frame.rid : 0);
       throw err;
