@@ -10,3 +10,7 @@ export { streamMetrics } from './metrics/broker-metrics.js';
 export { brokerInternals } from './public-broker.js';
 export { BrokerRuntime } from './broker.js';
 export { createMemoryPair, MemoryFrameConnection, MemoryPeer } from './server/memory-pair.js';
+export { ServerChannel, type ConsumeRequest } from './server/channel.js';
+export { topology } from './server/topology-handlers.js';
+export type { ChannelOwner, ChannelSink, SessionSink, GetResult } from './server/session-sink.js';
+export type { FrameConnection } from './server/frame-connection.js';

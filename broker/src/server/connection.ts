@@ -70,7 +70,7 @@ export class ClientConnection {
   private readonly log: Logger;
 
   readonly remoteAddress: string;
-  /** Channels' outbound events, as frames of our protocol. */
+  /** What the session sends unasked (deliveries, confirms, closes ...), as frames of our protocol. */
   readonly sink = new FrameSink((frame) => this.send(frame));
 
   constructor(
@@ -181,7 +181,7 @@ export class ClientConnection {
   block(reason: string): void {
     if (this.blocked || this.state !== State.open) return;
     this.blocked = true;
-    this.send({ type: 'blocked', channel: 0, reason });
+    this.sink.blocked(reason);
     this.ws.pause();
     this.log.info('connection blocked', { reason });
   }
@@ -191,7 +191,7 @@ export class ClientConnection {
     this.blocked = false;
     if (this.state === State.closed) return;
     this.ws.resume();
-    this.send({ type: 'unblocked', channel: 0 });
+    this.sink.unblocked();
     this.log.info('connection unblocked');
     this.drainHeld();
   }
@@ -408,7 +408,7 @@ export class ClientConnection {
   failChannel(ch: ServerChannel, err: BrokerError, ref: number): void {
     this.log.info('channel error', { channel: ch.number, code: err.code, error: err.message });
     ch.markClosing();
-    this.send({ type: 'channelClose', channel: ch.number, code: err.code, message: `${err.name} - ${err.message}`, ref });
+    this.sink.channelClosed(ch.number, err.code, `${err.name} - ${err.message}`, ref);
   }
 
   /** Closes channels holding a delivery past its consumer timeout (called periodically). */

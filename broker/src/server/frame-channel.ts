@@ -1,6 +1,6 @@
 import { BrokerError, ErrorCode, type Frame, type MessageProperties } from '@switchyard/client/protocol';
 import type { ServerChannel } from './channel.js';
-import type { ChannelSink } from './session-sink.js';
+import type { SessionSink } from './session-sink.js';
 import { topology } from './topology-handlers.js';
 
 /**
@@ -76,8 +76,8 @@ export function handleChannelFrame(ch: ServerChannel, f: Frame, send: (frame: Fr
   }
 }
 
-/** A channel's outbound events as frames of our protocol, queued on the connection's outbox. */
-export class FrameSink implements ChannelSink {
+/** A session's outbound events as frames of our protocol, queued on the connection's outbox. */
+export class FrameSink implements SessionSink {
   constructor(private readonly send: (frame: Frame) => void) {}
 
   deliver(channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, deliveryCount: number, exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): void {
@@ -102,5 +102,17 @@ export class FrameSink implements ChannelSink {
 
   consumerActive(channel: number, consumerTag: string, active: boolean): void {
     this.send({ type: 'consumerActive', channel, consumerTag, active });
+  }
+
+  channelClosed(channel: number, code: number, message: string, ref: number): void {
+    this.send({ type: 'channelClose', channel, code, message, ref });
+  }
+
+  blocked(reason: string): void {
+    this.send({ type: 'blocked', channel: 0, reason });
+  }
+
+  unblocked(): void {
+    this.send({ type: 'unblocked', channel: 0 });
   }
 }

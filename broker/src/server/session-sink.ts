@@ -27,6 +27,18 @@ export interface ChannelSink {
 }
 
 /**
+ * Everything a session sends unasked: its channels' events, and the connection-level ones
+ * (channel closed by an error, blocked / unblocked by a resource alarm).
+ */
+export interface SessionSink extends ChannelSink {
+  /** The broker closed a channel (a channel error, 4xx); `ref` is the failed request's id, if any. */
+  channelClosed(channel: number, code: number, message: string, ref: number): void;
+  /** Publishing is blocked by a resource alarm (RabbitMQ's connection.blocked). */
+  blocked(reason: string): void;
+  unblocked(): void;
+}
+
+/**
  * What a channel needs from its connection: the logged-in user's context, backpressure,
  * and the sink its outbound events go to. Protocol-independent.
  */
