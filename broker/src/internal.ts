@@ -11,6 +11,7 @@ export { brokerInternals } from './public-broker.js';
 export { BrokerRuntime } from './broker.js';
 export { createMemoryPair, MemoryFrameConnection, MemoryPeer } from './server/memory-pair.js';
 export { ServerChannel, type ConsumeRequest } from './server/channel.js';
+export { Session } from './server/session.js';
 export { topology } from './server/topology-handlers.js';
 export type { ChannelOwner, ChannelSink, SessionSink, GetResult } from './server/session-sink.js';
 export type { FrameConnection } from './server/frame-connection.js';

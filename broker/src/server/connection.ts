@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   BATCH_TARGET_BYTES,
   BrokerError,
@@ -12,13 +11,12 @@ import {
   type Frame,
   type FrameOf,
 } from '@switchyard/client/protocol';
-import { Permissions } from '../auth/permissions.js';
-import { errorFields, type Logger } from '../logging.js';
+import { errorFields } from '../logging.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
-import { ServerChannel } from './channel.js';
 import { FrameSink, handleChannelFrame } from './frame-channel.js';
 import type { FrameConnection } from './frame-connection.js';
 import type { BrokerServices } from './services.js';
+import { Session } from './session.js';
 
 const State = { handshake: 'handshake', authenticating: 'authenticating', open: 'open', closing: 'closing', closed: 'closed' } as const;
 type State = (typeof State)[keyof typeof State];
@@ -37,28 +35,14 @@ const MAX_HELD_FRAMES = 10_000;
  * in-memory): handshake, channels, heartbeats, outgoing batching and backpressure.
  * spec/protocol.md §3. Connection.
  */
-export class ClientConnection {
-  readonly id = randomUUID();
+export class ClientConnection extends Session {
   state: State = State.handshake;
-  user = '';
   clientProperties: FieldTable = {};
   readonly connectedAt = Date.now();
-  /** True while the socket holds more unsent bytes than the high-water mark. */
-  backpressured = false;
-  /** Has published at least once: resource alarms block such connections. */
-  hasPublished = false;
-  /** Blocked by a resource alarm: not read from until it clears. */
-  blocked = false;
-  private vhostRef: VirtualHost | undefined;
-  /** The user's permissions in the connection's vhost (set at login). */
-  permissions: Permissions | undefined;
-  /** Logged in with a token rather than a password (token revocation closes it). */
-  viaToken = false;
   /** Frames decoded while holding, in order; then whole messages read while holding. */
   private heldFrames: Frame[] = [];
   private heldMessages: Buffer[] = [];
   private heldBytes = 0;
-  private readonly channels = new Map<number, ServerChannel>();
   private outbox = new FrameBatch();
   private flushScheduled = false;
   private heartbeatMs = 0;
@@ -67,55 +51,20 @@ export class ClientConnection {
   private timer: NodeJS.Timeout | undefined;
   /** Who closed the connection and why: logged once, on the one `connection closed` line. */
   private closeDetail: { by: 'client' | 'broker'; code: number; reason: string } | undefined;
-  private readonly log: Logger;
-
-  readonly remoteAddress: string;
   /** What the session sends unasked (deliveries, confirms, closes ...), as frames of our protocol. */
   readonly sink = new FrameSink((frame) => this.send(frame));
 
   constructor(
     private readonly ws: FrameConnection,
-    readonly services: BrokerServices,
+    services: BrokerServices,
   ) {
-    this.remoteAddress = ws.remoteAddress;
-    this.log = services.logger.child({ component: 'connection', conn: this.id, peer: this.remoteAddress });
+    super(services, ws.remoteAddress);
     ws.onMessage((data, binary) => this.onMessage(data, binary));
     ws.onClose((code, reason) => this.onSocketClose(code, reason));
     ws.onError((err) => this.log.warn('socket error', { error: err.message }));
     this.timer = setTimeout(() => {
       if (this.state === State.handshake) this.closeWithError(new BrokerError(ErrorCode.CONNECTION_FORCED, `handshake timeout: no hello within ${services.options.handshakeTimeoutMs} ms`));
     }, services.options.handshakeTimeoutMs);
-  }
-
-  /** Name of the vhost, once open. */
-  get vhostName(): string | undefined {
-    return this.vhostRef?.name;
-  }
-
-  /**
-   * The user's current permissions in this vhost (looked up each time, so a change or a
-   * revocation applies at once); only valid on an open connection.
-   */
-  get access(): Permissions {
-    if (this.permissions === undefined) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'connection is not open: send hello first');
-    const current = this.services.permissionsOf(this.user, this.vhostRef!.name);
-    if (current !== undefined) this.permissions = current;
-    else this.permissions = new Permissions(this.user, this.vhostRef!.name, { configure: '', write: '', read: '' });
-    return this.permissions;
-  }
-
-  /** The vhost of an open connection. */
-  get vhost(): VirtualHost {
-    if (this.vhostRef === undefined) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'connection is not open: send hello first');
-    return this.vhostRef;
-  }
-
-  get channelCount(): number {
-    return this.channels.size;
-  }
-
-  channelList(): IterableIterator<ServerChannel> {
-    return this.channels.values();
   }
 
   /** Queues a frame; frames of one event-loop turn leave in as few WebSocket messages as possible. */
@@ -159,40 +108,26 @@ export class ClientConnection {
 
   private readonly onWritten = (): void => {
     // Resume once half the high-water mark has drained, so we do not flap at the boundary.
-    if (this.backpressured && this.ws.bufferedAmount <= this.services.options.socketHighWaterBytes / 2) {
-      this.backpressured = false;
-      for (const ch of this.channels.values()) ch.wake();
-    }
+    if (this.backpressured && this.ws.bufferedAmount <= this.services.options.socketHighWaterBytes / 2) this.drained();
   };
 
-  /** Called on every publish (the alarm itself is checked before a publish is handled). */
-  notePublish(): void {
-    this.hasPublished = true;
-    if (!this.blocked) {
-      const reason = this.services.alarmReason();
-      if (reason !== undefined) this.block(reason);
-    }
+  protected get isOpen(): boolean {
+    return this.state === State.open;
   }
 
-  /**
-   * Resource alarm: tell the client and stop reading its socket (RabbitMQ's connection.blocked);
-   * frames already read are still processed, deliveries continue.
-   */
-  block(reason: string): void {
-    if (this.blocked || this.state !== State.open) return;
-    this.blocked = true;
-    this.sink.blocked(reason);
+  protected get isClosed(): boolean {
+    return this.state === State.closed;
+  }
+
+  protected pauseReading(): void {
     this.ws.pause();
-    this.log.info('connection blocked', { reason });
   }
 
-  unblock(): void {
-    if (!this.blocked) return;
-    this.blocked = false;
-    if (this.state === State.closed) return;
+  protected resumeReading(): void {
     this.ws.resume();
-    this.sink.unblocked();
-    this.log.info('connection unblocked');
+  }
+
+  protected afterUnblock(): void {
     this.drainHeld();
   }
 
@@ -372,12 +307,7 @@ export class ClientConnection {
     const n = frame.channel;
     const ch = this.channels.get(n);
     if (frame.type === 'channelOpen') {
-      if (ch !== undefined) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `channel ${n} is already open`);
-      const max = this.services.options.maxChannelsPerConnection;
-      if (this.channels.size >= max) {
-        throw new BrokerError(ErrorCode.NOT_ALLOWED, `channel limit reached: ${max} channels are open on this connection (maxChannelsPerConnection)`);
-      }
-      this.channels.set(n, new ServerChannel(this, n));
+      this.openChannel(n);
       this.send({ type: 'channelOpenOk', channel: n });
       return;
     }
@@ -398,28 +328,6 @@ export class ClientConnection {
     } catch (err) {
       if (err instanceof BrokerError && isChannelError(err.code)) return this.failChannel(ch, err, 'rid' in frame ? frame.rid : 0);
       throw err;
-    }
-  }
-
-  /**
-   * A channel error: the channel is released at once (consumers cancelled, unacked messages
-   * requeued) and told why; its later frames are ignored until it acknowledges the close.
-   */
-  failChannel(ch: ServerChannel, err: BrokerError, ref: number): void {
-    this.log.info('channel error', { channel: ch.number, code: err.code, error: err.message });
-    ch.markClosing();
-    this.sink.channelClosed(ch.number, err.code, `${err.name} - ${err.message}`, ref);
-  }
-
-  /** Closes channels holding a delivery past its consumer timeout (called periodically). */
-  checkConsumerTimeouts(now: number, defaultMs: number): void {
-    for (const ch of this.channels.values()) {
-      if (ch.state !== 'open') continue;
-      const err = ch.checkConsumerTimeout(now, defaultMs);
-      if (err !== undefined) {
-        this.log.warn('consumer timeout: closing channel', { channel: ch.number, error: err.message });
-        this.failChannel(ch, err, 0);
-      }
     }
   }
 
@@ -446,11 +354,6 @@ export class ClientConnection {
     this.flush();
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.finish(1000, 'close timeout'), CLOSE_TIMEOUT_MS);
-  }
-
-  private releaseChannels(): void {
-    for (const ch of this.channels.values()) ch.release();
-    this.channels.clear();
   }
 
   private finish(wsCode: number, reason: string): void {
