@@ -3,7 +3,7 @@ import type { LoginThrottle } from './auth/login-throttle.js';
 import type { ResolvedOptions } from './config.js';
 import type { Logger } from './logging.js';
 import type { BrokerHistograms } from './metrics/histogram.js';
-import type { ClientConnection } from './server/connection.js';
+import type { Session } from './server/session.js';
 import type { ResourceAlarms } from './server/resource-alarms.js';
 import type { BrokerStats } from './server/services.js';
 import type { QueueStore } from './store/store.js';
@@ -35,5 +35,5 @@ export interface BrokerHost {
   readonly managementUrl: string | undefined;
   vhost(name: string): VirtualHost | undefined;
   allVhosts(): IterableIterator<VirtualHost>;
-  allConnections(): IterableIterator<ClientConnection>;
+  allConnections(): IterableIterator<Session>;
 }

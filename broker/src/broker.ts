@@ -8,7 +8,8 @@ import { ManagementServer } from './management/http-server.js';
 import { systemClock } from './queues/clock.js';
 import { ConfirmScheduler } from './server/confirm-scheduler.js';
 import { enforceRevocation } from './server/access-enforcement.js';
-import { ClientConnection } from './server/connection.js';
+import { ClientConnection } from './transports/ws/connection.js';
+import type { Session } from './server/session.js';
 import { DirectReplyTo } from './server/direct-reply-to.js';
 import type { FrameConnection } from './server/frame-connection.js';
 import { WsListener } from './transports/ws/ws-listener.js';
@@ -55,7 +56,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   readonly store: QueueStore;
   readonly startedAt = Date.now();
   private readonly vhosts = new Map<string, VirtualHost>();
-  private readonly connections = new Set<ClientConnection>();
+  private readonly connections = new Set<Session>();
   private listener: WsListener | undefined;
   private management: ManagementServer | undefined;
   private closing: Promise<void> | undefined;
@@ -215,7 +216,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     return this.vhosts.values();
   }
 
-  allConnections(): IterableIterator<ClientConnection> {
+  allConnections(): IterableIterator<Session> {
     return this.connections.values();
   }
 

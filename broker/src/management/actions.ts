@@ -4,7 +4,7 @@ import { parseExpiration } from '../queues/ttl.js';
 import type { Queue } from '../queues/queue.js';
 import type { Binding, DestinationKind } from '../routing/binding.js';
 import { EXCHANGE_TYPES } from '../routing/matcher.js';
-import type { ClientConnection } from '../server/connection.js';
+import type { Session as ClientConnection } from '../server/session.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { publishMessage } from '../vhost/publisher.js';
 import { Body } from './body.js';

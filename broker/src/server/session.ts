@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
+import { BrokerError, ErrorCode, type FieldTable } from '@switchyard/client/protocol';
 import { Permissions } from '../auth/permissions.js';
 import type { Logger } from '../logging.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
@@ -10,13 +10,16 @@ import type { ChannelOwner, SessionSink } from './session-sink.js';
 /**
  * The protocol-independent half of a client connection: who logged in to which vhost, the
  * channel table and its limit, channel errors, consumer timeouts, backpressure and resource
- * alarm blocking. A wire protocol's connection (ClientConnection for our frames; an AMQP
+ * alarm blocking. A wire protocol's connection (transports/ws/connection.ts for our frames; an AMQP
  * 0-9-1 connection later) extends it with its handshake, framing and heartbeats, and
  * provides the sink its events are encoded by. spec/protocol.md §3. Connection.
  */
 export abstract class Session implements ChannelOwner {
   readonly id = randomUUID();
   user = '';
+  /** What the client said about itself at login (product, version ...). */
+  clientProperties: FieldTable = {};
+  readonly connectedAt = Date.now();
   /** True while the transport holds more unsent bytes than the high-water mark. */
   backpressured = false;
   /** Has published at least once: resource alarms block such connections. */
@@ -39,6 +42,12 @@ export abstract class Session implements ChannelOwner {
   ) {
     this.log = services.logger.child({ component: 'connection', conn: this.id, peer: remoteAddress });
   }
+
+  /** The connection's state, as the management API shows it (`open`, `closing` ...). */
+  abstract readonly state: string;
+
+  /** Closes the connection with a reply code and text (320 CONNECTION_FORCED, ...). */
+  abstract close(code: number, message: string): void;
 
   /** True once logged in and until the close begins: only then may it be blocked. */
   protected abstract get isOpen(): boolean;

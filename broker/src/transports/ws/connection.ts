@@ -7,16 +7,15 @@ import {
   ProtocolError,
   decodeFrames,
   isChannelError,
-  type FieldTable,
   type Frame,
   type FrameOf,
 } from '@switchyard/client/protocol';
-import { errorFields } from '../logging.js';
-import type { VirtualHost } from '../vhost/virtual-host.js';
+import { errorFields } from '../../logging.js';
+import type { VirtualHost } from '../../vhost/virtual-host.js';
 import { FrameSink, handleChannelFrame } from './frame-channel.js';
-import type { FrameConnection } from './frame-connection.js';
-import type { BrokerServices } from './services.js';
-import { Session } from './session.js';
+import type { FrameConnection } from '../../server/frame-connection.js';
+import type { BrokerServices } from '../../server/services.js';
+import { Session } from '../../server/session.js';
 
 const State = { handshake: 'handshake', authenticating: 'authenticating', open: 'open', closing: 'closing', closed: 'closed' } as const;
 type State = (typeof State)[keyof typeof State];
@@ -37,8 +36,6 @@ const MAX_HELD_FRAMES = 10_000;
  */
 export class ClientConnection extends Session {
   state: State = State.handshake;
-  clientProperties: FieldTable = {};
-  readonly connectedAt = Date.now();
   /** Frames decoded while holding, in order; then whole messages read while holding. */
   private heldFrames: Frame[] = [];
   private heldMessages: Buffer[] = [];

@@ -1,7 +1,7 @@
 import { BrokerError, ErrorCode, type Frame, type MessageProperties } from '@switchyard/client/protocol';
-import type { ServerChannel } from './channel.js';
-import type { SessionSink } from './session-sink.js';
-import { topology } from './topology-handlers.js';
+import type { ServerChannel } from '../../server/channel.js';
+import type { SessionSink } from '../../server/session-sink.js';
+import { topology } from '../../server/topology-handlers.js';
 
 /**
  * Our frame protocol's adapter onto the protocol-independent channel: a channel frame
