@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { pbkdf2 } from 'node:crypto';
+import { promisify } from 'node:util';
 import { ErrorCode, PROTOCOL_VERSION, type Frame } from '@switchyard/client/protocol';
 import { brokerInternals, createMemoryPair, type MemoryFrameConnection, type MemoryPeer } from '@switchyard/broker/internal';
 import type { BrokerOptions } from '@switchyard/broker';
@@ -126,6 +128,23 @@ describe('sessions over an in-memory connection', () => {
     client.send({ type: 'closeOk', channel: 0 });
     await new Promise((r) => setTimeout(r, 20));
     expect(server.closed).to.not.equal(undefined);
+  });
+
+  it('counts heartbeat silence from helloOk: a slow login does not make the peer look dead', async () => {
+    tb = await startBroker({ noSync: true, managementPort: false, heartbeatMs: 100 });
+    const pair = createMemoryPair();
+    brokerInternals(tb.broker).attach(pair.server);
+    // Occupy libuv's thread pool, so the login's password hash waits (as on a loaded host).
+    const busy = Array.from({ length: 8 }, () => promisify(pbkdf2)('x', 'salt', 400_000, 64, 'sha512'));
+    const sentAt = Date.now();
+    pair.client.send({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 100, clientProperties: {} });
+    await pair.client.waitFor('helloOk', () => true, 20_000);
+    const loginMs = Date.now() - sentAt;
+    // Within two intervals of helloOk the peer may say nothing and is still alive.
+    await new Promise((r) => setTimeout(r, 120));
+    expect(pair.server.closed, `closed ${Date.now() - sentAt} ms after hello (login took ${loginMs} ms)`).to.equal(undefined);
+    expect(loginMs, 'the login must have outlasted two heartbeat intervals for this test to mean anything').to.be.above(250);
+    await Promise.all(busy);
   });
 
   it('releases the pre-login bound of its transport once logged in', async () => {
