@@ -162,6 +162,38 @@ export abstract class Session implements ChannelOwner {
     }
   }
 
+  /**
+   * Opens the session in `vhost` once the broker accepted the login (user, permissions and
+   * viaToken set): a BrokerError to close with when it is refused (the connection limit).
+   * The wire protocol then answers the login and calls `opened`.
+   */
+  protected admit(vhost: VirtualHost, clientProperties: FieldTable): BrokerError | undefined {
+    const refusal = this.services.admitConnection(this);
+    if (refusal !== undefined) return refusal;
+    this.vhostRef = vhost;
+    this.clientProperties = clientProperties;
+    return undefined;
+  }
+
+  /** The login was answered: the connection counts as open (limits, metrics, events). */
+  protected opened(): void {
+    this.services.connectionOpened(this);
+  }
+
+  /**
+   * The connection is gone: channels released (unacked messages requeued), exclusive queues
+   * of this connection dropped, and the broker told, with the reason logged once.
+   */
+  protected ended(detail: object): void {
+    const wasOpen = this.vhostRef !== undefined;
+    this.releaseChannels();
+    this.vhostRef?.releaseOwner(this.id);
+    if (wasOpen) {
+      this.services.connectionClosed(this);
+      this.log.info('connection closed', detail);
+    }
+  }
+
   /** Releases every channel (consumers cancelled, unacked messages requeued). */
   protected releaseChannels(): void {
     for (const ch of this.channels.values()) ch.release();

@@ -258,10 +258,8 @@ export class ClientConnection extends Session {
   }
 
   private open(f: FrameOf<'hello'>, vhost: VirtualHost): void {
-    const refusal = this.services.admitConnection(this);
+    const refusal = this.admit(vhost, f.clientProperties);
     if (refusal !== undefined) return this.closeWithError(refusal);
-    this.vhostRef = vhost;
-    this.clientProperties = f.clientProperties;
     const ours = this.services.options.heartbeatMs;
     this.heartbeatMs = ours === 0 || f.heartbeatMs === 0 ? Math.max(ours, f.heartbeatMs) : Math.min(ours, f.heartbeatMs);
     this.state = State.open;
@@ -281,7 +279,7 @@ export class ClientConnection extends Session {
       connectionId: this.id,
       serverProperties: { product: 'switchyard', version: this.services.version, protocolVersion: PROTOCOL_VERSION },
     });
-    this.services.connectionOpened(this);
+    this.opened();
     this.ws.authenticated();
     this.log.info('connection opened', { user: this.user, vhost: f.vhost, client: f.clientProperties['product'] });
     this.ws.resume();
@@ -365,15 +363,11 @@ export class ClientConnection extends Session {
   }
 
   private cleanup(reason: string): void {
-    const wasOpen = this.vhostRef !== undefined;
+    // Channels are released before the state turns closed (ended() finds none left).
     this.releaseChannels();
     this.state = State.closed;
     clearTimeout(this.timer);
     clearInterval(this.timer);
-    this.vhostRef?.releaseOwner(this.id);
-    if (wasOpen) {
-      this.services.connectionClosed(this);
-      this.log.info('connection closed', this.closeDetail ?? { reason });
-    }
+    this.ended(this.closeDetail ?? { reason });
   }
 }
