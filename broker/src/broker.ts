@@ -1,8 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type RequestListener, type Server } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
+import { mkdirSync } from 'node:fs';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
 import { importDefinitionsFile } from './definitions.js';
@@ -12,11 +8,11 @@ import { ManagementServer } from './management/http-server.js';
 import { systemClock } from './queues/clock.js';
 import { ConfirmScheduler } from './server/confirm-scheduler.js';
 import { enforceRevocation } from './server/access-enforcement.js';
-import { ClientConnection } from './server/connection.js';
+import { ClientConnection } from './transports/ws/connection.js';
+import type { Session } from './server/session.js';
 import { DirectReplyTo } from './server/direct-reply-to.js';
-import { isOriginAllowed } from './server/origin-policy.js';
-import { PendingSockets } from './server/pending-sockets.js';
-import type { Socket } from 'node:net';
+import type { FrameConnection } from './server/frame-connection.js';
+import { WsListener } from './transports/ws/ws-listener.js';
 import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
 import type { BrokerServices, BrokerStats } from './server/services.js';
 import { ENV_FILE, LmdbStore } from './store/lmdb-store.js';
@@ -31,20 +27,25 @@ import { LoginThrottle, throttledMessage } from './auth/login-throttle.js';
 import type { Permissions } from './auth/permissions.js';
 import { ScopedStore } from './store/scoped-store.js';
 import type { AccessStore } from './store/store.js';
-import type { Login } from './server/services.js';
+import type { ConnectionInfo, Login } from './server/services.js';
+import type { BrokerHost } from './broker-host.js';
 
+
+/** What a running broker reports to its embedder (public-broker.ts turns these into events). */
+export interface RuntimeHooks {
+  connectionOpened?(conn: ConnectionInfo): void;
+  connectionClosed?(conn: ConnectionInfo): void;
+  alarm?(state: AlarmState): void;
+}
 
 /**
- * The broker: a WebSocket listener for clients, a management HTTP listener, the vhosts
- * with their exchanges and queues, and the LMDB store behind them.
- *
- * ```ts
- * const broker = await Broker.start({ port: 0, dataDir, managementPort: 0 });
- * broker.url; // 'ws://127.0.0.1:PORT'
- * await broker.close();
- * ```
+ * The running broker behind the public `Broker` (public-broker.ts): the WebSocket listener
+ * for clients, the management HTTP listener, the vhosts with their exchanges and queues, and
+ * the store behind them. It is the service locator sessions, management and definitions
+ * reach through the BrokerServices and BrokerHost interfaces. Internal: embedders use
+ * `Broker`; tests reach this through `brokerInternals` (@switchyard/broker/internal).
  */
-export class Broker implements BrokerServices {
+export class BrokerRuntime implements BrokerServices, BrokerHost {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly version = VERSION;
@@ -55,17 +56,13 @@ export class Broker implements BrokerServices {
   readonly store: QueueStore;
   readonly startedAt = Date.now();
   private readonly vhosts = new Map<string, VirtualHost>();
-  private readonly connections = new Set<ClientConnection>();
-  private httpServer: Server | undefined;
-  private wss: WebSocketServer | undefined;
+  private readonly connections = new Set<Session>();
+  private listener: WsListener | undefined;
   private management: ManagementServer | undefined;
   private closing: Promise<void> | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   /** The data directory's pid file lock, when this broker opened the LMDB store itself. */
   private dirLock: DataDirLock | undefined;
-  /** Sockets that have not completed `hello` yet (bounded by maxPendingConnections). */
-  private pending: PendingSockets | undefined;
-  private readonly socketOf = new WeakMap<ClientConnection, Socket>();
   /** Logged-in connections: what maxConnections bounds. */
   private openCount = 0;
   /** Memory and disk alarms; while raised, publishing connections are blocked. */
@@ -74,7 +71,10 @@ export class Broker implements BrokerServices {
   /** Users, vhosts and permissions. */
   readonly access: AccessControl;
 
-  private constructor(options: ResolvedOptions) {
+  private constructor(
+    options: ResolvedOptions,
+    private readonly hooks: RuntimeHooks,
+  ) {
     this.options = options;
     this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
     if (options.store !== undefined) this.store = options.store;
@@ -85,6 +85,7 @@ export class Broker implements BrokerServices {
     }
     this.confirms = new ConfirmScheduler(this.store, this.histograms, () => this.alarms.noteWrite(this.store.takePendingBytes?.() ?? 0));
     this.alarms = new ResourceAlarms(options.memoryHighWatermark, options.diskFreeLimitBytes, options.dataDir, (state) => this.onAlarm(state), this.logger);
+    // The option's type says so; checked again for JavaScript callers.
     if (!isAccessStore(this.store)) throw new TypeError('Invalid option "store": it must also keep users, vhosts and permissions (AccessStore)');
     const accessStore = this.store;
     this.access = new AccessControl(accessStore, {
@@ -126,8 +127,8 @@ export class Broker implements BrokerServices {
    * listening. Rejects with a clear error for bad options, an unusable data directory or a
    * port in use.
    */
-  static async start(options: BrokerOptions = {}): Promise<Broker> {
-    const broker = new Broker(resolveOptions(options));
+  static async start(options: BrokerOptions = {}, hooks: RuntimeHooks = {}): Promise<BrokerRuntime> {
+    const broker = new BrokerRuntime(resolveOptions(options), hooks);
     try {
       try {
         await broker.recover();
@@ -150,41 +151,7 @@ export class Broker implements BrokerServices {
       const result = await importDefinitionsFile(this, o.definitions);
       this.logger.info('definitions imported', { component: 'broker', file: o.definitions, ...result });
     }
-    const server = createListener(o, (_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('Switchyard speaks WebSocket on this port: connect with @switchyard/client\n');
-    });
-    this.httpServer = server;
-    const pending = new PendingSockets(o.maxPendingConnections, o.handshakeTimeoutMs, this.logger);
-    this.pending = pending;
-    // With TLS, the socket that requests and ws see (and that logs in) is the TLS one.
-    server.on(socketEvent(o), (socket: Socket) => pending.admit(socket));
-    watchAcceptErrors(server, 'client', this.logger);
-    // One WebSocket message may batch several frames; a single frame is checked against
-    // maxFrameBytes by the codec, which answers with a clear FRAME_ERROR.
-    this.wss = new WebSocketServer({
-      server,
-      maxPayload: o.maxFrameBytes * 2,
-      perMessageDeflate: false,
-      verifyClient: (info, done) => {
-        if (isOriginAllowed(info.origin, o.allowedOrigins)) return done(true);
-        this.logger.warn('websocket upgrade refused: origin not allowed', { component: 'broker', origin: info.origin, peer: info.req.socket.remoteAddress });
-        done(false, 403, `origin ${info.origin} is not in allowedOrigins`);
-      },
-    });
-    // The http server's errors (EADDRINUSE) are reported by listenOn; ws re-emits them here.
-    this.wss.on('error', () => undefined);
-    this.wss.on('connection', (ws, req) => {
-      // Shutting down: nobody new gets in (the close below would not reach them).
-      if (this.closing !== undefined) {
-        ws.terminate();
-        return;
-      }
-      const conn = new ClientConnection(ws, this, req.socket.remoteAddress ?? 'unknown');
-      this.connections.add(conn);
-      this.socketOf.set(conn, req.socket);
-      ws.once('close', () => this.connections.delete(conn));
-    });
-    await listenOn(server, o.port, o.host, 'client');
+    this.listener = await WsListener.listen(o, this.logger, (transport) => this.attach(transport));
     this.timeoutTimer = setInterval(() => {
       const now = Date.now();
       for (const conn of this.connections) {
@@ -205,9 +172,24 @@ export class Broker implements BrokerServices {
     this.logger.info('memory alarm limit', { component: 'alarms', limitBytes: this.alarms.memoryLimitBytes, ofBytes: this.alarms.memoryTotal.bytes, source: this.alarms.memoryTotal.source });
   }
 
+  /**
+   * Runs a session of our frame protocol on a connection from any transport (the WebSocket
+   * listener, or an in-memory pair in tests).
+   */
+  attach(transport: FrameConnection): void {
+    // Shutting down: nobody new gets in (the close below would not reach them).
+    if (this.closing !== undefined) {
+      transport.terminate();
+      return;
+    }
+    const conn = new ClientConnection(transport, this);
+    this.connections.add(conn);
+    transport.onClose(() => this.connections.delete(conn));
+  }
+
   /** Client WebSocket port actually bound (useful with `port: 0`). */
   get port(): number {
-    return (this.httpServer?.address() as AddressInfo | null)?.port ?? 0;
+    return this.listener?.port ?? 0;
   }
 
   /** The URL clients connect to, e.g. `ws://127.0.0.1:5680`. */
@@ -234,7 +216,7 @@ export class Broker implements BrokerServices {
     return this.vhosts.values();
   }
 
-  allConnections(): IterableIterator<ClientConnection> {
+  allConnections(): IterableIterator<Session> {
     return this.connections.values();
   }
 
@@ -277,7 +259,8 @@ export class Broker implements BrokerServices {
     return [s.memory ? 'memory' : '', s.disk ? 'disk' : ''].filter(Boolean).join(' and ') + ' alarm';
   }
 
-  private onAlarm(_state: AlarmState): void {
+  private onAlarm(state: AlarmState): void {
+    this.hooks.alarm?.({ ...state });
     const reason = this.alarmReason();
     for (const conn of this.connections) {
       if (reason === undefined) conn.unblock();
@@ -285,7 +268,7 @@ export class Broker implements BrokerServices {
     }
   }
 
-  admitConnection(_conn: ClientConnection): BrokerError | undefined {
+  admitConnection(_conn: ConnectionInfo): BrokerError | undefined {
     // Only logged-in connections count: sockets that never say hello are bounded apart
     // (maxPendingConnections) and cannot lock real clients out.
     if (this.openCount >= this.options.maxConnections) {
@@ -294,16 +277,16 @@ export class Broker implements BrokerServices {
     return undefined;
   }
 
-  connectionOpened(conn: ClientConnection): void {
+  connectionOpened(conn: ConnectionInfo): void {
     this.stats.connectionsOpened++;
     this.openCount++;
-    const socket = this.socketOf.get(conn);
-    if (socket !== undefined) this.pending?.settle(socket);
+    this.hooks.connectionOpened?.(conn);
   }
 
-  connectionClosed(_conn: ClientConnection): void {
+  connectionClosed(conn: ConnectionInfo): void {
     this.stats.connectionsClosed++;
     this.openCount--;
+    this.hooks.connectionClosed?.(conn);
   }
 
   /**
@@ -320,17 +303,12 @@ export class Broker implements BrokerServices {
     clearInterval(this.timeoutTimer);
     this.alarms.stop();
     // Stop accepting first: connections opened during the wait below would never be closed.
-    this.httpServer?.close();
+    this.listener?.stopAccepting();
     for (const conn of this.connections) conn.close(ErrorCode.CONNECTION_FORCED, 'CONNECTION_FORCED - broker shutdown');
     // Give clients a moment to answer the close so they see why; then drop whoever is left.
     const deadline = Date.now() + 1_000;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const wss = this.wss;
-    if (wss !== undefined) {
-      for (const client of wss.clients) client.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    }
-    this.httpServer?.closeAllConnections();
+    await this.listener?.close();
     await this.management?.close();
     for (const vhost of this.vhosts.values()) vhost.stop();
     await this.store.close();
@@ -361,86 +339,6 @@ function openStore(o: ResolvedOptions, onCommitError: (err: Error) => void): { s
   }
 }
 
-/**
- * An HTTP request (or WebSocket upgrade) must have sent its headers within the handshake
- * timeout and the whole request within `requestTimeoutMs`: a socket that sends half a request
- * and then nothing would otherwise hold a file descriptor for good. Node checks these every
- * `connectionsCheckingInterval`, so that interval follows the timeout.
- */
-function httpTimeouts(o: ResolvedOptions, requestTimeoutMs: number): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
-  const headersTimeout = o.handshakeTimeoutMs > 0 ? o.handshakeTimeoutMs : 60_000;
-  return {
-    headersTimeout,
-    requestTimeout: Math.max(headersTimeout, requestTimeoutMs),
-    connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
-  };
-}
-
-/**
- * Out of file descriptors, accept() fails and the listening server emits `error`: logged
- * (at most every 10 s), never thrown. libuv keeps a spare descriptor to accept and close
- * what it cannot serve, so new sockets are refused while existing connections go on.
- */
-export function watchAcceptErrors(server: Server, what: string, log: Logger): void {
-  let lastLogged = 0;
-  server.on('error', (err: NodeJS.ErrnoException) => {
-    if (!server.listening) return; // listenOn reports start-up errors (EADDRINUSE ...)
-    const now = Date.now();
-    if (now - lastLogged < 10_000) return;
-    lastLogged = now;
-    log.warn(`cannot accept ${what} connections: ${err.code === 'EMFILE' || err.code === 'ENFILE' ? 'out of file descriptors; raise the limit (ulimit -n)' : err.message}`, { component: 'broker', code: err.code });
-  });
-}
-
-/** The server event that hands over each new socket as requests will see it. */
-export function socketEvent(o: ResolvedOptions): 'connection' | 'secureConnection' {
-  return o.tls === undefined ? 'connection' : 'secureConnection';
-}
-
-/** A plain HTTP server, or HTTPS when TLS files are configured (wss:// then). */
-export function createListener(o: ResolvedOptions, handler: RequestListener, requestTimeoutMs = 0): Server {
-  const timeouts = httpTimeouts(o, requestTimeoutMs);
-  if (o.tls === undefined) return createServer(timeouts, handler);
-  try {
-    return createTlsServer(
-      {
-        ...timeouts,
-        // The TLS handshake itself, before any HTTP: same budget.
-        handshakeTimeout: timeouts.headersTimeout,
-        cert: readFileSync(o.tls.certFile),
-        key: readFileSync(o.tls.keyFile),
-        ...(o.tls.caFile !== undefined ? { ca: readFileSync(o.tls.caFile) } : {}),
-      },
-      handler,
-    ) as unknown as Server;
-  } catch (err) {
-    throw new Error(`cannot load TLS files: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
-}
-
-/** Listens, turning EADDRINUSE and friends into errors that say which port and what to do. */
-export function listenOn(server: Server, port: number, host: string, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => {
-      server.off('listening', onListening);
-      const reason =
-        err.code === 'EADDRINUSE'
-          ? `port ${port} on ${host} is already in use; stop the other process or choose another port`
-          : err.code === 'EACCES'
-            ? `permission denied binding port ${port} on ${host}`
-            : err.message;
-      reject(new Error(`cannot listen for ${what} connections: ${reason}`, { cause: err }));
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(port, host);
-  });
 }

@@ -2,7 +2,7 @@ import { DEFAULT_HEARTBEAT_MS, DEFAULT_MAX_MESSAGE_BYTES, FRAME_OVERHEAD_BYTES }
 import type { Logger, LogLevel } from './logging.js';
 import type { LoginThrottleOptions } from './auth/login-throttle.js';
 import type { Clock } from './queues/clock.js';
-import type { QueueStore } from './store/store.js';
+import type { AccessStore, QueueStore } from './store/store.js';
 
 /** Options for {@link Broker.start}. Every tunable has its default in {@link DEFAULTS}. */
 export interface BrokerOptions {
@@ -102,8 +102,12 @@ export interface BrokerOptions {
   logger?: Logger;
   /** Time source for TTLs, delays and expiry (tests inject a fake one). Default: the system clock. */
   clock?: Clock;
-  /** A store to use instead of LMDB in `dataDir` (another engine, or a test double of a real store). */
-  store?: QueueStore;
+  /**
+   * A store to use instead of LMDB in `dataDir` (another engine, or a test double of a real
+   * store). It keeps queues and messages (QueueStore) and users, vhosts and permissions
+   * (AccessStore) alike; the broker closes it on `close()`.
+   */
+  store?: BrokerStore;
   /**
    * A definitions file (JSON: exchanges, queues, bindings; spec/management.md §Definitions)
    * imported at start, before clients are accepted. Idempotent. Default: none.
@@ -138,9 +142,12 @@ export const DEFAULTS = {
   logFormat: 'json' as 'json' | 'pretty',
 };
 
+/** What the `store` option must implement: queues and messages, and access data. */
+export type BrokerStore = QueueStore & AccessStore;
+
 export type ResolvedOptions = typeof DEFAULTS & {
   logger?: Logger;
-  store?: QueueStore;
+  store?: BrokerStore;
   clock?: Clock;
   definitions?: string;
   allowedOrigins?: string[];

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isFieldTable, type FieldTable } from '@switchyard/client/protocol';
 import { exportedHashOf, storedHashOf, type HashingAlgorithm } from './auth/password.js';
 import { checkPermissionSpec } from './auth/permissions.js';
-import type { Broker } from './broker.js';
+import type { BrokerHost as Broker } from './broker-host.js';
 import { FieldReader } from './field-reader.js';
 import type { Binding } from './routing/binding.js';
 import { VERSION } from './version.js';

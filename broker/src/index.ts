@@ -1,7 +1,21 @@
 /** @switchyard/broker: the broker, for embedding and for the `switchyard` CLI. */
-export { Broker } from './broker.js';
-export type { BrokerOptions } from './config.js';
+export { Broker, type BrokerEvents, type BrokerConnectionEvent, type BrokerAlarmEvent } from './public-broker.js';
+export type { BrokerOptions, BrokerStore } from './config.js';
 export { DEFAULTS } from './config.js';
 export { createLogger, type Logger, type LoggerOptions, type LogLevel } from './logging.js';
-export type { QueueStore, MessageRecord, Definitions } from './store/store.js';
+export type {
+  QueueStore,
+  AccessStore,
+  AccessData,
+  MessageRecord,
+  MessageMeta,
+  RecoveredEntry,
+  Definitions,
+  ExchangeDefinition,
+  QueueDefinition,
+  BindingDefinition,
+  UserRecord,
+  VhostRecord,
+  PermissionRecord,
+} from './store/store.js';
 export { VERSION } from './version.js';

@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { useBroker } from '../helpers/broker.js';
 import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 import { open } from '../helpers/client.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 /** Screenshots land here (gitignored). */
 const OUTPUT_DIR = fileURLToPath(new URL('../../test-output/', import.meta.url));
@@ -66,7 +67,7 @@ describe('web dashboard (Chromium)', function () {
     // a test message from the page
     await page.click('#queues tr[data-queue="dash-q"] button[data-action="publish"]');
     await waitForText('dash-q', 'ready', '6');
-    expect(fx.tb.broker.vhost('/')!.queue('dash-q')!.messageCount).to.equal(6);
+    expect(brokerInternals(fx.tb.broker).vhost('/')!.queue('dash-q')!.messageCount).to.equal(6);
 
     await mkdir(OUTPUT_DIR, { recursive: true });
     await page.screenshot({ path: `${OUTPUT_DIR}dashboard.png`, fullPage: true });
@@ -88,7 +89,7 @@ describe('web dashboard (Chromium)', function () {
     expect(await page.locator('#connections tbody tr').count()).to.be.at.least(1);
     await page.click('#queues tr[data-queue="dash-del"] button[data-action="delete"]');
     await page.waitForFunction(() => document.querySelector('#queues tr[data-queue="dash-del"]') === null, undefined, { timeout: 5_000 });
-    expect(fx.tb.broker.vhost('/')!.queue('dash-del')).to.equal(undefined);
+    expect(brokerInternals(fx.tb.broker).vhost('/')!.queue('dash-del')).to.equal(undefined);
     expect(pageErrors).to.deep.equal([]);
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
 import type { AccessStore } from '@switchyard/broker/internal';
+import { brokerInternals } from '@switchyard/broker/internal';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, text, waitFor, type Connection, type Message } from '../helpers/client.js';
 
@@ -23,8 +24,8 @@ describe('delayed messages per vhost (kept by the store)', function () {
   it('keeps each vhost\'s persistent x-delay messages apart across a restart, and deletes them with their vhost', async () => {
     tb = await startBroker({ noSync: true });
     for (const v of ['a', 'b']) {
-      tb.broker.access.addVhost(v);
-      tb.broker.access.setPermissions('guest', v, { configure: '.*', write: '.*', read: '.*' });
+      brokerInternals(tb.broker).access.addVhost(v);
+      brokerInternals(tb.broker).access.setPermissions('guest', v, { configure: '.*', write: '.*', read: '.*' });
     }
     for (const v of ['/', 'a', 'b']) {
       const ch = await channel(tb.url, v);
@@ -32,13 +33,13 @@ describe('delayed messages per vhost (kept by the store)', function () {
       await ch.sendToQueue('later', Buffer.from(`for ${v}`), { persistent: true, headers: { 'x-delay': 1500 } });
     }
     await closeAll(conns.splice(0));
-    const oldId = (tb.broker.store as unknown as AccessStore).loadAccess().vhosts.find((v) => v.name === 'b')!.delayedQueueId!;
-    expect(tb.broker.store.recover(oldId)).to.have.length(1); // where the LMDB store keeps b's delayed messages
-    tb.broker.access.deleteVhost('b'); // its delayed message goes with it
+    const oldId = (brokerInternals(tb.broker).store as unknown as AccessStore).loadAccess().vhosts.find((v) => v.name === 'b')!.delayedQueueId!;
+    expect(brokerInternals(tb.broker).store.recover(oldId)).to.have.length(1); // where the LMDB store keeps b's delayed messages
+    brokerInternals(tb.broker).access.deleteVhost('b'); // its delayed message goes with it
     tb = await tb.restart();
-    expect(tb.broker.store.recover(oldId)).to.deep.equal([]);
-    tb.broker.access.addVhost('b');
-    tb.broker.access.setPermissions('guest', 'b', { configure: '.*', write: '.*', read: '.*' });
+    expect(brokerInternals(tb.broker).store.recover(oldId)).to.deep.equal([]);
+    brokerInternals(tb.broker).access.addVhost('b');
+    brokerInternals(tb.broker).access.setPermissions('guest', 'b', { configure: '.*', write: '.*', read: '.*' });
     const got = new Map<string, string[]>();
     for (const v of ['/', 'a', 'b']) {
       const ch = await channel(tb.url, v);

@@ -3,6 +3,7 @@ import { managementGet, type TestBroker, useBroker } from '../helpers/broker.js'
 import type { ReturnMessage } from '@switchyard/client';
 import { bindingKey, type Binding } from '@switchyard/broker/internal';
 import { closeAll, open, text, waitFor, type Channel, type Message } from '../helpers/client.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 /** A returned message's body as text. */
 const body = (m: { content: Uint8Array }): string => Buffer.from(m.content).toString();
@@ -472,7 +473,7 @@ describe('routing (integration)', () => {
       await a.ch.bindQueue(queue, 'session', '');
       await b.ch.checkExchange('session');
       await a.conn.close();
-      await waitFor(() => fx.tb.broker.allVhosts().next().value?.exchange('session') === undefined, 'auto-delete');
+      await waitFor(() => brokerInternals(fx.tb.broker).allVhosts().next().value?.exchange('session') === undefined, 'auto-delete');
     });
 
     it('deleteExchange with ifUnused refuses while the exchange has bindings (406)', async () => {
@@ -717,7 +718,7 @@ describe('routing (integration)', () => {
       await ch.assertExchange('lx', 'direct', { durable: true });
       await ch.assertQueue('lq', { durable: true });
       const b: Binding = { source: 'lx', destination: 'lq', destinationKind: 'queue', routingKey: 'k', arguments: {} };
-      fx.tb.broker.store.putBinding(bindingKey(b), b); // as the vhost stores it
+      brokerInternals(fx.tb.broker).store.putBinding(bindingKey(b), b); // as the vhost stores it
       await closeAll(fx.conns);
       fx.tb = await fx.tb.restart();
       const { ch: c } = await open(fx.tb.url, fx.conns);

@@ -3,6 +3,7 @@ import { EXCHANGE_TYPES } from '@switchyard/client/protocol';
 import { startBroker, useBroker } from '../helpers/broker.js';
 import { nextEvent, open, text, waitFor } from '../helpers/client.js';
 import { api, GUEST_AUTH, V } from '../helpers/http.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 describe('management API: actions', () => {
   const fx = useBroker({}, { per: 'suite' });
@@ -318,7 +319,7 @@ describe('management API: actions', () => {
       const err = await errored;
       expect(err.code).to.equal(320);
       expect(err.message).to.match(/maintenance window/);
-      await waitFor(() => [...fx.tb.broker.allConnections()].every((c) => c.id !== id), 'the connection to go');
+      await waitFor(() => [...brokerInternals(fx.tb.broker).allConnections()].every((c) => c.id !== id), 'the connection to go');
       expect((await api(fx.tb, 'DELETE', `/api/connections/${id}`)).status).to.equal(404);
     });
   });

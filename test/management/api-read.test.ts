@@ -3,6 +3,7 @@ import { networkInterfaces } from 'node:os';
 import { startBroker, useBroker } from '../helpers/broker.js';
 import { open, waitFor } from '../helpers/client.js';
 import { api, GUEST_AUTH, V } from '../helpers/http.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 describe('management API: reading', () => {
   const fx = useBroker({}, { per: 'suite' });
@@ -85,9 +86,9 @@ describe('management API: reading', () => {
     it('returns a queue history with depth and rates', async () => {
       const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertQueue('rq-hist');
-      fx.tb.broker.managementServer!.sampler.sample();
+      brokerInternals(fx.tb.broker).managementServer!.sampler.sample();
       for (let i = 0; i < 4; i++) await ch.sendToQueue('rq-hist', Buffer.from('x'));
-      fx.tb.broker.managementServer!.sampler.sample();
+      brokerInternals(fx.tb.broker).managementServer!.sampler.sample();
       const r = await api(fx.tb, 'GET', `/api/queues/${V}/rq-hist/history`);
       expect(r.status).to.equal(200);
       expect(r.body.intervalMs).to.be.a('number');

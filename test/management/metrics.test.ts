@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { connect } from '@switchyard/client';
 import { startBroker, useBroker } from '../helpers/broker.js';
 import { open } from '../helpers/client.js';
-import { streamMetrics } from '@switchyard/broker/internal';
+import { brokerInternals, streamMetrics } from '@switchyard/broker/internal';
 import { parseExposition, valueOf } from '../helpers/exposition.js';
 
 describe('GET /metrics (Prometheus)', () => {
@@ -121,7 +121,7 @@ describe('GET /metrics (Prometheus)', () => {
   });
 
   it('streams 20,000 queues in bounded chunks, yielding to the event loop between them', async () => {
-    const vhost = fx.tb.broker.vhost('/')!;
+    const vhost = brokerInternals(fx.tb.broker).vhost('/')!;
     for (let i = 0; i < 20_000; i++) {
       vhost.declareQueue({ queue: `bulk-${i}`, passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} }, 'test');
     }
@@ -130,7 +130,7 @@ describe('GET /metrics (Prometheus)', () => {
     const ticker = setInterval(() => ticks++, 0);
     const seen: number[] = [];
     try {
-      await streamMetrics(fx.tb.broker, async (chunk) => {
+      await streamMetrics(brokerInternals(fx.tb.broker), async (chunk) => {
         chunks.push(chunk.split('\n').length);
         seen.push(ticks);
         await new Promise((r) => setImmediate(r));

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { BrokerError, ChannelClosedError, connect, type ConsumeMessage } from '@switchyard/client';
 import { useBroker } from '../helpers/broker.js';
 import { nextEvent, open, sleep, waitFor } from '../helpers/client.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 type Msg = ConsumeMessage<Buffer>;
 
@@ -27,8 +28,8 @@ describe('SDK: amqplib migration (issue 11 item 20)', function () {
 
   describe('connection URL', () => {
     it('logs in with the credentials of ws://user:password@host (percent-decoded), as amqplib does with amqp://', async () => {
-      await fx.tb.broker.access.addUser('al ice', 'p@ss:w/rd');
-      fx.tb.broker.access.setPermissions('al ice', '/', { configure: '', write: '', read: '' });
+      await brokerInternals(fx.tb.broker).access.addUser('al ice', 'p@ss:w/rd');
+      brokerInternals(fx.tb.broker).access.setPermissions('al ice', '/', { configure: '', write: '', read: '' });
       const base = new URL(fx.tb.url);
       const withUser = (user: string, password: string): string => `ws://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${base.host}`;
       const err = await connect(withUser('al ice', 'wrong')).then(() => expect.fail('logged in'), (e: BrokerError) => e);

@@ -4,6 +4,7 @@ import { BrokerError, connect, type ConsumeMessage } from '@switchyard/client';
 import { RestartableBroker, startBroker, useBroker } from '../helpers/broker.js';
 import { closeAll, nextEvent, open, sleep, waitFor, type Channel, type Connection } from '../helpers/client.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 type Msg = ConsumeMessage<Buffer>;
 const REPLY_QUEUE = 'amq.rabbitmq.reply-to';
@@ -126,8 +127,8 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
   });
 
   it('does not deliver a reply published in another vhost', async () => {
-    fx.tb.broker.access.addVhost('other');
-    fx.tb.broker.access.setPermissions('guest', 'other', { configure: '.*', write: '.*', read: '.*' });
+    brokerInternals(fx.tb.broker).access.addVhost('other');
+    brokerInternals(fx.tb.broker).access.setPermissions('guest', 'other', { configure: '.*', write: '.*', read: '.*' });
     const { ch: requester } = await open(fx.tb.url, fx.conns);
     const { ch: responder } = await open(fx.tb.url, fx.conns);
     const replies: Msg[] = [];

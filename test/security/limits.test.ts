@@ -6,6 +6,7 @@ import { PROTOCOL_VERSION, type Frame } from '@switchyard/client/protocol';
 import { RawClient } from '../helpers/raw-client.js';
 import { managementGet, useBroker } from '../helpers/broker.js';
 import { nextEvent, open, waitFor } from '../helpers/client.js';
+import { brokerInternals } from '@switchyard/broker/internal';
 
 describe('limits and browser safety', () => {
   const fx = useBroker({ noSync: true }, { start: 'test' });
@@ -88,16 +89,16 @@ describe('limits and browser safety', () => {
   describe('resource alarms', () => {
     it('raises the disk alarm when free space is below the limit: the first publish blocks', async () => {
       const tb = await fx.start({ diskFreeLimitBytes: Number.MAX_SAFE_INTEGER });
-      expect(tb.broker.alarms.state.disk).to.equal(true);
+      expect(brokerInternals(tb.broker).alarms.state.disk).to.equal(true);
       const { conn, ch } = await open(tb.url, fx.conns);
       await ch.assertQueue('d', { durable: false });
       const blocked = nextEvent<string>(conn, 'blocked');
       void ch.sendToQueue('d', Buffer.from('x')).catch(() => undefined);
       expect(await blocked).to.match(/disk alarm/);
       const unblocked = nextEvent(conn, 'unblocked');
-      tb.broker.alarms.setDiskFreeLimit(1);
+      brokerInternals(tb.broker).alarms.setDiskFreeLimit(1);
       await unblocked;
-      expect(tb.broker.alarms.state.disk).to.equal(false);
+      expect(brokerInternals(tb.broker).alarms.state.disk).to.equal(false);
     });
 
     it('blocks publishing connections while the memory alarm is raised; consumers keep draining', async () => {
@@ -115,7 +116,7 @@ describe('limits and browser safety', () => {
       const watcher = await open(tb.url, fx.conns); // never publishes: never blocked
       let watcherBlocked = false;
       watcher.conn.on('blocked', () => (watcherBlocked = true));
-      tb.broker.alarms.setMemoryHighWatermark(2); // 2 bytes: certainly exceeded
+      brokerInternals(tb.broker).alarms.setMemoryHighWatermark(2); // 2 bytes: certainly exceeded
       expect(await blocked).to.match(/memory alarm/);
       const overview = await managementGet<{ alarms: { memory: boolean } }>(tb, '/api/overview');
       expect(overview.alarms.memory).to.equal(true);
@@ -131,7 +132,7 @@ describe('limits and browser safety', () => {
       expect(got).to.deep.equal(['before']);
 
       const unblocked = nextEvent(pub.conn, 'unblocked');
-      tb.broker.alarms.setMemoryHighWatermark(0.99);
+      brokerInternals(tb.broker).alarms.setMemoryHighWatermark(0.99);
       await unblocked;
       await held;
       await waitFor(() => got.length === 2, 'held message delivered after unblock');
@@ -206,7 +207,7 @@ describe('limits and browser safety', () => {
       const tb = await fx.start();
       const setup = await open(tb.url, fx.conns);
       await setup.ch.assertQueue('first', { durable: false });
-      tb.broker.alarms.setMemoryHighWatermark(2); // raised
+      brokerInternals(tb.broker).alarms.setMemoryHighWatermark(2); // raised
       const raw = await RawClient.connect(tb.url, false);
       raw.send(
         hello,
@@ -216,7 +217,7 @@ describe('limits and browser safety', () => {
       await raw.waitFor((f) => f.type === 'blocked');
       await new Promise((r) => setTimeout(r, 200));
       expect((await setup.ch.checkQueue('first')).messageCount).to.equal(0);
-      tb.broker.alarms.setMemoryHighWatermark(0.99);
+      brokerInternals(tb.broker).alarms.setMemoryHighWatermark(0.99);
       await raw.waitFor((f) => f.type === 'unblocked');
       let count = 0;
       for (let i = 0; i < 100 && count === 0; i++) {

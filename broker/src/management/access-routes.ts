@@ -1,4 +1,4 @@
-import type { Broker } from '../broker.js';
+import type { BrokerHost as Broker } from '../broker-host.js';
 import { createToken } from '../auth/token.js';
 import { Body } from './body.js';
 import { HttpError } from './http-util.js';

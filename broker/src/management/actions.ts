@@ -1,10 +1,10 @@
 import { BrokerError, ErrorCode, validateProperties, type MessageProperties } from '@switchyard/client/protocol';
-import type { Broker } from '../broker.js';
+import type { BrokerHost as Broker } from '../broker-host.js';
 import { parseExpiration } from '../queues/ttl.js';
 import type { Queue } from '../queues/queue.js';
 import type { Binding, DestinationKind } from '../routing/binding.js';
 import { EXCHANGE_TYPES } from '../routing/matcher.js';
-import type { ClientConnection } from '../server/connection.js';
+import type { Session as ClientConnection } from '../server/session.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { publishParsed } from '../vhost/publisher.js';
 import { Body } from './body.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Broker } from '../broker.js';
-import { createListener, listenOn, socketEvent, watchAcceptErrors } from '../broker.js';
+import type { BrokerHost as Broker } from '../broker-host.js';
+import { createListener, listenOn, socketEvent, watchAcceptErrors } from '../transports/listen.js';
 import type { Logger } from '../logging.js';
 import { toHttpError } from './errors.js';
 import { throttledMessage } from '../auth/login-throttle.js';

@@ -1,4 +1,4 @@
-import type { Broker } from '../broker.js';
+import type { BrokerHost as Broker } from '../broker-host.js';
 import { DefinitionsError, exportDefinitions, importDefinitions } from '../definitions.js';
 import { streamMetrics } from '../metrics/broker-metrics.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';

@@ -1,8 +1,8 @@
-import type { Broker } from '../broker.js';
+import type { BrokerHost as Broker } from '../broker-host.js';
 import type { Queue } from '../queues/queue.js';
 import type { Binding } from '../routing/binding.js';
 import type { ServerChannel } from '../server/channel.js';
-import type { ClientConnection } from '../server/connection.js';
+import type { Session as ClientConnection } from '../server/session.js';
 import type { Exchange } from '../vhost/exchange.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { propertiesKey } from './binding-key.js';

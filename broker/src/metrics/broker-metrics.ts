@@ -1,4 +1,4 @@
-import type { Broker } from '../broker.js';
+import type { BrokerHost as Broker } from '../broker-host.js';
 import type { Queue } from '../queues/queue.js';
 import { ExpositionWriter } from './prometheus.js';
 

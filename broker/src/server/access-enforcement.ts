@@ -1,6 +1,6 @@
 import { ErrorCode } from '@switchyard/client/protocol';
 import type { AccessRevocation } from '../auth/access-control.js';
-import type { ClientConnection } from './connection.js';
+import type { Session as ClientConnection } from './session.js';
 
 /**
  * Applies an access change to the user's open connections, so a revocation takes effect now,

@@ -3,7 +3,17 @@ import type { QueueConsumer } from '../queues/consumer.js';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
 import type { MessageRecord } from '../store/store.js';
-import type { ServerChannel } from './channel.js';
+
+/** What a consumer needs from its channel (channel.ts implements it). */
+export interface ConsumerChannel {
+  /** False while the channel is closed or its connection backed up. */
+  canDeliver(): boolean;
+  /** Room under the channel-wide (global) prefetch. */
+  hasGlobalRoom(): boolean;
+  deliver(consumer: ChannelConsumer, queue: Queue, entry: QueueEntry, record: MessageRecord): void;
+  consumerStateChanged(consumer: ChannelConsumer): void;
+  consumerCancelledByBroker(consumer: ChannelConsumer, reason: string): void;
+}
 
 /** A basic.consume subscription: the queue's view of a consumer, bound to its channel. */
 export class ChannelConsumer implements QueueConsumer {
@@ -13,7 +23,7 @@ export class ChannelConsumer implements QueueConsumer {
   active = true;
 
   constructor(
-    readonly channel: ServerChannel,
+    readonly channel: ConsumerChannel,
     readonly queue: Queue,
     readonly tag: string,
     readonly noAck: boolean,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BrokerError, ErrorCode, type Frame, type FrameOf, type MessageProperties } from '@switchyard/client/protocol';
+import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from '@switchyard/client/protocol';
 import type { Permissions } from '../auth/permissions.js';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
@@ -9,8 +9,7 @@ import type { MessageRecord } from '../store/store.js';
 import { ChannelConsumer } from './channel-consumer.js';
 import type { ConfirmSource } from './confirm-scheduler.js';
 import { isReplyQueueName, REPLY_QUEUE, type ReplySubscription, type ReplyTarget } from './direct-reply-to.js';
-import type { ClientConnection } from './connection.js';
-import { handleTopologyFrame } from './topology-handlers.js';
+import type { ChannelOwner, GetResult } from './session-sink.js';
 import { groupByQueue, UnackedTracker, type Delivery } from './unacked-tracker.js';
 
 const State = { open: 'open', closing: 'closing', closed: 'closed' } as const;
@@ -19,7 +18,12 @@ type State = (typeof State)[keyof typeof State];
 /**
  * One channel of a client connection: its consumers, its unacked deliveries (delivery tags
  * are per channel), its publish sequence for confirms and its prefetch settings.
- * spec/protocol.md §Channels.
+ * spec/protocol.md §5. Channels.
+ *
+ * Protocol-independent: a wire adapter (frame-channel.ts for our frames) calls its methods
+ * and answers requests in its own protocol; what the channel sends unasked goes to the
+ * connection's ChannelSink. Methods throw BrokerError with the AMQP reply code for the
+ * adapter to close the channel (or the connection) with.
  */
 export class ServerChannel implements ConfirmSource, ReplyTarget {
   state: State = State.open;
@@ -37,7 +41,7 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
   private replyConsumer: ReplySubscription | undefined;
 
   constructor(
-    readonly conn: ClientConnection,
+    readonly conn: ChannelOwner,
     readonly number: number,
   ) {}
 
@@ -66,56 +70,34 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     return { consumer: this.consumerPrefetch, channel: this.channelPrefetch };
   }
 
-  /** Handles one frame addressed to this channel. Throws BrokerError for the caller to close with. */
-  handle(frame: Frame): void {
-    switch (frame.type) {
-      case 'publish':
-        return this.publish(frame);
-      case 'ack':
-        return this.ack(frame.deliveryTag, frame.multiple);
-      case 'nack':
-        return this.nack(frame.deliveryTag, frame.multiple, frame.requeue, frame.delayMs);
-      case 'consume':
-        return this.consume(frame);
-      case 'cancel':
-        return this.cancel(frame);
-      case 'get':
-        return this.get(frame);
-      case 'qos':
-        return this.qos(frame);
-      case 'recover':
-        return this.recover(frame);
-      default:
-        handleTopologyFrame(this, frame);
-    }
-  }
-
-  private publish(f: FrameOf<'publish'>): void {
+  /**
+   * basic.publish. `content` may be a view into the transport's read buffer: queues copy
+   * what they keep beyond the commit. Confirms follow through the sink.
+   */
+  publish(exchange: string, routingKey: string, mandatory: boolean, messageProperties: MessageProperties | null, content: Uint8Array): void {
     this.publishSeq++;
     const broker = this.conn.services;
-    if (f.content.length > broker.options.maxMessageBytes) {
+    if (content.length > broker.options.maxMessageBytes) {
       throw new BrokerError(
         ErrorCode.PRECONDITION_FAILED,
-        `message size ${f.content.length} is larger than configured max size ${broker.options.maxMessageBytes}`,
+        `message size ${content.length} is larger than configured max size ${broker.options.maxMessageBytes}`,
       );
     }
-    this.requireWrite(f.exchange);
-    this.checkUserId(f.properties?.userId);
-    // A view into the socket's read buffer: queues copy what they keep beyond the commit.
-    const content = f.content;
-    const properties = broker.directReplyTo.rewriteRequest(f.properties, this.replyConsumer);
-    const outcome = f.exchange === '' && isReplyQueueName(f.routingKey)
-      ? this.publishReply(f.routingKey, properties, content)
-      : publishMessage(this.conn.vhost, broker.stats, f.exchange, f.routingKey, properties, content);
+    this.requireWrite(exchange);
+    this.checkUserId(messageProperties?.userId);
+    const properties = broker.directReplyTo.rewriteRequest(messageProperties, this.replyConsumer);
+    const outcome = exchange === '' && isReplyQueueName(routingKey)
+      ? this.publishReply(routingKey, properties, content)
+      : publishMessage(this.conn.vhost, broker.stats, exchange, routingKey, properties, content);
     if (outcome.kind === 'routed') {
-      if (outcome.queues === 0 && f.mandatory) {
+      if (outcome.queues === 0 && mandatory) {
         // Before the confirm, which the turn's commit sends later.
-        this.conn.send({ type: 'return', channel: this.number, replyCode: ErrorCode.NO_ROUTE, replyText: 'NO_ROUTE', exchange: f.exchange, routingKey: f.routingKey, properties, content });
+        this.conn.sink.returned(this.number, ErrorCode.NO_ROUTE, 'NO_ROUTE', exchange, routingKey, properties, content);
       }
       if (outcome.refusedBy !== undefined) {
         // As RabbitMQ: a publish any queue refused (reject-publish overflow) is nacked.
         const q = outcome.refusedBy;
-        this.conn.send({ type: 'publishNack', channel: this.number, seqNo: this.publishSeq, multiple: false, code: ErrorCode.PRECONDITION_FAILED, message: `PRECONDITION_FAILED - queue '${q.name}' is full (x-overflow ${q.policy.overflow})` });
+        this.conn.sink.publishNacked(this.number, this.publishSeq, false, ErrorCode.PRECONDITION_FAILED, `PRECONDITION_FAILED - queue '${q.name}' is full (x-overflow ${q.policy.overflow})`);
       }
     }
     this.conn.notePublish();
@@ -138,10 +120,7 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
    */
   deliverReply(subscription: ReplySubscription, routingKey: string, properties: MessageProperties | null, content: Uint8Array): boolean {
     if (!this.canDeliver() || this.replyConsumer !== subscription) return false;
-    this.conn.send({
-      type: 'deliver', channel: this.number, consumerTag: subscription.consumerTag, deliveryTag: this.nextDeliveryTag++,
-      redelivered: false, deliveryCount: 0, exchange: '', routingKey, properties, content,
-    });
+    this.conn.sink.deliver(this.number, subscription.consumerTag, this.nextDeliveryTag++, false, 0, '', routingKey, properties, content);
     return true;
   }
 
@@ -181,37 +160,19 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
   sendConfirms(seqNo: number): void {
     this.confirmedSeq = Math.max(this.confirmedSeq, seqNo);
     if (this.state !== State.open) return;
-    this.conn.send({ type: 'publishAck', channel: this.number, seqNo, multiple: true });
+    this.conn.sink.publishAcked(this.number, seqNo, true);
   }
 
   failConfirms(seqNo: number, error: Error): void {
     this.confirmedSeq = Math.max(this.confirmedSeq, seqNo);
     if (this.state !== State.open) return;
-    this.conn.send({
-      type: 'publishNack',
-      channel: this.number,
-      seqNo,
-      multiple: true,
-      code: ErrorCode.INTERNAL_ERROR,
-      message: `message store failed to commit: ${error.message}`,
-    });
+    this.conn.sink.publishNacked(this.number, seqNo, true, ErrorCode.INTERNAL_ERROR, `message store failed to commit: ${error.message}`);
   }
 
   /** Sends a message to a consumer (called by the queue's dispatch). */
   deliver(consumer: ChannelConsumer, queue: Queue, entry: QueueEntry, record: MessageRecord): void {
     const deliveryTag = this.nextDeliveryTag++;
-    this.conn.send({
-      type: 'deliver',
-      channel: this.number,
-      consumerTag: consumer.tag,
-      deliveryTag,
-      redelivered: entry.deliveries > 0,
-      deliveryCount: entry.deliveries,
-      exchange: record.exchange,
-      routingKey: record.routingKey,
-      properties: record.properties,
-      content: record.content,
-    });
+    this.conn.sink.deliver(this.number, consumer.tag, deliveryTag, entry.deliveries > 0, entry.deliveries, record.exchange, record.routingKey, record.properties, record.content);
     if (consumer.noAck) {
       queue.settle(entry);
       return;
@@ -234,7 +195,8 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     return new BrokerError(ErrorCode.PRECONDITION_FAILED, `unknown delivery tag ${tag}`);
   }
 
-  private ack(tag: number, multiple: boolean): void {
+  /** basic.ack; an unknown tag is a channel error (406). */
+  ack(tag: number, multiple: boolean): void {
     const deliveries = this.unacked.take(tag, multiple, this.nextDeliveryTag - 1);
     if (deliveries === undefined) throw this.unknownTag(tag);
     this.released(deliveries);
@@ -243,7 +205,8 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     this.wakeQueues(deliveries);
   }
 
-  private nack(tag: number, multiple: boolean, requeue: boolean, delayMs: number): void {
+  /** basic.nack / basic.reject; `delayMs` > 0 requeues after a delay (our extension). */
+  nack(tag: number, multiple: boolean, requeue: boolean, delayMs: number): void {
     const deliveries = this.unacked.take(tag, multiple, this.nextDeliveryTag - 1);
     if (deliveries === undefined) throw this.unknownTag(tag);
     this.released(deliveries);
@@ -288,13 +251,14 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     for (const c of this.consumers.values()) c.queue.dispatch();
   }
 
-  private qos(f: FrameOf<'qos'>): void {
-    if (f.global) this.channelPrefetch = f.prefetchCount;
+  /** basic.qos; `ok` answers before deliveries the new limit allows. */
+  qos(prefetchCount: number, global: boolean, ok: () => void): void {
+    if (global) this.channelPrefetch = prefetchCount;
     else {
-      this.consumerPrefetch = f.prefetchCount;
-      for (const c of this.consumers.values()) c.prefetch = f.prefetchCount;
+      this.consumerPrefetch = prefetchCount;
+      for (const c of this.consumers.values()) c.prefetch = prefetchCount;
     }
-    this.conn.send({ type: 'qosOk', channel: this.number, rid: f.rid });
+    ok();
     this.wake();
   }
 
@@ -303,16 +267,20 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
    * queue, as on a channel close, and is redelivered. recoverOk leaves first, so the client
    * knows every delivery it got before it is void. spec/protocol.md §5 Channels (Recover).
    */
-  private recover(f: FrameOf<'recover'>): void {
-    this.conn.send({ type: 'recoverOk', channel: this.number, rid: f.rid });
+  recover(ok: () => void): void {
+    ok();
     const deliveries = this.unacked.takeAll();
     this.released(deliveries);
     for (const [queue, entries] of groupByQueue(deliveries)) queue.requeue(entries);
     this.wakeQueues(deliveries);
   }
 
-  private consume(f: FrameOf<'consume'>): void {
-    if (f.queue === REPLY_QUEUE) return this.consumeReplies(f);
+  /**
+   * basic.consume; `ok` receives the consumer tag (generated when `consumerTag` is '') and
+   * answers before the first delivery.
+   */
+  consume(f: ConsumeRequest, ok: (consumerTag: string) => void): void {
+    if (f.queue === REPLY_QUEUE) return this.consumeReplies(f, ok);
     this.conn.access.require('read', 'queue', f.queue);
     const queue = this.conn.vhost.requireQueue(f.queue, this.conn.id);
     const max = this.conn.services.options.maxConsumersPerChannel;
@@ -328,7 +296,7 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     const consumer = new ChannelConsumer(this, queue, tag, f.noAck, f.exclusive, priority, this.consumerPrefetch, f.arguments);
     queue.checkConsumer(consumer, this.conn.vhost.name);
     // consumeOk goes out before the first delivery: both travel through the same outbox.
-    this.conn.send({ type: 'consumeOk', channel: this.number, rid: f.rid, consumerTag: tag });
+    ok(tag);
     this.consumers.set(tag, consumer);
     queue.addConsumer(consumer);
   }
@@ -344,39 +312,36 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
    * basic.consume on `amq.rabbitmq.reply-to`: no queue, no permission check (there is no
    * resource), as RabbitMQ. spec/semantics.md §Direct reply-to.
    */
-  private consumeReplies(f: FrameOf<'consume'>): void {
+  private consumeReplies(f: ConsumeRequest, ok: (consumerTag: string) => void): void {
     const tag = f.consumerTag === '' ? `amq.ctag-${randomBytes(12).toString('base64url')}` : f.consumerTag;
     this.checkTagFree(tag);
     this.replyConsumer = this.conn.services.directReplyTo.subscribe(this.conn.vhost.name, this, this.replyConsumer, tag, f.noAck);
-    this.conn.send({ type: 'consumeOk', channel: this.number, rid: f.rid, consumerTag: tag });
+    ok(tag);
   }
 
-  private cancel(f: FrameOf<'cancel'>): void {
-    if (this.replyConsumer?.consumerTag === f.consumerTag) {
+  /** basic.cancel. Cancelling an unknown tag is not an error in AMQP: the reply is simply cancel-ok. */
+  cancel(consumerTag: string): void {
+    if (this.replyConsumer?.consumerTag === consumerTag) {
       this.conn.services.directReplyTo.unsubscribe(this.replyConsumer);
       this.replyConsumer = undefined;
     }
-    const consumer = this.consumers.get(f.consumerTag);
+    const consumer = this.consumers.get(consumerTag);
     if (consumer !== undefined) {
-      this.consumers.delete(f.consumerTag);
+      this.consumers.delete(consumerTag);
       consumer.queue.removeConsumer(consumer);
     }
-    // Cancelling an unknown tag is not an error in AMQP: the reply is simply cancel-ok.
-    this.conn.send({ type: 'cancelOk', channel: this.number, rid: f.rid, consumerTag: f.consumerTag });
   }
 
   /** Single active consumer: tells the client this consumer is now active or waiting. */
   consumerStateChanged(consumer: ChannelConsumer): void {
     if (this.state !== State.open) return;
-    this.conn.send({ type: 'consumerActive', channel: this.number, consumerTag: consumer.tag, active: consumer.active });
+    this.conn.sink.consumerActive(this.number, consumer.tag, consumer.active);
   }
 
   consumerCancelledByBroker(consumer: ChannelConsumer, reason: string): void {
     if (this.consumers.get(consumer.tag) !== consumer) return;
     this.consumers.delete(consumer.tag);
-    if (this.state === State.open) {
-      this.conn.send({ type: 'cancelNotify', channel: this.number, consumerTag: consumer.tag, reason });
-    }
+    if (this.state === State.open) this.conn.sink.consumerCancelled(this.number, consumer.tag, reason);
   }
 
   /**
@@ -393,30 +358,16 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     }
   }
 
-  private get(f: FrameOf<'get'>): void {
-    this.conn.access.require('read', 'queue', f.queue);
-    const queue = this.conn.vhost.requireQueue(f.queue, this.conn.id);
+  /** basic.get; `ok` receives the message, or undefined when the queue is empty (get-empty). */
+  get(queueName: string, noAck: boolean, ok: (result: GetResult | undefined) => void): void {
+    this.conn.access.require('read', 'queue', queueName);
+    const queue = this.conn.vhost.requireQueue(queueName, this.conn.id);
     const taken = queue.take();
-    if (taken === undefined) {
-      this.conn.send({ type: 'getEmpty', channel: this.number, rid: f.rid });
-      return;
-    }
+    if (taken === undefined) return ok(undefined);
     const { entry, record } = taken;
     const deliveryTag = this.nextDeliveryTag++;
-    this.conn.send({
-      type: 'getOk',
-      channel: this.number,
-      rid: f.rid,
-      deliveryTag,
-      redelivered: entry.deliveries > 0,
-      deliveryCount: entry.deliveries,
-      exchange: record.exchange,
-      routingKey: record.routingKey,
-      messageCount: queue.messageCount,
-      properties: record.properties,
-      content: record.content,
-    });
-    if (f.noAck) queue.settle(entry);
+    ok({ deliveryTag, redelivered: entry.deliveries > 0, deliveryCount: entry.deliveries, messageCount: queue.messageCount, record });
+    if (noAck) queue.settle(entry);
     else this.unacked.add({ tag: deliveryTag, queue, entry, consumerTag: undefined, at: Date.now() });
   }
 
@@ -440,4 +391,16 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     this.release();
     this.state = State.closing;
   }
+}
+
+/** basic.consume's arguments. */
+export interface ConsumeRequest {
+  queue: string;
+  /** '' lets the broker generate one. */
+  consumerTag: string;
+  noAck: boolean;
+  exclusive: boolean;
+  /** Consumer priority (0 = default; RabbitMQ's `x-priority` argument also works). */
+  priority: number;
+  arguments: FieldTable;
 }

@@ -5,7 +5,6 @@ import type { ResolvedOptions } from '../config.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import type { ConfirmScheduler } from './confirm-scheduler.js';
 import type { DirectReplyTo } from './direct-reply-to.js';
-import type { ClientConnection } from './connection.js';
 
 /** A successful login. */
 export interface Login {
@@ -24,6 +23,15 @@ export interface BrokerStats {
   acked: number;
   connectionsOpened: number;
   connectionsClosed: number;
+}
+
+/** A client connection as the broker's bookkeeping sees it (any wire protocol). */
+export interface ConnectionInfo {
+  readonly id: string;
+  readonly user: string;
+  /** The vhost, once the connection is open. */
+  readonly vhostName: string | undefined;
+  readonly remoteAddress: string;
 }
 
 /** What a connection needs from the broker, passed in rather than imported. */
@@ -52,7 +60,7 @@ export interface BrokerServices {
   /** Why publishers are blocked (a resource alarm), or undefined when they are not. */
   alarmReason(): string | undefined;
   /** Checked before a login completes: an error refuses it (connection limit). */
-  admitConnection(conn: ClientConnection): BrokerError | undefined;
-  connectionOpened(conn: ClientConnection): void;
-  connectionClosed(conn: ClientConnection): void;
+  admitConnection(conn: ConnectionInfo): BrokerError | undefined;
+  connectionOpened(conn: ConnectionInfo): void;
+  connectionClosed(conn: ConnectionInfo): void;
 }

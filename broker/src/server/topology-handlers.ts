@@ -1,85 +1,94 @@
-import { BrokerError, ErrorCode, type Frame } from '@switchyard/client/protocol';
+import type { FieldTable } from '@switchyard/client/protocol';
 import type { Permissions, ResourceKind } from '../auth/permissions.js';
 import type { Binding } from '../routing/binding.js';
 import { checkQueueLimit } from '../vhost/queue-limit.js';
+import type { ExchangeDeclare, QueueDeclare } from '../vhost/virtual-host.js';
 import type { ServerChannel } from './channel.js';
 import { isReplyQueueName } from './direct-reply-to.js';
 
-/**
- * Declare, bind, purge and delete: request/reply frames that change the vhost's topology.
- * Each reply carries the request's `rid`. spec/protocol.md §Frame types and §Channels.
- */
-export function handleTopologyFrame(ch: ServerChannel, f: Frame): void {
-  const vhost = ch.conn.vhost;
-  const connId = ch.conn.id;
-  const channel = ch.number;
-  const access = ch.conn.access;
-  // Permission checks sit exactly where RabbitMQ has them (spec/security.md §Permissions).
-  switch (f.type) {
-    case 'exchangeDeclare':
-      if (!f.passive) {
-        access.require('configure', 'exchange', f.exchange);
-        requireRouteTarget(access, f.arguments['alternate-exchange'], 'exchange', f.exchange);
-      }
-      vhost.declareExchange(f);
-      return ch.conn.send({ type: 'exchangeDeclareOk', channel, rid: f.rid });
-    case 'exchangeDelete':
-      access.require('configure', 'exchange', f.exchange);
-      vhost.deleteExchange(f.exchange, f.ifUnused);
-      return ch.conn.send({ type: 'exchangeDeleteOk', channel, rid: f.rid });
-    case 'exchangeBind':
-    case 'exchangeUnbind':
-      access.require('write', 'exchange', f.destination);
-      access.require('read', 'exchange', f.source);
-      changeBinding(ch, f.type === 'exchangeBind', { source: f.source, destination: f.destination, destinationKind: 'exchange', routingKey: f.routingKey, arguments: f.arguments });
-      return ch.conn.send({ type: f.type === 'exchangeBind' ? 'exchangeBindOk' : 'exchangeUnbindOk', channel, rid: f.rid });
-    case 'queueDeclare': {
-      if (isReplyQueueName(f.queue)) {
-        // The pseudo-queue cannot be created; the declare tells whether the requester is there.
-        const { messageCount, consumerCount } = ch.conn.services.directReplyTo.declare(vhost.name, f.queue);
-        return ch.conn.send({ type: 'queueDeclareOk', channel, rid: f.rid, queue: f.queue, messageCount, consumerCount });
-      }
-      if (!f.passive) checkQueueLimit(vhost, f.queue, ch.conn.services.options.maxQueues);
-      const dlx = f.arguments['x-dead-letter-exchange'];
-      if (!f.passive && f.queue !== '') {
-        access.require('configure', 'queue', f.queue);
-        requireRouteTarget(access, dlx, 'queue', f.queue);
-      }
-      const q = vhost.declareQueue(f, connId);
-      if (!f.passive && f.queue === '') {
-        try {
-          access.require('configure', 'queue', q.name);
-          requireRouteTarget(access, dlx, 'queue', q.name);
-        } catch (err) {
-          vhost.removeQueue(q, 'permission refused');
-          throw err;
-        }
-      }
-      return ch.conn.send({ type: 'queueDeclareOk', channel, rid: f.rid, queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount });
-    }
-    case 'queueBind':
-    case 'queueUnbind':
-      access.require('write', 'queue', f.queue);
-      access.require('read', 'exchange', f.exchange);
-      changeBinding(ch, f.type === 'queueBind', { source: f.exchange, destination: f.queue, destinationKind: 'queue', routingKey: f.routingKey, arguments: f.arguments });
-      return ch.conn.send({ type: f.type === 'queueBind' ? 'queueBindOk' : 'queueUnbindOk', channel, rid: f.rid });
-    case 'queuePurge': {
-      access.require('read', 'queue', f.queue);
-      const messageCount = vhost.requireQueue(f.queue, connId).purge();
-      return ch.conn.send({ type: 'queuePurgeOk', channel, rid: f.rid, messageCount });
-    }
-    case 'queueDelete': {
-      access.require('configure', 'queue', f.queue);
-      const messageCount = vhost.deleteQueue(f.queue, f.ifUnused, f.ifEmpty, connId);
-      return ch.conn.send({ type: 'queueDeleteOk', channel, rid: f.rid, messageCount });
-    }
-    default:
-      throw new BrokerError(
-        ErrorCode.COMMAND_INVALID,
-        `frame '${f.type}' is not valid on a channel (client frames only; see spec/protocol.md)`,
-      );
-  }
+/** queue.declare-ok's fields. */
+export interface QueueDeclared {
+  queue: string;
+  messageCount: number;
+  consumerCount: number;
 }
+
+/**
+ * Declare, bind, purge and delete: the requests that change a vhost's topology, for any
+ * wire protocol (the adapter answers each with its reply). Permission checks sit exactly
+ * where RabbitMQ has them (spec/security.md §Permissions); errors are BrokerErrors with
+ * AMQP reply codes. spec/protocol.md §5. Channels.
+ */
+export const topology = {
+  declareExchange(ch: ServerChannel, d: ExchangeDeclare): void {
+    const access = ch.conn.access;
+    if (!d.passive) {
+      access.require('configure', 'exchange', d.exchange);
+      requireRouteTarget(access, d.arguments['alternate-exchange'], 'exchange', d.exchange);
+    }
+    ch.conn.vhost.declareExchange(d);
+  },
+
+  deleteExchange(ch: ServerChannel, exchange: string, ifUnused: boolean): void {
+    ch.conn.access.require('configure', 'exchange', exchange);
+    ch.conn.vhost.deleteExchange(exchange, ifUnused);
+  },
+
+  /** exchange.bind (bind) or exchange.unbind. */
+  bindExchange(ch: ServerChannel, bind: boolean, destination: string, source: string, routingKey: string, args: FieldTable): void {
+    const access = ch.conn.access;
+    access.require('write', 'exchange', destination);
+    access.require('read', 'exchange', source);
+    changeBinding(ch, bind, { source, destination, destinationKind: 'exchange', routingKey, arguments: args });
+  },
+
+  declareQueue(ch: ServerChannel, d: QueueDeclare): QueueDeclared {
+    const vhost = ch.conn.vhost;
+    const access = ch.conn.access;
+    if (isReplyQueueName(d.queue)) {
+      // The pseudo-queue cannot be created; the declare tells whether the requester is there.
+      const { messageCount, consumerCount } = ch.conn.services.directReplyTo.declare(vhost.name, d.queue);
+      return { queue: d.queue, messageCount, consumerCount };
+    }
+    if (!d.passive) checkQueueLimit(vhost, d.queue, ch.conn.services.options.maxQueues);
+    const dlx = d.arguments['x-dead-letter-exchange'];
+    if (!d.passive && d.queue !== '') {
+      access.require('configure', 'queue', d.queue);
+      requireRouteTarget(access, dlx, 'queue', d.queue);
+    }
+    const q = vhost.declareQueue(d, ch.conn.id);
+    if (!d.passive && d.queue === '') {
+      try {
+        access.require('configure', 'queue', q.name);
+        requireRouteTarget(access, dlx, 'queue', q.name);
+      } catch (err) {
+        vhost.removeQueue(q, 'permission refused');
+        throw err;
+      }
+    }
+    return { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount };
+  },
+
+  /** queue.bind (bind) or queue.unbind. */
+  bindQueue(ch: ServerChannel, bind: boolean, queue: string, exchange: string, routingKey: string, args: FieldTable): void {
+    const access = ch.conn.access;
+    access.require('write', 'queue', queue);
+    access.require('read', 'exchange', exchange);
+    changeBinding(ch, bind, { source: exchange, destination: queue, destinationKind: 'queue', routingKey, arguments: args });
+  },
+
+  /** queue.purge: the number of messages removed. */
+  purgeQueue(ch: ServerChannel, queue: string): number {
+    ch.conn.access.require('read', 'queue', queue);
+    return ch.conn.vhost.requireQueue(queue, ch.conn.id).purge();
+  },
+
+  /** queue.delete: the number of messages deleted with the queue. */
+  deleteQueue(ch: ServerChannel, queue: string, ifUnused: boolean, ifEmpty: boolean): number {
+    ch.conn.access.require('configure', 'queue', queue);
+    return ch.conn.vhost.deleteQueue(queue, ifUnused, ifEmpty, ch.conn.id);
+  },
+};
 
 /**
  * An alternate exchange (on an exchange) or a dead-letter exchange (on a queue) routes

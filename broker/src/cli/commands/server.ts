@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { BrokerOptions } from '../../config.js';
 import type { LogLevel } from '../../logging.js';
-import type { Broker as BrokerInstance } from '../../broker.js';
+import type { BrokerRuntime as BrokerInstance } from '../../broker.js';
 import { chooseLogFormat, renderBanner, showBanner } from '../banner.js';
 import type { CliIo } from '../program.js';
 
@@ -81,7 +81,7 @@ Examples:
     .action(async (_flags: unknown, cmd: Command) => {
       // Loaded here so that the client commands start fast.
       const { loadServerConfig } = await import('../../config-file.js');
-      const { Broker } = await import('../../broker.js');
+      const { BrokerRuntime: Broker } = await import('../../broker.js');
       const { errorFields } = await import('../../logging.js');
       const config = loadServerConfig({ flags: explicitFlags(cmd), env: process.env, configFile: cmd.opts<{ config?: string }>().config });
       for (const w of config.warnings) io.stderr(`switchyard: warning: ${w}\n`);

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Logger } from '../logging.js';
+import type { Logger } from '../../logging.js';
 
 /**
  * Sockets on the client port that have not logged in yet: TCP connected, maybe upgraded to

@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import type { WebSocket } from 'ws';
 import {
   BATCH_TARGET_BYTES,
   BrokerError,
@@ -9,15 +7,15 @@ import {
   ProtocolError,
   decodeFrames,
   isChannelError,
-  type FieldTable,
   type Frame,
   type FrameOf,
 } from '@switchyard/client/protocol';
-import { Permissions } from '../auth/permissions.js';
-import { errorFields, type Logger } from '../logging.js';
-import type { VirtualHost } from '../vhost/virtual-host.js';
-import { ServerChannel } from './channel.js';
-import type { BrokerServices } from './services.js';
+import { errorFields } from '../../logging.js';
+import type { VirtualHost } from '../../vhost/virtual-host.js';
+import { FrameSink, handleChannelFrame } from './frame-channel.js';
+import type { FrameConnection } from '../../server/frame-connection.js';
+import type { BrokerServices } from '../../server/services.js';
+import { Session } from '../../server/session.js';
 
 const State = { handshake: 'handshake', authenticating: 'authenticating', open: 'open', closing: 'closing', closed: 'closed' } as const;
 type State = (typeof State)[keyof typeof State];
@@ -32,31 +30,16 @@ const CLOSE_TIMEOUT_MS = 2_000;
 const MAX_HELD_FRAMES = 10_000;
 
 /**
- * One client WebSocket: handshake, channels, heartbeats, outgoing batching and
- * backpressure. spec/protocol.md §Connection.
+ * One client connection speaking our frame protocol over any FrameConnection (WebSocket or
+ * in-memory): handshake, channels, heartbeats, outgoing batching and backpressure.
+ * spec/protocol.md §3. Connection.
  */
-export class ClientConnection {
-  readonly id = randomUUID();
+export class ClientConnection extends Session {
   state: State = State.handshake;
-  user = '';
-  clientProperties: FieldTable = {};
-  readonly connectedAt = Date.now();
-  /** True while the socket holds more unsent bytes than the high-water mark. */
-  backpressured = false;
-  /** Has published at least once: resource alarms block such connections. */
-  hasPublished = false;
-  /** Blocked by a resource alarm: not read from until it clears. */
-  blocked = false;
-  private vhostRef: VirtualHost | undefined;
-  /** The user's permissions in the connection's vhost (set at login). */
-  permissions: Permissions | undefined;
-  /** Logged in with a token rather than a password (token revocation closes it). */
-  viaToken = false;
   /** Frames decoded while holding, in order; then whole messages read while holding. */
   private heldFrames: Frame[] = [];
   private heldMessages: Buffer[] = [];
   private heldBytes = 0;
-  private readonly channels = new Map<number, ServerChannel>();
   private outbox = new FrameBatch();
   private flushScheduled = false;
   private heartbeatMs = 0;
@@ -65,52 +48,20 @@ export class ClientConnection {
   private timer: NodeJS.Timeout | undefined;
   /** Who closed the connection and why: logged once, on the one `connection closed` line. */
   private closeDetail: { by: 'client' | 'broker'; code: number; reason: string } | undefined;
-  private readonly log: Logger;
+  /** What the session sends unasked (deliveries, confirms, closes ...), as frames of our protocol. */
+  readonly sink = new FrameSink((frame) => this.send(frame));
 
   constructor(
-    private readonly ws: WebSocket,
-    readonly services: BrokerServices,
-    readonly remoteAddress: string,
+    private readonly ws: FrameConnection,
+    services: BrokerServices,
   ) {
-    this.log = services.logger.child({ component: 'connection', conn: this.id, peer: remoteAddress });
-    ws.binaryType = 'nodebuffer';
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
-    ws.on('close', (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()));
-    ws.on('error', (err) => this.log.warn('socket error', { error: err.message }));
+    super(services, ws.remoteAddress);
+    ws.onMessage((data, binary) => this.onMessage(data, binary));
+    ws.onClose((code, reason) => this.onSocketClose(code, reason));
+    ws.onError((err) => this.log.warn('socket error', { error: err.message }));
     this.timer = setTimeout(() => {
       if (this.state === State.handshake) this.closeWithError(new BrokerError(ErrorCode.CONNECTION_FORCED, `handshake timeout: no hello within ${services.options.handshakeTimeoutMs} ms`));
     }, services.options.handshakeTimeoutMs);
-  }
-
-  /** Name of the vhost, once open. */
-  get vhostName(): string | undefined {
-    return this.vhostRef?.name;
-  }
-
-  /**
-   * The user's current permissions in this vhost (looked up each time, so a change or a
-   * revocation applies at once); only valid on an open connection.
-   */
-  get access(): Permissions {
-    if (this.permissions === undefined) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'connection is not open: send hello first');
-    const current = this.services.permissionsOf(this.user, this.vhostRef!.name);
-    if (current !== undefined) this.permissions = current;
-    else this.permissions = new Permissions(this.user, this.vhostRef!.name, { configure: '', write: '', read: '' });
-    return this.permissions;
-  }
-
-  /** The vhost of an open connection. */
-  get vhost(): VirtualHost {
-    if (this.vhostRef === undefined) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'connection is not open: send hello first');
-    return this.vhostRef;
-  }
-
-  get channelCount(): number {
-    return this.channels.size;
-  }
-
-  channelList(): IterableIterator<ServerChannel> {
-    return this.channels.values();
   }
 
   /** Queues a frame; frames of one event-loop turn leave in as few WebSocket messages as possible. */
@@ -124,12 +75,14 @@ export class ClientConnection {
     }
   }
 
+  private readonly sendReply = (frame: Frame): void => this.send(frame);
+
   private readonly flush = (): void => {
     this.flushScheduled = false;
     if (this.outbox.frameCount === 0 || this.state === State.closed) return;
     const bytes = this.outbox.finish();
     this.lastSent = Date.now();
-    this.ws.send(bytes, { binary: true }, () => this.guard('write callback', this.onWritten));
+    this.ws.send(bytes, this.written);
     if (!this.backpressured && this.ws.bufferedAmount > this.services.options.socketHighWaterBytes) {
       this.backpressured = true;
     }
@@ -148,42 +101,30 @@ export class ClientConnection {
     }
   }
 
+  private readonly written = (): void => this.guard('write callback', this.onWritten);
+
   private readonly onWritten = (): void => {
     // Resume once half the high-water mark has drained, so we do not flap at the boundary.
-    if (this.backpressured && this.ws.bufferedAmount <= this.services.options.socketHighWaterBytes / 2) {
-      this.backpressured = false;
-      for (const ch of this.channels.values()) ch.wake();
-    }
+    if (this.backpressured && this.ws.bufferedAmount <= this.services.options.socketHighWaterBytes / 2) this.drained();
   };
 
-  /** Called on every publish (the alarm itself is checked before a publish is handled). */
-  notePublish(): void {
-    this.hasPublished = true;
-    if (!this.blocked) {
-      const reason = this.services.alarmReason();
-      if (reason !== undefined) this.block(reason);
-    }
+  protected get isOpen(): boolean {
+    return this.state === State.open;
   }
 
-  /**
-   * Resource alarm: tell the client and stop reading its socket (RabbitMQ's connection.blocked);
-   * frames already read are still processed, deliveries continue.
-   */
-  block(reason: string): void {
-    if (this.blocked || this.state !== State.open) return;
-    this.blocked = true;
-    this.send({ type: 'blocked', channel: 0, reason });
+  protected get isClosed(): boolean {
+    return this.state === State.closed;
+  }
+
+  protected pauseReading(): void {
     this.ws.pause();
-    this.log.info('connection blocked', { reason });
   }
 
-  unblock(): void {
-    if (!this.blocked) return;
-    this.blocked = false;
-    if (this.state === State.closed) return;
+  protected resumeReading(): void {
     this.ws.resume();
-    this.send({ type: 'unblocked', channel: 0 });
-    this.log.info('connection unblocked');
+  }
+
+  protected afterUnblock(): void {
     this.drainHeld();
   }
 
@@ -251,7 +192,7 @@ export class ClientConnection {
     if (this.holding) return this.hold(frame);
     if (frame.type === 'publish' && this.state === State.open) {
       // Every publish meets the alarms, the first of a connection's first message too:
-      // it waits, with everything after it, until they clear. spec/security.md §Resource alarms and flow control
+      // it waits, with everything after it, until they clear. spec/security.md §Resource alarms and flow control.
       const reason = this.services.alarmReason();
       if (reason !== undefined) {
         this.hasPublished = true;
@@ -317,15 +258,16 @@ export class ClientConnection {
   }
 
   private open(f: FrameOf<'hello'>, vhost: VirtualHost): void {
-    const refusal = this.services.admitConnection(this);
+    const refusal = this.admit(vhost, f.clientProperties);
     if (refusal !== undefined) return this.closeWithError(refusal);
-    this.vhostRef = vhost;
-    this.clientProperties = f.clientProperties;
     const ours = this.services.options.heartbeatMs;
     this.heartbeatMs = ours === 0 || f.heartbeatMs === 0 ? Math.max(ours, f.heartbeatMs) : Math.min(ours, f.heartbeatMs);
     this.state = State.open;
     clearTimeout(this.timer);
     this.timer = undefined;
+    // The peer heartbeats only once it has helloOk: silence is counted from here, not from
+    // its hello, or a slow login (password hashing on a loaded host) would read as a dead peer.
+    this.lastReceived = Date.now();
     // Ticks at a quarter interval: a silent peer is found dead within 2.25 intervals.
     if (this.heartbeatMs > 0) this.timer = setInterval(() => this.guard('heartbeat', this.tick), Math.max(25, Math.floor(this.heartbeatMs / 4)));
     this.send({
@@ -337,7 +279,8 @@ export class ClientConnection {
       connectionId: this.id,
       serverProperties: { product: 'switchyard', version: this.services.version, protocolVersion: PROTOCOL_VERSION },
     });
-    this.services.connectionOpened(this);
+    this.opened();
+    this.ws.authenticated();
     this.log.info('connection opened', { user: this.user, vhost: f.vhost, client: f.clientProperties['product'] });
     this.ws.resume();
     this.drainHeld();
@@ -359,12 +302,7 @@ export class ClientConnection {
     const n = frame.channel;
     const ch = this.channels.get(n);
     if (frame.type === 'channelOpen') {
-      if (ch !== undefined) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `channel ${n} is already open`);
-      const max = this.services.options.maxChannelsPerConnection;
-      if (this.channels.size >= max) {
-        throw new BrokerError(ErrorCode.NOT_ALLOWED, `channel limit reached: ${max} channels are open on this connection (maxChannelsPerConnection)`);
-      }
-      this.channels.set(n, new ServerChannel(this, n));
+      this.openChannel(n);
       this.send({ type: 'channelOpenOk', channel: n });
       return;
     }
@@ -381,32 +319,10 @@ export class ClientConnection {
     }
     if (ch.state !== 'open') return; // frames in flight when we closed the channel
     try {
-      ch.handle(frame);
+      handleChannelFrame(ch, frame, this.sendReply);
     } catch (err) {
       if (err instanceof BrokerError && isChannelError(err.code)) return this.failChannel(ch, err, 'rid' in frame ? frame.rid : 0);
       throw err;
-    }
-  }
-
-  /**
-   * A channel error: the channel is released at once (consumers cancelled, unacked messages
-   * requeued) and told why; its later frames are ignored until it acknowledges the close.
-   */
-  failChannel(ch: ServerChannel, err: BrokerError, ref: number): void {
-    this.log.info('channel error', { channel: ch.number, code: err.code, error: err.message });
-    ch.markClosing();
-    this.send({ type: 'channelClose', channel: ch.number, code: err.code, message: `${err.name} - ${err.message}`, ref });
-  }
-
-  /** Closes channels holding a delivery past its consumer timeout (called periodically). */
-  checkConsumerTimeouts(now: number, defaultMs: number): void {
-    for (const ch of this.channels.values()) {
-      if (ch.state !== 'open') continue;
-      const err = ch.checkConsumerTimeout(now, defaultMs);
-      if (err !== undefined) {
-        this.log.warn('consumer timeout: closing channel', { channel: ch.number, error: err.message });
-        this.failChannel(ch, err, 0);
-      }
     }
   }
 
@@ -435,11 +351,6 @@ export class ClientConnection {
     this.timer = setTimeout(() => this.finish(1000, 'close timeout'), CLOSE_TIMEOUT_MS);
   }
 
-  private releaseChannels(): void {
-    for (const ch of this.channels.values()) ch.release();
-    this.channels.clear();
-  }
-
   private finish(wsCode: number, reason: string): void {
     if (this.state === State.closed) return;
     this.flush();
@@ -452,15 +363,11 @@ export class ClientConnection {
   }
 
   private cleanup(reason: string): void {
-    const wasOpen = this.vhostRef !== undefined;
+    // Channels are released before the state turns closed (ended() finds none left).
     this.releaseChannels();
     this.state = State.closed;
     clearTimeout(this.timer);
     clearInterval(this.timer);
-    this.vhostRef?.releaseOwner(this.id);
-    if (wasOpen) {
-      this.services.connectionClosed(this);
-      this.log.info('connection closed', this.closeDetail ?? { reason });
-    }
+    this.ended(this.closeDetail ?? { reason });
   }
 }
