@@ -17,7 +17,7 @@ import { wiredConnect } from '../helpers/wire.js';
  * an interval early or late (or never sends a heartbeat) still fails the test.
  */
 const HB = 1_000;
-/** The broker checks on a quarter-interval tick (server/connection.ts), so it acts up to a quarter late. */
+/** The broker checks on a quarter-interval tick (transports/ws/connection.ts), so it acts up to a quarter late. */
 const BROKER_TICK = HB / 4;
 /** Allowance for timers firing late on a busy machine; what the bounds tolerate beyond the rules. */
 const SLACK = HB / 2;

@@ -157,9 +157,10 @@ export async function publish(broker: Broker, vhost: VirtualHost, segment: strin
   const payload = body.string('payload', '');
   const encoding = body.choice('payloadEncoding', ['string', 'base64'], 'string');
   let properties: MessageProperties | null;
+  let expirationMs: number | undefined;
   try {
     properties = validateProperties(body.table('properties'), 'properties');
-    parseExpiration(properties?.expiration); // here, not in publishMessage: a bad one is a 400 naming the field
+    expirationMs = parseExpiration(properties?.expiration); // here, not in publishMessage: a bad one is a 400 naming the field
   } catch (err) {
     throw badField('properties', (err as Error).message.replace(/^properties: /, ''));
   }
@@ -171,7 +172,7 @@ export async function publish(broker: Broker, vhost: VirtualHost, segment: strin
   }
   const exchange = exchangeName(segment);
   if (exchange !== '') requireExchange(vhost, segment);
-  const outcome = publishParsed(vhost, broker.stats, exchange, routingKey, properties, content);
+  const outcome = publishParsed(vhost, broker.stats, exchange, routingKey, properties, content, expirationMs);
   await broker.store.durable();
   if (outcome.kind === 'duplicate') return { routed: true, queues: 0, duplicate: true };
   if (outcome.kind === 'delayed') return { routed: true, queues: 0, delayed: true };

@@ -189,7 +189,14 @@ export class Queue {
    * Returns `duplicate` for a messageId seen within the dedup window (not enqueued) and
    * `rejected` when a reject-publish length limit refuses it.
    */
-  enqueue(exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): EnqueueOutcome {
+  enqueue(
+    exchange: string,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+    /** The parsed `expiration` property: the publish path parses it once per message. */
+    expirationMs: number | undefined = parseExpiration(properties?.expiration),
+  ): EnqueueOutcome {
     const now = this.clock.now();
     const p = this.policy;
     const record: MessageRecord = { exchange, routingKey, properties, content };
@@ -212,7 +219,7 @@ export class Queue {
     // only in memory gets its own copy, so it does not pin the whole read buffer.
     if (!stored) record.content = Uint8Array.prototype.slice.call(content);
     const priority = p.maxPriority > 0 ? clampPriority(properties?.priority, p.maxPriority) : 0;
-    const expiresAt = expiryOf(now, p.messageTtlMs, parseExpiration(properties?.expiration));
+    const expiresAt = expiryOf(now, p.messageTtlMs, expirationMs);
     const entry: QueueEntry = { seq: this.nextSeq++, size: content.length, stored, deliveries: 0, enqueuedAt: now, priority, expiresAt, readyAt: 0, lease: 0, record };
     if (stored) {
       this.store!.enqueue(this.id, entry.seq, record, { expiresAt, priority });

@@ -1,6 +1,7 @@
 import { addDeath, isDeadLetterCycle, type DeathReason } from '../queues/dead-letter.js';
 import type { Queue } from '../queues/queue.js';
 import type { MessageRecord } from '../store/store.js';
+import { parseExpiration } from '../queues/ttl.js';
 import { routeAndEnqueue } from './publisher.js';
 import type { VirtualHost } from './virtual-host.js';
 
@@ -26,5 +27,5 @@ export function deadLetter(vhost: VirtualHost, queue: Queue, record: MessageReco
     time: Math.floor(now / 1000),
   });
   const skip = (target: Queue): boolean => isDeadLetterCycle(properties, target.name, reason);
-  return routeAndEnqueue(vhost, dlx, dlxName, routingKey, properties, record.content, skip).queues;
+  return routeAndEnqueue(vhost, dlx, dlxName, routingKey, properties, record.content, parseExpiration(properties?.expiration), skip).queues;
 }

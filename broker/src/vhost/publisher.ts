@@ -38,13 +38,14 @@ export function publishMessage(
   properties: MessageProperties | null,
   content: Uint8Array,
 ): PublishOutcome {
-  parseExpiration(properties?.expiration); // 406 before anything is enqueued
-  return publishParsed(vhost, counters, exchange, routingKey, properties, content);
+  const expirationMs = parseExpiration(properties?.expiration); // 406 before anything is enqueued
+  return publishParsed(vhost, counters, exchange, routingKey, properties, content, expirationMs);
 }
 
 /**
- * {@link publishMessage} for a caller that has already checked the expiration with
- * `parseExpiration` (the management API, which answers a bad one with 400 naming the field).
+ * {@link publishMessage} for a caller that has already parsed the expiration with
+ * `parseExpiration` (the management API, which answers a bad one with 400 naming the field);
+ * `expirationMs` is that parsed value, handed to every queue so none parses it again.
  */
 export function publishParsed(
   vhost: VirtualHost,
@@ -53,6 +54,7 @@ export function publishParsed(
   routingKey: string,
   properties: MessageProperties | null,
   content: Uint8Array,
+  expirationMs: number | undefined,
 ): PublishOutcome {
   checkShortString('routing key', routingKey);
   counters.published++;
@@ -65,7 +67,7 @@ export function publishParsed(
     vhost.publishDelayed(exchange, routingKey, properties, content, delayMs);
     return { kind: 'delayed' };
   }
-  const outcome = routeAndEnqueue(vhost, vhost.publishTarget(exchange), exchange, routingKey, properties, content);
+  const outcome = routeAndEnqueue(vhost, vhost.publishTarget(exchange), exchange, routingKey, properties, content, expirationMs);
   if (outcome.queues === 0) counters.unroutable++;
   return outcome;
 }
@@ -84,7 +86,8 @@ export function countDirectPublish(counters: PublishCounters, delivered: number)
  * Route-and-enqueue, the one place a message enters queues: a client or management publish,
  * a delayed message that is due, a dead-lettered copy. `x` is the exchange already looked up
  * and checked by the caller (undefined = the default exchange); `exchange` is the name the
- * message records. `skip` leaves out queues the caller must not reach (a dead-letter cycle).
+ * message records; `expirationMs` its parsed `expiration` property (parsed once per message,
+ * not per queue). `skip` leaves out queues the caller must not reach (a dead-letter cycle).
  */
 export function routeAndEnqueue(
   vhost: VirtualHost,
@@ -93,6 +96,7 @@ export function routeAndEnqueue(
   routingKey: string,
   properties: MessageProperties | null,
   content: Uint8Array,
+  expirationMs: number | undefined,
   skip?: (queue: Queue) => boolean,
 ): RoutedOutcome {
   let queues = 0;
@@ -100,7 +104,7 @@ export function routeAndEnqueue(
   for (const q of vhost.queuesFor(x, routingKey, properties?.headers)) {
     if (skip !== undefined && skip(q)) continue;
     queues++;
-    if (q.enqueue(exchange, routingKey, properties, content) === 'rejected') refusedBy = q;
+    if (q.enqueue(exchange, routingKey, properties, content, expirationMs) === 'rejected') refusedBy = q;
   }
   return { kind: 'routed', queues, refusedBy };
 }

@@ -11,6 +11,7 @@ import { DelayedMessages } from './delayed-messages.js';
 import { ExchangeDedup, exchangeDedupWindow } from './publish-gate.js';
 import { assertEquivalent, assertEquivalentArguments } from './equivalence.js';
 import { Exchange } from './exchange.js';
+import { parseExpiration } from '../queues/ttl.js';
 import { routeAndEnqueue } from './publisher.js';
 import { checkName, checkNewName, checkShortString } from './names.js';
 
@@ -126,7 +127,7 @@ export class VirtualHost {
   /** A delayed message is due: route it as if published now; dropped if its exchange is gone. */
   private routeDue(record: MessageRecord): void {
     if (record.exchange !== '' && !this.exchanges.has(record.exchange)) return;
-    routeAndEnqueue(this, this.publishTarget(record.exchange), record.exchange, record.routingKey, record.properties, record.content);
+    routeAndEnqueue(this, this.publishTarget(record.exchange), record.exchange, record.routingKey, record.properties, record.content, parseExpiration(record.properties?.expiration));
   }
 
   exchange(name: string): Exchange | undefined {

@@ -37,12 +37,12 @@ describe('eslint.config.js boundaries', function () {
       await violations(
         'broker/src/routing/zz-probe.ts',
         [
-          "import { ClientConnection } from '../server/connection.js';",
+          "import { Session } from '../server/session.js';",
           "import { VirtualHost } from '../vhost/virtual-host.js';",
           "import { open } from 'lmdb';",
           "import WebSocket from 'ws';",
           "import { ErrorCode } from '@switchyard/client/protocol';",
-          'export const all = [ClientConnection, VirtualHost, open, WebSocket, ErrorCode];',
+          'export const all = [Session, VirtualHost, open, WebSocket, ErrorCode];',
         ].join('\n'),
       ),
     ).to.deep.equal([
