@@ -27,11 +27,17 @@ const common = {
 
 const outputs = [
   { ...common, format: 'esm', outfile: join(root, 'client-sdk/dist/switchyard.browser.js') },
-  { ...common, format: 'iife', globalName: 'Switchyard', outfile: join(root, 'client-sdk/dist/switchyard.browser.iife.js') },
+  {
+    ...common,
+    format: 'iife',
+    globalName: 'Switchyard',
+    outfile: join(root, 'client-sdk/dist/switchyard.browser.iife.js'),
+  },
 ];
 for (const options of outputs) {
   const result = await build(options);
   for (const [file, info] of Object.entries(result.metafile.outputs)) {
-    if (file.endsWith('.js')) console.log(`build-browser: ${file.replace(root + '/', '')} ${(info.bytes / 1024).toFixed(1)} KiB`);
+    if (file.endsWith('.js'))
+      console.log(`build-browser: ${file.replace(root + '/', '')} ${(info.bytes / 1024).toFixed(1)} KiB`);
   }
 }

@@ -14,22 +14,19 @@ import { DirectReplyTo } from './server/direct-reply-to.js';
 import type { FrameConnection } from './server/frame-connection.js';
 import { WsListener } from './transports/ws/ws-listener.js';
 import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
-import type { BrokerServices, BrokerStats } from './server/services.js';
+import type { BrokerServices, BrokerStats, ConnectionInfo, Login } from './server/services.js';
 import { ENV_FILE, LmdbStore } from './store/lmdb-store.js';
 import { join } from 'node:path';
 import { DataDirLock, DataDirLockedError } from './store/data-dir-lock.js';
 import { StoreDamagedError } from './store/store-check.js';
-import type { QueueStore } from './store/store.js';
+import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
 import { VirtualHost } from './vhost/virtual-host.js';
 import { AccessControl, type Authenticated } from './auth/access-control.js';
 import { LoginThrottle, throttledMessage } from './auth/login-throttle.js';
 import type { Permissions } from './auth/permissions.js';
 import { ScopedStore } from './store/scoped-store.js';
-import type { AccessStore } from './store/store.js';
-import type { ConnectionInfo, Login } from './server/services.js';
 import type { BrokerHost } from './broker-host.js';
-
 
 /** What a running broker reports to its embedder (public-broker.ts turns these into events). */
 export interface RuntimeHooks {
@@ -49,7 +46,14 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly version = VERSION;
-  readonly stats: BrokerStats = { published: 0, unroutable: 0, duplicates: 0, acked: 0, connectionsOpened: 0, connectionsClosed: 0 };
+  readonly stats: BrokerStats = {
+    published: 0,
+    unroutable: 0,
+    duplicates: 0,
+    acked: 0,
+    connectionsOpened: 0,
+    connectionsClosed: 0,
+  };
   readonly confirms: ConfirmScheduler;
   readonly directReplyTo = new DirectReplyTo();
   readonly histograms: BrokerHistograms = createBrokerHistograms();
@@ -83,16 +87,30 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       this.store = opened.store;
       this.dirLock = opened.lock;
     }
-    this.confirms = new ConfirmScheduler(this.store, this.histograms, () => this.alarms.noteWrite(this.store.takePendingBytes?.() ?? 0));
-    this.alarms = new ResourceAlarms(options.memoryHighWatermark, options.diskFreeLimitBytes, options.dataDir, (state) => this.onAlarm(state), this.logger);
+    this.confirms = new ConfirmScheduler(this.store, this.histograms, () =>
+      this.alarms.noteWrite(this.store.takePendingBytes?.() ?? 0),
+    );
+    this.alarms = new ResourceAlarms(
+      options.memoryHighWatermark,
+      options.diskFreeLimitBytes,
+      options.dataDir,
+      (state) => this.onAlarm(state),
+      this.logger,
+    );
     // The option's type says so; checked again for JavaScript callers.
-    if (!isAccessStore(this.store)) throw new TypeError('Invalid option "store": it must also keep users, vhosts and permissions (AccessStore)');
+    if (!isAccessStore(this.store))
+      throw new TypeError('Invalid option "store": it must also keep users, vhosts and permissions (AccessStore)');
     const accessStore = this.store;
-    this.access = new AccessControl(accessStore, {
-      vhostAdded: (name) => this.openVhost(name),
-      vhostDeleted: (name) => this.dropVhost(name),
-      accessRevoked: (change) => enforceRevocation(this.connections, change),
-    }, options.tokenSecret, options.guestAnywhere);
+    this.access = new AccessControl(
+      accessStore,
+      {
+        vhostAdded: (name) => this.openVhost(name),
+        vhostDeleted: (name) => this.dropVhost(name),
+        accessRevoked: (change) => enforceRevocation(this.connections, change),
+      },
+      options.tokenSecret,
+      options.guestAnywhere,
+    );
     this.loginThrottle = options.loginThrottle === false ? undefined : new LoginThrottle(options.loginThrottle);
   }
 
@@ -103,8 +121,16 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   }
 
   private openVhost(name: string): VirtualHost {
-    const vhost = new VirtualHost(name, new ScopedStore(this.store, name), this.options.clock ?? systemClock, (err, context) =>
-      this.logger.error('unexpected error in a timer; the broker carries on', { vhost: name, ...context, ...errorFields(err) }),
+    const vhost = new VirtualHost(
+      name,
+      new ScopedStore(this.store, name),
+      this.options.clock ?? systemClock,
+      (err, context) =>
+        this.logger.error('unexpected error in a timer; the broker carries on', {
+          vhost: name,
+          ...context,
+          ...errorFields(err),
+        }),
     );
     vhost.recover();
     this.vhosts.set(name, vhost);
@@ -116,7 +142,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     const vhost = this.vhosts.get(name);
     if (vhost === undefined) return;
     for (const conn of this.connections) {
-      if (conn.vhostName === name) conn.close(ErrorCode.CONNECTION_FORCED, `CONNECTION_FORCED - vhost '${name}' is deleted`);
+      if (conn.vhostName === name)
+        conn.close(ErrorCode.CONNECTION_FORCED, `CONNECTION_FORCED - vhost '${name}' is deleted`);
     }
     vhost.destroy();
     this.vhosts.delete(name);
@@ -135,7 +162,10 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       } catch (err) {
         // Our own LMDB store could not be read back (a damaged value): say so, in one line.
         if (broker.dirLock === undefined || err instanceof BrokerError || err instanceof StoreDamagedError) throw err;
-        throw new StoreDamagedError(join(broker.options.dataDir, ENV_FILE), `cannot read it back: ${(err as Error).message}`);
+        throw new StoreDamagedError(
+          join(broker.options.dataDir, ENV_FILE),
+          `cannot read it back: ${(err as Error).message}`,
+        );
       }
       await broker.listen();
     } catch (err) {
@@ -158,7 +188,11 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
         try {
           conn.checkConsumerTimeouts(now, o.consumerTimeoutMs);
         } catch (err) {
-          this.logger.error('unexpected error checking consumer timeouts; the broker carries on', { component: 'broker', conn: conn.id, ...errorFields(err) });
+          this.logger.error('unexpected error checking consumer timeouts; the broker carries on', {
+            component: 'broker',
+            conn: conn.id,
+            ...errorFields(err),
+          });
         }
       }
     }, o.consumerTimeoutCheckMs);
@@ -168,8 +202,19 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       this.management = new ManagementServer(this);
       await this.management.listen(o.managementPort, o.host);
     }
-    this.logger.info('listening', { component: 'broker', url: this.url, management: this.managementUrl, dataDir: o.dataDir, version: VERSION });
-    this.logger.info('memory alarm limit', { component: 'alarms', limitBytes: this.alarms.memoryLimitBytes, ofBytes: this.alarms.memoryTotal.bytes, source: this.alarms.memoryTotal.source });
+    this.logger.info('listening', {
+      component: 'broker',
+      url: this.url,
+      management: this.managementUrl,
+      dataDir: o.dataDir,
+      version: VERSION,
+    });
+    this.logger.info('memory alarm limit', {
+      component: 'alarms',
+      limitBytes: this.alarms.memoryLimitBytes,
+      ofBytes: this.alarms.memoryTotal.bytes,
+      source: this.alarms.memoryTotal.source,
+    });
   }
 
   /**
@@ -200,7 +245,9 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   /** Management HTTP base URL, or undefined when disabled. */
   get managementUrl(): string | undefined {
     const port = this.management?.port;
-    return port === undefined ? undefined : `${this.options.tls === undefined ? 'http' : 'https'}://${hostForUrl(this.options.host)}:${port}`;
+    return port === undefined
+      ? undefined
+      : `${this.options.tls === undefined ? 'http' : 'https'}://${hostForUrl(this.options.host)}:${port}`;
   }
 
   /** The management server (HTTP API, metrics, dashboard), or undefined when disabled. */
@@ -238,7 +285,11 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       throw err;
     }
     throttle?.succeeded(remoteAddress);
-    return { user: login.user, viaToken: login.viaToken, permissions: this.access.requireVhostAccess(login.user, vhost) };
+    return {
+      user: login.user,
+      viaToken: login.viaToken,
+      permissions: this.access.requireVhostAccess(login.user, vhost),
+    };
   }
 
   permissionsOf(user: string, vhost: string): Permissions | undefined {
@@ -272,7 +323,10 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     // Only logged-in connections count: sockets that never say hello are bounded apart
     // (maxPendingConnections) and cannot lock real clients out.
     if (this.openCount >= this.options.maxConnections) {
-      return new BrokerError(ErrorCode.NOT_ALLOWED, `connection limit reached: the broker allows ${this.options.maxConnections} connections (maxConnections)`);
+      return new BrokerError(
+        ErrorCode.NOT_ALLOWED,
+        `connection limit reached: the broker allows ${this.options.maxConnections} connections (maxConnections)`,
+      );
     }
     return undefined;
   }

@@ -21,7 +21,9 @@ type Kind = 'int' | 'number' | 'bool' | 'string' | 'list' | 'port-or-false';
 /** Settable keys and how values are read; derived from DEFAULTS so new tunables join by themselves. */
 export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   ...Object.fromEntries(
-    Object.entries(DEFAULTS).map(([k, v]) => [k, typeof v === 'number' ? 'int' : typeof v === 'boolean' ? 'bool' : 'string'] as const),
+    Object.entries(DEFAULTS).map(
+      ([k, v]) => [k, typeof v === 'number' ? 'int' : typeof v === 'boolean' ? 'bool' : 'string'] as const,
+    ),
   ),
   managementPort: 'port-or-false',
   definitions: 'string',
@@ -47,14 +49,23 @@ function foldTls(options: Record<string, unknown>, origins: Record<string, strin
     return;
   }
   if (cert === undefined || key === undefined) {
-    throw new ConfigError(`${origins[cert === undefined ? 'tlsKeyFile' : 'tlsCertFile']}: TLS needs both tlsCertFile and tlsKeyFile`);
+    throw new ConfigError(
+      `${origins[cert === undefined ? 'tlsKeyFile' : 'tlsCertFile']}: TLS needs both tlsCertFile and tlsKeyFile`,
+    );
   }
   options['tls'] = { certFile: cert, keyFile: key, ...(ca !== undefined ? { caFile: ca } : {}) };
   origins['tls'] = origins['tlsCertFile']!;
 }
 
 /** Environment variables the CLI's client commands read; the server ignores them quietly. */
-const CLIENT_ENV = new Set(['SWITCHYARD_URL', 'SWITCHYARD_USER', 'SWITCHYARD_PASSWORD', 'SWITCHYARD_VHOST', 'SWITCHYARD_CONFIG', 'SWITCHYARD_TIMEOUT']);
+const CLIENT_ENV = new Set([
+  'SWITCHYARD_URL',
+  'SWITCHYARD_USER',
+  'SWITCHYARD_PASSWORD',
+  'SWITCHYARD_VHOST',
+  'SWITCHYARD_CONFIG',
+  'SWITCHYARD_TIMEOUT',
+]);
 
 /** `managementPort` → `SWITCHYARD_MANAGEMENT_PORT`. */
 export function envName(key: string): string {
@@ -113,13 +124,14 @@ export function loadServerConfig(sources: ServerConfigSources): ServerConfig {
   }
   foldTls(options, origins);
   try {
-    resolveOptions(options as BrokerOptions);
+    resolveOptions(options);
   } catch (err) {
     const m = /^(?:Invalid|Unknown) option "([^"]+)":?\s*(.*)$/s.exec((err as Error).message);
-    if (m !== null && origins[m[1]!] !== undefined) throw new ConfigError(`${origins[m[1]!]}: ${m[2] || 'not allowed'}`);
+    if (m !== null && origins[m[1]!] !== undefined)
+      throw new ConfigError(`${origins[m[1]!]}: ${m[2] || 'not allowed'}`);
     throw new ConfigError((err as Error).message);
   }
-  return { options: options as BrokerOptions, origins, warnings };
+  return { options: options, origins, warnings };
 }
 
 /** Reads a JSON or YAML config file (by extension; otherwise JSON, then YAML) into checked, normalized keys. */
@@ -128,27 +140,35 @@ export function readConfigFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file '${file}': ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new ConfigError(
+      `cannot read config file '${file}': ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
   const ext = extname(file).toLowerCase();
   let data: unknown;
   try {
     data = ext === '.json' ? JSON.parse(text) : parseYaml(text); // YAML is a superset of JSON
   } catch (err) {
-    throw new ConfigError(`config file '${file}' is not valid ${ext === '.json' ? 'JSON' : 'YAML or JSON'}: ${(err as Error).message.split('\n')[0]}`);
+    throw new ConfigError(
+      `config file '${file}' is not valid ${ext === '.json' ? 'JSON' : 'YAML or JSON'}: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
   if (data === null || data === undefined) return {};
-  if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`config file '${file}': expected a mapping of settings at the top level`);
+  if (typeof data !== 'object' || Array.isArray(data))
+    throw new ConfigError(`config file '${file}': expected a mapping of settings at the top level`);
   const out: Record<string, unknown> = {};
   for (const [written, value] of Object.entries(data as Record<string, unknown>)) {
     const key = normalizeKey(written);
     const kind = CONFIG_KEYS[key];
     if (kind === undefined) {
       const hint = suggest(key);
-      throw new ConfigError(`config file '${file}': unknown key "${written}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`);
+      throw new ConfigError(
+        `config file '${file}': unknown key "${written}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; known keys: ${Object.keys(CONFIG_KEYS).join(', ')}`,
+      );
     }
     const problem = checkKind(kind, value);
-    if (problem !== undefined) throw new ConfigError(`config file '${file}': key "${written}": ${problem}, got ${JSON.stringify(value)}`);
+    if (problem !== undefined)
+      throw new ConfigError(`config file '${file}': key "${written}": ${problem}, got ${JSON.stringify(value)}`);
     out[key] = value;
   }
   return out;
@@ -178,10 +198,14 @@ function fromEnv(name: string, kind: Kind, raw: string): unknown {
     case 'string':
       return raw;
     case 'list':
-      return raw.split(',').map((x) => x.trim()).filter(Boolean);
+      return raw
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
     case 'number': {
       const n = Number(v);
-      if (v === '' || !Number.isFinite(n)) throw new ConfigError(`environment variable ${name}: expected a number, got ${JSON.stringify(raw)}`);
+      if (v === '' || !Number.isFinite(n))
+        throw new ConfigError(`environment variable ${name}: expected a number, got ${JSON.stringify(raw)}`);
       return n;
     }
     case 'bool':

@@ -159,7 +159,9 @@ export type ResolvedOptions = typeof DEFAULTS & {
 
 function checkPort(name: string, v: unknown): void {
   if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) {
-    throw new RangeError(`Invalid option "${name}": expected an integer port from 0 to 65535, got ${JSON.stringify(v)}`);
+    throw new RangeError(
+      `Invalid option "${name}": expected an integer port from 0 to 65535, got ${JSON.stringify(v)}`,
+    );
   }
 }
 
@@ -169,7 +171,17 @@ function checkNonNegativeInt(name: string, v: unknown): void {
   }
 }
 
-const KNOWN = new Set([...Object.keys(DEFAULTS), 'logger', 'store', 'clock', 'definitions', 'allowedOrigins', 'tls', 'tokenSecret', 'loginThrottle']);
+const KNOWN = new Set([
+  ...Object.keys(DEFAULTS),
+  'logger',
+  'store',
+  'clock',
+  'definitions',
+  'allowedOrigins',
+  'tls',
+  'tokenSecret',
+  'loginThrottle',
+]);
 
 /** Merges options over DEFAULTS and validates them; throws TypeError/RangeError naming the bad option. */
 export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
@@ -179,8 +191,10 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   const o = { ...DEFAULTS, ...stripUndefined(options) } as ResolvedOptions;
   checkPort('port', o.port);
   if (o.managementPort !== false) checkPort('managementPort', o.managementPort);
-  if (typeof o.host !== 'string' || o.host === '') throw new TypeError(`Invalid option "host": expected a hostname or IP address`);
-  if (typeof o.dataDir !== 'string' || o.dataDir === '') throw new TypeError(`Invalid option "dataDir": expected a directory path`);
+  if (typeof o.host !== 'string' || o.host === '')
+    throw new TypeError(`Invalid option "host": expected a hostname or IP address`);
+  if (typeof o.dataDir !== 'string' || o.dataDir === '')
+    throw new TypeError(`Invalid option "dataDir": expected a directory path`);
   if (o.definitions !== undefined && (typeof o.definitions !== 'string' || o.definitions === '')) {
     throw new TypeError(`Invalid option "definitions": expected a file path`);
   }
@@ -191,42 +205,74 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   checkNonNegativeInt('consumerTimeoutMs', o.consumerTimeoutMs);
   checkNonNegativeInt('consumerTimeoutCheckMs', o.consumerTimeoutCheckMs);
   if (o.consumerTimeoutCheckMs < 10) {
-    throw new RangeError(`Invalid option "consumerTimeoutCheckMs": expected at least 10 ms, got ${o.consumerTimeoutCheckMs}`);
+    throw new RangeError(
+      `Invalid option "consumerTimeoutCheckMs": expected at least 10 ms, got ${o.consumerTimeoutCheckMs}`,
+    );
   }
-  for (const k of ['maxConnections', 'maxPendingConnections', 'maxChannelsPerConnection', 'maxConsumersPerChannel', 'maxQueues', 'diskFreeLimitBytes', 'alarmCheckMs'] as const) {
+  for (const k of [
+    'maxConnections',
+    'maxPendingConnections',
+    'maxChannelsPerConnection',
+    'maxConsumersPerChannel',
+    'maxQueues',
+    'diskFreeLimitBytes',
+    'alarmCheckMs',
+  ] as const) {
     checkNonNegativeInt(k, o[k]);
   }
   if (o.maxChannelsPerConnection > 65535) {
-    throw new RangeError(`Invalid option "maxChannelsPerConnection": expected at most 65535, got ${o.maxChannelsPerConnection}`);
+    throw new RangeError(
+      `Invalid option "maxChannelsPerConnection": expected at most 65535, got ${o.maxChannelsPerConnection}`,
+    );
   }
   if (typeof o.memoryHighWatermark !== 'number' || !(o.memoryHighWatermark > 0)) {
-    throw new RangeError(`Invalid option "memoryHighWatermark": expected a fraction of memory (0-1] or a number of bytes, got ${JSON.stringify(o.memoryHighWatermark)}`);
+    throw new RangeError(
+      `Invalid option "memoryHighWatermark": expected a fraction of memory (0-1] or a number of bytes, got ${JSON.stringify(o.memoryHighWatermark)}`,
+    );
   }
-  if (o.alarmCheckMs < 10) throw new RangeError(`Invalid option "alarmCheckMs": expected at least 10 ms, got ${o.alarmCheckMs}`);
-  if (o.allowedOrigins !== undefined && (!Array.isArray(o.allowedOrigins) || !o.allowedOrigins.every((x) => typeof x === 'string'))) {
-    throw new TypeError(`Invalid option "allowedOrigins": expected a list of origins such as "https://app.example.com", or ["*"]`);
+  if (o.alarmCheckMs < 10)
+    throw new RangeError(`Invalid option "alarmCheckMs": expected at least 10 ms, got ${o.alarmCheckMs}`);
+  if (
+    o.allowedOrigins !== undefined &&
+    (!Array.isArray(o.allowedOrigins) || !o.allowedOrigins.every((x) => typeof x === 'string'))
+  ) {
+    throw new TypeError(
+      `Invalid option "allowedOrigins": expected a list of origins such as "https://app.example.com", or ["*"]`,
+    );
   }
   if (o.tokenSecret !== undefined && (typeof o.tokenSecret !== 'string' || o.tokenSecret.length < 16)) {
     throw new RangeError(`Invalid option "tokenSecret": expected a string of at least 16 characters`);
   }
   if (typeof o.verifyStore !== 'boolean') throw new TypeError(`Invalid option "verifyStore": expected true or false`);
-  if (typeof o.guestAnywhere !== 'boolean') throw new TypeError(`Invalid option "guestAnywhere": expected true or false`);
-  if (typeof o.metricsPerObject !== 'boolean') throw new TypeError(`Invalid option "metricsPerObject": expected true or false`);
+  if (typeof o.guestAnywhere !== 'boolean')
+    throw new TypeError(`Invalid option "guestAnywhere": expected true or false`);
+  if (typeof o.metricsPerObject !== 'boolean')
+    throw new TypeError(`Invalid option "metricsPerObject": expected true or false`);
   if (o.loginThrottle !== undefined && o.loginThrottle !== false) {
-    if (typeof o.loginThrottle !== 'object' || o.loginThrottle === null) throw new TypeError(`Invalid option "loginThrottle": expected false or { maxFailures, windowMs, blockMs }`);
+    if (typeof o.loginThrottle !== 'object' || o.loginThrottle === null)
+      throw new TypeError(`Invalid option "loginThrottle": expected false or { maxFailures, windowMs, blockMs }`);
     for (const [k, v] of Object.entries(o.loginThrottle)) {
-      if (!['maxFailures', 'windowMs', 'blockMs', 'maxPeers'].includes(k)) throw new TypeError(`Invalid option "loginThrottle.${k}": expected maxFailures, windowMs, blockMs or maxPeers`);
-      if (!Number.isSafeInteger(v) || (v as number) < 1) throw new RangeError(`Invalid option "loginThrottle.${k}": expected a positive integer, got ${JSON.stringify(v)}`);
+      if (!['maxFailures', 'windowMs', 'blockMs', 'maxPeers'].includes(k))
+        throw new TypeError(`Invalid option "loginThrottle.${k}": expected maxFailures, windowMs, blockMs or maxPeers`);
+      if (!Number.isSafeInteger(v) || v < 1)
+        throw new RangeError(
+          `Invalid option "loginThrottle.${k}": expected a positive integer, got ${JSON.stringify(v)}`,
+        );
     }
   }
-  if (o.tls !== undefined && (typeof o.tls !== 'object' || typeof o.tls.certFile !== 'string' || typeof o.tls.keyFile !== 'string')) {
+  if (
+    o.tls !== undefined &&
+    (typeof o.tls !== 'object' || typeof o.tls.certFile !== 'string' || typeof o.tls.keyFile !== 'string')
+  ) {
     throw new TypeError(`Invalid option "tls": expected { certFile, keyFile, caFile? } with PEM file paths`);
   }
   if (o.maxMessageBytes < 1 || o.maxMessageBytes > 512 * 1024 * 1024) {
     throw new RangeError(`Invalid option "maxMessageBytes": expected 1 to 536870912 bytes, got ${o.maxMessageBytes}`);
   }
   if (!['silent', 'error', 'warn', 'info', 'debug'].includes(o.logLevel)) {
-    throw new RangeError(`Invalid option "logLevel": expected silent, error, warn, info or debug, got ${JSON.stringify(o.logLevel)}`);
+    throw new RangeError(
+      `Invalid option "logLevel": expected silent, error, warn, info or debug, got ${JSON.stringify(o.logLevel)}`,
+    );
   }
   if (o.logFormat !== 'json' && o.logFormat !== 'pretty') {
     throw new RangeError(`Invalid option "logFormat": expected json or pretty, got ${JSON.stringify(o.logFormat)}`);

@@ -98,24 +98,55 @@ function exportable(name: string): boolean {
 }
 
 export function exportDefinitions(broker: Broker): DefinitionsDocument {
-  const doc: DefinitionsDocument = { switchyard_version: VERSION, users: [], vhosts: [], permissions: [], exchanges: [], queues: [], bindings: [] };
-  for (const u of broker.access.exportUsers()) doc.users.push({ name: u.name, ...exportedHashOf(u.passwordHash), tags: u.tags });
-  for (const p of broker.access.listPermissions()) doc.permissions.push({ user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read });
+  const doc: DefinitionsDocument = {
+    switchyard_version: VERSION,
+    users: [],
+    vhosts: [],
+    permissions: [],
+    exchanges: [],
+    queues: [],
+    bindings: [],
+  };
+  for (const u of broker.access.exportUsers())
+    doc.users.push({ name: u.name, ...exportedHashOf(u.passwordHash), tags: u.tags });
+  for (const p of broker.access.listPermissions())
+    doc.permissions.push({ user: p.user, vhost: p.vhost, configure: p.configure, write: p.write, read: p.read });
   for (const vhost of broker.allVhosts()) {
     doc.vhosts.push({ name: vhost.name });
     const queues = new Set<string>();
     for (const x of vhost.allExchanges()) {
       if (!exportable(x.name)) continue;
-      doc.exchanges.push({ name: x.name, vhost: vhost.name, type: x.type, durable: x.durable, auto_delete: x.autoDelete, internal: x.internal, arguments: x.arguments });
+      doc.exchanges.push({
+        name: x.name,
+        vhost: vhost.name,
+        type: x.type,
+        durable: x.durable,
+        auto_delete: x.autoDelete,
+        internal: x.internal,
+        arguments: x.arguments,
+      });
     }
     for (const q of vhost.allQueues()) {
       if (!exportable(q.name) || q.exclusiveOwner !== undefined) continue;
       queues.add(q.name);
-      doc.queues.push({ name: q.name, vhost: vhost.name, durable: q.durable, auto_delete: q.autoDelete, arguments: q.arguments });
+      doc.queues.push({
+        name: q.name,
+        vhost: vhost.name,
+        durable: q.durable,
+        auto_delete: q.autoDelete,
+        arguments: q.arguments,
+      });
     }
     for (const b of vhost.allBindings()) {
       if (b.source === '' || (b.destinationKind === 'queue' && !queues.has(b.destination))) continue;
-      doc.bindings.push({ source: b.source, vhost: vhost.name, destination: b.destination, destination_type: b.destinationKind, routing_key: b.routingKey, arguments: b.arguments });
+      doc.bindings.push({
+        source: b.source,
+        vhost: vhost.name,
+        destination: b.destination,
+        destination_type: b.destinationKind,
+        routing_key: b.routingKey,
+        arguments: b.arguments,
+      });
     }
   }
   return doc;
@@ -123,7 +154,20 @@ export function exportDefinitions(broker: Broker): DefinitionsDocument {
 
 /** RabbitMQ sections Switchyard does not have yet: accepted, reported as skipped. */
 const SKIPPED_SECTIONS = ['topic_permissions', 'policies', 'parameters', 'global_parameters'];
-const KNOWN_SECTIONS = new Set(['switchyard_version', 'rabbit_version', 'rabbitmq_version', 'product_name', 'product_version', 'users', 'vhosts', 'permissions', 'exchanges', 'queues', 'bindings', ...SKIPPED_SECTIONS]);
+const KNOWN_SECTIONS = new Set([
+  'switchyard_version',
+  'rabbit_version',
+  'rabbitmq_version',
+  'product_name',
+  'product_version',
+  'users',
+  'vhosts',
+  'permissions',
+  'exchanges',
+  'queues',
+  'bindings',
+  ...SKIPPED_SECTIONS,
+]);
 
 /** Entries of a section, each read strictly (`null` is not absent) with errors naming it: `queues[2].durable`. */
 function entries(doc: Record<string, unknown>, section: string): FieldReader[] {
@@ -132,7 +176,10 @@ function entries(doc: Record<string, unknown>, section: string): FieldReader[] {
   if (!Array.isArray(list)) throw new DefinitionsError(section, 'expected an array');
   return list.map((e, i) => {
     if (!isFieldTable(e)) throw new DefinitionsError(`${section}[${i}]`, 'expected an object');
-    return new FieldReader(e, (field, message) => new DefinitionsError(field, message), { path: `${section}[${i}]`, nullIsAbsent: false });
+    return new FieldReader(e, (field, message) => new DefinitionsError(field, message), {
+      path: `${section}[${i}]`,
+      nullIsAbsent: false,
+    });
   });
 }
 
@@ -141,9 +188,14 @@ export function parseDefinitions(value: unknown): { doc: DefinitionsDocument; sk
   if (!isFieldTable(value)) throw new DefinitionsError('', 'a definitions document must be a JSON object');
   const skipped: string[] = [];
   for (const key of Object.keys(value)) {
-    if (!KNOWN_SECTIONS.has(key)) throw new DefinitionsError(key, `unknown section; expected ${['users', 'vhosts', 'permissions', 'exchanges', 'queues', 'bindings'].join(', ')}`);
+    if (!KNOWN_SECTIONS.has(key))
+      throw new DefinitionsError(
+        key,
+        `unknown section; expected ${['users', 'vhosts', 'permissions', 'exchanges', 'queues', 'bindings'].join(', ')}`,
+      );
     const v = value[key];
-    if (SKIPPED_SECTIONS.includes(key) && Array.isArray(v) && v.length > 0) skipped.push(`${key}: ${v.length} entries (not supported yet)`);
+    if (SKIPPED_SECTIONS.includes(key) && Array.isArray(v) && v.length > 0)
+      skipped.push(`${key}: ${v.length} entries (not supported yet)`);
   }
   const doc: DefinitionsDocument = {
     switchyard_version: typeof value['switchyard_version'] === 'string' ? value['switchyard_version'] : VERSION,
@@ -152,7 +204,12 @@ export function parseDefinitions(value: unknown): { doc: DefinitionsDocument; sk
       const algorithm = r.string('hashing_algorithm', 'rabbit_password_hashing_sha256');
       const hash = r.string('password_hash');
       r.checked('password_hash', () => storedHashOf(algorithm, hash));
-      return { name: r.string('name'), password_hash: hash, hashing_algorithm: algorithm as HashingAlgorithm, tags: r.list('tags') };
+      return {
+        name: r.string('name'),
+        password_hash: hash,
+        hashing_algorithm: algorithm as HashingAlgorithm,
+        tags: r.list('tags'),
+      };
     }),
     vhosts: entries(value, 'vhosts').map((r) => ({ name: r.string('name') })),
     permissions: entries(value, 'permissions').map((r) => {
@@ -178,8 +235,19 @@ export function parseDefinitions(value: unknown): { doc: DefinitionsDocument; sk
     })),
     bindings: entries(value, 'bindings').map((r, i) => {
       const kind = r.string('destination_type', 'queue');
-      if (kind !== 'queue' && kind !== 'exchange') throw new DefinitionsError(`bindings[${i}].destination_type`, `expected "queue" or "exchange", got ${JSON.stringify(kind)}`);
-      return { source: r.string('source'), vhost: r.string('vhost', '/'), destination: r.string('destination'), destination_type: kind, routing_key: r.string('routing_key', ''), arguments: r.table('arguments') };
+      if (kind !== 'queue' && kind !== 'exchange')
+        throw new DefinitionsError(
+          `bindings[${i}].destination_type`,
+          `expected "queue" or "exchange", got ${JSON.stringify(kind)}`,
+        );
+      return {
+        source: r.string('source'),
+        vhost: r.string('vhost', '/'),
+        destination: r.string('destination'),
+        destination_type: kind,
+        routing_key: r.string('routing_key', ''),
+        arguments: r.table('arguments'),
+      };
     }),
   };
   return { doc, skipped };
@@ -207,11 +275,15 @@ export function importDefinitions(broker: Broker, value: unknown): ImportResult 
     result.vhosts++;
   });
   doc.users.forEach((u, i) => {
-    apply(`users[${i}]`, `user '${u.name}'`, () => access.importUser(u.name, storedHashOf(u.hashing_algorithm, u.password_hash), u.tags));
+    apply(`users[${i}]`, `user '${u.name}'`, () =>
+      access.importUser(u.name, storedHashOf(u.hashing_algorithm, u.password_hash), u.tags),
+    );
     result.users++;
   });
   doc.permissions.forEach((p, i) => {
-    apply(`permissions[${i}]`, `permissions of '${p.user}' in vhost '${p.vhost}'`, () => access.setPermissions(p.user, p.vhost, p));
+    apply(`permissions[${i}]`, `permissions of '${p.user}' in vhost '${p.vhost}'`, () =>
+      access.setPermissions(p.user, p.vhost, p),
+    );
     result.permissions++;
   });
   doc.exchanges.forEach((x, i) => {
@@ -221,7 +293,15 @@ export function importDefinitions(broker: Broker, value: unknown): ImportResult 
     }
     const vhost = vhostFor(x.vhost, `exchanges[${i}]`);
     apply(`exchanges[${i}]`, `exchange '${x.name}'`, () =>
-      vhost.declareExchange({ exchange: x.name, exchangeType: x.type, passive: false, durable: x.durable, autoDelete: x.auto_delete, internal: x.internal, arguments: x.arguments }),
+      vhost.declareExchange({
+        exchange: x.name,
+        exchangeType: x.type,
+        passive: false,
+        durable: x.durable,
+        autoDelete: x.auto_delete,
+        internal: x.internal,
+        arguments: x.arguments,
+      }),
     );
     result.exchanges++;
   });
@@ -229,7 +309,17 @@ export function importDefinitions(broker: Broker, value: unknown): ImportResult 
     const vhost = vhostFor(q.vhost, `queues[${i}]`);
     apply(`queues[${i}]`, `queue '${q.name}'`, () => {
       checkQueueLimit(vhost, q.name, broker.options.maxQueues);
-      return vhost.declareQueue({ queue: q.name, passive: false, durable: q.durable, exclusive: false, autoDelete: q.auto_delete, arguments: q.arguments }, 'definitions');
+      return vhost.declareQueue(
+        {
+          queue: q.name,
+          passive: false,
+          durable: q.durable,
+          exclusive: false,
+          autoDelete: q.auto_delete,
+          arguments: q.arguments,
+        },
+        'definitions',
+      );
     });
     result.queues++;
   });
@@ -239,8 +329,16 @@ export function importDefinitions(broker: Broker, value: unknown): ImportResult 
       return;
     }
     const vhost = vhostFor(b.vhost, `bindings[${i}]`);
-    const binding: Binding = { source: b.source, destination: b.destination, destinationKind: b.destination_type, routingKey: b.routing_key, arguments: b.arguments };
-    apply(`bindings[${i}]`, `binding of ${b.destination_type} '${b.destination}' to exchange '${b.source}'`, () => vhost.bind(binding, undefined));
+    const binding: Binding = {
+      source: b.source,
+      destination: b.destination,
+      destinationKind: b.destination_type,
+      routingKey: b.routing_key,
+      arguments: b.arguments,
+    };
+    apply(`bindings[${i}]`, `binding of ${b.destination_type} '${b.destination}' to exchange '${b.source}'`, () =>
+      vhost.bind(binding, undefined),
+    );
     result.bindings++;
   });
   return result;

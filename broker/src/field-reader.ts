@@ -15,7 +15,7 @@ export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
-  const text = JSON.stringify(v) ?? String(v);
+  const text = JSON.stringify(v) ?? typeof v; // undefined, a function or a symbol
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
 
@@ -30,9 +30,15 @@ export function stringListProblem(v: unknown): string | undefined {
 }
 
 /** `'expected an integer'` (or `'... from min to max'` when bounded) unless `v` is a safe integer in range. */
-export function intProblem(v: unknown, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): string | undefined {
+export function intProblem(
+  v: unknown,
+  min = Number.MIN_SAFE_INTEGER,
+  max = Number.MAX_SAFE_INTEGER,
+): string | undefined {
   if (Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max) return undefined;
-  return min === Number.MIN_SAFE_INTEGER && max === Number.MAX_SAFE_INTEGER ? 'expected an integer' : `expected an integer from ${min} to ${max}`;
+  return min === Number.MIN_SAFE_INTEGER && max === Number.MAX_SAFE_INTEGER
+    ? 'expected an integer'
+    : `expected an integer from ${min} to ${max}`;
 }
 
 /** Options of a {@link FieldReader}. */
@@ -64,7 +70,10 @@ export class FieldReader {
     if (allowed !== undefined) {
       for (const key of Object.keys(data)) {
         if (!allowed.includes(key)) {
-          throw this.error(key, `unknown field; this endpoint accepts ${allowed.length === 0 ? 'no fields' : allowed.map((a) => `"${a}"`).join(', ')}`);
+          throw this.error(
+            key,
+            `unknown field; this endpoint accepts ${allowed.length === 0 ? 'no fields' : allowed.map((a) => `"${a}"`).join(', ')}`,
+          );
         }
       }
     }
@@ -133,7 +142,11 @@ export class FieldReader {
   list(key: string): string[] {
     const v = this.data[key];
     if (v === undefined || v === null) return [];
-    if (typeof v === 'string') return v.split(',').map((t) => t.trim()).filter(Boolean);
+    if (typeof v === 'string')
+      return v
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
     const problem = stringListProblem(v);
     if (problem !== undefined) throw this.error(key, `${problem}, got ${describe(v)}`);
     return v as string[];
@@ -146,7 +159,8 @@ export class FieldReader {
     if (!isFieldTable(v)) throw this.error(key, `expected a JSON object, got ${describe(v)}`);
     const name = this.name(key);
     const error = fieldTableError(v, name);
-    if (error !== undefined) throw this.fail(name, error.startsWith(`${name}: `) ? error.slice(name.length + 2) : error);
+    if (error !== undefined)
+      throw this.fail(name, error.startsWith(`${name}: `) ? error.slice(name.length + 2) : error);
     return v;
   }
 

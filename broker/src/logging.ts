@@ -26,7 +26,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           winston.format.timestamp(),
           winston.format.printf(({ timestamp, level, message, component, ...rest }) => {
             const extra = Object.keys(rest).length > 0 ? ' ' + JSON.stringify(rest) : '';
-            return `${String(timestamp)} ${level.padEnd(5)} [${String(component ?? 'broker')}] ${String(message)}${extra}`;
+            return `${String(timestamp)} ${level.padEnd(5)} [${typeof component === 'string' ? component : 'broker'}] ${String(message)}${extra}`;
           }),
         )
       : winston.format.combine(clipFormat(), winston.format.timestamp(), winston.format.json());
@@ -42,6 +42,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 /** Log fields for an unexpected error: its message and stack (the stack says where). */
 export function errorFields(err: unknown): { error: string; stack?: string } {
-  if (err instanceof Error) return err.stack === undefined ? { error: err.message } : { error: err.message, stack: err.stack };
+  if (err instanceof Error)
+    return err.stack === undefined ? { error: err.message } : { error: err.message, stack: err.stack };
   return { error: String(err) };
 }

@@ -62,7 +62,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
       try {
         (broker.emit as (event: E, ...args: BrokerEvents[E]) => boolean)(event, ...args);
       } catch (err) {
-        runtimes.get(broker)?.logger.error(`a '${event}' event listener threw; the broker carries on`, { component: 'broker', ...errorFields(err) });
+        runtimes.get(broker)?.logger.error(`a '${event}' event listener threw; the broker carries on`, {
+          component: 'broker',
+          ...errorFields(err),
+        });
       }
     };
     const runtime = await BrokerRuntime.start(options, {

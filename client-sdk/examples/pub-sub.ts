@@ -15,7 +15,10 @@ export interface PubSubOptions {
 }
 
 /** Resolves with what each subscriber received, in order. */
-export async function pubSub(url: string, options: PubSubOptions = {}): Promise<{ received: Record<string, string[]> }> {
+export async function pubSub(
+  url: string,
+  options: PubSubOptions = {},
+): Promise<{ received: Record<string, string[]> }> {
   const { exchange = 'example.logs', subscribers = 3, messages = 5 } = options;
   const received: Record<string, string[]> = {};
   let expected = subscribers * messages;

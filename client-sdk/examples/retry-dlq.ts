@@ -42,8 +42,11 @@ const ATTEMPT = 'retry-attempt';
 export async function retryWithDlq(url: string, options: RetryDlqOptions = {}): Promise<RetryDlqResult> {
   const { jobs = 10, maxAttempts = 3, retryDelayMs = 50, prefix = 'example.' } = options;
   const names = {
-    exchange: `${prefix}jobs.exchange`, jobs: `${prefix}jobs`, retry: `${prefix}jobs.retry`,
-    dlx: `${prefix}jobs.dlx`, dead: `${prefix}jobs.dead`,
+    exchange: `${prefix}jobs.exchange`,
+    jobs: `${prefix}jobs`,
+    retry: `${prefix}jobs.retry`,
+    dlx: `${prefix}jobs.dlx`,
+    dead: `${prefix}jobs.dead`,
   };
   const result: RetryDlqResult = { succeeded: [], dead: [] };
   let outcomes = 0;
@@ -59,7 +62,12 @@ export async function retryWithDlq(url: string, options: RetryDlqOptions = {}): 
   await ch.assertExchange(names.dlx, 'direct', { durable: true });
   await ch.assertQueue(names.jobs, { durable: true, deadLetterExchange: names.dlx, deadLetterRoutingKey: 'dead' });
   await ch.bindQueue(names.jobs, names.exchange, 'job');
-  await ch.assertQueue(names.retry, { durable: true, messageTtl: retryDelayMs, deadLetterExchange: names.exchange, deadLetterRoutingKey: 'job' });
+  await ch.assertQueue(names.retry, {
+    durable: true,
+    messageTtl: retryDelayMs,
+    deadLetterExchange: names.exchange,
+    deadLetterRoutingKey: 'job',
+  });
   await ch.assertQueue(names.dead, { durable: true });
   await ch.bindQueue(names.dead, names.dlx, 'dead');
 
@@ -92,7 +100,12 @@ export async function retryWithDlq(url: string, options: RetryDlqOptions = {}): 
   await ch.consume(names.dead, (msg) => {
     if (msg === null) return;
     const death = (msg.properties.headers?.['x-death'] as FieldTable[] | undefined)?.[0];
-    result.dead.push({ id: msg.json<{ id: number }>().id, attempt: attemptOf(msg), reason: death?.['reason'], queue: death?.['queue'] });
+    result.dead.push({
+      id: msg.json<{ id: number }>().id,
+      attempt: attemptOf(msg),
+      reason: death?.['reason'],
+      queue: death?.['queue'],
+    });
     msg.ack();
     outcome();
   });

@@ -59,7 +59,10 @@ export class FibServer {
 
 /** Calls the server; replies come back through direct reply-to, matched by correlationId. */
 export class FibClient {
-  private readonly pending = new Map<string, { resolve: (v: number) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly pending = new Map<
+    string,
+    { resolve: (v: number) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
+  >();
   private next = 0;
 
   private constructor(
@@ -73,7 +76,11 @@ export class FibClient {
     const ch = await conn.createChannel();
     const client = new FibClient(conn, ch, queue);
     // Direct reply-to: consume (noAck) before publishing requests on this same channel.
-    await ch.consume(REPLY_TO, (msg) => msg && client.onReply(msg.properties.correlationId, msg.json<{ result: number }>().result), { noAck: true });
+    await ch.consume(
+      REPLY_TO,
+      (msg) => msg && client.onReply(msg.properties.correlationId, msg.json<{ result: number }>().result),
+      { noAck: true },
+    );
     return client;
   }
 

@@ -21,7 +21,10 @@ export interface WorkQueueOptions {
 }
 
 /** Runs the producer and the workers; resolves with which worker did which task. */
-export async function workQueue(url: string, options: WorkQueueOptions = {}): Promise<{ doneBy: Record<string, number[]> }> {
+export async function workQueue(
+  url: string,
+  options: WorkQueueOptions = {},
+): Promise<{ doneBy: Record<string, number[]> }> {
   const { queue = 'example.tasks', tasks = 12, workers = 3 } = options;
   const doneBy: Record<string, number[]> = {};
   let done = 0;

@@ -12,12 +12,27 @@ export { Emitter, type EventMap, type Listener } from './core/emitter.js';
 export { ChannelClosedError, ConnectionClosedError, PublishBufferFullError, TimeoutError } from './core/errors.js';
 export type { OnMessage } from './core/consumer.js';
 export type {
-  AckOptions, ConsumeMessage, GetMessage, GetMessageFields, Message, MessageFields, NackOptions, ReceivedProperties,
-  ReturnFields, ReturnMessage, SettleableMessage,
+  AckOptions,
+  ConsumeMessage,
+  GetMessage,
+  GetMessageFields,
+  Message,
+  MessageFields,
+  NackOptions,
+  ReceivedProperties,
+  ReturnFields,
+  ReturnMessage,
+  SettleableMessage,
 } from './core/message.js';
 export type {
-  AssertExchangeOptions, AssertQueueOptions, ConsumeOptions, DeleteExchangeOptions, DeleteQueueOptions,
-  ExchangeType, GetOptions, QueueInfo,
+  AssertExchangeOptions,
+  AssertQueueOptions,
+  ConsumeOptions,
+  DeleteExchangeOptions,
+  DeleteQueueOptions,
+  ExchangeType,
+  GetOptions,
+  QueueInfo,
 } from './core/options.js';
 export type { PublishCallback, PublishOptions } from './core/publish-options.js';
 export { BrokerError, ErrorCode, ProtocolError, errorNameOf, type ErrorName } from './protocol/errors.js';

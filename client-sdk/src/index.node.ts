@@ -25,9 +25,15 @@ export * from './exports.js';
  * With `reconnect`, a connection that drops later is recovered automatically
  * (client-sdk/README.md); the first connect is never retried.
  */
-export function connect(url: string | URL, options?: ConnectOptions & { tls?: NodeTlsOptions }): Promise<Connection<Buffer>> {
+export function connect(
+  url: string | URL,
+  options?: ConnectOptions & { tls?: NodeTlsOptions },
+): Promise<Connection<Buffer>> {
   const tls = options?.tls;
-  const platform = tls === undefined ? nodePlatform : { ...nodePlatform, createTransport: (u: string, h: TransportHandlers) => createNodeTransport(u, h, tls) };
+  const platform =
+    tls === undefined
+      ? nodePlatform
+      : { ...nodePlatform, createTransport: (u: string, h: TransportHandlers) => createNodeTransport(u, h, tls) };
   return openConnection(platform, url, options);
 }
 

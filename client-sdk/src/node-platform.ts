@@ -13,7 +13,6 @@ export const nodePlatform: Platform<Buffer> = {
     setImmediate(fn);
   },
   // Decoded bodies are views into the received message; wrap, never copy.
-  wrapContent: (view) =>
-    Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength),
+  wrapContent: (view) => (Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength)),
   name: `Node.js ${process.version}`,
 };

@@ -16,7 +16,9 @@ export async function createAmqpDriver(url) {
   try {
     amqp = (await import('amqplib')).default;
   } catch (err) {
-    throw new Error(`amqplib is not installed (it is a devDependency; run npm install): ${err.message}`);
+    throw new Error(`amqplib is not installed (it is a devDependency; run npm install): ${err.message}`, {
+      cause: err,
+    });
   }
   // Hide credentials when printing.
   const label = url.replace(/\/\/([^:@/]+):([^@/]*)@/, '//$1:***@');

@@ -14,10 +14,14 @@ import { brokerMain, freePort, repoRoot } from './spawn-broker.mjs';
 
 function start(dataDir, port) {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [brokerMain, 'server', '--port', String(port), '--no-management', '--data-dir', dataDir, '--log-level', 'info'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [brokerMain, 'server', '--port', String(port), '--no-management', '--data-dir', dataDir, '--log-level', 'info'],
+    {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const listening = new Promise((resolve, reject) => {
     let buf = '';
     child.stdout.on('data', (d) => {
@@ -34,7 +38,11 @@ async function stop(child) {
   await new Promise((r) => child.once('exit', r));
 }
 
-export async function runRestartBench({ messages = 1_000_000, queues = 10, log = (s) => process.stderr.write(s + '\n') } = {}) {
+export async function runRestartBench({
+  messages = 1_000_000,
+  queues = 10,
+  log = (s) => process.stderr.write(s + '\n'),
+} = {}) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'switchyard-restart-'));
   const port = await freePort();
   try {
@@ -64,7 +72,9 @@ export async function runRestartBench({ messages = 1_000_000, queues = 10, log =
     const listeningMs = await b.listening;
     const conn2 = await connect(url);
     const ch2 = await conn2.createChannel();
-    const first = new Promise((resolve) => ch2.consume(names[0], () => resolve(performance.now() - b.t0), { noAck: true }));
+    const first = new Promise((resolve) =>
+      ch2.consume(names[0], () => resolve(performance.now() - b.t0), { noAck: true }),
+    );
     const firstDeliveryMs = await first;
     const { messageCount } = await ch2.checkQueue(names[1]);
     await conn2.close();
@@ -84,7 +94,10 @@ export async function runRestartBench({ messages = 1_000_000, queues = 10, log =
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({ options: { messages: { type: 'string' }, queues: { type: 'string' } } });
-  const r = await runRestartBench({ messages: values.messages ? Number(values.messages) : undefined, queues: values.queues ? Number(values.queues) : undefined });
+  const r = await runRestartBench({
+    messages: values.messages ? Number(values.messages) : undefined,
+    queues: values.queues ? Number(values.queues) : undefined,
+  });
   console.log(`restart with ${r.messages.toLocaleString()} stored messages in ${r.queues} queues:`);
   console.log(`  fill (publish with confirms)   ${r.fillMsgsPerSec.toLocaleString()} msgs/s`);
   console.log(`  spawn -> all queues recovered  ${r.restartToListeningMs} ms`);

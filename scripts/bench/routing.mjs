@@ -99,8 +99,7 @@ function timeLoop(decide, millis) {
  */
 function measure(routing, cfg, { name, exchange, keys, headersFor, extra = {} }) {
   const lookup = () => undefined;
-  const decide = (i) =>
-    routing.route(exchange, keys[i % keys.length], headersFor?.(i), lookup).queues.length;
+  const decide = (i) => routing.route(exchange, keys[i % keys.length], headersFor?.(i), lookup).queues.length;
   timeLoop(decide, cfg.warmupMillis);
   const perSecond = timeLoop(decide, cfg.caseMillis);
   let matched = 0;
@@ -222,8 +221,7 @@ function printTable(rows) {
   const columns = ['case', 'bindings', 'distinctKeys', 'decisionsPerSec', 'nsPerDecision', 'avgQueues'];
   const cell = (v) => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (values) =>
-    values.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  const line = (values) => values.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
   console.log(line(columns));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of rows) console.log(line(columns.map((c) => cell(r[c]))));

@@ -82,7 +82,11 @@ function parseOptions() {
   const amqpUrl = values['amqp-url'] ?? (values['only-amqp'] ? 'amqp://guest:guest@127.0.0.1:5672' : undefined);
   const all = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'routing'];
   const workloads = values.workloads
-    ? values.workloads.split(',').map((s) => s.trim()).filter(Boolean).map((s) => (s.toLowerCase() === 'routing' ? 'routing' : s.toUpperCase()))
+    ? values.workloads
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((s) => (s.toLowerCase() === 'routing' ? 'routing' : s.toUpperCase()))
     : all;
   for (const w of workloads) if (!all.includes(w)) throw new Error(`unknown workload ${w} (known: ${all.join(', ')})`);
 
@@ -107,10 +111,27 @@ function parseOptions() {
       stallMs,
       maxMs,
     },
-    W5: { ...DEFAULTS.W5, messages: Math.round(messages ? messages / 2 : DEFAULTS.W5.messages * scale), queues: values.quick ? 100 : DEFAULTS.W5.queues, stallMs, maxMs },
+    W5: {
+      ...DEFAULTS.W5,
+      messages: Math.round(messages ? messages / 2 : DEFAULTS.W5.messages * scale),
+      queues: values.quick ? 100 : DEFAULTS.W5.queues,
+      stallMs,
+      maxMs,
+    },
     W6: { ...DEFAULTS.W6, messages: Math.round(messages ?? DEFAULTS.W6.messages * scale), stallMs, maxMs },
-    W7: { ...DEFAULTS.W7, messages: Math.round(messages ? messages / 2 : DEFAULTS.W7.messages * scale), stallMs, maxMs },
-    W8: { ...DEFAULTS.W8, messages: Math.round(messages ? messages / 2 : DEFAULTS.W8.messages * scale), maxDelayMs: values.quick ? 2000 : DEFAULTS.W8.maxDelayMs, stallMs, maxMs },
+    W7: {
+      ...DEFAULTS.W7,
+      messages: Math.round(messages ? messages / 2 : DEFAULTS.W7.messages * scale),
+      stallMs,
+      maxMs,
+    },
+    W8: {
+      ...DEFAULTS.W8,
+      messages: Math.round(messages ? messages / 2 : DEFAULTS.W8.messages * scale),
+      maxDelayMs: values.quick ? 2000 : DEFAULTS.W8.maxDelayMs,
+      stallMs,
+      maxMs,
+    },
   };
   return {
     amqpUrl,
@@ -178,7 +199,12 @@ async function runTarget(name, opts) {
       } catch {
         /* amqplib will report it */
       }
-      if (!pid && u && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) && (u.port === '' || u.port === '5672')) {
+      if (
+        !pid &&
+        u &&
+        ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) &&
+        (u.port === '' || u.port === '5672')
+      ) {
         const beams = pidsByComm('beam.smp');
         if (beams.length === 1) pid = beams[0];
         else if (beams.length > 1) log(`[amqp] ${beams.length} beam.smp processes; pass --amqp-pid for RSS figures`);
@@ -337,10 +363,16 @@ async function main() {
 
   const startedAt = new Date();
   const fx = w4Fixture();
-  log(`Switchyard bench — ${os.cpus().length} CPUs (${os.cpus()[0]?.model?.trim()}), node ${process.version}${opts.quick ? ', QUICK mode' : ''}`);
-  log(`workloads: ${opts.workloads.join(', ')}; W1/W2 ${opts.cfg.W1.messages}/${opts.cfg.W2.messages} msgs, W3 ${opts.cfg.W3.rate} msgs/s x ${opts.cfg.W3.seconds} s (tick ${opts.cfg.W3.tickMs} ms), W4 ${opts.cfg.W4.messages} msgs`);
+  log(
+    `Switchyard bench — ${os.cpus().length} CPUs (${os.cpus()[0]?.model?.trim()}), node ${process.version}${opts.quick ? ', QUICK mode' : ''}`,
+  );
+  log(
+    `workloads: ${opts.workloads.join(', ')}; W1/W2 ${opts.cfg.W1.messages}/${opts.cfg.W2.messages} msgs, W3 ${opts.cfg.W3.rate} msgs/s x ${opts.cfg.W3.seconds} s (tick ${opts.cfg.W3.tickMs} ms), W4 ${opts.cfg.W4.messages} msgs`,
+  );
   if (opts.workloads.includes('W4'))
-    log(`W4 topic fixture: ${fx.patterns.length} bindings, ${fx.keys.length} keys round-robin, average ${fmt(fx.avgMatchedQueues, 3)} queues matched per message`);
+    log(
+      `W4 topic fixture: ${fx.patterns.length} bindings, ${fx.keys.length} keys round-robin, average ${fmt(fx.avgMatchedQueues, 3)} queues matched per message`,
+    );
 
   const targetNames = [];
   if (!opts.onlyAmqp) targetNames.push('switchyard');
@@ -359,7 +391,8 @@ async function main() {
       const a = sy.workloads[w]?.metrics ?? {};
       const b = am.workloads[w]?.metrics ?? {};
       for (const k of Object.keys(a))
-        if (typeof a[k] === 'number' && typeof b[k] === 'number' && b[k] !== 0) (ratios[w] ??= {})[k] = round(a[k] / b[k], 3);
+        if (typeof a[k] === 'number' && typeof b[k] === 'number' && b[k] !== 0)
+          (ratios[w] ??= {})[k] = round(a[k] / b[k], 3);
     }
   }
 
@@ -367,8 +400,19 @@ async function main() {
     bench: 'switchyard',
     startedAt: startedAt.toISOString(),
     durationSeconds: round((Date.now() - startedAt.getTime()) / 1000, 1),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model?.trim(), memGB: round(os.totalmem() / 2 ** 30, 1), platform: `${os.platform()} ${os.release()}`, node: process.version },
-    options: { quick: opts.quick, workloads: opts.workloads, config: opts.cfg, amqpUrl: opts.amqpUrl ? opts.amqpUrl.replace(/\/\/([^:@/]+):([^@/]*)@/, '//$1:***@') : undefined },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model?.trim(),
+      memGB: round(os.totalmem() / 2 ** 30, 1),
+      platform: `${os.platform()} ${os.release()}`,
+      node: process.version,
+    },
+    options: {
+      quick: opts.quick,
+      workloads: opts.workloads,
+      config: opts.cfg,
+      amqpUrl: opts.amqpUrl ? opts.amqpUrl.replace(/\/\/([^:@/]+):([^@/]*)@/, '//$1:***@') : undefined,
+    },
     w4Fixture: { patterns: fx.patterns, keys: fx.keys, avgMatchedQueues: round(fx.avgMatchedQueues, 4) },
     results: Object.fromEntries(targets.map((t) => [t.target, t])),
     ratios,
@@ -378,11 +422,16 @@ async function main() {
   const ran = targets.filter((t) => Object.keys(t.workloads).length);
   if (ran.length) {
     console.log('\n' + buildTable(doc.results, ran));
-    if (ran.length === 2) console.log('ratio = Switchyard / AMQP: above 1 is better for rates, below 1 is better for latency, RSS and CPU.');
+    if (ran.length === 2)
+      console.log(
+        'ratio = Switchyard / AMQP: above 1 is better for rates, below 1 is better for latency, RSS and CPU.',
+      );
     for (const t of ran) {
       const errs = Object.entries(t.workloads).filter(([, r]) => r.error);
       for (const [w, r] of errs) console.log(`${colName(t.target)} ${w} error: ${r.error}`);
-      console.log(`${colName(t.target)}: ${t.url ?? '-'}${t.peakRssMB ? `, broker peak RSS over the run ${fmt(t.peakRssMB, 1)} MB` : ''}`);
+      console.log(
+        `${colName(t.target)}: ${t.url ?? '-'}${t.peakRssMB ? `, broker peak RSS over the run ${fmt(t.peakRssMB, 1)} MB` : ''}`,
+      );
     }
   }
   printRouting(routing);

@@ -32,7 +32,18 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function startBroker(dataDir, port = 0) {
   const child = spawn(
     process.execPath,
-    [brokerMain, 'server', '--port', String(port), '--management-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
+    [
+      brokerMain,
+      'server',
+      '--port',
+      String(port),
+      '--management-port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'info',
+    ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
@@ -116,19 +127,34 @@ window.ready = true;
 /** Same measurement from headless Chromium; undefined when Chromium or playwright-core is missing. */
 async function browserPublishRates(url, workloads) {
   if (!existsSync(CHROMIUM)) return { skipped: `no Chromium at ${CHROMIUM}` };
-  if (!existsSync(path.join(dist, 'switchyard.browser.js'))) return { skipped: 'client-sdk/dist/switchyard.browser.js missing (npm run build)' };
+  if (!existsSync(path.join(dist, 'switchyard.browser.js')))
+    return { skipped: 'client-sdk/dist/switchyard.browser.js missing (npm run build)' };
   const { chromium } = await import('playwright-core');
   const server = createServer(async (req, res) => {
     const p = new URL(req.url, 'http://x').pathname;
-    if (p === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><script type="module" src="/page.js"></script>');
+    if (p === '/')
+      return res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end('<!doctype html><script type="module" src="/page.js"></script>');
     if (p === '/page.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(PAGE_JS);
-    if (p === '/switchyard.browser.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(await readFile(path.join(dist, 'switchyard.browser.js')));
+    if (p === '/switchyard.browser.js')
+      return res
+        .writeHead(200, { 'content-type': 'text/javascript' })
+        .end(await readFile(path.join(dist, 'switchyard.browser.js')));
     res.writeHead(404).end();
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   try {
     const page = await browser.newPage();
@@ -136,7 +162,12 @@ async function browserPublishRates(url, workloads) {
     await page.waitForFunction(() => window.ready === true);
     const rows = [];
     for (const w of workloads) {
-      rows.push(await page.evaluate(([u, n, size, persistent, win]) => window.publishRate(u, n, size, persistent, win), [url, w.n, w.size, w.persistent, 1000]));
+      rows.push(
+        await page.evaluate(
+          ([u, n, size, persistent, win]) => window.publishRate(u, n, size, persistent, win),
+          [url, w.n, w.size, w.persistent, 1000],
+        ),
+      );
     }
     return rows;
   } finally {
@@ -149,7 +180,14 @@ async function browserPublishRates(url, workloads) {
 function cuttablePlatform() {
   const sockets = [];
   return {
-    platform: { ...nodePlatform, createTransport: (url, handlers) => { const t = createNodeTransport(url, handlers); sockets.push(t); return t; } },
+    platform: {
+      ...nodePlatform,
+      createTransport: (url, handlers) => {
+        const t = createNodeTransport(url, handlers);
+        sockets.push(t);
+        return t;
+      },
+    },
     cut: () => sockets[sockets.length - 1].terminate(),
   };
 }
@@ -170,7 +208,9 @@ async function measureRecovery(kind, { rounds, reconnect }) {
       const { platform, cut } = cuttablePlatform();
       // The SDK logs when a reconnect's handshake completed: splits the handshake from the restore.
       let readyAt = 0;
-      const logger = { info: (message) => message.startsWith('switchyard: reconnected') && (readyAt = performance.now()) };
+      const logger = {
+        info: (message) => message.startsWith('switchyard: reconnected') && (readyAt = performance.now()),
+      };
       const consumer = await openConnection(platform, broker.url, { reconnect, logger });
       const cch = await consumer.createChannel();
       const queue = `bench.sdk.recovery.${r}`;
@@ -272,14 +312,21 @@ export async function runSdkBench({ quick = false, browser = true, log = (s) => 
 function printTable(f) {
   const rate = (x) => `${x.rate.toLocaleString('en-US')} msgs/s`;
   console.log('\nSDK publish with confirms (one publisher, broker in a child process):');
-  for (const x of f.node) console.log(`  Node     ${String(x.size).padStart(5)} B ${x.persistent ? 'persistent' : 'transient '}  ${rate(x)}`);
-  if (Array.isArray(f.browser)) for (const x of f.browser) console.log(`  Chromium ${String(x.size).padStart(5)} B ${x.persistent ? 'persistent' : 'transient '}  ${rate(x)}`);
+  for (const x of f.node)
+    console.log(`  Node     ${String(x.size).padStart(5)} B ${x.persistent ? 'persistent' : 'transient '}  ${rate(x)}`);
+  if (Array.isArray(f.browser))
+    for (const x of f.browser)
+      console.log(
+        `  Chromium ${String(x.size).padStart(5)} B ${x.persistent ? 'persistent' : 'transient '}  ${rate(x)}`,
+      );
   else if (f.browser) console.log(`  Chromium: skipped (${f.browser.skipped})`);
   console.log('\nRecovery (median; reconnect initialDelayMs 100, maxDelayMs 1000, jitter 0.5):');
   for (const r of f.recovery) {
     console.log(
       `  ${r.kind.padEnd(8)} drop → reconnect ${r.medianDropToReconnectMs} ms, drop → consuming again ${r.medianDropToConsumingMs} ms` +
-        (r.medianBrokerReadyToConsumingMs === undefined ? '' : `, broker ready → consuming ${r.medianBrokerReadyToConsumingMs} ms`) +
+        (r.medianBrokerReadyToConsumingMs === undefined
+          ? ''
+          : `, broker ready → consuming ${r.medianBrokerReadyToConsumingMs} ms`) +
         `; of which: successful attempt's socket + handshake ${r.medianHandshakeMs} ms, ` +
         `restoring topology/channels/consumers ${r.medianRestoreMs} ms`,
     );

@@ -84,9 +84,12 @@ async function startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs,
     ...nodeArgs,
     main,
     'server',
-    '--port', String(port),
-    '--management-port', String(mgmtPort),
-    '--data-dir', dataDir,
+    '--port',
+    String(port),
+    '--management-port',
+    String(mgmtPort),
+    '--data-dir',
+    dataDir,
   ];
   if (withLogFlag) args.push('--log-level', logLevel);
   const env = { ...process.env, LOG_LEVEL: logLevel, SWITCHYARD_LOG_LEVEL: logLevel, NODE_ENV: 'production' };

@@ -80,7 +80,12 @@ function kbField(status, name) {
 export function memOf(pid) {
   const s = readStatus(pid);
   if (!s) return null;
-  return { rss: kbField(s, 'VmRSS'), hwm: kbField(s, 'VmHWM'), rssAnon: kbField(s, 'RssAnon'), rssFile: kbField(s, 'RssFile') };
+  return {
+    rss: kbField(s, 'VmRSS'),
+    hwm: kbField(s, 'VmHWM'),
+    rssAnon: kbField(s, 'RssAnon'),
+    rssFile: kbField(s, 'RssFile'),
+  };
 }
 
 /** CPU seconds (user+system) consumed so far by pid (threads included), or null. */
@@ -109,7 +114,7 @@ export function resetHwm(pid) {
 /** Find pids whose /proc/<pid>/comm equals name (e.g. 'beam.smp'). */
 export function pidsByComm(name) {
   const out = [];
-  let entries = [];
+  let entries;
   try {
     entries = readdirSync('/proc');
   } catch {

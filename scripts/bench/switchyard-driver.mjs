@@ -18,7 +18,7 @@ export async function createSwitchyardDriver(url, { username, password, vhost, s
     try {
       sdk = await import('@switchyard/client');
     } catch (err) {
-      throw new Error(`@switchyard/client could not be loaded (run \`npm run build\`): ${err.message}`);
+      throw new Error(`@switchyard/client could not be loaded (run \`npm run build\`): ${err.message}`, { cause: err });
     }
   }
   const connect = sdk.connect ?? sdk.default?.connect;

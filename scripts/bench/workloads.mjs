@@ -43,7 +43,10 @@ export const METRICS = {
     ['publishesPerSec', 'publishes/s (confirmed)'],
     ['avgMatchedQueues', 'avg queues matched per message', 3],
   ],
-  W5: [['msgsPerSec', 'msgs/s (1st publish -> last ack)'], ['publishesPerSec', 'publishes/s (confirmed)']],
+  W5: [
+    ['msgsPerSec', 'msgs/s (1st publish -> last ack)'],
+    ['publishesPerSec', 'publishes/s (confirmed)'],
+  ],
   W6: [
     ['publishPerSec', 'publish msgs/s (no consumer)'],
     ['drainPerSec', 'drain msgs/s (prefetch 1000)'],
@@ -311,7 +314,10 @@ export async function runW1(driver, cfg) {
       },
       { noAck: false },
     );
-    h.watch(() => st.confirmed + st.consumed, () => JSON.stringify(st));
+    h.watch(
+      () => st.confirmed + st.consumed,
+      () => JSON.stringify(st),
+    );
     const t0 = now();
     const pub = publishWindowed(pubCh, N, window, () => ['', q, body, { persistent: true }], st);
     await h.until(Promise.all([pub, allConsumed.promise]));
@@ -322,7 +328,14 @@ export async function runW1(driver, cfg) {
         msgsPerSec: round((N / e2e) * 1000),
         publishConfirmPerSec: round((N / pubMs) * 1000),
       },
-      info: { messages: N, bodyBytes: BODY_SIZE, window, prefetch, seconds: round(e2e / 1000, 3), redelivered: st.redelivered },
+      info: {
+        messages: N,
+        bodyBytes: BODY_SIZE,
+        window,
+        prefetch,
+        seconds: round(e2e / 1000, 3),
+        redelivered: st.redelivered,
+      },
     };
   } finally {
     await h.close([
@@ -357,7 +370,10 @@ export async function runW2(driver, cfg) {
       },
       { noAck: true },
     );
-    h.watch(() => st.published + st.consumed, () => JSON.stringify(st));
+    h.watch(
+      () => st.published + st.consumed,
+      () => JSON.stringify(st),
+    );
     const t0 = now();
     const pub = (async () => {
       const opts = { persistent: false };
@@ -420,7 +436,10 @@ export async function runW3(driver, cfg) {
       },
       { noAck: false },
     );
-    h.watch(() => st.published + st.confirmed + st.consumed, () => JSON.stringify(st));
+    h.watch(
+      () => st.published + st.confirmed + st.consumed,
+      () => JSON.stringify(st),
+    );
     let outstanding = 0;
     let pubFailure = null;
     let drain = null;
@@ -563,7 +582,10 @@ export async function runW4(driver, cfg) {
         .map((p, i) => (got[i] === expected[i] ? null : `${p} ${got[i]}/${expected[i]}`))
         .filter(Boolean)
         .join(', ');
-    h.watch(() => st.confirmed + st.delivered, () => `${JSON.stringify({ ...st, expectedTotal })}; short queues (got/expected): ${perQueue()}`);
+    h.watch(
+      () => st.confirmed + st.delivered,
+      () => `${JSON.stringify({ ...st, expectedTotal })}; short queues (got/expected): ${perQueue()}`,
+    );
     const keys = fx.keys;
     const t0 = now();
     const pub = publishWindowed(pubCh, N, window, (i) => [ex, keys[i % keys.length], body, { persistent: true }], st);
@@ -651,7 +673,10 @@ export async function runW5(driver, cfg) {
         ),
       );
     }
-    h.watch(() => st.confirmed + st.consumed, () => JSON.stringify(st));
+    h.watch(
+      () => st.confirmed + st.consumed,
+      () => JSON.stringify(st),
+    );
     const t0 = now();
     const pub = publishWindowed(pubCh, N, window, (i) => [ex, `k${i % Q}`, body, { persistent: true }], st);
     await h.until(Promise.all([pub, allConsumed.promise]));
@@ -686,7 +711,10 @@ export async function runW6(driver, cfg) {
   let tag;
   try {
     await pubCh.assertQueue(q, { durable: true });
-    h.watch(() => st.confirmed + st.consumed, () => JSON.stringify(st));
+    h.watch(
+      () => st.confirmed + st.consumed,
+      () => JSON.stringify(st),
+    );
     const t0 = now();
     await h.until(publishWindowed(pubCh, N, window, () => ['', q, body, { persistent: true }], st));
     const publishMs = st.lastConfirmAt - t0;
@@ -746,7 +774,10 @@ export async function runW7(driver, cfg) {
     await ch.assertQueue(dlq, { durable: true });
     await ch.bindQueue(dlq, dlx, '');
     await ch.assertQueue(q, { durable: true, arguments: { 'x-message-ttl': ttlMs, 'x-dead-letter-exchange': dlx } });
-    h.watch(() => st.confirmed + st.dead, () => JSON.stringify(st));
+    h.watch(
+      () => st.confirmed + st.dead,
+      () => JSON.stringify(st),
+    );
     const t0 = now();
     await h.until(publishWindowed(ch, N, window, () => ['', q, body, { persistent: true }], st));
     const firstDue = t0 + ttlMs;
@@ -780,7 +811,7 @@ export async function runW7(driver, cfg) {
 // measures how late each arrives after its due time and the broker's CPU while waiting.
 
 export async function runW8(driver, cfg) {
-  if (driver.name !== 'switchyard') return { skipped: 'x-delay needs RabbitMQ\'s delayed-message plugin' };
+  if (driver.name !== 'switchyard') return { skipped: "x-delay needs RabbitMQ's delayed-message plugin" };
   const { messages: N, window, maxDelayMs, stallMs, sampleCpu } = cfg;
   const q = `bench.w8.${rid()}`;
   const h = await openHarness('W8', driver, cfg);
@@ -800,15 +831,25 @@ export async function runW8(driver, cfg) {
       },
       { noAck: true },
     );
-    h.watch(() => st.confirmed + st.consumed, () => JSON.stringify(st), { stallMs: Math.max(stallMs, maxDelayMs + 5000) });
+    h.watch(
+      () => st.confirmed + st.consumed,
+      () => JSON.stringify(st),
+      { stallMs: Math.max(stallMs, maxDelayMs + 5000) },
+    );
     const body = Buffer.alloc(BODY_SIZE);
     await h.until(
-      publishWindowed(pubCh, N, window, () => {
-        const delay = Math.floor(Math.random() * maxDelayMs);
-        const b = Buffer.from(body);
-        new DataView(b.buffer, b.byteOffset, b.byteLength).setFloat64(0, Date.now() + delay, true);
-        return ['', q, b, { persistent: true, headers: { 'x-delay': delay } }];
-      }, st),
+      publishWindowed(
+        pubCh,
+        N,
+        window,
+        () => {
+          const delay = Math.floor(Math.random() * maxDelayMs);
+          const b = Buffer.from(body);
+          new DataView(b.buffer, b.byteOffset, b.byteLength).setFloat64(0, Date.now() + delay, true);
+          return ['', q, b, { persistent: true, headers: { 'x-delay': delay } }];
+        },
+        st,
+      ),
     );
     // Broker CPU from the end of publishing to the last delivery: the waiting and the
     // deliveries as they fall due (about N / maxDelay per second), nothing else.
@@ -818,12 +859,17 @@ export async function runW8(driver, cfg) {
     await h.until(all.promise);
     const c1 = sampleCpu?.() ?? null;
     const waitCpuPercent = c0 !== null && c1 !== null ? round(((c1 - c0) / ((now() - w0) / 1000)) * 100, 1) : null;
-    const cpuPerDeliveryUs = c0 !== null && c1 !== null && st.consumed > d0 ? round(((c1 - c0) / (st.consumed - d0)) * 1e6, 1) : null;
+    const cpuPerDeliveryUs =
+      c0 !== null && c1 !== null && st.consumed > d0 ? round(((c1 - c0) / (st.consumed - d0)) * 1e6, 1) : null;
     // Waiting alone: hold N messages a minute away (no deliveries fall due) and read the
     // broker's CPU over two seconds.
     const far = Buffer.alloc(BODY_SIZE);
     for (let i = 0; i < N; i += window) {
-      await Promise.all(Array.from({ length: Math.min(window, N - i) }, () => pubCh.publishConfirmed('', q, far, { persistent: true, headers: { 'x-delay': 60_000 } })));
+      await Promise.all(
+        Array.from({ length: Math.min(window, N - i) }, () =>
+          pubCh.publishConfirmed('', q, far, { persistent: true, headers: { 'x-delay': 60_000 } }),
+        ),
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
     const i0 = sampleCpu?.() ?? null;
@@ -833,7 +879,14 @@ export async function runW8(driver, cfg) {
     const idleWaitCpuPercent = i0 !== null && i1 !== null ? round(((i1 - i0) / ((now() - t0) / 1000)) * 100, 1) : null;
     const p = percentiles(lateness, [50, 99]);
     return {
-      metrics: { latenessP50: p.p50, latenessP99: p.p99, latenessMax: p.max, waitCpuPercent, cpuPerDeliveryUs, idleWaitCpuPercent },
+      metrics: {
+        latenessP50: p.p50,
+        latenessP99: p.p99,
+        latenessMax: p.max,
+        waitCpuPercent,
+        cpuPerDeliveryUs,
+        idleWaitCpuPercent,
+      },
       info: { messages: N, maxDelayMs, note: 'lateness = receive time - due time (ms, wall clock)' },
     };
   } finally {

@@ -13,14 +13,18 @@
 //    WebSockets that never hello, hello with thousands of frames pipelined behind it: every
 //    half-open socket is closed by the handshake timeout and a real client still gets in.
 import { parseArgs } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import WebSocket from 'ws';
 import { Packr } from 'msgpackr';
 import { connect } from '@switchyard/client';
-import { FRAME_SCHEMAS, PROTOCOL_VERSION, ProtocolError, decodeFrames, encodeFrame, encodeFrames } from '@switchyard/client/protocol';
+import {
+  FRAME_SCHEMAS,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  decodeFrames,
+  encodeFrame,
+  encodeFrames,
+} from '@switchyard/client/protocol';
 import { spawnBroker } from '../bench/spawn-broker.mjs';
 import { memOf } from '../bench/stats.mjs';
 import { hostileTableFrame } from './tables.mjs';
@@ -39,7 +43,18 @@ function rng(seed) {
 
 const packr = new Packr({ useRecords: false });
 const NAMES = Object.keys(FRAME_SCHEMAS);
-const WRONG_VALUES = [null, -1, 2 ** 60, 'x'.repeat(300), true, 3.5, [], {}, new Uint8Array(3), { __proto__: { a: 1 } }];
+const WRONG_VALUES = [
+  null,
+  -1,
+  2 ** 60,
+  'x'.repeat(300),
+  true,
+  3.5,
+  [],
+  {},
+  new Uint8Array(3),
+  { __proto__: { a: 1 } },
+];
 
 function validFrame(r, channel = 1) {
   const type = NAMES[Math.floor(r() * NAMES.length)];
@@ -98,17 +113,30 @@ export function fuzzDecoder({ iterations = 100_000, seed = 1 } = {}) {
       // Whatever decodes must encode again: a decoded value that cannot be re-encoded is a
       // poison message (issue 11 item 1).
       decodeFrames(input, (f) => encodeFrame(f), 64 * 1024);
-      if (input === base && hostile?.expect === 'connection') throw new Error(`a hostile table frame decoded (seed ${seed}, iteration ${i})`);
+      if (input === base && hostile?.expect === 'connection')
+        throw new Error(`a hostile table frame decoded (seed ${seed}, iteration ${i})`);
       decoded++;
     } catch (err) {
-      if (!(err instanceof ProtocolError)) throw new Error(`decoder threw ${err?.constructor?.name}: ${err?.message} (seed ${seed}, iteration ${i})`);
+      if (!(err instanceof ProtocolError))
+        throw new Error(`decoder threw ${err?.constructor?.name}: ${err?.message} (seed ${seed}, iteration ${i})`, {
+          cause: err,
+        });
       rejected++;
     }
   }
   return { iterations, decoded, rejected };
 }
 
-const hello = () => ({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 0, clientProperties: {} });
+const hello = () => ({
+  type: 'hello',
+  channel: 0,
+  version: PROTOCOL_VERSION,
+  username: 'guest',
+  password: 'guest',
+  vhost: '/',
+  heartbeatMs: 0,
+  clientProperties: {},
+});
 
 /** Sends one hostile session on a fresh connection; resolves with frames sent and errors seen. */
 function hostileSession(url, r) {
@@ -149,13 +177,31 @@ function hostileSession(url, r) {
         const { bytes } = hostileTableFrame(r, 1, '', 'fuzz-ttl');
         ws.send(encodeFrames([hello(), { type: 'channelOpen', channel: 1 }]));
         ws.send(bytes);
-        ws.send(encodeFrames([{ type: 'channelCloseOk', channel: 1 }, { type: 'close', channel: 0, code: 200, message: 'bye' }]));
+        ws.send(
+          encodeFrames([
+            { type: 'channelCloseOk', channel: 1 },
+            { type: 'close', channel: 0, code: 200, message: 'bye' },
+          ]),
+        );
         sent++;
         return;
       }
       if (kind < 0.35) {
         // out of order: channel frames before hello
-        ws.send(encodeFrames([{ type: 'channelOpen', channel: 1 }, { type: 'publish', channel: 1, exchange: '', routingKey: 'x', mandatory: false, properties: null, content: new Uint8Array(1) }]));
+        ws.send(
+          encodeFrames([
+            { type: 'channelOpen', channel: 1 },
+            {
+              type: 'publish',
+              channel: 1,
+              exchange: '',
+              routingKey: 'x',
+              mandatory: false,
+              properties: null,
+              content: new Uint8Array(1),
+            },
+          ]),
+        );
         sent += 2;
         return;
       }
@@ -171,16 +217,42 @@ function hostileSession(url, r) {
             frames.push({ type: 'ack', channel: ch, deliveryTag: 1 + Math.floor(r() * 1000), multiple: false });
             break;
           case 1:
-            frames.push({ type: 'publish', channel: ch, exchange: `missing-${k}`, routingKey: 'k', mandatory: false, properties: null, content: new Uint8Array(8) });
+            frames.push({
+              type: 'publish',
+              channel: ch,
+              exchange: `missing-${k}`,
+              routingKey: 'k',
+              mandatory: false,
+              properties: null,
+              content: new Uint8Array(8),
+            });
             break;
           case 2:
-            frames.push({ type: 'queueDeclare', channel: ch, rid: k + 1, queue: `missing-${k}`, passive: true, durable: true, exclusive: false, autoDelete: false, arguments: {} });
+            frames.push({
+              type: 'queueDeclare',
+              channel: ch,
+              rid: k + 1,
+              queue: `missing-${k}`,
+              passive: true,
+              durable: true,
+              exclusive: false,
+              autoDelete: false,
+              arguments: {},
+            });
             break;
           case 3:
             frames.push({ type: 'nack', channel: ch, deliveryTag: 99, multiple: false, requeue: true, delayMs: 0 });
             break;
           default:
-            frames.push({ type: 'queueBind', channel: ch, rid: k + 1, queue: 'fuzz-missing', exchange: 'amq.direct', routingKey: 'x', arguments: {} });
+            frames.push({
+              type: 'queueBind',
+              channel: ch,
+              rid: k + 1,
+              queue: 'fuzz-missing',
+              exchange: 'amq.direct',
+              routingKey: 'x',
+              arguments: {},
+            });
         }
         frames.push({ type: 'channelCloseOk', channel: ch });
         sent++;
@@ -212,39 +284,63 @@ function halfOpenSocket(port, text) {
  */
 async function preAuthFlood(url, managementPort, r, log) {
   const clientPort = Number(new URL(url).port);
-  const partial = ['', 'GET / HTTP/1.1\r\n', 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'];
+  const partial = [
+    '',
+    'GET / HTTP/1.1\r\n',
+    'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n',
+  ];
   const halfOpen = [];
   for (let i = 0; i < 120; i++) {
     halfOpen.push(halfOpenSocket(i % 2 === 0 ? clientPort : managementPort, partial[Math.floor(r() * partial.length)]));
   }
   // WebSockets that complete the upgrade and never say hello.
   const silent = await Promise.all(
-    Array.from({ length: 60 }, () => new Promise((resolve) => {
-      const ws = new WebSocket(url);
-      const closed = new Promise((res) => ws.once('close', () => res(true)));
-      ws.once('open', () => resolve({ ws, closed }));
-      ws.once('error', () => resolve({ ws, closed: Promise.resolve(true) }));
-    })),
+    Array.from(
+      { length: 60 },
+      () =>
+        new Promise((resolve) => {
+          const ws = new WebSocket(url);
+          const closed = new Promise((res) => ws.once('close', () => res(true)));
+          ws.once('open', () => resolve({ ws, closed }));
+          ws.once('error', () => resolve({ ws, closed: Promise.resolve(true) }));
+        }),
+    ),
   );
   // hello with thousands of frames pipelined behind it, in one message and in several.
   let pipelined = 0;
   await Promise.all(
-    Array.from({ length: 12 }, (_, i) => new Promise((resolve) => {
-      const ws = new WebSocket(url);
-      ws.on('error', () => undefined);
-      ws.once('close', resolve);
-      ws.once('open', () => {
-        const n = 1000 + Math.floor(r() * 20_000);
-        const frames = [hello()];
-        for (let k = 0; k < n; k++) {
-          frames.push(k % 3 === 0 ? { type: 'publish', channel: 1, exchange: '', routingKey: 'nowhere', mandatory: false, properties: {}, content: new Uint8Array(16) } : { type: 'heartbeat', channel: 0 });
-        }
-        pipelined += frames.length;
-        if (i % 2 === 0) ws.send(encodeFrames(frames));
-        else for (let k = 0; k < frames.length; k += 500) ws.send(encodeFrames(frames.slice(k, k + 500)));
-        setTimeout(() => ws.terminate(), 1_000);
-      });
-    })),
+    Array.from(
+      { length: 12 },
+      (_, i) =>
+        new Promise((resolve) => {
+          const ws = new WebSocket(url);
+          ws.on('error', () => undefined);
+          ws.once('close', resolve);
+          ws.once('open', () => {
+            const n = 1000 + Math.floor(r() * 20_000);
+            const frames = [hello()];
+            for (let k = 0; k < n; k++) {
+              frames.push(
+                k % 3 === 0
+                  ? {
+                      type: 'publish',
+                      channel: 1,
+                      exchange: '',
+                      routingKey: 'nowhere',
+                      mandatory: false,
+                      properties: {},
+                      content: new Uint8Array(16),
+                    }
+                  : { type: 'heartbeat', channel: 0 },
+              );
+            }
+            pipelined += frames.length;
+            if (i % 2 === 0) ws.send(encodeFrames(frames));
+            else for (let k = 0; k < frames.length; k += 500) ws.send(encodeFrames(frames.slice(k, k + 500)));
+            setTimeout(() => ws.terminate(), 1_000);
+          });
+        }),
+    ),
   );
   // A real client still gets in during the flood.
   const conn = await connect(url);
@@ -253,12 +349,24 @@ async function preAuthFlood(url, managementPort, r, log) {
   await ch.sendToQueue('fuzz-preauth', Buffer.from('in'), { persistent: true });
   await conn.close();
   const all = [...halfOpen.map((h) => h.closed), ...silent.map((s) => s.closed)];
-  const timedOut = await Promise.race([Promise.all(all).then(() => true), new Promise((res) => setTimeout(() => res(false), FUZZ_HANDSHAKE_MS + 5_000))]);
-  const closedCount = (await Promise.all(all.map((p) => Promise.race([p, Promise.resolve(false)])))).filter(Boolean).length;
+  const timedOut = await Promise.race([
+    Promise.all(all).then(() => true),
+    new Promise((res) => setTimeout(() => res(false), FUZZ_HANDSHAKE_MS + 5_000)),
+  ]);
+  const closedCount = (await Promise.all(all.map((p) => Promise.race([p, Promise.resolve(false)])))).filter(
+    Boolean,
+  ).length;
   for (const h of halfOpen) h.socket.destroy();
   for (const s of silent) s.ws.terminate();
-  log(`  pre-auth: ${all.length} half-open sockets (${closedCount} closed by the broker), ${pipelined.toLocaleString()} frames pipelined behind hello`);
-  return { halfOpen: all.length, halfOpenClosed: timedOut ? all.length : closedCount, pipelined, clientDuringFlood: true };
+  log(
+    `  pre-auth: ${all.length} half-open sockets (${closedCount} closed by the broker), ${pipelined.toLocaleString()} frames pipelined behind hello`,
+  );
+  return {
+    halfOpen: all.length,
+    halfOpenClosed: timedOut ? all.length : closedCount,
+    pipelined,
+    clientDuringFlood: true,
+  };
 }
 
 /** Starts the broker with the environment `extra` added (restored right after the spawn). */
@@ -275,16 +383,29 @@ async function spawnWithEnv(extra, options) {
   }
 }
 
-export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, confirmed = 1000, log = () => undefined } = {}) {
+export async function fuzzBroker({
+  seconds = 30,
+  frames = 100_000,
+  seed = 1,
+  confirmed = 1000,
+  log = () => undefined,
+} = {}) {
   const r = rng(seed);
-  const broker = await spawnWithEnv({ SWITCHYARD_HANDSHAKE_TIMEOUT_MS: String(FUZZ_HANDSHAKE_MS) }, { logLevel: 'error' });
+  const broker = await spawnWithEnv(
+    { SWITCHYARD_HANDSHAKE_TIMEOUT_MS: String(FUZZ_HANDSHAKE_MS) },
+    { logLevel: 'error' },
+  );
   try {
     const url = broker.url;
     // confirmed messages that must survive everything below
     const conn = await connect(url);
     const ch = await conn.createChannel();
     await ch.assertQueue('fuzz-safe', { durable: true });
-    await Promise.all(Array.from({ length: confirmed }, (_, i) => ch.sendToQueue('fuzz-safe', Buffer.from(`m${i}`), { persistent: true })));
+    await Promise.all(
+      Array.from({ length: confirmed }, (_, i) =>
+        ch.sendToQueue('fuzz-safe', Buffer.from(`m${i}`), { persistent: true }),
+      ),
+    );
     await conn.close();
     // TTL -> dead-letter -> consumer: the path a poison header used to crash (issue 11 item 1).
     const dlxConn = await connect(url);
@@ -294,7 +415,10 @@ export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, con
     await dlxCh.assertExchange('fuzz-dlx', 'fanout', { durable: true });
     await dlxCh.assertQueue('fuzz-dlq', { durable: true });
     await dlxCh.bindQueue('fuzz-dlq', 'fuzz-dlx', '');
-    await dlxCh.assertQueue('fuzz-ttl', { durable: true, arguments: { 'x-message-ttl': 20, 'x-dead-letter-exchange': 'fuzz-dlx' } });
+    await dlxCh.assertQueue('fuzz-ttl', {
+      durable: true,
+      arguments: { 'x-message-ttl': 20, 'x-dead-letter-exchange': 'fuzz-dlx' },
+    });
     const deadLettered = [];
     await dlxCh.consume('fuzz-dlq', (m) => m && deadLettered.push(Buffer.from(m.content).toString()), { noAck: true });
 
@@ -313,7 +437,9 @@ export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, con
       if (sessions % 160 === 0) {
         const m = memOf(broker.pid);
         if (m) rss.push(m.rss);
-        log(`  ${sent.toLocaleString()} bad frames, ${errors.toLocaleString()} error replies, broker RSS ${m ? Math.round(m.rss / 2 ** 20) : '?'} MB`);
+        log(
+          `  ${sent.toLocaleString()} bad frames, ${errors.toLocaleString()} error replies, broker RSS ${m ? Math.round(m.rss / 2 ** 20) : '?'} MB`,
+        );
       }
       if (broker.exited()) throw new Error(`broker died: ${JSON.stringify(broker.exited())}\n${broker.logTail()}`);
     }
@@ -356,16 +482,25 @@ export async function fuzzBroker({ seconds = 30, frames = 100_000, seed = 1, con
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, frames: { type: 'string' }, seed: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string' }, frames: { type: 'string' }, seed: { type: 'string' } },
+  });
   const seconds = Number(values.seconds ?? 30);
   const frames = Number(values.frames ?? 100_000);
   const seed = Number(values.seed ?? Date.now() % 100000);
   console.log(`fuzz seed ${seed}`);
   const d = fuzzDecoder({ iterations: 200_000, seed });
-  console.log(`decoder: ${d.iterations.toLocaleString()} inputs, ${d.decoded.toLocaleString()} decoded, ${d.rejected.toLocaleString()} rejected with ProtocolError, nothing else thrown`);
+  console.log(
+    `decoder: ${d.iterations.toLocaleString()} inputs, ${d.decoded.toLocaleString()} decoded, ${d.rejected.toLocaleString()} rejected with ProtocolError, nothing else thrown`,
+  );
   const b = await fuzzBroker({ seconds, frames, seed, log: (s) => console.log(s) });
   console.log(JSON.stringify(b, null, 2));
-  const ok = b.brokerAlive && b.dlxConsumerAlive && b.probeDeadLettered && b.stillStored === b.confirmedBefore && b.intactInOrder === b.confirmedBefore;
+  const ok =
+    b.brokerAlive &&
+    b.dlxConsumerAlive &&
+    b.probeDeadLettered &&
+    b.stillStored === b.confirmedBefore &&
+    b.intactInOrder === b.confirmedBefore;
   console.log(ok ? 'OK' : 'FAILED');
   process.exit(ok ? 0 : 1);
 }

@@ -12,7 +12,13 @@ selfRef.push(selfRef);
 /** [packer, value] pairs whose packing holds a msgpackr extension or a non-AMQP value. */
 const BAD_VALUES = [
   [new Packr({ structuredClone: true, useRecords: false }), () => selfRef],
-  [new Packr({ structuredClone: true, useRecords: false }), () => { const o = { a: 1 }; return [o, o]; }],
+  [
+    new Packr({ structuredClone: true, useRecords: false }),
+    () => {
+      const o = { a: 1 };
+      return [o, o];
+    },
+  ],
   [new Packr({ useRecords: true }), () => ({ rec: 1, ord: 2 })],
   [new Packr({ moreTypes: true, useRecords: false }), () => /re+/g],
   [new Packr({ moreTypes: true, useRecords: false }), () => new Error('e')],
@@ -69,7 +75,9 @@ function publishWithRawHeaders(exchange, routingKey, rawHeaders) {
 
 /** `str8` bytes that are not UTF-8. */
 function invalidUtf8(r) {
-  const bad = [[0xff], [0xc3, 0x28], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]][Math.floor(r() * 5)];
+  const bad = [[0xff], [0xc3, 0x28], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]][
+    Math.floor(r() * 5)
+  ];
   const s = [0x71, ...bad, 0x71];
   return Uint8Array.from([0xd9, s.length, ...s]);
 }
@@ -86,22 +94,54 @@ export function hostileTableFrame(r, channel = 1, exchange = '', routingKey = 'f
     // a bad value somewhere in the headers of a publish
     const [packr, make] = BAD_VALUES[Math.floor(r() * BAD_VALUES.length)];
     const headers = r() < 0.5 ? { h: make() } : { ok: 1, list: [1, { deep: make() }] };
-    return { bytes: frameBytes(FRAME_SCHEMAS.publish.code, channel, packr.pack([exchange, routingKey, false, { headers }]), new Uint8Array(4)), expect: 'connection' };
+    return {
+      bytes: frameBytes(
+        FRAME_SCHEMAS.publish.code,
+        channel,
+        packr.pack([exchange, routingKey, false, { headers }]),
+        new Uint8Array(4),
+      ),
+      expect: 'connection',
+    };
   }
   if (pick === 3) {
     // a bad value in queue arguments
     const [packr, make] = BAD_VALUES[Math.floor(r() * BAD_VALUES.length)];
-    const fields = packr.pack([1, `fuzz-args-${Math.floor(r() * 1e6)}`, false, false, false, false, { 'x-custom': make() }]);
+    const fields = packr.pack([
+      1,
+      `fuzz-args-${Math.floor(r() * 1e6)}`,
+      false,
+      false,
+      false,
+      false,
+      { 'x-custom': make() },
+    ]);
     return { bytes: frameBytes(FRAME_SCHEMAS.queueDeclare.code, channel, fields), expect: 'connection' };
   }
   if (pick === 4) {
     // nesting far beyond the limit
-    return { bytes: frameBytes(FRAME_SCHEMAS.publish.code, channel, publishWithRawHeaders(exchange, routingKey, deepMap(20 + Math.floor(r() * 5000))), new Uint8Array(1)), expect: 'connection' };
+    return {
+      bytes: frameBytes(
+        FRAME_SCHEMAS.publish.code,
+        channel,
+        publishWithRawHeaders(exchange, routingKey, deepMap(20 + Math.floor(r() * 5000))),
+        new Uint8Array(1),
+      ),
+      expect: 'connection',
+    };
   }
   if (pick === 5) {
     // a huge table: the count in the header is refused before any key is read
     const count = 5000 + Math.floor(r() * 10_000_000);
-    return { bytes: frameBytes(FRAME_SCHEMAS.publish.code, channel, publishWithRawHeaders(exchange, routingKey, hugeMap(count, Math.min(count, 5000))), new Uint8Array(1)), expect: 'connection' };
+    return {
+      bytes: frameBytes(
+        FRAME_SCHEMAS.publish.code,
+        channel,
+        publishWithRawHeaders(exchange, routingKey, hugeMap(count, Math.min(count, 5000))),
+        new Uint8Array(1),
+      ),
+      expect: 'connection',
+    };
   }
   if (pick === 6) {
     // invalid UTF-8 in a queue name
@@ -110,6 +150,13 @@ export function hostileTableFrame(r, channel = 1, exchange = '', routingKey = 'f
   }
   // control characters in a new queue or exchange name: valid frames, refused with 406
   const name = `fuzz${CONTROL[Math.floor(r() * CONTROL.length)]}${Math.floor(r() * 1e6)}`;
-  if (r() < 0.5) return { bytes: frameBytes(FRAME_SCHEMAS.queueDeclare.code, channel, [1, name, false, false, false, true, {}]), expect: 'channel' };
-  return { bytes: frameBytes(FRAME_SCHEMAS.exchangeDeclare.code, channel, [1, name, 'direct', false, false, true, false, {}]), expect: 'channel' };
+  if (r() < 0.5)
+    return {
+      bytes: frameBytes(FRAME_SCHEMAS.queueDeclare.code, channel, [1, name, false, false, false, true, {}]),
+      expect: 'channel',
+    };
+  return {
+    bytes: frameBytes(FRAME_SCHEMAS.exchangeDeclare.code, channel, [1, name, 'direct', false, false, true, false, {}]),
+    expect: 'channel',
+  };
 }

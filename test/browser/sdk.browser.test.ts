@@ -21,7 +21,8 @@ function serve(): Promise<Server> {
       res.writeHead(204).end();
       return;
     }
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^\/+/, '') || 'index.html';
+    const path =
+      normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^\/+/, '') || 'index.html';
     const file = path.startsWith('switchyard.browser') ? join(DIST, path) : join(FIXTURES, path);
     if (!file.startsWith(DIST) && !file.startsWith(FIXTURES)) {
       res.writeHead(403).end();
@@ -39,7 +40,10 @@ type PageApi = Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 /** Calls one of fixtures/sdk-page.js's functions in the page. */
 function call<T>(page: Page, fn: string, ...args: unknown[]): Promise<T> {
-  return page.evaluate(([name, params]) => (window as unknown as { sdkPage: PageApi }).sdkPage[name as string]!(...(params as unknown[])), [fn, args] as const) as Promise<T>;
+  return page.evaluate(([name, params]) => (window as unknown as { sdkPage: PageApi }).sdkPage[name]!(...params), [
+    fn,
+    args,
+  ] as const) as Promise<T>;
 }
 
 describe('client SDK in Chromium (browser bundle)', function () {
@@ -53,7 +57,8 @@ describe('client SDK in Chromium (browser bundle)', function () {
 
   before(async function () {
     skipWithoutChromium(this, 'the SDK browser tests');
-    if (!existsSync(join(DIST, 'switchyard.browser.js'))) throw new Error('client-sdk/dist/switchyard.browser.js is missing: run `npm run build` first');
+    if (!existsSync(join(DIST, 'switchyard.browser.js')))
+      throw new Error('client-sdk/dist/switchyard.browser.js is missing: run `npm run build` first');
     rb = await RestartableBroker.start();
     http = await serve();
     base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
@@ -72,10 +77,15 @@ describe('client SDK in Chromium (browser bundle)', function () {
     page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
     page.on('console', (msg) => {
       // Chromium itself logs refused WebSocket connections (while the SDK retries) as errors.
-      if (msg.type() === 'error' && !/^WebSocket connection to .* failed/.test(msg.text())) pageErrors.push(`console: ${msg.text()}`);
+      if (msg.type() === 'error' && !/^WebSocket connection to .* failed/.test(msg.text()))
+        pageErrors.push(`console: ${msg.text()}`);
     });
     await page.goto(`${base}/`);
-    await page.waitForFunction(() => (window as unknown as { sdkPageReady?: boolean }).sdkPageReady === true, undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => (window as unknown as { sdkPageReady?: boolean }).sdkPageReady === true,
+      undefined,
+      { timeout: 10_000 },
+    );
   });
 
   afterEach(async () => {
@@ -84,8 +94,18 @@ describe('client SDK in Chromium (browser bundle)', function () {
   });
 
   it('loads the ESM bundle as a module and exposes the public API', async () => {
-    const info = await page.evaluate(() => (window as unknown as { sdkPageInfo: { exports: string[]; version: string } }).sdkPageInfo);
-    expect(info.exports).to.include.members(['connect', 'Connection', 'Channel', 'BrokerError', 'ErrorCode', 'PublishBufferFullError', 'SDK_VERSION']);
+    const info = await page.evaluate(
+      () => (window as unknown as { sdkPageInfo: { exports: string[]; version: string } }).sdkPageInfo,
+    );
+    expect(info.exports).to.include.members([
+      'connect',
+      'Connection',
+      'Channel',
+      'BrokerError',
+      'ErrorCode',
+      'PublishBufferFullError',
+      'SDK_VERSION',
+    ]);
     expect(info.version).to.equal('0.1.0');
   });
 
@@ -138,10 +158,18 @@ describe('client SDK in Chromium (browser bundle)', function () {
       state = await call(page, 'recoveryState');
     }
     expect(state.events).to.include('reconnecting');
-    const during = await call<{ state: string; buffered: number }>(page, 'publishDuringRecovery', 'browser-recovery', 'while down');
+    const during = await call<{ state: string; buffered: number }>(
+      page,
+      'publishDuringRecovery',
+      'browser-recovery',
+      'while down',
+    );
     expect(during).to.deep.equal({ state: 'reconnecting', buffered: 1 });
     await rb.start();
-    let after = await call<{ events: string[]; received: string[]; publishes: string[]; state: string }>(page, 'recoveryState');
+    let after = await call<{ events: string[]; received: string[]; publishes: string[]; state: string }>(
+      page,
+      'recoveryState',
+    );
     for (let i = 0; i < 500 && (after.received.length === 0 || after.publishes[0] === 'pending'); i++) {
       await new Promise((r) => setTimeout(r, 20));
       after = await call(page, 'recoveryState');
@@ -156,8 +184,17 @@ describe('client SDK in Chromium (browser bundle)', function () {
   });
 
   it('publishes with confirms at a measurable rate (reported)', async () => {
-    const r = await call<{ msgs: number; seconds: number; rate: number }>(page, 'publishRate', rb.url, 'browser-rate', 20_000, 100);
-    console.log(`      browser publish with confirms: ${Math.round(r.rate).toLocaleString('en-US')} msgs/s (100 B, ${r.msgs} msgs)`);
+    const r = await call<{ msgs: number; seconds: number; rate: number }>(
+      page,
+      'publishRate',
+      rb.url,
+      'browser-rate',
+      20_000,
+      100,
+    );
+    console.log(
+      `      browser publish with confirms: ${Math.round(r.rate).toLocaleString('en-US')} msgs/s (100 B, ${r.msgs} msgs)`,
+    );
     expect(r.rate).to.be.greaterThan(1000);
   });
 });

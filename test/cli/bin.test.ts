@@ -36,7 +36,7 @@ describe('the switchyard bin (fresh-clone install)', () => {
   it('runs the CLI: --help lists the commands', async () => {
     const { stdout } = await exec(join(ROOT, target), ['--help']);
     expect(stdout).to.match(/^Usage: switchyard/m);
-    expect(stdout).to.match(/^  server\b/m);
+    expect(stdout).to.match(/^ {2}server\b/m);
   });
 
   it('says to build, in one line, when dist/ is missing', async () => {

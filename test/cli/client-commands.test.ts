@@ -28,7 +28,20 @@ describe('switchyard client commands (real binary, real broker)', function () {
     it('lists every command with examples and exit codes', async () => {
       const [r, sub] = await Promise.all([runCli(['--help']), runCli(['publish', '--help'])]);
       expect(r.code).to.equal(0);
-      for (const c of ['server', 'status', 'list', 'declare', 'delete', 'purge', 'bind', 'unbind', 'publish', 'get', 'close-connection', 'definitions']) {
+      for (const c of [
+        'server',
+        'status',
+        'list',
+        'declare',
+        'delete',
+        'purge',
+        'bind',
+        'unbind',
+        'publish',
+        'get',
+        'close-connection',
+        'definitions',
+      ]) {
         expect(r.stdout).to.match(new RegExp(`^  ${c}\\b`, 'm'));
       }
       expect(r.stdout).to.include('Examples:');
@@ -36,7 +49,7 @@ describe('switchyard client commands (real binary, real broker)', function () {
       expect(r.stdout).to.match(/Exit codes: 0 ok/);
       expect(sub.stdout).to.include('--url <url>');
       expect(sub.stdout).to.include('env: SWITCHYARD_URL');
-      expect(sub.stdout).to.include("$ switchyard publish orders eu");
+      expect(sub.stdout).to.include('$ switchyard publish orders eu');
     });
   });
 
@@ -74,7 +87,10 @@ describe('switchyard client commands (real binary, real broker)', function () {
 
   describe('declare, bind, publish, get, purge, unbind, delete', () => {
     it('manages a topology and messages end to end', async () => {
-      const [dx, dq] = await Promise.all([sy('declare', 'exchange', 'cli-orders', 'topic'), sy('declare', 'queue', 'cli-eu', '-a', 'x-max-length=100', '-a', 'x-queue-mode=lazy')]);
+      const [dx, dq] = await Promise.all([
+        sy('declare', 'exchange', 'cli-orders', 'topic'),
+        sy('declare', 'queue', 'cli-eu', '-a', 'x-max-length=100', '-a', 'x-queue-mode=lazy'),
+      ]);
       expect(dx.code, dx.stderr).to.equal(0);
       expect(dx.stdout).to.equal("exchange 'cli-orders' (topic) declared\n");
       expect(dq.stdout).to.equal("queue 'cli-eu' declared (0 messages ready)\n");
@@ -82,20 +98,45 @@ describe('switchyard client commands (real binary, real broker)', function () {
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.equal("bound queue 'cli-eu' to exchange 'cli-orders' with routing key 'eu.#'\n");
 
-      r = await sy('publish', 'cli-orders', 'eu.de', '{"id":1}', '--content-type', 'application/json', '--persistent', '-H', 'tries=3');
+      r = await sy(
+        'publish',
+        'cli-orders',
+        'eu.de',
+        '{"id":1}',
+        '--content-type',
+        'application/json',
+        '--persistent',
+        '-H',
+        'tries=3',
+      );
       expect(r.stdout).to.equal('published to 1 queue\n');
       r = await runCli(['publish', 'cli-orders', 'eu.fr', '--url', url], { input: 'from stdin' });
       expect(r.stdout, r.stderr).to.equal('published to 1 queue\n');
 
-      const [list, listJson, bindings] = await Promise.all([sy('list', 'queues'), sy('list', 'queues', '--json'), sy('list', 'bindings')]);
+      const [list, listJson, bindings] = await Promise.all([
+        sy('list', 'queues'),
+        sy('list', 'queues', '--json'),
+        sy('list', 'bindings'),
+      ]);
       const lines = list.stdout.trimEnd().split('\n');
       const cols = columnStarts(lines[0]!);
-      expect([...cols.keys()]).to.deep.equal(['NAME', 'READY', 'UNACKED', 'TOTAL', 'CONSUMERS', 'PUBLISH/S', 'DELIVER/S', 'ACK/S', 'OLDEST', 'DURABLE']);
+      expect([...cols.keys()]).to.deep.equal([
+        'NAME',
+        'READY',
+        'UNACKED',
+        'TOTAL',
+        'CONSUMERS',
+        'PUBLISH/S',
+        'DELIVER/S',
+        'ACK/S',
+        'OLDEST',
+        'DURABLE',
+      ]);
       const row = lines.find((l) => l.startsWith('cli-eu '))!;
       // right-aligned numbers end where their header ends
       const readyEnd = cols.get('READY')! + 'READY'.length;
       expect(row.slice(readyEnd - 1, readyEnd)).to.equal('2');
-      expect(row.slice(cols.get('DURABLE')!)).to.equal('yes');
+      expect(row.slice(cols.get('DURABLE'))).to.equal('yes');
       const json = JSON.parse(listJson.stdout) as { name: string; messagesReady: number }[];
       expect(json.find((q) => q.name === 'cli-eu')!.messagesReady).to.equal(2);
 
@@ -105,7 +146,11 @@ describe('switchyard client commands (real binary, real broker)', function () {
       expect(r.stdout).to.match(/^1 +cli-orders +eu\.de +no +8 +\{"id":1\} +\{.*"contentType":"application\/json"/m);
       expect(r.stdout).to.include("1 message shown (left in place); queue 'cli-eu' has 2 ready");
       r = await sy('get', 'cli-eu', '--count', '5', '--ack', '--json');
-      const got = JSON.parse(r.stdout) as { payload: string; redelivered: boolean; properties: { headers?: Record<string, unknown> } }[];
+      const got = JSON.parse(r.stdout) as {
+        payload: string;
+        redelivered: boolean;
+        properties: { headers?: Record<string, unknown> };
+      }[];
       expect(got.map((m) => [m.payload, m.redelivered])).to.deep.equal([
         ['{"id":1}', false],
         ['from stdin', false],
@@ -119,7 +164,10 @@ describe('switchyard client commands (real binary, real broker)', function () {
 
       r = await sy('unbind', 'cli-orders', 'cli-eu', '--routing-key', 'eu.#');
       expect(r.code, r.stderr).to.equal(0);
-      const [mandatory, warned] = await Promise.all([sy('publish', 'cli-orders', 'eu.x', 'c', '--mandatory'), sy('publish', 'cli-orders', 'eu.x', 'c')]);
+      const [mandatory, warned] = await Promise.all([
+        sy('publish', 'cli-orders', 'eu.x', 'c', '--mandatory'),
+        sy('publish', 'cli-orders', 'eu.x', 'c'),
+      ]);
       expectOneLineError(mandatory, 7, /message was not routed/);
       expect(warned.code).to.equal(0);
       expect(warned.stderr).to.match(/warning: message published but not routed/);
@@ -175,7 +223,12 @@ describe('switchyard client commands (real binary, real broker)', function () {
       await ch.assertQueue('cli-c');
       await ch.prefetch(4);
       await ch.consume('cli-c', () => undefined, { consumerTag: 'cli-tag' });
-      const [consumers, connections, table, channels] = await Promise.all([sy('list', 'consumers'), sy('list', 'connections', '--json'), sy('list', 'connections'), sy('list', 'channels')]);
+      const [consumers, connections, table, channels] = await Promise.all([
+        sy('list', 'consumers'),
+        sy('list', 'connections', '--json'),
+        sy('list', 'connections'),
+        sy('list', 'channels'),
+      ]);
       expect(consumers.stdout).to.match(/^cli-c +cli-tag +\S+ +1 +manual +4 +0 +0 +yes +no$/m);
       const mine = (JSON.parse(connections.stdout) as { id: string; user: string }[]).at(-1)!;
       expect(mine.user).to.equal('guest');
@@ -195,20 +248,30 @@ describe('switchyard client commands (real binary, real broker)', function () {
       const tmp = await makeTmpDir('cli-defs');
       const other = await startBroker();
       try {
-        await Promise.all([sy('declare', 'exchange', 'cli-dx', 'fanout'), sy('declare', 'queue', 'cli-dq', '-a', 'x-message-ttl=60000')]);
+        await Promise.all([
+          sy('declare', 'exchange', 'cli-dx', 'fanout'),
+          sy('declare', 'queue', 'cli-dq', '-a', 'x-message-ttl=60000'),
+        ]);
         await sy('bind', 'cli-dx', 'cli-dq');
         const file = join(tmp.dir, 'defs.json');
-        const [exported, stdoutExport] = await Promise.all([sy('definitions', 'export', file), sy('definitions', 'export')]);
+        const [exported, stdoutExport] = await Promise.all([
+          sy('definitions', 'export', file),
+          sy('definitions', 'export'),
+        ]);
         let r = exported;
         expect(r.code, r.stderr).to.equal(0);
-        expect(r.stdout).to.match(/^exported 1 vhosts, 1 users, 1 permissions, \d+ exchanges, \d+ queues, \d+ bindings to .*defs\.json\n$/);
+        expect(r.stdout).to.match(
+          /^exported 1 vhosts, 1 users, 1 permissions, \d+ exchanges, \d+ queues, \d+ bindings to .*defs\.json\n$/,
+        );
         const doc = JSON.parse(await readFile(file, 'utf8')) as { queues: { name: string; arguments: object }[] };
         expect(doc.queues.find((q) => q.name === 'cli-dq')!.arguments).to.deep.equal({ 'x-message-ttl': 60000 });
         expect(JSON.parse(stdoutExport.stdout)).to.deep.equal(doc);
 
         r = await runCli(['definitions', 'import', file, '--url', other.broker.managementUrl!]);
         expect(r.code, r.stderr).to.equal(0);
-        expect(r.stdout).to.match(/^imported 1 vhosts, 1 users, 1 permissions, \d+ exchanges, \d+ queues, \d+ bindings\n$/);
+        expect(r.stdout).to.match(
+          /^imported 1 vhosts, 1 users, 1 permissions, \d+ exchanges, \d+ queues, \d+ bindings\n$/,
+        );
         const { ch } = await open(other.url, fx.conns);
         await ch.publish('cli-dx', '', Buffer.from('via imported binding'));
         expect(text(await ch.get('cli-dq', { noAck: true }))).to.equal('via imported binding');
@@ -217,7 +280,10 @@ describe('switchyard client commands (real binary, real broker)', function () {
         const notJson = join(tmp.dir, 'not.json');
         await writeFile(bad, JSON.stringify({ queues: [{ name: 'q', durable: 'yes' }] }));
         await writeFile(notJson, '{not json');
-        const [badResult, notJsonResult] = await Promise.all([sy('definitions', 'import', bad), sy('definitions', 'import', notJson)]);
+        const [badResult, notJsonResult] = await Promise.all([
+          sy('definitions', 'import', bad),
+          sy('definitions', 'import', notJson),
+        ]);
         expectOneLineError(badResult, 6, /queues\[0\]\.durable: expected true or false/);
         expectOneLineError(notJsonResult, 1, /is not valid JSON/);
       } finally {

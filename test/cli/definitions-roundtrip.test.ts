@@ -28,7 +28,8 @@ async function expectRefused(login: Promise<Connection>): Promise<void> {
   expect(err.message).to.match(/invalid credentials/);
 }
 
-const sortedPermissions = (rows: Doc['permissions']): string[] => rows.map((p) => JSON.stringify([p.user, p.vhost, p.configure, p.write, p.read])).sort();
+const sortedPermissions = (rows: Doc['permissions']): string[] =>
+  rows.map((p) => JSON.stringify([p.user, p.vhost, p.configure, p.write, p.read])).sort();
 
 /**
  * issue 11 item 16: an export from a broker with several vhosts, users and permissions imports
@@ -59,7 +60,9 @@ describe('definitions round-trip: vhosts, users with password hashes, permission
     await sy('declare', 'queue', 'alice.inbox', '--vhost', 'staging');
     const exported = await runCli(['definitions', 'export', file, '--url', url]);
     expect(exported.code, exported.stderr).to.equal(0);
-    expect(exported.stdout).to.match(/^exported 3 vhosts, 3 users, 4 permissions, 0 exchanges, 1 queues, 0 bindings to /);
+    expect(exported.stdout).to.match(
+      /^exported 3 vhosts, 3 users, 4 permissions, 0 exchanges, 1 queues, 0 bindings to /,
+    );
   });
   after(async () => {
     await tmp.remove();
@@ -100,7 +103,9 @@ describe('definitions round-trip: vhosts, users with password hashes, permission
       expect(r.stdout).to.match(/^imported 3 vhosts, 3 users, 4 permissions, 0 exchanges, 1 queues, 0 bindings\n$/);
       await expectAliceWorks(fresh.url);
       const doc = JSON.parse(await readFile(file, 'utf8')) as Doc;
-      expect(sortedPermissions((await api(fresh, 'GET', '/api/permissions')).body)).to.deep.equal(sortedPermissions(doc.permissions));
+      expect(sortedPermissions((await api(fresh, 'GET', '/api/permissions')).body)).to.deep.equal(
+        sortedPermissions(doc.permissions),
+      );
       const ops = `Basic ${Buffer.from('ops:op-secret').toString('base64')}`;
       expect((await api(fresh, 'GET', '/api/overview', undefined, { authorization: ops })).status).to.equal(200);
       // idempotent: a second import changes nothing and succeeds
@@ -127,12 +132,22 @@ describe('definitions round-trip: vhosts, users with password hashes, permission
 
   it("imports users from a RabbitMQ export with RabbitMQ's salted SHA-256 hashes; they log in with their passwords", async () => {
     const salt = randomBytes(4);
-    const hash = Buffer.concat([salt, createHash('sha256').update(salt).update('from-rabbit').digest()]).toString('base64');
+    const hash = Buffer.concat([salt, createHash('sha256').update(salt).update('from-rabbit').digest()]).toString(
+      'base64',
+    );
     const fresh = await startBroker({ noSync: true });
     try {
       const doc = {
         rabbit_version: '3.13.0',
-        users: [{ name: 'carol', password_hash: hash, hashing_algorithm: 'rabbit_password_hashing_sha256', tags: '', limits: {} }],
+        users: [
+          {
+            name: 'carol',
+            password_hash: hash,
+            hashing_algorithm: 'rabbit_password_hashing_sha256',
+            tags: '',
+            limits: {},
+          },
+        ],
         vhosts: [{ name: '/', description: '', tags: [], metadata: {} }],
         permissions: [{ user: 'carol', vhost: '/', configure: '.*', write: '.*', read: '.*' }],
       };
@@ -143,8 +158,15 @@ describe('definitions round-trip: vhosts, users with password hashes, permission
       await expectRefused(connect(fresh.url, { username: 'carol', password: 'nope' }));
       // and it exports back in RabbitMQ's form
       const out = (await api(fresh, 'GET', '/api/definitions')).body as Doc;
-      expect(out.users.find((u) => u.name === 'carol')).to.deep.equal({ name: 'carol', password_hash: hash, hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [] });
-      const bad = await api(fresh, 'POST', '/api/definitions', { users: [{ name: 'dave', password_hash: 'x', hashing_algorithm: 'rabbit_password_hashing_md5' }] });
+      expect(out.users.find((u) => u.name === 'carol')).to.deep.equal({
+        name: 'carol',
+        password_hash: hash,
+        hashing_algorithm: 'rabbit_password_hashing_sha256',
+        tags: [],
+      });
+      const bad = await api(fresh, 'POST', '/api/definitions', {
+        users: [{ name: 'dave', password_hash: 'x', hashing_algorithm: 'rabbit_password_hashing_md5' }],
+      });
       expect(bad.status).to.equal(400);
       expect(bad.body.field).to.equal('users[0].password_hash');
     } finally {

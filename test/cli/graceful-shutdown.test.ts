@@ -5,7 +5,8 @@ import { RawClient } from '../helpers/raw-client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 type LogLine = { message: string; level: string; [key: string]: unknown };
-const logLines = (p: BrokerProcess): LogLine[] => p.output.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+const logLines = (p: BrokerProcess): LogLine[] =>
+  p.output.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
 
 describe('graceful shutdown (SIGTERM)', function () {
   this.timeout(30_000);
@@ -26,7 +27,9 @@ describe('graceful shutdown (SIGTERM)', function () {
     const p = await spawnBroker(tmp.dir);
     running.push(p);
     const conn = await connect(p.url);
-    const closedWith = new Promise<Error & { code?: number }>((resolve) => conn.on('error', (err: Error) => resolve(err)));
+    const closedWith = new Promise<Error & { code?: number }>((resolve) =>
+      conn.on('error', (err: Error) => resolve(err)),
+    );
     const ch = await conn.createChannel();
     await ch.assertQueue('shutdown-q', { durable: true });
 
@@ -57,7 +60,11 @@ describe('graceful shutdown (SIGTERM)', function () {
 
     const lines = logLines(p);
     const messages = lines.map((l) => l.message);
-    expect(messages).to.include.members(['signal received: shutting down gracefully (send again to force)', 'shutting down', 'stopped']);
+    expect(messages).to.include.members([
+      'signal received: shutting down gracefully (send again to force)',
+      'shutting down',
+      'stopped',
+    ]);
     const closed = lines.find((l) => l.message === 'connection closed');
     expect(closed, 'a connection closed line').to.not.equal(undefined);
     expect(closed).to.include.keys('peer', 'reason', 'conn');

@@ -10,7 +10,8 @@ import { CLI } from '../helpers/run-cli.js';
 
 type LogLine = { message: string; level: string; conn?: string; code?: number; by?: string; reason?: string };
 
-const jsonLines = (p: BrokerProcess): LogLine[] => p.output.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+const jsonLines = (p: BrokerProcess): LogLine[] =>
+  p.output.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
 
 async function until(predicate: () => boolean, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -61,19 +62,33 @@ describe('server logs', function () {
     });
 
     it('the banner shows the URLs, the dashboard and the default login when it still works', () => {
-      const b = renderBanner({ version: '1.2.3', url: 'ws://127.0.0.1:5680', managementUrl: 'http://127.0.0.1:15680', dataDir: './data', defaultLogin: true });
+      const b = renderBanner({
+        version: '1.2.3',
+        url: 'ws://127.0.0.1:5680',
+        managementUrl: 'http://127.0.0.1:15680',
+        dataDir: './data',
+        defaultLogin: true,
+      });
       expect(b).to.include('Switchyard 1.2.3 is running');
       expect(b).to.match(/clients +ws:\/\/127\.0\.0\.1:5680/);
       expect(b).to.match(/dashboard +http:\/\/127\.0\.0\.1:15680\//);
       expect(b).to.match(/login +guest \/ guest/);
-      const noLogin = renderBanner({ version: '1', url: 'ws://x', managementUrl: undefined, dataDir: 'd', defaultLogin: false });
+      const noLogin = renderBanner({
+        version: '1',
+        url: 'ws://x',
+        managementUrl: undefined,
+        dataDir: 'd',
+        defaultLogin: false,
+      });
       expect(noLogin).not.to.include('guest');
       expect(noLogin).not.to.include('dashboard');
     });
   });
 
   it('on a real terminal (script(1) gives the server a pty) prints the banner and pretty logs', async function () {
-    const cmd = [process.execPath, CLI, 'server', '--port', '0', '--management-port', '0', '--data-dir', tmp.dir].map((a) => `'${a}'`).join(' ');
+    const cmd = [process.execPath, CLI, 'server', '--port', '0', '--management-port', '0', '--data-dir', tmp.dir]
+      .map((a) => `'${a}'`)
+      .join(' ');
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -110,9 +125,14 @@ describe('server logs', function () {
       forced.on('error', () => undefined);
       const listening = jsonLines(p).find((l) => l.message === 'listening') as unknown as { management: string };
       const auth = { authorization: GUEST_AUTH };
-      const conns = (await (await fetch(`${listening.management}/api/connections`, { headers: auth })).json()) as { id: string }[];
+      const conns = (await (await fetch(`${listening.management}/api/connections`, { headers: auth })).json()) as {
+        id: string;
+      }[];
       expect(conns).to.have.length(1);
-      const res = await fetch(`${listening.management}/api/connections/${conns[0]!.id}?reason=testing`, { method: 'DELETE', headers: auth });
+      const res = await fetch(`${listening.management}/api/connections/${conns[0]!.id}?reason=testing`, {
+        method: 'DELETE',
+        headers: auth,
+      });
       expect(res.status).to.equal(204);
       await closedByBroker;
       await until(() => jsonLines(p).filter((l) => l.message === 'connection closed').length === 2, 'two close lines');
@@ -127,9 +147,14 @@ describe('server logs', function () {
     expect(opened).to.have.length(2);
     for (const id of opened) {
       const about = lines.filter((l) => l.conn === id && /clos/i.test(l.message));
-      expect(about.map((l) => l.message), JSON.stringify(about)).to.deep.equal(['connection closed']);
+      expect(
+        about.map((l) => l.message),
+        JSON.stringify(about),
+      ).to.deep.equal(['connection closed']);
     }
-    const [byClient, byBroker] = opened.map((id) => lines.find((l) => l.conn === id && l.message === 'connection closed')!);
+    const [byClient, byBroker] = opened.map((id) =>
+      lines.find((l) => l.conn === id && l.message === 'connection closed')!,
+    );
     expect(byClient).to.include({ by: 'client' });
     expect(byBroker).to.include({ by: 'broker', code: 320 });
     expect(byBroker!.reason).to.match(/testing/);

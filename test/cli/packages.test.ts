@@ -16,9 +16,11 @@ describe('npm packages (npm pack --dry-run)', function () {
   this.timeout(120_000);
 
   it('pass check:packages: README, LICENSE, entries, maps, typed dependencies, publint', async () => {
-    const r = await exec(process.execPath, ['scripts/check-packages.mjs'], { cwd: ROOT }).catch((e: { stdout: string; stderr: string }) =>
-      expect.fail(`check:packages failed:\n${e.stdout}${e.stderr}`),
+    const r = await exec(process.execPath, ['scripts/check-packages.mjs'], { cwd: ROOT }).catch(
+      (e: { stdout: string; stderr: string }) => expect.fail(`check:packages failed:\n${e.stdout}${e.stderr}`),
     );
-    expect(r.stdout).to.match(/^check:packages: @switchyard\/broker@\S+ \(\d+ files, \d+ bytes\), @switchyard\/client@\S+ .* ok\n$/);
+    expect(r.stdout).to.match(
+      /^check:packages: @switchyard\/broker@\S+ \(\d+ files, \d+ bytes\), @switchyard\/client@\S+ .* ok\n$/,
+    );
   });
 });

@@ -38,7 +38,9 @@ function blockAfter(markdown: string, heading: string, lang: string): string {
 
 async function markdownFiles(): Promise<string[]> {
   const spec = (await readdir(join(ROOT, 'spec'))).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'spec', f));
-  const more = ['README.md', 'client-sdk/README.md', 'client-sdk/examples/README.md', 'broker/README.md'].map((f) => join(ROOT, f)).filter((f) => existsSync(f));
+  const more = ['README.md', 'client-sdk/README.md', 'client-sdk/examples/README.md', 'broker/README.md']
+    .map((f) => join(ROOT, f))
+    .filter((f) => existsSync(f));
   return [...more, ...spec];
 }
 
@@ -60,7 +62,12 @@ describe('README and docs', function () {
           broken.push(`${where} (no such file)`);
           continue;
         }
-        if (anchor !== undefined && resolved.endsWith('.md') && !anchorsOf(await readFile(resolved, 'utf8')).has(anchor)) broken.push(`${where} (no such heading)`);
+        if (
+          anchor !== undefined &&
+          resolved.endsWith('.md') &&
+          !anchorsOf(await readFile(resolved, 'utf8')).has(anchor)
+        )
+          broken.push(`${where} (no such heading)`);
       }
     }
     expect(broken).to.deep.equal([]);
@@ -71,7 +78,8 @@ describe('README and docs', function () {
     for (const file of (await markdownFiles()).filter((f) => f.endsWith('README.md'))) {
       for (const m of (await readFile(file, 'utf8')).matchAll(/`([\w./-]+\.md)`/g)) {
         const name = m[1]!;
-        if (![dirname(file), ROOT, join(ROOT, 'spec')].some((d) => existsSync(join(d, name)))) missing.push(`${relative(ROOT, file)}: ${name}`);
+        if (![dirname(file), ROOT, join(ROOT, 'spec')].some((d) => existsSync(join(d, name))))
+          missing.push(`${relative(ROOT, file)}: ${name}`);
       }
     }
     expect(missing).to.deep.equal([]);
@@ -102,8 +110,11 @@ describe('README and docs', function () {
       }
       const commands = blockAfter(readme, '### Administering it', 'sh');
       const script = `set -e\nswitchyard() { "${process.execPath}" "${CLI}" "$@"; }\n${commands}\n`;
-      const r = await exec('bash', ['-c', script], { cwd: tmp.dir, env: { ...process.env, SWITCHYARD_URL: fx.tb.broker.managementUrl! } }).catch(
-        (e: { code: number; stdout: string; stderr: string }) => expect.fail(`exit ${e.code}:\n${e.stdout}\n${e.stderr}`),
+      const r = await exec('bash', ['-c', script], {
+        cwd: tmp.dir,
+        env: { ...process.env, SWITCHYARD_URL: fx.tb.broker.managementUrl! },
+      }).catch((e: { code: number; stdout: string; stderr: string }) =>
+        expect.fail(`exit ${e.code}:\n${e.stdout}\n${e.stderr}`),
       );
       expect(r.stdout).to.include("exchange 'events' (topic) declared");
       expect(r.stdout).to.include('1 message shown (left in place)');
@@ -113,10 +124,20 @@ describe('README and docs', function () {
   it('x-consistent-hash exchanges can be declared with the CLI and the management API', async () => {
     const tb = await startBroker({ noSync: true });
     try {
-      const r = await runCli(['declare', 'exchange', 'by-customer', 'x-consistent-hash', '--url', tb.broker.managementUrl!]);
+      const r = await runCli([
+        'declare',
+        'exchange',
+        'by-customer',
+        'x-consistent-hash',
+        '--url',
+        tb.broker.managementUrl!,
+      ]);
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.equal("exchange 'by-customer' (x-consistent-hash) declared\n");
-      const put = await api(tb, 'PUT', `/api/exchanges/${V}/by-header`, { type: 'x-consistent-hash', arguments: { 'hash-header': 'customer' } });
+      const put = await api(tb, 'PUT', `/api/exchanges/${V}/by-header`, {
+        type: 'x-consistent-hash',
+        arguments: { 'hash-header': 'customer' },
+      });
       expect(put.status, JSON.stringify(put.body)).to.equal(201);
       expect((await api(tb, 'GET', `/api/exchanges/${V}/by-customer`)).body).to.include({ type: 'x-consistent-hash' });
       const bad = await api(tb, 'PUT', `/api/exchanges/${V}/nope`, { type: 'x-nonsense' });

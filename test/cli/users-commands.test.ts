@@ -5,7 +5,9 @@ import { runCli, type CliResult } from '../helpers/run-cli.js';
 
 /** Status of GET /api/overview with these Basic credentials: 200 admin, 403 not admin, 401 wrong password. */
 async function loginStatus(tb: TestBroker, user: string, password: string): Promise<number> {
-  const res = await fetch(`${tb.broker.managementUrl}/api/overview`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } });
+  const res = await fetch(`${tb.broker.managementUrl}/api/overview`, {
+    headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+  });
   await res.arrayBuffer();
   return res.status;
 }
@@ -21,7 +23,9 @@ describe('switchyard users (real binary, real broker)', function () {
     const again = await sy('users', 'add', 'ops', 'second');
     expect(again.code, again.stderr).to.equal(3);
     expect(again.stderr.trimEnd().split('\n')).to.have.length(1);
-    expect(again.stderr).to.match(/^switchyard: user 'ops' already exists; change its password with `switchyard users set-password`/);
+    expect(again.stderr).to.match(
+      /^switchyard: user 'ops' already exists; change its password with `switchyard users set-password`/,
+    );
     expect(await loginStatus(fx.tb, 'ops', 'first')).to.equal(200);
     expect(await loginStatus(fx.tb, 'ops', 'second')).to.equal(401);
   });
@@ -40,11 +44,13 @@ describe('switchyard users (real binary, real broker)', function () {
 
   it('PUT /api/users/{name} without conditions still creates or updates, as RabbitMQ', async () => {
     const put = async (body: unknown): Promise<number> =>
-      (await fetch(`${fx.tb.broker.managementUrl}/api/users/ops`, {
-        method: 'PUT',
-        headers: { authorization: GUEST_AUTH, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      })).status;
+      (
+        await fetch(`${fx.tb.broker.managementUrl}/api/users/ops`, {
+          method: 'PUT',
+          headers: { authorization: GUEST_AUTH, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+      ).status;
     expect(await put({ password: 'first', tags: ['administrator'] })).to.equal(201);
     expect(await put({ password: 'second' })).to.equal(200);
     expect(await loginStatus(fx.tb, 'ops', 'second')).to.equal(200);

@@ -36,7 +36,7 @@ describe('delays across a crash (kill -9)', function () {
     let got = early as Message | false;
     while (!got && Date.now() - nackedAt < 10_000) {
       await sleep(50);
-      got = (await ch2.get('retry', { noAck: true })) as Message | false;
+      got = await ch2.get('retry', { noAck: true });
     }
     expect(got, 'never redelivered').to.not.equal(false);
     expect(Date.now() - nackedAt).to.be.at.least(2500);
@@ -59,7 +59,7 @@ describe('delays across a crash (kill -9)', function () {
     let got: Message | false = false;
     while (!got && Date.now() - sentAt < 10_000) {
       await sleep(50);
-      got = (await ch2.get('due', { noAck: true })) as Message | false;
+      got = await ch2.get('due', { noAck: true });
     }
     expect(got, 'never routed').to.not.equal(false);
     expect(Date.now() - sentAt).to.be.at.least(2000);

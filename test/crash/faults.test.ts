@@ -1,6 +1,17 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readlinkSync, lstatSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  mkdirSync,
+  openSync,
+  closeSync,
+  readlinkSync,
+  lstatSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect } from '@switchyard/client';
@@ -29,7 +40,11 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
     await tmp.remove();
   });
 
-  async function start(dir = tmp.dir, extra: string[] = [], opts: { maxOpenFiles?: number } = {}): Promise<BrokerProcess> {
+  async function start(
+    dir = tmp.dir,
+    extra: string[] = [],
+    opts: { maxOpenFiles?: number } = {},
+  ): Promise<BrokerProcess> {
     const p = await spawnBroker(dir, extra, opts);
     procs.push(p);
     return p;
@@ -46,7 +61,9 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
   async function fill(url: string, q: string, n: number): Promise<void> {
     const ch = await (await client(url)).createChannel();
     await ch.assertQueue(q, { durable: true });
-    await Promise.all(Array.from({ length: n }, (_, i) => ch.sendToQueue(q, Buffer.from(String(i)), { persistent: true })));
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => ch.sendToQueue(q, Buffer.from(String(i)), { persistent: true })),
+    );
   }
 
   async function stopGracefully(p: BrokerProcess): Promise<void> {
@@ -62,7 +79,9 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
       const second = await runBrokerToExit(tmp.dir);
       expect(second.code).to.equal(1);
       expect(second.stderr).to.have.length(1);
-      expect(second.stderr[0]).to.match(new RegExp(`data directory '.*' is in use by another broker \\(pid ${first.child.pid}\\)`));
+      expect(second.stderr[0]).to.match(
+        new RegExp(`data directory '.*' is in use by another broker \\(pid ${first.child.pid}\\)`),
+      );
       // the first one is unharmed
       await fill(first.url, 'still-here', 10);
     });
@@ -70,7 +89,7 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
     it('after kill -9 the stale pid file does not block the next start, and confirmed messages are there', async () => {
       const first = await start();
       await fill(first.url, 'k', 100);
-      const pidFile = { pid: Number(readlinkSync(join(tmp.dir, 'switchyard.pid')).split(":")[0]) };
+      const pidFile = { pid: Number(readlinkSync(join(tmp.dir, 'switchyard.pid')).split(':')[0]) };
       expect(pidFile.pid).to.equal(first.child.pid);
       conns.splice(0);
       await killHard(first);
@@ -84,7 +103,9 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
       const first = await startBroker({ noSync: true }, tmp.dir);
       try {
         const err = await startBroker({ noSync: true }, tmp.dir).catch((e: unknown) => e);
-        expect((err as Error).message).to.match(new RegExp(`is in use by another broker \\(pid ${process.pid}, this process\\)`));
+        expect((err as Error).message).to.match(
+          new RegExp(`is in use by another broker \\(pid ${process.pid}, this process\\)`),
+        );
       } finally {
         await first.broker.close();
       }
@@ -119,7 +140,9 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
     it('a truncated file stops the broker with one line saying it is damaged and what to do', async () => {
       await storeWithData();
       truncateSync(file(), Math.floor(statSync(file()).size / 2));
-      await expectRefused(/message store '.*switchyard\.mdb' is damaged \(the file is truncated.*\): restore it from a backup, or move the data directory away/);
+      await expectRefused(
+        /message store '.*switchyard\.mdb' is damaged \(the file is truncated.*\): restore it from a backup, or move the data directory away/,
+      );
     });
 
     it('zeroed meta pages stop the broker with one line (no SIGSEGV)', async () => {
@@ -141,7 +164,9 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
     it('a 0-byte file over a data directory that held data is refused, not started empty', async () => {
       await storeWithData();
       truncateSync(file(), 0);
-      await expectRefused(/is damaged \(the file is empty \(0 bytes\).*\): restore it from a backup; to start an empty broker on purpose, delete the file first/);
+      await expectRefused(
+        /is damaged \(the file is empty \(0 bytes\).*\): restore it from a backup; to start an empty broker on purpose, delete the file first/,
+      );
     });
 
     it('pages damaged in the middle of the file stop the broker with one line (no abort / SIGSEGV)', async () => {
@@ -181,86 +206,90 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
       [1024 * 1024, 'the early free-space check blocks the publisher'],
       [1, 'with no alarm margin, failed commits nack their publishes'],
     ] as const) {
-    it(`disk full: ${what}; the broker stays up, loses nothing confirmed, and accepts again once space is freed`, async function () {
-      if (process.getuid?.() !== 0) {
-        console.warn('      skipped: mounting a tmpfs needs root (CI runs as root)');
-        return this.skip();
-      }
-      mnt = join(tmp.dir, 'small');
-      mkdirSync(mnt);
-      try {
-        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
-      } catch {
-        mnt = undefined;
-        console.warn('      skipped: mount -t tmpfs failed (a container without CAP_SYS_ADMIN?)');
-        return this.skip();
-      }
-      const dataDir = join(mnt, 'data');
-      // What the operator deletes to free space later.
-      const filler = join(mnt, 'filler');
-      writeFileSync(filler, Buffer.alloc(8 * 1024 * 1024, 1));
-      // Default disk alarm limit (50 MB) is more than this file system: use one below what it holds.
-      const config = writeConfig({ diskFreeLimitBytes: limit });
-      const p = await start(dataDir, ['--config', config]);
-      const conn = await client(p.url);
-      let blocked = false;
-      conn.on('blocked', () => (blocked = true));
-      conn.on('unblocked', () => (blocked = false));
-      const ch = await conn.createChannel();
-      await ch.assertQueue('full', { durable: true });
-      const body = Buffer.alloc(8 * 1024, 7);
-      const confirmed: number[] = [];
-      let nacked = 0;
-      let everBlocked = false;
-      conn.on('blocked', () => (everBlocked = true));
-      // More than the file system can hold (~40 MiB into 16 MiB), sent fast: publishes in flight.
-      const inFlight: Promise<void>[] = [];
-      for (let i = 0; i < 5000 && nacked === 0 && !blocked; i++) {
-        inFlight.push(
-          ch.sendToQueue('full', Buffer.concat([Buffer.from(`${i}:`), body]), { persistent: true }).then(
-            () => void confirmed.push(i),
-            () => void nacked++,
-          ),
-        );
-        if (inFlight.length >= 200) await Promise.race([Promise.all(inFlight.splice(0)), sleep(1000)]);
-      }
-      await Promise.race([Promise.all(inFlight), sleep(1000)]);
-      const debug = (what: string): void => void (process.env['FAULTS_DEBUG'] && console.error(new Date().toISOString(), what, { confirmed: confirmed.length, nacked, blocked }));
-      debug('filled');
-      if (p.child.exitCode !== null || process.env['FAULTS_DEBUG']) console.error(p.output.slice(-30).join('\n'));
-      if (limit === 1) expect(nacked, 'publishes nacked by a failed commit').to.be.greaterThan(0);
-      else expect(everBlocked, 'publisher blocked before the disk filled').to.equal(true);
-      expect(p.child.exitCode).to.equal(null); // still running
-      // Still serving: a fresh connection can look at the queue.
-      const ch2 = await (await client(p.url)).createChannel();
-      expect((await ch2.checkQueue('full')).messageCount).to.be.at.least(confirmed.length);
+      it(`disk full: ${what}; the broker stays up, loses nothing confirmed, and accepts again once space is freed`, async function () {
+        if (process.getuid?.() !== 0) {
+          console.warn('      skipped: mounting a tmpfs needs root (CI runs as root)');
+          return this.skip();
+        }
+        mnt = join(tmp.dir, 'small');
+        mkdirSync(mnt);
+        try {
+          execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
+        } catch {
+          mnt = undefined;
+          console.warn('      skipped: mount -t tmpfs failed (a container without CAP_SYS_ADMIN?)');
+          return this.skip();
+        }
+        const dataDir = join(mnt, 'data');
+        // What the operator deletes to free space later.
+        const filler = join(mnt, 'filler');
+        writeFileSync(filler, Buffer.alloc(8 * 1024 * 1024, 1));
+        // Default disk alarm limit (50 MB) is more than this file system: use one below what it holds.
+        const config = writeConfig({ diskFreeLimitBytes: limit });
+        const p = await start(dataDir, ['--config', config]);
+        const conn = await client(p.url);
+        let blocked = false;
+        conn.on('blocked', () => (blocked = true));
+        conn.on('unblocked', () => (blocked = false));
+        const ch = await conn.createChannel();
+        await ch.assertQueue('full', { durable: true });
+        const body = Buffer.alloc(8 * 1024, 7);
+        const confirmed: number[] = [];
+        let nacked = 0;
+        let everBlocked = false;
+        conn.on('blocked', () => (everBlocked = true));
+        // More than the file system can hold (~40 MiB into 16 MiB), sent fast: publishes in flight.
+        const inFlight: Promise<void>[] = [];
+        for (let i = 0; i < 5000 && nacked === 0 && !blocked; i++) {
+          inFlight.push(
+            ch.sendToQueue('full', Buffer.concat([Buffer.from(`${i}:`), body]), { persistent: true }).then(
+              () => void confirmed.push(i),
+              () => void nacked++,
+            ),
+          );
+          if (inFlight.length >= 200) await Promise.race([Promise.all(inFlight.splice(0)), sleep(1000)]);
+        }
+        await Promise.race([Promise.all(inFlight), sleep(1000)]);
+        const debug = (what: string): void =>
+          void (
+            process.env['FAULTS_DEBUG'] &&
+            console.error(new Date().toISOString(), what, { confirmed: confirmed.length, nacked, blocked })
+          );
+        debug('filled');
+        if (p.child.exitCode !== null || process.env['FAULTS_DEBUG']) console.error(p.output.slice(-30).join('\n'));
+        if (limit === 1) expect(nacked, 'publishes nacked by a failed commit').to.be.greaterThan(0);
+        else expect(everBlocked, 'publisher blocked before the disk filled').to.equal(true);
+        expect(p.child.exitCode).to.equal(null); // still running
+        // Still serving: a fresh connection can look at the queue.
+        const ch2 = await (await client(p.url)).createChannel();
+        expect((await ch2.checkQueue('full')).messageCount).to.be.at.least(confirmed.length);
 
-      // The operator frees space: the alarm clears and publishing works again, confirmed.
-      rmSync(filler);
-      await ch2.sendToQueue('full', Buffer.from('after:'), { persistent: true });
-      debug('published after freeing space');
+        // The operator frees space: the alarm clears and publishing works again, confirmed.
+        rmSync(filler);
+        await ch2.sendToQueue('full', Buffer.from('after:'), { persistent: true });
+        debug('published after freeing space');
 
-      // Every confirmed message survives a crash (kill -9: no graceful flush).
-      conns.splice(0);
-      await killHard(p);
-      procs.splice(procs.indexOf(p), 1);
-      const q = await start(dataDir, ['--config', config]);
-      const ch3 = await (await client(q.url)).createChannel();
-      const stored = new Set<string>();
-      await ch3.prefetch(1000);
-      let drained = 0;
-      const all = (await ch3.checkQueue('full')).messageCount;
-      debug(`restarted with ${all}`);
-      await ch3.consume('full', (m) => {
-        if (m === null) return;
-        stored.add(Buffer.from(m.content).toString('latin1').split(':')[0]!);
-        ch3.ack(m);
-        drained++;
+        // Every confirmed message survives a crash (kill -9: no graceful flush).
+        conns.splice(0);
+        await killHard(p);
+        procs.splice(procs.indexOf(p), 1);
+        const q = await start(dataDir, ['--config', config]);
+        const ch3 = await (await client(q.url)).createChannel();
+        const stored = new Set<string>();
+        await ch3.prefetch(1000);
+        let drained = 0;
+        const all = (await ch3.checkQueue('full')).messageCount;
+        debug(`restarted with ${all}`);
+        await ch3.consume('full', (m) => {
+          if (m === null) return;
+          stored.add(Buffer.from(m.content).toString('latin1').split(':')[0]!);
+          ch3.ack(m);
+          drained++;
+        });
+        await waitUntil(() => drained >= all, 20_000);
+        for (const i of confirmed) expect(stored.has(String(i)), `confirmed message ${i} lost`).to.equal(true);
+        expect(stored.has('after')).to.equal(true);
       });
-      await waitUntil(() => drained >= all, 20_000);
-      for (const i of confirmed) expect(stored.has(String(i)), `confirmed message ${i} lost`).to.equal(true);
-      expect(stored.has('after')).to.equal(true);
-    });
     }
   });
 

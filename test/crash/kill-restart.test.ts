@@ -55,7 +55,9 @@ describe('crash recovery (kill -9)', function () {
     fx.proc = await spawnBroker(fx.dir);
     const ch = await (await client(fx.proc.url)).createChannel();
     await ch.assertQueue('half', { durable: true });
-    await Promise.all(Array.from({ length: 100 }, (_, i) => ch.sendToQueue('half', Buffer.from(String(i)), { persistent: true })));
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => ch.sendToQueue('half', Buffer.from(String(i)), { persistent: true })),
+    );
     await ch.prefetch(10);
     const got: Message[] = [];
     await ch.consume('half', (m) => void (m !== null && got.push(m)));

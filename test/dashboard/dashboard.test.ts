@@ -19,7 +19,10 @@ describe('web dashboard (Chromium)', function () {
   before(async function () {
     skipWithoutChromium(this, 'the dashboard browser test');
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, httpCredentials: { username: 'guest', password: 'guest' } });
+    page = await browser.newPage({
+      viewport: { width: 1280, height: 1000 },
+      httpCredentials: { username: 'guest', password: 'guest' },
+    });
     page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
     page.on('console', (msg) => {
       if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
@@ -35,10 +38,12 @@ describe('web dashboard (Chromium)', function () {
   const fx = useBroker({}, { per: 'suite' });
 
   /** The text of a queue's cell, once the table shows it. */
-  const cell = (queue: string, field: string): ReturnType<Page['locator']> => page.locator(`#queues tr[data-queue="${queue}"] td[data-field="${field}"]`);
+  const cell = (queue: string, field: string): ReturnType<Page['locator']> =>
+    page.locator(`#queues tr[data-queue="${queue}"] td[data-field="${field}"]`);
   const waitForText = async (queue: string, field: string, expected: string): Promise<void> => {
     await page.waitForFunction(
-      ([q, f, want]) => document.querySelector(`#queues tr[data-queue="${q}"] td[data-field="${f}"]`)?.textContent === want,
+      ([q, f, want]) =>
+        document.querySelector(`#queues tr[data-queue="${q}"] td[data-field="${f}"]`)?.textContent === want,
       [queue, field, expected] as const,
       { timeout: 5_000 },
     );
@@ -61,7 +66,10 @@ describe('web dashboard (Chromium)', function () {
 
     // the per-queue chart
     await page.click('#queues tr[data-queue="dash-q"] td.name button');
-    await page.waitForSelector('#queue-detail:not([hidden]) #queue-depth svg polyline', { state: 'attached', timeout: 5_000 });
+    await page.waitForSelector('#queue-detail:not([hidden]) #queue-depth svg polyline', {
+      state: 'attached',
+      timeout: 5_000,
+    });
     expect(await page.locator('#detail-name').textContent()).to.equal('dash-q');
 
     // a test message from the page
@@ -85,10 +93,16 @@ describe('web dashboard (Chromium)', function () {
     const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('dash-del');
     await ch.consume('dash-del', () => undefined, { consumerTag: 'dash-consumer' });
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('#consumers td')).some((td) => td.textContent === 'dash-consumer'), undefined, { timeout: 5_000 });
+    await page.waitForFunction(
+      () => Array.from(document.querySelectorAll('#consumers td')).some((td) => td.textContent === 'dash-consumer'),
+      undefined,
+      { timeout: 5_000 },
+    );
     expect(await page.locator('#connections tbody tr').count()).to.be.at.least(1);
     await page.click('#queues tr[data-queue="dash-del"] button[data-action="delete"]');
-    await page.waitForFunction(() => document.querySelector('#queues tr[data-queue="dash-del"]') === null, undefined, { timeout: 5_000 });
+    await page.waitForFunction(() => document.querySelector('#queues tr[data-queue="dash-del"]') === null, undefined, {
+      timeout: 5_000,
+    });
     expect(brokerInternals(fx.tb.broker).vhost('/')!.queue('dash-del')).to.equal(undefined);
     expect(pageErrors).to.deep.equal([]);
   });

@@ -22,30 +22,55 @@ export interface SpawnOptions {
 }
 
 function startCli(dataDir: string, extraArgs: string[], opts: SpawnOptions): ChildProcess {
-  const args = [CLI, 'server', '--port', '0', '--management-port', '0', '--data-dir', dataDir, '--log-level', 'info', ...extraArgs];
+  const args = [
+    CLI,
+    'server',
+    '--port',
+    '0',
+    '--management-port',
+    '0',
+    '--data-dir',
+    dataDir,
+    '--log-level',
+    'info',
+    ...extraArgs,
+  ];
   if (opts.maxOpenFiles === undefined) return spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return spawn('bash', ['-c', `ulimit -n ${opts.maxOpenFiles} && exec ${quoted}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn('bash', ['-c', `ulimit -n ${opts.maxOpenFiles} && exec ${quoted}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs `switchyard server` expecting it to refuse to start: its exit code (or signal) and output. */
-export async function runBrokerToExit(dataDir: string, extraArgs: string[] = []): Promise<{ code: number | string; stderr: string[]; stdout: string[] }> {
+export async function runBrokerToExit(
+  dataDir: string,
+  extraArgs: string[] = [],
+): Promise<{ code: number | string; stderr: string[]; stdout: string[] }> {
   const child = startCli(dataDir, extraArgs, {});
   const stdout: string[] = [];
   const stderr: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (l) => stdout.push(l));
   createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  const code = await new Promise<number | string>((resolve) => child.once('close', (c, signal) => resolve(c ?? signal ?? 'unknown')));
+  const code = await new Promise<number | string>((resolve) =>
+    child.once('close', (c, signal) => resolve(c ?? signal ?? 'unknown')),
+  );
   clearTimeout(timer);
   return { code, stderr, stdout };
 }
 
 /** Starts `switchyard server` as a separate process and waits for its `listening` log line. */
-export function spawnBroker(dataDir: string, extraArgs: string[] = [], opts: SpawnOptions = {}): Promise<BrokerProcess> {
+export function spawnBroker(
+  dataDir: string,
+  extraArgs: string[] = [],
+  opts: SpawnOptions = {},
+): Promise<BrokerProcess> {
   const child = startCli(dataDir, extraArgs, opts);
   const output: string[] = [];
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
   createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`broker did not start in 15 s:\n${output.join('\n')}`)), 15_000);

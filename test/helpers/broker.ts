@@ -15,7 +15,11 @@ export interface TestBroker {
 
 /** Logs only when LOG_LEVEL is set, so test output stays readable. */
 export const testLogger = (): ReturnType<typeof createLogger> =>
-  createLogger({ level: (process.env['LOG_LEVEL'] as 'debug' | undefined) ?? 'error', silent: process.env['LOG_LEVEL'] === undefined, format: 'pretty' });
+  createLogger({
+    level: (process.env['LOG_LEVEL'] as 'debug' | undefined) ?? 'error',
+    silent: process.env['LOG_LEVEL'] === undefined,
+    format: 'pretty',
+  });
 
 /** A real broker on an ephemeral port with a temporary LMDB directory. */
 export async function startBroker(options: BrokerOptions = {}, existingDir?: string): Promise<TestBroker> {
@@ -87,7 +91,10 @@ export interface UseBrokerOptions {
  * before each test, or before the suite, and close its connections and stop it afterwards.
  * Hooks a suite registers before this call run before these ones.
  */
-export function useBroker(options: BrokerOptions = { noSync: true }, { per = 'test', start = 'hook' }: UseBrokerOptions = {}): BrokerFixture {
+export function useBroker(
+  options: BrokerOptions = { noSync: true },
+  { per = 'test', start = 'hook' }: UseBrokerOptions = {},
+): BrokerFixture {
   const fixture: BrokerFixture = {
     tb: undefined as unknown as TestBroker,
     conns: [],

@@ -12,8 +12,13 @@ const REQUIRED = process.env['REQUIRE_BROWSER'] === '1' || process.env['CI'] !==
  */
 export function skipWithoutChromium(ctx: Mocha.Context, what: string): void {
   if (existsSync(CHROMIUM)) return;
-  if (REQUIRED) throw new Error(`Chromium not found at ${CHROMIUM} (REQUIRE_BROWSER/CI set): apt-get install -y chromium, or set CHROMIUM_PATH`);
-  console.warn(`\n    !!! SKIPPING ${what}: no Chromium at ${CHROMIUM}. Install it (apt-get install -y chromium) or set CHROMIUM_PATH. !!!\n`);
+  if (REQUIRED)
+    throw new Error(
+      `Chromium not found at ${CHROMIUM} (REQUIRE_BROWSER/CI set): apt-get install -y chromium, or set CHROMIUM_PATH`,
+    );
+  console.warn(
+    `\n    !!! SKIPPING ${what}: no Chromium at ${CHROMIUM}. Install it (apt-get install -y chromium) or set CHROMIUM_PATH. !!!\n`,
+  );
   ctx.skip();
 }
 
@@ -22,6 +27,14 @@ export async function launchChromium(): Promise<Browser> {
   const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 }

@@ -2,7 +2,7 @@ import { connect } from '@switchyard/client';
 
 export type Connection = Awaited<ReturnType<typeof connect>>;
 export type Channel = Awaited<ReturnType<Connection['createChannel']>>;
-export type Message = NonNullable<Parameters<Parameters<Channel["consume"]>[1]>[0]>;
+export type Message = NonNullable<Parameters<Parameters<Channel['consume']>[1]>[0]>;
 export type ConnectOptions = NonNullable<Parameters<typeof connect>[1]>;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -29,7 +29,11 @@ export async function waitFor(predicate: () => boolean, what: string, ms = 5_000
 }
 
 /** The next `event` of `emitter`, with a timeout. */
-export function nextEvent<T = unknown>(emitter: { once(event: string, fn: (arg: T) => void): unknown }, event: string, ms = 5_000): Promise<T> {
+export function nextEvent<T = unknown>(
+  emitter: { once(event: string, fn: (arg: T) => void): unknown },
+  event: string,
+  ms = 5_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out waiting for '${event}'`)), ms);
     emitter.once(event, (arg: T) => {

@@ -29,7 +29,16 @@ function parseLabels(text: string, line: string): Record<string, string> {
       if (c === '"') break;
       if (c === '\\') {
         const e = text[i++];
-        value += e === 'n' ? '\n' : e === '\\' ? '\\' : e === '"' ? '"' : (() => { throw new Error(`bad escape \\${e} in: ${line}`); })();
+        value +=
+          e === 'n'
+            ? '\n'
+            : e === '\\'
+              ? '\\'
+              : e === '"'
+                ? '"'
+                : (() => {
+                    throw new Error(`bad escape \\${e} in: ${line}`);
+                  })();
       } else value += c;
     }
     labels[m[1]!] = value;
@@ -71,7 +80,15 @@ export function parseExposition(text: string): Map<string, Family> {
     const m = SAMPLE.exec(line);
     if (m === null) throw new Error(`malformed sample: ${line}`);
     const name = m[1]!;
-    if (current === undefined || !(name === current.name || (current.type === 'histogram' && /_(bucket|sum|count)$/.test(name) && name.replace(/_(bucket|sum|count)$/, '') === current.name))) {
+    if (
+      current === undefined ||
+      !(
+        name === current.name ||
+        (current.type === 'histogram' &&
+          /_(bucket|sum|count)$/.test(name) &&
+          name.replace(/_(bucket|sum|count)$/, '') === current.name)
+      )
+    ) {
       throw new Error(`sample ${name} outside its family`);
     }
     current.samples.push({ name, labels: m[3] === undefined ? {} : parseLabels(m[3], line), value: parseValue(m[4]!) });
@@ -80,7 +97,11 @@ export function parseExposition(text: string): Map<string, Family> {
 }
 
 /** The value of the one sample of `name` whose labels include `labels`. */
-export function valueOf(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function valueOf(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const f of families.values()) {
     for (const s of f.samples) {
       if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) return s.value;

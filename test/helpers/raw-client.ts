@@ -15,7 +15,16 @@ export class RawClient {
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const c = new RawClient(ws);
     if (hello) {
-      c.send({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 0, clientProperties: {} });
+      c.send({
+        type: 'hello',
+        channel: 0,
+        version: PROTOCOL_VERSION,
+        username: 'guest',
+        password: 'guest',
+        vhost: '/',
+        heartbeatMs: 0,
+        clientProperties: {},
+      });
       await c.waitFor((f) => f.type === 'helloOk');
     }
     return c;
@@ -30,7 +39,8 @@ export class RawClient {
     for (;;) {
       const f = this.frames.find(pred);
       if (f) return f;
-      if (Date.now() > deadline) throw new Error(`no matching frame; got ${JSON.stringify(this.frames.map((x) => x.type))}`);
+      if (Date.now() > deadline)
+        throw new Error(`no matching frame; got ${JSON.stringify(this.frames.map((x) => x.type))}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }
@@ -43,4 +53,3 @@ export class RawClient {
     }
   }
 }
-

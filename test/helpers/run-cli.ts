@@ -13,7 +13,10 @@ export interface CliResult {
  * Runs the real `switchyard` binary (node broker/dist/cli/main.js). Inherited SWITCHYARD_*
  * variables are dropped so only `env` sets them; `input` is written to stdin.
  */
-export function runCli(args: string[], options: { env?: Record<string, string>; input?: string | Buffer; ms?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string | Buffer; ms?: number } = {},
+): Promise<CliResult> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('SWITCHYARD_')) delete env[k];
   Object.assign(env, options.env);
@@ -38,6 +41,6 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
 /** The column start of each header word in an aligned table's first line. */
 export function columnStarts(header: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const m of header.matchAll(/\S+(?: \S+)*/g)) out.set(m[0], m.index!);
+  for (const m of header.matchAll(/\S+(?: \S+)*/g)) out.set(m[0], m.index);
   return out;
 }

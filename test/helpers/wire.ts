@@ -2,7 +2,14 @@
  * A wrapped Node transport the test can cut, silence, hold or inject frames into (to
  * simulate network failures and broker flow control without a special broker).
  */
-import { createNodeTransport, nodePlatform, openConnection, type Platform, type Transport, type TransportHandlers } from '@switchyard/client/internal';
+import {
+  createNodeTransport,
+  nodePlatform,
+  openConnection,
+  type Platform,
+  type Transport,
+  type TransportHandlers,
+} from '@switchyard/client/internal';
 import { decodeAll, encodeFrame, type Frame } from '@switchyard/client/protocol';
 import type { ConnectOptions, Connection } from './client.js';
 
@@ -104,8 +111,12 @@ export function wiredPlatform(record = false): { platform: Platform<Buffer>; wir
 }
 
 /** Connects through a wired platform. */
-export async function wiredConnect(url: string, options?: ConnectOptions, record = false): Promise<{ conn: Connection; wires: Wire[]; wire: () => Wire }> {
+export async function wiredConnect(
+  url: string,
+  options?: ConnectOptions,
+  record = false,
+): Promise<{ conn: Connection; wires: Wire[]; wire: () => Wire }> {
   const { platform, wires, current } = wiredPlatform(record);
-  const conn = (await openConnection(platform, url, options)) as Connection;
+  const conn: Connection = await openConnection(platform, url, options);
   return { conn, wires, wire: current };
 }

@@ -29,7 +29,7 @@ describe('backlog beyond memory', () => {
       const got: number[] = [];
       let corrupt = 0;
       await c.consume(q, (m) => {
-      if (m === null) return;
+        if (m === null) return;
         const i = Buffer.from(m.content).readUInt32BE(0);
         if (!Buffer.from(m.content).equals(body(i))) corrupt++;
         got.push(i);
@@ -49,13 +49,13 @@ describe('backlog beyond memory', () => {
     const counts = new Map<string, number>();
     const { conn: consumerConn } = await open(fx.tb.url, fx.conns);
     for (let i = 0; i < queues.length; i++) {
-      await ch.assertQueue(queues[i]!, { durable: true });
+      await ch.assertQueue(queues[i], { durable: true });
       await ch.bindQueue(queues[i]!, 't', patterns[i]!);
       const c = await consumerConn.createChannel();
       await c.prefetch(20);
       counts.set(queues[i]!, 0);
       await c.consume(queues[i]!, (m) => {
-      if (m === null) return;
+        if (m === null) return;
         counts.set(queues[i]!, counts.get(queues[i]!)! + 1);
         c.ack(m);
       });
@@ -69,6 +69,10 @@ describe('backlog beyond memory', () => {
     }
     await Promise.all(window);
     const expected = { 't.a': N / 2, 't.b': N / 2, 't.c': N };
-    await waitFor(() => queues.every((q) => counts.get(q) === expected[q as keyof typeof expected]), `all deliveries ${JSON.stringify([...counts])}`, 15_000);
+    await waitFor(
+      () => queues.every((q) => counts.get(q) === expected[q as keyof typeof expected]),
+      `all deliveries ${JSON.stringify([...counts])}`,
+      15_000,
+    );
   });
 });

@@ -26,7 +26,17 @@ describe('backpressure', () => {
     raw = await RawClient.connect(fx.tb.url);
     raw.send({ type: 'channelOpen', channel: 1 });
     await raw.waitFor((f) => f.type === 'channelOpenOk');
-    raw.send({ type: 'consume', channel: 1, rid: 1, queue: 'bp', consumerTag: 'slow', noAck: true, exclusive: false, priority: 0, arguments: {} });
+    raw.send({
+      type: 'consume',
+      channel: 1,
+      rid: 1,
+      queue: 'bp',
+      consumerTag: 'slow',
+      noAck: true,
+      exclusive: false,
+      priority: 0,
+      arguments: {},
+    });
     await raw.waitFor((f) => f.type === 'consumeOk');
     // Stop reading: the broker's writes pile up in the kernel and then in ws's buffer.
     (raw.ws as unknown as { _socket: Socket })._socket.pause();
@@ -45,7 +55,11 @@ describe('backpressure', () => {
     expect(held.messagesReady).to.be.greaterThan(N / 2);
 
     (raw.ws as unknown as { _socket: Socket })._socket.resume();
-    await waitFor(() => raw!.frames.filter((f) => f.type === 'deliver').length === N, 'all deliveries after resume', 20_000);
+    await waitFor(
+      () => raw!.frames.filter((f) => f.type === 'deliver').length === N,
+      'all deliveries after resume',
+      20_000,
+    );
     expect((await queueView('bp')).messagesReady).to.equal(0);
   });
 });

@@ -57,7 +57,15 @@ describe('bad input', () => {
     raws.push(raw);
     const big = new Uint8Array(64 * 1024 + 64 * 1024 + 10);
     raw.send({ type: 'channelOpen', channel: 1 });
-    raw.send({ type: 'publish', channel: 1, exchange: '', routingKey: 'safe', mandatory: false, properties: null, content: big });
+    raw.send({
+      type: 'publish',
+      channel: 1,
+      exchange: '',
+      routingKey: 'safe',
+      mandatory: false,
+      properties: null,
+      content: big,
+    });
     await expectConnectionClose(raw, 501, /exceeds the limit/);
     await check();
   });
@@ -67,11 +75,29 @@ describe('bad input', () => {
     const raw = await RawClient.connect(fx.tb.url);
     raws.push(raw);
     raw.send({ type: 'channelOpen', channel: 1 }, { type: 'channelOpen', channel: 2 });
-    raw.send({ type: 'publish', channel: 1, exchange: '', routingKey: 'safe', mandatory: false, properties: null, content: new Uint8Array(64 * 1024 + 1) });
+    raw.send({
+      type: 'publish',
+      channel: 1,
+      exchange: '',
+      routingKey: 'safe',
+      mandatory: false,
+      properties: null,
+      content: new Uint8Array(64 * 1024 + 1),
+    });
     const close = (await raw.waitFor((f) => f.type === 'channelClose')) as Extract<Frame, { type: 'channelClose' }>;
     expect(close).to.include({ channel: 1, code: 406 });
     expect(close.message).to.match(/message size 65537 is larger than configured max size 65536/);
-    raw.send({ type: 'queueDeclare', channel: 2, rid: 1, queue: 'safe', passive: true, durable: true, exclusive: false, autoDelete: false, arguments: {} });
+    raw.send({
+      type: 'queueDeclare',
+      channel: 2,
+      rid: 1,
+      queue: 'safe',
+      passive: true,
+      durable: true,
+      exclusive: false,
+      autoDelete: false,
+      arguments: {},
+    });
     await raw.waitFor((f) => f.type === 'queueDeclareOk' && f.channel === 2);
     await check();
   });
@@ -95,7 +121,16 @@ describe('bad input', () => {
   it('refuses bad credentials with 403', async () => {
     const raw = await RawClient.connect(fx.tb.url, false);
     raws.push(raw);
-    raw.send({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'nope', vhost: '/', heartbeatMs: 0, clientProperties: {} });
+    raw.send({
+      type: 'hello',
+      channel: 0,
+      version: PROTOCOL_VERSION,
+      username: 'guest',
+      password: 'nope',
+      vhost: '/',
+      heartbeatMs: 0,
+      clientProperties: {},
+    });
     await expectConnectionClose(raw, 403, /ACCESS_REFUSED - login refused/);
   });
 
@@ -154,7 +189,17 @@ describe('bad input', () => {
     const raw = await RawClient.connect(fx.tb.url);
     raws.push(raw);
     raw.send({ type: 'channelOpen', channel: 1 });
-    raw.send({ type: 'queueDeclare', channel: 1, rid: 1, queue: 5 as unknown as string, passive: false, durable: true, exclusive: false, autoDelete: false, arguments: {} });
+    raw.send({
+      type: 'queueDeclare',
+      channel: 1,
+      rid: 1,
+      queue: 5 as unknown as string,
+      passive: false,
+      durable: true,
+      exclusive: false,
+      autoDelete: false,
+      arguments: {},
+    });
     await expectConnectionClose(raw, 502, /queueDeclare frame field "queue": expected a string/);
   });
 });

@@ -60,7 +60,8 @@ describe('consumers', () => {
       ch.nack(m1, false, true);
       ch.nack(m0, false, true);
       const out: string[] = [];
-      for (let m = await ch.get('order', { noAck: true }); m; m = await ch.get('order', { noAck: true })) out.push(text(m));
+      for (let m = await ch.get('order', { noAck: true }); m; m = await ch.get('order', { noAck: true }))
+        out.push(text(m));
       expect(out).to.deep.equal(['0', '1', '2', '3', '4']);
     });
 
@@ -106,7 +107,7 @@ describe('consumers', () => {
         ch.on('consumer-active', (e: { active: boolean }) => c.states.push(e.active));
         await ch.prefetch(1);
         await ch.consume('sac', (m) => {
-      if (m === null) return;
+          if (m === null) return;
           c.got.push(text(m));
           ch.ack(m);
         });

@@ -21,7 +21,7 @@ describe('delayed messages per vhost (kept by the store)', function () {
     return conn.createChannel();
   }
 
-  it('keeps each vhost\'s persistent x-delay messages apart across a restart, and deletes them with their vhost', async () => {
+  it("keeps each vhost's persistent x-delay messages apart across a restart, and deletes them with their vhost", async () => {
     tb = await startBroker({ noSync: true });
     for (const v of ['a', 'b']) {
       brokerInternals(tb.broker).access.addVhost(v);
@@ -33,7 +33,9 @@ describe('delayed messages per vhost (kept by the store)', function () {
       await ch.sendToQueue('later', Buffer.from(`for ${v}`), { persistent: true, headers: { 'x-delay': 1500 } });
     }
     await closeAll(conns.splice(0));
-    const oldId = (brokerInternals(tb.broker).store as unknown as AccessStore).loadAccess().vhosts.find((v) => v.name === 'b')!.delayedQueueId!;
+    const oldId = (brokerInternals(tb.broker).store as unknown as AccessStore)
+      .loadAccess()
+      .vhosts.find((v) => v.name === 'b')!.delayedQueueId!;
     expect(brokerInternals(tb.broker).store.recover(oldId)).to.have.length(1); // where the LMDB store keeps b's delayed messages
     brokerInternals(tb.broker).access.deleteVhost('b'); // its delayed message goes with it
     tb = await tb.restart();

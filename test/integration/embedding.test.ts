@@ -15,7 +15,18 @@ describe('embedding: the public Broker', () => {
     expect(b.managementUrl).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(b.logger.info).to.be.a('function');
     expect(b.version).to.be.a('string');
-    for (const internal of ['vhost', 'allVhosts', 'allConnections', 'store', 'access', 'alarms', 'options', 'stats', 'confirms', 'authenticate']) {
+    for (const internal of [
+      'vhost',
+      'allVhosts',
+      'allConnections',
+      'store',
+      'access',
+      'alarms',
+      'options',
+      'stats',
+      'confirms',
+      'authenticate',
+    ]) {
       expect(b, internal).to.not.have.property(internal);
     }
   });
@@ -33,7 +44,7 @@ describe('embedding: the public Broker', () => {
     expect(closed[0]).to.deep.equal(opened[0]);
   });
 
-  it("emits 'alarm' when a resource alarm is raised and cleared", async () => {
+  it("emits 'alarm' when a resource alarm is raised and cleared", () => {
     const seen: BrokerAlarmEvent[] = [];
     fx.tb.broker.on('alarm', (a) => seen.push(a));
     const alarms = brokerInternals(fx.tb.broker).alarms;

@@ -14,13 +14,16 @@ describe('names and field tables (spec/semantics.md §Names, spec/protocol.md §
       const { conn } = await open(f.tb.url, f.conns);
       for (const declare of [
         (ch: Awaited<ReturnType<typeof conn.createChannel>>) => ch.assertQueue('bad\nname', { durable: false }),
-        (ch: Awaited<ReturnType<typeof conn.createChannel>>) => ch.assertExchange('bad\u0000x', 'direct', { durable: false }),
+        (ch: Awaited<ReturnType<typeof conn.createChannel>>) =>
+          ch.assertExchange('bad\u0000x', 'direct', { durable: false }),
         (ch: Awaited<ReturnType<typeof conn.createChannel>>) => ch.assertQueue('c1\u0085', { durable: false }),
       ]) {
         const ch = await conn.createChannel();
         const err = await declare(ch).catch((e: unknown) => e);
         expect(err).to.include({ code: 406 });
-        expect((err as Error).message).to.match(/contains the control character U\+00(0A|00|85); use printable characters/);
+        expect((err as Error).message).to.match(
+          /contains the control character U\+00(0A|00|85); use printable characters/,
+        );
       }
       const res = await api(f.tb, 'PUT', `/api/queues/%2F/${encodeURIComponent('tab\there')}`, { durable: false });
       expect(res.status).to.equal(400);
@@ -34,7 +37,10 @@ describe('names and field tables (spec/semantics.md §Names, spec/protocol.md §
       });
       expect(raw.status).to.equal(400);
       expect(await raw.text()).to.match(/not valid UTF-8/);
-      const lone = await api(f.tb, 'POST', '/api/exchanges/%2F/amq.direct/publish', { routingKey: '\ud800', payload: 'x' });
+      const lone = await api(f.tb, 'POST', '/api/exchanges/%2F/amq.direct/publish', {
+        routingKey: '\ud800',
+        payload: 'x',
+      });
       expect(lone.status).to.equal(400);
       expect(JSON.stringify(lone.body)).to.match(/lone surrogate/);
       const ch = await conn.createChannel();
@@ -65,11 +71,26 @@ describe('names and field tables (spec/semantics.md §Names, spec/protocol.md §
       const { ch } = await open(f.tb.url, f.conns);
       const selfRef: unknown[] = [];
       selfRef.push(selfRef);
-      expect(() => ch.publish('amq.direct', 'k', 'x', { headers: { h: [new Date()] } })).to.throw(TypeError, /^options\.headers\.h\[0\]: a Date is not a field value/);
-      expect(() => ch.publish('amq.direct', 'k', 'x', { headers: { h: selfRef } })).to.throw(TypeError, /options\.headers\.h(\[0\])+: nested more than 16/);
-      expect(() => ch.publish('amq.direct', 'k', 'x', { headers: { n: NaN } })).to.throw(TypeError, /options\.headers\.n: NaN is not a finite number/);
-      expect(() => ch.assertQueue('q', { arguments: { 'x-message-ttl': 10n } })).to.throw(TypeError, /options\.arguments\.x-message-ttl: a bigint/);
-      expect(() => ch.bindQueue('q', 'amq.headers', '', { m: new Set() })).to.throw(TypeError, /args\.m: a Set is not a field value/);
+      expect(() => ch.publish('amq.direct', 'k', 'x', { headers: { h: [new Date()] } })).to.throw(
+        TypeError,
+        /^options\.headers\.h\[0\]: a Date is not a field value/,
+      );
+      expect(() => ch.publish('amq.direct', 'k', 'x', { headers: { h: selfRef } })).to.throw(
+        TypeError,
+        /options\.headers\.h(\[0\])+: nested more than 16/,
+      );
+      expect(() => ch.publish('amq.direct', 'k', 'x', { headers: { n: NaN } })).to.throw(
+        TypeError,
+        /options\.headers\.n: NaN is not a finite number/,
+      );
+      expect(() => ch.assertQueue('q', { arguments: { 'x-message-ttl': 10n } })).to.throw(
+        TypeError,
+        /options\.arguments\.x-message-ttl: a bigint/,
+      );
+      expect(() => ch.bindQueue('q', 'amq.headers', '', { m: new Set() })).to.throw(
+        TypeError,
+        /args\.m: a Set is not a field value/,
+      );
       const bad = await Promise.resolve()
         .then(() => connect(f.tb.url, { clientProperties: { when: new Date() } }))
         .catch((e: unknown) => e);
@@ -86,10 +107,16 @@ describe('names and field tables (spec/semantics.md §Names, spec/protocol.md §
       expect(q.body.reason ?? JSON.stringify(q.body)).to.match(/arguments\.x-custom(\.d)+: nested more than 16/);
       const many: Record<string, number> = {};
       for (let i = 0; i < 5000; i++) many[`k${i}`] = i;
-      const p = await api(f.tb, 'POST', '/api/exchanges/%2F/amq.direct/publish', { routingKey: 'k', payload: 'x', properties: { headers: many } });
+      const p = await api(f.tb, 'POST', '/api/exchanges/%2F/amq.direct/publish', {
+        routingKey: 'k',
+        payload: 'x',
+        properties: { headers: many },
+      });
       expect(p.status).to.equal(400);
       expect(JSON.stringify(p.body)).to.match(/more than 4096 keys/);
-      const d = await api(f.tb, 'POST', '/api/definitions', { queues: [{ name: 'dq', vhost: '/', arguments: { a: deep } }] });
+      const d = await api(f.tb, 'POST', '/api/definitions', {
+        queues: [{ name: 'dq', vhost: '/', arguments: { a: deep } }],
+      });
       expect(d.status).to.equal(400);
       expect(JSON.stringify(d.body)).to.match(/queues\[0\]\.arguments\.a(\.d)+: nested more than 16/);
       expect((await api(f.tb, 'GET', '/api/queues')).status).to.equal(200);
@@ -107,7 +134,10 @@ describe('a store write that throws during a declare', () => {
       const poison = { 'x-poison': 2n ** 70n };
       const q = (() => {
         try {
-          vhost.declareQueue({ queue: 'dq', passive: false, durable: true, exclusive: false, autoDelete: false, arguments: poison }, 'c1');
+          vhost.declareQueue(
+            { queue: 'dq', passive: false, durable: true, exclusive: false, autoDelete: false, arguments: poison },
+            'c1',
+          );
         } catch (err) {
           return err;
         }
@@ -117,11 +147,35 @@ describe('a store write that throws during a declare', () => {
       expect((q as Error).message).to.match(/could not store queue 'dq'/);
       expect(vhost.queue('dq')).to.equal(undefined);
 
-      expect(() => vhost.declareExchange({ exchange: 'dx', exchangeType: 'direct', passive: false, durable: true, autoDelete: false, internal: false, arguments: poison })).to.throw(/could not store exchange 'dx'/);
+      expect(() =>
+        vhost.declareExchange({
+          exchange: 'dx',
+          exchangeType: 'direct',
+          passive: false,
+          durable: true,
+          autoDelete: false,
+          internal: false,
+          arguments: poison,
+        }),
+      ).to.throw(/could not store exchange 'dx'/);
       expect(vhost.exchange('dx')).to.equal(undefined);
 
-      vhost.declareQueue({ queue: 'ok', passive: false, durable: true, exclusive: false, autoDelete: false, arguments: {} }, 'c1');
-      expect(() => vhost.bind({ source: 'amq.headers', destination: 'ok', destinationKind: 'queue', routingKey: '', arguments: { 'x-match': 'all', h: 2n ** 70n } }, 'c1')).to.throw(/could not store binding/);
+      vhost.declareQueue(
+        { queue: 'ok', passive: false, durable: true, exclusive: false, autoDelete: false, arguments: {} },
+        'c1',
+      );
+      expect(() =>
+        vhost.bind(
+          {
+            source: 'amq.headers',
+            destination: 'ok',
+            destinationKind: 'queue',
+            routingKey: '',
+            arguments: { 'x-match': 'all', h: 2n ** 70n },
+          },
+          'c1',
+        ),
+      ).to.throw(/could not store binding/);
       expect([...vhost.allBindings()].filter((b) => b.destination === 'ok')).to.deep.equal([]);
       vhost.stop();
     } finally {

@@ -5,7 +5,7 @@ import { closeAll, open, sleep, text, type Channel, type Message } from '../help
 
 async function getAll(ch: Channel, queue: string): Promise<Message[]> {
   const out: Message[] = [];
-  for (let m = await ch.get(queue, { noAck: true }); m; m = await ch.get(queue, { noAck: true })) out.push(m as Message);
+  for (let m = await ch.get(queue, { noAck: true }); m; m = await ch.get(queue, { noAck: true })) out.push(m);
   return out;
 }
 
@@ -22,7 +22,10 @@ describe('reliability policies', () => {
   it('expires messages by x-message-ttl into the DLX with an x-death header exactly as RabbitMQ writes it', async () => {
     const { ch } = await open(fx.tb.url, fx.conns);
     await withDlq(ch);
-    await ch.assertQueue('ttl', { durable: true, arguments: { 'x-message-ttl': 100, 'x-dead-letter-exchange': 'dlx' } });
+    await ch.assertQueue('ttl', {
+      durable: true,
+      arguments: { 'x-message-ttl': 100, 'x-dead-letter-exchange': 'dlx' },
+    });
     const before = Math.floor(Date.now() / 1000);
     await ch.sendToQueue('ttl', Buffer.from('old'), { persistent: true, headers: { app: 'x' } });
     await sleep(250);
@@ -30,12 +33,23 @@ describe('reliability policies', () => {
     const [m] = await getAll(ch, 'dlq');
     expect(text(m!)).to.equal('old');
     expect(m!.fields).to.include({ exchange: 'dlx', routingKey: 'ttl' });
-    const h = m!.properties.headers as FieldTable;
+    const h = m!.properties.headers;
     const deaths = h['x-death'] as FieldTable[];
     expect(deaths).to.have.length(1);
-    expect(deaths[0]).to.deep.include({ count: 1, reason: 'expired', queue: 'ttl', exchange: '', 'routing-keys': ['ttl'] });
+    expect(deaths[0]).to.deep.include({
+      count: 1,
+      reason: 'expired',
+      queue: 'ttl',
+      exchange: '',
+      'routing-keys': ['ttl'],
+    });
     expect(deaths[0]!['time']).to.be.within(before, before + 5);
-    expect(h).to.include({ 'x-first-death-reason': 'expired', 'x-first-death-queue': 'ttl', 'x-first-death-exchange': '', app: 'x' });
+    expect(h).to.include({
+      'x-first-death-reason': 'expired',
+      'x-first-death-queue': 'ttl',
+      'x-first-death-exchange': '',
+      app: 'x',
+    });
   });
 
   it('honours per-message expiration (a string of ms) and refuses a malformed one with 406', async () => {
@@ -67,7 +81,7 @@ describe('reliability policies', () => {
     expect((await getAll(ch, 'short')).map(text)).to.deep.equal(['3', '4']);
     const dead = await getAll(ch, 'dlq');
     expect(dead.map(text)).to.deep.equal(['1', '2']);
-    expect((dead[0]!.properties.headers!['x-death'] as FieldTable[])[0]).to.include({ reason: 'maxlen' });
+    expect((dead[0]!.properties.headers['x-death'] as FieldTable[])[0]).to.include({ reason: 'maxlen' });
   });
 
   it('x-overflow reject-publish nacks the publisher; reject-publish-dlx also dead-letters', async () => {
@@ -79,7 +93,10 @@ describe('reliability policies', () => {
     expect(err).to.include({ code: 406 });
     expect((err as Error).message).to.match(/queue 'full' is full/);
     // the channel stays open after a nack
-    await ch.assertQueue('full2', { durable: true, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish-dlx', 'x-dead-letter-exchange': 'dlx' } });
+    await ch.assertQueue('full2', {
+      durable: true,
+      arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish-dlx', 'x-dead-letter-exchange': 'dlx' },
+    });
     await ch.sendToQueue('full2', Buffer.from('in'));
     const err2 = await ch.sendToQueue('full2', Buffer.from('refused')).catch((e: unknown) => e);
     expect(err2).to.include({ code: 406 });
@@ -93,7 +110,10 @@ describe('reliability policies', () => {
     await ch.assertExchange('dl-direct', 'direct', { durable: true });
     await ch.assertQueue('parking', { durable: true });
     await ch.bindQueue('parking', 'dl-direct', 'parked');
-    await ch.assertQueue('work', { durable: true, arguments: { 'x-dead-letter-exchange': 'dl-direct', 'x-dead-letter-routing-key': 'parked' } });
+    await ch.assertQueue('work', {
+      durable: true,
+      arguments: { 'x-dead-letter-exchange': 'dl-direct', 'x-dead-letter-routing-key': 'parked' },
+    });
     await ch.sendToQueue('work', Buffer.from('bad'), { persistent: true });
     const m = (await ch.get('work')) as Message;
     ch.reject(m, false);
@@ -107,13 +127,16 @@ describe('reliability policies', () => {
     })();
     expect(text(dead!)).to.equal('bad');
     expect(dead!.fields.routingKey).to.equal('parked');
-    expect((dead!.properties.headers!['x-death'] as FieldTable[])[0]).to.include({ reason: 'rejected', queue: 'work' });
+    expect((dead!.properties.headers['x-death'] as FieldTable[])[0]).to.include({ reason: 'rejected', queue: 'work' });
   });
 
   it('a message rejected 3 times with x-delivery-limit 2 ends in the DLQ with reason delivery_limit', async () => {
     const { ch } = await open(fx.tb.url, fx.conns);
     await withDlq(ch);
-    await ch.assertQueue('limited', { durable: true, arguments: { 'x-delivery-limit': 2, 'x-dead-letter-exchange': 'dlx' } });
+    await ch.assertQueue('limited', {
+      durable: true,
+      arguments: { 'x-delivery-limit': 2, 'x-dead-letter-exchange': 'dlx' },
+    });
     await ch.sendToQueue('limited', Buffer.from('poison'), { persistent: true });
     const counts: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -125,14 +148,17 @@ describe('reliability policies', () => {
     expect(await ch.get('limited')).to.equal(false);
     const [dead] = await getAll(ch, 'dlq');
     expect(text(dead!)).to.equal('poison');
-    const death = (dead!.properties.headers!['x-death'] as FieldTable[])[0]!;
+    const death = (dead!.properties.headers['x-death'] as FieldTable[])[0]!;
     expect(death).to.include({ reason: 'delivery_limit', queue: 'limited', count: 1 });
   });
 
   it('drops a dead-letter cycle instead of looping (expired back into itself)', async () => {
     const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertExchange('loop', 'fanout', { durable: false });
-    await ch.assertQueue('self', { durable: false, arguments: { 'x-message-ttl': 30, 'x-dead-letter-exchange': 'loop' } });
+    await ch.assertQueue('self', {
+      durable: false,
+      arguments: { 'x-message-ttl': 30, 'x-dead-letter-exchange': 'loop' },
+    });
     await ch.bindQueue('self', 'loop', '');
     await ch.sendToQueue('self', Buffer.from('round'));
     await sleep(200);
@@ -165,7 +191,7 @@ describe('reliability policies', () => {
     await sleep(60);
     expect(await ch.get('policy')).to.equal(false);
     await sleep(300);
-    expect(text((await ch.get('policy', { noAck: true })) as Message)).to.equal('r');
+    expect(text(await ch.get('policy', { noAck: true }))).to.equal('r');
   });
 
   it('routes x-delay messages when due, through any exchange, and keeps them across a restart', async () => {
@@ -175,7 +201,10 @@ describe('reliability policies', () => {
     await ch.bindQueue('later', 'events', 'order.*');
     await ch.publish('events', 'order.created', Buffer.from('soon'), { persistent: true, headers: { 'x-delay': 300 } });
     const delayedAt = Date.now();
-    await ch.publish('events', 'order.created', Buffer.from('after-restart'), { persistent: true, headers: { 'x-delay': 3000 } });
+    await ch.publish('events', 'order.created', Buffer.from('after-restart'), {
+      persistent: true,
+      headers: { 'x-delay': 3000 },
+    });
     expect((await ch.checkQueue('later')).messageCount).to.equal(0);
     await sleep(500);
     expect((await getAll(ch, 'later')).map(text)).to.deep.equal(['soon']);
@@ -223,7 +252,13 @@ describe('reliability policies', () => {
   it('delivers higher priorities first in an x-max-priority queue', async () => {
     const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('prio', { durable: true, arguments: { 'x-max-priority': 10 } });
-    for (const [b, p] of [['low', 1], ['none', 0], ['high', 9], ['mid', 5], ['high2', 9]] as const) {
+    for (const [b, p] of [
+      ['low', 1],
+      ['none', 0],
+      ['high', 9],
+      ['mid', 5],
+      ['high2', 9],
+    ] as const) {
       await ch.sendToQueue('prio', Buffer.from(b), { priority: p, persistent: true });
     }
     expect((await getAll(ch, 'prio')).map(text)).to.deep.equal(['high', 'high2', 'mid', 'low', 'none']);

@@ -47,11 +47,15 @@ describe('publish and consume', () => {
     await ch.assertQueue('rr', { durable: false });
     const seen: Record<string, string[]> = { c1: [], c2: [] };
     for (const tag of ['c1', 'c2']) {
-      await ch.consume('rr', (m) => {
-      if (m === null) return;
-        seen[tag]!.push(text(m));
-        ch.ack(m);
-      }, { consumerTag: tag });
+      await ch.consume(
+        'rr',
+        (m) => {
+          if (m === null) return;
+          seen[tag]!.push(text(m));
+          ch.ack(m);
+        },
+        { consumerTag: tag },
+      );
     }
     for (let i = 0; i < 6; i++) await ch.sendToQueue('rr', Buffer.from(String(i)));
     await waitFor(() => seen['c1']!.length + seen['c2']!.length === 6, 'six deliveries');

@@ -8,7 +8,9 @@ describe('redelivery', () => {
   async function fill(queue: string, n: number, persistent = true): Promise<void> {
     const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue(queue, { durable: true });
-    await Promise.all(Array.from({ length: n }, (_, i) => ch.sendToQueue(queue, Buffer.from(String(i)), { persistent })));
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => ch.sendToQueue(queue, Buffer.from(String(i)), { persistent })),
+    );
   }
 
   it('requeues unacked messages in their original order, redelivered, when the consumer connection drops', async () => {
@@ -104,7 +106,8 @@ describe('redelivery', () => {
     const ch3 = await fx.conns[fx.conns.length - 1]!.createChannel();
     await ch3.publish('dx', '', Buffer.from('after-restart'), { persistent: true });
     const got: string[] = [];
-    for (let m = await ch3.get('durable-q', { noAck: true }); m; m = await ch3.get('durable-q', { noAck: true })) got.push(text(m));
+    for (let m = await ch3.get('durable-q', { noAck: true }); m; m = await ch3.get('durable-q', { noAck: true }))
+      got.push(text(m));
     expect(got).to.deep.equal(['kept', 'after-restart']);
   });
 });

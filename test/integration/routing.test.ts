@@ -58,14 +58,38 @@ describe('routing (integration)', () => {
         await ch.assertQueue(q, { durable: false });
         for (const k of keys) await ch.bindQueue(q, 't', k);
       }
-      for (const key of ['orders.new.eu', 'orders', 'orders.new.us', 'a.b', 'a..b', 'a.x.y.b', 'a..c', 'solo', '', 'x.eu', 'a.b.c.d']) {
+      for (const key of [
+        'orders.new.eu',
+        'orders',
+        'orders.new.us',
+        'a.b',
+        'a..b',
+        'a.x.y.b',
+        'a..c',
+        'solo',
+        '',
+        'x.eu',
+        'a.b.c.d',
+      ]) {
         await ch.publish('t', key, Buffer.from(key === '' ? '(empty)' : key));
       }
       const got = await drainAll(ch, Object.keys(patterns));
       expect(got).to.deep.equal({
         qStarEu: ['orders.new.eu'],
         qOrders: ['orders.new.eu', 'orders', 'orders.new.us'],
-        qAll: ['orders.new.eu', 'orders', 'orders.new.us', 'a.b', 'a..b', 'a.x.y.b', 'a..c', 'solo', '(empty)', 'x.eu', 'a.b.c.d'],
+        qAll: [
+          'orders.new.eu',
+          'orders',
+          'orders.new.us',
+          'a.b',
+          'a..b',
+          'a.x.y.b',
+          'a..c',
+          'solo',
+          '(empty)',
+          'x.eu',
+          'a.b.c.d',
+        ],
         qOneWord: ['orders', 'solo'],
         qAHashB: ['a.b', 'a..b', 'a.x.y.b'],
         qEmptyMid: ['a..c'],
@@ -134,7 +158,8 @@ describe('routing (integration)', () => {
         ['v2-string', { version: '2' }],
         ['no-headers', undefined],
       ];
-      for (const [b, headers] of sends) await ch.publish('h', 'any-key', Buffer.from(b), headers === undefined ? {} : { headers });
+      for (const [b, headers] of sends)
+        await ch.publish('h', 'any-key', Buffer.from(b), headers === undefined ? {} : { headers });
       expect(await drainAll(ch, Object.keys(bindings))).to.deep.equal({
         hAll: ['pdf-report'],
         hAny: ['pdf-report', 'pdf-only', 'zip-report-urgent'],
@@ -349,8 +374,16 @@ describe('routing (integration)', () => {
 
     it('compares the alternate-exchange argument on redeclare (406); other exchange arguments are not compared', async () => {
       const { conn, ch } = await open(fx.tb.url, fx.conns);
-      await ch.assertExchange('aeq', 'direct', { durable: false, alternateExchange: 'one', arguments: { 'x-note': 'a' } });
-      await ch.assertExchange('aeq', 'direct', { durable: false, alternateExchange: 'one', arguments: { 'x-note': 'b' } });
+      await ch.assertExchange('aeq', 'direct', {
+        durable: false,
+        alternateExchange: 'one',
+        arguments: { 'x-note': 'a' },
+      });
+      await ch.assertExchange('aeq', 'direct', {
+        durable: false,
+        alternateExchange: 'one',
+        arguments: { 'x-note': 'b' },
+      });
       await ch.assertExchange('aeq', 'direct', { durable: false, arguments: { 'alternate-exchange': 'one' } });
       const err = await rejection(ch.assertExchange('aeq', 'direct', { durable: false, alternateExchange: 'two' }));
       expect(err).to.include({ code: 406, name: 'PRECONDITION_FAILED' });
@@ -362,7 +395,9 @@ describe('routing (integration)', () => {
 
     it('refuses an alternate-exchange argument that is not a string (406)', async () => {
       const { ch } = await open(fx.tb.url, fx.conns);
-      const err = await rejection(ch.assertExchange('bad-ae', 'direct', { durable: false, arguments: { 'alternate-exchange': 42 } }));
+      const err = await rejection(
+        ch.assertExchange('bad-ae', 'direct', { durable: false, arguments: { 'alternate-exchange': 42 } }),
+      );
       expect(err).to.include({ code: 406, name: 'PRECONDITION_FAILED' });
     });
   });
@@ -384,7 +419,11 @@ describe('routing (integration)', () => {
         const routed = i % 2 === 0;
         const key = routed ? `routed.${i}` : `lost.${i}`;
         const b = `${routed ? 'r' : 'u'}${i}`;
-        pubs.push(ch.publish('m', key, Buffer.from(b), { mandatory: true, persistent: true, headers: { n: i }, messageId: b }).then(() => void events.push(`confirm:${b}`)));
+        pubs.push(
+          ch
+            .publish('m', key, Buffer.from(b), { mandatory: true, persistent: true, headers: { n: i }, messageId: b })
+            .then(() => void events.push(`confirm:${b}`)),
+        );
       }
       await Promise.all(pubs);
       // Every return arrives before the confirm of the same message.
@@ -473,7 +512,10 @@ describe('routing (integration)', () => {
       await a.ch.bindQueue(queue, 'session', '');
       await b.ch.checkExchange('session');
       await a.conn.close();
-      await waitFor(() => brokerInternals(fx.tb.broker).allVhosts().next().value?.exchange('session') === undefined, 'auto-delete');
+      await waitFor(
+        () => brokerInternals(fx.tb.broker).allVhosts().next().value?.exchange('session') === undefined,
+        'auto-delete',
+      );
     });
 
     it('deleteExchange with ifUnused refuses while the exchange has bindings (406)', async () => {
@@ -634,15 +676,19 @@ describe('routing (integration)', () => {
       fx.tb = await fx.tb.restart();
       const { ch: c } = await open(fx.tb.url, fx.conns);
       expect(await rejection(c.checkQueue('pq.transient'))).to.include({ code: 404 });
-      const c2 = await (fx.conns[0]!).createChannel();
+      const c2 = await fx.conns[0]!.createChannel();
       expect(await rejection(c2.checkExchange('p.transient'))).to.include({ code: 404 });
-      const ch3 = await (fx.conns[0]!).createChannel();
+      const ch3 = await fx.conns[0]!.createChannel();
       await ch3.checkExchange('p.auto');
 
       const returned: string[] = [];
       ch3.on('return', (m) => returned.push(body(m)));
       const pub = (x: string, key: string, b: string, headers?: Record<string, unknown>): Promise<void> =>
-        ch3.publish(x, key, Buffer.from(b), { mandatory: true, persistent: true, ...(headers === undefined ? {} : { headers }) });
+        ch3.publish(x, key, Buffer.from(b), {
+          mandatory: true,
+          persistent: true,
+          ...(headers === undefined ? {} : { headers }),
+        });
       await pub('p.topic', 'orders.new.eu', 'orders-eu');
       await pub('p.topic', 'orders.2024.q1.archive', 'orders-archive');
       await pub('p.topic', 'unbound.x', 'unbound-to-ae'); // unbound stays unbound: goes to the AE
@@ -652,7 +698,9 @@ describe('routing (integration)', () => {
       await pub('p.topic', 'headers.c', 'h-any', { region: 'us', tier: 1 });
       await pub('p.auto', '', 'auto');
       expect(returned).to.deep.equal(['h-all-miss']);
-      expect(await drainAll(ch3, ['pq.orders', 'pq.ae', 'pq.h.all', 'pq.h.any', 'pq.internal', 'pq.auto', 'pq.unbound'])).to.deep.equal({
+      expect(
+        await drainAll(ch3, ['pq.orders', 'pq.ae', 'pq.h.all', 'pq.h.any', 'pq.internal', 'pq.auto', 'pq.unbound']),
+      ).to.deep.equal({
         'pq.orders': ['orders-eu', 'orders-archive'],
         'pq.ae': ['unbound-to-ae'],
         'pq.h.all': ['h-all'],
@@ -664,7 +712,7 @@ describe('routing (integration)', () => {
       // The internal flag survived: publishing to it directly is still refused.
       expect(await rejection(ch3.publish('p.internal', 'internal.x', Buffer.from('no')))).to.include({ code: 403 });
       // The auto-delete flag survived: removing its last binding deletes it, also from the store.
-      const ch4 = await (fx.conns[0]!).createChannel();
+      const ch4 = await fx.conns[0]!.createChannel();
       await ch4.unbindQueue('pq.auto', 'p.auto', '');
       expect(await rejection(ch4.checkExchange('p.auto'))).to.include({ code: 404 });
 

@@ -20,14 +20,21 @@ describe('management API: actions', () => {
     });
 
     it('declares with an empty body and without content-type', async () => {
-      const res = await fetch(`${fx.tb.broker.managementUrl}/api/queues/${V}/aq-empty`, { method: 'PUT', headers: { authorization: GUEST_AUTH } });
+      const res = await fetch(`${fx.tb.broker.managementUrl}/api/queues/${V}/aq-empty`, {
+        method: 'PUT',
+        headers: { authorization: GUEST_AUTH },
+      });
       expect(res.status).to.equal(201);
     });
 
     it('400s a bad body naming the field', async () => {
       const a = await api(fx.tb, 'PUT', `/api/queues/${V}/aq-2`, { durable: 'yes' });
       expect(a.status).to.equal(400);
-      expect(a.body).to.deep.equal({ error: 'bad_request', reason: 'field "durable": expected true or false, got "yes"', field: 'durable' });
+      expect(a.body).to.deep.equal({
+        error: 'bad_request',
+        reason: 'field "durable": expected true or false, got "yes"',
+        field: 'durable',
+      });
       const b = await api(fx.tb, 'PUT', `/api/queues/${V}/aq-2`, { auto_delete: true });
       expect(b.status).to.equal(400);
       expect(b.body.field).to.equal('auto_delete');
@@ -35,7 +42,9 @@ describe('management API: actions', () => {
       const c = await api(fx.tb, 'PUT', `/api/queues/${V}/aq-2`, { arguments: [1] });
       expect(c.status).to.equal(400);
       expect(c.body.field).to.equal('arguments');
-      const d = await api(fx.tb, 'PUT', `/api/queues/${V}/aq-2`, '{"durable": tru', { 'content-type': 'application/json' });
+      const d = await api(fx.tb, 'PUT', `/api/queues/${V}/aq-2`, '{"durable": tru', {
+        'content-type': 'application/json',
+      });
       expect(d.status).to.equal(400);
       expect(d.body.reason).to.match(/not valid JSON/);
       const e = await api(fx.tb, 'PUT', `/api/queues/${V}/aq-2`, '[]', { 'content-type': 'application/json' });
@@ -51,7 +60,9 @@ describe('management API: actions', () => {
     });
 
     it('415s a body that is not JSON', async () => {
-      const r = await api(fx.tb, 'PUT', `/api/queues/${V}/aq-4`, 'durable=true', { 'content-type': 'application/x-www-form-urlencoded' });
+      const r = await api(fx.tb, 'PUT', `/api/queues/${V}/aq-4`, 'durable=true', {
+        'content-type': 'application/x-www-form-urlencoded',
+      });
       expect(r.status).to.equal(415);
     });
 
@@ -115,7 +126,9 @@ describe('management API: actions', () => {
       await ch.consume('dq-3', () => undefined);
       await api(fx.tb, 'DELETE', `/api/queues/${V}/dq-3`);
       await cancelled;
-      expect((await api(fx.tb, 'GET', `/api/consumers/${V}`)).body.filter((c: any) => c.queue === 'dq-3')).to.have.length(0);
+      expect(
+        (await api(fx.tb, 'GET', `/api/consumers/${V}`)).body.filter((c: any) => c.queue === 'dq-3'),
+      ).to.have.length(0);
     });
   });
 
@@ -173,13 +186,27 @@ describe('management API: actions', () => {
       await api(fx.tb, 'PUT', `/api/queues/${V}/bq-1`, {});
       const b = await api(fx.tb, 'POST', `/api/bindings/${V}/e/bx-1/q/bq-1`, { routingKey: 'orders.#' });
       expect(b.status).to.equal(201);
-      expect(b.body).to.include({ source: 'bx-1', destination: 'bq-1', destinationType: 'queue', routingKey: 'orders.#', propertiesKey: 'orders.#' });
-      const p = await api(fx.tb, 'POST', `/api/exchanges/${V}/bx-1/publish`, { routingKey: 'orders.eu', payload: 'hi' });
+      expect(b.body).to.include({
+        source: 'bx-1',
+        destination: 'bq-1',
+        destinationType: 'queue',
+        routingKey: 'orders.#',
+        propertiesKey: 'orders.#',
+      });
+      const p = await api(fx.tb, 'POST', `/api/exchanges/${V}/bx-1/publish`, {
+        routingKey: 'orders.eu',
+        payload: 'hi',
+      });
       expect(p.body).to.deep.equal({ routed: true, queues: 1 });
       const del = await api(fx.tb, 'DELETE', `/api/bindings/${V}/e/bx-1/q/bq-1/${encodeURIComponent('orders.#')}`);
       expect(del.status).to.equal(204);
-      expect((await api(fx.tb, 'POST', `/api/exchanges/${V}/bx-1/publish`, { routingKey: 'orders.eu', payload: 'hi' })).body.routed).to.equal(false);
-      expect((await api(fx.tb, 'DELETE', `/api/bindings/${V}/e/bx-1/q/bq-1/${encodeURIComponent('orders.#')}`)).status).to.equal(404);
+      expect(
+        (await api(fx.tb, 'POST', `/api/exchanges/${V}/bx-1/publish`, { routingKey: 'orders.eu', payload: 'hi' })).body
+          .routed,
+      ).to.equal(false);
+      expect(
+        (await api(fx.tb, 'DELETE', `/api/bindings/${V}/e/bx-1/q/bq-1/${encodeURIComponent('orders.#')}`)).status,
+      ).to.equal(404);
     });
 
     it('binds with arguments and exchange to exchange', async () => {
@@ -187,12 +214,24 @@ describe('management API: actions', () => {
       await api(fx.tb, 'PUT', `/api/exchanges/${V}/bx-3`, { type: 'headers' });
       await api(fx.tb, 'PUT', `/api/queues/${V}/bq-2`, {});
       expect((await api(fx.tb, 'POST', `/api/bindings/${V}/e/bx-2/e/bx-3`, {})).status).to.equal(201);
-      const hb = await api(fx.tb, 'POST', `/api/bindings/${V}/e/bx-3/q/bq-2`, { arguments: { 'x-match': 'all', kind: 'pdf' } });
+      const hb = await api(fx.tb, 'POST', `/api/bindings/${V}/e/bx-3/q/bq-2`, {
+        arguments: { 'x-match': 'all', kind: 'pdf' },
+      });
       expect(hb.status).to.equal(201);
-      const r1 = await api(fx.tb, 'POST', `/api/exchanges/${V}/bx-2/publish`, { payload: 'a', properties: { headers: { kind: 'pdf' } } });
-      const r2 = await api(fx.tb, 'POST', `/api/exchanges/${V}/bx-2/publish`, { payload: 'b', properties: { headers: { kind: 'png' } } });
+      const r1 = await api(fx.tb, 'POST', `/api/exchanges/${V}/bx-2/publish`, {
+        payload: 'a',
+        properties: { headers: { kind: 'pdf' } },
+      });
+      const r2 = await api(fx.tb, 'POST', `/api/exchanges/${V}/bx-2/publish`, {
+        payload: 'b',
+        properties: { headers: { kind: 'png' } },
+      });
       expect([r1.body.routed, r2.body.routed]).to.deep.equal([true, false]);
-      const del = await api(fx.tb, 'DELETE', `/api/bindings/${V}/e/bx-3/q/bq-2/${encodeURIComponent(hb.body.propertiesKey)}`);
+      const del = await api(
+        fx.tb,
+        'DELETE',
+        `/api/bindings/${V}/e/bx-3/q/bq-2/${encodeURIComponent(hb.body.propertiesKey)}`,
+      );
       expect(del.status).to.equal(204);
     });
 
@@ -203,7 +242,9 @@ describe('management API: actions', () => {
       const bad = await api(fx.tb, 'POST', `/api/bindings/${V}/e/amq.direct/q/bq-3`, { routingKey: 7 });
       expect(bad.status).to.equal(400);
       expect(bad.body.field).to.equal('routingKey');
-      const hdr = await api(fx.tb, 'POST', `/api/bindings/${V}/e/amq.headers/q/bq-3`, { arguments: { 'x-match': 'sometimes' } });
+      const hdr = await api(fx.tb, 'POST', `/api/bindings/${V}/e/amq.headers/q/bq-3`, {
+        arguments: { 'x-match': 'sometimes' },
+      });
       expect(hdr.status).to.equal(409);
       expect(hdr.body.code).to.equal(406);
       expect((await api(fx.tb, 'POST', `/api/bindings/${V}/e/amq.default/q/bq-3`, {})).status).to.equal(403);
@@ -231,13 +272,20 @@ describe('management API: actions', () => {
       const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertQueue('mq-2');
       const bytes = Buffer.from([0, 255, 1, 254]);
-      await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.default/publish`, { routingKey: 'mq-2', payload: bytes.toString('base64'), payloadEncoding: 'base64' });
+      await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.default/publish`, {
+        routingKey: 'mq-2',
+        payload: bytes.toString('base64'),
+        payloadEncoding: 'base64',
+      });
       const m = await ch.get('mq-2', { noAck: true });
       expect(m && Buffer.from(m.content).equals(bytes)).to.equal(true);
     });
 
     it('reports an unroutable message; 404s an unknown exchange; 403s an internal one', async () => {
-      const un = await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.direct/publish`, { routingKey: 'nobody', payload: 'x' });
+      const un = await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.direct/publish`, {
+        routingKey: 'nobody',
+        payload: 'x',
+      });
       expect(un.status).to.equal(200);
       expect(un.body).to.deep.equal({ routed: false, queues: 0 });
       expect((await api(fx.tb, 'POST', `/api/exchanges/${V}/nope/publish`, { payload: 'x' })).status).to.equal(404);
@@ -247,15 +295,24 @@ describe('management API: actions', () => {
     });
 
     it('400s bad properties, payload and encoding naming the field', async () => {
-      const a = await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.direct/publish`, { payload: 'x', properties: { priority: 'high' } });
+      const a = await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.direct/publish`, {
+        payload: 'x',
+        properties: { priority: 'high' },
+      });
       expect(a.status).to.equal(400);
       expect(a.body.field).to.equal('properties');
       expect(a.body.reason).to.match(/priority/);
       const b = await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.direct/publish`, { payload: 42 });
       expect(b.body.field).to.equal('payload');
-      const c = await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.direct/publish`, { payload: 'x', payloadEncoding: 'hex' });
+      const c = await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.direct/publish`, {
+        payload: 'x',
+        payloadEncoding: 'hex',
+      });
       expect(c.body.field).to.equal('payloadEncoding');
-      const d = await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.direct/publish`, { payload: '!!!', payloadEncoding: 'base64' });
+      const d = await api(fx.tb, 'POST', `/api/exchanges/${V}/amq.direct/publish`, {
+        payload: '!!!',
+        payloadEncoding: 'base64',
+      });
       expect(d.body.field).to.equal('payload');
     });
 
@@ -279,7 +336,14 @@ describe('management API: actions', () => {
       const peek = await api(fx.tb, 'POST', `/api/queues/${V}/gq-1/get`, { count: 2 });
       expect(peek.status).to.equal(200);
       expect(peek.body.map((m: any) => m.payload)).to.deep.equal(['one', 'two']);
-      expect(peek.body[0]).to.include({ exchange: '', routingKey: 'gq-1', redelivered: false, payloadEncoding: 'string', payloadBytes: 3, messageCount: 2 });
+      expect(peek.body[0]).to.include({
+        exchange: '',
+        routingKey: 'gq-1',
+        redelivered: false,
+        payloadEncoding: 'string',
+        payloadBytes: 3,
+        messageCount: 2,
+      });
       expect(peek.body[0].properties.headers).to.deep.equal({ s: 'one' });
       expect((await ch.checkQueue('gq-1')).messageCount).to.equal(3);
       const take = await api(fx.tb, 'POST', `/api/queues/${V}/gq-1/get`, { count: 10, ackMode: 'ack' });
@@ -303,7 +367,9 @@ describe('management API: actions', () => {
     it('400s a bad count or ackMode, 404s an unknown queue', async () => {
       await api(fx.tb, 'PUT', `/api/queues/${V}/gq-3`, {});
       expect((await api(fx.tb, 'POST', `/api/queues/${V}/gq-3/get`, { count: 0 })).body.field).to.equal('count');
-      expect((await api(fx.tb, 'POST', `/api/queues/${V}/gq-3/get`, { ackMode: 'reject' })).body.field).to.equal('ackMode');
+      expect((await api(fx.tb, 'POST', `/api/queues/${V}/gq-3/get`, { ackMode: 'reject' })).body.field).to.equal(
+        'ackMode',
+      );
       expect((await api(fx.tb, 'POST', `/api/queues/${V}/nope/get`, {})).status).to.equal(404);
     });
   });
@@ -319,7 +385,10 @@ describe('management API: actions', () => {
       const err = await errored;
       expect(err.code).to.equal(320);
       expect(err.message).to.match(/maintenance window/);
-      await waitFor(() => [...brokerInternals(fx.tb.broker).allConnections()].every((c) => c.id !== id), 'the connection to go');
+      await waitFor(
+        () => [...brokerInternals(fx.tb.broker).allConnections()].every((c) => c.id !== id),
+        'the connection to go',
+      );
       expect((await api(fx.tb, 'DELETE', `/api/connections/${id}`)).status).to.equal(404);
     });
   });

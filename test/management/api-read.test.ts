@@ -49,7 +49,16 @@ describe('management API: reading', () => {
       const r = await api(fx.tb, 'GET', '/api/queues');
       expect(r.status).to.equal(200);
       const q = (r.body as any[]).find((x) => x.name === 'rq-1');
-      expect(q).to.include({ vhost: '/', exclusive: false, messagesReady: 2, messagesUnacked: 0, messages: 2, readyBytes: 11, consumers: 0, published: 2 });
+      expect(q).to.include({
+        vhost: '/',
+        exclusive: false,
+        messagesReady: 2,
+        messagesUnacked: 0,
+        messages: 2,
+        readyBytes: 11,
+        consumers: 0,
+        published: 2,
+      });
       expect(q.arguments).to.deep.equal({ 'x-max-length': 100 });
       expect(q.oldestMessageAgeMs).to.be.at.least(25);
       expect(q.rates).to.have.all.keys('publish', 'deliver', 'redeliver', 'ack', 'deadLetter');
@@ -73,7 +82,14 @@ describe('management API: reading', () => {
       expect(r.status).to.equal(200);
       expect(r.body.consumers).to.equal(1);
       expect(r.body.consumerDetails).to.have.length(1);
-      expect(r.body.consumerDetails[0]).to.include({ consumerTag, queue: 'rq-2', prefetch: 7, unacked: 0, noAck: false, active: true });
+      expect(r.body.consumerDetails[0]).to.include({
+        consumerTag,
+        queue: 'rq-2',
+        prefetch: 7,
+        unacked: 0,
+        noAck: false,
+        active: true,
+      });
       expect(r.body.bindings.map((b: any) => [b.source, b.routingKey])).to.deep.equal([['amq.direct', 'k2']]);
     });
 
@@ -108,7 +124,12 @@ describe('management API: reading', () => {
       const r = await api(fx.tb, 'GET', '/api/exchanges');
       const names = (r.body as any[]).map((x) => x.name);
       expect(names).to.include.members(['', 'amq.direct', 'amq.fanout', 'amq.topic', 'amq.headers', 'rx-1']);
-      expect((r.body as any[]).find((x) => x.name === 'rx-1')).to.include({ type: 'topic', durable: true, autoDelete: false, internal: false });
+      expect((r.body as any[]).find((x) => x.name === 'rx-1')).to.include({
+        type: 'topic',
+        durable: true,
+        autoDelete: false,
+        internal: false,
+      });
       const one = await api(fx.tb, 'GET', `/api/exchanges/${V}/rx-1`);
       expect(one.body).to.include({ name: 'rx-1', type: 'topic' });
       const dflt = await api(fx.tb, 'GET', `/api/exchanges/${V}/amq.default`);
@@ -126,7 +147,15 @@ describe('management API: reading', () => {
       const mine = (all.body as any[]).filter((b) => b.destination === 'rq-3');
       expect(mine).to.have.length(2);
       const topic = mine.find((b) => b.source === 'amq.topic');
-      expect(topic).to.deep.equal({ vhost: '/', source: 'amq.topic', destination: 'rq-3', destinationType: 'queue', routingKey: 'a.*', arguments: {}, propertiesKey: 'a.*' });
+      expect(topic).to.deep.equal({
+        vhost: '/',
+        source: 'amq.topic',
+        destination: 'rq-3',
+        destinationType: 'queue',
+        routingKey: 'a.*',
+        arguments: {},
+        propertiesKey: 'a.*',
+      });
       const between = await api(fx.tb, 'GET', `/api/bindings/${V}/e/rx-2/q/rq-3`);
       expect(between.body).to.have.length(1);
       expect(between.body[0].propertiesKey).to.match(/^~[\w-]{10}$/);
@@ -151,7 +180,15 @@ describe('management API: reading', () => {
       const one = await api(fx.tb, 'GET', `/api/connections/${c.id}`);
       expect(one.body.channelDetails).to.have.length(c.channels);
       const chans = await api(fx.tb, 'GET', `/api/connections/${c.id}/channels`);
-      expect(chans.body[0]).to.include.keys('connection', 'number', 'consumers', 'unacked', 'unconfirmed', 'prefetch', 'globalPrefetch');
+      expect(chans.body[0]).to.include.keys(
+        'connection',
+        'number',
+        'consumers',
+        'unacked',
+        'unconfirmed',
+        'prefetch',
+        'globalPrefetch',
+      );
       expect((await api(fx.tb, 'GET', '/api/connections/nope')).status).to.equal(404);
       void conn;
     });
@@ -166,7 +203,15 @@ describe('management API: reading', () => {
       await waitFor(() => held.length === 3, '3 deliveries');
       const consumers = await api(fx.tb, 'GET', `/api/consumers/${V}`);
       const c = (consumers.body as any[]).find((x) => x.queue === 'rq-5');
-      expect(c).to.include({ prefetch: 3, unacked: 3, noAck: false, exclusive: false, priority: 0, active: true, peer: '127.0.0.1' });
+      expect(c).to.include({
+        prefetch: 3,
+        unacked: 3,
+        noAck: false,
+        exclusive: false,
+        priority: 0,
+        active: true,
+        peer: '127.0.0.1',
+      });
       const channels = await api(fx.tb, 'GET', '/api/channels');
       const chan = (channels.body as any[]).find((x) => x.connection === c.connection && x.number === c.channel);
       expect(chan).to.include({ consumers: 1, unacked: 3, prefetch: 3, state: 'open' });
@@ -196,10 +241,14 @@ describe('management API: reading', () => {
       // fetch will not override Host; use node:http
       const { request } = await import('node:http');
       const status = await new Promise<number>((resolve, reject) => {
-        const req = request(fx.tb.broker.managementUrl! + '/api/overview', { headers: { host: 'evil.example:80' } }, (res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        });
+        const req = request(
+          fx.tb.broker.managementUrl! + '/api/overview',
+          { headers: { host: 'evil.example:80' } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          },
+        );
         req.on('error', reject).end();
       });
       expect(status).to.equal(403);
@@ -213,7 +262,9 @@ describe('management API: reading', () => {
     });
 
     it('checks credentials when given: 401 for wrong ones, 200 for guest', async () => {
-      const bad = await api(fx.tb, 'GET', '/api/overview', undefined, { authorization: `Basic ${Buffer.from('guest:nope').toString('base64')}` });
+      const bad = await api(fx.tb, 'GET', '/api/overview', undefined, {
+        authorization: `Basic ${Buffer.from('guest:nope').toString('base64')}`,
+      });
       expect(bad.status).to.equal(401);
       expect(bad.headers.get('www-authenticate')).to.match(/^Basic/);
       const good = await api(fx.tb, 'GET', '/api/overview', undefined, { authorization: GUEST_AUTH });
@@ -225,24 +276,30 @@ describe('management API: reading', () => {
         .flat()
         .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
       if (external === undefined) {
-        console.warn('    (skipped: this machine has no non-loopback IPv4 address; test/unit/management/guard.test.ts covers the decision)');
+        console.warn(
+          '    (skipped: this machine has no non-loopback IPv4 address; test/unit/management/guard.test.ts covers the decision)',
+        );
         this.skip();
       }
       const wide = await startBroker({ host: '0.0.0.0' });
       try {
         const port = new URL(wide.broker.managementUrl!).port;
-        const remote = `http://${external!.address}:${port}`;
+        const remote = `http://${external.address}:${port}`;
         expect((await fetch(`${remote}/api/overview`)).status).to.equal(401);
         const guest = await fetch(`${remote}/api/overview`, { headers: { authorization: GUEST_AUTH } });
         expect(guest.status).to.equal(403);
-        expect(((await guest.json()) as { reason: string }).reason).to.match(/user 'guest' can only connect via localhost/);
+        expect(((await guest.json()) as { reason: string }).reason).to.match(
+          /user 'guest' can only connect via localhost/,
+        );
         const local = await fetch(`http://127.0.0.1:${port}/api/users/ops`, {
           method: 'PUT',
           headers: { authorization: GUEST_AUTH, 'content-type': 'application/json' },
           body: JSON.stringify({ password: 'ops-pw', tags: ['administrator'] }),
         });
         expect(local.status).to.equal(201);
-        const ops = await fetch(`${remote}/api/overview`, { headers: { authorization: `Basic ${Buffer.from('ops:ops-pw').toString('base64')}` } });
+        const ops = await fetch(`${remote}/api/overview`, {
+          headers: { authorization: `Basic ${Buffer.from('ops:ops-pw').toString('base64')}` },
+        });
         expect(ops.status).to.equal(200);
       } finally {
         await wide.stop();

@@ -16,7 +16,14 @@ function guestHash(): string {
 const RABBIT_EXPORT = {
   rabbit_version: '3.13.0',
   // guest/guest in RabbitMQ's salted SHA-256 (the hash rabbitmqctl exports for it)
-  users: [{ name: 'guest', password_hash: guestHash(), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: ['administrator'] }],
+  users: [
+    {
+      name: 'guest',
+      password_hash: guestHash(),
+      hashing_algorithm: 'rabbit_password_hashing_sha256',
+      tags: ['administrator'],
+    },
+  ],
   vhosts: [{ name: '/' }],
   permissions: [{ user: 'guest', vhost: '/', configure: '.*', write: '.*', read: '.*' }],
   policies: [],
@@ -25,11 +32,24 @@ const RABBIT_EXPORT = {
     { name: 'dlx', vhost: '/', type: 'fanout', durable: true, auto_delete: false, internal: false, arguments: {} },
   ],
   queues: [
-    { name: 'orders.eu', vhost: '/', durable: true, auto_delete: false, arguments: { 'x-dead-letter-exchange': 'dlx', 'x-max-length': 1000 } },
+    {
+      name: 'orders.eu',
+      vhost: '/',
+      durable: true,
+      auto_delete: false,
+      arguments: { 'x-dead-letter-exchange': 'dlx', 'x-max-length': 1000 },
+    },
     { name: 'dead', vhost: '/', durable: true, auto_delete: false, arguments: {} },
   ],
   bindings: [
-    { source: 'orders', vhost: '/', destination: 'orders.eu', destination_type: 'queue', routing_key: 'eu.#', arguments: {} },
+    {
+      source: 'orders',
+      vhost: '/',
+      destination: 'orders.eu',
+      destination_type: 'queue',
+      routing_key: 'eu.#',
+      arguments: {},
+    },
     { source: 'dlx', vhost: '/', destination: 'dead', destination_type: 'queue', routing_key: '', arguments: {} },
   ],
 };
@@ -90,7 +110,9 @@ describe('definitions (export and import)', () => {
     expect(a.status).to.equal(400);
     expect(a.body).to.deep.include({ error: 'bad_request', field: 'queues[0].durable' });
     expect(a.body.reason).to.equal('queues[0].durable: expected true or false, got "yes"');
-    const b = await api(fx.tb, 'POST', '/api/definitions', { bindings: [{ source: 'x', destination: 'q', destination_type: 'topic' }] });
+    const b = await api(fx.tb, 'POST', '/api/definitions', {
+      bindings: [{ source: 'x', destination: 'q', destination_type: 'topic' }],
+    });
     expect(b.body.field).to.equal('bindings[0].destination_type');
     const c = await api(fx.tb, 'POST', '/api/definitions', { queuez: [] });
     expect(c.body.field).to.equal('queuez');
@@ -145,7 +167,9 @@ describe('definitions (export and import)', () => {
           () => undefined,
           (e: Error) => e,
         );
-        expect(err2?.message).to.match(/definitions file '.*bad\.json': exchanges\[0\] \(exchange 'x'\): invalid exchange type 'x-random'/);
+        expect(err2?.message).to.match(
+          /definitions file '.*bad\.json': exchanges\[0\] \(exchange 'x'\): invalid exchange type 'x-random'/,
+        );
       } finally {
         await tmp.remove();
       }

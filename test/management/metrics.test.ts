@@ -24,7 +24,14 @@ describe('GET /metrics (Prometheus)', () => {
       expect(['gauge', 'counter', 'histogram'], f.name).to.include(f.type);
       if (f.type === 'counter') expect(f.name).to.match(/_total$/);
     }
-    for (const name of ['switchyard_connections', 'switchyard_channels', 'switchyard_store_size_bytes', 'process_resident_memory_bytes', 'switchyard_commit_latency_seconds', 'switchyard_confirm_latency_seconds']) {
+    for (const name of [
+      'switchyard_connections',
+      'switchyard_channels',
+      'switchyard_store_size_bytes',
+      'process_resident_memory_bytes',
+      'switchyard_commit_latency_seconds',
+      'switchyard_confirm_latency_seconds',
+    ]) {
       expect(families.has(name), name).to.equal(true);
     }
   });
@@ -35,7 +42,7 @@ describe('GET /metrics (Prometheus)', () => {
     await ch.assertQueue('idle-q');
     for (let i = 0; i < 10; i++) await ch.sendToQueue('metrics-q', Buffer.from(`m${i}`), { persistent: true });
     const got = [];
-    for (let i = 0; i < 4; i++) got.push((await ch.get('metrics-q'))!);
+    for (let i = 0; i < 4; i++) got.push(await ch.get('metrics-q'));
     for (const m of got.slice(0, 3)) ch.ack(m as never);
     ch.nack(got[3] as never, false, true); // back to the head, redelivered next time
     const again = await ch.get('metrics-q');
@@ -123,19 +130,26 @@ describe('GET /metrics (Prometheus)', () => {
   it('streams 20,000 queues in bounded chunks, yielding to the event loop between them', async () => {
     const vhost = brokerInternals(fx.tb.broker).vhost('/')!;
     for (let i = 0; i < 20_000; i++) {
-      vhost.declareQueue({ queue: `bulk-${i}`, passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} }, 'test');
+      vhost.declareQueue(
+        { queue: `bulk-${i}`, passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} },
+        'test',
+      );
     }
     const chunks: number[] = [];
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 0);
     const seen: number[] = [];
     try {
-      await streamMetrics(brokerInternals(fx.tb.broker), async (chunk) => {
-        chunks.push(chunk.split('\n').length);
-        seen.push(ticks);
-        await new Promise((r) => setImmediate(r));
-        await new Promise((r) => setTimeout(r, 1));
-      }, true);
+      await streamMetrics(
+        brokerInternals(fx.tb.broker),
+        async (chunk) => {
+          chunks.push(chunk.split('\n').length);
+          seen.push(ticks);
+          await new Promise((r) => setImmediate(r));
+          await new Promise((r) => setTimeout(r, 1));
+        },
+        true,
+      );
     } finally {
       clearInterval(ticker);
     }
@@ -161,8 +175,12 @@ describe('GET /metrics (Prometheus)', () => {
   it('drops the series of a deleted queue', async () => {
     const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('gone-q');
-    expect(valueOf(parseExposition((await scrape()).text), 'switchyard_queue_messages_ready', { queue: 'gone-q' })).to.equal(0);
+    expect(
+      valueOf(parseExposition((await scrape()).text), 'switchyard_queue_messages_ready', { queue: 'gone-q' }),
+    ).to.equal(0);
     await ch.deleteQueue('gone-q');
-    expect(valueOf(parseExposition((await scrape()).text), 'switchyard_queue_messages_ready', { queue: 'gone-q' })).to.equal(undefined);
+    expect(
+      valueOf(parseExposition((await scrape()).text), 'switchyard_queue_messages_ready', { queue: 'gone-q' }),
+    ).to.equal(undefined);
   });
 });

@@ -30,7 +30,9 @@ describe('peek: POST /api/queues/{vhost}/{name}/get with ackMode "peek", and `sw
     await ch.sendToQueue('pk-limit', Buffer.from('precious'), { persistent: true });
     for (let i = 0; i < 5; i++) {
       const got = await peek('pk-limit');
-      expect(got.map((m) => [m.payload, m.redelivered, m.deliveryCount, m.messageCount])).to.deep.equal([['precious', false, 0, 0]]);
+      expect(got.map((m) => [m.payload, m.redelivered, m.deliveryCount, m.messageCount])).to.deep.equal([
+        ['precious', false, 0, 0],
+      ]);
     }
     // The CLI's default `get` is the same peek.
     for (let i = 0; i < 3; i++) {
@@ -83,7 +85,8 @@ describe('peek: POST /api/queues/{vhost}/{name}/get with ackMode "peek", and `sw
     expect(all.map((m) => m.payload)).to.deep.equal(['high', 'low-1', 'low-2']);
     // delivered in the order peek showed
     const order: string[] = [];
-    for (let m = await ch.get('pk-order', { noAck: true }); m; m = await ch.get('pk-order', { noAck: true })) order.push(text(m));
+    for (let m = await ch.get('pk-order', { noAck: true }); m; m = await ch.get('pk-order', { noAck: true }))
+      order.push(text(m));
     expect(order).to.deep.equal(['high', 'low-1', 'low-2']);
   });
 

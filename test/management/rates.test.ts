@@ -14,7 +14,11 @@ describe('RateSampler', () => {
     const q = new FakeQueue();
     const queues = [q];
     let published = 0;
-    const s = new RateSampler(() => queues, () => published, { intervalMs: 2000, windowMs: 4000, historySize: 3 });
+    const s = new RateSampler(
+      () => queues,
+      () => published,
+      { intervalMs: 2000, windowMs: 4000, historySize: 3 },
+    );
     s.sample(T0);
     q.counters.published = 20;
     q.messageCount = 20;
@@ -42,7 +46,11 @@ describe('RateSampler', () => {
 
   it('counts a queue created between samples from zero at the last sample', () => {
     const queues: FakeQueue[] = [];
-    const s = new RateSampler(() => queues, () => 0, { intervalMs: 2000 });
+    const s = new RateSampler(
+      () => queues,
+      () => 0,
+      { intervalMs: 2000 },
+    );
     s.sample(T0);
     const q = new FakeQueue();
     queues.push(q);
@@ -55,7 +63,11 @@ describe('RateSampler', () => {
     const a = new FakeQueue();
     const b = new FakeQueue();
     let queues = [a, b];
-    const s = new RateSampler(() => queues, () => 0, { intervalMs: 1000, windowMs: 1000 });
+    const s = new RateSampler(
+      () => queues,
+      () => 0,
+      { intervalMs: 1000, windowMs: 1000 },
+    );
     s.sample(T0);
     a.counters.delivered = 100;
     b.counters.delivered = 100;
@@ -69,7 +81,10 @@ describe('RateSampler', () => {
 
   it('never reports negative rates and uses at least one second of elapsed time', () => {
     const q = new FakeQueue();
-    const s = new RateSampler(() => [q], () => 0);
+    const s = new RateSampler(
+      () => [q],
+      () => 0,
+    );
     s.sample(T0);
     q.counters.published = 5;
     expect(s.queueRates(q, T0 + 10).publish).to.equal(5);

@@ -31,21 +31,31 @@ describe('SDK: amqplib migration (issue 11 item 20)', function () {
       await brokerInternals(fx.tb.broker).access.addUser('al ice', 'p@ss:w/rd');
       brokerInternals(fx.tb.broker).access.setPermissions('al ice', '/', { configure: '', write: '', read: '' });
       const base = new URL(fx.tb.url);
-      const withUser = (user: string, password: string): string => `ws://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${base.host}`;
-      const err = await connect(withUser('al ice', 'wrong')).then(() => expect.fail('logged in'), (e: BrokerError) => e);
+      const withUser = (user: string, password: string): string =>
+        `ws://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${base.host}`;
+      const err = await connect(withUser('al ice', 'wrong')).then(
+        () => expect.fail('logged in'),
+        (e: BrokerError) => e,
+      );
       expect(err.code).to.equal(403);
       const conn = await connect(withUser('al ice', 'p@ss:w/rd'));
       fx.conns.push(conn);
       const ch = await conn.createChannel();
       // The user is alice, who may not configure anything: guest could.
-      const refused = await ch.assertQueue('q').then(() => expect.fail('declared'), (e: BrokerError) => e);
+      const refused = await ch.assertQueue('q').then(
+        () => expect.fail('declared'),
+        (e: BrokerError) => e,
+      );
       expect(refused.code).to.equal(403);
       expect(refused.message).to.contain("user 'al ice'");
     });
 
     it('refuses an amqp:// URL with a TypeError saying to use ws://', async () => {
       const port = new URL(fx.tb.url).port;
-      const err = await connect(`amqp://guest:guest@127.0.0.1:${port}`).then(() => expect.fail('connected'), (e: unknown) => e);
+      const err = await connect(`amqp://guest:guest@127.0.0.1:${port}`).then(
+        () => expect.fail('connected'),
+        (e: unknown) => e,
+      );
       expect(err).to.be.instanceOf(TypeError);
       expect((err as Error).message).to.match(/AMQP 0-9-1 URL: Switchyard clients speak WebSocket, e\.g\. ws:\/\//);
     });
@@ -88,15 +98,22 @@ describe('SDK: amqplib migration (issue 11 item 20)', function () {
       fx.tb = await fx.tb.restart();
       ({ ch } = await open(fx.tb.url, fx.conns));
       const bodies: string[] = [];
-      for (let m = await ch.get('dm', { noAck: true }); m !== false; m = await ch.get('dm', { noAck: true })) bodies.push(m.content.toString());
+      for (let m = await ch.get('dm', { noAck: true }); m !== false; m = await ch.get('dm', { noAck: true }))
+        bodies.push(m.content.toString());
       expect(bodies).to.deep.equal(['two', 'true', 'both']);
     });
 
     it('throws a TypeError when persistent and deliveryMode disagree, or for another deliveryMode', async () => {
       const { ch } = await open(fx.tb.url, fx.conns);
-      expect(() => ch.sendToQueue('q', 'x', { persistent: true, deliveryMode: 1 })).to.throw(TypeError, /persistent \(true\) and options.deliveryMode \(1\) disagree/);
+      expect(() => ch.sendToQueue('q', 'x', { persistent: true, deliveryMode: 1 })).to.throw(
+        TypeError,
+        /persistent \(true\) and options.deliveryMode \(1\) disagree/,
+      );
       expect(() => ch.sendToQueue('q', 'x', { persistent: false, deliveryMode: true })).to.throw(TypeError, /disagree/);
-      expect(() => ch.sendToQueue('q', 'x', { deliveryMode: 3 as 2 })).to.throw(TypeError, /deliveryMode must be 1 or false .* 2 or true/);
+      expect(() => ch.sendToQueue('q', 'x', { deliveryMode: 3 as 2 })).to.throw(
+        TypeError,
+        /deliveryMode must be 1 or false .* 2 or true/,
+      );
       expect(ch.state).to.equal('open');
     });
   });
@@ -104,12 +121,15 @@ describe('SDK: amqplib migration (issue 11 item 20)', function () {
   describe('publish / sendToQueue callback (amqplib ConfirmChannel)', () => {
     it('calls back with null on the confirm, and with the BrokerError on a nack, without an unhandled rejection', async () => {
       const { ch } = await open(fx.tb.url, fx.conns);
-      await ch.assertQueue('full', { durable: false, arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } });
+      await ch.assertQueue('full', {
+        durable: false,
+        arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' },
+      });
       await ch.assertQueue('ok', { durable: false });
       const results: (Error | null)[] = [];
       const seen = await unhandledRejections(async () => {
         await new Promise<void>((resolve) => {
-          ch.publish('', 'ok', 'a', {}, (err) => {
+          void ch.publish('', 'ok', 'a', {}, (err) => {
             results.push(err);
             resolve();
           });
@@ -148,23 +168,32 @@ describe('SDK: amqplib migration (issue 11 item 20)', function () {
       const { ch } = await open(fx.tb.url, fx.conns);
       expect(() => ch.publish('', 'q', 'x', {}, 'cb' as never)).to.throw(TypeError, /callback must be a function/);
       const cb = (): void => undefined;
-      expect(() => ch.sendToQueue('q', 'x', cb as never)).to.throw(TypeError, /options must be an object \(a confirm callback goes after it/);
+      expect(() => ch.sendToQueue('q', 'x', cb as never)).to.throw(
+        TypeError,
+        /options must be an object \(a confirm callback goes after it/,
+      );
     });
   });
 
   describe('amqplib options', () => {
-    it('assertQueue takes amqplib\'s overflow and queueMode shorthands', async () => {
+    it("assertQueue takes amqplib's overflow and queueMode shorthands", async () => {
       const { ch } = await open(fx.tb.url, fx.conns);
       await ch.assertQueue('capped', { durable: false, maxLength: 1, overflow: 'reject-publish', queueMode: 'lazy' });
       await ch.sendToQueue('capped', 'fits');
-      const err = await ch.sendToQueue('capped', 'refused').then(() => expect.fail('accepted'), (e: BrokerError) => e);
+      const err = await ch.sendToQueue('capped', 'refused').then(
+        () => expect.fail('accepted'),
+        (e: BrokerError) => e,
+      );
       expect(err.code).to.equal(406);
       expect(err.message).to.match(/is full \(x-overflow reject-publish\)/);
     });
 
     it('refuses CC / BCC (sender-selected distribution) rather than dropping them', async () => {
       const { ch } = await open(fx.tb.url, fx.conns);
-      expect(() => ch.publish('amq.direct', 'a', 'x', { CC: ['b'] } as never)).to.throw(TypeError, /CC \/ options.BCC .* not supported/);
+      expect(() => ch.publish('amq.direct', 'a', 'x', { CC: ['b'] } as never)).to.throw(
+        TypeError,
+        /CC \/ options.BCC .* not supported/,
+      );
       expect(() => ch.publish('amq.direct', 'a', 'x', { BCC: 'b' } as never)).to.throw(TypeError, /not supported/);
     });
   });

@@ -4,7 +4,11 @@ import { useBroker } from '../helpers/broker.js';
 import { nextEvent, sleep, waitFor } from '../helpers/client.js';
 import { wiredConnect } from '../helpers/wire.js';
 
-const settled = <T>(p: Promise<T>): Promise<'resolved' | 'rejected'> => p.then(() => 'resolved' as const, () => 'rejected' as const);
+const settled = <T>(p: Promise<T>): Promise<'resolved' | 'rejected'> =>
+  p.then(
+    () => 'resolved' as const,
+    () => 'rejected' as const,
+  );
 
 describe('SDK publisher backpressure', function () {
   this.timeout(20_000);
@@ -34,9 +38,11 @@ describe('SDK publisher backpressure', function () {
       expect(ch.outstandingConfirms).to.equal(50);
       wire().release();
       await Promise.all(publishes);
-      expect(wire().sentOf('publish').map((f) => Buffer.from(f.content).toString())).to.deep.equal(
-        Array.from({ length: 50 }, (_, i) => String(i)),
-      );
+      expect(
+        wire()
+          .sentOf('publish')
+          .map((f) => Buffer.from(f.content).toString()),
+      ).to.deep.equal(Array.from({ length: 50 }, (_, i) => String(i)));
       expect(ch.outstandingConfirms).to.equal(0);
     });
 
@@ -48,7 +54,11 @@ describe('SDK publisher backpressure', function () {
       const publishes = [1, 2, 3, 4].map((i) => ch.sendToQueue('order', Buffer.from(String(i))));
       const purged = ch.purgeQueue('order');
       await sleep(30);
-      expect(wire().sent.filter((f) => f.type === 'publish' || f.type === 'queuePurge').map((f) => f.type)).to.deep.equal(['publish', 'publish']);
+      expect(
+        wire()
+          .sent.filter((f) => f.type === 'publish' || f.type === 'queuePurge')
+          .map((f) => f.type),
+      ).to.deep.equal(['publish', 'publish']);
       wire().release();
       await Promise.all(publishes);
       expect((await purged).messageCount).to.equal(4);
@@ -72,11 +82,17 @@ describe('SDK publisher backpressure', function () {
     });
 
     it('validates the option', async () => {
-      const err = await connect(fx.tb.url, { maxUnconfirmed: 1.5 }).then(() => undefined, (e: unknown) => e);
+      const err = await connect(fx.tb.url, { maxUnconfirmed: 1.5 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).to.be.instanceOf(RangeError);
       expect((err as Error).message).to.equal('options.maxUnconfirmed must be a non-negative integer (0: no limit)');
       const { conn } = await wired();
-      expect(() => conn.createChannel({ maxUnconfirmed: 'x' as unknown as number })).to.throw(TypeError, 'options.maxUnconfirmed must be a number');
+      expect(() => conn.createChannel({ maxUnconfirmed: 'x' as unknown as number })).to.throw(
+        TypeError,
+        'options.maxUnconfirmed must be a number',
+      );
     });
   });
 
@@ -101,7 +117,11 @@ describe('SDK publisher backpressure', function () {
       ch.ackAll();
       await sleep(50);
       expect(wire().sentOf('publish').length).to.equal(sentBefore);
-      expect(wire().sentOf('queueDeclare').map((f) => f.queue)).to.not.include('blk2');
+      expect(
+        wire()
+          .sentOf('queueDeclare')
+          .map((f) => f.queue),
+      ).to.not.include('blk2');
       expect(wire().sentOf('ack').length).to.equal(1);
       expect(await Promise.race([settled(p), sleep(20).then(() => 'pending')])).to.equal('pending');
       wire().inject({ type: 'unblocked', channel: 0 });
@@ -147,9 +167,15 @@ describe('SDK publisher backpressure', function () {
     it('rejects with the broker nack when one of them was refused, after all of them settled', async () => {
       const { conn } = await wired();
       const ch = await conn.createChannel();
-      await ch.assertQueue('full', { durable: false, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+      await ch.assertQueue('full', {
+        durable: false,
+        arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' },
+      });
       const results = ['a', 'b', 'c'].map((x) => settled(ch.sendToQueue('full', Buffer.from(x))));
-      const err = await ch.waitForConfirms().then(() => undefined, (e: unknown) => e);
+      const err = await ch.waitForConfirms().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).to.be.instanceOf(BrokerError);
       expect(await Promise.all(results)).to.deep.equal(['resolved', 'rejected', 'rejected']);
       await ch.purgeQueue('full');
@@ -165,7 +191,10 @@ describe('SDK publisher backpressure', function () {
       void settled(ch.publish('no-such-exchange', 'k', Buffer.from('x')));
       const waited = ch.waitForConfirms();
       wire().release();
-      const err = await waited.then(() => undefined, (e: unknown) => e);
+      const err = await waited.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect((err as BrokerError).code).to.equal(404);
       await waitFor(() => ch.state === 'closed', 'channel closed');
     });

@@ -68,9 +68,18 @@ describe('SDK consumer ergonomics and payload helpers', function () {
 
     it('validates concurrency and requeueOnError', async () => {
       const ch = await channel();
-      expect(() => ch.consume('q', () => undefined, { concurrency: -1 })).to.throw(RangeError, 'options.concurrency must be an integer from 0 to 4294967295');
-      expect(() => ch.consume('q', () => undefined, { concurrency: 'x' as unknown as number })).to.throw(TypeError, 'options.concurrency must be a number');
-      expect(() => ch.consume('q', () => undefined, { requeueOnError: 'yes' as unknown as boolean })).to.throw(TypeError, 'options.requeueOnError must be a boolean');
+      expect(() => ch.consume('q', () => undefined, { concurrency: -1 })).to.throw(
+        RangeError,
+        'options.concurrency must be an integer from 0 to 4294967295',
+      );
+      expect(() => ch.consume('q', () => undefined, { concurrency: 'x' as unknown as number })).to.throw(
+        TypeError,
+        'options.concurrency must be a number',
+      );
+      expect(() => ch.consume('q', () => undefined, { requeueOnError: 'yes' as unknown as boolean })).to.throw(
+        TypeError,
+        'options.requeueOnError must be a boolean',
+      );
     });
   });
 
@@ -79,7 +88,7 @@ describe('SDK consumer ergonomics and payload helpers', function () {
       const ch = await channel();
       await fill(ch, 'boom', 1);
       const errors: [unknown, Msg | null][] = [];
-      ch.on('consumer-error', (err, msg) => errors.push([err, msg as Msg | null]));
+      ch.on('consumer-error', (err, msg) => errors.push([err, msg]));
       const seen: Msg[] = [];
       await ch.consume('boom', (m) => {
         seen.push(m!);
@@ -123,7 +132,7 @@ describe('SDK consumer ergonomics and payload helpers', function () {
       await fill(ch, 'settled', 2);
       let errors = 0;
       ch.on('consumer-error', () => errors++);
-      await ch.consume('settled', async (m) => {
+      await ch.consume('settled', (m) => {
         if (text(m) === '0') m!.ack();
         else ch.ack(m!, true); // multiple: settles this one (and any earlier)
         throw new Error('after settling');
@@ -138,9 +147,13 @@ describe('SDK consumer ergonomics and payload helpers', function () {
       const warnings: string[] = [];
       const ch = await channel({ logger: { warn: (message) => warnings.push(message) } });
       await fill(ch, 'quiet', 1);
-      await ch.consume('quiet', () => {
-        throw new Error('nobody listens');
-      }, { requeueOnError: false });
+      await ch.consume(
+        'quiet',
+        () => {
+          throw new Error('nobody listens');
+        },
+        { requeueOnError: false },
+      );
       await waitFor(() => warnings.length === 1, 'a warning');
       expect(warnings[0]).to.equal('consumer callback failed');
     });

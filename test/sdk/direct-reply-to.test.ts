@@ -20,7 +20,11 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
   const fx = useBroker();
 
   /** Makes `requester` consume replies and send a request; the request as the responder got it. */
-  async function request(requester: Channel, responder: Channel, replies: Msg[]): Promise<Msg & { consumerTag: string }> {
+  async function request(
+    requester: Channel,
+    responder: Channel,
+    replies: Msg[],
+  ): Promise<Msg & { consumerTag: string }> {
     const { consumerTag } = await requester.consume(REPLY_QUEUE, (m) => m && replies.push(m), { noAck: true });
     await responder.assertQueue('rpc', { durable: false });
     await requester.sendToQueue('rpc', 'ping', { replyTo: REPLY_QUEUE, correlationId: 'c1' });
@@ -52,20 +56,24 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
   it('refuses an acknowledging reply consumer and a second one on the channel (406, as RabbitMQ)', async () => {
     const { conn, ch } = await open(fx.tb.url, fx.conns);
     const closed = channelError(ch);
-    await ch.consume(REPLY_QUEUE, () => undefined).then(
-      () => expect.fail('consumed in ack mode'),
-      (err: BrokerError) => expect(err.code).to.equal(406),
-    );
+    await ch
+      .consume(REPLY_QUEUE, () => undefined)
+      .then(
+        () => expect.fail('consumed in ack mode'),
+        (err: BrokerError) => expect(err.code).to.equal(406),
+      );
     expect((await closed).message).to.match(/reply consumer cannot acknowledge/);
     const ch2 = await conn.createChannel();
     await ch2.consume(REPLY_QUEUE, () => undefined, { noAck: true });
-    await ch2.consume(REPLY_QUEUE, () => undefined, { noAck: true }).then(
-      () => expect.fail('second reply consumer'),
-      (err: BrokerError) => {
-        expect(err.code).to.equal(406);
-        expect(err.message).to.match(/reply consumer already set/);
-      },
-    );
+    await ch2
+      .consume(REPLY_QUEUE, () => undefined, { noAck: true })
+      .then(
+        () => expect.fail('second reply consumer'),
+        (err: BrokerError) => {
+          expect(err.code).to.equal(406);
+          expect(err.message).to.match(/reply consumer already set/);
+        },
+      );
   });
 
   it('refuses a request with replyTo amq.rabbitmq.reply-to from a channel without a reply consumer', async () => {
@@ -90,18 +98,25 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
     const req = await request(requester, responder, replies);
     const replyTo = req.properties.replyTo!;
     expect(await responder.checkQueue(replyTo)).to.deep.equal({ queue: replyTo, messageCount: 0, consumerCount: 1 });
-    expect(await responder.assertQueue(REPLY_QUEUE)).to.deep.equal({ queue: REPLY_QUEUE, messageCount: 0, consumerCount: 1 });
+    expect(await responder.assertQueue(REPLY_QUEUE)).to.deep.equal({
+      queue: REPLY_QUEUE,
+      messageCount: 0,
+      consumerCount: 1,
+    });
     await reqConn.close();
     const returned: string[] = [];
     responder.on('return', (m) => returned.push(m.fields.routingKey));
     await responder.sendToQueue(replyTo, 'lost'); // resolves: confirmed, dropped
     await responder.publish('', replyTo, 'lost too', { mandatory: true });
     expect(returned).to.deep.equal([replyTo]);
-    const err = await responder.checkQueue(replyTo).then(() => expect.fail('still there'), (e: BrokerError) => e);
+    const err = await responder.checkQueue(replyTo).then(
+      () => expect.fail('still there'),
+      (e: BrokerError) => e,
+    );
     expect(err.code).to.equal(404);
   });
 
-  it('cannot be used to receive another channel\'s replies', async () => {
+  it("cannot be used to receive another channel's replies", async () => {
     const { ch: victim } = await open(fx.tb.url, fx.conns);
     const { ch: responder } = await open(fx.tb.url, fx.conns);
     const victimReplies: Msg[] = [];
@@ -111,7 +126,12 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
     fx.conns.push(attackerConn);
     // The reply name is not a queue: consuming from it is 404.
     const a1 = await attackerConn.createChannel();
-    const err = await a1.consume(replyTo, () => undefined, { noAck: true }).then(() => expect.fail('consumed'), (e: BrokerError) => e);
+    const err = await a1
+      .consume(replyTo, () => undefined, { noAck: true })
+      .then(
+        () => expect.fail('consumed'),
+        (e: BrokerError) => e,
+      );
     expect(err.code).to.equal(404);
     // Its own reply consumer gets its own, different name; the victim's replies stay the victim's.
     const a2 = await attackerConn.createChannel();
@@ -119,9 +139,11 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
     await a2.consume(REPLY_QUEUE, (m) => m && stolen.push(m), { noAck: true });
     await a2.sendToQueue('rpc', 'mine', { replyTo: REPLY_QUEUE });
     const own = await responder.get('rpc', { noAck: true });
-    expect(own && own.properties.replyTo).to.match(REPLY_NAME).and.not.equal(replyTo);
+    expect(own && own.properties.replyTo)
+      .to.match(REPLY_NAME)
+      .and.not.equal(replyTo);
     await responder.sendToQueue(replyTo, 'for the victim');
-    await waitFor(() => victimReplies.length === 1, 'the victim\'s reply');
+    await waitFor(() => victimReplies.length === 1, "the victim's reply");
     await sleep(20);
     expect(stolen).to.deep.equal([]);
   });
@@ -157,7 +179,9 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
     await requester.consume(REPLY_QUEUE, (m) => m && replies.push(m), { noAck: true });
     await requester.sendToQueue('rpc', 'x', { replyTo: REPLY_QUEUE });
     const again = await responder.get('rpc', { noAck: true });
-    expect(again && again.properties.replyTo).to.match(REPLY_NAME).and.not.equal(req.properties.replyTo);
+    expect(again && again.properties.replyTo)
+      .to.match(REPLY_NAME)
+      .and.not.equal(req.properties.replyTo);
   });
 
   it('drops (returns, if mandatory) replies for a requester whose socket is backed up, instead of buffering them', async () => {
@@ -167,12 +191,30 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
     try {
       raw.send({ type: 'channelOpen', channel: 1 });
       await raw.waitFor((f) => f.type === 'channelOpenOk');
-      raw.send({ type: 'consume', channel: 1, rid: 1, queue: REPLY_QUEUE, consumerTag: 'replies', noAck: true, exclusive: false, priority: 0, arguments: {} });
+      raw.send({
+        type: 'consume',
+        channel: 1,
+        rid: 1,
+        queue: REPLY_QUEUE,
+        consumerTag: 'replies',
+        noAck: true,
+        exclusive: false,
+        priority: 0,
+        arguments: {},
+      });
       await raw.waitFor((f) => f.type === 'consumeOk');
       const { ch: responder } = await open(tb.url, conns);
       await responder.assertQueue('rpc', { durable: false });
-      raw.send({ type: 'publish', channel: 1, exchange: '', routingKey: 'rpc', mandatory: false, properties: { replyTo: REPLY_QUEUE }, content: new Uint8Array(1) });
-      await waitFor(() => raw.frames.some((f) => f.type === 'publishAck'), 'the request\'s confirm');
+      raw.send({
+        type: 'publish',
+        channel: 1,
+        exchange: '',
+        routingKey: 'rpc',
+        mandatory: false,
+        properties: { replyTo: REPLY_QUEUE },
+        content: new Uint8Array(1),
+      });
+      await waitFor(() => raw.frames.some((f) => f.type === 'publishAck'), "the request's confirm");
       const req = await responder.get('rpc', { noAck: true });
       if (req === false) throw new Error('no request');
       // The requester stops reading: the broker's writes pile up until its high-water mark.
@@ -190,7 +232,11 @@ describe('SDK: direct reply-to (amq.rabbitmq.reply-to)', function () {
       // 40 MB of replies; the broker handed the requester only what its socket could take.
       expect(returned).to.be.greaterThan(N / 2);
       (raw.ws as unknown as { _socket: Socket })._socket.resume();
-      await waitFor(() => raw.frames.filter((f) => f.type === 'deliver').length === N - returned, 'the replies that were sent', 20_000);
+      await waitFor(
+        () => raw.frames.filter((f) => f.type === 'deliver').length === N - returned,
+        'the replies that were sent',
+        20_000,
+      );
     } finally {
       raw.ws.terminate();
       await closeAll(conns);

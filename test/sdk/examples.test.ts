@@ -36,7 +36,9 @@ describe('SDK examples (client-sdk/examples) as tests', function () {
 
   it('work queue: every task done exactly once, shared among the workers', async () => {
     const { doneBy } = await workQueue(fx.tb.url, { tasks: 24, workers: 3 });
-    const all = Object.values(doneBy).flat().sort((a, b) => a - b);
+    const all = Object.values(doneBy)
+      .flat()
+      .sort((a, b) => a - b);
     expect(all).to.deep.equal(Array.from({ length: 24 }, (_, i) => i));
     expect(Object.values(doneBy).every((ids) => ids.length > 0)).to.equal(true, JSON.stringify(doneBy));
   });
@@ -55,13 +57,21 @@ describe('SDK examples (client-sdk/examples) as tests', function () {
 
   it('retry with DLQ: transient failures succeed on retry, broken jobs end in the dead-letter queue', async function () {
     if (!(await brokerDeadLetters(fx.tb.url))) {
-      console.log('      NOTICE: skipped - the broker does not dead-letter rejected messages (x-dead-letter-exchange) yet');
+      console.log(
+        '      NOTICE: skipped - the broker does not dead-letter rejected messages (x-dead-letter-exchange) yet',
+      );
       this.skip();
     }
     const { succeeded, dead } = await retryWithDlq(fx.tb.url, { jobs: 10, maxAttempts: 3, retryDelayMs: 30 });
     expect(succeeded).to.deep.equal([
-      { id: 1, attempt: 1 }, { id: 2, attempt: 1 }, { id: 3, attempt: 2 }, { id: 4, attempt: 1 },
-      { id: 6, attempt: 2 }, { id: 7, attempt: 1 }, { id: 8, attempt: 1 }, { id: 9, attempt: 2 },
+      { id: 1, attempt: 1 },
+      { id: 2, attempt: 1 },
+      { id: 3, attempt: 2 },
+      { id: 4, attempt: 1 },
+      { id: 6, attempt: 2 },
+      { id: 7, attempt: 1 },
+      { id: 8, attempt: 1 },
+      { id: 9, attempt: 2 },
     ]);
     expect(dead).to.deep.equal([
       { id: 0, attempt: 3, reason: 'rejected', queue: 'example.jobs' },

@@ -60,7 +60,8 @@ describe('SDK heartbeats', function () {
       const frozenAt = freeze();
       const err = await errored;
       const detectedAfter = Date.now() - frozenAt;
-      if (process.env["SDK_TEST_VERBOSE"]) console.log(`      client detected a frozen broker after ${detectedAfter} ms`);
+      if (process.env['SDK_TEST_VERBOSE'])
+        console.log(`      client detected a frozen broker after ${detectedAfter} ms`);
       expect(err.message).to.match(/heartbeat timeout/);
       expect(conn.state).to.equal('closed');
       // Nothing arrives after the freeze, so the silence began at most at frozenAt: the
@@ -112,7 +113,7 @@ describe('SDK heartbeats', function () {
       const lastSent = wire().lastSentAt;
       await closed;
       const silentFor = Date.now() - lastSent;
-      if (process.env["SDK_TEST_VERBOSE"]) console.log(`      broker dropped the silent client after ${silentFor} ms`);
+      if (process.env['SDK_TEST_VERBOSE']) console.log(`      broker dropped the silent client after ${silentFor} ms`);
       expect(silentFor).to.be.at.least(2 * HB - CLOCK, `dropped after ${silentFor} ms of silence`);
       // The broker checks for silence on a quarter-interval tick: it acts within 2.25 intervals.
       expect(silentFor).to.be.at.most(2 * HB + BROKER_TICK + SLACK, `dropped after ${silentFor} ms of silence`);

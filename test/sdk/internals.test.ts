@@ -1,12 +1,24 @@
 import { expect } from 'chai';
 import {
-  ChannelOutgoing, ConfirmTracker, Fifo, Topology, backoffDelay, resolveConnectOptions, resolveReconnectOptions,
+  ChannelOutgoing,
+  ConfirmTracker,
+  Fifo,
+  Topology,
+  backoffDelay,
+  resolveConnectOptions,
+  resolveReconnectOptions,
   type OutgoingIo,
 } from '@switchyard/client/internal';
 import type { Frame, FrameOf } from '@switchyard/client/protocol';
 
 const publish = (n: number): FrameOf<'publish'> => ({
-  type: 'publish', channel: 1, exchange: '', routingKey: 'q', mandatory: false, properties: null, content: new Uint8Array(n),
+  type: 'publish',
+  channel: 1,
+  exchange: '',
+  routingKey: 'q',
+  mandatory: false,
+  properties: null,
+  content: new Uint8Array(n),
 });
 
 describe('SDK internals', () => {
@@ -26,21 +38,47 @@ describe('SDK internals', () => {
 
     it('defaults: 100 ms, x2, 30 s cap, half jitter, unlimited attempts, 10,000 publishes / 64 MiB buffered', () => {
       expect(resolveReconnectOptions(true)).to.deep.equal({
-        initialDelayMs: 100, maxDelayMs: 30_000, multiplier: 2, jitter: 0.5, maxAttempts: Infinity,
-        maxBufferedPublishes: 10_000, maxBufferedBytes: 64 * 1024 * 1024,
+        initialDelayMs: 100,
+        maxDelayMs: 30_000,
+        multiplier: 2,
+        jitter: 0.5,
+        maxAttempts: Infinity,
+        maxBufferedPublishes: 10_000,
+        maxBufferedBytes: 64 * 1024 * 1024,
       });
       expect(resolveReconnectOptions(false)).to.equal(undefined);
       expect(resolveReconnectOptions(undefined)).to.equal(undefined);
     });
 
     it('validates every setting with a message naming it', () => {
-      expect(() => resolveReconnectOptions('yes')).to.throw(TypeError, 'options.reconnect must be a boolean or an object');
-      expect(() => resolveReconnectOptions({ jitter: 2 })).to.throw(RangeError, 'options.reconnect.jitter must be a number from 0 to 1');
-      expect(() => resolveReconnectOptions({ maxAttempts: 0 })).to.throw(RangeError, 'options.reconnect.maxAttempts must be an integer from 1 to Infinity');
-      expect(() => resolveReconnectOptions({ initialDelayMs: '5' })).to.throw(TypeError, 'options.reconnect.initialDelayMs must be a number');
-      expect(() => resolveReconnectOptions({ initialDelayMs: 500, maxDelayMs: 100 })).to.throw(RangeError, 'options.reconnect.maxDelayMs must not be smaller than initialDelayMs');
-      expect(() => resolveConnectOptions({ maxUnconfirmed: -2 }, 'test')).to.throw(RangeError, 'options.maxUnconfirmed must be a non-negative integer (0: no limit)');
-      expect(() => resolveConnectOptions({ logger: 5 as never }, 'test')).to.throw(TypeError, 'options.logger must be an object');
+      expect(() => resolveReconnectOptions('yes')).to.throw(
+        TypeError,
+        'options.reconnect must be a boolean or an object',
+      );
+      expect(() => resolveReconnectOptions({ jitter: 2 })).to.throw(
+        RangeError,
+        'options.reconnect.jitter must be a number from 0 to 1',
+      );
+      expect(() => resolveReconnectOptions({ maxAttempts: 0 })).to.throw(
+        RangeError,
+        'options.reconnect.maxAttempts must be an integer from 1 to Infinity',
+      );
+      expect(() => resolveReconnectOptions({ initialDelayMs: '5' })).to.throw(
+        TypeError,
+        'options.reconnect.initialDelayMs must be a number',
+      );
+      expect(() => resolveReconnectOptions({ initialDelayMs: 500, maxDelayMs: 100 })).to.throw(
+        RangeError,
+        'options.reconnect.maxDelayMs must not be smaller than initialDelayMs',
+      );
+      expect(() => resolveConnectOptions({ maxUnconfirmed: -2 }, 'test')).to.throw(
+        RangeError,
+        'options.maxUnconfirmed must be a non-negative integer (0: no limit)',
+      );
+      expect(() => resolveConnectOptions({ logger: 5 as never }, 'test')).to.throw(
+        TypeError,
+        'options.logger must be an object',
+      );
     });
   });
 
@@ -48,8 +86,22 @@ describe('SDK internals', () => {
     it('records and forgets exchanges, queues and bindings; deleting an exchange drops its bindings', () => {
       const t = new Topology();
       t.recordExchange({ name: 'x', type: 'direct', durable: true, autoDelete: false, internal: false, arguments: {} });
-      t.recordExchange({ name: 'amq.direct', type: 'direct', durable: true, autoDelete: false, internal: false, arguments: {} });
-      t.recordQueue({ name: 'q', serverNamed: false, durable: true, exclusive: false, autoDelete: false, arguments: {} });
+      t.recordExchange({
+        name: 'amq.direct',
+        type: 'direct',
+        durable: true,
+        autoDelete: false,
+        internal: false,
+        arguments: {},
+      });
+      t.recordQueue({
+        name: 'q',
+        serverNamed: false,
+        durable: true,
+        exclusive: false,
+        autoDelete: false,
+        arguments: {},
+      });
       t.recordBinding({ kind: 'queue', destination: 'q', source: 'x', routingKey: 'a', arguments: {} });
       t.recordBinding({ kind: 'queue', destination: 'q', source: 'x', routingKey: 'a', arguments: {} });
       t.recordBinding({ kind: 'queue', destination: 'q', source: 'other', routingKey: 'a', arguments: {} });
@@ -64,7 +116,14 @@ describe('SDK internals', () => {
 
     it('forgets an auto-delete queue when its last consumer of this connection is cancelled', () => {
       const t = new Topology();
-      t.recordQueue({ name: 'ad', serverNamed: false, durable: false, exclusive: false, autoDelete: true, arguments: {} });
+      t.recordQueue({
+        name: 'ad',
+        serverNamed: false,
+        durable: false,
+        exclusive: false,
+        autoDelete: true,
+        arguments: {},
+      });
       t.consumerAdded('ad');
       t.consumerAdded('ad');
       t.consumerCancelled('ad');
@@ -75,7 +134,14 @@ describe('SDK internals', () => {
 
     it('renames server-named queues and translates every old name to the latest one', () => {
       const t = new Topology();
-      t.recordQueue({ name: 'amq.gen-1', serverNamed: true, durable: false, exclusive: true, autoDelete: false, arguments: {} });
+      t.recordQueue({
+        name: 'amq.gen-1',
+        serverNamed: true,
+        durable: false,
+        exclusive: true,
+        autoDelete: false,
+        arguments: {},
+      });
       t.recordBinding({ kind: 'queue', destination: 'amq.gen-1', source: 'x', routingKey: '', arguments: {} });
       t.renameQueue('amq.gen-1', 'amq.gen-2');
       t.renameQueue('amq.gen-2', 'amq.gen-3');
@@ -83,13 +149,27 @@ describe('SDK internals', () => {
       expect(t.resolve('amq.gen-2')).to.equal('amq.gen-3');
       expect([...t.queues.keys()]).to.deep.equal(['amq.gen-3']);
       expect([...t.bindings.values()][0]!.destination).to.equal('amq.gen-3');
-      const p = t.translate({ ...publish(0), routingKey: 'amq.gen-1', properties: { replyTo: 'amq.gen-2', messageId: 'm' } }) as FrameOf<'publish'>;
+      const p = t.translate({
+        ...publish(0),
+        routingKey: 'amq.gen-1',
+        properties: { replyTo: 'amq.gen-2', messageId: 'm' },
+      }) as FrameOf<'publish'>;
       expect(p.routingKey).to.equal('amq.gen-3');
       expect(p.properties).to.deep.equal({ replyTo: 'amq.gen-3', messageId: 'm' });
       // Through a named exchange the routing key is not a queue name.
       const viaExchange = t.translate({ ...publish(0), exchange: 'x', routingKey: 'amq.gen-1' }) as FrameOf<'publish'>;
       expect(viaExchange.routingKey).to.equal('amq.gen-1');
-      const consume = t.translate({ type: 'consume', channel: 1, rid: 1, queue: 'amq.gen-1', consumerTag: '', noAck: false, exclusive: false, priority: 0, arguments: {} });
+      const consume = t.translate({
+        type: 'consume',
+        channel: 1,
+        rid: 1,
+        queue: 'amq.gen-1',
+        consumerTag: '',
+        noAck: false,
+        exclusive: false,
+        priority: 0,
+        arguments: {},
+      });
       expect((consume as FrameOf<'consume'>).queue).to.equal('amq.gen-3');
       const untouched: Frame = { type: 'qos', channel: 1, rid: 2, prefetchCount: 1, global: false };
       expect(t.translate(untouched)).to.equal(untouched);
@@ -103,7 +183,11 @@ describe('SDK internals', () => {
       for (const r of ['a', 'b', 'c', 'd', 'e']) t.add(r);
       t.ack(2, true);
       t.nack(4, false, new Error('no'));
-      expect(settled).to.deep.equal([['a', undefined], ['b', undefined], ['d', 'no']]);
+      expect(settled).to.deep.equal([
+        ['a', undefined],
+        ['b', undefined],
+        ['d', 'no'],
+      ]);
       expect(t.takeOutstanding()).to.deep.equal(['c', 'e']);
       expect(t.outstanding).to.equal(0);
       expect(t.add('c')).to.equal(1);
@@ -143,7 +227,10 @@ describe('SDK internals', () => {
       const { o, out } = harness(0, () => room-- > 0);
       o.linked = false;
       const kept = o.publish(publish(3));
-      const refused = await o.publish(publish(3)).then(() => undefined, (e: Error) => e.name);
+      const refused = await o.publish(publish(3)).then(
+        () => undefined,
+        (e: Error) => e.name,
+      );
       expect(refused).to.equal('PublishBufferFullError');
       expect(out.length).to.equal(0);
       o.linked = true;

@@ -1,6 +1,19 @@
 import { expect } from 'chai';
-import { ConnectionClosedError, PublishBufferFullError, connect, type ConsumeMessage, type ReconnectingInfo } from '@switchyard/client';
-import { createNodeTransport, nodePlatform, openConnection, type Platform, type Transport, type TransportHandlers } from '@switchyard/client/internal';
+import {
+  ConnectionClosedError,
+  PublishBufferFullError,
+  connect,
+  type ConsumeMessage,
+  type ReconnectingInfo,
+} from '@switchyard/client';
+import {
+  createNodeTransport,
+  nodePlatform,
+  openConnection,
+  type Platform,
+  type Transport,
+  type TransportHandlers,
+} from '@switchyard/client/internal';
 import { decodeAll, encodeFrame } from '@switchyard/client/protocol';
 import { RestartableBroker } from '../helpers/broker.js';
 import { nextEvent, sleep, waitFor, type Connection, type ConnectOptions } from '../helpers/client.js';
@@ -98,10 +111,20 @@ describe('SDK automatic recovery', function () {
       const err = await closed;
       // (The broker still accepts connections for a moment while it shuts down, so a fast
       // first attempt may briefly succeed and start the count again: compare the tail.)
-      expect(events.slice(-6)).to.deep.equal(['reconnecting 1', 'reconnecting 2', 'reconnecting 3', 'recovery-failed', 'error', 'channel close']);
+      expect(events.slice(-6)).to.deep.equal([
+        'reconnecting 1',
+        'reconnecting 2',
+        'reconnecting 3',
+        'recovery-failed',
+        'error',
+        'channel close',
+      ]);
       expect(err).to.be.instanceOf(ConnectionClosedError);
       expect(err!.message).to.match(/could not recover the connection .* \(3 attempts\)/);
-      const rejection = await pending.then(() => undefined, (e: unknown) => e);
+      const rejection = await pending.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(rejection).to.be.instanceOf(Error);
       expect(conn.state).to.equal('closed');
     });
@@ -118,7 +141,10 @@ describe('SDK automatic recovery', function () {
       await conn.close();
       expect(conn.state).to.equal('closed');
       expect(ch.state).to.equal('closed');
-      const rejection = await buffered.then(() => undefined, (e: unknown) => e);
+      const rejection = await buffered.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(rejection).to.be.instanceOf(ConnectionClosedError);
       expect(conn.bufferedPublishes).to.equal(0);
       await rb.start();
@@ -143,9 +169,10 @@ describe('SDK automatic recovery', function () {
       const platform: Platform<Buffer> = {
         ...nodePlatform,
         // The first session is real; later ones meet a broker that refuses the credentials.
-        createTransport: (url, handlers) => (++sessions === 1 ? createNodeTransport(url, handlers) : refusingTransport(handlers)),
+        createTransport: (url, handlers) =>
+          ++sessions === 1 ? createNodeTransport(url, handlers) : refusingTransport(handlers),
       };
-      const conn = (await openConnection(platform, rb.url, FAST)) as Connection;
+      const conn = await openConnection(platform, rb.url, FAST);
       conns.push(conn);
       const failed = nextEvent<Error>(conn, 'recovery-failed');
       conn.on('error', () => undefined);
@@ -160,9 +187,10 @@ describe('SDK automatic recovery', function () {
       const platform: Platform<Buffer> = {
         ...nodePlatform,
         // Session 2 meets a broker that completes the handshake and then says nothing more.
-        createTransport: (url, handlers) => (++sessions === 2 ? silentTransport(handlers) : createNodeTransport(url, handlers)),
+        createTransport: (url, handlers) =>
+          ++sessions === 2 ? silentTransport(handlers) : createNodeTransport(url, handlers),
       };
-      const conn = (await openConnection(platform, rb.url, { ...FAST, connectTimeoutMs: 300 })) as Connection;
+      const conn = await openConnection(platform, rb.url, { ...FAST, connectTimeoutMs: 300 });
       conns.push(conn);
       const ch = await conn.createChannel();
       await ch.assertQueue('stalled', { durable: false });
@@ -239,7 +267,10 @@ describe('SDK automatic recovery', function () {
       expect(text(await other.get('keep-q', { noAck: true }))).to.equal('a');
       expect(await other.get('keep-q', { noAck: true })).to.equal(false);
       const probe = await (await plain()).createChannel();
-      const missing = await probe.checkQueue('tmp-q').then(() => undefined, (e: Error & { code?: number }) => e.code);
+      const missing = await probe.checkQueue('tmp-q').then(
+        () => undefined,
+        (e: Error & { code?: number }) => e.code,
+      );
       expect(missing).to.equal(404);
     });
 
@@ -258,7 +289,9 @@ describe('SDK automatic recovery', function () {
       const { from, to } = await renamed;
       await nextEvent(conn, 'reconnect');
       expect(from).to.equal(queue);
-      expect(to).to.match(/^amq\.gen-/).and.not.equal(queue);
+      expect(to)
+        .to.match(/^amq\.gen-/)
+        .and.not.equal(queue);
       const other = await (await plain()).createChannel();
       await other.publish('logs', '', Buffer.from('via binding'));
       // The old name still works on this connection: publish, check, bind.
@@ -279,12 +312,16 @@ describe('SDK automatic recovery', function () {
       const ch = await conn.createChannel();
       const { queue: replyQueue } = await ch.assertQueue('', { exclusive: true });
       const replies: string[] = [];
-      await ch.consume(replyQueue, (m) => void replies.push(`${m!.properties.correlationId}:${text(m)}`), { noAck: true });
+      await ch.consume(replyQueue, (m) => void replies.push(`${m!.properties.correlationId}:${text(m)}`), {
+        noAck: true,
+      });
       // The server side, on another connection.
       const server = await (await plain()).createChannel();
       await server.assertQueue('rpc', { durable: false });
       await server.consume('rpc', async (m) => {
-        await server.sendToQueue(m!.properties.replyTo!, Buffer.from(text(m).toUpperCase()), { correlationId: m!.properties.correlationId });
+        await server.sendToQueue(m!.properties.replyTo!, Buffer.from(text(m).toUpperCase()), {
+          correlationId: m!.properties.correlationId,
+        });
         m!.ack();
       });
       await ch.sendToQueue('rpc', Buffer.from('one'), { replyTo: replyQueue, correlationId: '1' });
@@ -296,7 +333,9 @@ describe('SDK automatic recovery', function () {
       const server2 = await (await plain()).createChannel();
       await server2.assertQueue('rpc', { durable: false });
       await server2.consume('rpc', async (m) => {
-        await server2.sendToQueue(m!.properties.replyTo!, Buffer.from(text(m).toUpperCase()), { correlationId: m!.properties.correlationId });
+        await server2.sendToQueue(m!.properties.replyTo!, Buffer.from(text(m).toUpperCase()), {
+          correlationId: m!.properties.correlationId,
+        });
         m!.ack();
       });
       await ch.sendToQueue('rpc', Buffer.from('two'), { replyTo: replyQueue, correlationId: '2' });
@@ -394,7 +433,12 @@ describe('SDK automatic recovery', function () {
       const buffered = ch.sendToQueue('x', Buffer.from('x'));
       await ch.close();
       expect(ch.state).to.equal('closed');
-      expect(await buffered.then(() => 'resolved', () => 'rejected')).to.equal('rejected');
+      expect(
+        await buffered.then(
+          () => 'resolved',
+          () => 'rejected',
+        ),
+      ).to.equal('rejected');
       await rb.start();
       await nextEvent(conn, 'reconnect');
       const ch2 = await conn.createChannel();
@@ -409,7 +453,9 @@ describe('SDK automatic recovery', function () {
       await ch.assertQueue('buf', { durable: true });
       await rb.stop();
       await waitFor(() => conn.state === 'reconnecting', 'reconnecting');
-      const publishes = Array.from({ length: 20 }, (_, i) => ch.sendToQueue('buf', Buffer.from(String(i)), { persistent: true }));
+      const publishes = Array.from({ length: 20 }, (_, i) =>
+        ch.sendToQueue('buf', Buffer.from(String(i)), { persistent: true }),
+      );
       expect(conn.bufferedPublishes).to.equal(20);
       expect(ch.outstandingConfirms).to.equal(20);
       await rb.start();
@@ -417,23 +463,35 @@ describe('SDK automatic recovery', function () {
       expect(conn.bufferedPublishes).to.equal(0);
       const other = await (await plain()).createChannel();
       const out: string[] = [];
-      for (let m = await other.get('buf', { noAck: true }); m; m = await other.get('buf', { noAck: true })) out.push(text(m));
+      for (let m = await other.get('buf', { noAck: true }); m; m = await other.get('buf', { noAck: true }))
+        out.push(text(m));
       expect(out).to.deep.equal(Array.from({ length: 20 }, (_, i) => String(i)));
     });
 
     it('rejects a publish beyond maxBufferedPublishes / maxBufferedBytes with PublishBufferFullError', async () => {
-      const { conn } = await wired({ reconnect: { initialDelayMs: 10, jitter: 0, maxBufferedPublishes: 3, maxBufferedBytes: 10 } });
+      const { conn } = await wired({
+        reconnect: { initialDelayMs: 10, jitter: 0, maxBufferedPublishes: 3, maxBufferedBytes: 10 },
+      });
       const ch = await conn.createChannel();
       await ch.assertQueue('small', { durable: true });
       await rb.stop();
       await waitFor(() => conn.state === 'reconnecting', 'reconnecting');
-      const ok = [ch.sendToQueue('small', 'aaaa', { persistent: true }), ch.sendToQueue('small', 'bbbb', { persistent: true })];
+      const ok = [
+        ch.sendToQueue('small', 'aaaa', { persistent: true }),
+        ch.sendToQueue('small', 'bbbb', { persistent: true }),
+      ];
       // 8 bytes buffered: 4 more would exceed maxBufferedBytes (10).
-      const tooBig = await ch.sendToQueue('small', 'cccc').then(() => undefined, (e: unknown) => e);
+      const tooBig = await ch.sendToQueue('small', 'cccc').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(tooBig).to.be.instanceOf(PublishBufferFullError);
       ok.push(ch.sendToQueue('small', 'dd', { persistent: true }));
       // 3 publishes buffered: the count limit.
-      const tooMany = await ch.sendToQueue('small', '').then(() => undefined, (e: unknown) => e);
+      const tooMany = await ch.sendToQueue('small', '').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(tooMany).to.be.instanceOf(PublishBufferFullError);
       expect((tooMany as Error).name).to.equal('PublishBufferFullError');
       expect(ch.state).to.equal('open');
@@ -450,14 +508,17 @@ describe('SDK automatic recovery', function () {
       await ch.sendToQueue('dup', Buffer.from('confirmed'), { persistent: true });
       // The broker stores the next five, but the client never sees their confirms.
       wire().hold();
-      const unconfirmed = Array.from({ length: 5 }, (_, i) => ch.sendToQueue('dup', Buffer.from(`u${i}`), { persistent: true }));
+      const unconfirmed = Array.from({ length: 5 }, (_, i) =>
+        ch.sendToQueue('dup', Buffer.from(`u${i}`), { persistent: true }),
+      );
       const probe = await (await plain()).createChannel();
       for (let i = 0; i < 100 && (await probe.checkQueue('dup')).messageCount < 6; i++) await sleep(10);
       expect((await probe.checkQueue('dup')).messageCount).to.equal(6);
       wire().kill();
       await Promise.all(unconfirmed);
       const out: string[] = [];
-      for (let m = await probe.get('dup', { noAck: true }); m; m = await probe.get('dup', { noAck: true })) out.push(text(m));
+      for (let m = await probe.get('dup', { noAck: true }); m; m = await probe.get('dup', { noAck: true }))
+        out.push(text(m));
       expect(out).to.deep.equal(['confirmed', 'u0', 'u1', 'u2', 'u3', 'u4', 'u0', 'u1', 'u2', 'u3', 'u4']);
     });
 
@@ -509,9 +570,17 @@ function silentTransport(handlers: TransportHandlers): Transport {
       if (!open) return;
       for (const f of decodeAll(bytes)) {
         if (f.type !== 'hello') continue;
-        handlers.onMessage(encodeFrame({
-          type: 'helloOk', channel: 0, heartbeatMs: 0, maxFrameBytes: 1 << 24, maxMessageBytes: 1 << 23, connectionId: 'silent', serverProperties: {},
-        }));
+        handlers.onMessage(
+          encodeFrame({
+            type: 'helloOk',
+            channel: 0,
+            heartbeatMs: 0,
+            maxFrameBytes: 1 << 24,
+            maxMessageBytes: 1 << 23,
+            connectionId: 'silent',
+            serverProperties: {},
+          }),
+        );
       }
     },
     close: end,
@@ -533,7 +602,10 @@ function refusingTransport(handlers: TransportHandlers): Transport {
     send(bytes) {
       if (!open) return;
       for (const f of decodeAll(bytes)) {
-        if (f.type === 'hello') handlers.onMessage(encodeFrame({ type: 'close', channel: 0, code: 403, message: 'ACCESS_REFUSED - login refused' }));
+        if (f.type === 'hello')
+          handlers.onMessage(
+            encodeFrame({ type: 'close', channel: 0, code: 403, message: 'ACCESS_REFUSED - login refused' }),
+          );
         if (f.type === 'closeOk') end();
       }
     },

@@ -12,11 +12,21 @@ describe('users, vhosts and permissions', function () {
   const fx = useBroker({ noSync: true, tokenSecret: SECRET }, { per: 'suite' });
   before(async () => {
     expect((await api(fx.tb, 'PUT', '/api/users/alice', { password: 'wonderland', tags: [] })).status).to.equal(201);
-    expect((await api(fx.tb, 'PUT', '/api/users/admin2', { password: 'root', tags: ['administrator'] })).status).to.equal(201);
+    expect(
+      (await api(fx.tb, 'PUT', '/api/users/admin2', { password: 'root', tags: ['administrator'] })).status,
+    ).to.equal(201);
     expect((await api(fx.tb, 'PUT', '/api/vhosts/staging')).status).to.equal(201);
     // alice: configure only her own resources, write to exchanges "pub.*" and her queues,
     // read her queues and the exchange "feed"
-    expect((await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', { configure: 'alice\\..*', write: 'pub\\..*|alice\\..*', read: 'alice\\..*|feed' })).status).to.equal(200);
+    expect(
+      (
+        await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', {
+          configure: 'alice\\..*',
+          write: 'pub\\..*|alice\\..*',
+          read: 'alice\\..*|feed',
+        })
+      ).status,
+    ).to.equal(200);
     const { conn } = await adminChannel();
     await conn.close();
   });
@@ -41,7 +51,10 @@ describe('users, vhosts and permissions', function () {
 
   describe('authentication', () => {
     it('refuses a wrong password and an unknown user with 403', async () => {
-      for (const [u, p] of [['alice', 'nope'], ['mallory', 'x']]) {
+      for (const [u, p] of [
+        ['alice', 'nope'],
+        ['mallory', 'x'],
+      ]) {
         const err = await connect(fx.tb.url, { username: u, password: p }).catch((e: unknown) => e);
         expect(err).to.include({ code: 403, name: 'ACCESS_REFUSED' });
         expect((err as Error).message).to.match(new RegExp(`login refused: user '${u}' - invalid credentials`));
@@ -49,7 +62,9 @@ describe('users, vhosts and permissions', function () {
     });
 
     it('refuses a vhost the user has no permissions on with 530', async () => {
-      const err = await connect(fx.tb.url, { username: 'alice', password: 'wonderland', vhost: 'staging' }).catch((e: unknown) => e);
+      const err = await connect(fx.tb.url, { username: 'alice', password: 'wonderland', vhost: 'staging' }).catch(
+        (e: unknown) => e,
+      );
       expect(err).to.include({ code: 530, name: 'NOT_ALLOWED' });
       expect((err as Error).message).to.match(/access to vhost 'staging' refused for user 'alice'/);
     });
@@ -59,7 +74,9 @@ describe('users, vhosts and permissions', function () {
       const conn = await connect(fx.tb.url, { username: '', password: token });
       fx.conns.push(conn);
       const expired = createToken(SECRET, 'alice', -10);
-      expect(await connect(fx.tb.url, { username: '', password: expired }).catch((e: unknown) => e)).to.include({ code: 403 });
+      expect(await connect(fx.tb.url, { username: '', password: expired }).catch((e: unknown) => e)).to.include({
+        code: 403,
+      });
       const forged = createToken('some-other-secret-value', 'alice', 60);
       const err = await connect(fx.tb.url, { username: '', password: forged }).catch((e: unknown) => e);
       expect((err as Error).message).to.match(/bad token signature/);
@@ -73,12 +90,14 @@ describe('users, vhosts and permissions', function () {
     });
 
     it('lets guest in only from loopback', async function () {
-      const external = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+      const external = Object.values(networkInterfaces())
+        .flat()
+        .find((a) => a && a.family === 'IPv4' && !a.internal);
       if (external === undefined) this.skip();
       const wide = await startBroker({ noSync: true, host: '0.0.0.0' });
       try {
         const port = new URL(wide.url).port;
-        const err = await connect(`ws://${external!.address}:${port}`).catch((e: unknown) => e);
+        const err = await connect(`ws://${external.address}:${port}`).catch((e: unknown) => e);
         expect(err).to.include({ code: 403 });
         expect((err as Error).message).to.match(/user 'guest' can only connect via localhost/);
         await (await connect(`ws://127.0.0.1:${port}`)).close();
@@ -92,7 +111,9 @@ describe('users, vhosts and permissions', function () {
     const refused = async (p: Promise<unknown>, kind: string, resource: string): Promise<void> => {
       const err = await p.catch((e: unknown) => e);
       expect(err, `${kind} ${resource} should be refused`).to.include({ code: 403, name: 'ACCESS_REFUSED' });
-      expect((err as Error).message).to.match(new RegExp(`${kind} access to ${resource} in vhost '/' refused for user 'alice'`));
+      expect((err as Error).message).to.match(
+        new RegExp(`${kind} access to ${resource} in vhost '/' refused for user 'alice'`),
+      );
     };
 
     it('configure: declare and delete queues and exchanges', async () => {
@@ -122,7 +143,11 @@ describe('users, vhosts and permissions', function () {
       await ch.assertQueue('alice.q2', { durable: false });
       await ch.get('alice.q2');
       await ch.purgeQueue('alice.q2');
-      await refused(ch.consume('other', () => undefined), 'read', "queue 'other'");
+      await refused(
+        ch.consume('other', () => undefined),
+        'read',
+        "queue 'other'",
+      );
       const ch2 = await conn.createChannel();
       await refused(ch2.get('other'), 'read', "queue 'other'");
       const ch3 = await conn.createChannel();
@@ -141,11 +166,19 @@ describe('users, vhosts and permissions', function () {
     it('applies a permission change to open connections at once', async () => {
       const { conn, ch } = await as('alice', 'wonderland');
       await ch.publish('pub.orders', 'k', Buffer.from('ok'));
-      await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', { configure: 'alice\\..*', write: '', read: 'alice\\..*|feed' });
+      await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', {
+        configure: 'alice\\..*',
+        write: '',
+        read: 'alice\\..*|feed',
+      });
       try {
         await refused(ch.publish('pub.orders', 'k', Buffer.from('now refused')), 'write', "exchange 'pub.orders'");
       } finally {
-        await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', { configure: 'alice\\..*', write: 'pub\\..*|alice\\..*', read: 'alice\\..*|feed' });
+        await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', {
+          configure: 'alice\\..*',
+          write: 'pub\\..*|alice\\..*',
+          read: 'alice\\..*|feed',
+        });
       }
       void conn;
     });
@@ -200,7 +233,11 @@ describe('users, vhosts and permissions', function () {
       expect((await api(fx.tb, 'GET', '/api/overview', undefined, { authorization: alice })).status).to.equal(403);
       const admin = `Basic ${Buffer.from('admin2:root').toString('base64')}`;
       expect((await api(fx.tb, 'GET', '/api/overview', undefined, { authorization: admin })).status).to.equal(200);
-      expect((await api(fx.tb, 'GET', '/api/users')).body.map((u: { name: string }) => u.name)).to.include.members(['guest', 'alice', 'admin2']);
+      expect((await api(fx.tb, 'GET', '/api/users')).body.map((u: { name: string }) => u.name)).to.include.members([
+        'guest',
+        'alice',
+        'admin2',
+      ]);
     });
 
     it('refuses bad requests naming the problem', async () => {

@@ -26,7 +26,11 @@ describe('hostile input (bounded fuzz run)', function () {
   });
 
   it(`the live broker answers bad frames, stays up, keeps its memory and every confirmed message (seed ${seed})`, async () => {
-    const r = (await (fuzzBroker as (o: object) => Promise<BrokerFuzzResult>)({ seconds: 20, frames: 100_000, seed })) as BrokerFuzzResult;
+    const r = await (fuzzBroker as (o: object) => Promise<BrokerFuzzResult>)({
+      seconds: 20,
+      frames: 100_000,
+      seed,
+    });
     expect(r.brokerAlive).to.equal(true);
     expect(r.dlxConsumerAlive, 'a poison message closed the dead-letter consumer').to.equal(true);
     expect(r.probeDeadLettered).to.equal(true);

@@ -17,7 +17,9 @@ describe('limits and browser safety', () => {
     await open(tb.url, fx.conns);
     const err = await connect(tb.url).catch((e: unknown) => e);
     expect(err).to.include({ code: 530, name: 'NOT_ALLOWED' });
-    expect((err as Error).message).to.match(/connection limit reached: the broker allows 2 connections \(maxConnections\)/);
+    expect((err as Error).message).to.match(
+      /connection limit reached: the broker allows 2 connections \(maxConnections\)/,
+    );
   });
 
   it('refuses channels beyond maxChannelsPerConnection (530, connection closed)', async () => {
@@ -39,7 +41,9 @@ describe('limits and browser safety', () => {
     await ch.consume('c', () => undefined);
     const err = await ch.consume('c', () => undefined).catch((e: unknown) => e);
     expect(err).to.include({ code: 406 });
-    expect((err as Error).message).to.match(/consumer limit reached: 1 consumers on channel \d+ \(maxConsumersPerChannel\)/);
+    expect((err as Error).message).to.match(
+      /consumer limit reached: 1 consumers on channel \d+ \(maxConsumersPerChannel\)/,
+    );
   });
 
   it('refuses queues beyond maxQueues (406) but still allows redeclaring existing ones', async () => {
@@ -141,7 +145,16 @@ describe('limits and browser safety', () => {
   });
 
   describe('sockets that have not logged in (issue 11, items 3 and 7)', () => {
-    const hello: Frame = { type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 0, clientProperties: {} };
+    const hello: Frame = {
+      type: 'hello',
+      channel: 0,
+      version: PROTOCOL_VERSION,
+      username: 'guest',
+      password: 'guest',
+      vhost: '/',
+      heartbeatMs: 0,
+      clientProperties: {},
+    };
 
     /** A raw TCP socket that sends `text` and then nothing; resolves when the broker closes it. */
     function halfOpen(port: number, text: string): { socket: Socket; closed: Promise<void> } {
@@ -157,10 +170,17 @@ describe('limits and browser safety', () => {
       const client = Number(new URL(tb.url).port);
       const management = Number(new URL(tb.broker.managementUrl!).port);
       const partial = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'; // headers never end
-      const sockets = [client, management].flatMap((port) => [halfOpen(port, partial), halfOpen(port, partial), halfOpen(port, '')]);
+      const sockets = [client, management].flatMap((port) => [
+        halfOpen(port, partial),
+        halfOpen(port, partial),
+        halfOpen(port, ''),
+      ]);
       const started = Date.now();
       const all = Promise.all(sockets.map((s) => s.closed));
-      const outcome = await Promise.race([all.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 5_000))]);
+      const outcome = await Promise.race([
+        all.then(() => 'closed'),
+        new Promise((r) => setTimeout(() => r('still open'), 5_000)),
+      ]);
       for (const s of sockets) s.socket.destroy();
       expect(outcome).to.equal('closed');
       expect(Date.now() - started).to.be.at.least(250);
@@ -195,7 +215,10 @@ describe('limits and browser safety', () => {
     it('closes a connection that pipelines too many frames behind its hello (506), and stays up', async () => {
       const tb = await fx.start();
       const raw = await RawClient.connect(tb.url, false);
-      const flood: Frame[] = [hello, ...Array.from({ length: 20_000 }, (): Frame => ({ type: 'heartbeat', channel: 0 }))];
+      const flood: Frame[] = [
+        hello,
+        ...Array.from({ length: 20_000 }, (): Frame => ({ type: 'heartbeat', channel: 0 })),
+      ];
       raw.send(...flood);
       const close = await raw.waitFor((f) => f.type === 'close', 5_000);
       expect(close).to.include({ code: 506 });
@@ -212,7 +235,15 @@ describe('limits and browser safety', () => {
       raw.send(
         hello,
         { type: 'channelOpen', channel: 1 },
-        { type: 'publish', channel: 1, exchange: '', routingKey: 'first', mandatory: false, properties: {}, content: Buffer.from('x') } as Frame,
+        {
+          type: 'publish',
+          channel: 1,
+          exchange: '',
+          routingKey: 'first',
+          mandatory: false,
+          properties: {},
+          content: Buffer.from('x'),
+        },
       );
       await raw.waitFor((f) => f.type === 'blocked');
       await new Promise((r) => setTimeout(r, 200));

@@ -24,7 +24,10 @@ describe('login abuse', function () {
 
   it('throttles management API Basic auth with 429 and Retry-After', async () => {
     const tb = await fx.start({ loginThrottle: { maxFailures: 2, windowMs: 60_000, blockMs: 30_000 } });
-    const get = (auth: string) => fetch(`${tb!.broker.managementUrl}/api/overview`, { headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } });
+    const get = (auth: string) =>
+      fetch(`${tb.broker.managementUrl}/api/overview`, {
+        headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` },
+      });
     expect((await get('guest:bad1')).status).to.equal(401);
     expect((await get('guest:bad2')).status).to.equal(401);
     const res = await get('guest:guest');
@@ -37,7 +40,10 @@ describe('login abuse', function () {
 
   it('throttles a management peer even for credentials it used successfully before (one login cache, spec/security.md)', async () => {
     const tb = await fx.start({ loginThrottle: { maxFailures: 2, windowMs: 60_000, blockMs: 30_000 } });
-    const get = (auth: string) => fetch(`${tb.broker.managementUrl}/api/overview`, { headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } });
+    const get = (auth: string) =>
+      fetch(`${tb.broker.managementUrl}/api/overview`, {
+        headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` },
+      });
     expect((await get('guest:guest')).status).to.equal(200);
     expect((await get('guest:bad1')).status).to.equal(401);
     expect((await get('guest:bad2')).status).to.equal(401);
@@ -48,7 +54,11 @@ describe('login abuse', function () {
   it('caps a huge username in log lines', async () => {
     let logged = '';
     const logger = createLogger({ level: 'debug' });
-    logger.clear().add(new winston.transports.Stream({ stream: new Writable({ write: (chunk, _enc, cb) => ((logged += String(chunk)), cb()) }) }));
+    logger.clear().add(
+      new winston.transports.Stream({
+        stream: new Writable({ write: (chunk, _enc, cb) => ((logged += String(chunk)), cb()) }),
+      }),
+    );
     const tb = await fx.start({ logger, loginThrottle: false });
     const huge = 'u'.repeat(2_000_000);
     await connect(tb.url, { username: huge, password: 'x' }).catch(() => undefined);

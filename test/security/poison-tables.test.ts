@@ -33,7 +33,12 @@ describe('poison field tables (spawned broker)', function () {
   function poisonPublish(exchange: string, routingKey: string): Uint8Array {
     const selfRef: unknown[] = [];
     selfRef.push(selfRef);
-    const fields = new Packr({ structuredClone: true, useRecords: false }).pack([exchange, routingKey, false, { headers: { h: selfRef } }]);
+    const fields = new Packr({ structuredClone: true, useRecords: false }).pack([
+      exchange,
+      routingKey,
+      false,
+      { headers: { h: selfRef } },
+    ]);
     const content = Buffer.from('boom');
     const out = Buffer.alloc(11 + fields.length + content.length);
     out.writeUInt32BE(out.length - 4, 0);
@@ -52,7 +57,11 @@ describe('poison field tables (spawned broker)', function () {
     const mgmt = /"management":"(http:\/\/[^"]+)"/.exec(p.output.join('\n'))![1]!;
     const guest = GUEST_AUTH;
     const put = async (path: string, body: unknown) => {
-      const res = await fetch(`${mgmt}${path}`, { method: 'PUT', headers: { authorization: guest, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`${mgmt}${path}`, {
+        method: 'PUT',
+        headers: { authorization: guest, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       expect(res.status, path).to.be.oneOf([200, 201, 204]);
     };
     await put('/api/users/rest', { password: 'rest', tags: [] });
@@ -64,13 +73,20 @@ describe('poison field tables (spawned broker)', function () {
     await ch.assertExchange('rest.dlx', 'fanout', { durable: true });
     await ch.assertQueue('rest.dlq', { durable: true });
     await ch.bindQueue('rest.dlq', 'rest.dlx', '');
-    await ch.assertQueue('rest.ttl', { durable: true, arguments: { 'x-message-ttl': 50, 'x-dead-letter-exchange': 'rest.dlx' } });
+    await ch.assertQueue('rest.ttl', {
+      durable: true,
+      arguments: { 'x-message-ttl': 50, 'x-dead-letter-exchange': 'rest.dlx' },
+    });
     await ch.assertExchange('rest.in', 'direct', { durable: true });
     await ch.bindQueue('rest.ttl', 'rest.in', 'k');
     const received: string[] = [];
-    await ch.consume('rest.dlq', (m) => {
-      if (m) received.push(Buffer.from(m.content).toString());
-    }, { noAck: true });
+    await ch.consume(
+      'rest.dlq',
+      (m) => {
+        if (m) received.push(Buffer.from(m.content).toString());
+      },
+      { noAck: true },
+    );
 
     // The attacker: a bare socket, logged in as the restricted user.
     const ws = new WebSocket(p.url);
@@ -78,14 +94,25 @@ describe('poison field tables (spawned broker)', function () {
     const frames: Frame[] = [];
     ws.on('message', (data: Buffer) => frames.push(...decodeAll(new Uint8Array(data))));
     const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-    ws.send(encodeFrames([
-      { type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'rest', password: 'rest', vhost: '/', heartbeatMs: 0, clientProperties: {} },
-      { type: 'channelOpen', channel: 1 },
-    ]));
+    ws.send(
+      encodeFrames([
+        {
+          type: 'hello',
+          channel: 0,
+          version: PROTOCOL_VERSION,
+          username: 'rest',
+          password: 'rest',
+          vhost: '/',
+          heartbeatMs: 0,
+          clientProperties: {},
+        },
+        { type: 'channelOpen', channel: 1 },
+      ]),
+    );
     ws.send(poisonPublish('rest.in', 'k'));
     await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
     expect(p.child.exitCode, `broker died: ${p.output.slice(-5).join('\n')}`).to.equal(null);
-    const close = frames.find((f) => f.type === 'close') as Extract<Frame, { type: 'close' }> | undefined;
+    const close = frames.find((f): f is Extract<Frame, { type: 'close' }> => f.type === 'close');
     expect(close, JSON.stringify(frames.map((f) => f.type))).to.not.equal(undefined);
     expect(close!.code).to.equal(502);
     expect(close!.message).to.match(/headers\.h/);

@@ -35,7 +35,9 @@ describe('revoking access', function () {
     await ch.assertQueue('bob.a', { durable: false });
     await ch.assertQueue('bob.b', { durable: false });
     const got: string[] = [];
-    const a = await ch.consume('bob.a', (m) => m && got.push(`a:${Buffer.from(m.content).toString()}`), { noAck: true });
+    const a = await ch.consume('bob.a', (m) => m && got.push(`a:${Buffer.from(m.content).toString()}`), {
+      noAck: true,
+    });
     await ch.consume('bob.b', (m) => m && got.push(`b:${Buffer.from(m.content).toString()}`), { noAck: true });
     const cancelled = nextEvent<{ consumerTag: string; reason: string }>(ch, 'cancel');
     expect((await api(fx.tb, 'PUT', `/api/permissions/${V}/bob`, { ...FULL, read: 'bob\\.b' })).status).to.equal(200);
@@ -92,10 +94,13 @@ describe('revoking access', function () {
     await ch.assertQueue('bob.still-here', { durable: false });
     void viaPassword;
     await new Promise((resolve) => setTimeout(resolve, 2)); // a token issued in a later millisecond
-    const fresh = (await api<{ token: string }>(fx.tb, 'POST', '/api/tokens', { user: 'bob', ttlSeconds: 60 })).body.token;
+    const fresh = (await api<{ token: string }>(fx.tb, 'POST', '/api/tokens', { user: 'bob', ttlSeconds: 60 })).body
+      .token;
     await bob(fresh);
     expect((await api(fx.tb, 'DELETE', '/api/users/bob/tokens')).status).to.equal(200);
-    expect(await connect(fx.tb.url, { username: '', password: fresh }).catch((e: unknown) => e)).to.include({ code: 403 });
+    expect(await connect(fx.tb.url, { username: '', password: fresh }).catch((e: unknown) => e)).to.include({
+      code: 403,
+    });
   });
 
   it('refuses tokens issued to an earlier user of the same name', async () => {
@@ -112,7 +117,9 @@ describe('revoking access', function () {
     await new Promise((resolve) => setTimeout(resolve, 2));
     await api(fx.tb, 'DELETE', '/api/users/bob/tokens');
     fx.tb = await fx.tb.restart();
-    expect(await connect(fx.tb.url, { username: '', password: old }).catch((e: unknown) => e)).to.include({ code: 403 });
+    expect(await connect(fx.tb.url, { username: '', password: old }).catch((e: unknown) => e)).to.include({
+      code: 403,
+    });
   });
 
   it('decides revocation by issue time (pure)', () => {

@@ -13,7 +13,15 @@ describe('alternate and dead-letter exchanges need write permission on their tar
   before(async () => {
     expect((await api(fx.tb, 'PUT', '/api/users/rest', { password: 'pw', tags: [] })).status).to.equal(201);
     // configure/read/write only on rest.*: the exchange "secret" and the default exchange are off limits
-    expect((await api(fx.tb, 'PUT', `/api/permissions/${V}/rest`, { configure: 'rest\\..*|amq\\.gen-.*', write: 'rest\\..*', read: 'rest\\..*|amq\\.gen-.*' })).status).to.equal(200);
+    expect(
+      (
+        await api(fx.tb, 'PUT', `/api/permissions/${V}/rest`, {
+          configure: 'rest\\..*|amq\\.gen-.*',
+          write: 'rest\\..*',
+          read: 'rest\\..*|amq\\.gen-.*',
+        })
+      ).status,
+    ).to.equal(200);
     const admin = await connect(fx.tb.url);
     const ch = await admin.createChannel();
     await ch.assertExchange('secret', 'fanout', { durable: false });
@@ -35,21 +43,39 @@ describe('alternate and dead-letter exchanges need write permission on their tar
   const writeRefused = (x: string): string => `write access to exchange '${x}' in vhost '/' refused for user 'rest'`;
 
   it('refuses an alternate exchange the user may not write to', async () => {
-    await refusedWith((await rest()).assertExchange('rest.x', 'fanout', { durable: false, alternateExchange: 'secret' }), writeRefused('secret'));
-    await refusedWith((await rest()).assertExchange('rest.x2', 'fanout', { durable: false, arguments: { 'alternate-exchange': 'secret' } }), writeRefused('secret'));
+    await refusedWith(
+      (await rest()).assertExchange('rest.x', 'fanout', { durable: false, alternateExchange: 'secret' }),
+      writeRefused('secret'),
+    );
+    await refusedWith(
+      (await rest()).assertExchange('rest.x2', 'fanout', {
+        durable: false,
+        arguments: { 'alternate-exchange': 'secret' },
+      }),
+      writeRefused('secret'),
+    );
     const ch = await rest();
     await ch.assertExchange('rest.ae', 'fanout', { durable: false });
     await ch.assertExchange('rest.x3', 'fanout', { durable: false, alternateExchange: 'rest.ae' });
   });
 
   it('refuses a dead-letter exchange the user may not write to, the default exchange included', async () => {
-    await refusedWith((await rest()).assertQueue('rest.q', { durable: false, arguments: { 'x-dead-letter-exchange': 'secret' } }), writeRefused('secret'));
     await refusedWith(
-      (await rest()).assertQueue('rest.q', { durable: false, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'secret.q' } }),
+      (await rest()).assertQueue('rest.q', { durable: false, arguments: { 'x-dead-letter-exchange': 'secret' } }),
+      writeRefused('secret'),
+    );
+    await refusedWith(
+      (await rest()).assertQueue('rest.q', {
+        durable: false,
+        arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'secret.q' },
+      }),
       writeRefused('amq.default'),
     );
     // server-named queues are checked under their generated name and removed when refused
-    await refusedWith((await rest()).assertQueue('', { durable: false, arguments: { 'x-dead-letter-exchange': 'secret' } }), writeRefused('secret'));
+    await refusedWith(
+      (await rest()).assertQueue('', { durable: false, arguments: { 'x-dead-letter-exchange': 'secret' } }),
+      writeRefused('secret'),
+    );
     const ch = await rest();
     await ch.assertExchange('rest.dlx', 'fanout', { durable: false });
     await ch.assertQueue('rest.ok', { durable: false, arguments: { 'x-dead-letter-exchange': 'rest.dlx' } });
@@ -61,7 +87,10 @@ describe('alternate and dead-letter exchanges need write permission on their tar
   it('cannot route a message into the forbidden exchange through a dead-letter queue', async () => {
     const ch = await rest();
     const err = await ch
-      .assertQueue('rest.ttl', { durable: false, arguments: { 'x-message-ttl': 1, 'x-dead-letter-exchange': 'secret' } })
+      .assertQueue('rest.ttl', {
+        durable: false,
+        arguments: { 'x-message-ttl': 1, 'x-dead-letter-exchange': 'secret' },
+      })
       .catch((e: unknown) => e);
     expect(err).to.include({ code: 403 });
     const depth = (await api<{ messages: number }>(fx.tb, 'GET', `/api/queues/${V}/secret.q`)).body.messages;
@@ -78,7 +107,8 @@ describe('alternate and dead-letter exchanges need write permission on their tar
     let ch = await rest();
     for (let i = 0; i < 60; i++) {
       const target = targets[rand(targets.length)]!;
-      const args: Record<string, unknown> = rand(2) === 0 ? { 'x-dead-letter-exchange': target } : { 'alternate-exchange': target };
+      const args: Record<string, unknown> =
+        rand(2) === 0 ? { 'x-dead-letter-exchange': target } : { 'alternate-exchange': target };
       if (rand(2) === 0) args['x-dead-letter-routing-key'] = 'secret.q';
       if (rand(2) === 0) args['x-message-ttl'] = 1;
       if (rand(3) === 0) args['x-max-length'] = 0;
@@ -89,7 +119,9 @@ describe('alternate and dead-letter exchanges need write permission on their tar
           ? ch.assertQueue(name, { durable: false, arguments: args })
           : op === 1
             ? ch.assertExchange(name, 'fanout', { durable: false, arguments: args })
-            : ch.publish('rest.fan', 'secret.q', Buffer.from('x')).then(() => ch.publish(`rest.r${rand(i + 1)}`, 'secret.q', Buffer.from('y')));
+            : ch
+                .publish('rest.fan', 'secret.q', Buffer.from('x'))
+                .then(() => ch.publish(`rest.r${rand(i + 1)}`, 'secret.q', Buffer.from('y')));
       if (op === 0) await step.then(() => ch.bindQueue(name, 'rest.fan', '')).catch(() => undefined);
       else await step.catch(() => undefined);
       if (ch.state !== 'open') ch = await rest();
@@ -99,8 +131,17 @@ describe('alternate and dead-letter exchanges need write permission on their tar
   });
 
   it('still lets an administrator declare them through the management API and definitions (spec/security.md)', async () => {
-    expect((await api(fx.tb, 'PUT', `/api/queues/${V}/admin.q`, { durable: false, arguments: { 'x-dead-letter-exchange': 'secret' } })).status).to.equal(201);
-    const defs = { queues: [{ name: 'admin.q2', vhost: '/', durable: true, arguments: { 'x-dead-letter-exchange': 'secret' } }] };
+    expect(
+      (
+        await api(fx.tb, 'PUT', `/api/queues/${V}/admin.q`, {
+          durable: false,
+          arguments: { 'x-dead-letter-exchange': 'secret' },
+        })
+      ).status,
+    ).to.equal(201);
+    const defs = {
+      queues: [{ name: 'admin.q2', vhost: '/', durable: true, arguments: { 'x-dead-letter-exchange': 'secret' } }],
+    };
     expect((await api(fx.tb, 'POST', '/api/definitions', defs)).status).to.equal(200);
   });
 });

@@ -12,10 +12,27 @@ import { makeTmpDir } from '../helpers/tmp.js';
 function selfSigned(dir: string): { certFile: string; keyFile: string } {
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', keyFile, '-out', certFile,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
   return { certFile, keyFile };
 }
 
@@ -37,7 +54,18 @@ describe('TLS', function () {
     const ws = new WebSocket(tb.url, { ca: readFileSync(tls.certFile) });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const reply = new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
-    ws.send(encodeFrame({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 0, clientProperties: {} }));
+    ws.send(
+      encodeFrame({
+        type: 'hello',
+        channel: 0,
+        version: PROTOCOL_VERSION,
+        username: 'guest',
+        password: 'guest',
+        vhost: '/',
+        heartbeatMs: 0,
+        clientProperties: {},
+      }),
+    );
     const [frame] = decodeAll(new Uint8Array(await reply));
     expect(frame!.type).to.equal('helloOk');
     ws.close();
@@ -85,7 +113,9 @@ describe('TLS', function () {
   });
 
   it('fails to start with a clear error when the TLS files are missing', async () => {
-    const err = await fx.start({ tls: { certFile: join(tmp.dir, 'nope.pem'), keyFile: join(tmp.dir, 'nope.key') } }).catch((e: unknown) => e);
+    const err = await fx
+      .start({ tls: { certFile: join(tmp.dir, 'nope.pem'), keyFile: join(tmp.dir, 'nope.key') } })
+      .catch((e: unknown) => e);
     expect((err as Error).message).to.match(/cannot load TLS files: .*nope\.pem/);
   });
 });

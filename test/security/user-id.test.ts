@@ -9,7 +9,9 @@ describe('validated userId', () => {
 
   async function login(user: string, tags: string[]): Promise<Awaited<ReturnType<typeof connect>>> {
     expect((await api(fx.tb, 'PUT', `/api/users/${user}`, { password: 'pw', tags })).status).to.equal(201);
-    expect((await api(fx.tb, 'PUT', `/api/permissions/${V}/${user}`, { configure: '.*', write: '.*', read: '.*' })).status).to.equal(200);
+    expect(
+      (await api(fx.tb, 'PUT', `/api/permissions/${V}/${user}`, { configure: '.*', write: '.*', read: '.*' })).status,
+    ).to.equal(200);
     const conn = await connect(fx.tb.url, { username: user, password: 'pw' });
     fx.conns.push(conn);
     return conn;

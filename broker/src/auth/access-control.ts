@@ -18,7 +18,10 @@ const NAME_PATTERN = /^[^\u0000-\u001f]{1,255}$/;
 
 function checkName(kind: string, name: unknown): string {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `invalid ${kind} name ${JSON.stringify(name)}: 1-255 printable characters`);
+    throw new BrokerError(
+      ErrorCode.PRECONDITION_FAILED,
+      `invalid ${kind} name ${JSON.stringify(name)}: 1-255 printable characters`,
+    );
   }
   return name;
 }
@@ -100,24 +103,40 @@ export class AccessControl {
     if (this.tokenSecret !== undefined && password.startsWith(TOKEN_PREFIX)) {
       const claims = verifyToken(this.tokenSecret, password);
       if (typeof claims === 'string') throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: ${claims}`);
-      if (username !== '' && username !== claims.sub) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: token is for user '${claims.sub}', not '${username}'`);
-      if (claims.vhost !== undefined && claims.vhost !== vhost) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: token is for vhost '${claims.vhost}'`);
+      if (username !== '' && username !== claims.sub)
+        throw new BrokerError(
+          ErrorCode.ACCESS_REFUSED,
+          `login refused: token is for user '${claims.sub}', not '${username}'`,
+        );
+      if (claims.vhost !== undefined && claims.vhost !== vhost)
+        throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: token is for vhost '${claims.vhost}'`);
       const record = this.users.get(claims.sub);
-      if (record === undefined) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${claims.sub}' does not exist`);
+      if (record === undefined)
+        throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${claims.sub}' does not exist`);
       if (isTokenRevoked(claims, record.tokensRevokedAt)) {
-        throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: token revoked (tokens of user '${claims.sub}' issued before ${new Date(record.tokensRevokedAt!).toISOString()} are refused); get a new token`);
+        throw new BrokerError(
+          ErrorCode.ACCESS_REFUSED,
+          `login refused: token revoked (tokens of user '${claims.sub}' issued before ${new Date(record.tokensRevokedAt!).toISOString()} are refused); get a new token`,
+        );
       }
       user = claims.sub;
       viaToken = true;
     } else {
       const record = this.users.get(username);
       // Hash even for unknown users, so timing does not reveal which names exist.
-      const ok = record !== undefined ? await this.verifyCached(username, password, record) : (await hashPassword(password), false);
-      if (!ok) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${username}' - invalid credentials`);
+      const ok =
+        record !== undefined
+          ? await this.verifyCached(username, password, record)
+          : (await hashPassword(password), false);
+      if (!ok)
+        throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${username}' - invalid credentials`);
       user = username;
     }
     if (!this.mayLogInFrom(user, remoteAddress)) {
-      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${DEFAULT_USER}' can only connect via localhost`);
+      throw new BrokerError(
+        ErrorCode.ACCESS_REFUSED,
+        `login refused: user '${DEFAULT_USER}' can only connect via localhost`,
+      );
     }
     return { user, viaToken };
   }
@@ -148,7 +167,8 @@ export class AccessControl {
   requireVhostAccess(user: string, vhost: string): Permissions {
     if (!this.vhosts.has(vhost)) throw new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${vhost}' not found`);
     const p = this.permissions.get(key(user, vhost));
-    if (p === undefined) throw new BrokerError(ErrorCode.NOT_ALLOWED, `access to vhost '${vhost}' refused for user '${user}'`);
+    if (p === undefined)
+      throw new BrokerError(ErrorCode.NOT_ALLOWED, `access to vhost '${vhost}' refused for user '${user}'`);
     return p;
   }
 
@@ -196,10 +216,20 @@ export class AccessControl {
 
   async addUser(name: string, password: string, tags: string[] = []): Promise<void> {
     checkName('user', name);
-    if (typeof password !== 'string' || password === '') throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' needs a non-empty password`);
-    if (this.users.has(name)) throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' already exists; use set-password to change its password`);
+    if (typeof password !== 'string' || password === '')
+      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' needs a non-empty password`);
+    if (this.users.has(name))
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `user '${name}' already exists; use set-password to change its password`,
+      );
     // Tokens issued to an earlier user of the same name must not log in as this one.
-    const record: UserRecord = { name, passwordHash: await hashPassword(password), tags: [...tags], tokensRevokedAt: Date.now() };
+    const record: UserRecord = {
+      name,
+      passwordHash: await hashPassword(password),
+      tags: [...tags],
+      tokensRevokedAt: Date.now(),
+    };
     this.users.set(name, record);
     this.generation++;
     this.store.putUser(record);
@@ -208,7 +238,8 @@ export class AccessControl {
   async setPassword(name: string, password: string): Promise<void> {
     const record = this.users.get(name);
     if (record === undefined) throw new BrokerError(ErrorCode.NOT_FOUND, `no user '${name}'`);
-    if (typeof password !== 'string' || password === '') throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' needs a non-empty password`);
+    if (typeof password !== 'string' || password === '')
+      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user '${name}' needs a non-empty password`);
     record.passwordHash = await hashPassword(password);
     this.generation++;
     this.store.putUser(record);
@@ -259,7 +290,8 @@ export class AccessControl {
 
   deleteVhost(name: string): void {
     if (!this.vhosts.has(name)) throw new BrokerError(ErrorCode.NOT_FOUND, `no vhost '${name}'`);
-    if (name === DEFAULT_VHOST) throw new BrokerError(ErrorCode.ACCESS_REFUSED, `the default vhost '/' cannot be deleted`);
+    if (name === DEFAULT_VHOST)
+      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `the default vhost '/' cannot be deleted`);
     this.lifecycle.vhostDeleted(name);
     this.vhosts.delete(name);
     this.store.removeVhost(name);

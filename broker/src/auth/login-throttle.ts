@@ -10,7 +10,12 @@ export interface LoginThrottleOptions {
   maxPeers: number;
 }
 
-export const LOGIN_THROTTLE_DEFAULTS: LoginThrottleOptions = { maxFailures: 10, windowMs: 60_000, blockMs: 60_000, maxPeers: 10_000 };
+export const LOGIN_THROTTLE_DEFAULTS: LoginThrottleOptions = {
+  maxFailures: 10,
+  windowMs: 60_000,
+  blockMs: 60_000,
+  maxPeers: 10_000,
+};
 
 interface PeerState {
   windowStart: number;

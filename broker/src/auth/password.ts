@@ -8,7 +8,9 @@ const KEY_BYTES = 32;
 
 function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scrypt(password, salt, KEY_BYTES, { N: n, r, p, maxmem: 128 * n * r * 2 }, (err, key) => (err ? reject(err) : resolve(key))),
+    scrypt(password, salt, KEY_BYTES, { N: n, r, p, maxmem: 128 * n * r * 2 }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
   );
 }
 
@@ -51,20 +53,29 @@ const RABBIT_DIGEST_BYTES = { sha256: 32, sha512: 64 } as const;
 /** Our stored form of a definitions-file hash; throws TypeError saying what is wrong. */
 export function storedHashOf(algorithm: string, hash: string): string {
   const kind = HASHING_ALGORITHMS[algorithm as HashingAlgorithm];
-  if (kind === undefined) throw new TypeError(`unsupported hashing_algorithm ${JSON.stringify(algorithm)}; expected one of ${Object.keys(HASHING_ALGORITHMS).join(', ')}`);
+  if (kind === undefined)
+    throw new TypeError(
+      `unsupported hashing_algorithm ${JSON.stringify(algorithm)}; expected one of ${Object.keys(HASHING_ALGORITHMS).join(', ')}`,
+    );
   if (kind === 'scrypt') {
-    if (!/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/.test(hash)) throw new TypeError('not a scrypt$N$r$p$salt$hash string');
+    if (!/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/.test(hash))
+      throw new TypeError('not a scrypt$N$r$p$salt$hash string');
     return hash;
   }
   const raw = Buffer.from(hash, 'base64');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(hash) || raw.length !== 4 + RABBIT_DIGEST_BYTES[kind]) throw new TypeError(`not a RabbitMQ ${kind} hash (base64 of a 4-byte salt and the digest)`);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(hash) || raw.length !== 4 + RABBIT_DIGEST_BYTES[kind])
+    throw new TypeError(`not a RabbitMQ ${kind} hash (base64 of a 4-byte salt and the digest)`);
   return `rabbit_${kind}$${hash}`;
 }
 
 /** A stored hash as a definitions file carries it. */
 export function exportedHashOf(stored: string): { password_hash: string; hashing_algorithm: HashingAlgorithm } {
   const rabbit = /^rabbit_(sha256|sha512)\$(.*)$/.exec(stored);
-  if (rabbit !== null) return { password_hash: rabbit[2]!, hashing_algorithm: `rabbit_password_hashing_${rabbit[1] as 'sha256' | 'sha512'}` };
+  if (rabbit !== null)
+    return {
+      password_hash: rabbit[2]!,
+      hashing_algorithm: `rabbit_password_hashing_${rabbit[1] as 'sha256' | 'sha512'}`,
+    };
   return { password_hash: stored, hashing_algorithm: 'switchyard_password_hashing_scrypt' };
 }
 

@@ -52,7 +52,9 @@ export function checkPermissionSpec(spec: Partial<PermissionSpec>): PermissionSp
     try {
       new RegExp(v);
     } catch (err) {
-      throw new TypeError(`permission "${k}" is not a valid regular expression: ${(err as Error).message}`);
+      throw new TypeError(`permission "${k}" is not a valid regular expression: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   return out;

@@ -24,12 +24,25 @@ export interface TokenClaims {
 }
 
 function sign(secret: string, payload: string): string {
-  return createHmac('sha256', secret).update(TOKEN_PREFIX + payload).digest('base64url');
+  return createHmac('sha256', secret)
+    .update(TOKEN_PREFIX + payload)
+    .digest('base64url');
 }
 
 /** Issues a token for `user`, valid for `ttlSeconds`. */
-export function createToken(secret: string, user: string, ttlSeconds: number, vhost?: string, now = Date.now()): string {
-  const claims: TokenClaims = { sub: user, exp: Math.floor(now / 1000) + ttlSeconds, ...(vhost !== undefined ? { vhost } : {}), iat: now / 1000 };
+export function createToken(
+  secret: string,
+  user: string,
+  ttlSeconds: number,
+  vhost?: string,
+  now = Date.now(),
+): string {
+  const claims: TokenClaims = {
+    sub: user,
+    exp: Math.floor(now / 1000) + ttlSeconds,
+    ...(vhost !== undefined ? { vhost } : {}),
+    iat: now / 1000,
+  };
   const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
   return `${TOKEN_PREFIX}${payload}.${sign(secret, payload)}`;
 }

@@ -36,8 +36,19 @@ export function renderBanner(b: BannerInfo): string {
     rows.push(['management', `${b.managementUrl}/api   (CLI: switchyard status, switchyard --help)`]);
   }
   rows.push(['data', b.dataDir]);
-  if (b.defaultLogin) rows.push(['login', 'guest / guest (from this machine only; add your own: switchyard users add <name> <password>)']);
+  if (b.defaultLogin)
+    rows.push([
+      'login',
+      'guest / guest (from this machine only; add your own: switchyard users add <name> <password>)',
+    ]);
   rows.push(['stop', 'Ctrl+C (graceful; twice to force)']);
   const width = Math.max(...rows.map(([k]) => k.length));
-  return ['', `  Switchyard ${b.version} is running`, '', ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), '', ''].join('\n');
+  return [
+    '',
+    `  Switchyard ${b.version} is running`,
+    '',
+    ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
+    '',
+    '',
+  ].join('\n');
 }

@@ -17,7 +17,8 @@ export interface ClientFlags {
 export function parseIntArg(min: number, max: number): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!/^-?\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got '${value}'.`);
+    if (!/^-?\d+$/.test(value) || n < min || n > max)
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got '${value}'.`);
     return n;
   };
 }
@@ -25,11 +26,24 @@ export function parseIntArg(min: number, max: number): (value: string) => number
 /** Adds --url/--user/--password/--vhost/--timeout (with their SWITCHYARD_* variables), and --json if asked. */
 export function withClientOptions(cmd: Command, json = false): Command {
   cmd
-    .addOption(new Option('--url <url>', 'management API base URL').env('SWITCHYARD_URL').default(DEFAULT_MANAGEMENT_URL))
-    .addOption(new Option('--user <name>', 'user name for HTTP Basic authentication').env('SWITCHYARD_USER').default('guest'))
-    .addOption(new Option('--password <password>', 'password for HTTP Basic authentication').env('SWITCHYARD_PASSWORD').default('guest'))
+    .addOption(
+      new Option('--url <url>', 'management API base URL').env('SWITCHYARD_URL').default(DEFAULT_MANAGEMENT_URL),
+    )
+    .addOption(
+      new Option('--user <name>', 'user name for HTTP Basic authentication').env('SWITCHYARD_USER').default('guest'),
+    )
+    .addOption(
+      new Option('--password <password>', 'password for HTTP Basic authentication')
+        .env('SWITCHYARD_PASSWORD')
+        .default('guest'),
+    )
     .addOption(new Option('--vhost <vhost>', 'virtual host').env('SWITCHYARD_VHOST').default('/'))
-    .addOption(new Option('--timeout <ms>', 'give up on the broker after this long').env('SWITCHYARD_TIMEOUT').default(10_000).argParser(parseIntArg(1, 3_600_000)));
+    .addOption(
+      new Option('--timeout <ms>', 'give up on the broker after this long')
+        .env('SWITCHYARD_TIMEOUT')
+        .default(10_000)
+        .argParser(parseIntArg(1, 3_600_000)),
+    );
   if (json) cmd.option('--json', 'print JSON instead of a table (for scripts)');
   return cmd;
 }
@@ -64,7 +78,8 @@ export function parseJsonObject(value: string): Record<string, unknown> {
   } catch (err) {
     throw new InvalidArgumentError(`expected a JSON object: ${(err as Error).message}.`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidArgumentError('expected a JSON object.');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new InvalidArgumentError('expected a JSON object.');
   return v as Record<string, unknown>;
 }
 

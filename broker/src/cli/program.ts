@@ -2,10 +2,20 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { registerCloseConnectionCommand, registerDefinitionsCommand, registerStatusCommand } from './commands/admin.js';
 import { registerListCommand } from './commands/list.js';
-import { registerPermissionsCommand, registerTokenCommand, registerUsersCommand, registerVhostsCommand } from './commands/access.js';
+import {
+  registerPermissionsCommand,
+  registerTokenCommand,
+  registerUsersCommand,
+  registerVhostsCommand,
+} from './commands/access.js';
 import { registerGetCommand, registerPublishCommand } from './commands/messages.js';
 import { registerServerCommand } from './commands/server.js';
-import { registerBindCommands, registerDeclareCommand, registerDeleteCommand, registerPurgeCommand } from './commands/topology.js';
+import {
+  registerBindCommands,
+  registerDeclareCommand,
+  registerDeleteCommand,
+  registerPurgeCommand,
+} from './commands/topology.js';
 import { EXIT } from './exit-codes.js';
 
 /** Where the CLI writes; tests pass their own to capture output. */

@@ -16,7 +16,7 @@ export function addAccessRoutes(r: Router, broker: Broker): void {
 
   r.add('GET', '/api/users', () => json(access.listUsers()));
   r.add('PUT', '/api/users/:name', async (ctx) => {
-    const raw = (await ctx.body()) as Record<string, unknown>;
+    const raw = await ctx.body();
     const body = new Body(raw, ['password', 'tags']);
     const name = param(ctx, 'name');
     const exists = access.listUsers().some((u) => u.name === name);
@@ -25,7 +25,11 @@ export function addAccessRoutes(r: Router, broker: Broker): void {
     // update-only (`If-Match: *`, `users set-password`, like `change_password`).
     // spec/management.md §Users, vhosts and permissions.
     if (exists && ctx.req.headers['if-none-match'] === '*') {
-      throw new HttpError(412, 'precondition_failed', `user '${name}' already exists; change its password with \`switchyard users set-password\``);
+      throw new HttpError(
+        412,
+        'precondition_failed',
+        `user '${name}' already exists; change its password with \`switchyard users set-password\``,
+      );
     }
     if (!exists && ctx.req.headers['if-match'] === '*') throw new HttpError(404, 'not_found', `no user '${name}'`);
     if (!exists) {
@@ -54,8 +58,12 @@ export function addAccessRoutes(r: Router, broker: Broker): void {
 
   r.add('GET', '/api/permissions', () => json(access.listPermissions()));
   r.add('PUT', '/api/permissions/:vhost/:user', async (ctx) => {
-    const body = new Body((await ctx.body()) as Record<string, unknown>, ['configure', 'write', 'read']);
-    const spec = { configure: body.string('configure', ''), write: body.string('write', ''), read: body.string('read', '') };
+    const body = new Body(await ctx.body(), ['configure', 'write', 'read']);
+    const spec = {
+      configure: body.string('configure', ''),
+      write: body.string('write', ''),
+      read: body.string('read', ''),
+    };
     access.setPermissions(param(ctx, 'user'), param(ctx, 'vhost'), spec);
     return json({ user: param(ctx, 'user'), vhost: param(ctx, 'vhost'), ...spec });
   });
@@ -72,8 +80,9 @@ export function addAccessRoutes(r: Router, broker: Broker): void {
 
   r.add('POST', '/api/tokens', async (ctx) => {
     const secret = broker.options.tokenSecret;
-    if (secret === undefined) throw new HttpError(409, 'tokens_disabled', 'login tokens are disabled: start the broker with tokenSecret');
-    const body = new Body((await ctx.body()) as Record<string, unknown>, ['user', 'ttlSeconds', 'vhost']);
+    if (secret === undefined)
+      throw new HttpError(409, 'tokens_disabled', 'login tokens are disabled: start the broker with tokenSecret');
+    const body = new Body(await ctx.body(), ['user', 'ttlSeconds', 'vhost']);
     const user = body.string('user');
     if (!access.listUsers().some((u) => u.name === user)) throw new HttpError(404, 'not_found', `no user '${user}'`);
     const ttl = body.int('ttlSeconds', 3600, 1, 7 * 24 * 3600);

@@ -60,10 +60,22 @@ function declareOrExplain<T>(existed: boolean, declare: () => T): T {
   }
 }
 
-export function declareQueue(vhost: VirtualHost, name: string, data: Record<string, unknown>, maxQueues: number): { queue: Queue; created: boolean } {
+export function declareQueue(
+  vhost: VirtualHost,
+  name: string,
+  data: Record<string, unknown>,
+  maxQueues: number,
+): { queue: Queue; created: boolean } {
   const body = new Body(data, ['durable', 'autoDelete', 'arguments']);
   if (name === '') throw badField('name', 'a queue name is required (server-named queues are declared by clients)');
-  const d = { queue: name, passive: false, durable: body.bool('durable', true), exclusive: false, autoDelete: body.bool('autoDelete', false), arguments: body.table('arguments') };
+  const d = {
+    queue: name,
+    passive: false,
+    durable: body.bool('durable', true),
+    exclusive: false,
+    autoDelete: body.bool('autoDelete', false),
+    arguments: body.table('arguments'),
+  };
   const existed = vhost.queue(name) !== undefined;
   checkQueueLimit(vhost, name, maxQueues);
   const queue = declareOrExplain(existed, () => vhost.declareQueue(d, MANAGEMENT_CONNECTION_ID));
@@ -81,7 +93,8 @@ export function purgeQueue(vhost: VirtualHost, name: string): number {
 
 export function declareExchange(vhost: VirtualHost, name: string, data: Record<string, unknown>): { created: boolean } {
   const body = new Body(data, ['type', 'durable', 'autoDelete', 'internal', 'arguments']);
-  if (name === '' || name === DEFAULT_EXCHANGE_ALIAS) throw new BrokerError(ErrorCode.ACCESS_REFUSED, 'the default exchange cannot be declared');
+  if (name === '' || name === DEFAULT_EXCHANGE_ALIAS)
+    throw new BrokerError(ErrorCode.ACCESS_REFUSED, 'the default exchange cannot be declared');
   const exchangeType = body.choice('type', EXCHANGE_TYPES, 'direct');
   const existed = vhost.exchange(name) !== undefined;
   declareOrExplain(existed, () =>
@@ -108,28 +121,58 @@ function ownerOf(vhost: VirtualHost, b: Binding): string | undefined {
   return b.destinationKind === 'queue' ? vhost.queue(b.destination)?.exclusiveOwner : undefined;
 }
 
-export function bind(vhost: VirtualHost, source: string, kind: DestinationKind, destination: string, data: Record<string, unknown>): Binding {
+export function bind(
+  vhost: VirtualHost,
+  source: string,
+  kind: DestinationKind,
+  destination: string,
+  data: Record<string, unknown>,
+): Binding {
   const body = new Body(data, ['routingKey', 'arguments']);
   requireExchange(vhost, source);
   if (kind === 'queue') requireQueue(vhost, destination);
   else requireExchange(vhost, destination);
-  const b: Binding = { source: exchangeName(source), destination: kind === 'exchange' ? exchangeName(destination) : destination, destinationKind: kind, routingKey: body.string('routingKey', ''), arguments: body.table('arguments') };
+  const b: Binding = {
+    source: exchangeName(source),
+    destination: kind === 'exchange' ? exchangeName(destination) : destination,
+    destinationKind: kind,
+    routingKey: body.string('routingKey', ''),
+    arguments: body.table('arguments'),
+  };
   vhost.bind(b, ownerOf(vhost, b));
   return b;
 }
 
-export function bindingsBetween(vhost: VirtualHost, source: string, kind: DestinationKind, destination: string): Binding[] {
+export function bindingsBetween(
+  vhost: VirtualHost,
+  source: string,
+  kind: DestinationKind,
+  destination: string,
+): Binding[] {
   requireExchange(vhost, source);
   if (kind === 'queue') requireQueue(vhost, destination);
   else requireExchange(vhost, destination);
   const src = exchangeName(source);
   const dest = kind === 'exchange' ? exchangeName(destination) : destination;
-  return [...vhost.allBindings()].filter((b) => b.source === src && b.destinationKind === kind && b.destination === dest);
+  return [...vhost.allBindings()].filter(
+    (b) => b.source === src && b.destinationKind === kind && b.destination === dest,
+  );
 }
 
-export function unbind(vhost: VirtualHost, source: string, kind: DestinationKind, destination: string, key: string): void {
-  const b = bindingsBetween(vhost, source, kind, destination).find((x) => propertiesKey(x.routingKey, x.arguments) === key);
-  if (b === undefined) throw notFound(`no binding '${key}' from exchange '${source}' to ${kind} '${destination}' in vhost '${vhost.name}'`);
+export function unbind(
+  vhost: VirtualHost,
+  source: string,
+  kind: DestinationKind,
+  destination: string,
+  key: string,
+): void {
+  const b = bindingsBetween(vhost, source, kind, destination).find(
+    (x) => propertiesKey(x.routingKey, x.arguments) === key,
+  );
+  if (b === undefined)
+    throw notFound(
+      `no binding '${key}' from exchange '${source}' to ${kind} '${destination}' in vhost '${vhost.name}'`,
+    );
   vhost.unbind(b, ownerOf(vhost, b));
 }
 
@@ -151,7 +194,12 @@ export interface PublishResult {
  * persistence and overflow. Answers once the message is durable where persistent.
  * A queue refusing it (`x-overflow: reject-publish`) is a 409, as a client gets a nack.
  */
-export async function publish(broker: Broker, vhost: VirtualHost, segment: string, data: Record<string, unknown>): Promise<PublishResult> {
+export async function publish(
+  broker: Broker,
+  vhost: VirtualHost,
+  segment: string,
+  data: Record<string, unknown>,
+): Promise<PublishResult> {
   const body = new Body(data, ['routingKey', 'payload', 'payloadEncoding', 'properties']);
   const routingKey = body.string('routingKey', '');
   const payload = body.string('payload', '');
@@ -168,7 +216,10 @@ export async function publish(broker: Broker, vhost: VirtualHost, segment: strin
   const content = encoding === 'base64' ? Buffer.from(payload, 'base64') : Buffer.from(payload, 'utf8');
   const max = broker.options.maxMessageBytes;
   if (content.length > max) {
-    throw new BrokerError(ErrorCode.CONTENT_TOO_LARGE, `message size ${content.length} is larger than configured max size ${max}`);
+    throw new BrokerError(
+      ErrorCode.CONTENT_TOO_LARGE,
+      `message size ${content.length} is larger than configured max size ${max}`,
+    );
   }
   const exchange = exchangeName(segment);
   if (exchange !== '') requireExchange(vhost, segment);
@@ -178,7 +229,10 @@ export async function publish(broker: Broker, vhost: VirtualHost, segment: strin
   if (outcome.kind === 'delayed') return { routed: true, queues: 0, delayed: true };
   if (outcome.refusedBy !== undefined) {
     const q = outcome.refusedBy;
-    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue '${q.name}' is full (x-overflow ${q.policy.overflow}); the message was refused`);
+    throw new BrokerError(
+      ErrorCode.PRECONDITION_FAILED,
+      `queue '${q.name}' is full (x-overflow ${q.policy.overflow}); the message was refused`,
+    );
   }
   return { routed: outcome.queues > 0, queues: outcome.queues };
 }

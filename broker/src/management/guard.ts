@@ -18,7 +18,12 @@ export { isLoopbackAddress };
 function isLocalHostHeader(host: string, boundHost: string): boolean {
   const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
   const lower = name.toLowerCase();
-  return lower === 'localhost' || lower.endsWith('.localhost') || isLoopbackAddress(lower) || lower === boundHost.toLowerCase();
+  return (
+    lower === 'localhost' ||
+    lower.endsWith('.localhost') ||
+    isLoopbackAddress(lower) ||
+    lower === boundHost.toLowerCase()
+  );
 }
 
 /** The parts of a request the guard decides on. */
@@ -51,6 +56,9 @@ export function guardRefusal(r: GuardedRequest, boundHost: string): string | und
 
 export function checkRequest(req: IncomingMessage, boundHost: string): void {
   const origin = req.headers.origin;
-  const refusal = guardRefusal({ remoteAddress: req.socket.remoteAddress, method: req.method, host: req.headers.host, origin }, boundHost);
+  const refusal = guardRefusal(
+    { remoteAddress: req.socket.remoteAddress, method: req.method, host: req.headers.host, origin },
+    boundHost,
+  );
   if (refusal !== undefined) throw new HttpError(403, 'access_refused', refusal);
 }

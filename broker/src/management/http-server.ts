@@ -47,14 +47,20 @@ export class ManagementServer {
     this.router = createRoutes(broker, this.sampler, new StaticFiles());
     // A request has the handshake timeout for its headers and a minute in all (a definitions
     // import is the largest body); an idle socket is dropped, whether it ever sent a byte or not.
-    this.server = createListener(broker.options, (req, res) => void this.handle(req, res), MANAGEMENT_REQUEST_TIMEOUT_MS);
+    this.server = createListener(
+      broker.options,
+      (req, res) => void this.handle(req, res),
+      MANAGEMENT_REQUEST_TIMEOUT_MS,
+    );
     // Keep-alive sockets from the dashboard must not hold shutdown up.
     this.server.keepAliveTimeout = 5_000;
     const idleMs = broker.options.handshakeTimeoutMs;
     if (idleMs > 0) {
       // Before the first request only; then the request timeouts and keepAliveTimeout apply
       // (a slow handler must not lose its socket).
-      this.server.on(socketEvent(broker.options), (socket: Socket) => socket.setTimeout(idleMs, () => socket.destroy()));
+      this.server.on(socketEvent(broker.options), (socket: Socket) =>
+        socket.setTimeout(idleMs, () => socket.destroy()),
+      );
       this.server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
     }
     watchAcceptErrors(this.server, 'management', this.log);
@@ -82,7 +88,8 @@ export class ManagementServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
       checkRequest(req, this.host);
-      if (url.pathname !== '/metrics' && url.pathname !== '/metrics/per-object' && url.pathname !== '/api/health') await this.authenticate(req);
+      if (url.pathname !== '/metrics' && url.pathname !== '/metrics/per-object' && url.pathname !== '/api/health')
+        await this.authenticate(req);
       const { handler, params } = this.router.match(method, url.pathname);
       const reply = await handler({ req, params, query: url.searchParams, body: () => readJsonBody(req) });
       if ('json' in reply) sendJson(res, reply.status ?? 200, reply.json);
@@ -91,17 +98,31 @@ export class ManagementServer {
         res.writeHead(reply.status ?? 200, { 'content-type': reply.contentType, ...SECURITY_HEADERS });
         if (method !== 'HEAD' && !(await streamTo(res, reply.stream))) return;
         res.end();
-      }
-      else sendNoContent(res);
+      } else sendNoContent(res);
       // Topology and admin actions at info; per-message actions (publish, get) only at debug.
       if (method !== 'GET' && method !== 'HEAD') {
         const perMessage = url.pathname.endsWith('/publish') || url.pathname.endsWith('/get');
-        this.log.log(perMessage ? 'debug' : 'info', 'management action', { method, path: url.pathname, status: res.statusCode });
+        this.log.log(perMessage ? 'debug' : 'info', 'management action', {
+          method,
+          path: url.pathname,
+          status: res.statusCode,
+        });
       }
     } catch (err) {
       const e = toHttpError(err);
-      if (e.status >= 500) this.log.error('management request failed', { method, path: url.pathname, error: err instanceof Error ? err.stack : String(err) });
-      else this.log.debug('management request refused', { method, path: url.pathname, status: e.status, error: e.message });
+      if (e.status >= 500)
+        this.log.error('management request failed', {
+          method,
+          path: url.pathname,
+          error: err instanceof Error ? err.stack : String(err),
+        });
+      else
+        this.log.debug('management request refused', {
+          method,
+          path: url.pathname,
+          status: e.status,
+          error: e.message,
+        });
       if (e.status === 401) res.setHeader('www-authenticate', 'Basic realm="switchyard"');
       if (e.status === 429) res.setHeader('retry-after', String(e.extra.retryAfterSeconds ?? 60));
       // Drain what is left of a refused body so the connection can be reused.
@@ -117,7 +138,12 @@ export class ManagementServer {
    */
   private async authenticate(req: IncomingMessage): Promise<void> {
     const header = req.headers.authorization;
-    if (header === undefined) throw new HttpError(401, 'unauthorized', 'the management API needs HTTP Basic credentials of a user tagged administrator');
+    if (header === undefined)
+      throw new HttpError(
+        401,
+        'unauthorized',
+        'the management API needs HTTP Basic credentials of a user tagged administrator',
+      );
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (m === null) throw new HttpError(401, 'unauthorized', 'only HTTP Basic authentication is supported');
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
@@ -128,25 +154,31 @@ export class ManagementServer {
     const throttle = this.broker.loginThrottle;
     const wait = throttle?.retryAfterMs(peer) ?? 0;
     // HTTP's own answer for "slow down" (RFC 6585), with the delay in Retry-After.
-    if (wait > 0) throw new HttpError(429, 'too_many_requests', throttledMessage(peer, wait), { retryAfterSeconds: Math.ceil(wait / 1000) });
+    if (wait > 0)
+      throw new HttpError(429, 'too_many_requests', throttledMessage(peer, wait), {
+        retryAfterSeconds: Math.ceil(wait / 1000),
+      });
     if (!(await access.checkPassword(user, password))) {
       throttle?.failed(peer);
       throw new HttpError(401, 'unauthorized', `login refused: user '${clip(user)}' - invalid credentials`);
     }
     throttle?.succeeded(peer);
-    if (!access.isAdministrator(user)) throw new HttpError(403, 'access_refused', `user '${user}' is not tagged administrator`);
+    if (!access.isAdministrator(user))
+      throw new HttpError(403, 'access_refused', `user '${user}' is not tagged administrator`);
     if (!access.mayLogInFrom(user, req.socket.remoteAddress)) {
       throw new HttpError(403, 'access_refused', `user '${user}' can only connect via localhost`);
     }
   }
-
 }
 
 /**
  * Runs a streamed body: each chunk is written, then the event loop runs (setImmediate, or the
  * socket's drain when its buffer is full) before the next. False if the client went away.
  */
-async function streamTo(res: ServerResponse, body: (write: (chunk: string) => Promise<void>) => Promise<void>): Promise<boolean> {
+async function streamTo(
+  res: ServerResponse,
+  body: (write: (chunk: string) => Promise<void>) => Promise<void>,
+): Promise<boolean> {
   const write = (chunk: string): Promise<void> =>
     new Promise((resolve, reject) => {
       if (res.destroyed) return reject(new ClientGone());

@@ -78,14 +78,19 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'payload_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError(413, 'payload_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
   if (size === 0) return {};
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
     // Also what keeps a cross-site HTML form from driving the API (spec/management.md §Access).
-    throw new HttpError(415, 'unsupported_media_type', `send the body as JSON with 'content-type: application/json' (got '${type || 'none'}')`);
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      `send the body as JSON with 'content-type: application/json' (got '${type || 'none'}')`,
+    );
   }
   let text: string;
   try {

@@ -211,7 +211,13 @@ function ratesBetween(from: Snapshot, to: Snapshot): Counters {
 }
 
 function toRates(c: Counters): Rates {
-  return { publish: round(c[0]), deliver: round(c[1]), redeliver: round(c[2]), ack: round(c[3]), deadLetter: round(c[4]) };
+  return {
+    publish: round(c[0]),
+    deliver: round(c[1]),
+    redeliver: round(c[2]),
+    ack: round(c[3]),
+    deadLetter: round(c[4]),
+  };
 }
 
 function round(v: number): number {

@@ -50,11 +50,16 @@ export class Router {
     for (const route of this.routes) {
       const params = matchSegments(route.segments, decoded);
       if (params === undefined) continue;
-      if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { handler: route.handler, params };
+      if (route.method === method || (method === 'HEAD' && route.method === 'GET'))
+        return { handler: route.handler, params };
       allowed.push(route.method);
     }
     if (allowed.length > 0) {
-      throw new HttpError(405, 'method_not_allowed', `${method} is not supported on ${rawPath}; use ${[...new Set(allowed)].join(', ')}`);
+      throw new HttpError(
+        405,
+        'method_not_allowed',
+        `${method} is not supported on ${rawPath}; use ${[...new Set(allowed)].join(', ')}`,
+      );
     }
     throw new HttpError(404, 'not_found', `no endpoint ${rawPath}; see spec/management.md`);
   }

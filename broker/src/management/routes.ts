@@ -45,11 +45,24 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
     return json(view.describeQueue(vhost, queue, sampler), created ? 201 : 200);
   });
   r.add('DELETE', '/api/queues/:vhost/:name', (ctx) =>
-    json({ messageCount: act.deleteQueue(vhostOf(ctx), ctx.params['name']!, queryFlag(ctx.query, 'ifUnused'), queryFlag(ctx.query, 'ifEmpty')) }),
+    json({
+      messageCount: act.deleteQueue(
+        vhostOf(ctx),
+        ctx.params['name']!,
+        queryFlag(ctx.query, 'ifUnused'),
+        queryFlag(ctx.query, 'ifEmpty'),
+      ),
+    }),
   );
-  r.add('DELETE', '/api/queues/:vhost/:name/contents', (ctx) => json({ messageCount: act.purgeQueue(vhostOf(ctx), ctx.params['name']!) }));
-  r.add('POST', '/api/queues/:vhost/:name/get', async (ctx) => json(act.getMessages(vhostOf(ctx), ctx.params['name']!, await ctx.body())));
-  r.add('GET', '/api/queues/:vhost/:name/history', (ctx) => json(sampler.queueHistory(act.requireQueue(vhostOf(ctx), ctx.params['name']!))));
+  r.add('DELETE', '/api/queues/:vhost/:name/contents', (ctx) =>
+    json({ messageCount: act.purgeQueue(vhostOf(ctx), ctx.params['name']!) }),
+  );
+  r.add('POST', '/api/queues/:vhost/:name/get', async (ctx) =>
+    json(act.getMessages(vhostOf(ctx), ctx.params['name']!, await ctx.body())),
+  );
+  r.add('GET', '/api/queues/:vhost/:name/history', (ctx) =>
+    json(sampler.queueHistory(act.requireQueue(vhostOf(ctx), ctx.params['name']!))),
+  );
   r.add('GET', '/api/queues/:vhost/:name/bindings', (ctx) => {
     const vhost = vhostOf(ctx);
     const q = act.requireQueue(vhost, ctx.params['name']!);
@@ -72,16 +85,25 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
     act.deleteExchange(vhostOf(ctx), ctx.params['name']!, queryFlag(ctx.query, 'ifUnused'));
     return { status: 204 };
   });
-  r.add('POST', '/api/exchanges/:vhost/:name/publish', async (ctx) => json(await act.publish(broker, vhostOf(ctx), ctx.params['name']!, await ctx.body())));
+  r.add('POST', '/api/exchanges/:vhost/:name/publish', async (ctx) =>
+    json(await act.publish(broker, vhostOf(ctx), ctx.params['name']!, await ctx.body())),
+  );
 
   // bindings
   r.add('GET', '/api/bindings', (ctx) => json(view.describeBindings(vhosts(ctx))));
   r.add('GET', '/api/bindings/:vhost', (ctx) => json(view.describeBindings(vhosts(ctx))));
-  for (const [letter, kind] of [['q', 'queue'], ['e', 'exchange']] as [string, DestinationKind][]) {
+  for (const [letter, kind] of [
+    ['q', 'queue'],
+    ['e', 'exchange'],
+  ] as [string, DestinationKind][]) {
     const base = `/api/bindings/:vhost/e/:source/${letter}/:destination`;
     r.add('GET', base, (ctx) => {
       const vhost = vhostOf(ctx);
-      return json(act.bindingsBetween(vhost, ctx.params['source']!, kind, ctx.params['destination']!).map((b) => view.describeBinding(vhost, b)));
+      return json(
+        act
+          .bindingsBetween(vhost, ctx.params['source']!, kind, ctx.params['destination']!)
+          .map((b) => view.describeBinding(vhost, b)),
+      );
     });
     r.add('POST', base, async (ctx) => {
       const vhost = vhostOf(ctx);
@@ -105,10 +127,13 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
     const conn = act.requireConnection(broker, ctx.params['id']!);
     return json({ ...view.describeConnection(conn), channelDetails: view.describeChannels([conn]) });
   });
-  r.add('GET', '/api/connections/:id/channels', (ctx) => json(view.describeChannels([act.requireConnection(broker, ctx.params['id']!)])));
+  r.add('GET', '/api/connections/:id/channels', (ctx) =>
+    json(view.describeChannels([act.requireConnection(broker, ctx.params['id']!)])),
+  );
   r.add('DELETE', '/api/connections/:id', (ctx) => {
     const header = ctx.req.headers['x-reason'];
-    const reason = ctx.query.get('reason') ?? (typeof header === 'string' ? header : undefined) ?? 'closed via management API';
+    const reason =
+      ctx.query.get('reason') ?? (typeof header === 'string' ? header : undefined) ?? 'closed via management API';
     act.closeConnection(broker, ctx.params['id']!, reason);
     return { status: 204 };
   });
@@ -131,8 +156,14 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
   // Prometheus and the dashboard
   // RabbitMQ's rabbitmq_prometheus split: /metrics aggregated unless metricsPerObject
   // (its return_per_object_metrics), /metrics/per-object always per queue.
-  r.add('GET', '/metrics', () => ({ stream: (write) => streamMetrics(broker, write, broker.options.metricsPerObject), contentType: PROMETHEUS_CONTENT_TYPE }));
-  r.add('GET', '/metrics/per-object', () => ({ stream: (write) => streamMetrics(broker, write, true), contentType: PROMETHEUS_CONTENT_TYPE }));
+  r.add('GET', '/metrics', () => ({
+    stream: (write) => streamMetrics(broker, write, broker.options.metricsPerObject),
+    contentType: PROMETHEUS_CONTENT_TYPE,
+  }));
+  r.add('GET', '/metrics/per-object', () => ({
+    stream: (write) => streamMetrics(broker, write, true),
+    contentType: PROMETHEUS_CONTENT_TYPE,
+  }));
   r.add('GET', '/', () => {
     const f = files.get('index.html');
     return { text: f.body, contentType: f.contentType };

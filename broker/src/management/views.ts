@@ -197,7 +197,10 @@ export function describeChannels(connections: Iterable<ClientConnection>): View[
   return out;
 }
 
-export function describeConsumers(connections: Iterable<ClientConnection>, filter: (q: Queue, vhost: string | undefined) => boolean = () => true): View[] {
+export function describeConsumers(
+  connections: Iterable<ClientConnection>,
+  filter: (q: Queue, vhost: string | undefined) => boolean = () => true,
+): View[] {
   const out: View[] = [];
   for (const conn of connections) {
     const vhost = vhostOf(conn);

@@ -17,7 +17,12 @@ const CHUNK_LINES = 2_000;
  * labels are part of the public contract: dashboards and alerts are built on them. Process
  * metrics use the names of the standard Prometheus client libraries.
  */
-export async function streamMetrics(broker: Broker, sink: ChunkSink, perObject: boolean, now = Date.now()): Promise<void> {
+export async function streamMetrics(
+  broker: Broker,
+  sink: ChunkSink,
+  perObject: boolean,
+  now = Date.now(),
+): Promise<void> {
   const w = new ExpositionWriter();
   writeBrokerMetrics(w, broker);
   writeProcessMetrics(w);
@@ -52,7 +57,15 @@ export async function streamMetrics(broker: Broker, sink: ChunkSink, perObject: 
 /** The whole page as one string (small brokers, tests). */
 export async function renderMetrics(broker: Broker, perObject = true, now = Date.now()): Promise<string> {
   const chunks: string[] = [];
-  await streamMetrics(broker, async (c) => void chunks.push(c), perObject, now);
+  await streamMetrics(
+    broker,
+    (c) => {
+      chunks.push(c);
+      return Promise.resolve();
+    },
+    perObject,
+    now,
+  );
   return chunks.join('');
 }
 
@@ -78,36 +91,116 @@ function writeBrokerMetrics(w: ExpositionWriter, broker: Broker): void {
   w.single('switchyard_consumers', 'gauge', 'Consumers over all channels.', consumers);
   w.single('switchyard_queues', 'gauge', 'Queues over all vhosts.', queues);
   w.single('switchyard_exchanges', 'gauge', 'Exchanges over all vhosts, built-in ones included.', exchanges);
-  w.single('switchyard_connections_opened_total', 'counter', 'Client connections opened since start.', s.connectionsOpened);
-  w.single('switchyard_connections_closed_total', 'counter', 'Client connections closed since start.', s.connectionsClosed);
-  w.single('switchyard_messages_published_total', 'counter', 'Messages published to the broker since start, routed or not.', s.published);
-  w.single('switchyard_messages_unroutable_total', 'counter', 'Published messages that matched no queue.', s.unroutable);
-  w.single('switchyard_messages_duplicate_total', 'counter', 'Published messages dropped by an exchange deduplication window.', s.duplicates);
+  w.single(
+    'switchyard_connections_opened_total',
+    'counter',
+    'Client connections opened since start.',
+    s.connectionsOpened,
+  );
+  w.single(
+    'switchyard_connections_closed_total',
+    'counter',
+    'Client connections closed since start.',
+    s.connectionsClosed,
+  );
+  w.single(
+    'switchyard_messages_published_total',
+    'counter',
+    'Messages published to the broker since start, routed or not.',
+    s.published,
+  );
+  w.single(
+    'switchyard_messages_unroutable_total',
+    'counter',
+    'Published messages that matched no queue.',
+    s.unroutable,
+  );
+  w.single(
+    'switchyard_messages_duplicate_total',
+    'counter',
+    'Published messages dropped by an exchange deduplication window.',
+    s.duplicates,
+  );
   w.single('switchyard_messages_acked_total', 'counter', 'Deliveries acknowledged by clients since start.', s.acked);
   w.single('switchyard_store_size_bytes', 'gauge', 'Size of the LMDB message store on disk.', broker.store.sizeBytes());
   w.family('switchyard_alarm', 'gauge', 'Resource alarm raised (1) or not (0); while raised, publishers are blocked.');
   w.sample('switchyard_alarm', broker.alarms.state.memory ? 1 : 0, { resource: 'memory' });
   w.sample('switchyard_alarm', broker.alarms.state.disk ? 1 : 0, { resource: 'disk' });
-  w.histogram('switchyard_commit_latency_seconds', 'Time for a group-commit write transaction to become durable.', broker.histograms.commitLatency);
-  w.histogram('switchyard_confirm_latency_seconds', 'Time from the first publish of an event-loop turn to its publisher confirms.', broker.histograms.confirmLatency);
+  w.histogram(
+    'switchyard_commit_latency_seconds',
+    'Time for a group-commit write transaction to become durable.',
+    broker.histograms.commitLatency,
+  );
+  w.histogram(
+    'switchyard_confirm_latency_seconds',
+    'Time from the first publish of an event-loop turn to its publisher confirms.',
+    broker.histograms.confirmLatency,
+  );
 }
 
 /** A per-queue family; `aggregate` says how the aggregated `/metrics` combines the queues. */
-type QueueMetric = [name: string, type: 'gauge' | 'counter', help: string, value: (q: Queue, now: number) => number, aggregate?: 'max'];
+type QueueMetric = [
+  name: string,
+  type: 'gauge' | 'counter',
+  help: string,
+  value: (q: Queue, now: number) => number,
+  aggregate?: 'max',
+];
 
 const QUEUE_METRICS: readonly QueueMetric[] = [
   ['switchyard_queue_messages_ready', 'gauge', 'Messages ready for delivery.', (q) => q.messageCount],
   ['switchyard_queue_messages_unacked', 'gauge', 'Messages delivered and not yet acknowledged.', (q) => q.unacked],
   ['switchyard_queue_messages', 'gauge', 'Messages ready plus unacknowledged.', (q) => q.messageCount + q.unacked],
-  ['switchyard_queue_messages_ready_bytes', 'gauge', 'Bytes of message bodies ready for delivery.', (q) => q.readyBytes],
+  [
+    'switchyard_queue_messages_ready_bytes',
+    'gauge',
+    'Bytes of message bodies ready for delivery.',
+    (q) => q.readyBytes,
+  ],
   ['switchyard_queue_consumers', 'gauge', 'Consumers of the queue.', (q) => q.consumerCount],
-  ['switchyard_queue_oldest_message_age_seconds', 'gauge', 'Age of the oldest ready message (consumer lag in time); 0 when empty.', (q, now) => q.oldestReadyAgeMs(now) / 1000, 'max'],
-  ['switchyard_queue_messages_published_total', 'counter', 'Messages routed to the queue.', (q) => q.counters.published],
-  ['switchyard_queue_messages_delivered_total', 'counter', 'Deliveries to consumers and gets, redeliveries included.', (q) => q.counters.delivered],
-  ['switchyard_queue_messages_redelivered_total', 'counter', 'Deliveries of messages delivered before.', (q) => q.counters.redelivered],
-  ['switchyard_queue_messages_acked_total', 'counter', 'Deliveries settled (acknowledged, or dropped without requeue).', (q) => q.counters.acked],
-  ['switchyard_queue_messages_dead_lettered_total', 'counter', 'Messages dead-lettered (rejected, expired, over max length or delivery limit).', (q) => q.counters.deadLettered],
-  ['switchyard_queue_messages_dropped_total', 'counter', 'Messages dropped without a dead-letter exchange (expired, over max length, rejected, delivery limit).', (q) => q.counters.dropped],
+  [
+    'switchyard_queue_oldest_message_age_seconds',
+    'gauge',
+    'Age of the oldest ready message (consumer lag in time); 0 when empty.',
+    (q, now) => q.oldestReadyAgeMs(now) / 1000,
+    'max',
+  ],
+  [
+    'switchyard_queue_messages_published_total',
+    'counter',
+    'Messages routed to the queue.',
+    (q) => q.counters.published,
+  ],
+  [
+    'switchyard_queue_messages_delivered_total',
+    'counter',
+    'Deliveries to consumers and gets, redeliveries included.',
+    (q) => q.counters.delivered,
+  ],
+  [
+    'switchyard_queue_messages_redelivered_total',
+    'counter',
+    'Deliveries of messages delivered before.',
+    (q) => q.counters.redelivered,
+  ],
+  [
+    'switchyard_queue_messages_acked_total',
+    'counter',
+    'Deliveries settled (acknowledged, or dropped without requeue).',
+    (q) => q.counters.acked,
+  ],
+  [
+    'switchyard_queue_messages_dead_lettered_total',
+    'counter',
+    'Messages dead-lettered (rejected, expired, over max length or delivery limit).',
+    (q) => q.counters.deadLettered,
+  ],
+  [
+    'switchyard_queue_messages_dropped_total',
+    'counter',
+    'Messages dropped without a dead-letter exchange (expired, over max length, rejected, delivery limit).',
+    (q) => q.counters.dropped,
+  ],
   ['switchyard_queue_messages_delayed', 'gauge', 'Messages held back for a delayed retry.', (q) => q.delayedCount],
 ];
 
@@ -115,9 +208,24 @@ function writeProcessMetrics(w: ExpositionWriter): void {
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   w.single('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', mem.rss);
-  w.single('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', (cpu.user + cpu.system) / 1e6);
-  w.single('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', Math.floor(Date.now() / 1000 - process.uptime()));
+  w.single(
+    'process_cpu_seconds_total',
+    'counter',
+    'Total user and system CPU time spent in seconds.',
+    (cpu.user + cpu.system) / 1e6,
+  );
+  w.single(
+    'process_start_time_seconds',
+    'gauge',
+    'Start time of the process since unix epoch in seconds.',
+    Math.floor(Date.now() / 1000 - process.uptime()),
+  );
   w.single('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap size in bytes.', mem.heapTotal);
   w.single('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap used in bytes.', mem.heapUsed);
-  w.single('nodejs_external_memory_bytes', 'gauge', 'Memory of C++ objects bound to JavaScript objects, in bytes.', mem.external);
+  w.single(
+    'nodejs_external_memory_bytes',
+    'gauge',
+    'Memory of C++ objects bound to JavaScript objects, in bytes.',
+    mem.external,
+  );
 }

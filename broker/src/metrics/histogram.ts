@@ -30,7 +30,9 @@ export class Histogram {
 }
 
 /** Latency bounds in seconds, from 0.1 ms to 10 s. */
-export const LATENCY_BOUNDS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+export const LATENCY_BOUNDS_SECONDS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+];
 
 /** Histograms the broker's hot path feeds; the metrics endpoint renders them. */
 export interface BrokerHistograms {
@@ -41,5 +43,8 @@ export interface BrokerHistograms {
 }
 
 export function createBrokerHistograms(): BrokerHistograms {
-  return { commitLatency: new Histogram(LATENCY_BOUNDS_SECONDS), confirmLatency: new Histogram(LATENCY_BOUNDS_SECONDS) };
+  return {
+    commitLatency: new Histogram(LATENCY_BOUNDS_SECONDS),
+    confirmLatency: new Histogram(LATENCY_BOUNDS_SECONDS),
+  };
 }

@@ -33,7 +33,9 @@ export class ExpositionWriter {
   histogram(name: string, help: string, h: Histogram, labels: Labels = {}): this {
     this.family(name, 'histogram', help);
     const cumulative = h.cumulative();
-    h.bounds.forEach((bound, i) => this.sample(`${name}_bucket`, cumulative[i]!, { ...labels, le: formatValue(bound) }));
+    h.bounds.forEach((bound, i) =>
+      this.sample(`${name}_bucket`, cumulative[i]!, { ...labels, le: formatValue(bound) }),
+    );
     this.sample(`${name}_bucket`, h.count, { ...labels, le: '+Inf' });
     this.sample(`${name}_sum`, h.sum, labels);
     return this.sample(`${name}_count`, h.count, labels);

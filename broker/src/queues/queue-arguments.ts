@@ -59,7 +59,10 @@ class ArgumentReader {
     const v = this.value(arg);
     if (v === undefined) return undefined;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-      throw this.invalid(arg, max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`);
+      throw this.invalid(
+        arg,
+        max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`,
+      );
     }
     return v;
   }
@@ -90,7 +93,8 @@ class ArgumentReader {
     if (v === undefined) return undefined;
     const expected = 'a non-empty list of delays in ms, or { initial, multiplier, max, jitter }';
     if (Array.isArray(v)) {
-      if (v.length === 0 || !v.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) throw this.invalid('x-retry-delays', expected);
+      if (v.length === 0 || !v.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0))
+        throw this.invalid('x-retry-delays', expected);
       return { kind: 'list', delays: v as number[] };
     }
     if (!isFieldTable(v)) throw this.invalid('x-retry-delays', expected);

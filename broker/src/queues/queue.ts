@@ -70,7 +70,14 @@ export class Queue {
   readonly exclusiveOwner: string | undefined;
   readonly arguments: FieldTable;
   readonly policy: QueuePolicy;
-  readonly counters: QueueCounters = { published: 0, delivered: 0, redelivered: 0, acked: 0, deadLettered: 0, dropped: 0 };
+  readonly counters: QueueCounters = {
+    published: 0,
+    delivered: 0,
+    redelivered: 0,
+    acked: 0,
+    deadLettered: 0,
+    dropped: 0,
+  };
 
   private readonly ready: ReadyQueue<QueueEntry>;
   private readonly delayed = new MinHeap<QueueEntry>((e) => e.readyAt);
@@ -162,7 +169,18 @@ export class Queue {
   recover(entries: RecoveredEntry[]): void {
     const now = this.clock.now();
     for (const e of entries) {
-      const entry: QueueEntry = { seq: e.seq, size: e.size, stored: true, deliveries: e.deliveries, enqueuedAt: now, priority: Math.min(e.priority, this.policy.maxPriority), expiresAt: e.expiresAt, readyAt: e.readyAt, lease: e.lease, record: undefined };
+      const entry: QueueEntry = {
+        seq: e.seq,
+        size: e.size,
+        stored: true,
+        deliveries: e.deliveries,
+        enqueuedAt: now,
+        priority: Math.min(e.priority, this.policy.maxPriority),
+        expiresAt: e.expiresAt,
+        readyAt: e.readyAt,
+        lease: e.lease,
+        record: undefined,
+      };
       this.nextSeq = e.seq + 1;
       if (entry.readyAt > now) {
         this.delayed.push(entry);
@@ -220,9 +238,20 @@ export class Queue {
     if (!stored) record.content = Uint8Array.prototype.slice.call(content);
     const priority = p.maxPriority > 0 ? clampPriority(properties?.priority, p.maxPriority) : 0;
     const expiresAt = expiryOf(now, p.messageTtlMs, expirationMs);
-    const entry: QueueEntry = { seq: this.nextSeq++, size: content.length, stored, deliveries: 0, enqueuedAt: now, priority, expiresAt, readyAt: 0, lease: 0, record };
+    const entry: QueueEntry = {
+      seq: this.nextSeq++,
+      size: content.length,
+      stored,
+      deliveries: 0,
+      enqueuedAt: now,
+      priority,
+      expiresAt,
+      readyAt: 0,
+      lease: 0,
+      record,
+    };
     if (stored) {
-      this.store!.enqueue(this.id, entry.seq, record, { expiresAt, priority });
+      this.store.enqueue(this.id, entry.seq, record, { expiresAt, priority });
       this.residentBytes += entry.size;
       this.scheduleRelease(entry);
     }
@@ -257,7 +286,8 @@ export class Queue {
 
   private pruneDedup(now: number): void {
     const gone = this.dedup!.prune(now);
-    if (gone.length > 0 && this.durable && this.store !== undefined) for (const id of gone) this.store.removeDedup(this.dedupScope, id);
+    if (gone.length > 0 && this.durable && this.store !== undefined)
+      for (const id of gone) this.store.removeDedup(this.dedupScope, id);
   }
 
   private scheduleRelease(entry: QueueEntry): void {
@@ -313,7 +343,10 @@ export class Queue {
   checkConsumer(consumer: { exclusive: boolean }, vhost?: string): void {
     if (this.consumerSet.hasExclusive() || (consumer.exclusive && this.consumerSet.size > 0)) {
       const where = vhost === undefined ? '' : ` in vhost '${vhost}'`;
-      const why = consumer.exclusive && !this.consumerSet.hasExclusive() ? 'it already has consumers' : 'it has an exclusive consumer; wait until it is cancelled';
+      const why =
+        consumer.exclusive && !this.consumerSet.hasExclusive()
+          ? 'it already has consumers'
+          : 'it has an exclusive consumer; wait until it is cancelled';
       throw new BrokerError(ErrorCode.ACCESS_REFUSED, `queue '${this.name}'${where} in exclusive use: ${why}`);
     }
   }
@@ -329,7 +362,8 @@ export class Queue {
     if (!this.consumerSet.remove(consumer)) return;
     this.touch();
     if (this.consumerSet.size > 0) this.dispatch();
-    else if (this.autoDelete && !this.deleted) this.env.remove(this, `auto-delete queue '${this.name}' lost its last consumer`);
+    else if (this.autoDelete && !this.deleted)
+      this.env.remove(this, `auto-delete queue '${this.name}' lost its last consumer`);
   }
 
   /**
@@ -378,7 +412,8 @@ export class Queue {
     if (entry.deliveries > 0) this.counters.redelivered++;
     // A priority queue hands out first deliveries out of publish order; the store records
     // a delivery as it sees fit (spec/semantics.md §Acknowledgements and redelivery).
-    if (entry.stored) entry.lease = this.store!.claim(this.id, entry.seq, entry.deliveries + 1, this.policy.maxPriority === 0);
+    if (entry.stored)
+      entry.lease = this.store!.claim(this.id, entry.seq, entry.deliveries + 1, this.policy.maxPriority === 0);
   }
 
   /** Takes the next ready message for basic.get, or undefined when empty. */
@@ -460,10 +495,12 @@ export class Queue {
         continue;
       }
       const retry = this.policy.retry;
-      const delay = options.delayMs ?? (options.explicit === true && retry !== undefined ? retryDelay(retry, entry.deliveries) : 0);
+      const delay =
+        options.delayMs ?? (options.explicit === true && retry !== undefined ? retryDelay(retry, entry.deliveries) : 0);
       if (delay > 0) {
         entry.readyAt = now + delay;
-        if (entry.stored) entry.lease = this.store!.release(this.id, entry.seq, entry.deliveries, entry.readyAt, entry.lease);
+        if (entry.stored)
+          entry.lease = this.store!.release(this.id, entry.seq, entry.deliveries, entry.readyAt, entry.lease);
         this.delayed.push(entry);
         this.delayTimer.armAt(entry.readyAt);
         continue;
@@ -548,7 +585,8 @@ export class Queue {
     const expires = this.policy.expiresMs;
     if (expires === undefined || this.deleted) return;
     const idleUntil = this.lastUsedAt + expires;
-    if (this.consumerSet.size === 0 && this.clock.now() >= idleUntil) this.env.remove(this, `queue '${this.name}' unused for ${expires} ms (x-expires)`);
+    if (this.consumerSet.size === 0 && this.clock.now() >= idleUntil)
+      this.env.remove(this, `queue '${this.name}' unused for ${expires} ms (x-expires)`);
     else this.unusedTimer.armAt(Math.max(idleUntil, this.clock.now() + expires));
   }
 
@@ -557,7 +595,11 @@ export class Queue {
     const entries = [...this.ready.drain(), ...this.delayed.clear()];
     this.readyBytesTotal = 0;
     for (const e of entries) this.dropResident(e);
-    if (this.store !== undefined && !this.deleted) this.store.purge(this.id, entries.filter((e) => e.stored));
+    if (this.store !== undefined && !this.deleted)
+      this.store.purge(
+        this.id,
+        entries.filter((e) => e.stored),
+      );
     return entries.length;
   }
 

@@ -13,7 +13,7 @@ export interface Sequenced {
 }
 
 export class ReadyList<T extends Sequenced> {
-  private fifo: (T | undefined)[] = new Array(16);
+  private fifo: (T | undefined)[] = new Array<T | undefined>(16);
   private head = 0;
   private count = 0;
   private readonly heap = new MinHeap<T>((item) => item.seq);

@@ -44,7 +44,8 @@ export class ReadyQueue<T extends Sequenced & { priority: number }> {
   /** The first `n` items in the order `shift()` would take them, without taking them. */
   first(n: number): T[] {
     const out: T[] = [];
-    for (let p = this.levels.length - 1; p >= 0 && out.length < n; p--) out.push(...this.levels[p]!.first(n - out.length));
+    for (let p = this.levels.length - 1; p >= 0 && out.length < n; p--)
+      out.push(...this.levels[p]!.first(n - out.length));
     return out;
   }
 

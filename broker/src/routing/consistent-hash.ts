@@ -1,4 +1,4 @@
-import type { Binding, FieldTable } from './binding.js';
+import { canonicalValue, type Binding, type FieldTable } from './binding.js';
 import { BindingSet } from './binding-set.js';
 import type { BindingMatcher } from './matcher.js';
 
@@ -67,7 +67,8 @@ export class ConsistentHashMatcher implements BindingMatcher {
     const ring: Point[] = [];
     for (const b of this.#set.values()) {
       const weight = parseHashWeight(b.routingKey) ?? 1;
-      for (let i = 0; i < weight; i++) ring.push({ hash: fnv1a(`${b.destinationKind}:${b.destination}:${i}`), binding: b });
+      for (let i = 0; i < weight; i++)
+        ring.push({ hash: fnv1a(`${b.destinationKind}:${b.destination}:${i}`), binding: b });
     }
     // ties broken by destination so the ring is the same whatever the binding order
     ring.sort((a, b) => a.hash - b.hash || (a.binding.destination < b.binding.destination ? -1 : 1));
@@ -77,7 +78,13 @@ export class ConsistentHashMatcher implements BindingMatcher {
   #keyOf(routingKey: string, headers: FieldTable | undefined): string | undefined {
     if (this.source.header !== undefined) {
       const v = headers?.[this.source.header];
-      return v === undefined || v === null ? undefined : String(v);
+      if (v === undefined || v === null) return undefined;
+      // A table or an array hashes by its contents (its default text would be the same
+      // '[object Object]' for all of them); scalars and bytes by their text, as before.
+      if (typeof v === 'string') return v;
+      if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+      if (v instanceof Uint8Array) return v.toString();
+      return canonicalValue(v);
     }
     return routingKey;
   }

@@ -28,7 +28,7 @@ export function validateHeadersArguments(args: FieldTable): string | undefined {
   const mode = args['x-match'];
   if (mode === undefined) return undefined; // optional: defaults to 'all'
   if (typeof mode !== 'string') {
-    return `Invalid x-match field type ${typeof mode} (value ${String(mode)}); expected string`;
+    return `Invalid x-match field type ${typeof mode} (value ${JSON.stringify(mode) ?? typeof mode}); expected string`;
   }
   if (!(X_MATCH_MODES as readonly string[]).includes(mode)) {
     return `Invalid x-match field value "${mode}"; expected all, any, all-with-x, or any-with-x`;
@@ -72,9 +72,7 @@ function specMatches(spec: HeadersSpec, headers: FieldTable): boolean {
       expected === undefined
         ? Object.hasOwn(headers, key)
         : actual === expected ||
-          (actual !== undefined &&
-            Object.hasOwn(headers, key) &&
-            fieldValuesEqual(expected, actual));
+          (actual !== undefined && Object.hasOwn(headers, key) && fieldValuesEqual(expected, actual));
     if (hit !== requireAll) return hit; // first miss decides 'all', first hit decides 'any'
   }
   // All matched ('all', including no arguments at all), or none did ('any').

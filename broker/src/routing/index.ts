@@ -2,13 +2,7 @@
  * Routing: exchange types' binding matchers and the exchange-graph traversal. Pure and
  * synchronous, no I/O; see spec/semantics.md "Routing".
  */
-export {
-  type Binding,
-  type DestinationKind,
-  type FieldTable,
-  bindingKey,
-  canonicalValue,
-} from './binding.js';
+export { type Binding, type DestinationKind, type FieldTable, bindingKey, canonicalValue } from './binding.js';
 export {
   type BindingMatcher,
   type ExchangeType,

@@ -23,11 +23,18 @@ export function enforceRevocation(connections: Iterable<ClientConnection>, chang
         break;
       case 'permissionsCleared':
         if (conn.vhostName === change.vhost) {
-          conn.close(ErrorCode.CONNECTION_FORCED, `CONNECTION_FORCED - access to vhost '${change.vhost}' revoked for user '${change.user}'`);
+          conn.close(
+            ErrorCode.CONNECTION_FORCED,
+            `CONNECTION_FORCED - access to vhost '${change.vhost}' revoked for user '${change.user}'`,
+          );
         }
         break;
       case 'tokensRevoked':
-        if (conn.viaToken) conn.close(ErrorCode.CONNECTION_FORCED, `CONNECTION_FORCED - login token of user '${change.user}' was revoked`);
+        if (conn.viaToken)
+          conn.close(
+            ErrorCode.CONNECTION_FORCED,
+            `CONNECTION_FORCED - login token of user '${change.user}' was revoked`,
+          );
         break;
       case 'permissionsChanged':
         if (conn.vhostName === change.vhost) {

@@ -74,7 +74,13 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
    * basic.publish. `content` may be a view into the transport's read buffer: queues copy
    * what they keep beyond the commit. Confirms follow through the sink.
    */
-  publish(exchange: string, routingKey: string, mandatory: boolean, messageProperties: MessageProperties | null, content: Uint8Array): void {
+  publish(
+    exchange: string,
+    routingKey: string,
+    mandatory: boolean,
+    messageProperties: MessageProperties | null,
+    content: Uint8Array,
+  ): void {
     this.publishSeq++;
     const broker = this.conn.services;
     if (content.length > broker.options.maxMessageBytes) {
@@ -86,9 +92,10 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     this.requireWrite(exchange);
     this.checkUserId(messageProperties?.userId);
     const properties = broker.directReplyTo.rewriteRequest(messageProperties, this.replyConsumer);
-    const outcome = exchange === '' && isReplyQueueName(routingKey)
-      ? this.publishReply(routingKey, properties, content)
-      : publishMessage(this.conn.vhost, broker.stats, exchange, routingKey, properties, content);
+    const outcome =
+      exchange === '' && isReplyQueueName(routingKey)
+        ? this.publishReply(routingKey, properties, content)
+        : publishMessage(this.conn.vhost, broker.stats, exchange, routingKey, properties, content);
     if (outcome.kind === 'routed') {
       if (outcome.queues === 0 && mandatory) {
         // Before the confirm, which the turn's commit sends later.
@@ -97,7 +104,13 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
       if (outcome.refusedBy !== undefined) {
         // As RabbitMQ: a publish any queue refused (reject-publish overflow) is nacked.
         const q = outcome.refusedBy;
-        this.conn.sink.publishNacked(this.number, this.publishSeq, false, ErrorCode.PRECONDITION_FAILED, `PRECONDITION_FAILED - queue '${q.name}' is full (x-overflow ${q.policy.overflow})`);
+        this.conn.sink.publishNacked(
+          this.number,
+          this.publishSeq,
+          false,
+          ErrorCode.PRECONDITION_FAILED,
+          `PRECONDITION_FAILED - queue '${q.name}' is full (x-overflow ${q.policy.overflow})`,
+        );
       }
     }
     this.conn.notePublish();
@@ -118,9 +131,24 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
    * There is no queue to hold a reply, so one for a connection whose socket is backed up
    * is dropped (at most once, as RabbitMQ's direct replies) rather than buffered without bound.
    */
-  deliverReply(subscription: ReplySubscription, routingKey: string, properties: MessageProperties | null, content: Uint8Array): boolean {
+  deliverReply(
+    subscription: ReplySubscription,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+  ): boolean {
     if (!this.canDeliver() || this.replyConsumer !== subscription) return false;
-    this.conn.sink.deliver(this.number, subscription.consumerTag, this.nextDeliveryTag++, false, 0, '', routingKey, properties, content);
+    this.conn.sink.deliver(
+      this.number,
+      subscription.consumerTag,
+      this.nextDeliveryTag++,
+      false,
+      0,
+      '',
+      routingKey,
+      properties,
+      content,
+    );
     return true;
   }
 
@@ -131,7 +159,10 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
   private checkUserId(userId: string | undefined): void {
     if (userId === undefined || userId === null || userId === this.conn.user) return;
     if (this.conn.services.userHasTag(this.conn.user, 'impersonator')) return;
-    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `user_id property set to '${userId}' but authenticated user was '${this.conn.user}'`);
+    throw new BrokerError(
+      ErrorCode.PRECONDITION_FAILED,
+      `user_id property set to '${userId}' but authenticated user was '${this.conn.user}'`,
+    );
   }
 
   /** Publish permission, remembered per exchange: a regex per publish would be on the hot path. */
@@ -166,13 +197,29 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
   failConfirms(seqNo: number, error: Error): void {
     this.confirmedSeq = Math.max(this.confirmedSeq, seqNo);
     if (this.state !== State.open) return;
-    this.conn.sink.publishNacked(this.number, seqNo, true, ErrorCode.INTERNAL_ERROR, `message store failed to commit: ${error.message}`);
+    this.conn.sink.publishNacked(
+      this.number,
+      seqNo,
+      true,
+      ErrorCode.INTERNAL_ERROR,
+      `message store failed to commit: ${error.message}`,
+    );
   }
 
   /** Sends a message to a consumer (called by the queue's dispatch). */
   deliver(consumer: ChannelConsumer, queue: Queue, entry: QueueEntry, record: MessageRecord): void {
     const deliveryTag = this.nextDeliveryTag++;
-    this.conn.sink.deliver(this.number, consumer.tag, deliveryTag, entry.deliveries > 0, entry.deliveries, record.exchange, record.routingKey, record.properties, record.content);
+    this.conn.sink.deliver(
+      this.number,
+      consumer.tag,
+      deliveryTag,
+      entry.deliveries > 0,
+      entry.deliveries,
+      record.exchange,
+      record.routingKey,
+      record.properties,
+      record.content,
+    );
     if (consumer.noAck) {
       queue.settle(entry);
       return;
@@ -285,15 +332,28 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     const queue = this.conn.vhost.requireQueue(f.queue, this.conn.id);
     const max = this.conn.services.options.maxConsumersPerChannel;
     if (this.consumers.size >= max) {
-      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `consumer limit reached: ${max} consumers on channel ${this.number} (maxConsumersPerChannel)`);
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `consumer limit reached: ${max} consumers on channel ${this.number} (maxConsumersPerChannel)`,
+      );
     }
     checkShortString('consumer tag', f.consumerTag);
     const tag = f.consumerTag === '' ? `amq.ctag-${randomBytes(12).toString('base64url')}` : f.consumerTag;
     this.checkTagFree(tag);
     // Consumer priority: the frame's field, or RabbitMQ's `x-priority` consumer argument.
     const xPriority = f.arguments['x-priority'];
-    const priority = f.priority !== 0 ? f.priority : typeof xPriority === 'number' && Number.isSafeInteger(xPriority) ? xPriority : 0;
-    const consumer = new ChannelConsumer(this, queue, tag, f.noAck, f.exclusive, priority, this.consumerPrefetch, f.arguments);
+    const priority =
+      f.priority !== 0 ? f.priority : typeof xPriority === 'number' && Number.isSafeInteger(xPriority) ? xPriority : 0;
+    const consumer = new ChannelConsumer(
+      this,
+      queue,
+      tag,
+      f.noAck,
+      f.exclusive,
+      priority,
+      this.consumerPrefetch,
+      f.arguments,
+    );
     queue.checkConsumer(consumer, this.conn.vhost.name);
     // consumeOk goes out before the first delivery: both travel through the same outbox.
     ok(tag);
@@ -315,7 +375,13 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
   private consumeReplies(f: ConsumeRequest, ok: (consumerTag: string) => void): void {
     const tag = f.consumerTag === '' ? `amq.ctag-${randomBytes(12).toString('base64url')}` : f.consumerTag;
     this.checkTagFree(tag);
-    this.replyConsumer = this.conn.services.directReplyTo.subscribe(this.conn.vhost.name, this, this.replyConsumer, tag, f.noAck);
+    this.replyConsumer = this.conn.services.directReplyTo.subscribe(
+      this.conn.vhost.name,
+      this,
+      this.replyConsumer,
+      tag,
+      f.noAck,
+    );
     ok(tag);
   }
 
@@ -354,7 +420,10 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     for (const c of [...this.consumers.values()]) {
       if (access.allows('read', c.queue.name)) continue;
       c.queue.removeConsumer(c);
-      this.consumerCancelledByBroker(c, `read access to queue '${c.queue.name}' in vhost '${access.vhost}' revoked for user '${access.user}'`);
+      this.consumerCancelledByBroker(
+        c,
+        `read access to queue '${c.queue.name}' in vhost '${access.vhost}' revoked for user '${access.user}'`,
+      );
     }
   }
 
@@ -366,7 +435,13 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     if (taken === undefined) return ok(undefined);
     const { entry, record } = taken;
     const deliveryTag = this.nextDeliveryTag++;
-    ok({ deliveryTag, redelivered: entry.deliveries > 0, deliveryCount: entry.deliveries, messageCount: queue.messageCount, record });
+    ok({
+      deliveryTag,
+      redelivered: entry.deliveries > 0,
+      deliveryCount: entry.deliveries,
+      messageCount: queue.messageCount,
+      record,
+    });
     if (noAck) queue.settle(entry);
     else this.unacked.add({ tag: deliveryTag, queue, entry, consumerTag: undefined, at: Date.now() });
   }

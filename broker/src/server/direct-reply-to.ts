@@ -35,7 +35,12 @@ export interface ReplySubscription {
 /** What a reply is handed to: the requester's channel. */
 export interface ReplyTarget {
   /** Delivers a reply (no-ack); false if the channel can no longer take it. */
-  deliverReply(subscription: ReplySubscription, routingKey: string, properties: MessageProperties | null, content: Uint8Array): boolean;
+  deliverReply(
+    subscription: ReplySubscription,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+  ): boolean;
 }
 
 interface Registration {
@@ -52,12 +57,24 @@ export class DirectReplyTo {
    * basic.consume on the pseudo-queue, with RabbitMQ's refusals.
    * @throws BrokerError 406 for a consumer that acknowledges, or a second one on the channel
    */
-  subscribe(vhost: string, target: ReplyTarget, current: ReplySubscription | undefined, consumerTag: string, noAck: boolean): ReplySubscription {
+  subscribe(
+    vhost: string,
+    target: ReplyTarget,
+    current: ReplySubscription | undefined,
+    consumerTag: string,
+    noAck: boolean,
+  ): ReplySubscription {
     if (!noAck) {
-      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `reply consumer cannot acknowledge: consume from '${REPLY_QUEUE}' with noAck: true`);
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `reply consumer cannot acknowledge: consume from '${REPLY_QUEUE}' with noAck: true`,
+      );
     }
     if (current !== undefined) {
-      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `reply consumer already set: channel has consumer '${current.consumerTag}' on '${REPLY_QUEUE}'`);
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `reply consumer already set: channel has consumer '${current.consumerTag}' on '${REPLY_QUEUE}'`,
+      );
     }
     const subscription = { consumerTag, name: PREFIX + randomBytes(KEY_BYTES).toString('base64url') };
     this.byName.set(subscription.name, { vhost, target, subscription });
@@ -74,10 +91,16 @@ export class DirectReplyTo {
    * when `replyTo` is not the pseudo-queue).
    * @throws BrokerError 406 when the channel has no reply consumer (RabbitMQ's words)
    */
-  rewriteRequest(properties: MessageProperties | null, subscription: ReplySubscription | undefined): MessageProperties | null {
+  rewriteRequest(
+    properties: MessageProperties | null,
+    subscription: ReplySubscription | undefined,
+  ): MessageProperties | null {
     if (properties?.replyTo !== REPLY_QUEUE) return properties;
     if (subscription === undefined) {
-      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `fast reply consumer does not exist: consume from '${REPLY_QUEUE}' (noAck) on this channel before publishing with replyTo '${REPLY_QUEUE}'`);
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `fast reply consumer does not exist: consume from '${REPLY_QUEUE}' (noAck) on this channel before publishing with replyTo '${REPLY_QUEUE}'`,
+      );
     }
     return { ...properties, replyTo: subscription.name };
   }

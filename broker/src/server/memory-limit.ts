@@ -63,8 +63,15 @@ function cgroupV2Path(): string | undefined {
 /** Reads the host's memory and the container's limits (Linux cgroups; elsewhere only the host's). */
 export function readMemoryReadings(): MemoryReadings {
   const rel = cgroupV2Path();
-  const v2 = (rel !== undefined && rel !== '/' ? readText(`/sys/fs/cgroup${rel}/memory.max`) : undefined) ?? readText('/sys/fs/cgroup/memory.max');
+  const v2 =
+    (rel !== undefined && rel !== '/' ? readText(`/sys/fs/cgroup${rel}/memory.max`) : undefined) ??
+    readText('/sys/fs/cgroup/memory.max');
   const v1 = readText('/sys/fs/cgroup/memory/memory.limit_in_bytes');
   const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : undefined;
-  return { totalmem: totalmem(), ...(constrained !== undefined ? { constrained } : {}), ...(v2 !== undefined ? { cgroupV2: v2 } : {}), ...(v1 !== undefined ? { cgroupV1: v1 } : {}) };
+  return {
+    totalmem: totalmem(),
+    ...(constrained !== undefined ? { constrained } : {}),
+    ...(v2 !== undefined ? { cgroupV2: v2 } : {}),
+    ...(v1 !== undefined ? { cgroupV1: v1 } : {}),
+  };
 }

@@ -81,7 +81,8 @@ export class MemoryFrameConnection implements FrameConnection {
 
   onClose(handler: (code: number, reason: string) => void): void {
     const previous = this.closeHandler;
-    this.closeHandler = previous === undefined ? handler : (code, reason) => (previous(code, reason), handler(code, reason));
+    this.closeHandler =
+      previous === undefined ? handler : (code, reason) => (previous(code, reason), handler(code, reason));
   }
 
   onError(_handler: (err: Error) => void): void {
@@ -158,12 +159,17 @@ export class MemoryPeer {
   }
 
   /** The first frame received that matches, waiting up to `ms` for it. */
-  async waitFor<T extends Frame['type']>(type: T, pred: (f: Extract<Frame, { type: T }>) => boolean = () => true, ms = 3_000): Promise<Extract<Frame, { type: T }>> {
+  async waitFor<T extends Frame['type']>(
+    type: T,
+    pred: (f: Extract<Frame, { type: T }>) => boolean = () => true,
+    ms = 3_000,
+  ): Promise<Extract<Frame, { type: T }>> {
     const deadline = Date.now() + ms;
     for (;;) {
       const f = this.all(type).find(pred);
       if (f !== undefined) return f;
-      if (Date.now() > deadline) throw new Error(`no '${type}' frame within ${ms} ms; got ${JSON.stringify(this.frames.map((x) => x.type))}`);
+      if (Date.now() > deadline)
+        throw new Error(`no '${type}' frame within ${ms} ms; got ${JSON.stringify(this.frames.map((x) => x.type))}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }

@@ -121,7 +121,10 @@ export class ResourceAlarms {
    * alarm so publishers stop until a check finds enough free space again.
    */
   commitFailed(error: Error): void {
-    this.log.error('message store commit failed: publishes nacked, disk alarm raised', { component: 'alarms', error: error.message });
+    this.log.error('message store commit failed: publishes nacked, disk alarm raised', {
+      component: 'alarms',
+      error: error.message,
+    });
     if (this.state.disk) return;
     this.state.disk = true;
     this.onChange(this.state);
@@ -149,11 +152,16 @@ export class ResourceAlarms {
       this.warnOnce('cannot read free disk space', err);
     }
     if (memory === this.state.memory && disk === this.state.disk) return;
-    for (const [name, raised] of [['memory', memory], ['disk', disk]] as const) {
+    for (const [name, raised] of [
+      ['memory', memory],
+      ['disk', disk],
+    ] as const) {
       if (raised !== this.state[name]) {
         this.log.warn(`${name} alarm ${raised ? 'raised: blocking publishers' : 'cleared'}`, {
           component: 'alarms',
-          ...(name === 'memory' ? { limitBytes: this.memoryLimit } : { limitBytes: this.diskFreeLimit, freeBytes: this.lastFree }),
+          ...(name === 'memory'
+            ? { limitBytes: this.memoryLimit }
+            : { limitBytes: this.diskFreeLimit, freeBytes: this.lastFree }),
         });
       }
     }

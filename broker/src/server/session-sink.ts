@@ -13,13 +13,31 @@ import type { BrokerServices } from './services.js';
  */
 export interface ChannelSink {
   /** A message for a consumer (consumerTag) or a direct reply-to subscriber. */
-  deliver(channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, deliveryCount: number, exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): void;
+  deliver(
+    channel: number,
+    consumerTag: string,
+    deliveryTag: number,
+    redelivered: boolean,
+    deliveryCount: number,
+    exchange: string,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+  ): void;
   /** Publisher confirms: every publish up to seqNo (multiple) or that one is durable. */
   publishAcked(channel: number, seqNo: number, multiple: boolean): void;
   /** Publisher confirms: refused (a full queue) or not stored (the store failed). */
   publishNacked(channel: number, seqNo: number, multiple: boolean, code: number, message: string): void;
   /** A mandatory message no queue took. */
-  returned(channel: number, replyCode: number, replyText: string, exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): void;
+  returned(
+    channel: number,
+    replyCode: number,
+    replyText: string,
+    exchange: string,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+  ): void;
   /** The broker cancelled a consumer (queue deleted, access revoked ...). */
   consumerCancelled(channel: number, consumerTag: string, reason: string): void;
   /** Single active consumer: this consumer became active, or waits. */

@@ -69,7 +69,8 @@ export abstract class Session implements ChannelOwner {
    * revocation applies at once); only valid on an open connection.
    */
   get access(): Permissions {
-    if (this.permissions === undefined) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'connection is not open: send hello first');
+    if (this.permissions === undefined)
+      throw new BrokerError(ErrorCode.COMMAND_INVALID, 'connection is not open: send hello first');
     const current = this.services.permissionsOf(this.user, this.vhostRef!.name);
     if (current !== undefined) this.permissions = current;
     else this.permissions = new Permissions(this.user, this.vhostRef!.name, { configure: '', write: '', read: '' });
@@ -78,7 +79,8 @@ export abstract class Session implements ChannelOwner {
 
   /** The vhost of an open connection. */
   get vhost(): VirtualHost {
-    if (this.vhostRef === undefined) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'connection is not open: send hello first');
+    if (this.vhostRef === undefined)
+      throw new BrokerError(ErrorCode.COMMAND_INVALID, 'connection is not open: send hello first');
     return this.vhostRef;
   }
 
@@ -95,7 +97,10 @@ export abstract class Session implements ChannelOwner {
     if (this.channels.has(n)) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `channel ${n} is already open`);
     const max = this.services.options.maxChannelsPerConnection;
     if (this.channels.size >= max) {
-      throw new BrokerError(ErrorCode.NOT_ALLOWED, `channel limit reached: ${max} channels are open on this connection (maxChannelsPerConnection)`);
+      throw new BrokerError(
+        ErrorCode.NOT_ALLOWED,
+        `channel limit reached: ${max} channels are open on this connection (maxChannelsPerConnection)`,
+      );
     }
     const ch = new ServerChannel(this, n);
     this.channels.set(n, ch);

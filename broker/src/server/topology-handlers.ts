@@ -35,7 +35,14 @@ export const topology = {
   },
 
   /** exchange.bind (bind) or exchange.unbind. */
-  bindExchange(ch: ServerChannel, bind: boolean, destination: string, source: string, routingKey: string, args: FieldTable): void {
+  bindExchange(
+    ch: ServerChannel,
+    bind: boolean,
+    destination: string,
+    source: string,
+    routingKey: string,
+    args: FieldTable,
+  ): void {
     const access = ch.conn.access;
     access.require('write', 'exchange', destination);
     access.require('read', 'exchange', source);
@@ -70,11 +77,24 @@ export const topology = {
   },
 
   /** queue.bind (bind) or queue.unbind. */
-  bindQueue(ch: ServerChannel, bind: boolean, queue: string, exchange: string, routingKey: string, args: FieldTable): void {
+  bindQueue(
+    ch: ServerChannel,
+    bind: boolean,
+    queue: string,
+    exchange: string,
+    routingKey: string,
+    args: FieldTable,
+  ): void {
     const access = ch.conn.access;
     access.require('write', 'queue', queue);
     access.require('read', 'exchange', exchange);
-    changeBinding(ch, bind, { source: exchange, destination: queue, destinationKind: 'queue', routingKey, arguments: args });
+    changeBinding(ch, bind, {
+      source: exchange,
+      destination: queue,
+      destinationKind: 'queue',
+      routingKey,
+      arguments: args,
+    });
   },
 
   /** queue.purge: the number of messages removed. */

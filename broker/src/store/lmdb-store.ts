@@ -438,7 +438,8 @@ export class LmdbStore implements QueueStore, AccessStore {
       // Resolved on each call: the vhost record may be written after the handle is taken.
       const id = (): number => {
         const found = this.delayedIds.get(vhost);
-        if (found === undefined) throw new Error(`no vhost record for '${vhost}': its delayed messages have no place in the store`);
+        if (found === undefined)
+          throw new Error(`no vhost record for '${vhost}': its delayed messages have no place in the store`);
         return found;
       };
       d = {

@@ -155,7 +155,9 @@ export class MemoryStore implements QueueStore, AccessStore {
   enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void {
     const copy: MessageRecord = { ...record, content: Uint8Array.prototype.slice.call(record.content) };
     this.pendingBytes += copy.content.length;
-    this.write((d) => sub(d.messages, queueId).set(seq, { record: copy, meta: { ...meta }, deliveries: 0, readyAt: 0 }));
+    this.write((d) =>
+      sub(d.messages, queueId).set(seq, { record: copy, meta: { ...meta }, deliveries: 0, readyAt: 0 }),
+    );
   }
 
   private update(queueId: number, seq: number, deliveries: number, readyAt: number): void {
@@ -217,7 +219,14 @@ export class MemoryStore implements QueueStore, AccessStore {
     if (m === undefined) return [];
     return [...m.entries()]
       .sort((a, b) => a[0] - b[0])
-      .map(([seq, s]) => ({ seq, size: s.record.content.length, deliveries: s.deliveries, readyAt: s.readyAt, lease: 0, ...s.meta }));
+      .map(([seq, s]) => ({
+        seq,
+        size: s.record.content.length,
+        deliveries: s.deliveries,
+        readyAt: s.readyAt,
+        lease: 0,
+        ...s.meta,
+      }));
   }
 
   delayed(vhost: string): DelayedMessageStore {
@@ -234,7 +243,9 @@ export class MemoryStore implements QueueStore, AccessStore {
         },
         remove: (seq) => this.write((d) => d.delayed.get(vhost)?.delete(seq)),
         recover: (): RecoveredDelayed[] =>
-          [...(this.disk.delayed.get(vhost)?.entries() ?? [])].sort((a, b) => a[0] - b[0]).map(([seq, m]) => ({ seq, dueAt: m.dueAt })),
+          [...(this.disk.delayed.get(vhost)?.entries() ?? [])]
+            .sort((a, b) => a[0] - b[0])
+            .map(([seq, m]) => ({ seq, dueAt: m.dueAt })),
         clear: () => this.write((d) => d.delayed.delete(vhost)),
       };
       this.delayedStores.set(vhost, store);

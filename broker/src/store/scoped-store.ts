@@ -43,8 +43,12 @@ export class ScopedStore implements QueueStore {
       return rest as T;
     };
     return {
-      exchanges: (all.exchanges as Scoped<ExchangeDefinition>[]).filter((d) => this.mine(d)).map((d) => ({ ...strip(d), name: this.unprefix(d.name) })),
-      queues: (all.queues as Scoped<QueueDefinition>[]).filter((d) => this.mine(d)).map((d) => ({ ...strip(d), name: this.unprefix(d.name) })),
+      exchanges: (all.exchanges as Scoped<ExchangeDefinition>[])
+        .filter((d) => this.mine(d))
+        .map((d) => ({ ...strip(d), name: this.unprefix(d.name) })),
+      queues: (all.queues as Scoped<QueueDefinition>[])
+        .filter((d) => this.mine(d))
+        .map((d) => ({ ...strip(d), name: this.unprefix(d.name) })),
       bindings: (all.bindings as Scoped<BindingDefinition>[]).filter((d) => this.mine(d)).map((d) => strip(d)),
     };
   }

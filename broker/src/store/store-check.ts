@@ -41,7 +41,11 @@ function readMeta(buf: Buffer, at: number): Meta | string {
     if (buf.readUInt32LE(base) !== MDB_MAGIC) continue;
     const version = buf.readUInt32LE(base + 4);
     if (!MDB_VERSIONS.has(version)) return `unknown LMDB format version ${version}`;
-    return { pageSize: buf.readUInt32LE(base + OFF_PSIZE), lastPage: buf.readBigUInt64LE(base + OFF_LAST_PG), txnid: buf.readBigUInt64LE(base + OFF_TXNID) };
+    return {
+      pageSize: buf.readUInt32LE(base + OFF_PSIZE),
+      lastPage: buf.readBigUInt64LE(base + OFF_LAST_PG),
+      txnid: buf.readBigUInt64LE(base + OFF_TXNID),
+    };
   }
   return 'no LMDB magic number';
 }
@@ -76,14 +80,19 @@ export function checkStoreFile(file: string): void {
     const first = readMeta(head, 0);
     if (typeof first === 'string') throw new StoreDamagedError(file, `first meta page: ${first}`);
     const ps = first.pageSize;
-    if (ps < 512 || ps > 65536 || (ps & (ps - 1)) !== 0) throw new StoreDamagedError(file, `implausible page size ${ps}`);
-    if (size < 2 * ps) throw new StoreDamagedError(file, `the file is truncated: ${size} bytes is less than its two meta pages`);
+    if (ps < 512 || ps > 65536 || (ps & (ps - 1)) !== 0)
+      throw new StoreDamagedError(file, `implausible page size ${ps}`);
+    if (size < 2 * ps)
+      throw new StoreDamagedError(file, `the file is truncated: ${size} bytes is less than its two meta pages`);
     const second = readMeta(head, ps);
     if (typeof second === 'string') throw new StoreDamagedError(file, `second meta page: ${second}`);
     const newest = second.txnid > first.txnid ? second : first;
     const needed = (newest.lastPage + 1n) * BigInt(ps);
     if (BigInt(size) < needed) {
-      throw new StoreDamagedError(file, `the file is truncated: ${size} bytes, but its last transaction uses ${needed}`);
+      throw new StoreDamagedError(
+        file,
+        `the file is truncated: ${size} bytes, but its last transaction uses ${needed}`,
+      );
     }
   } finally {
     closeSync(fd);

@@ -16,7 +16,10 @@ function main(file: string): { ok: true } | { ok: false; problem: string } {
       let db;
       try {
         // `create: false` is an lmdb-js option its types leave out.
-        db = root.openDB({ name, encoding: 'binary', keyEncoding: 'binary', create: false } as { name: string; encoding: 'binary' });
+        db = root.openDB({ name, encoding: 'binary', keyEncoding: 'binary', create: false } as {
+          name: string;
+          encoding: 'binary';
+        });
       } catch {
         continue; // not created yet by the broker that wrote this store
       }
@@ -26,7 +29,8 @@ function main(file: string): { ok: true } | { ok: false; problem: string } {
         seen++;
         if (value === undefined) return { ok: false, problem: `database '${name}': an entry has no value` };
       }
-      if (seen !== expected) return { ok: false, problem: `database '${name}': ${seen} entries readable of ${expected}` };
+      if (seen !== expected)
+        return { ok: false, problem: `database '${name}': ${seen} entries readable of ${expected}` };
     }
     return { ok: true };
   } catch (err) {

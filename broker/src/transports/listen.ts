@@ -13,7 +13,10 @@ import type { Logger } from '../logging.js';
  * and then nothing would otherwise hold a file descriptor for good. Node checks these every
  * `connectionsCheckingInterval`, so that interval follows the timeout.
  */
-function httpTimeouts(o: ResolvedOptions, requestTimeoutMs: number): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+function httpTimeouts(
+  o: ResolvedOptions,
+  requestTimeoutMs: number,
+): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
   const headersTimeout = o.handshakeTimeoutMs > 0 ? o.handshakeTimeoutMs : 60_000;
   return {
     headersTimeout,
@@ -34,7 +37,10 @@ export function watchAcceptErrors(server: Server, what: string, log: Logger): vo
     const now = Date.now();
     if (now - lastLogged < 10_000) return;
     lastLogged = now;
-    log.warn(`cannot accept ${what} connections: ${err.code === 'EMFILE' || err.code === 'ENFILE' ? 'out of file descriptors; raise the limit (ulimit -n)' : err.message}`, { component: 'broker', code: err.code });
+    log.warn(
+      `cannot accept ${what} connections: ${err.code === 'EMFILE' || err.code === 'ENFILE' ? 'out of file descriptors; raise the limit (ulimit -n)' : err.message}`,
+      { component: 'broker', code: err.code },
+    );
   });
 }
 
@@ -58,7 +64,7 @@ export function createListener(o: ResolvedOptions, handler: RequestListener, req
         ...(o.tls.caFile !== undefined ? { ca: readFileSync(o.tls.caFile) } : {}),
       },
       handler,
-    ) as unknown as Server;
+    );
   } catch (err) {
     throw new Error(`cannot load TLS files: ${(err as Error).message}`, { cause: err });
   }

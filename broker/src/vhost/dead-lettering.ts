@@ -13,7 +13,13 @@ import type { VirtualHost } from './virtual-host.js';
  * exchanges are valid DLXs. Synchronous, so the copies' writes share the turn's transaction
  * with the removal of the original.
  */
-export function deadLetter(vhost: VirtualHost, queue: Queue, record: MessageRecord, reason: DeathReason, now: number): number {
+export function deadLetter(
+  vhost: VirtualHost,
+  queue: Queue,
+  record: MessageRecord,
+  reason: DeathReason,
+  now: number,
+): number {
   const dlxName = queue.policy.deadLetterExchange;
   if (dlxName === undefined) return 0;
   const dlx = dlxName === '' ? undefined : vhost.exchange(dlxName);
@@ -27,5 +33,14 @@ export function deadLetter(vhost: VirtualHost, queue: Queue, record: MessageReco
     time: Math.floor(now / 1000),
   });
   const skip = (target: Queue): boolean => isDeadLetterCycle(properties, target.name, reason);
-  return routeAndEnqueue(vhost, dlx, dlxName, routingKey, properties, record.content, parseExpiration(properties?.expiration), skip).queues;
+  return routeAndEnqueue(
+    vhost,
+    dlx,
+    dlxName,
+    routingKey,
+    properties,
+    record.content,
+    parseExpiration(properties?.expiration),
+    skip,
+  ).queues;
 }

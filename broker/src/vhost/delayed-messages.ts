@@ -52,11 +52,22 @@ export class DelayedMessages {
   }
 
   /** Holds a message for `delayMs`; persistent messages are written in this turn's transaction. */
-  schedule(exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array, delayMs: number): void {
+  schedule(
+    exchange: string,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+    delayMs: number,
+  ): void {
     const dueAt = this.clock.now() + delayMs;
     const stored = properties?.persistent === true;
     // Stored messages drop their body once durable; an in-memory one copies it off the read buffer.
-    const record: MessageRecord = { exchange, routingKey, properties, content: stored ? content : Uint8Array.prototype.slice.call(content) };
+    const record: MessageRecord = {
+      exchange,
+      routingKey,
+      properties,
+      content: stored ? content : Uint8Array.prototype.slice.call(content),
+    };
     const d: Delayed = { seq: this.nextSeq++, dueAt, stored, record };
     if (d.stored) {
       this.stored.put(d.seq, record, dueAt);

@@ -44,5 +44,7 @@ export function assertEquivalentArguments(
 }
 
 function show(v: unknown): string {
-  return v === undefined ? 'none' : `'${typeof v === 'object' ? JSON.stringify(v) : String(v)}'`;
+  if (v === undefined) return 'none';
+  const scalar = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint';
+  return `'${scalar ? String(v) : (JSON.stringify(v) ?? typeof v)}'`;
 }

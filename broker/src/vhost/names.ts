@@ -12,7 +12,10 @@ export function checkShortString(what: string, value: string): void {
   if (value.length <= MAX_SHORTSTR_BYTES / 3) return;
   const bytes = utf8ByteLength(value);
   if (bytes > MAX_SHORTSTR_BYTES) {
-    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `${what} is ${bytes} bytes of UTF-8; the limit is ${MAX_SHORTSTR_BYTES}`);
+    throw new BrokerError(
+      ErrorCode.PRECONDITION_FAILED,
+      `${what} is ${bytes} bytes of UTF-8; the limit is ${MAX_SHORTSTR_BYTES}`,
+    );
   }
 }
 
@@ -31,6 +34,9 @@ export function checkNewName(kind: string, name: string): void {
   const m = CONTROL.exec(name);
   if (m !== null) {
     const code = m[0].charCodeAt(0).toString(16).padStart(4, '0');
-    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `${kind} name ${JSON.stringify(name.slice(0, 64))} contains the control character U+${code.toUpperCase()}; use printable characters`);
+    throw new BrokerError(
+      ErrorCode.PRECONDITION_FAILED,
+      `${kind} name ${JSON.stringify(name.slice(0, 64))} contains the control character U+${code.toUpperCase()}; use printable characters`,
+    );
   }
 }

@@ -67,7 +67,15 @@ export function publishParsed(
     vhost.publishDelayed(exchange, routingKey, properties, content, delayMs);
     return { kind: 'delayed' };
   }
-  const outcome = routeAndEnqueue(vhost, vhost.publishTarget(exchange), exchange, routingKey, properties, content, expirationMs);
+  const outcome = routeAndEnqueue(
+    vhost,
+    vhost.publishTarget(exchange),
+    exchange,
+    routingKey,
+    properties,
+    content,
+    expirationMs,
+  );
   if (outcome.queues === 0) counters.unroutable++;
   return outcome;
 }

@@ -9,6 +9,9 @@ import type { VirtualHost } from './virtual-host.js';
  */
 export function checkQueueLimit(vhost: VirtualHost, name: string, max: number): void {
   if ((name === '' || vhost.queue(name) === undefined) && vhost.queueCount >= max) {
-    throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue limit reached: vhost '${vhost.name}' has ${max} queues (maxQueues); delete some or raise the limit`);
+    throw new BrokerError(
+      ErrorCode.PRECONDITION_FAILED,
+      `queue limit reached: vhost '${vhost.name}' has ${max} queues (maxQueues); delete some or raise the limit`,
+    );
   }
 }

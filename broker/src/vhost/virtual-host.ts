@@ -72,10 +72,18 @@ export class VirtualHost {
     private readonly clock: Clock = systemClock,
     private readonly onTimerError: (err: unknown, context: Record<string, string>) => void = () => undefined,
   ) {
-    this.delayed = new DelayedMessages(store, name, guardedClock(clock, (err) => onTimerError(err, { component: 'delayed-messages' })), (record) => this.routeDue(record));
+    this.delayed = new DelayedMessages(
+      store,
+      name,
+      guardedClock(clock, (err) => onTimerError(err, { component: 'delayed-messages' })),
+      (record) => this.routeDue(record),
+    );
     this.exchangeDedup = new ExchangeDedup(store, clock);
     for (const [xname, type] of BUILT_IN_EXCHANGES) {
-      this.exchanges.set(xname, new Exchange({ name: xname, type, durable: true, autoDelete: false, internal: false, arguments: {} }));
+      this.exchanges.set(
+        xname,
+        new Exchange({ name: xname, type, durable: true, autoDelete: false, internal: false, arguments: {} }),
+      );
     }
   }
 
@@ -95,7 +103,8 @@ export class VirtualHost {
       // dropped, so it cannot attach itself to a later queue or exchange of the same name.
       else this.forgetBinding(bindingKey(b));
     }
-    for (const x of this.exchanges.values()) this.exchangeDedup.configure(x.name, exchangeDedupWindow(x.arguments), x.durable);
+    for (const x of this.exchanges.values())
+      this.exchangeDedup.configure(x.name, exchangeDedupWindow(x.arguments), x.durable);
     this.delayed.recover();
   }
 
@@ -105,7 +114,8 @@ export class VirtualHost {
    */
   destroy(): void {
     for (const q of [...this.queues.values()]) this.removeQueue(q, `vhost '${this.name}' was deleted`);
-    for (const x of [...this.exchanges.values()]) if (x.name !== '' && !x.name.startsWith('amq.')) this.deleteExchange(x.name, false);
+    for (const x of [...this.exchanges.values()])
+      if (x.name !== '' && !x.name.startsWith('amq.')) this.deleteExchange(x.name, false);
     this.delayed.destroy();
   }
 
@@ -119,7 +129,13 @@ export class VirtualHost {
    * Publishes with `x-delay`: the exchange must exist and accept client publishes now; the
    * message is routed when due (spec/semantics.md §Delayed messages).
    */
-  publishDelayed(exchangeName: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array, delayMs: number): void {
+  publishDelayed(
+    exchangeName: string,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+    delayMs: number,
+  ): void {
     this.publishTarget(exchangeName);
     this.delayed.schedule(exchangeName, routingKey, properties, content, delayMs);
   }
@@ -127,7 +143,15 @@ export class VirtualHost {
   /** A delayed message is due: route it as if published now; dropped if its exchange is gone. */
   private routeDue(record: MessageRecord): void {
     if (record.exchange !== '' && !this.exchanges.has(record.exchange)) return;
-    routeAndEnqueue(this, this.publishTarget(record.exchange), record.exchange, record.routingKey, record.properties, record.content, parseExpiration(record.properties?.expiration));
+    routeAndEnqueue(
+      this,
+      this.publishTarget(record.exchange),
+      record.exchange,
+      record.routingKey,
+      record.properties,
+      record.content,
+      parseExpiration(record.properties?.expiration),
+    );
   }
 
   exchange(name: string): Exchange | undefined {
@@ -186,19 +210,34 @@ export class VirtualHost {
       return this.requireExchange(d.exchange);
     }
     if (!isExchangeType(d.exchangeType)) {
-      throw new BrokerError(ErrorCode.COMMAND_INVALID, `invalid exchange type '${d.exchangeType}': use ${EXCHANGE_TYPES.join(', ')}`);
+      throw new BrokerError(
+        ErrorCode.COMMAND_INVALID,
+        `invalid exchange type '${d.exchangeType}': use ${EXCHANGE_TYPES.join(', ')}`,
+      );
     }
     refuseDefaultExchange(d.exchange);
     const existing = this.exchanges.get(d.exchange);
     if (existing !== undefined) {
       // An existing exchange, built-in `amq.*` ones included, may be redeclared equivalently.
-      assertEquivalent('exchange', d.exchange, this.name, { type: d.exchangeType, durable: d.durable, auto_delete: d.autoDelete, internal: d.internal }, {
-        type: existing.type,
-        durable: existing.durable,
-        auto_delete: existing.autoDelete,
-        internal: existing.internal,
-      });
-      assertEquivalentArguments('exchange', d.exchange, this.name, pick(d.arguments, COMPARED_EXCHANGE_ARGUMENTS), pick(existing.arguments, COMPARED_EXCHANGE_ARGUMENTS));
+      assertEquivalent(
+        'exchange',
+        d.exchange,
+        this.name,
+        { type: d.exchangeType, durable: d.durable, auto_delete: d.autoDelete, internal: d.internal },
+        {
+          type: existing.type,
+          durable: existing.durable,
+          auto_delete: existing.autoDelete,
+          internal: existing.internal,
+        },
+      );
+      assertEquivalentArguments(
+        'exchange',
+        d.exchange,
+        this.name,
+        pick(d.arguments, COMPARED_EXCHANGE_ARGUMENTS),
+        pick(existing.arguments, COMPARED_EXCHANGE_ARGUMENTS),
+      );
       return existing;
     }
     if (d.exchange.startsWith('amq.')) {
@@ -214,9 +253,19 @@ export class VirtualHost {
     }
     const window = d.arguments['x-deduplication-window'];
     if (window !== undefined && exchangeDedupWindow(d.arguments) === undefined) {
-      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `invalid arg 'x-deduplication-window' for exchange '${d.exchange}': expected a positive integer of milliseconds, got ${JSON.stringify(window)}`);
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `invalid arg 'x-deduplication-window' for exchange '${d.exchange}': expected a positive integer of milliseconds, got ${JSON.stringify(window)}`,
+      );
     }
-    const x = new Exchange({ name: d.exchange, type: d.exchangeType, durable: d.durable, autoDelete: d.autoDelete, internal: d.internal, arguments: d.arguments });
+    const x = new Exchange({
+      name: d.exchange,
+      type: d.exchangeType,
+      durable: d.durable,
+      autoDelete: d.autoDelete,
+      internal: d.internal,
+      arguments: d.arguments,
+    });
     // Stored before it exists: a store write that throws leaves no exchange behind.
     if (x.durable) storeOrFail('exchange', x.name, () => this.store.putExchange(x.toDefinition()));
     this.exchanges.set(x.name, x);
@@ -234,7 +283,10 @@ export class VirtualHost {
     checkName('exchange', name);
     refuseDefaultExchange(name);
     if (name.startsWith('amq.')) {
-      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `deletion of system exchange '${name}' in vhost '${this.name}' not allowed`);
+      throw new BrokerError(
+        ErrorCode.ACCESS_REFUSED,
+        `deletion of system exchange '${name}' in vhost '${this.name}' not allowed`,
+      );
     }
     const x = this.exchanges.get(name);
     if (x === undefined) return;
@@ -266,27 +318,45 @@ export class VirtualHost {
     let name = d.queue;
     if (name === '') name = `amq.gen-${randomBytes(16).toString('base64url')}`;
     else if (name.startsWith('amq.')) {
-      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `queue name '${name}' contains reserved prefix 'amq.'; choose another name`);
+      throw new BrokerError(
+        ErrorCode.ACCESS_REFUSED,
+        `queue name '${name}' contains reserved prefix 'amq.'; choose another name`,
+      );
     }
     const existing = this.queues.get(name);
     if (existing === undefined) checkNewName('queue', name);
     else {
       this.requireQueue(name, connectionId);
-      assertEquivalent('queue', name, this.name, { durable: d.durable, exclusive: d.exclusive, auto_delete: d.autoDelete }, {
-        durable: existing.durable,
-        exclusive: existing.exclusiveOwner !== undefined,
-        auto_delete: existing.autoDelete,
-      });
+      assertEquivalent(
+        'queue',
+        name,
+        this.name,
+        { durable: d.durable, exclusive: d.exclusive, auto_delete: d.autoDelete },
+        {
+          durable: existing.durable,
+          exclusive: existing.exclusiveOwner !== undefined,
+          auto_delete: existing.autoDelete,
+        },
+      );
       assertEquivalentArguments('queue', name, this.name, d.arguments, existing.arguments);
       existing.touch();
       return existing;
     }
     // Exclusive queues die with their connection, so they are never stored (as RabbitMQ).
     const durable = d.durable && !d.exclusive;
-    const queue = this.createQueue(name, this.store.allocateQueueId(), d.durable, d.autoDelete, d.exclusive ? connectionId : undefined, d.arguments);
+    const queue = this.createQueue(
+      name,
+      this.store.allocateQueueId(),
+      d.durable,
+      d.autoDelete,
+      d.exclusive ? connectionId : undefined,
+      d.arguments,
+    );
     if (durable) {
       try {
-        storeOrFail('queue', name, () => this.store.putQueue({ name, id: queue.id, durable: true, autoDelete: d.autoDelete, arguments: d.arguments }));
+        storeOrFail('queue', name, () =>
+          this.store.putQueue({ name, id: queue.id, durable: true, autoDelete: d.autoDelete, arguments: d.arguments }),
+        );
       } catch (err) {
         // A durable queue whose record could not be written must not exist until a restart.
         this.queues.delete(name);
@@ -297,7 +367,14 @@ export class VirtualHost {
     return queue;
   }
 
-  private createQueue(name: string, id: number, durable: boolean, autoDelete: boolean, owner: string | undefined, args: FieldTable): Queue {
+  private createQueue(
+    name: string,
+    id: number,
+    durable: boolean,
+    autoDelete: boolean,
+    owner: string | undefined,
+    args: FieldTable,
+  ): Queue {
     const queue = new Queue(
       { name, id, durable, autoDelete, exclusiveOwner: owner, arguments: args },
       {
@@ -333,7 +410,13 @@ export class VirtualHost {
     this.queueBindings.delete(q.name);
     const count = q.delete(reason);
     if (q.durable && q.exclusiveOwner === undefined) {
-      this.store.removeQueue({ name: q.name, id: q.id, durable: true, autoDelete: q.autoDelete, arguments: q.arguments });
+      this.store.removeQueue({
+        name: q.name,
+        id: q.id,
+        durable: true,
+        autoDelete: q.autoDelete,
+        arguments: q.arguments,
+      });
     }
     this.onQueueDeleted?.(q);
     return count;
@@ -393,7 +476,7 @@ export class VirtualHost {
     }
     if (b.destinationKind === 'queue') {
       let m = this.queueBindings.get(b.destination);
-      if (m === undefined) this.queueBindings.set(b.destination, (m = new Map()));
+      if (m === undefined) this.queueBindings.set(b.destination, (m = new Map<string, Binding>()));
       m.set(key, b);
     } else (dest as Exchange).inbound++;
   }
@@ -437,7 +520,10 @@ export class VirtualHost {
     if (exchangeName === '') return undefined;
     const x = this.requireExchange(exchangeName);
     if (x.internal) {
-      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`);
+      throw new BrokerError(
+        ErrorCode.ACCESS_REFUSED,
+        `cannot publish to internal exchange '${exchangeName}' in vhost '${this.name}'`,
+      );
     }
     return x;
   }
@@ -482,7 +568,11 @@ function storeOrFail(kind: string, name: string, write: () => void): void {
     write();
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new BrokerError(ErrorCode.INTERNAL_ERROR, `could not store ${kind} '${name}': ${reason}; nothing was declared`, { cause: err });
+    throw new BrokerError(
+      ErrorCode.INTERNAL_ERROR,
+      `could not store ${kind} '${name}': ${reason}; nothing was declared`,
+      { cause: err },
+    );
   }
 }
 
@@ -509,4 +599,3 @@ function fieldType(v: unknown): string {
   if (v instanceof Uint8Array) return 'bytes';
   return typeof v === 'object' ? 'table' : typeof v;
 }
-

@@ -46,9 +46,17 @@ export const RECONNECT_DEFAULTS: ResolvedReconnectOptions = {
   maxBufferedBytes: 64 * 1024 * 1024,
 };
 
-function numberOption(value: unknown, name: string, byDefault: number, min: number, max: number, integer: boolean): number {
+function numberOption(
+  value: unknown,
+  name: string,
+  byDefault: number,
+  min: number,
+  max: number,
+  integer: boolean,
+): number {
   if (value === undefined) return byDefault;
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`options.reconnect.${name} must be a number`);
+  if (typeof value !== 'number' || Number.isNaN(value))
+    throw new TypeError(`options.reconnect.${name} must be a number`);
   if (value < min || value > max || (integer && value !== Infinity && !Number.isInteger(value))) {
     const what = integer ? 'an integer' : 'a number';
     throw new RangeError(`options.reconnect.${name} must be ${what} from ${min} to ${max}`);
@@ -64,7 +72,8 @@ function numberOption(value: unknown, name: string, byDefault: number, min: numb
 export function resolveReconnectOptions(value: unknown): ResolvedReconnectOptions | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return { ...RECONNECT_DEFAULTS };
-  if (typeof value !== 'object' || value === null) throw new TypeError('options.reconnect must be a boolean or an object');
+  if (typeof value !== 'object' || value === null)
+    throw new TypeError('options.reconnect must be a boolean or an object');
   const o = value as ReconnectOptions;
   const d = RECONNECT_DEFAULTS;
   const resolved: ResolvedReconnectOptions = {
@@ -73,7 +82,14 @@ export function resolveReconnectOptions(value: unknown): ResolvedReconnectOption
     multiplier: numberOption(o.multiplier, 'multiplier', d.multiplier, 1, 1000, false),
     jitter: numberOption(o.jitter, 'jitter', d.jitter, 0, 1, false),
     maxAttempts: numberOption(o.maxAttempts, 'maxAttempts', d.maxAttempts, 1, Infinity, true),
-    maxBufferedPublishes: numberOption(o.maxBufferedPublishes, 'maxBufferedPublishes', d.maxBufferedPublishes, 0, Infinity, true),
+    maxBufferedPublishes: numberOption(
+      o.maxBufferedPublishes,
+      'maxBufferedPublishes',
+      d.maxBufferedPublishes,
+      0,
+      Infinity,
+      true,
+    ),
     maxBufferedBytes: numberOption(o.maxBufferedBytes, 'maxBufferedBytes', d.maxBufferedBytes, 0, Infinity, true),
   };
   if (resolved.maxDelayMs < resolved.initialDelayMs) {

@@ -20,11 +20,25 @@ import { ConsumerSet, type Consumer } from './consumer.js';
 import { deferred, type Deferred } from './deferred.js';
 import { DeliveryTags } from './delivery-tags.js';
 import { Emitter } from './emitter.js';
-import { ChannelState, type ChannelEvents, type ChannelHost, type ChannelSetup, type RpcFrame } from './channel-types.js';
+import {
+  ChannelState,
+  type ChannelEvents,
+  type ChannelHost,
+  type ChannelSetup,
+  type RpcFrame,
+} from './channel-types.js';
 import { ChannelClosedError } from './errors.js';
 import { MessageFactory, type ConsumeMessage } from './message.js';
 
-export { ChannelState, type ChannelEvents, type ChannelHost, type ChannelLink, type ChannelOptions, type ChannelSetup, type RpcFrame } from './channel-types.js';
+export {
+  ChannelState,
+  type ChannelEvents,
+  type ChannelHost,
+  type ChannelLink,
+  type ChannelOptions,
+  type ChannelSetup,
+  type RpcFrame,
+} from './channel-types.js';
 
 interface PendingRpc {
   readonly frame: RpcFrame;
@@ -102,7 +116,8 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
     );
     this.messages = new MessageFactory<C>(host.wrapContent, {
       ack: (m, allUpTo) => this.settleDelivery('ack', m.fields.deliveryTag, allUpTo, false),
-      nack: (m, allUpTo, requeue, delayMs) => this.settleDelivery('nack', m.fields.deliveryTag, allUpTo, requeue, delayMs),
+      nack: (m, allUpTo, requeue, delayMs) =>
+        this.settleDelivery('nack', m.fields.deliveryTag, allUpTo, requeue, delayMs),
     });
     host.attach(number, {
       internal: setup.internal,
@@ -130,7 +145,8 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
   }
 
   set maxUnconfirmed(value: number) {
-    if (!Number.isInteger(value) || value < 0) throw new RangeError('maxUnconfirmed must be a non-negative integer (0: no limit)');
+    if (!Number.isInteger(value) || value < 0)
+      throw new RangeError('maxUnconfirmed must be a non-negative integer (0: no limit)');
     this.outgoing.maxUnconfirmed = value;
     this.outgoing.pump();
   }
@@ -160,7 +176,13 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
       default: {
         this.#state = ChannelState.Closing;
         const closing = (this.#closing = deferred());
-        const frame: Frame = { type: 'channelClose', channel: this.number, code: 200, message: 'closed by client', ref: 0 };
+        const frame: Frame = {
+          type: 'channelClose',
+          channel: this.number,
+          code: 200,
+          message: 'closed by client',
+          ref: 0,
+        };
         if (this.outgoing.linked) this.outgoing.send(frame);
         else if (this.#sessionOpen) this.host.transmit(frame);
         else this.#terminate(new ChannelClosedError(`channel ${this.number} closed by client`), false);
@@ -451,7 +473,11 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
     await reopened.promise;
     const steps: Promise<unknown>[] = [];
     for (const [global, prefetchCount] of this.prefetchCounts) {
-      steps.push(this.#rpcDirect({ type: 'qos', channel: this.number, rid: this.nextRid(), prefetchCount, global }, (r) => expectReply(r, 'qosOk')));
+      steps.push(
+        this.#rpcDirect({ type: 'qos', channel: this.number, rid: this.nextRid(), prefetchCount, global }, (r) =>
+          expectReply(r, 'qosOk'),
+        ),
+      );
     }
     for (const c of this.consumers.all()) steps.push(this.#resubscribe(c));
     this.#resendInflight();
@@ -465,8 +491,15 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
   #resubscribe(c: Consumer<C>): Promise<void> {
     const s = c.spec;
     const frame: RpcFrame = {
-      type: 'consume', channel: this.number, rid: this.nextRid(), queue: s.queue, consumerTag: c.tag,
-      noAck: s.noAck, exclusive: s.exclusive, priority: s.priority, arguments: s.arguments,
+      type: 'consume',
+      channel: this.number,
+      rid: this.nextRid(),
+      queue: s.queue,
+      consumerTag: c.tag,
+      noAck: s.noAck,
+      exclusive: s.exclusive,
+      priority: s.priority,
+      arguments: s.arguments,
     };
     return this.#rpcDirect(frame, (r) => {
       const { consumerTag } = expectReply(r, 'consumeOk');

@@ -9,11 +9,28 @@ import { ChannelBase, expectReply } from './channel-base.js';
 import { Consumer, type ConsumerSpec, type OnMessage } from './consumer.js';
 import type { GetMessage } from './message.js';
 import {
-  copyTable, exchangeArguments, queueArguments, requireString,
-  type AssertExchangeOptions, type AssertQueueOptions, type ConsumeOptions, type DeleteExchangeOptions,
-  type DeleteQueueOptions, type ExchangeType, type GetOptions, type QueueInfo,
+  copyTable,
+  exchangeArguments,
+  queueArguments,
+  requireString,
+  type AssertExchangeOptions,
+  type AssertQueueOptions,
+  type ConsumeOptions,
+  type DeleteExchangeOptions,
+  type DeleteQueueOptions,
+  type ExchangeType,
+  type GetOptions,
+  type QueueInfo,
 } from './options.js';
-import { callbackOf, notifyCallback, toContent, toJsonContent, toProperties, type PublishCallback, type PublishOptions } from './publish-options.js';
+import {
+  callbackOf,
+  notifyCallback,
+  toContent,
+  toJsonContent,
+  toProperties,
+  type PublishCallback,
+  type PublishOptions,
+} from './publish-options.js';
 
 /** Anything carrying a delivery tag: a message from `consume` or `get`. */
 export interface Acknowledgeable {
@@ -54,7 +71,8 @@ function deliveryTagOf(message: Acknowledgeable): number {
 function integerOption(value: unknown, name: string, byDefault: number, min: number, max: number): number {
   if (value === undefined) return byDefault;
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
-  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`${name} must be an integer from ${min} to ${max}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}`);
   return value;
 }
 
@@ -67,8 +85,12 @@ function integerOption(value: unknown, name: string, byDefault: number, min: num
  */
 export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
   /** Declares an exchange, or checks an existing one has the same type and flags (else 406). */
-  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- names the built-in types for readers
-  assertExchange(exchange: string, type: ExchangeType | string, options?: AssertExchangeOptions): Promise<{ exchange: string }> {
+  assertExchange(
+    exchange: string,
+    // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- names the built-in types for readers
+    type: ExchangeType | string,
+    options?: AssertExchangeOptions,
+  ): Promise<{ exchange: string }> {
     requireString(exchange, 'exchange');
     requireString(type, 'type');
     const o = options ?? {};
@@ -78,8 +100,16 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     const args = exchangeArguments(o);
     return this.rpc(
       {
-        type: 'exchangeDeclare', channel: this.number, rid: this.nextRid(), exchange, exchangeType: type, passive: false,
-        durable, autoDelete, internal, arguments: args,
+        type: 'exchangeDeclare',
+        channel: this.number,
+        rid: this.nextRid(),
+        exchange,
+        exchangeType: type,
+        passive: false,
+        durable,
+        autoDelete,
+        internal,
+        arguments: args,
       },
       (r) => {
         expectReply(r, 'exchangeDeclareOk');
@@ -94,8 +124,16 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     requireString(exchange, 'exchange');
     return this.rpc(
       {
-        type: 'exchangeDeclare', channel: this.number, rid: this.nextRid(), exchange, exchangeType: '', passive: true,
-        durable: false, autoDelete: false, internal: false, arguments: {},
+        type: 'exchangeDeclare',
+        channel: this.number,
+        rid: this.nextRid(),
+        exchange,
+        exchangeType: '',
+        passive: true,
+        durable: false,
+        autoDelete: false,
+        internal: false,
+        arguments: {},
       },
       (r) => (expectReply(r, 'exchangeDeclareOk'), { exchange }),
     );
@@ -134,8 +172,15 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     const args = queueArguments(o);
     return this.rpc(
       {
-        type: 'queueDeclare', channel: this.number, rid: this.nextRid(), queue: name, passive: false,
-        durable, exclusive, autoDelete, arguments: args,
+        type: 'queueDeclare',
+        channel: this.number,
+        rid: this.nextRid(),
+        queue: name,
+        passive: false,
+        durable,
+        exclusive,
+        autoDelete,
+        arguments: args,
       },
       (r) => {
         const info = queueInfo(r);
@@ -155,8 +200,15 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     requireString(queue, 'queue');
     return this.rpc(
       {
-        type: 'queueDeclare', channel: this.number, rid: this.nextRid(), queue, passive: true,
-        durable: false, exclusive: false, autoDelete: false, arguments: {},
+        type: 'queueDeclare',
+        channel: this.number,
+        rid: this.nextRid(),
+        queue,
+        passive: true,
+        durable: false,
+        exclusive: false,
+        autoDelete: false,
+        arguments: {},
       },
       queueInfo,
     );
@@ -167,11 +219,14 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     requireString(queue, 'queue');
     const ifUnused = flag(options?.ifUnused, false);
     const ifEmpty = flag(options?.ifEmpty, false);
-    return this.rpc({ type: 'queueDelete', channel: this.number, rid: this.nextRid(), queue, ifUnused, ifEmpty }, (r) => {
-      const { messageCount } = expectReply(r, 'queueDeleteOk');
-      this.host.topology?.deleteQueue(queue);
-      return { messageCount };
-    });
+    return this.rpc(
+      { type: 'queueDelete', channel: this.number, rid: this.nextRid(), queue, ifUnused, ifEmpty },
+      (r) => {
+        const { messageCount } = expectReply(r, 'queueDeleteOk');
+        this.host.topology?.deleteQueue(queue);
+        return { messageCount };
+      },
+    );
   }
 
   /** Removes every ready message of a queue; resolves with how many there were. */
@@ -203,10 +258,13 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
       throw new RangeError('prefetch count must be an integer from 0 to 4294967295');
     }
     const isGlobal = Boolean(global);
-    return this.rpc({ type: 'qos', channel: this.number, rid: this.nextRid(), prefetchCount: count, global: isGlobal }, (r) => {
-      expectReply(r, 'qosOk');
-      this.prefetchCounts.set(isGlobal, count);
-    });
+    return this.rpc(
+      { type: 'qos', channel: this.number, rid: this.nextRid(), prefetchCount: count, global: isGlobal },
+      (r) => {
+        expectReply(r, 'qosOk');
+        this.prefetchCounts.set(isGlobal, count);
+      },
+    );
   }
 
   /**
@@ -232,18 +290,33 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
    * @throws TypeError / RangeError for invalid arguments or options
    */
   publish(
-    exchange: string, routingKey: string, content: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback,
+    exchange: string,
+    routingKey: string,
+    content: Uint8Array | string,
+    options?: PublishOptions,
+    callback?: PublishCallback,
   ): Promise<void> {
     if (typeof exchange !== 'string') throw new TypeError('exchange must be a string');
     if (typeof routingKey !== 'string') throw new TypeError('routingKey must be a string');
     const cb = callbackOf(callback);
-    const confirmed = this.#publish(exchange, routingKey, toContent(content), toProperties(options), options?.mandatory === true);
+    const confirmed = this.#publish(
+      exchange,
+      routingKey,
+      toContent(content),
+      toProperties(options),
+      options?.mandatory === true,
+    );
     if (cb !== undefined) notifyCallback(confirmed, cb);
     return confirmed;
   }
 
   /** Publishes to `queue` through the default exchange: `publish('', queue, ...)`. */
-  sendToQueue(queue: string, content: Uint8Array | string, options?: PublishOptions, callback?: PublishCallback): Promise<void> {
+  sendToQueue(
+    queue: string,
+    content: Uint8Array | string,
+    options?: PublishOptions,
+    callback?: PublishCallback,
+  ): Promise<void> {
     return this.publish('', queue, content, options, callback);
   }
 
@@ -266,14 +339,28 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     return this.publishJson('', queue, value, options);
   }
 
-  #publish(exchange: string, routingKey: string, body: Uint8Array, properties: FrameOf<'publish'>['properties'], mandatory: boolean): Promise<void> {
+  #publish(
+    exchange: string,
+    routingKey: string,
+    body: Uint8Array,
+    properties: FrameOf<'publish'>['properties'],
+    mandatory: boolean,
+  ): Promise<void> {
     if (!this.isOpen()) return Promise.reject(this.closedError());
     const max = this.host.maxMessageBytes();
     if (body.byteLength > max) {
       const text = `message body of ${body.byteLength} bytes exceeds the broker's limit of ${max} bytes`;
       return Promise.reject(new BrokerError(ErrorCode.CONTENT_TOO_LARGE, text));
     }
-    return this.outgoing.publish({ type: 'publish', channel: this.number, exchange, routingKey, mandatory, properties, content: body });
+    return this.outgoing.publish({
+      type: 'publish',
+      channel: this.number,
+      exchange,
+      routingKey,
+      mandatory,
+      properties,
+      content: body,
+    });
   }
 
   /**
@@ -295,15 +382,26 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
       throw new TypeError('options.requeueOnError must be a boolean');
     }
     const spec: ConsumerSpec<C> = {
-      queue, noAck: flag(o.noAck, false), exclusive: flag(o.exclusive, false), priority,
-      arguments: copyTable(o.arguments, 'options.arguments'), onMessage,
+      queue,
+      noAck: flag(o.noAck, false),
+      exclusive: flag(o.exclusive, false),
+      priority,
+      arguments: copyTable(o.arguments, 'options.arguments'),
+      onMessage,
       concurrency: integerOption(o.concurrency, 'options.concurrency', 0, 0, 0xffffffff),
       requeueOnError: o.requeueOnError ?? true,
     };
     return this.rpc(
       {
-        type: 'consume', channel: this.number, rid: this.nextRid(), queue, consumerTag: requireString(o.consumerTag ?? '', 'options.consumerTag'),
-        noAck: spec.noAck, exclusive: spec.exclusive, priority, arguments: spec.arguments,
+        type: 'consume',
+        channel: this.number,
+        rid: this.nextRid(),
+        queue,
+        consumerTag: requireString(o.consumerTag ?? '', 'options.consumerTag'),
+        noAck: spec.noAck,
+        exclusive: spec.exclusive,
+        priority,
+        arguments: spec.arguments,
       },
       (r) => {
         const { consumerTag } = expectReply(r, 'consumeOk');
@@ -386,37 +484,57 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
   }
 
   #exchangeBinding(
-    type: 'exchangeBind' | 'exchangeUnbind', destination: string, source: string, routingKey: string, args: FieldTable | undefined,
+    type: 'exchangeBind' | 'exchangeUnbind',
+    destination: string,
+    source: string,
+    routingKey: string,
+    args: FieldTable | undefined,
   ): Promise<void> {
     requireString(destination, 'destination');
     requireString(source, 'source');
     requireString(routingKey, 'routingKey');
     const rid = this.nextRid();
     const argumentsTable = copyTable(args, 'args');
-    return this.rpc({ type, channel: this.number, rid, destination, source, routingKey, arguments: argumentsTable }, (r) => {
-      expectReply(r, type === 'exchangeBind' ? 'exchangeBindOk' : 'exchangeUnbindOk');
-      const b = { kind: 'exchange', destination, source, routingKey, arguments: argumentsTable } as const;
-      if (type === 'exchangeBind') this.host.topology?.recordBinding(b);
-      else this.host.topology?.deleteBinding(b);
-    });
+    return this.rpc(
+      { type, channel: this.number, rid, destination, source, routingKey, arguments: argumentsTable },
+      (r) => {
+        expectReply(r, type === 'exchangeBind' ? 'exchangeBindOk' : 'exchangeUnbindOk');
+        const b = { kind: 'exchange', destination, source, routingKey, arguments: argumentsTable } as const;
+        if (type === 'exchangeBind') this.host.topology?.recordBinding(b);
+        else this.host.topology?.deleteBinding(b);
+      },
+    );
   }
 
   #queueBinding(
-    type: 'queueBind' | 'queueUnbind', queue: string, exchange: string, routingKey: string, args: FieldTable | undefined,
+    type: 'queueBind' | 'queueUnbind',
+    queue: string,
+    exchange: string,
+    routingKey: string,
+    args: FieldTable | undefined,
   ): Promise<void> {
     requireString(queue, 'queue');
     requireString(exchange, 'exchange');
     requireString(routingKey, 'routingKey');
     const rid = this.nextRid();
     const argumentsTable = copyTable(args, 'args');
-    return this.rpc({ type, channel: this.number, rid, queue, exchange, routingKey, arguments: argumentsTable }, (r) => {
-      expectReply(r, type === 'queueBind' ? 'queueBindOk' : 'queueUnbindOk');
-      const topology = this.host.topology;
-      if (topology === undefined) return;
-      const b = { kind: 'queue', destination: topology.resolve(queue), source: exchange, routingKey, arguments: argumentsTable } as const;
-      if (type === 'queueBind') topology.recordBinding(b);
-      else topology.deleteBinding(b);
-    });
+    return this.rpc(
+      { type, channel: this.number, rid, queue, exchange, routingKey, arguments: argumentsTable },
+      (r) => {
+        expectReply(r, type === 'queueBind' ? 'queueBindOk' : 'queueUnbindOk');
+        const topology = this.host.topology;
+        if (topology === undefined) return;
+        const b = {
+          kind: 'queue',
+          destination: topology.resolve(queue),
+          source: exchange,
+          routingKey,
+          arguments: argumentsTable,
+        } as const;
+        if (type === 'queueBind') topology.recordBinding(b);
+        else topology.deleteBinding(b);
+      },
+    );
   }
 }
 

@@ -104,7 +104,8 @@ function integerOption(value: unknown, name: string, byDefault: number, min: num
 export function maxUnconfirmedOption(value: unknown, name: string, byDefault: number): number {
   if (value === undefined) return byDefault;
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number`);
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer (0: no limit)`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new RangeError(`${name} must be a non-negative integer (0: no limit)`);
   return value;
 }
 
@@ -124,7 +125,13 @@ export function resolveConnectOptions(options: ConnectOptions | undefined, platf
     password: stringOption(o.password, 'password', CONNECT_DEFAULTS.password),
     vhost: stringOption(o.vhost, 'vhost', CONNECT_DEFAULTS.vhost),
     heartbeatMs: integerOption(o.heartbeatMs, 'heartbeatMs', CONNECT_DEFAULTS.heartbeatMs, 0, 0xffffffff),
-    connectTimeoutMs: integerOption(o.connectTimeoutMs, 'connectTimeoutMs', CONNECT_DEFAULTS.connectTimeoutMs, 1, MAX_TIMER_MS),
+    connectTimeoutMs: integerOption(
+      o.connectTimeoutMs,
+      'connectTimeoutMs',
+      CONNECT_DEFAULTS.connectTimeoutMs,
+      1,
+      MAX_TIMER_MS,
+    ),
     closeTimeoutMs: CONNECT_DEFAULTS.closeTimeoutMs,
     reconnect: resolveReconnectOptions(o.reconnect),
     maxUnconfirmed: maxUnconfirmedOption(o.maxUnconfirmed, 'options.maxUnconfirmed', CONNECT_DEFAULTS.maxUnconfirmed),
@@ -176,7 +183,11 @@ export function splitUrlCredentials(url: string): ConnectTarget {
     return { url };
   }
   if (parsed.username === '' && parsed.password === '') return { url };
-  const target: ConnectTarget = { url: '', username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) };
+  const target: ConnectTarget = {
+    url: '',
+    username: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+  };
   parsed.username = '';
   parsed.password = '';
   target.url = parsed.href;

@@ -24,7 +24,9 @@ export function openConnection<C extends Uint8Array>(
     // Credentials in the URL log in (as with amqplib's amqp://user:pass@host); options win.
     const o = options ?? {};
     const withCredentials: ConnectOptions | undefined =
-      target.username === undefined || typeof o !== 'object' ? options : { ...o, username: o.username ?? target.username, password: o.password ?? target.password };
+      target.username === undefined || typeof o !== 'object'
+        ? options
+        : { ...o, username: o.username ?? target.username, password: o.password ?? target.password };
     const resolved = resolveConnectOptions(withCredentials, platform.name);
     // The Connection settles `handshake` itself (helloOk, close, socket failure or timeout).
     new Connection<C>(platform, target.url, resolved, handshake);

@@ -70,7 +70,11 @@ export interface ConnectionEvents {
 }
 
 /** Broker `close` codes after which recovery is attempted: shutdown / forced close, internal failure, resource limit. */
-const RECOVERABLE_CODES: ReadonlySet<number> = new Set([ErrorCode.CONNECTION_FORCED, ErrorCode.INTERNAL_ERROR, ErrorCode.RESOURCE_ERROR]);
+const RECOVERABLE_CODES: ReadonlySet<number> = new Set([
+  ErrorCode.CONNECTION_FORCED,
+  ErrorCode.INTERNAL_ERROR,
+  ErrorCode.RESOURCE_ERROR,
+]);
 
 /** A connection to a Switchyard broker. Obtain one with `connect()`. */
 export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<ConnectionEvents> {
@@ -162,7 +166,11 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
    * @throws TypeError / RangeError for invalid options
    */
   createChannel(options?: ChannelOptions): Promise<Channel<C>> {
-    const maxUnconfirmed = maxUnconfirmedOption(options?.maxUnconfirmed, 'options.maxUnconfirmed', this.#options.maxUnconfirmed);
+    const maxUnconfirmed = maxUnconfirmedOption(
+      options?.maxUnconfirmed,
+      'options.maxUnconfirmed',
+      this.#options.maxUnconfirmed,
+    );
     if (this.#state !== ConnectionState.Open && this.#state !== ConnectionState.Reconnecting) {
       return Promise.reject(new ConnectionClosedError(`connection is ${this.#state}`, { cause: this.#closeReason }));
     }
@@ -227,7 +235,10 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
 
   #reserve(bytes: number): boolean {
     const r = this.#options.reconnect;
-    if (r !== undefined && (this.#bufferedCount >= r.maxBufferedPublishes || this.#bufferedBytes + bytes > r.maxBufferedBytes)) {
+    if (
+      r !== undefined &&
+      (this.#bufferedCount >= r.maxBufferedPublishes || this.#bufferedBytes + bytes > r.maxBufferedBytes)
+    ) {
       return false;
     }
     this.#bufferedCount++;
@@ -280,7 +291,10 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
 
   async #recover(session: Session): Promise<void> {
     const o = this.#options;
-    o.logger.info('switchyard: reconnected; restoring topology, channels and consumers', { url: this.url, attempt: this.#attempt });
+    o.logger.info('switchyard: reconnected; restoring topology, channels and consumers', {
+      url: this.url,
+      attempt: this.#attempt,
+    });
     await replayTopology(this.#topology!, {
       openChannel: () => this.#openChannel(0, true),
       isCurrent: () => this.#session === session && session.isOpen,
@@ -322,7 +336,10 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
         return this.#finalize(err, how !== SessionEnd.ClientClose);
       case ConnectionState.Open:
         if (this.#recoverable(err, how)) return this.#beginRecovery(err);
-        return this.#finalize(err, how !== SessionEnd.ClientClose && !(how === SessionEnd.BrokerClose && !(err instanceof BrokerError)));
+        return this.#finalize(
+          err,
+          how !== SessionEnd.ClientClose && !(how === SessionEnd.BrokerClose && !(err instanceof BrokerError)),
+        );
       case ConnectionState.Reconnecting:
         if (!this.#recoverable(err, how) && !(err instanceof RetryRecoveryError)) return this.#giveUp(err);
         this.#channelsPhase = false;
@@ -370,7 +387,10 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
 
   #giveUp(cause: Error): void {
     const attempts = this.#attempt;
-    const err = new ConnectionClosedError(`could not recover the connection to ${this.url} (${attempts} attempts): ${cause.message}`, { cause });
+    const err = new ConnectionClosedError(
+      `could not recover the connection to ${this.url} (${attempts} attempts): ${cause.message}`,
+      { cause },
+    );
     this.#options.logger.error('switchyard: recovery failed', { url: this.url, attempts, error: cause.message });
     this.emit('recovery-failed', err);
     this.#finalize(err, true);

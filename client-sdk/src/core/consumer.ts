@@ -52,7 +52,11 @@ export class Consumer<C extends Uint8Array> {
 }
 
 /** Reports a failed callback: the consumer and the message (null for the cancel call). */
-export type OnConsumerError<C extends Uint8Array> = (err: unknown, msg: ConsumeMessage<C> | null, consumer: Consumer<C>) => void;
+export type OnConsumerError<C extends Uint8Array> = (
+  err: unknown,
+  msg: ConsumeMessage<C> | null,
+  consumer: Consumer<C>,
+) => void;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== undefined && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';

@@ -20,7 +20,8 @@ const noop = (): void => undefined;
  */
 export function resolveLogger(logger: unknown): Logger {
   if (logger === undefined || logger === null) return { debug: noop, info: noop, warn: noop, error: noop };
-  if (typeof logger !== 'object' && typeof logger !== 'function') throw new TypeError('options.logger must be an object');
+  if (typeof logger !== 'object' && typeof logger !== 'function')
+    throw new TypeError('options.logger must be an object');
   const l = logger as Partial<Logger>;
   const level = (name: keyof Logger): Logger[keyof Logger] => {
     const fn = l[name];

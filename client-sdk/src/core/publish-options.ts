@@ -51,7 +51,10 @@ const encoder = new TextEncoder();
  */
 export function callbackOf(callback: unknown): PublishCallback | undefined {
   if (callback === undefined) return undefined;
-  if (typeof callback !== 'function') throw new TypeError('callback must be a function (called with (err) once the broker confirms or refuses the message)');
+  if (typeof callback !== 'function')
+    throw new TypeError(
+      'callback must be a function (called with (err) once the broker confirms or refuses the message)',
+    );
   return callback as PublishCallback;
 }
 
@@ -97,7 +100,9 @@ export function toJsonContent(value: unknown): Uint8Array {
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new TypeError(`value cannot be serialized as JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new TypeError(`value cannot be serialized as JSON: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
   if (text === undefined) throw new TypeError('value cannot be serialized as JSON');
   return encoder.encode(text);
@@ -119,10 +124,14 @@ function persistenceOf(o: PublishOptions): boolean {
   let fromMode: boolean;
   if (mode === 2 || mode === true) fromMode = true;
   else if (mode === 1 || mode === false) fromMode = false;
-  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes whatever the caller passed
-  else throw new TypeError(`options.deliveryMode must be 1 or false (transient), 2 or true (persistent); got ${String(mode)}`);
+  else
+    throw new TypeError(
+      `options.deliveryMode must be 1 or false (transient), 2 or true (persistent); got ${JSON.stringify(mode) ?? typeof mode}`,
+    );
   if (persistent !== undefined && persistent !== fromMode) {
-    throw new TypeError(`options.persistent (${String(o.persistent)}) and options.deliveryMode (${String(mode)}) disagree: give only one of them`);
+    throw new TypeError(
+      `options.persistent (${String(o.persistent)}) and options.deliveryMode (${String(mode)}) disagree: give only one of them`,
+    );
   }
   return fromMode;
 }
@@ -140,13 +149,18 @@ function expirationOf(value: unknown): string {
 export function toProperties(o: PublishOptions | undefined): MessageProperties | null {
   if (o === undefined || o === null) return null;
   let p: MessageProperties | null = null;
-  if (typeof o !== 'object') throw new TypeError('options must be an object (a confirm callback goes after it: publish(exchange, routingKey, content, options, callback))');
+  if (typeof o !== 'object')
+    throw new TypeError(
+      'options must be an object (a confirm callback goes after it: publish(exchange, routingKey, content, options, callback))',
+    );
   if (o.persistent !== undefined || o.deliveryMode !== undefined) (p ??= {}).persistent = persistenceOf(o);
   const cc = o as { CC?: unknown; BCC?: unknown };
   if (cc.CC !== undefined || cc.BCC !== undefined) {
     // amqplib turns these into RabbitMQ's sender-selected distribution headers; dropping them
     // silently would lose every copy but one.
-    throw new TypeError('options.CC / options.BCC (sender-selected distribution) are not supported: publish once per routing key');
+    throw new TypeError(
+      'options.CC / options.BCC (sender-selected distribution) are not supported: publish once per routing key',
+    );
   }
   if (o.headers !== undefined) {
     if (!isFieldTable(o.headers)) throw new TypeError('options.headers must be a plain object');

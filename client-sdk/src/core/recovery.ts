@@ -80,7 +80,8 @@ async function runPhase(steps: Step[], hooks: ReplayHooks, holder: Holder): Prom
     const refusedAt = failed.find((i) => sent[i]!.req.rid === ch.closeRef) ?? failed[0]!;
     const { step } = sent[refusedAt]!;
     const err = (results[refusedAt] as PromiseRejectedResult).reason as BrokerError;
-    if (step.retryable?.(err) === true) throw new RetryRecoveryError(`recovery must wait: ${err.message}`, { cause: err });
+    if (step.retryable?.(err) === true)
+      throw new RetryRecoveryError(`recovery must wait: ${err.message}`, { cause: err });
     step.forget();
     hooks.onRefused(err, step.what);
     remaining = failed.filter((i) => i !== refusedAt).map((i) => sent[i]!.step);
@@ -91,8 +92,16 @@ function exchangeStep(topology: Topology, e: RecordedExchange): Step {
   return {
     what: `exchange '${e.name}'`,
     frame: (rid) => ({
-      type: 'exchangeDeclare', channel: 0, rid, exchange: e.name, exchangeType: e.type, passive: false,
-      durable: e.durable, autoDelete: e.autoDelete, internal: e.internal, arguments: e.arguments,
+      type: 'exchangeDeclare',
+      channel: 0,
+      rid,
+      exchange: e.name,
+      exchangeType: e.type,
+      passive: false,
+      durable: e.durable,
+      autoDelete: e.autoDelete,
+      internal: e.internal,
+      arguments: e.arguments,
     }),
     done: (r) => void expectReply(r, 'exchangeDeclareOk'),
     forget: () => topology.deleteExchange(e.name),
@@ -103,8 +112,15 @@ function queueStep(topology: Topology, q: RecordedQueue, hooks: ReplayHooks): St
   return {
     what: `queue '${q.name}'`,
     frame: (rid) => ({
-      type: 'queueDeclare', channel: 0, rid, queue: q.serverNamed ? '' : q.name, passive: false,
-      durable: q.durable, exclusive: q.exclusive, autoDelete: q.autoDelete, arguments: q.arguments,
+      type: 'queueDeclare',
+      channel: 0,
+      rid,
+      queue: q.serverNamed ? '' : q.name,
+      passive: false,
+      durable: q.durable,
+      exclusive: q.exclusive,
+      autoDelete: q.autoDelete,
+      arguments: q.arguments,
     }),
     done: (r) => {
       const { queue } = expectReply(r, 'queueDeclareOk');
@@ -124,7 +140,13 @@ function bindingStep(topology: Topology, b: RecordedBinding): Step {
     return {
       what,
       frame: (rid) => ({
-        type: 'queueBind', channel: 0, rid, queue: b.destination, exchange: b.source, routingKey: b.routingKey, arguments: b.arguments,
+        type: 'queueBind',
+        channel: 0,
+        rid,
+        queue: b.destination,
+        exchange: b.source,
+        routingKey: b.routingKey,
+        arguments: b.arguments,
       }),
       done: (r) => void expectReply(r, 'queueBindOk'),
       forget,
@@ -133,7 +155,13 @@ function bindingStep(topology: Topology, b: RecordedBinding): Step {
   return {
     what,
     frame: (rid) => ({
-      type: 'exchangeBind', channel: 0, rid, destination: b.destination, source: b.source, routingKey: b.routingKey, arguments: b.arguments,
+      type: 'exchangeBind',
+      channel: 0,
+      rid,
+      destination: b.destination,
+      source: b.source,
+      routingKey: b.routingKey,
+      arguments: b.arguments,
     }),
     done: (r) => void expectReply(r, 'exchangeBindOk'),
     forget,
@@ -149,11 +177,27 @@ function bindingStep(topology: Topology, b: RecordedBinding): Step {
 export async function replayTopology(topology: Topology, hooks: ReplayHooks): Promise<void> {
   if (topology.exchanges.size === 0 && topology.queues.size === 0 && topology.bindings.size === 0) return;
   const holder: Holder = { channel: undefined };
-  await runPhase([...topology.exchanges.values()].map((e) => exchangeStep(topology, e)), hooks, holder);
-  await runPhase([...topology.queues.values()].map((q) => queueStep(topology, q, hooks)), hooks, holder);
+  await runPhase(
+    [...topology.exchanges.values()].map((e) => exchangeStep(topology, e)),
+    hooks,
+    holder,
+  );
+  await runPhase(
+    [...topology.queues.values()].map((q) => queueStep(topology, q, hooks)),
+    hooks,
+    holder,
+  );
   // Snapshots taken after the queue phase: renames and forgotten queues are applied.
   const bindings = [...topology.bindings.values()];
-  await runPhase(bindings.filter((b) => b.kind === 'exchange').map((b) => bindingStep(topology, b)), hooks, holder);
-  await runPhase(bindings.filter((b) => b.kind === 'queue').map((b) => bindingStep(topology, b)), hooks, holder);
+  await runPhase(
+    bindings.filter((b) => b.kind === 'exchange').map((b) => bindingStep(topology, b)),
+    hooks,
+    holder,
+  );
+  await runPhase(
+    bindings.filter((b) => b.kind === 'queue').map((b) => bindingStep(topology, b)),
+    hooks,
+    holder,
+  );
   if (holder.channel !== undefined && holder.channel.state === 'open') await holder.channel.close();
 }

@@ -116,7 +116,10 @@ export class Session {
     this.#outbox.push({ type: 'close', channel: 0, code: 200, message: 'closed by client' });
     this.#outbox.flush();
     this.#closeTimer = setTimeout(() => {
-      this.#end(new ConnectionClosedError('connection closed by client (no closeOk from the broker)'), SessionEnd.ClientClose);
+      this.#end(
+        new ConnectionClosedError('connection closed by client (no closeOk from the broker)'),
+        SessionEnd.ClientClose,
+      );
       this.#transport.terminate();
     }, this.options.closeTimeoutMs);
   }
@@ -132,8 +135,14 @@ export class Session {
     if (this.#state !== State.Connecting) return;
     const o = this.options;
     this.#outbox.push({
-      type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: o.username, password: o.password,
-      vhost: o.vhost, heartbeatMs: o.heartbeatMs, clientProperties: o.clientProperties,
+      type: 'hello',
+      channel: 0,
+      version: PROTOCOL_VERSION,
+      username: o.username,
+      password: o.password,
+      vhost: o.vhost,
+      heartbeatMs: o.heartbeatMs,
+      clientProperties: o.clientProperties,
     });
   }
 
@@ -141,7 +150,9 @@ export class Session {
     if (this.#state === State.Closed) return;
     this.#heartbeat?.received();
     if (typeof data === 'string') {
-      this.#failProtocol(new ProtocolError('received a text WebSocket message; the protocol is binary', ErrorCode.FRAME_ERROR));
+      this.#failProtocol(
+        new ProtocolError('received a text WebSocket message; the protocol is binary', ErrorCode.FRAME_ERROR),
+      );
       return;
     }
     try {
@@ -150,7 +161,9 @@ export class Session {
       this.#failProtocol(
         err instanceof BrokerError
           ? err
-          : new BrokerError(ErrorCode.INTERNAL_ERROR, `client failed processing a frame: ${String(err)}`, { cause: err }),
+          : new BrokerError(ErrorCode.INTERNAL_ERROR, `client failed processing a frame: ${String(err)}`, {
+              cause: err,
+            }),
       );
     }
   }
@@ -199,7 +212,10 @@ export class Session {
   #onBrokerClose(f: FrameOf<'close'>): void {
     this.#outbox.push({ type: 'closeOk', channel: 0 });
     this.#outbox.flush();
-    const err = f.code === 200 ? new ConnectionClosedError(`connection closed by the broker: ${f.message}`) : new BrokerError(f.code, f.message);
+    const err =
+      f.code === 200
+        ? new ConnectionClosedError(`connection closed by the broker: ${f.message}`)
+        : new BrokerError(f.code, f.message);
     this.#end(err, SessionEnd.BrokerClose);
     this.#transport.close(1000);
   }

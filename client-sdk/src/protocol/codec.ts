@@ -234,19 +234,27 @@ function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): 
     throw new ProtocolError(`${schema.name} frame: fields size ${fieldsSize} exceeds the frame`, ErrorCode.FRAME_ERROR);
   }
   if (!schema.hasContent && fieldsEnd !== end) {
-    throw new ProtocolError(`${schema.name} frame: ${end - fieldsEnd} unexpected bytes after the fields`, ErrorCode.FRAME_ERROR);
+    throw new ProtocolError(
+      `${schema.name} frame: ${end - fieldsEnd} unexpected bytes after the fields`,
+      ErrorCode.FRAME_ERROR,
+    );
   }
   try {
     if (fieldsSize > 0) scanMsgpack(bytes, fieldsStart, fieldsEnd, SCAN_LIMITS, schema.depths);
   } catch (err) {
     if (!(err instanceof ScanError)) throw err;
-    throw new ProtocolError(`${schema.name} frame: ${scanPath(schema, err.path)}${err.message}`, ErrorCode.SYNTAX_ERROR);
+    throw new ProtocolError(
+      `${schema.name} frame: ${scanPath(schema, err.path)}${err.message}`,
+      ErrorCode.SYNTAX_ERROR,
+    );
   }
   let values: unknown;
   try {
     values = fieldsSize === 0 ? [] : packr.unpack(bytes.subarray(fieldsStart, fieldsEnd));
   } catch (err) {
-    throw new ProtocolError(`${schema.name} frame: fields are not valid msgpack`, ErrorCode.SYNTAX_ERROR, { cause: err });
+    throw new ProtocolError(`${schema.name} frame: fields are not valid msgpack`, ErrorCode.SYNTAX_ERROR, {
+      cause: err,
+    });
   }
   if (!Array.isArray(values) || values.length !== schema.names.length) {
     throw new ProtocolError(
@@ -283,11 +291,17 @@ export function decodeFrames(
     }
     const size = view.getUint32(at);
     if (size + 4 > maxFrameBytes) {
-      throw new ProtocolError(`frame of ${size + 4} bytes exceeds the limit of ${maxFrameBytes} bytes`, ErrorCode.FRAME_ERROR);
+      throw new ProtocolError(
+        `frame of ${size + 4} bytes exceeds the limit of ${maxFrameBytes} bytes`,
+        ErrorCode.FRAME_ERROR,
+      );
     }
     const end = at + 4 + size;
     if (size < FRAME_HEADER_BYTES - 4 || end > bytes.length) {
-      throw new ProtocolError(`truncated frame: size says ${size} bytes, ${bytes.length - at - 4} present`, ErrorCode.FRAME_ERROR);
+      throw new ProtocolError(
+        `truncated frame: size says ${size} bytes, ${bytes.length - at - 4} present`,
+        ErrorCode.FRAME_ERROR,
+      );
     }
     onFrame(decodeOne(bytes, view, at, end));
     at = end;

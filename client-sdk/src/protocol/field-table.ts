@@ -56,7 +56,8 @@ export function describeValue(v: unknown): string {
   return `a ${typeof v}`;
 }
 
-const EXPECTED = 'a field value must be a boolean, a finite number, a string, bytes (Uint8Array), null, an array or a plain object (a nested table)';
+const EXPECTED =
+  'a field value must be a boolean, a finite number, a string, bytes (Uint8Array), null, an array or a plain object (a nested table)';
 
 class Budget {
   entries = 0;
@@ -92,7 +93,13 @@ function tableError(table: Record<string, unknown>, path: string, depth: number,
 }
 
 /** The path (`parent.key`) is only built when reporting or descending, not per scalar. */
-function valueError(v: unknown, parent: string, key: string | number, depth: number, budget: Budget): string | undefined {
+function valueError(
+  v: unknown,
+  parent: string,
+  key: string | number,
+  depth: number,
+  budget: Budget,
+): string | undefined {
   switch (typeof v) {
     case 'boolean':
     case 'undefined':
@@ -110,7 +117,8 @@ function valueError(v: unknown, parent: string, key: string | number, depth: num
   const path = fieldPath(parent, key);
   if (depth >= MAX_TABLE_DEPTH) return `${path}: nested more than ${MAX_TABLE_DEPTH} tables or arrays deep`;
   if (Array.isArray(v)) {
-    if (Object.getPrototypeOf(v) !== Array.prototype) return `${path}: ${describeValue(v)} is not a field value; ${EXPECTED}`;
+    if (Object.getPrototypeOf(v) !== Array.prototype)
+      return `${path}: ${describeValue(v)} is not a field value; ${EXPECTED}`;
     if (budget.entries + v.length > MAX_FIELD_ENTRIES) return `${path}: more than ${MAX_FIELD_ENTRIES} entries in all`;
     budget.entries += v.length;
     for (let i = 0; i < v.length; i++) {

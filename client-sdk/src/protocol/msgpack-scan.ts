@@ -54,7 +54,8 @@ class Scanner {
   }
 
   private need(n: number): void {
-    if (n > this.end - this.pos) throw new ScanError(`not valid msgpack: truncated, ${n} more bytes needed at byte ${this.pos}`);
+    if (n > this.end - this.pos)
+      throw new ScanError(`not valid msgpack: truncated, ${n} more bytes needed at byte ${this.pos}`);
   }
 
   private u8(): number {
@@ -64,7 +65,8 @@ class Scanner {
 
   private uint(size: 1 | 2 | 4): number {
     this.need(size);
-    const v = size === 1 ? this.bytes[this.pos]! : size === 2 ? this.view.getUint16(this.pos) : this.view.getUint32(this.pos);
+    const v =
+      size === 1 ? this.bytes[this.pos]! : size === 2 ? this.view.getUint16(this.pos) : this.view.getUint32(this.pos);
     this.pos += size;
     return v;
   }
@@ -96,9 +98,11 @@ class Scanner {
 
   private count(n: number, what: string): void {
     this.entries += n;
-    if (this.entries > this.limits.maxEntries) throw new ScanError(`more than ${this.limits.maxEntries} table entries and array elements in one frame`);
+    if (this.entries > this.limits.maxEntries)
+      throw new ScanError(`more than ${this.limits.maxEntries} table entries and array elements in one frame`);
     // Every element takes at least one byte: a count beyond the bytes left is a lie.
-    if (n > this.end - this.pos) throw new ScanError(`not valid msgpack: truncated, ${what} of ${n} entries in ${this.end - this.pos} bytes`);
+    if (n > this.end - this.pos)
+      throw new ScanError(`not valid msgpack: truncated, ${what} of ${n} entries in ${this.end - this.pos} bytes`);
   }
 
   private array(n: number, depth: number): void {
@@ -139,7 +143,8 @@ class Scanner {
     else if (t === 0xda) n = this.uint(2);
     else if (t === 0xdb) n = this.uint(4);
     else throw new ScanError(`table key is not a string (msgpack type 0x${hex(t)})`);
-    if (n > this.limits.maxKeyBytes) throw new ScanError(`table key of ${n} bytes; the limit is ${this.limits.maxKeyBytes}`);
+    if (n > this.limits.maxKeyBytes)
+      throw new ScanError(`table key of ${n} bytes; the limit is ${this.limits.maxKeyBytes}`);
     this.str(n, false);
     return { start: this.pos - n, end: this.pos };
   }
@@ -153,19 +158,38 @@ class Scanner {
       return t <= 0x8f ? this.map(t & 0x0f, depth + 1) : this.array(t & 0x0f, depth + 1);
     }
     switch (t) {
-      case 0xc4: return this.skip(this.uint(1)); // bin
-      case 0xc5: return this.skip(this.uint(2));
-      case 0xc6: return this.skip(this.uint(4));
-      case 0xca: return this.float(4);
-      case 0xcb: return this.float(8);
-      case 0xcc: case 0xd0: return this.skip(1); // ints
-      case 0xcd: case 0xd1: return this.skip(2);
-      case 0xce: case 0xd2: return this.skip(4);
-      case 0xcf: case 0xd3: return this.skip(8);
-      case 0xd9: return void this.str(this.uint(1), false);
-      case 0xda: return void this.str(this.uint(2), false);
-      case 0xdb: return void this.str(this.uint(4), false);
-      case 0xdc: case 0xdd: case 0xde: case 0xdf: {
+      case 0xc4:
+        return this.skip(this.uint(1)); // bin
+      case 0xc5:
+        return this.skip(this.uint(2));
+      case 0xc6:
+        return this.skip(this.uint(4));
+      case 0xca:
+        return this.float(4);
+      case 0xcb:
+        return this.float(8);
+      case 0xcc:
+      case 0xd0:
+        return this.skip(1); // ints
+      case 0xcd:
+      case 0xd1:
+        return this.skip(2);
+      case 0xce:
+      case 0xd2:
+        return this.skip(4);
+      case 0xcf:
+      case 0xd3:
+        return this.skip(8);
+      case 0xd9:
+        return void this.str(this.uint(1), false);
+      case 0xda:
+        return void this.str(this.uint(2), false);
+      case 0xdb:
+        return void this.str(this.uint(4), false);
+      case 0xdc:
+      case 0xdd:
+      case 0xde:
+      case 0xdf: {
         if (depth >= this.maxDepth) throw this.tooDeep();
         const n = this.uint(t === 0xdc || t === 0xde ? 2 : 4);
         return t <= 0xdd ? this.array(n, depth + 1) : this.map(n, depth + 1);
@@ -176,7 +200,13 @@ class Scanner {
         if (this.bytes[this.pos] === 0) return this.skip(2);
         throw extension(this.bytes[this.pos]!);
       }
-      case 0xd5: case 0xd6: case 0xd7: case 0xd8: case 0xc7: case 0xc8: case 0xc9: {
+      case 0xd5:
+      case 0xd6:
+      case 0xd7:
+      case 0xd8:
+      case 0xc7:
+      case 0xc8:
+      case 0xc9: {
         const lengthBytes = t === 0xc7 ? 1 : t === 0xc8 ? 2 : t === 0xc9 ? 4 : 0;
         this.need(lengthBytes + 1);
         throw extension(this.bytes[this.pos + lengthBytes]!);
@@ -203,7 +233,9 @@ function hex(n: number): string {
 }
 
 function extension(type: number): ScanError {
-  return new ScanError(`msgpack extension type 0x${hex(type)} is not a field value (no extensions: use plain maps, arrays, strings, numbers, booleans, bytes, null)`);
+  return new ScanError(
+    `msgpack extension type 0x${hex(type)} is not a field value (no extensions: use plain maps, arrays, strings, numbers, booleans, bytes, null)`,
+  );
 }
 
 /**
@@ -212,7 +244,13 @@ function extension(type: number): ScanError {
  * may nest `fieldDepths[i]` levels (the element itself counting as one). Throws ScanError
  * naming the path to the refused value.
  */
-export function scanMsgpack(bytes: Uint8Array, start: number, end: number, limits: ScanLimits, fieldDepths?: readonly number[]): void {
+export function scanMsgpack(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  limits: ScanLimits,
+  fieldDepths?: readonly number[],
+): void {
   const s = new Scanner(bytes, start, end, limits, fieldDepths);
   s.value(0);
   if (s.pos !== end) throw new ScanError(`not valid msgpack: ${end - s.pos} bytes after the value`);

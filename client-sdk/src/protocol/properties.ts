@@ -60,13 +60,20 @@ export function isFieldTable(value: unknown): value is FieldTable {
  * table (fieldTableError) unless `checkTables` is false. Unknown names are a
  * syntax error rather than silently dropped, so a typo in a client surfaces at once.
  */
-export function validateProperties(value: unknown, where: string, path = 'properties', checkTables = true): MessageProperties | null {
+export function validateProperties(
+  value: unknown,
+  where: string,
+  path = 'properties',
+  checkTables = true,
+): MessageProperties | null {
   if (value === null || value === undefined) return null;
   if (!isFieldTable(value)) {
     throw new ProtocolError(`${where}: properties must be a map`, ErrorCode.SYNTAX_ERROR);
   }
   for (const key in value) {
-    const kind = Object.prototype.hasOwnProperty.call(PROPERTY_KINDS, key) ? PROPERTY_KINDS[key as keyof MessageProperties] : undefined;
+    const kind = Object.prototype.hasOwnProperty.call(PROPERTY_KINDS, key)
+      ? PROPERTY_KINDS[key as keyof MessageProperties]
+      : undefined;
     const v = value[key];
     if (kind === undefined) {
       throw new ProtocolError(`${where}: unknown message property "${key}"`, ErrorCode.SYNTAX_ERROR);
@@ -74,7 +81,11 @@ export function validateProperties(value: unknown, where: string, path = 'proper
     if (v === undefined || v === null) continue;
     if (kind === 'table') {
       // checkTables is false only for the codec, whose scan applied the same rules to the bytes.
-      const error = checkTables ? fieldTableError(v, `${path}.${key}`) : isFieldTable(v) ? undefined : `${path}.${key}: expected a map`;
+      const error = checkTables
+        ? fieldTableError(v, `${path}.${key}`)
+        : isFieldTable(v)
+          ? undefined
+          : `${path}.${key}: expected a map`;
       if (error !== undefined) throw new ProtocolError(error, ErrorCode.SYNTAX_ERROR);
       continue;
     }

@@ -50,6 +50,8 @@ describe('LoginThrottle', () => {
   });
 
   it('says when to retry', () => {
-    expect(throttledMessage('::ffff:10.0.0.1', 1_500)).to.equal('login refused: too many failed logins from 10.0.0.1; retry in 2 s');
+    expect(throttledMessage('::ffff:10.0.0.1', 1_500)).to.equal(
+      'login refused: too many failed logins from 10.0.0.1; retry in 2 s',
+    );
   });
 });

@@ -6,11 +6,22 @@ const memoryAccessStore = () => MemoryStore.open();
 
 describe('the one loopback check (auth/loopback.ts)', () => {
   it('treats 127.0.0.0/8, ::1 and IPv4-mapped 127.x as loopback', () => {
-    for (const a of ['127.0.0.1', '127.255.0.9', '::1', '::ffff:127.0.0.1', '::ffff:127.3.2.1']) expect(isLoopbackAddress(a), a).to.equal(true);
+    for (const a of ['127.0.0.1', '127.255.0.9', '::1', '::ffff:127.0.0.1', '::ffff:127.3.2.1'])
+      expect(isLoopbackAddress(a), a).to.equal(true);
   });
 
   it('refuses everything else, host names that look like loopback included', () => {
-    for (const a of ['10.0.0.1', '::ffff:10.0.0.1', '::2', 'fe80::1', '127.evil.example', '127.', 'localhost', '', undefined]) {
+    for (const a of [
+      '10.0.0.1',
+      '::ffff:10.0.0.1',
+      '::2',
+      'fe80::1',
+      '127.evil.example',
+      '127.',
+      'localhost',
+      '',
+      undefined,
+    ]) {
       expect(isLoopbackAddress(a), String(a)).to.equal(false);
     }
   });
@@ -28,7 +39,9 @@ describe('the one loopback check (auth/loopback.ts)', () => {
     await strict.authenticate('guest', 'guest', '127.0.0.1', '/');
     let refused: unknown;
     await strict.authenticate('guest', 'guest', '10.0.0.7', '/').catch((err: unknown) => (refused = err));
-    expect(refused).to.have.property('message').that.matches(/can only connect via localhost/);
+    expect(refused)
+      .to.have.property('message')
+      .that.matches(/can only connect via localhost/);
 
     const anywhere = new AccessControl(memoryAccessStore(), lifecycle, undefined, true);
     await anywhere.load();

@@ -36,7 +36,13 @@ describe('protocol codec', () => {
         content,
       };
       const [decoded] = decodeAll(encodeFrame(frame));
-      expect(decoded).to.deep.include({ type: 'publish', channel: 7, exchange: 'orders', routingKey: 'orders.created.eu', mandatory: true });
+      expect(decoded).to.deep.include({
+        type: 'publish',
+        channel: 7,
+        exchange: 'orders',
+        routingKey: 'orders.created.eu',
+        mandatory: true,
+      });
       expect(decoded!.type === 'publish' && decoded!.properties).to.deep.equal(frame.properties);
       expect(Array.from((decoded as { content: Uint8Array }).content)).to.deep.equal([0, 1, 2, 255]);
     });
@@ -61,7 +67,15 @@ describe('protocol codec', () => {
     });
 
     it('hands out the body as a view of the input, not a copy', () => {
-      const bytes = encodeFrame({ type: 'publish', channel: 1, exchange: '', routingKey: 'q', mandatory: false, properties: null, content: new Uint8Array(100).fill(9) });
+      const bytes = encodeFrame({
+        type: 'publish',
+        channel: 1,
+        exchange: '',
+        routingKey: 'q',
+        mandatory: false,
+        properties: null,
+        content: new Uint8Array(100).fill(9),
+      });
       const [f] = decodeAll(bytes);
       const content = (f as { content: Uint8Array }).content;
       expect(content.buffer).to.equal(bytes.buffer);
@@ -100,22 +114,50 @@ describe('protocol codec', () => {
     });
 
     it('rejects a frame over the size limit', () => {
-      const bytes = encodeFrame({ type: 'publish', channel: 1, exchange: '', routingKey: 'q', mandatory: false, properties: null, content: new Uint8Array(2000) });
+      const bytes = encodeFrame({
+        type: 'publish',
+        channel: 1,
+        exchange: '',
+        routingKey: 'q',
+        mandatory: false,
+        properties: null,
+        content: new Uint8Array(2000),
+      });
       expectProtocolError(() => decodeAll(bytes, 1000), ErrorCode.FRAME_ERROR, /exceeds the limit of 1000 bytes/);
     });
 
     it('rejects a field of the wrong type, naming frame and field', () => {
       const bytes = encodeFrame({ type: 'ack', channel: 1, deliveryTag: 'x' as unknown as number, multiple: false });
-      expectProtocolError(() => decodeAll(bytes), ErrorCode.SYNTAX_ERROR, /ack frame field "deliveryTag": expected an integer/);
+      expectProtocolError(
+        () => decodeAll(bytes),
+        ErrorCode.SYNTAX_ERROR,
+        /ack frame field "deliveryTag": expected an integer/,
+      );
     });
 
     it('rejects an unknown message property', () => {
-      const bytes = encodeFrame({ type: 'publish', channel: 1, exchange: '', routingKey: 'q', mandatory: false, properties: { bogus: 1 } as never, content: new Uint8Array(1) });
+      const bytes = encodeFrame({
+        type: 'publish',
+        channel: 1,
+        exchange: '',
+        routingKey: 'q',
+        mandatory: false,
+        properties: { bogus: 1 } as never,
+        content: new Uint8Array(1),
+      });
       expectProtocolError(() => decodeAll(bytes), ErrorCode.SYNTAX_ERROR, /unknown message property "bogus"/);
     });
 
     it('rejects a property of the wrong type', () => {
-      const bytes = encodeFrame({ type: 'publish', channel: 1, exchange: '', routingKey: 'q', mandatory: false, properties: { expiration: 5 } as never, content: new Uint8Array(1) });
+      const bytes = encodeFrame({
+        type: 'publish',
+        channel: 1,
+        exchange: '',
+        routingKey: 'q',
+        mandatory: false,
+        properties: { expiration: 5 } as never,
+        content: new Uint8Array(1),
+      });
       expectProtocolError(() => decodeAll(bytes), ErrorCode.SYNTAX_ERROR, /"expiration" must be a string/);
     });
 

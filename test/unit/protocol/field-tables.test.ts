@@ -35,7 +35,7 @@ function refusal(bytes: Uint8Array): ProtocolError {
     expect((err as ProtocolError).code).to.equal(ErrorCode.SYNTAX_ERROR);
     return err as ProtocolError;
   }
-  return expect.fail('expected a 502 ProtocolError') as never;
+  return expect.fail('expected a 502 ProtocolError');
 }
 
 const plain = new Packr({ useRecords: false });
@@ -45,7 +45,11 @@ describe('field tables (spec/protocol.md §Field tables)', () => {
     const selfRef: unknown[] = [];
     selfRef.push(selfRef);
     const cases: [string, Packr, unknown][] = [
-      ['a structured-clone self-referencing array (0x69/0x70)', new Packr({ structuredClone: true, useRecords: false }), { h: selfRef }],
+      [
+        'a structured-clone self-referencing array (0x69/0x70)',
+        new Packr({ structuredClone: true, useRecords: false }),
+        { h: selfRef },
+      ],
       ['a record (0x72)', new Packr({ useRecords: true }), { r: { a: 1, b: 2 } }],
       ['a RegExp (0x78)', new Packr({ moreTypes: true, useRecords: false }), { re: /a+/g }],
       ['an Error (0x65)', new Packr({ moreTypes: true, useRecords: false }), { e: new Error('x') }],
@@ -65,11 +69,16 @@ describe('field tables (spec/protocol.md §Field tables)', () => {
     }
 
     it('names the path inside the headers', () => {
-      const err = refusal(publishWithHeaders(new Packr({ structuredClone: true, useRecords: false }), { ok: 1, list: [1, { deep: selfRef }] }));
+      const err = refusal(
+        publishWithHeaders(new Packr({ structuredClone: true, useRecords: false }), {
+          ok: 1,
+          list: [1, { deep: selfRef }],
+        }),
+      );
       expect(err.message).to.match(/properties\.headers\.list\[1\]\.deep: /);
     });
 
-    it('still reads msgpackr\'s `undefined` (fixext 1, type 0) as void', () => {
+    it("still reads msgpackr's `undefined` (fixext 1, type 0) as void", () => {
       const [f] = decodeAll(publishWithHeaders(plain, { a: undefined, b: 1 }));
       expect(f!.type === 'publish' && f!.properties!.headers).to.deep.equal({ a: undefined, b: 1 });
     });
@@ -84,8 +93,14 @@ describe('field tables (spec/protocol.md §Field tables)', () => {
     it(`refuses tables nested more than ${MAX_TABLE_DEPTH} deep`, () => {
       // 100,000 maps deep, by hand (msgpackr itself would overflow its stack packing it).
       const head = Buffer.from(plain.pack(['x', 'k', false, { headers: 0 }]));
-      const deep = Buffer.concat([head.subarray(0, head.length - 1), Buffer.alloc(100_000 * 3, Buffer.from([0x81, 0xa1, 0x64])), Buffer.from([0xc0])]);
-      expect(refusal(publishWithFields(deep)).message).to.match(/properties\.headers(\.d)+: nested more than \d+ tables or arrays deep/);
+      const deep = Buffer.concat([
+        head.subarray(0, head.length - 1),
+        Buffer.alloc(100_000 * 3, Buffer.from([0x81, 0xa1, 0x64])),
+        Buffer.from([0xc0]),
+      ]);
+      expect(refusal(publishWithFields(deep)).message).to.match(
+        /properties\.headers(\.d)+: nested more than \d+ tables or arrays deep/,
+      );
       let ok: Record<string, unknown> = { leaf: 1 };
       for (let i = 0; i < MAX_TABLE_DEPTH - 1; i++) ok = { d: ok };
       expect(() => decodeAll(publishWithHeaders(plain, ok))).to.not.throw();
@@ -98,10 +113,25 @@ describe('field tables (spec/protocol.md §Field tables)', () => {
       expect(fieldTableError({ a: limit }, 'h')).to.equal(undefined);
       expect(fieldTableError({ a: [limit] }, 'h')).to.match(/nested more than 16/);
       expect(() => decodeAll(publishWithHeaders(plain, { a: limit }))).to.not.throw();
-      expect(refusal(publishWithHeaders(plain, { a: [limit] })).message).to.match(/properties\.headers\.a(\[0\])+: nested more than 16/);
-      const declare = (args: unknown) => encodeFrame({ type: 'queueDeclare', channel: 1, rid: 1, queue: 'q', passive: false, durable: false, exclusive: false, autoDelete: false, arguments: args as never });
+      expect(refusal(publishWithHeaders(plain, { a: [limit] })).message).to.match(
+        /properties\.headers\.a(\[0\])+: nested more than 16/,
+      );
+      const declare = (args: unknown) =>
+        encodeFrame({
+          type: 'queueDeclare',
+          channel: 1,
+          rid: 1,
+          queue: 'q',
+          passive: false,
+          durable: false,
+          exclusive: false,
+          autoDelete: false,
+          arguments: args as never,
+        });
       expect(() => decodeAll(declare({ a: limit }))).to.not.throw();
-      expect(refusal(declare({ a: [limit] })).message).to.match(/queueDeclare frame: arguments\.a(\[0\])+: nested more than 16/);
+      expect(refusal(declare({ a: [limit] })).message).to.match(
+        /queueDeclare frame: arguments\.a(\[0\])+: nested more than 16/,
+      );
     });
 
     it(`refuses a table of more than ${MAX_TABLE_KEYS} keys, and a 10 MiB frame of keys before building it`, () => {
@@ -113,13 +143,20 @@ describe('field tables (spec/protocol.md §Field tables)', () => {
       const fields = Buffer.alloc(40 + n * 10);
       let at = 0;
       fields[at++] = 0x94;
-      fields[at++] = 0xa1; fields[at++] = 0x78; // 'x'
-      fields[at++] = 0xa1; fields[at++] = 0x6b; // 'k'
+      fields[at++] = 0xa1;
+      fields[at++] = 0x78; // 'x'
+      fields[at++] = 0xa1;
+      fields[at++] = 0x6b; // 'k'
       fields[at++] = 0xc2;
-      fields[at++] = 0x81; fields[at++] = 0xa7; at += fields.write('headers', at);
-      fields[at++] = 0xdf; fields.writeUInt32BE(n, at); at += 4;
+      fields[at++] = 0x81;
+      fields[at++] = 0xa7;
+      at += fields.write('headers', at);
+      fields[at++] = 0xdf;
+      fields.writeUInt32BE(n, at);
+      at += 4;
       for (let i = 0; i < n; i++) {
-        fields[at++] = 0xa7; at += fields.write(i.toString(16).padStart(7, '0'), at);
+        fields[at++] = 0xa7;
+        at += fields.write(i.toString(16).padStart(7, '0'), at);
         fields[at++] = 0x01;
       }
       const heapBefore = process.memoryUsage().heapUsed;
@@ -130,12 +167,18 @@ describe('field tables (spec/protocol.md §Field tables)', () => {
     it(`refuses more than ${MAX_FIELD_ENTRIES} entries in one frame`, () => {
       const lists: Record<string, number[]> = {};
       for (let i = 0; i < 5; i++) lists[`l${i}`] = new Array<number>(4000).fill(1);
-      expect(refusal(publishWithHeaders(plain, lists)).message).to.match(/more than 16384 table entries and array elements/);
+      expect(refusal(publishWithHeaders(plain, lists)).message).to.match(
+        /more than 16384 table entries and array elements/,
+      );
     });
 
     it('refuses a key longer than 255 bytes of UTF-8 and a key that is not a string', () => {
-      expect(refusal(publishWithHeaders(plain, { ['é'.repeat(128)]: 1 })).message).to.match(/table key of 256 bytes; the limit is 255/);
-      expect(refusal(publishWithHeaders(new Packr({ useRecords: false, mapsAsObjects: false }), new Map([[1, 2]]))).message).to.match(/table key is not a string/);
+      expect(refusal(publishWithHeaders(plain, { ['é'.repeat(128)]: 1 })).message).to.match(
+        /table key of 256 bytes; the limit is 255/,
+      );
+      expect(
+        refusal(publishWithHeaders(new Packr({ useRecords: false, mapsAsObjects: false }), new Map([[1, 2]]))).message,
+      ).to.match(/table key is not a string/);
     });
 
     it('refuses strings that are not valid UTF-8 (no silent U+FFFD)', () => {
@@ -145,26 +188,66 @@ describe('field tables (spec/protocol.md §Field tables)', () => {
     });
 
     it('refuses invalid UTF-8 in a name field (queue)', () => {
-      const bytes = encodeFrame({ type: 'queueDeclare', channel: 1, rid: 1, queue: 'qq', passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} });
+      const bytes = encodeFrame({
+        type: 'queueDeclare',
+        channel: 1,
+        rid: 1,
+        queue: 'qq',
+        passive: false,
+        durable: false,
+        exclusive: false,
+        autoDelete: false,
+        arguments: {},
+      });
       const at = Buffer.from(bytes).indexOf(Buffer.from([0xa2, 0x71, 0x71]));
       bytes[at + 1] = 0xff;
       expect(refusal(bytes).message).to.match(/queueDeclare frame: queue: string is not valid UTF-8/);
     });
 
     it('refuses bad values in arguments tables too', () => {
-      const fields = new Packr({ moreTypes: true, useRecords: false }).pack([1, 'q', false, false, false, false, { 'x-message-ttl': new Set([1]) }]);
+      const fields = new Packr({ moreTypes: true, useRecords: false }).pack([
+        1,
+        'q',
+        false,
+        false,
+        false,
+        false,
+        { 'x-message-ttl': new Set([1]) },
+      ]);
       const out = Buffer.alloc(11 + fields.length);
       out.writeUInt32BE(out.length - 4, 0);
       out.writeUInt8(FrameCode.queueDeclare, 4);
       out.writeUInt16BE(1, 5);
       out.writeUInt32BE(fields.length, 7);
       Buffer.from(fields).copy(out, 11);
-      expect(refusal(new Uint8Array(out)).message).to.match(/queueDeclare frame: arguments\.x-message-ttl: msgpack extension/);
+      expect(refusal(new Uint8Array(out)).message).to.match(
+        /queueDeclare frame: arguments\.x-message-ttl: msgpack extension/,
+      );
     });
 
     it('accepts every AMQP field type', () => {
-      const headers = { b: true, i: -5, big: 2 ** 40, f: 1.5, s: 'é', bytes: new Uint8Array([1, 2]), v: null, a: [1, 'x', [2]], t: { nested: { ok: 1 } } };
-      const [f] = decodeAll(encodeFrame({ type: 'publish', channel: 1, exchange: 'x', routingKey: 'k', mandatory: false, properties: { headers }, content: new Uint8Array(0) }));
+      const headers = {
+        b: true,
+        i: -5,
+        big: 2 ** 40,
+        f: 1.5,
+        s: 'é',
+        bytes: new Uint8Array([1, 2]),
+        v: null,
+        a: [1, 'x', [2]],
+        t: { nested: { ok: 1 } },
+      };
+      const [f] = decodeAll(
+        encodeFrame({
+          type: 'publish',
+          channel: 1,
+          exchange: 'x',
+          routingKey: 'k',
+          mandatory: false,
+          properties: { headers },
+          content: new Uint8Array(0),
+        }),
+      );
       const got = f!.type === 'publish' ? f!.properties!.headers! : {};
       expect({ ...got, bytes: [...(got['bytes'] as Uint8Array)] }).to.deep.equal({ ...headers, bytes: [1, 2] });
     });
@@ -180,7 +263,9 @@ describe('field tables (spec/protocol.md §Field tables)', () => {
       expect(fieldTableError({ h: NaN }, 'headers')).to.match(/NaN is not a finite number/);
       expect(fieldTableError({ h: selfRef }, 'headers')).to.match(/nested more than 16 tables or arrays deep/);
       expect(fieldTableError({ h: '\ud800' }, 'headers')).to.match(/lone surrogate/);
-      expect(fieldTableError({ ['k'.repeat(256)]: 1 }, 'headers')).to.match(/key is 256 bytes of UTF-8; the limit is 255/);
+      expect(fieldTableError({ ['k'.repeat(256)]: 1 }, 'headers')).to.match(
+        /key is 256 bytes of UTF-8; the limit is 255/,
+      );
       expect(fieldTableError([], 'headers')).to.match(/must be a plain object, got an array/);
       expect(fieldTableError({ ok: [1, 'a', { b: null, c: new Uint8Array(1) }] }, 'headers')).to.equal(undefined);
     });

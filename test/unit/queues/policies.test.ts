@@ -29,7 +29,8 @@ function makeQueue(args: FieldTable, name = 'q'): Harness {
     {
       store: undefined,
       clock,
-      deadLetter: (_q, record: MessageRecord, reason) => dead.push({ reason, body: Buffer.from(record.content).toString() }),
+      deadLetter: (_q, record: MessageRecord, reason) =>
+        dead.push({ reason, body: Buffer.from(record.content).toString() }),
       remove: (_q, reason) => removed.push(reason),
     },
   );
@@ -272,21 +273,39 @@ describe('queue policies (fake clock)', () => {
     ];
     for (const [args, message] of bad) {
       it(`refuses ${JSON.stringify(args)} with 406`, () => {
-        expect(() => makeQueue(args)).to.throw(message).with.property('code', 406);
+        expect(() => makeQueue(args))
+          .to.throw(message)
+          .with.property('code', 406);
       });
     }
   });
 });
 
 describe('x-death headers', () => {
-  const death = (queue: string, reason: DeathReason) => ({ queue, reason, exchange: 'ex', routingKeys: ['rk'], time: 1700000000 });
+  const death = (queue: string, reason: DeathReason) => ({
+    queue,
+    reason,
+    exchange: 'ex',
+    routingKeys: ['rk'],
+    time: 1700000000,
+  });
 
   it('writes the entry, first- and last-death headers, and moves expiration aside', () => {
     const props = addDeath({ expiration: '500', headers: { app: 1 } }, death('q1', 'expired'));
     expect(props.expiration).to.equal(undefined);
     expect(props.headers).to.deep.equal({
       app: 1,
-      'x-death': [{ count: 1, reason: 'expired', queue: 'q1', time: 1700000000, exchange: 'ex', 'routing-keys': ['rk'], 'original-expiration': '500' }],
+      'x-death': [
+        {
+          count: 1,
+          reason: 'expired',
+          queue: 'q1',
+          time: 1700000000,
+          exchange: 'ex',
+          'routing-keys': ['rk'],
+          'original-expiration': '500',
+        },
+      ],
       'x-first-death-reason': 'expired',
       'x-first-death-queue': 'q1',
       'x-first-death-exchange': 'ex',

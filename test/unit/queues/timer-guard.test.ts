@@ -12,7 +12,10 @@ describe('vhost timers (issue 11 item 1)', () => {
       const errors: { err: unknown; context: Record<string, string> }[] = [];
       const vhost = new VirtualHost('/', store, clock, (err, context) => errors.push({ err, context }));
       const declare = (queue: string, durable: boolean, args: Record<string, unknown> = {}) =>
-        vhost.declareQueue({ queue, passive: false, durable, exclusive: false, autoDelete: false, arguments: args }, 'c1');
+        vhost.declareQueue(
+          { queue, passive: false, durable, exclusive: false, autoDelete: false, arguments: args },
+          'c1',
+        );
       declare('dlq', true);
       declare('ttl', false, { 'x-message-ttl': 10, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'dlq' });
       // Bypasses the codec's validation (as a stored value from an older version could): the

@@ -1,9 +1,25 @@
 import { expect } from 'chai';
-import { type Binding, ConsistentHashMatcher, parseHashWeight, createMatcher, validateBindingArguments } from '@switchyard/broker/internal';
+import {
+  type Binding,
+  ConsistentHashMatcher,
+  parseHashWeight,
+  createMatcher,
+  validateBindingArguments,
+} from '@switchyard/broker/internal';
 
-const bind = (q: string, weight = '1'): Binding => ({ source: 'x', destination: q, destinationKind: 'queue', routingKey: weight, arguments: {} });
+const bind = (q: string, weight = '1'): Binding => ({
+  source: 'x',
+  destination: q,
+  destinationKind: 'queue',
+  routingKey: weight,
+  arguments: {},
+});
 
-function owner(m: ConsistentHashMatcher | ReturnType<typeof createMatcher>, key: string, headers?: Record<string, unknown>): string | undefined {
+function owner(
+  m: ConsistentHashMatcher | ReturnType<typeof createMatcher>,
+  key: string,
+  headers?: Record<string, unknown>,
+): string | undefined {
   const out: Binding[] = [];
   m.match(key, headers, out);
   expect(out.length).to.be.at.most(1);
@@ -49,11 +65,25 @@ describe('ConsistentHashMatcher', () => {
     expect(owner(m, 'anything', {})).to.equal(undefined);
   });
 
+  it('hashes a table-valued header by its contents, the same table to the same binding', () => {
+    const m = createMatcher('x-consistent-hash', { hashHeader: 'customer' });
+    for (const q of ['a', 'b', 'c']) m.add(bind(q));
+    const owners = new Set<string | undefined>();
+    for (let i = 0; i < 60; i++) owners.add(owner(m, 'k', { customer: { id: i, region: 'eu' } }));
+    // Hashed by its default text every table would be '[object Object]', all on one binding.
+    expect(owners.size).to.be.greaterThan(1);
+    expect(owner(m, 'x', { customer: { region: 'eu', id: 7 } })).to.equal(
+      owner(m, 'y', { customer: { id: 7, region: 'eu' } }),
+    );
+  });
+
   it('routes nowhere without bindings, and validates weights at bind time', () => {
     expect(owner(createMatcher('x-consistent-hash'), 'k')).to.equal(undefined);
     expect(parseHashWeight('5')).to.equal(5);
     for (const bad of ['0', '-1', 'abc', '', '1001', '1.5']) expect(parseHashWeight(bad), bad).to.equal(undefined);
-    expect(validateBindingArguments('x-consistent-hash', {}, 'heavy')).to.match(/it is the weight, an integer from 1 to 1000/);
+    expect(validateBindingArguments('x-consistent-hash', {}, 'heavy')).to.match(
+      /it is the weight, an integer from 1 to 1000/,
+    );
     expect(validateBindingArguments('x-consistent-hash', {}, '3')).to.equal(undefined);
   });
 });

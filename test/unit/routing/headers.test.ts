@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { type Binding, type FieldTable, createMatcher, fieldValuesEqual, headersMatch, validateBindingArguments } from '@switchyard/broker/internal';
+import {
+  type Binding,
+  type FieldTable,
+  createMatcher,
+  fieldValuesEqual,
+  headersMatch,
+  validateBindingArguments,
+} from '@switchyard/broker/internal';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -30,7 +37,12 @@ const CASES: ReadonlyArray<readonly [string, FieldTable, FieldTable | undefined,
   ['any ignores x- arguments', { 'x-match': 'any', 'x-foo': 'bar' }, { 'x-foo': 'bar' }, false],
   ['the x- prefix is case-sensitive', { 'X-Foo': 1 }, {}, false],
   ['all-with-x compares x- arguments: miss', { 'x-match': 'all-with-x', 'x-foo': 'bar', a: 1 }, { a: 1 }, false],
-  ['all-with-x compares x- arguments: hit', { 'x-match': 'all-with-x', 'x-foo': 'bar', a: 1 }, { a: 1, 'x-foo': 'bar' }, true],
+  [
+    'all-with-x compares x- arguments: hit',
+    { 'x-match': 'all-with-x', 'x-foo': 'bar', a: 1 },
+    { a: 1, 'x-foo': 'bar' },
+    true,
+  ],
   ['any-with-x: an x- argument alone matches', { 'x-match': 'any-with-x', 'x-foo': 'bar' }, { 'x-foo': 'bar' }, true],
   ['any-with-x: x- value differs', { 'x-match': 'any-with-x', 'x-foo': 'bar' }, { 'x-foo': 'baz' }, false],
   ['all-with-x never compares x-match itself', { 'x-match': 'all-with-x' }, {}, true],
@@ -91,9 +103,7 @@ describe('HeadersMatcher', () => {
         if (headers === undefined) continue;
         for (const key of Object.keys(args)) {
           if (!Object.hasOwn(headers, key)) continue;
-          expect(fieldValuesEqual(args[key], headers[key]), key).to.equal(
-            fieldValuesEqual(headers[key], args[key]),
-          );
+          expect(fieldValuesEqual(args[key], headers[key]), key).to.equal(fieldValuesEqual(headers[key], args[key]));
         }
       }
     });
@@ -127,11 +137,7 @@ describe('HeadersMatcher', () => {
     }
 
     it('returns every matching binding and ignores the routing key', () => {
-      expect(destinations({ region: 'eu', type: 'order' })).to.deep.equal([
-        'eu-or-vip',
-        'eu-orders',
-        'everything',
-      ]);
+      expect(destinations({ region: 'eu', type: 'order' })).to.deep.equal(['eu-or-vip', 'eu-orders', 'everything']);
       expect(destinations({ vip: true, trace: 1 })).to.deep.equal(['eu-or-vip', 'everything', 'traced']);
       expect(destinations(undefined)).to.deep.equal(['everything']);
     });
@@ -155,11 +161,7 @@ describe('HeadersMatcher', () => {
         'everything',
         'traced',
       ]);
-      expect([...m.bindings()].map((b) => b.destination).sort()).to.deep.equal([
-        'eu-or-vip',
-        'everything',
-        'traced',
-      ]);
+      expect([...m.bindings()].map((b) => b.destination).sort()).to.deep.equal(['eu-or-vip', 'everything', 'traced']);
     });
   });
 

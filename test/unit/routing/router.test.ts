@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { type Binding, type ExchangeType, type FieldTable, type RoutableExchange, createMatcher, route } from '@switchyard/broker/internal';
+import {
+  type Binding,
+  type ExchangeType,
+  type FieldTable,
+  type RoutableExchange,
+  createMatcher,
+  route,
+} from '@switchyard/broker/internal';
 
 /** A tiny exchange graph for tests: declare exchanges, bind, route. */
 class Graph {

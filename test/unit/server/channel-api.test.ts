@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
-import { brokerInternals, ServerChannel, topology, type ChannelOwner, type ChannelSink } from '@switchyard/broker/internal';
+import {
+  brokerInternals,
+  ServerChannel,
+  topology,
+  type ChannelOwner,
+  type ChannelSink,
+} from '@switchyard/broker/internal';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 import { waitFor } from '../../helpers/client.js';
 
@@ -19,7 +25,10 @@ describe('protocol-independent channel API', () => {
 
   function channel(events: unknown[][]): ServerChannel {
     const rt = brokerInternals(tb.broker);
-    const record = (name: string) => (...args: unknown[]) => void events.push([name, ...args]);
+    const record =
+      (name: string) =>
+      (...args: unknown[]) =>
+        void events.push([name, ...args]);
     const sink: ChannelSink = {
       deliver: record('deliver'),
       publishAcked: record('publishAcked'),
@@ -44,7 +53,14 @@ describe('protocol-independent channel API', () => {
   it('declares, publishes with confirms and returns, consumes (consume-ok first) and acks', async () => {
     const events: unknown[][] = [];
     const ch = channel(events);
-    const declared = topology.declareQueue(ch, { queue: 'jobs', passive: false, durable: true, exclusive: false, autoDelete: false, arguments: {} });
+    const declared = topology.declareQueue(ch, {
+      queue: 'jobs',
+      passive: false,
+      durable: true,
+      exclusive: false,
+      autoDelete: false,
+      arguments: {},
+    });
     expect(declared).to.deep.equal({ queue: 'jobs', messageCount: 0, consumerCount: 0 });
     ch.publish('', 'jobs', false, { persistent: true }, Buffer.from('one'));
     ch.publish('', 'nowhere', true, null, Buffer.from('lost'));
@@ -54,7 +70,10 @@ describe('protocol-independent channel API', () => {
     expect(events.find((e) => e[0] === 'publishAcked')).to.deep.equal(['publishAcked', 1, 2, true]);
 
     events.length = 0;
-    ch.consume({ queue: 'jobs', consumerTag: 'c1', noAck: false, exclusive: false, priority: 0, arguments: {} }, (tag) => events.push(['consumeOk', tag]));
+    ch.consume(
+      { queue: 'jobs', consumerTag: 'c1', noAck: false, exclusive: false, priority: 0, arguments: {} },
+      (tag) => events.push(['consumeOk', tag]),
+    );
     await waitFor(() => events.some((e) => e[0] === 'deliver'), 'the delivery');
     expect(events[0]).to.deep.equal(['consumeOk', 'c1']);
     const [, chan, tag, deliveryTag, redelivered] = events[1]!;
@@ -77,6 +96,13 @@ describe('protocol-independent channel API', () => {
     };
     expect(codeOf(() => ch.ack(99, false))).to.equal(ErrorCode.PRECONDITION_FAILED);
     expect(codeOf(() => topology.purgeQueue(ch, 'missing'))).to.equal(ErrorCode.NOT_FOUND);
-    expect(codeOf(() => ch.consume({ queue: 'missing', consumerTag: '', noAck: false, exclusive: false, priority: 0, arguments: {} }, () => undefined))).to.equal(ErrorCode.NOT_FOUND);
+    expect(
+      codeOf(() =>
+        ch.consume(
+          { queue: 'missing', consumerTag: '', noAck: false, exclusive: false, priority: 0, arguments: {} },
+          () => undefined,
+        ),
+      ),
+    ).to.equal(ErrorCode.NOT_FOUND);
   });
 });

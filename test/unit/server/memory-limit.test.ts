@@ -8,23 +8,40 @@ const MiB = 1024 ** 2;
 describe('memory alarm limit (host memory or the container limit)', () => {
   it('uses the host memory when no container limit is set', () => {
     const unlimitedV1 = '9223372036854771712'; // cgroup v1 "no limit"
-    expect(memoryTotal({ totalmem: 64 * GiB, constrained: 2 ** 64 - 1, cgroupV2: 'max', cgroupV1: unlimitedV1 })).to.deep.equal({ bytes: 64 * GiB, source: 'os' });
+    expect(
+      memoryTotal({ totalmem: 64 * GiB, constrained: 2 ** 64 - 1, cgroupV2: 'max', cgroupV1: unlimitedV1 }),
+    ).to.deep.equal({ bytes: 64 * GiB, source: 'os' });
     expect(memoryTotal({ totalmem: 64 * GiB, constrained: 0 })).to.deep.equal({ bytes: 64 * GiB, source: 'os' });
   });
 
   it('uses process.constrainedMemory() when it is below the host memory', () => {
-    expect(memoryTotal({ totalmem: 64 * GiB, constrained: 700 * MiB })).to.deep.equal({ bytes: 700 * MiB, source: 'constrainedMemory' });
+    expect(memoryTotal({ totalmem: 64 * GiB, constrained: 700 * MiB })).to.deep.equal({
+      bytes: 700 * MiB,
+      source: 'constrainedMemory',
+    });
   });
 
   it('uses cgroup v2 memory.max, or cgroup v1 memory.limit_in_bytes, whichever is smallest', () => {
-    expect(memoryTotal({ totalmem: 64 * GiB, cgroupV2: `${700 * MiB}\n` })).to.deep.equal({ bytes: 700 * MiB, source: 'cgroup v2 memory.max' });
-    expect(memoryTotal({ totalmem: 64 * GiB, cgroupV1: String(512 * MiB) })).to.deep.equal({ bytes: 512 * MiB, source: 'cgroup v1 memory.limit_in_bytes' });
-    expect(memoryTotal({ totalmem: 64 * GiB, constrained: GiB, cgroupV2: String(700 * MiB) }).bytes).to.equal(700 * MiB);
+    expect(memoryTotal({ totalmem: 64 * GiB, cgroupV2: `${700 * MiB}\n` })).to.deep.equal({
+      bytes: 700 * MiB,
+      source: 'cgroup v2 memory.max',
+    });
+    expect(memoryTotal({ totalmem: 64 * GiB, cgroupV1: String(512 * MiB) })).to.deep.equal({
+      bytes: 512 * MiB,
+      source: 'cgroup v1 memory.limit_in_bytes',
+    });
+    expect(memoryTotal({ totalmem: 64 * GiB, constrained: GiB, cgroupV2: String(700 * MiB) }).bytes).to.equal(
+      700 * MiB,
+    );
     expect(memoryTotal({ totalmem: 64 * GiB, cgroupV2: 'garbage' }).source).to.equal('os');
   });
 
   it('applies a fractional watermark to the container limit: 0.4 of 700 MiB, not of the host', () => {
-    const probe = { memoryBytes: () => 0, diskFreeBytes: () => Number.MAX_SAFE_INTEGER, memoryTotal: () => memoryTotal({ totalmem: 64 * GiB, cgroupV2: String(700 * MiB) }) };
+    const probe = {
+      memoryBytes: () => 0,
+      diskFreeBytes: () => Number.MAX_SAFE_INTEGER,
+      memoryTotal: () => memoryTotal({ totalmem: 64 * GiB, cgroupV2: String(700 * MiB) }),
+    };
     const alarms = new ResourceAlarms(0.4, 0, '.', () => undefined, createLogger({ silent: true }), probe);
     expect(alarms.memoryLimitBytes).to.equal(Math.floor(0.4 * 700 * MiB));
     expect(alarms.memoryTotal.source).to.equal('cgroup v2 memory.max');
@@ -37,7 +54,8 @@ describe('memory alarm limit (host memory or the container limit)', () => {
     let fail = false;
     const probe = {
       memoryBytes: () => {
-        if (fail) throw Object.assign(new Error('EMFILE: too many open files, uv_resident_set_memory'), { code: 'EMFILE' });
+        if (fail)
+          throw Object.assign(new Error('EMFILE: too many open files, uv_resident_set_memory'), { code: 'EMFILE' });
         return 10;
       },
       diskFreeBytes: () => Number.MAX_SAFE_INTEGER,

@@ -2,7 +2,12 @@ import { expect } from 'chai';
 import { pbkdf2 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ErrorCode, PROTOCOL_VERSION, type Frame } from '@switchyard/client/protocol';
-import { brokerInternals, createMemoryPair, type MemoryFrameConnection, type MemoryPeer } from '@switchyard/broker/internal';
+import {
+  brokerInternals,
+  createMemoryPair,
+  type MemoryFrameConnection,
+  type MemoryPeer,
+} from '@switchyard/broker/internal';
 import type { BrokerOptions } from '@switchyard/broker';
 import { startBroker, type TestBroker } from '../../helpers/broker.js';
 
@@ -22,7 +27,16 @@ describe('sessions over an in-memory connection', () => {
     tb ??= await startBroker({ noSync: true, managementPort: false, ...options });
     const pair = createMemoryPair();
     brokerInternals(tb.broker).attach(pair.server);
-    pair.client.send({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 0, clientProperties: {} });
+    pair.client.send({
+      type: 'hello',
+      channel: 0,
+      version: PROTOCOL_VERSION,
+      username: 'guest',
+      password: 'guest',
+      vhost: '/',
+      heartbeatMs: 0,
+      clientProperties: {},
+    });
     await pair.client.waitFor('helloOk');
     return pair;
   }
@@ -30,17 +44,48 @@ describe('sessions over an in-memory connection', () => {
   let rid = 1;
   /** Opens channel `n` and declares a queue on it. */
   async function channelWithQueue(client: MemoryPeer, n: number, queue: string): Promise<void> {
-    client.send({ type: 'channelOpen', channel: n }, { type: 'queueDeclare', channel: n, rid: rid, queue, passive: false, durable: false, exclusive: false, autoDelete: false, arguments: {} });
+    client.send(
+      { type: 'channelOpen', channel: n },
+      {
+        type: 'queueDeclare',
+        channel: n,
+        rid: rid,
+        queue,
+        passive: false,
+        durable: false,
+        exclusive: false,
+        autoDelete: false,
+        arguments: {},
+      },
+    );
     const r = rid++;
     await client.waitFor('queueDeclareOk', (f) => f.rid === r);
   }
 
   function publish(n: number, queue: string, body: string): Frame {
-    return { type: 'publish', channel: n, exchange: '', routingKey: queue, mandatory: false, properties: null, content: Buffer.from(body) };
+    return {
+      type: 'publish',
+      channel: n,
+      exchange: '',
+      routingKey: queue,
+      mandatory: false,
+      properties: null,
+      content: Buffer.from(body),
+    };
   }
 
   function consume(n: number, queue: string, consumerTag: string): Frame {
-    return { type: 'consume', channel: n, rid: rid++, queue, consumerTag, noAck: false, exclusive: false, priority: 0, arguments: {} };
+    return {
+      type: 'consume',
+      channel: n,
+      rid: rid++,
+      queue,
+      consumerTag,
+      noAck: false,
+      exclusive: false,
+      priority: 0,
+      arguments: {},
+    };
   }
 
   it('delivers no more than the prefetch allows, and the next message once one is acked', async () => {
@@ -83,7 +128,10 @@ describe('sessions over an in-memory connection', () => {
     expect(server.paused).to.equal(true, 'a blocked connection is not read');
     client.send(publish(1, 'alarm', 'held'));
     await new Promise((r) => setTimeout(r, 50));
-    expect(client.all('publishAck').map((f) => f.seqNo)).to.deep.equal([1], 'the held publish is not handled while blocked');
+    expect(client.all('publishAck').map((f) => f.seqNo)).to.deep.equal(
+      [1],
+      'the held publish is not handled while blocked',
+    );
     alarms.setMemoryHighWatermark(0.99);
     await client.waitFor('unblocked');
     expect(server.paused).to.equal(false);
@@ -137,13 +185,26 @@ describe('sessions over an in-memory connection', () => {
     // Occupy libuv's thread pool, so the login's password hash waits (as on a loaded host).
     const busy = Array.from({ length: 8 }, () => promisify(pbkdf2)('x', 'salt', 400_000, 64, 'sha512'));
     const sentAt = Date.now();
-    pair.client.send({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 100, clientProperties: {} });
+    pair.client.send({
+      type: 'hello',
+      channel: 0,
+      version: PROTOCOL_VERSION,
+      username: 'guest',
+      password: 'guest',
+      vhost: '/',
+      heartbeatMs: 100,
+      clientProperties: {},
+    });
     await pair.client.waitFor('helloOk', () => true, 20_000);
     const loginMs = Date.now() - sentAt;
     // Within two intervals of helloOk the peer may say nothing and is still alive.
     await new Promise((r) => setTimeout(r, 120));
-    expect(pair.server.closed, `closed ${Date.now() - sentAt} ms after hello (login took ${loginMs} ms)`).to.equal(undefined);
-    expect(loginMs, 'the login must have outlasted two heartbeat intervals for this test to mean anything').to.be.above(250);
+    expect(pair.server.closed, `closed ${Date.now() - sentAt} ms after hello (login took ${loginMs} ms)`).to.equal(
+      undefined,
+    );
+    expect(loginMs, 'the login must have outlasted two heartbeat intervals for this test to mean anything').to.be.above(
+      250,
+    );
     await Promise.all(busy);
   });
 
@@ -152,7 +213,16 @@ describe('sessions over an in-memory connection', () => {
     const pair = createMemoryPair();
     brokerInternals(tb.broker).attach(pair.server);
     expect(pair.server.isAuthenticated).to.equal(false);
-    pair.client.send({ type: 'hello', channel: 0, version: PROTOCOL_VERSION, username: 'guest', password: 'guest', vhost: '/', heartbeatMs: 0, clientProperties: {} });
+    pair.client.send({
+      type: 'hello',
+      channel: 0,
+      version: PROTOCOL_VERSION,
+      username: 'guest',
+      password: 'guest',
+      vhost: '/',
+      heartbeatMs: 0,
+      clientProperties: {},
+    });
     await pair.client.waitFor('helloOk');
     expect(pair.server.isAuthenticated).to.equal(true);
   });

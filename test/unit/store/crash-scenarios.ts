@@ -4,13 +4,23 @@ import type { AccessStore, QueueStore } from '@switchyard/broker/internal';
 export type ContractStore = QueueStore & AccessStore;
 
 export const META = { expiresAt: 0, priority: 0 };
-export const record = (body: string): { exchange: string; routingKey: string; properties: { persistent: true; headers: { h: number } }; content: Buffer } => ({
+export const record = (
+  body: string,
+): {
+  exchange: string;
+  routingKey: string;
+  properties: { persistent: true; headers: { h: number } };
+  content: Buffer;
+} => ({
   exchange: 'x',
   routingKey: 'k',
   properties: { persistent: true, headers: { h: 1 } },
   content: Buffer.from(body),
 });
-export const queueDef = (name: string, id: number): { name: string; id: number; durable: true; autoDelete: false; arguments: Record<string, never> } => ({
+export const queueDef = (
+  name: string,
+  id: number,
+): { name: string; id: number; durable: true; autoDelete: false; arguments: Record<string, never> } => ({
   name,
   id,
   durable: true,

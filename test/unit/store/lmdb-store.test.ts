@@ -18,18 +18,25 @@ storeContract('LmdbStore', async () => {
     open: () => LmdbStore.open({ path: tmp.dir }),
     crash: (scenario) =>
       new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', CRASH_CHILD, tmp.dir, scenario], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(process.execPath, ['--import', 'tsx', CRASH_CHILD, tmp.dir, scenario], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         child.on('error', reject);
-        child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`crash child ended with ${code ?? signal}: ${stderr}`))));
+        child.on('exit', (code, signal) =>
+          signal === 'SIGKILL' ? resolve() : reject(new Error(`crash child ended with ${code ?? signal}: ${stderr}`)),
+        );
       }),
     dispose: () => tmp.remove(),
   };
 });
 
 /** Opens the environment the way LmdbStore lays it out, to write what older brokers wrote. */
-async function rawEnv(dir: string, edit: (dbs: { meta: Database; messages: Database<Buffer, Buffer>; deliveries: Database }) => void): Promise<void> {
+async function rawEnv(
+  dir: string,
+  edit: (dbs: { meta: Database; messages: Database<Buffer, Buffer>; deliveries: Database }) => void,
+): Promise<void> {
   const root = open({ path: join(dir, 'switchyard.mdb'), maxDbs: 8 });
   edit({
     meta: root.openDB({ name: 'meta', encoding: 'msgpack' }),
@@ -50,7 +57,7 @@ describe('LmdbStore', () => {
   });
 
   describe('data written by earlier brokers', () => {
-    it('recovers delayed messages stored as a queue under the vhost record\'s delayedQueueId', async () => {
+    it("recovers delayed messages stored as a queue under the vhost record's delayedQueueId", async () => {
       // What vhost/delayed-messages.ts wrote before the store owned delayed messages: the
       // message under (delayedQueueId, seq), its due time in the expiry field.
       await rawEnv(tmp.dir, ({ meta, messages }) => {
@@ -110,14 +117,22 @@ describe('LmdbStore', () => {
       await rawMeta(tmp.dir, (meta) => meta.putSync('x:eA', { name: 'x' }));
       const store = LmdbStore.open({ path: tmp.dir });
       await store.close();
-      await rawMeta(tmp.dir, (meta) => expect(meta.get('f:format')).to.deep.equal({ format: 'switchyard', version: STORE_FORMAT_VERSION }));
+      await rawMeta(tmp.dir, (meta) =>
+        expect(meta.get('f:format')).to.deep.equal({ format: 'switchyard', version: STORE_FORMAT_VERSION }),
+      );
     });
 
     it('refuses a store written by a newer, incompatible broker, and one that is not a Switchyard store', async () => {
-      await rawMeta(tmp.dir, (meta) => meta.putSync('f:format', { format: 'switchyard', version: STORE_FORMAT_VERSION + 1 }));
-      expect(() => LmdbStore.open({ path: tmp.dir })).to.throw(/has format version \d+, newer than this broker's \d+: run a newer Switchyard/);
+      await rawMeta(tmp.dir, (meta) =>
+        meta.putSync('f:format', { format: 'switchyard', version: STORE_FORMAT_VERSION + 1 }),
+      );
+      expect(() => LmdbStore.open({ path: tmp.dir })).to.throw(
+        /has format version \d+, newer than this broker's \d+: run a newer Switchyard/,
+      );
       await rawMeta(tmp.dir, (meta) => meta.putSync('f:format', { format: 'other' }));
-      expect(() => LmdbStore.open({ path: tmp.dir })).to.throw(/is damaged \(its format record is not a Switchyard one\)/);
+      expect(() => LmdbStore.open({ path: tmp.dir })).to.throw(
+        /is damaged \(its format record is not a Switchyard one\)/,
+      );
     });
   });
 });

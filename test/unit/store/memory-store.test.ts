@@ -3,15 +3,15 @@ import { CRASH_SCENARIOS } from './crash-scenarios.js';
 import { storeContract } from './store.contract.js';
 
 // A location is a MemoryDisk; a crash loses the batch not yet committed (MemoryStore.crash).
-storeContract('MemoryStore', async () => {
+storeContract('MemoryStore', () => {
   const disk = new MemoryDisk();
-  return {
+  return Promise.resolve({
     open: () => MemoryStore.open(disk),
     crash: async (scenario) => {
       const store = MemoryStore.open(disk);
       await CRASH_SCENARIOS[scenario](store);
       store.crash();
     },
-    dispose: async () => undefined,
-  };
+    dispose: () => Promise.resolve(),
+  });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CRASH_SCENARIOS, META, queueDef, record, type ContractStore, type CrashScenario } from './crash-scenarios.js';
+import { META, queueDef, record, type ContractStore, type CrashScenario } from './crash-scenarios.js';
 
 /** One store location per test; what a store implementation gives the contract suite. */
 export interface StoreHarness {
@@ -84,11 +84,11 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
     it('recovers delivery counts of claims in publish order and of redeliveries', async () => {
       let s = open();
       for (let seq = 1; seq <= 4; seq++) s.enqueue(7, seq, record('b'), META);
-      let l1 = s.claim(7, 1, 1, true);
+      const l1 = s.claim(7, 1, 1, true);
       s.claim(7, 2, 1, true);
-      l1 = s.release(7, 1, 1, 0, l1);
-      l1 = s.claim(7, 1, 2, true);
-      l1 = s.release(7, 1, 2, 0, l1);
+      s.release(7, 1, 1, 0, l1);
+      const l2 = s.claim(7, 1, 2, true);
+      s.release(7, 1, 2, 0, l2);
       s.claim(7, 1, 3, true);
       await s.durable();
       s = store = await reopen(h, s);
@@ -117,12 +117,20 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       let s = open();
       s.enqueue(3, 1, record('x'), { expiresAt: 123456, priority: 7 });
       s.enqueue(3, 2, record('y'), META);
-      let lease = s.claim(3, 1, 1, true);
-      lease = s.release(3, 1, 1, 999999, lease);
+      const lease = s.claim(3, 1, 1, true);
+      s.release(3, 1, 1, 999999, lease);
       await s.durable();
       s = store = await reopen(h, s);
       const [first] = s.recover(3);
-      expect(first).to.deep.equal({ seq: 1, size: 1, deliveries: 1, readyAt: 999999, expiresAt: 123456, priority: 7, lease: first!.lease });
+      expect(first).to.deep.equal({
+        seq: 1,
+        size: 1,
+        deliveries: 1,
+        readyAt: 999999,
+        expiresAt: 123456,
+        priority: 7,
+        lease: first!.lease,
+      });
       s.release(3, 1, 1, 0, first!.lease);
       await s.durable();
       s = store = await reopen(h, s);
@@ -244,7 +252,7 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       expect(s.loadAccess().permissions).to.deep.equal([]);
     });
 
-    it('keeps each vhost\'s delayed messages apart from queues and other vhosts, across a reopen', async () => {
+    it("keeps each vhost's delayed messages apart from queues and other vhosts, across a reopen", async () => {
       let s = open();
       s.loadAccess();
       s.putVhost({ name: '/' });

@@ -9,7 +9,10 @@ import { readStdin } from './messages.js';
 
 /** `switchyard close-connection <id>`. */
 export function registerCloseConnectionCommand(program: Command, io: CliIo): void {
-  const cmd = program.command('close-connection').description('close a client connection (it sees 320 CONNECTION_FORCED)').argument('<id>', 'connection id (see `switchyard list connections`)');
+  const cmd = program
+    .command('close-connection')
+    .description('close a client connection (it sees 320 CONNECTION_FORCED)')
+    .argument('<id>', 'connection id (see `switchyard list connections`)');
   withClientOptions(cmd)
     .option('--reason <text>', 'reason the client is given', 'closed by an operator')
     .addHelpText('after', '\nExample:\n  $ switchyard close-connection 3f2c9a1e-... --reason "deploying"\n')
@@ -37,42 +40,54 @@ const summary = (d: Counts): string => {
 export function registerDefinitionsCommand(program: Command, io: CliIo): void {
   const defs = program
     .command('definitions')
-    .description('export or import vhosts, users, permissions, exchanges, queues and bindings as one JSON file (RabbitMQ format)')
-    .addHelpText('after', '\nExamples:\n  $ switchyard definitions export topology.json\n  $ switchyard definitions import topology.json\n  $ switchyard server --definitions topology.json   # at boot\n');
-  withClientOptions(defs.command('export').description('write the definitions to a file, or stdout').argument('[file]', "output file ('-' or none = stdout)")).action(
-    async (file: string | undefined, f: ClientFlags) => {
-      const d = await clientOf(f).get<Counts>('/api/definitions');
-      const text = jsonText(d);
-      if (file === undefined || file === '-') return io.stdout(text);
-      try {
-        // The file holds password hashes: readable by its owner only.
-        await writeFile(file, text, { mode: 0o600 });
-      } catch (err) {
-        throw new CliError(`cannot write '${file}': ${(err as Error).message}`);
-      }
-      io.stdout(`exported ${summary(d)} to ${file}\n`);
-    },
-  );
-  withClientOptions(defs.command('import').description('declare everything a definitions file holds (idempotent)').argument('<file>', "definitions file ('-' = stdin)"), true).action(
-    async (file: string, f: ClientFlags) => {
-      let text: string;
-      try {
-        text = file === '-' ? (await readStdin()).toString('utf8') : await readFile(file, 'utf8');
-      } catch (err) {
-        throw new CliError(`cannot read '${file}': ${(err as Error).message}`);
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch (err) {
-        throw new CliError(`'${file}' is not valid JSON: ${(err as Error).message}`);
-      }
-      const r = await clientOf(f).request<ImportResult>('POST', '/api/definitions', body);
-      if (f.json) return io.stdout(jsonText(r));
-      io.stdout(`imported ${summary(r)}\n`);
-      for (const s of r.skipped) io.stdout(`skipped ${s}\n`);
-    },
-  );
+    .description(
+      'export or import vhosts, users, permissions, exchanges, queues and bindings as one JSON file (RabbitMQ format)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ switchyard definitions export topology.json\n  $ switchyard definitions import topology.json\n  $ switchyard server --definitions topology.json   # at boot\n',
+    );
+  withClientOptions(
+    defs
+      .command('export')
+      .description('write the definitions to a file, or stdout')
+      .argument('[file]', "output file ('-' or none = stdout)"),
+  ).action(async (file: string | undefined, f: ClientFlags) => {
+    const d = await clientOf(f).get<Counts>('/api/definitions');
+    const text = jsonText(d);
+    if (file === undefined || file === '-') return io.stdout(text);
+    try {
+      // The file holds password hashes: readable by its owner only.
+      await writeFile(file, text, { mode: 0o600 });
+    } catch (err) {
+      throw new CliError(`cannot write '${file}': ${(err as Error).message}`);
+    }
+    io.stdout(`exported ${summary(d)} to ${file}\n`);
+  });
+  withClientOptions(
+    defs
+      .command('import')
+      .description('declare everything a definitions file holds (idempotent)')
+      .argument('<file>', "definitions file ('-' = stdin)"),
+    true,
+  ).action(async (file: string, f: ClientFlags) => {
+    let text: string;
+    try {
+      text = file === '-' ? (await readStdin()).toString('utf8') : await readFile(file, 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read '${file}': ${(err as Error).message}`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new CliError(`'${file}' is not valid JSON: ${(err as Error).message}`);
+    }
+    const r = await clientOf(f).request<ImportResult>('POST', '/api/definitions', body);
+    if (f.json) return io.stdout(jsonText(r));
+    io.stdout(`imported ${summary(r)}\n`);
+    for (const s of r.skipped) io.stdout(`skipped ${s}\n`);
+  });
 }
 
 /** The fields of GET /api/overview that `status` prints. */
@@ -95,9 +110,14 @@ interface Overview {
 
 /** `switchyard status`: is the broker up, and how is it doing. */
 export function registerStatusCommand(program: Command, io: CliIo): void {
-  const cmd = program.command('status').description("show the broker's version, uptime, connections, queues, messages and rates");
+  const cmd = program
+    .command('status')
+    .description("show the broker's version, uptime, connections, queues, messages and rates");
   withClientOptions(cmd, true)
-    .addHelpText('after', '\nExit code 0 when the broker answers, 5 when it cannot be reached.\n\nExample:\n  $ switchyard status --url http://127.0.0.1:15680\n')
+    .addHelpText(
+      'after',
+      '\nExit code 0 when the broker answers, 5 when it cannot be reached.\n\nExample:\n  $ switchyard status --url http://127.0.0.1:15680\n',
+    )
     .action(async (f: ClientFlags) => {
       const client = clientOf(f);
       const o = await client.get<Overview>('/api/overview');
@@ -110,7 +130,10 @@ export function registerStatusCommand(program: Command, io: CliIo): void {
         ['connections', `${o.connections} (${o.channels} channels, ${o.consumers} consumers)`],
         ['queues', `${o.queues} (${o.exchanges} exchanges)`],
         ['messages', `${o.messages?.ready} ready, ${o.messages?.unacked} unacked`],
-        ['rates', `publish ${rate(o.rates?.publish)}/s, deliver ${rate(o.rates?.deliver)}/s, ack ${rate(o.rates?.ack)}/s`],
+        [
+          'rates',
+          `publish ${rate(o.rates?.publish)}/s, deliver ${rate(o.rates?.deliver)}/s, ack ${rate(o.rates?.ack)}/s`,
+        ],
         ['store', bytes(o.storeBytes)],
         ['memory', `${bytes(o.memory?.rss)} resident`],
       ];

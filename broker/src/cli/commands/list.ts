@@ -24,7 +24,11 @@ const KINDS: Record<string, { path: (vhost: string) => string; columns: Column<R
       { header: 'PUBLISH/S', value: rates('publish'), align: 'right' },
       { header: 'DELIVER/S', value: rates('deliver'), align: 'right' },
       { header: 'ACK/S', value: rates('ack'), align: 'right' },
-      { header: 'OLDEST', value: (r) => (r['messagesReady'] === 0 ? '-' : duration(r['oldestMessageAgeMs'])), align: 'right' },
+      {
+        header: 'OLDEST',
+        value: (r) => (r['messagesReady'] === 0 ? '-' : duration(r['oldestMessageAgeMs'])),
+        align: 'right',
+      },
       { header: 'DURABLE', value: (r) => r['durable'] as boolean },
     ],
   },

@@ -28,9 +28,14 @@ export async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function payloadOf(arg: string | undefined, f: PublishFlags): Promise<{ payload: string; payloadEncoding: 'string' | 'base64' }> {
-  if (arg !== undefined && f.file !== undefined) throw new CliError('give the payload as an argument or with --file, not both');
-  if (arg !== undefined) return f.base64 ? { payload: arg, payloadEncoding: 'base64' } : { payload: arg, payloadEncoding: 'string' };
+async function payloadOf(
+  arg: string | undefined,
+  f: PublishFlags,
+): Promise<{ payload: string; payloadEncoding: 'string' | 'base64' }> {
+  if (arg !== undefined && f.file !== undefined)
+    throw new CliError('give the payload as an argument or with --file, not both');
+  if (arg !== undefined)
+    return f.base64 ? { payload: arg, payloadEncoding: 'base64' } : { payload: arg, payloadEncoding: 'string' };
   let bytes: Buffer;
   if (f.file !== undefined && f.file !== '-') {
     try {
@@ -65,7 +70,11 @@ export function registerPublishCommand(program: Command, io: CliIo): void {
     .option('--reply-to <queue>', 'reply-to property')
     .option('--expiration <ms>', 'per-message TTL in milliseconds', parseIntArg(0, 2 ** 31 - 1))
     .option('--priority <n>', 'priority (queues with x-max-priority)', parseIntArg(0, 255))
-    .option('-H, --header <key=value>', 'a header, repeatable; values are read as JSON when they parse', collectKeyValue)
+    .option(
+      '-H, --header <key=value>',
+      'a header, repeatable; values are read as JSON when they parse',
+      collectKeyValue,
+    )
     .addHelpText(
       'after',
       `
@@ -85,10 +94,18 @@ Examples:
       if (f.priority !== undefined) properties['priority'] = f.priority;
       if (f.header !== undefined) properties['headers'] = f.header;
       const body = { routingKey, ...(await payloadOf(payloadArg, f)), properties };
-      const r = await clientOf(f).request<{ routed: boolean; queues: number; delayed?: boolean; duplicate?: boolean }>('POST', `/api/exchanges/${seg(f.vhost)}/${exchangeSeg(exchange)}/publish`, body);
+      const r = await clientOf(f).request<{ routed: boolean; queues: number; delayed?: boolean; duplicate?: boolean }>(
+        'POST',
+        `/api/exchanges/${seg(f.vhost)}/${exchangeSeg(exchange)}/publish`,
+        body,
+      );
       if (f.json) io.stdout(jsonText(r));
       if (!r.routed) {
-        if (f.mandatory) throw new CliError(`message was not routed: exchange '${exchange}' has no binding matching routing key '${routingKey}'`, EXIT.UNROUTABLE);
+        if (f.mandatory)
+          throw new CliError(
+            `message was not routed: exchange '${exchange}' has no binding matching routing key '${routingKey}'`,
+            EXIT.UNROUTABLE,
+          );
         io.stderr(`switchyard: warning: message published but not routed to any queue\n`);
       } else if (f.json) return;
       else if (r.duplicate) io.stdout(`duplicate: dropped by the exchange's deduplication window\n`);
@@ -110,38 +127,61 @@ interface GotMessage {
 
 /** `switchyard get <queue>`. */
 export function registerGetCommand(program: Command, io: CliIo): void {
-  const cmd = program.command('get').description('show messages at the head of a queue without taking them (--ack takes them)').argument('<queue>', 'queue name');
+  const cmd = program
+    .command('get')
+    .description('show messages at the head of a queue without taking them (--ack takes them)')
+    .argument('<queue>', 'queue name');
   withClientOptions(cmd, true)
     .option('-c, --count <n>', 'how many messages', parseIntArg(1, 10_000), 1)
     .option('--ack', 'acknowledge (remove) the messages instead of peeking')
-    .option('--requeue', "RabbitMQ's get-and-requeue: deliver and requeue them (marked redelivered, counted toward x-delivery-limit)")
+    .option(
+      '--requeue',
+      "RabbitMQ's get-and-requeue: deliver and requeue them (marked redelivered, counted toward x-delivery-limit)",
+    )
     .option('--base64', 'always show payloads as base64')
     .addHelpText(
       'after',
       '\nExamples:\n  $ switchyard get orders              # peek: the queue and the message are left as they were\n  $ switchyard get orders --count 10 --json\n  $ switchyard get orders --ack        # take it off the queue\n',
     )
-    .action(async (queue: string, f: ClientFlags & { count: number; ack?: boolean; requeue?: boolean; base64?: boolean }) => {
-      if (f.ack && f.requeue) throw new CliError('give --ack or --requeue, not both');
-      const mode = f.ack ? 'ack' : f.requeue ? 'requeue' : 'peek';
-      const body = { count: f.count, ackMode: mode, encoding: f.base64 ? 'base64' : 'auto' };
-      const messages = await clientOf(f).request<GotMessage[]>('POST', `/api/queues/${seg(f.vhost)}/${seg(queue)}/get`, body);
-      if (f.json) return io.stdout(jsonText(messages));
-      if (messages.length === 0) return io.stdout(`queue '${queue}' has no ready messages\n`);
-      const rows = messages.map((m, i) => ({ ...m, n: i + 1 }));
-      io.stdout(
-        table(rows, [
-          { header: '#', value: (m) => m.n, align: 'right' },
-          { header: 'EXCHANGE', value: (m) => (m.exchange === '' ? '(AMQP default)' : m.exchange) },
-          { header: 'ROUTING KEY', value: (m) => m.routingKey },
-          { header: 'REDELIVERED', value: (m) => m.redelivered },
-          { header: 'BYTES', value: (m) => m.payloadBytes, align: 'right' },
-          { header: 'PAYLOAD', value: (m) => truncate((m.payloadEncoding === 'base64' ? 'base64:' : '') + m.payload, 60) },
-          { header: 'PROPERTIES', value: (m) => (m.properties === null || Object.keys(m.properties).length === 0 ? '-' : truncate(JSON.stringify(m.properties), 60)) },
-        ]),
-      );
-      const last = messages[messages.length - 1]!.messageCount;
-      const ready = f.ack ? last : last + messages.length;
-      const done = { ack: 'acknowledged', requeue: 'requeued', peek: 'shown (left in place)' }[mode];
-      io.stdout(`${messages.length} ${messages.length === 1 ? 'message' : 'messages'} ${done}; queue '${queue}' has ${ready} ready\n`);
-    });
+    .action(
+      async (queue: string, f: ClientFlags & { count: number; ack?: boolean; requeue?: boolean; base64?: boolean }) => {
+        if (f.ack && f.requeue) throw new CliError('give --ack or --requeue, not both');
+        const mode = f.ack ? 'ack' : f.requeue ? 'requeue' : 'peek';
+        const body = { count: f.count, ackMode: mode, encoding: f.base64 ? 'base64' : 'auto' };
+        const messages = await clientOf(f).request<GotMessage[]>(
+          'POST',
+          `/api/queues/${seg(f.vhost)}/${seg(queue)}/get`,
+          body,
+        );
+        if (f.json) return io.stdout(jsonText(messages));
+        if (messages.length === 0) return io.stdout(`queue '${queue}' has no ready messages\n`);
+        const rows = messages.map((m, i) => ({ ...m, n: i + 1 }));
+        io.stdout(
+          table(rows, [
+            { header: '#', value: (m) => m.n, align: 'right' },
+            { header: 'EXCHANGE', value: (m) => (m.exchange === '' ? '(AMQP default)' : m.exchange) },
+            { header: 'ROUTING KEY', value: (m) => m.routingKey },
+            { header: 'REDELIVERED', value: (m) => m.redelivered },
+            { header: 'BYTES', value: (m) => m.payloadBytes, align: 'right' },
+            {
+              header: 'PAYLOAD',
+              value: (m) => truncate((m.payloadEncoding === 'base64' ? 'base64:' : '') + m.payload, 60),
+            },
+            {
+              header: 'PROPERTIES',
+              value: (m) =>
+                m.properties === null || Object.keys(m.properties).length === 0
+                  ? '-'
+                  : truncate(JSON.stringify(m.properties), 60),
+            },
+          ]),
+        );
+        const last = messages[messages.length - 1]!.messageCount;
+        const ready = f.ack ? last : last + messages.length;
+        const done = { ack: 'acknowledged', requeue: 'requeued', peek: 'shown (left in place)' }[mode];
+        io.stdout(
+          `${messages.length} ${messages.length === 1 ? 'message' : 'messages'} ${done}; queue '${queue}' has ${ready} ready\n`,
+        );
+      },
+    );
 }

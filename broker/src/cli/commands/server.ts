@@ -13,11 +13,19 @@ const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
  * load the broker (test/cli/config.test.ts keeps the two in step). The real defaults are
  * applied by resolveOptions, below flags, env and config file.
  */
-export const HELP_DEFAULTS = { port: 5680, host: '127.0.0.1', managementPort: 15680, dataDir: './data', logLevel: 'info', logFormat: 'json' } as const;
+export const HELP_DEFAULTS = {
+  port: 5680,
+  host: '127.0.0.1',
+  managementPort: 15680,
+  dataDir: './data',
+  logLevel: 'info',
+  logFormat: 'json',
+} as const;
 
 function parsePort(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError(`expected a port number from 0 to 65535, got '${value}'.`);
+  if (!/^\d+$/.test(value) || n > 65535)
+    throw new InvalidArgumentError(`expected a port number from 0 to 65535, got '${value}'.`);
   return n;
 }
 
@@ -42,7 +50,7 @@ function explicitFlags(cmd: Command): BrokerOptions {
   const flags: Record<string, unknown> = {};
   for (const [flag, key] of Object.entries(FLAG_OPTIONS)) if (given(flag)) flags[key] = values[flag];
   if (given('management') && values['management'] === false) flags['managementPort'] = false;
-  return flags as BrokerOptions;
+  return flags;
 }
 
 /** `switchyard server`: runs a broker in the foreground until SIGTERM/SIGINT. */
@@ -52,11 +60,21 @@ export function registerServerCommand(program: Command, io: CliIo): void {
     .description('run a broker in the foreground')
     .option('-p, --port <port>', 'client WebSocket port (0 = any free port)', parsePort, HELP_DEFAULTS.port)
     .option('--host <host>', 'interface to listen on (client and management ports)', HELP_DEFAULTS.host)
-    .option('--management-port <port>', 'management HTTP port (0 = any free port)', parsePort, HELP_DEFAULTS.managementPort)
+    .option(
+      '--management-port <port>',
+      'management HTTP port (0 = any free port)',
+      parsePort,
+      HELP_DEFAULTS.managementPort,
+    )
     .option('--no-management', 'do not start the management HTTP server')
     .option('-d, --data-dir <dir>', 'directory for the message store', HELP_DEFAULTS.dataDir)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(HELP_DEFAULTS.logLevel))
-    .addOption(new Option('--log-format <format>', `log format (default: ${HELP_DEFAULTS.logFormat}; on a terminal, pretty with a banner)`).choices(['json', 'pretty']))
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        `log format (default: ${HELP_DEFAULTS.logFormat}; on a terminal, pretty with a banner)`,
+      ).choices(['json', 'pretty']),
+    )
     .option('-c, --config <file>', 'config file, JSON or YAML (also SWITCHYARD_CONFIG)')
     .option('--definitions <file>', 'import exchanges, queues and bindings from this definitions file at start')
     .option('--tls-cert-file <file>', 'PEM certificate: serve wss:// and https:// (with --tls-key-file)')
@@ -83,10 +101,15 @@ Examples:
       const { loadServerConfig } = await import('../../config-file.js');
       const { BrokerRuntime: Broker } = await import('../../broker.js');
       const { errorFields } = await import('../../logging.js');
-      const config = loadServerConfig({ flags: explicitFlags(cmd), env: process.env, configFile: cmd.opts<{ config?: string }>().config });
+      const config = loadServerConfig({
+        flags: explicitFlags(cmd),
+        env: process.env,
+        configFile: cmd.opts<{ config?: string }>().config,
+      });
       for (const w of config.warnings) io.stderr(`switchyard: warning: ${w}\n`);
       // Handlers go in before the start, so a signal during start-up (or right after the
       // 'listening' line) still shuts down gracefully.
+      // eslint-disable-next-line prefer-const -- assigned once below, but read earlier by the signal handler
       let broker: BrokerInstance | undefined;
       let stopRequested = false;
       let signals = 0;
@@ -109,7 +132,10 @@ Examples:
           stopRequested = true;
           return;
         }
-        broker.logger.info('signal received: shutting down gracefully (send again to force)', { component: 'cli', signal });
+        broker.logger.info('signal received: shutting down gracefully (send again to force)', {
+          component: 'cli',
+          signal,
+        });
         shutdown(broker);
       };
       process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -119,7 +145,15 @@ Examples:
       broker = await Broker.start({ ...config.options, logFormat: chooseLogFormat(configured, isTTY) });
       if (showBanner(configured, isTTY)) {
         const defaultLogin = await broker.access.checkPassword('guest', 'guest');
-        io.stdout(renderBanner({ version: broker.version, url: broker.url, managementUrl: broker.managementUrl, dataDir: broker.options.dataDir, defaultLogin }));
+        io.stdout(
+          renderBanner({
+            version: broker.version,
+            url: broker.url,
+            managementUrl: broker.managementUrl,
+            dataDir: broker.options.dataDir,
+            defaultLogin,
+          }),
+        );
       }
       // Last resort, only here: the embeddable Broker leaves its host's process alone. Every
       // known timer and socket callback is guarded where it runs; anything else reaching the
@@ -128,7 +162,10 @@ Examples:
       // §Unexpected errors.
       const log = broker.logger;
       process.on('uncaughtException', (err) => {
-        log.error('uncaught exception: the broker carries on; please report this', { component: 'cli', ...errorFields(err) });
+        log.error('uncaught exception: the broker carries on; please report this', {
+          component: 'cli',
+          ...errorFields(err),
+        });
       });
       if (stopRequested) {
         broker.logger.info('signal received during start-up: shutting down gracefully', { component: 'cli' });

@@ -93,7 +93,14 @@ function renderOverview(o) {
     ['memory', bytes(o.memory.rss)],
   ];
   $('overview').replaceChildren(
-    ...cards.map(([label, value]) => h('div', { class: 'card', dataset: { card: label } }, h('div', { class: 'value' }, value), h('div', { class: 'label' }, label))),
+    ...cards.map(([label, value]) =>
+      h(
+        'div',
+        { class: 'card', dataset: { card: label } },
+        h('div', { class: 'value' }, value),
+        h('div', { class: 'label' }, label),
+      ),
+    ),
   );
 }
 
@@ -102,39 +109,54 @@ function queueActions(q) {
   return h(
     'td',
     { class: 'actions' },
-    h('button', {
-      dataset: { action: 'publish' },
-      title: 'publish a test message to this queue through the default exchange',
-      onclick: () =>
-        action('publish', async () => {
-          const r = await api('POST', `/api/exchanges/${seg(q.vhost)}/amq.default/publish`, {
-            routingKey: q.name,
-            payload: `test message from the dashboard at ${new Date().toISOString()}`,
-            properties: { contentType: 'text/plain' },
+    h(
+      'button',
+      {
+        dataset: { action: 'publish' },
+        title: 'publish a test message to this queue through the default exchange',
+        onclick: () =>
+          action('publish', async () => {
+            const r = await api('POST', `/api/exchanges/${seg(q.vhost)}/amq.default/publish`, {
+              routingKey: q.name,
+              payload: `test message from the dashboard at ${new Date().toISOString()}`,
+              properties: { contentType: 'text/plain' },
+            });
+            return r.routed ? `published a test message to '${q.name}'` : 'message was not routed';
+          }),
+      },
+      'Publish test',
+    ),
+    h(
+      'button',
+      {
+        class: 'danger',
+        dataset: { action: 'purge' },
+        onclick: () => {
+          if (!confirm(`Purge all ready messages from queue '${q.name}'?`)) return;
+          void action(
+            'purge',
+            async () => `purged ${(await api('DELETE', `${path}/contents`)).messageCount} messages from '${q.name}'`,
+          );
+        },
+      },
+      'Purge',
+    ),
+    h(
+      'button',
+      {
+        class: 'danger',
+        dataset: { action: 'delete' },
+        onclick: () => {
+          if (!confirm(`Delete queue '${q.name}' and its messages?`)) return;
+          if (selectedQueue === q.name) selectQueue(null);
+          void action('delete', async () => {
+            await api('DELETE', path);
+            return `deleted queue '${q.name}'`;
           });
-          return r.routed ? `published a test message to '${q.name}'` : 'message was not routed';
-        }),
-    }, 'Publish test'),
-    h('button', {
-      class: 'danger',
-      dataset: { action: 'purge' },
-      onclick: () => {
-        if (!confirm(`Purge all ready messages from queue '${q.name}'?`)) return;
-        void action('purge', async () => `purged ${(await api('DELETE', `${path}/contents`)).messageCount} messages from '${q.name}'`);
+        },
       },
-    }, 'Purge'),
-    h('button', {
-      class: 'danger',
-      dataset: { action: 'delete' },
-      onclick: () => {
-        if (!confirm(`Delete queue '${q.name}' and its messages?`)) return;
-        if (selectedQueue === q.name) selectQueue(null);
-        void action('delete', async () => {
-          await api('DELETE', path);
-          return `deleted queue '${q.name}'`;
-        });
-      },
-    }, 'Delete'),
+      'Delete',
+    ),
   );
 }
 
@@ -143,14 +165,22 @@ function renderQueues(queues) {
     h(
       'tr',
       { dataset: { queue: q.name }, class: q.name === selectedQueue ? 'selected' : undefined },
-      h('td', { class: 'name' }, h('button', { class: 'link', title: 'show charts', onclick: () => selectQueue(q.name) }, q.name)),
+      h(
+        'td',
+        { class: 'name' },
+        h('button', { class: 'link', title: 'show charts', onclick: () => selectQueue(q.name) }, q.name),
+      ),
       h('td', { class: 'num', dataset: { field: 'ready' } }, q.messagesReady),
       h('td', { class: 'num', dataset: { field: 'unacked' } }, q.messagesUnacked),
       h('td', { class: 'num', dataset: { field: 'consumers' } }, q.consumers),
       h('td', { class: 'num', dataset: { field: 'publish-rate' } }, fmt(q.rates.publish)),
       h('td', { class: 'num', dataset: { field: 'deliver-rate' } }, fmt(q.rates.deliver)),
       h('td', { class: 'num', dataset: { field: 'ack-rate' } }, fmt(q.rates.ack)),
-      h('td', { class: 'num', dataset: { field: 'oldest' } }, q.messagesReady > 0 ? duration(q.oldestMessageAgeMs) : '-'),
+      h(
+        'td',
+        { class: 'num', dataset: { field: 'oldest' } },
+        q.messagesReady > 0 ? duration(q.oldestMessageAgeMs) : '-',
+      ),
       queueActions(q),
     ),
   );
@@ -174,17 +204,21 @@ function renderConnections(conns) {
         h(
           'td',
           { class: 'actions' },
-          h('button', {
-            class: 'danger',
-            dataset: { action: 'close-connection' },
-            onclick: () => {
-              if (!confirm(`Close the connection from ${c.peer}?`)) return;
-              void action('close', async () => {
-                await api('DELETE', `/api/connections/${seg(c.id)}?reason=${seg('closed from the dashboard')}`);
-                return `closed connection from ${c.peer}`;
-              });
+          h(
+            'button',
+            {
+              class: 'danger',
+              dataset: { action: 'close-connection' },
+              onclick: () => {
+                if (!confirm(`Close the connection from ${c.peer}?`)) return;
+                void action('close', async () => {
+                  await api('DELETE', `/api/connections/${seg(c.id)}?reason=${seg('closed from the dashboard')}`);
+                  return `closed connection from ${c.peer}`;
+                });
+              },
             },
-          }, 'Close'),
+            'Close',
+          ),
         ),
       ),
     ),
@@ -244,7 +278,11 @@ async function refreshHistory() {
   try {
     drawHistory($('overview-depth'), $('overview-rates'), await api('GET', '/api/overview/history'));
     if (selectedQueue !== null) {
-      drawHistory($('queue-depth'), $('queue-rates'), await api('GET', `/api/queues/${seg(VHOST)}/${seg(selectedQueue)}/history`));
+      drawHistory(
+        $('queue-depth'),
+        $('queue-rates'),
+        await api('GET', `/api/queues/${seg(VHOST)}/${seg(selectedQueue)}/history`),
+      );
     }
   } catch {
     // the next tick retries; the live indicator shows the outage

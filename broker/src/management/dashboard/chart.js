@@ -52,7 +52,8 @@ export function drawChart(container, t, series) {
   }
   const minutes = span / 60_000;
   const left = el('text', { x: x0, y: H - 4 });
-  left.textContent = t.length > 1 ? `-${minutes >= 1 ? `${minutes.toFixed(1)} min` : `${Math.round(span / 1000)} s`}` : 'collecting…';
+  left.textContent =
+    t.length > 1 ? `-${minutes >= 1 ? `${minutes.toFixed(1)} min` : `${Math.round(span / 1000)} s`}` : 'collecting…';
   const right = el('text', { x: x1, y: H - 4, 'text-anchor': 'end' });
   right.textContent = 'now';
   svg.append(left, right);
@@ -60,7 +61,15 @@ export function drawChart(container, t, series) {
   for (const s of series) {
     if (t.length === 0) continue;
     const points = t.map((ti, i) => `${x(ti).toFixed(1)},${y(s.values[i] ?? 0).toFixed(1)}`).join(' ');
-    svg.append(el('polyline', { points, fill: 'none', stroke: s.color, 'stroke-width': 1.5, 'vector-effect': 'non-scaling-stroke' }));
+    svg.append(
+      el('polyline', {
+        points,
+        fill: 'none',
+        stroke: s.color,
+        'stroke-width': 1.5,
+        'vector-effect': 'non-scaling-stroke',
+      }),
+    );
     if (t.length === 1) svg.append(el('circle', { cx: x(t[0]), cy: y(s.values[0] ?? 0), r: 3, fill: s.color }));
   }
   const legend = document.createElement('div');

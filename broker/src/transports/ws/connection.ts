@@ -17,7 +17,13 @@ import type { FrameConnection } from '../../server/frame-connection.js';
 import type { BrokerServices } from '../../server/services.js';
 import { Session } from '../../server/session.js';
 
-const State = { handshake: 'handshake', authenticating: 'authenticating', open: 'open', closing: 'closing', closed: 'closed' } as const;
+const State = {
+  handshake: 'handshake',
+  authenticating: 'authenticating',
+  open: 'open',
+  closing: 'closing',
+  closed: 'closed',
+} as const;
 type State = (typeof State)[keyof typeof State];
 
 /** How long a peer has to answer our `close` before the socket is dropped. */
@@ -60,7 +66,13 @@ export class ClientConnection extends Session {
     ws.onClose((code, reason) => this.onSocketClose(code, reason));
     ws.onError((err) => this.log.warn('socket error', { error: err.message }));
     this.timer = setTimeout(() => {
-      if (this.state === State.handshake) this.closeWithError(new BrokerError(ErrorCode.CONNECTION_FORCED, `handshake timeout: no hello within ${services.options.handshakeTimeoutMs} ms`));
+      if (this.state === State.handshake)
+        this.closeWithError(
+          new BrokerError(
+            ErrorCode.CONNECTION_FORCED,
+            `handshake timeout: no hello within ${services.options.handshakeTimeoutMs} ms`,
+          ),
+        );
     }, services.options.handshakeTimeoutMs);
   }
 
@@ -139,7 +151,10 @@ export class ClientConnection extends Session {
 
   private hold(frame: Frame): void {
     if (this.heldFrames.length >= MAX_HELD_FRAMES) {
-      throw new BrokerError(ErrorCode.RESOURCE_ERROR, `more than ${MAX_HELD_FRAMES} frames sent ahead of helloOk or while blocked: wait for helloOk and for unblocked`);
+      throw new BrokerError(
+        ErrorCode.RESOURCE_ERROR,
+        `more than ${MAX_HELD_FRAMES} frames sent ahead of helloOk or while blocked: wait for helloOk and for unblocked`,
+      );
     }
     this.heldFrames.push(frame);
   }
@@ -169,14 +184,21 @@ export class ClientConnection extends Session {
     this.lastReceived = Date.now();
     if (this.state === State.closed) return;
     try {
-      if (!isBinary) throw new ProtocolError('text WebSocket messages are not part of the protocol: send binary frames', ErrorCode.FRAME_ERROR);
+      if (!isBinary)
+        throw new ProtocolError(
+          'text WebSocket messages are not part of the protocol: send binary frames',
+          ErrorCode.FRAME_ERROR,
+        );
       if (this.holding || this.heldMessages.length > 0) {
         // Kept whole, decoded when the hold ends: a paused socket may still deliver what
         // ws had buffered, and that must not become an unbounded heap of frames.
         this.heldBytes += data.length;
         const limit = 2 * this.services.options.maxFrameBytes;
         if (this.heldBytes > limit) {
-          throw new BrokerError(ErrorCode.RESOURCE_ERROR, `more than ${limit} bytes sent ahead of helloOk or while blocked: wait for helloOk and for unblocked`);
+          throw new BrokerError(
+            ErrorCode.RESOURCE_ERROR,
+            `more than ${limit} bytes sent ahead of helloOk or while blocked: wait for helloOk and for unblocked`,
+          );
         }
         this.heldMessages.push(data);
         return;
@@ -206,7 +228,10 @@ export class ClientConnection extends Session {
     }
     if (this.state !== State.open) {
       if (this.state === State.closing) return; // after close, only closeOk matters
-      throw new BrokerError(ErrorCode.COMMAND_INVALID, `frame '${frame.type}' before hello: the connection is not open yet`);
+      throw new BrokerError(
+        ErrorCode.COMMAND_INVALID,
+        `frame '${frame.type}' before hello: the connection is not open yet`,
+      );
     }
     this.handleChannelFrame(frame);
   };
@@ -232,7 +257,10 @@ export class ClientConnection extends Session {
   private hello(f: FrameOf<'hello'>): void {
     if (this.state !== State.handshake) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'hello sent twice');
     if (f.version !== PROTOCOL_VERSION) {
-      throw new BrokerError(ErrorCode.NOT_IMPLEMENTED, `protocol version ${f.version} is not supported: this broker speaks version ${PROTOCOL_VERSION}`);
+      throw new BrokerError(
+        ErrorCode.NOT_IMPLEMENTED,
+        `protocol version ${f.version} is not supported: this broker speaks version ${PROTOCOL_VERSION}`,
+      );
     }
     // Password hashing runs off the event loop; frames the client pipelines behind its
     // hello are held until the login is decided, and the socket is not read meanwhile.
@@ -242,7 +270,8 @@ export class ClientConnection extends Session {
       (login) => {
         if (this.state !== State.authenticating) return;
         const vhost = this.services.vhost(f.vhost);
-        if (vhost === undefined) return this.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${f.vhost}' not found`));
+        if (vhost === undefined)
+          return this.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${f.vhost}' not found`));
         this.user = login.user;
         this.permissions = login.permissions;
         this.viaToken = login.viaToken;
@@ -261,7 +290,8 @@ export class ClientConnection extends Session {
     const refusal = this.admit(vhost, f.clientProperties);
     if (refusal !== undefined) return this.closeWithError(refusal);
     const ours = this.services.options.heartbeatMs;
-    this.heartbeatMs = ours === 0 || f.heartbeatMs === 0 ? Math.max(ours, f.heartbeatMs) : Math.min(ours, f.heartbeatMs);
+    this.heartbeatMs =
+      ours === 0 || f.heartbeatMs === 0 ? Math.max(ours, f.heartbeatMs) : Math.min(ours, f.heartbeatMs);
     this.state = State.open;
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -269,7 +299,11 @@ export class ClientConnection extends Session {
     // its hello, or a slow login (password hashing on a loaded host) would read as a dead peer.
     this.lastReceived = Date.now();
     // Ticks at a quarter interval: a silent peer is found dead within 2.25 intervals.
-    if (this.heartbeatMs > 0) this.timer = setInterval(() => this.guard('heartbeat', this.tick), Math.max(25, Math.floor(this.heartbeatMs / 4)));
+    if (this.heartbeatMs > 0)
+      this.timer = setInterval(
+        () => this.guard('heartbeat', this.tick),
+        Math.max(25, Math.floor(this.heartbeatMs / 4)),
+      );
     this.send({
       type: 'helloOk',
       channel: 0,
@@ -306,7 +340,8 @@ export class ClientConnection extends Session {
       this.send({ type: 'channelOpenOk', channel: n });
       return;
     }
-    if (ch === undefined) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `channel ${n} is not open: send channelOpen first`);
+    if (ch === undefined)
+      throw new BrokerError(ErrorCode.CHANNEL_ERROR, `channel ${n} is not open: send channelOpen first`);
     if (frame.type === 'channelCloseOk') {
       if (ch.state === 'closing') this.channels.delete(n);
       return;
@@ -321,7 +356,8 @@ export class ClientConnection extends Session {
     try {
       handleChannelFrame(ch, frame, this.sendReply);
     } catch (err) {
-      if (err instanceof BrokerError && isChannelError(err.code)) return this.failChannel(ch, err, 'rid' in frame ? frame.rid : 0);
+      if (err instanceof BrokerError && isChannelError(err.code))
+        return this.failChannel(ch, err, 'rid' in frame ? frame.rid : 0);
       throw err;
     }
   }
@@ -332,8 +368,12 @@ export class ClientConnection extends Session {
     const be =
       err instanceof BrokerError
         ? err
-        : new BrokerError(ErrorCode.INTERNAL_ERROR, `internal error: ${err instanceof Error ? err.message : String(err)}`);
-    if (!(err instanceof BrokerError)) this.log.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
+        : new BrokerError(
+            ErrorCode.INTERNAL_ERROR,
+            `internal error: ${err instanceof Error ? err.message : String(err)}`,
+          );
+    if (!(err instanceof BrokerError))
+      this.log.error('internal error', { error: err instanceof Error ? err.stack : String(err) });
     this.close(be.code, `${be.name} - ${be.message}`);
   }
 

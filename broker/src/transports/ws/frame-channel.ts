@@ -59,7 +59,14 @@ export function handleChannelFrame(ch: ServerChannel, f: Frame, send: (frame: Fr
     }
     case 'queueDeclare': {
       const ok = topology.declareQueue(ch, f);
-      return send({ type: 'queueDeclareOk', channel, rid: f.rid, queue: ok.queue, messageCount: ok.messageCount, consumerCount: ok.consumerCount });
+      return send({
+        type: 'queueDeclareOk',
+        channel,
+        rid: f.rid,
+        queue: ok.queue,
+        messageCount: ok.messageCount,
+        consumerCount: ok.consumerCount,
+      });
     }
     case 'queueBind':
     case 'queueUnbind': {
@@ -70,9 +77,17 @@ export function handleChannelFrame(ch: ServerChannel, f: Frame, send: (frame: Fr
     case 'queuePurge':
       return send({ type: 'queuePurgeOk', channel, rid: f.rid, messageCount: topology.purgeQueue(ch, f.queue) });
     case 'queueDelete':
-      return send({ type: 'queueDeleteOk', channel, rid: f.rid, messageCount: topology.deleteQueue(ch, f.queue, f.ifUnused, f.ifEmpty) });
+      return send({
+        type: 'queueDeleteOk',
+        channel,
+        rid: f.rid,
+        messageCount: topology.deleteQueue(ch, f.queue, f.ifUnused, f.ifEmpty),
+      });
     default:
-      throw new BrokerError(ErrorCode.COMMAND_INVALID, `frame '${f.type}' is not valid on a channel (client frames only; see spec/protocol.md)`);
+      throw new BrokerError(
+        ErrorCode.COMMAND_INVALID,
+        `frame '${f.type}' is not valid on a channel (client frames only; see spec/protocol.md)`,
+      );
   }
 }
 
@@ -80,8 +95,29 @@ export function handleChannelFrame(ch: ServerChannel, f: Frame, send: (frame: Fr
 export class FrameSink implements SessionSink {
   constructor(private readonly send: (frame: Frame) => void) {}
 
-  deliver(channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, deliveryCount: number, exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): void {
-    this.send({ type: 'deliver', channel, consumerTag, deliveryTag, redelivered, deliveryCount, exchange, routingKey, properties, content });
+  deliver(
+    channel: number,
+    consumerTag: string,
+    deliveryTag: number,
+    redelivered: boolean,
+    deliveryCount: number,
+    exchange: string,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+  ): void {
+    this.send({
+      type: 'deliver',
+      channel,
+      consumerTag,
+      deliveryTag,
+      redelivered,
+      deliveryCount,
+      exchange,
+      routingKey,
+      properties,
+      content,
+    });
   }
 
   publishAcked(channel: number, seqNo: number, multiple: boolean): void {
@@ -92,7 +128,15 @@ export class FrameSink implements SessionSink {
     this.send({ type: 'publishNack', channel, seqNo, multiple, code, message });
   }
 
-  returned(channel: number, replyCode: number, replyText: string, exchange: string, routingKey: string, properties: MessageProperties | null, content: Uint8Array): void {
+  returned(
+    channel: number,
+    replyCode: number,
+    replyText: string,
+    exchange: string,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+  ): void {
     this.send({ type: 'return', channel, replyCode, replyText, exchange, routingKey, properties, content });
   }
 

@@ -30,7 +30,11 @@ export class PendingSockets {
       const now = Date.now();
       if (now - this.refusedLogged > 10_000) {
         this.refusedLogged = now;
-        this.log.warn('too many connections waiting to log in: refusing new sockets (maxPendingConnections)', { component: 'broker', pending: this.sockets.size, limit: this.max });
+        this.log.warn('too many connections waiting to log in: refusing new sockets (maxPendingConnections)', {
+          component: 'broker',
+          pending: this.sockets.size,
+          limit: this.max,
+        });
       }
       socket.destroy();
       return;

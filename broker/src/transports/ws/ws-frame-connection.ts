@@ -40,7 +40,7 @@ export class WsFrameConnection implements FrameConnection {
   }
 
   onMessage(handler: (data: Buffer, binary: boolean) => void): void {
-    this.ws.on('message', handler as (data: Buffer, isBinary: boolean) => void);
+    this.ws.on('message', handler);
   }
 
   onClose(handler: (code: number, reason: string) => void): void {

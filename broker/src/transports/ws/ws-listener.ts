@@ -24,7 +24,9 @@ export class WsListener {
   /** Starts listening; `accept` receives every upgraded connection. */
   static async listen(o: ResolvedOptions, log: Logger, accept: (conn: FrameConnection) => void): Promise<WsListener> {
     const server = createListener(o, (_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('Switchyard speaks WebSocket on this port: connect with @switchyard/client\n');
+      res
+        .writeHead(426, { 'content-type': 'text/plain' })
+        .end('Switchyard speaks WebSocket on this port: connect with @switchyard/client\n');
     });
     const pending = new PendingSockets(o.maxPendingConnections, o.handshakeTimeoutMs, log);
     // With TLS, the socket that requests and ws see (and that logs in) is the TLS one.
@@ -38,7 +40,11 @@ export class WsListener {
       perMessageDeflate: false,
       verifyClient: (info, done) => {
         if (isOriginAllowed(info.origin, o.allowedOrigins)) return done(true);
-        log.warn('websocket upgrade refused: origin not allowed', { component: 'broker', origin: info.origin, peer: info.req.socket.remoteAddress });
+        log.warn('websocket upgrade refused: origin not allowed', {
+          component: 'broker',
+          origin: info.origin,
+          peer: info.req.socket.remoteAddress,
+        });
         done(false, 403, `origin ${info.origin} is not in allowedOrigins`);
       },
     });
