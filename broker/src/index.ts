@@ -17,5 +17,10 @@ export type {
   UserRecord,
   VhostRecord,
   PermissionRecord,
+  Lease,
+  StoredRef,
+  QueueStoreStats,
+  DelayedMessageStore,
+  RecoveredDelayed,
 } from './store/store.js';
 export { VERSION } from './version.js';
