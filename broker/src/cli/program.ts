@@ -17,12 +17,11 @@ import {
   registerPurgeCommand,
 } from './commands/topology.js';
 import { EXIT } from './exit-codes.js';
+import type { CliIo } from './io.js';
+
+export type { CliIo } from './io.js';
 
 /** Where the CLI writes; tests pass their own to capture output. */
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
 
 const PROCESS_IO: CliIo = {
   stdout: (t) => process.stdout.write(t),

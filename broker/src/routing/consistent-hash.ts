@@ -1,6 +1,6 @@
 import { canonicalValue, type Binding, type FieldTable } from './binding.js';
 import { BindingSet } from './binding-set.js';
-import type { BindingMatcher } from './matcher.js';
+import type { BindingMatcher } from './binding-matcher.js';
 
 /** Largest weight a binding may give itself (points on the ring). */
 export const MAX_HASH_WEIGHT = 1000;

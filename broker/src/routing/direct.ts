@@ -1,5 +1,5 @@
 import { type Binding, type FieldTable, bindingKey } from './binding.js';
-import type { BindingMatcher } from './matcher.js';
+import type { BindingMatcher } from './binding-matcher.js';
 
 /**
  * Direct exchange: a binding matches when its routing key equals the message's routing key,

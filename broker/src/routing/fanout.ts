@@ -1,6 +1,6 @@
 import type { Binding, FieldTable } from './binding.js';
 import { BindingSet } from './binding-set.js';
-import type { BindingMatcher } from './matcher.js';
+import type { BindingMatcher } from './binding-matcher.js';
 
 /** Fanout exchange: every binding matches every message; routing key and headers are ignored. */
 export class FanoutMatcher implements BindingMatcher {

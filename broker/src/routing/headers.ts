@@ -1,5 +1,5 @@
 import { type Binding, type FieldTable, bindingKey } from './binding.js';
-import type { BindingMatcher } from './matcher.js';
+import type { BindingMatcher } from './binding-matcher.js';
 
 /** The values of the `x-match` binding argument that current RabbitMQ accepts. */
 export const X_MATCH_MODES = ['all', 'any', 'all-with-x', 'any-with-x'] as const;

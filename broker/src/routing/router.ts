@@ -1,5 +1,5 @@
 import type { Binding, FieldTable } from './binding.js';
-import type { BindingMatcher } from './matcher.js';
+import type { BindingMatcher } from './binding-matcher.js';
 
 /** What routing needs to know about an exchange. */
 export interface RoutableExchange {

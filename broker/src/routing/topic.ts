@@ -1,5 +1,5 @@
 import { type Binding, type FieldTable, bindingKey } from './binding.js';
-import type { BindingMatcher } from './matcher.js';
+import type { BindingMatcher } from './binding-matcher.js';
 
 /** Options for a topic matcher. */
 export interface TopicMatcherOptions {

@@ -2,8 +2,7 @@ import { addDeath, isDeadLetterCycle, type DeathReason } from '../queues/dead-le
 import type { Queue } from '../queues/queue.js';
 import type { MessageRecord } from '../store/store.js';
 import { parseExpiration } from '../queues/ttl.js';
-import { routeAndEnqueue } from './publisher.js';
-import type { VirtualHost } from './virtual-host.js';
+import { routeAndEnqueue, type PublishHost } from './publisher.js';
 
 /**
  * Publishes a dead-lettered copy of `record` from `queue` through the queue's
@@ -14,7 +13,7 @@ import type { VirtualHost } from './virtual-host.js';
  * with the removal of the original.
  */
 export function deadLetter(
-  vhost: VirtualHost,
+  vhost: PublishHost,
   queue: Queue,
   record: MessageRecord,
   reason: DeathReason,

@@ -1,10 +1,31 @@
-import type { MessageProperties } from '@switchyard/client/protocol';
+import type { FieldTable, MessageProperties } from '@switchyard/client/protocol';
 import type { Queue } from '../queues/queue.js';
 import { parseExpiration } from '../queues/ttl.js';
 import { delayOf } from './delayed-messages.js';
 import type { Exchange } from './exchange.js';
 import { checkShortString } from './names.js';
-import type { VirtualHost } from './virtual-host.js';
+import type { ExchangeDedup } from './publish-gate.js';
+
+/**
+ * What the publish path needs of a vhost (VirtualHost provides it): declared here, so the
+ * path depends on these few operations rather than on the whole vhost.
+ */
+export interface PublishHost {
+  readonly exchangeDedup: ExchangeDedup;
+  /** The exchange a client may publish to (404 missing, 403 internal); undefined = default. */
+  publishTarget(exchangeName: string): Exchange | undefined;
+  /** Holds an `x-delay` message until it is due. */
+  publishDelayed(
+    exchangeName: string,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+    delayMs: number,
+  ): void;
+  /** The queues a message reaches through `x` (undefined = the default exchange). */
+  queuesFor(x: Exchange | undefined, routingKey: string, headers: FieldTable | undefined): readonly Queue[];
+  exchange(name: string): Exchange | undefined;
+}
 
 /** Counters a publish updates (a subset of the broker's stats). */
 export interface PublishCounters {
@@ -31,7 +52,7 @@ export type PublishOutcome = { kind: 'duplicate' } | { kind: 'delayed' } | Route
  * view into a read buffer: whatever keeps it beyond the current commit copies it.
  */
 export function publishMessage(
-  vhost: VirtualHost,
+  vhost: PublishHost,
   counters: PublishCounters,
   exchange: string,
   routingKey: string,
@@ -48,7 +69,7 @@ export function publishMessage(
  * `expirationMs` is that parsed value, handed to every queue so none parses it again.
  */
 export function publishParsed(
-  vhost: VirtualHost,
+  vhost: PublishHost,
   counters: PublishCounters,
   exchange: string,
   routingKey: string,
@@ -98,7 +119,7 @@ export function countDirectPublish(counters: PublishCounters, delivered: number)
  * not per queue). `skip` leaves out queues the caller must not reach (a dead-letter cycle).
  */
 export function routeAndEnqueue(
-  vhost: VirtualHost,
+  vhost: PublishHost,
   x: Exchange | undefined,
   exchange: string,
   routingKey: string,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { seg } from '../client.js';
 import { clientOf, jsonText, withClientOptions, type ClientFlags } from '../common.js';
 import { table } from '../output.js';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 
 interface UserRow {
   name: string;

@@ -4,7 +4,7 @@ import { seg } from '../client.js';
 import { clientOf, jsonText, withClientOptions, type ClientFlags } from '../common.js';
 import { CliError } from '../exit-codes.js';
 import { bytes, duration, rate } from '../output.js';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { readStdin } from './messages.js';
 
 /** `switchyard close-connection <id>`. */

@@ -2,7 +2,7 @@ import { Argument, type Command } from 'commander';
 import { seg } from '../client.js';
 import { clientOf, jsonText, withClientOptions, type ClientFlags } from '../common.js';
 import { compactJson, duration, rate, table, truncate, type Column } from '../output.js';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 
 type Row = Record<string, unknown>;
 const n = (key: string) => (r: Row) => r[key] as number;

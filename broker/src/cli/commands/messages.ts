@@ -4,7 +4,7 @@ import { seg } from '../client.js';
 import { clientOf, collectKeyValue, jsonText, parseIntArg, withClientOptions, type ClientFlags } from '../common.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table, truncate } from '../output.js';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { exchangeSeg } from './topology.js';
 
 interface PublishFlags extends ClientFlags {

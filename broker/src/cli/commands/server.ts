@@ -3,7 +3,7 @@ import type { BrokerOptions } from '../../config.js';
 import type { LogLevel } from '../../logging.js';
 import type { BrokerRuntime as BrokerInstance } from '../../broker.js';
 import { chooseLogFormat, renderBanner, showBanner } from '../banner.js';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 
 /** logging.ts's LOG_LEVELS but 'silent' (for embedding; a server prints at least errors), repeated so the client commands need not load winston. */
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];

@@ -9,7 +9,7 @@ import {
   withClientOptions,
   type ClientFlags,
 } from '../common.js';
-import type { CliIo } from '../program.js';
+import type { CliIo } from '../io.js';
 import { EXCHANGE_TYPES } from '../../routing/matcher.js';
 
 interface DeclareFlags extends ClientFlags {
