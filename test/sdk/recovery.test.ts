@@ -190,7 +190,7 @@ describe('SDK automatic recovery', function () {
         createTransport: (url, handlers) =>
           ++sessions === 2 ? silentTransport(handlers) : createNodeTransport(url, handlers),
       };
-      const conn = await openConnection(platform, rb.url, { ...FAST, connectTimeoutMs: 300 });
+      const conn = await openConnection(platform, rb.url, { ...FAST, connectTimeoutMs: 1_000 });
       conns.push(conn);
       const ch = await conn.createChannel();
       await ch.assertQueue('stalled', { durable: false });

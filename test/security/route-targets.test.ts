@@ -97,8 +97,9 @@ describe('alternate and dead-letter exchanges need write permission on their tar
     expect(depth).to.equal(0);
   });
 
-  it('whatever a restricted user declares and publishes, nothing reaches the forbidden exchange (seeded random run)', async () => {
-    let seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100_000);
+  const sweepSeed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 100_000);
+  it(`whatever a restricted user declares and publishes, nothing reaches the forbidden exchange (seeded random run, seed ${sweepSeed})`, async () => {
+    let seed = sweepSeed;
     const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
     const targets = ['secret', '', 'amq.direct', 'rest.ok-x', 'rest.fan'];
     const admin = await connect(fx.tb.url);
@@ -107,8 +108,12 @@ describe('alternate and dead-letter exchanges need write permission on their tar
     let ch = await rest();
     for (let i = 0; i < 60; i++) {
       const target = targets[rand(targets.length)]!;
+      // 'rest.fan' is no dead-letter target here: queues bound to a fanout that is also their
+      // DLX, with a TTL, copy each expired message to every other such queue, and so on
+      // (a dead-letter amplification loop, not a permission question).
+      const dlxTarget = target === 'rest.fan' ? 'rest.ok-x' : target;
       const args: Record<string, unknown> =
-        rand(2) === 0 ? { 'x-dead-letter-exchange': target } : { 'alternate-exchange': target };
+        rand(2) === 0 ? { 'x-dead-letter-exchange': dlxTarget } : { 'alternate-exchange': target };
       if (rand(2) === 0) args['x-dead-letter-routing-key'] = 'secret.q';
       if (rand(2) === 0) args['x-message-ttl'] = 1;
       if (rand(3) === 0) args['x-max-length'] = 0;
