@@ -214,6 +214,23 @@ describe('broker: confirmSelect', function () {
     c.ws.close();
   });
 
+  it('answers a version it does not speak (3) with 540 NOT_IMPLEMENTED', async () => {
+    const c = await RawClient.connect(fx.tb.url, false);
+    c.send({
+      type: 'hello',
+      channel: 0,
+      version: 3,
+      username: 'guest',
+      password: 'guest',
+      vhost: '/',
+      heartbeatMs: 0,
+      clientProperties: {},
+    });
+    const close = await c.waitFor((f) => f.type === 'close');
+    expect(close).to.include({ code: 540 });
+    expect((close as { message: string }).message).to.contain('speaks versions 1 to 2');
+  });
+
   it('still accepts a version-1 client, whose channels are confirmed', async () => {
     const c = await RawClient.connect(fx.tb.url, false);
     c.send({
