@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { BrokerError, ChannelClosedError } from '@switchyard/client';
 import type { Frame } from '@switchyard/client/protocol';
-import { useBroker } from '../helpers/broker.js';
+import { managementGet, useBroker } from '../helpers/broker.js';
 import { nextEvent, sleep, waitFor, type ConnectOptions } from '../helpers/client.js';
 import type { ReturnMessage } from '@switchyard/client';
 import { parseExposition, valueOf } from '../helpers/exposition.js';
@@ -72,6 +72,13 @@ describe('SDK channels without publisher confirms (createChannel({ confirm: fals
       { type: 'confirmSelect', channel: plain.number, enabled: false },
     ]);
     expect(confirmsOn(wire().received, plain.number)).to.deep.equal([]);
+    // The management API shows the channel's mode, as RabbitMQ's channel `confirm`.
+    const views = await managementGet<{ number: number; confirm: boolean; unconfirmed: number }[]>(
+      fx.tb,
+      `/api/connections/${conn.connectionId}/channels`,
+    );
+    expect(views.find((v) => v.number === plain.number)).to.include({ confirm: false, unconfirmed: 0 });
+    expect(views.find((v) => v.number === confirmed.number)).to.include({ confirm: true });
     expect(confirmsOn(wire().received, confirmed.number)).to.have.length(1);
     const got: string[] = [];
     for (let i = 0; i < 201; i++) {

@@ -128,6 +128,11 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
    * publish. Without confirms a refused publish (reject-publish overflow) is dropped
    * unannounced, as on RabbitMQ's plain channel. spec/protocol.md §Publisher confirms.
    */
+  /** Publisher confirms on (the default) or off (confirmSelect). */
+  get confirmMode(): boolean {
+    return this.confirming;
+  }
+
   setConfirms(enabled: boolean): void {
     if (this.publishSeq > 0 && enabled !== this.confirming) {
       throw new BrokerError(
