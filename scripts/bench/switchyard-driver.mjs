@@ -4,10 +4,13 @@
 //   prefetch/deleteQueue/deleteExchange; ch.publish(ex, key, buf, opts) and
 //   ch.sendToQueue(q, buf, opts) -> Promise settled on the broker's confirm (rejects on nack);
 //   ch.consume(q, cb, { noAck }) -> { consumerTag }; ch.ack(msg); ch.cancel(tag); close().
-// Every Switchyard publish is confirmed, so "fast" publishing (W2) does not await each
-// promise: it attaches a handler to every one and, every FAST_CHECKPOINT messages, awaits
-// the checkpoint promise from the previous batch, which bounds unconfirmed messages to
-// about 2 x FAST_CHECKPOINT.
+// On a confirm channel (the default) "fast" publishing does not await each promise: it
+// attaches a handler to every one and, every FAST_CHECKPOINT messages, awaits the
+// checkpoint promise from the previous batch, which bounds unconfirmed messages to about
+// 2 x FAST_CHECKPOINT. On a channel without confirms (`channel({ confirm: false })`, W2,
+// as amqplib's plain channel) a publish resolves once handed to the socket; publishFast
+// hands back its promise only when it had to wait (socket backed up, broker blocked), the
+// counterpart of amqplib's publish() returning false and waiting for 'drain'.
 
 const FAST_CHECKPOINT = 1000;
 const noop = () => {};
@@ -46,9 +49,8 @@ export async function createSwitchyardDriver(url, { username, password, vhost, s
         onError(fn) {
           errorHandler = fn;
         },
-        async channel() {
-          // Switchyard channels always confirm; the { confirm } flag is irrelevant here.
-          return wrapChannel(await conn.createChannel());
+        async channel({ confirm = true } = {}) {
+          return wrapChannel(await conn.createChannel({ confirm }), confirm);
         },
         async close() {
           try {
@@ -62,7 +64,7 @@ export async function createSwitchyardDriver(url, { username, password, vhost, s
   };
 }
 
-function wrapChannel(ch) {
+function wrapChannel(ch, confirm = true) {
   let errorHandler = null;
   if (typeof ch.on === 'function') ch.on('error', (err) => errorHandler?.(err));
 
@@ -106,6 +108,8 @@ function wrapChannel(ch) {
 
     publishFast(ex, key, buf, opts) {
       const p = send(ex, key, buf, opts);
+      // Without confirms: settled on hand-over; still unsettled means it waits (backpressure).
+      if (!confirm) return ch.outstandingConfirms > 0 ? p : undefined;
       if (!p || typeof p.then !== 'function') return undefined;
       outstanding++;
       p.then(settle, onFastError);
@@ -123,6 +127,7 @@ function wrapChannel(ch) {
     },
 
     async flush() {
+      if (!confirm) return ch.waitForConfirms(); // every publish handed to the socket
       if (outstanding > 0) await new Promise((r) => idleWaiters.push(r));
       if (fastError) throw fastError;
     },

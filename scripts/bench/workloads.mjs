@@ -346,8 +346,9 @@ export async function runW1(driver, cfg) {
 }
 
 // ---------------------------------------------------------------------------
-// W2 transient: non-durable queue, non-persistent 1 KiB, confirms not awaited,
-// noAck consumer.
+// W2 transient: non-durable queue, non-persistent 1 KiB, channel without publisher
+// confirms on both sides (Switchyard: createChannel({ confirm: false }); amqplib: plain
+// channel), noAck consumer.
 
 export async function runW2(driver, cfg) {
   const { messages: N } = cfg;

@@ -63,8 +63,11 @@ export class Wire implements Transport {
     this.inner.terminate();
   }
 
+  /** When set, reported as the socket's buffered amount (a socket that looks backed up). */
+  bufferedOverride: number | undefined;
+
   get bufferedAmount(): number {
-    return this.inner.bufferedAmount;
+    return this.bufferedOverride ?? this.inner.bufferedAmount;
   }
 
   /** Cuts the socket abruptly, as a network failure would (the client sees code 1006). */

@@ -202,6 +202,7 @@ describe('SDK internals', () => {
         transmit: (f) => void out.push(f),
         reserve,
         release: () => undefined,
+        congested: () => false,
         sent: () => undefined,
         failed: () => undefined,
       };

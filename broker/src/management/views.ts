@@ -160,6 +160,7 @@ export function describeChannel(conn: ClientConnection, ch: ServerChannel): View
     consumers: ch.consumerCount,
     unacked: ch.unackedCount,
     unconfirmed: unconfirmedOf(ch),
+    confirm: ch.confirmMode,
     prefetch: ch.prefetch.consumer,
     globalPrefetch: ch.prefetch.channel,
   };

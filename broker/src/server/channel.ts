@@ -32,6 +32,8 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
   private nextDeliveryTag = 1;
   private publishSeq = 0;
   private confirmRegistered = false;
+  /** False after confirmSelect(false): no confirm frames and no ConfirmScheduler bookkeeping. */
+  private confirming = true;
   /** basic.qos prefetch for consumers (global=false); 0 = unlimited. */
   private consumerPrefetch = 0;
   /** basic.qos prefetch shared by the channel (global=true); 0 = unlimited. */
@@ -101,7 +103,7 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
         // Before the confirm, which the turn's commit sends later.
         this.conn.sink.returned(this.number, ErrorCode.NO_ROUTE, 'NO_ROUTE', exchange, routingKey, properties, content);
       }
-      if (outcome.refusedBy !== undefined) {
+      if (outcome.refusedBy !== undefined && this.confirming) {
         // As RabbitMQ: a publish any queue refused (reject-publish overflow) is nacked.
         const q = outcome.refusedBy;
         this.conn.sink.publishNacked(
@@ -114,10 +116,31 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
       }
     }
     this.conn.notePublish();
-    if (!this.confirmRegistered) {
+    if (!this.confirming) broker.confirms.noteWrites();
+    else if (!this.confirmRegistered) {
       this.confirmRegistered = true;
       broker.confirms.register(this);
     }
+  }
+
+  /**
+   * confirmSelect: publisher confirms on (the default) or off, before the channel's first
+   * publish. Without confirms a refused publish (reject-publish overflow) is dropped
+   * unannounced, as on RabbitMQ's plain channel. spec/protocol.md §Publisher confirms.
+   */
+  /** Publisher confirms on (the default) or off (confirmSelect). */
+  get confirmMode(): boolean {
+    return this.confirming;
+  }
+
+  setConfirms(enabled: boolean): void {
+    if (this.publishSeq > 0 && enabled !== this.confirming) {
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        'confirm mode cannot change after the channel has published: choose it when opening the channel',
+      );
+    }
+    this.confirming = enabled;
   }
 
   /** A reply to a direct reply-to requester: delivered to its channel, or unroutable. */
@@ -180,7 +203,7 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
 
   /** Publishes received on this channel and not yet confirmed. */
   get unconfirmedCount(): number {
-    return this.publishSeq - this.confirmedSeq;
+    return this.confirming ? this.publishSeq - this.confirmedSeq : 0;
   }
 
   captureConfirms(): number {

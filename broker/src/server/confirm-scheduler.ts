@@ -32,6 +32,14 @@ export class ConfirmScheduler {
 
   register(source: ConfirmSource): void {
     this.waiting.push(source);
+    this.noteWrites();
+  }
+
+  /**
+   * A publish on a channel without confirms: nothing to confirm, but the turn's writes still
+   * get the disk alarm's early check (beforeCommit). No durability point is asked for.
+   */
+  noteWrites(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       this.turnStartedAt = performance.now();
@@ -45,6 +53,7 @@ export class ConfirmScheduler {
     this.waiting = [];
     const upTo = sources.map((s) => s.captureConfirms());
     this.beforeCommit();
+    if (sources.length === 0) return;
     const turnStartedAt = this.turnStartedAt;
     const askedAt = performance.now();
     this.store.durable().then(

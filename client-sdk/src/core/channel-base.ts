@@ -109,10 +109,12 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
         transmit: (f) => host.transmit(f),
         reserve: (bytes) => host.reserve(bytes),
         release: (bytes) => host.release(bytes),
+        congested: () => host.congested(),
         sent: (f, order) => this.#rpcSent(f, order),
         failed: (f, err) => this.#rpcFailed(f, err),
       },
       setup.maxUnconfirmed,
+      setup.confirm !== false,
     );
     this.messages = new MessageFactory<C>(host.wrapContent, {
       ack: (m, allUpTo) => this.settleDelivery('ack', m.fields.deliveryTag, allUpTo, false),
@@ -126,12 +128,23 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
       recover: () => this.#recover(),
       setBlocked: (blocked) => this.outgoing.setBlocked(blocked),
     });
-    if (setup.internal || host.canOpen()) host.transmit({ type: 'channelOpen', channel: number });
+    if (setup.internal || host.canOpen()) this.#transmitOpen();
+  }
+
+  /** channelOpen, then confirmSelect for a channel without confirms (before any publish). */
+  #transmitOpen(): void {
+    this.host.transmit({ type: 'channelOpen', channel: this.number });
+    if (!this.outgoing.confirming) this.host.transmit({ type: 'confirmSelect', channel: this.number, enabled: false });
   }
 
   /** Current state: `open`, `closing` (close sent, awaiting the broker) or `closed`. */
   get state(): ChannelState {
     return this.#state;
+  }
+
+  /** False for a channel made with `createChannel({ confirm: false })`: its publishes are not confirmed. */
+  get confirm(): boolean {
+    return this.outgoing.confirming;
   }
 
   /** Publishes accepted on this channel and not yet confirmed (sent or waiting to be sent). */
@@ -469,7 +482,7 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
   async #recover(): Promise<void> {
     if (this.#state === ChannelState.Closed || this.#internal) return;
     const reopened = (this.#reopened = deferred());
-    this.host.transmit({ type: 'channelOpen', channel: this.number });
+    this.#transmitOpen();
     await reopened.promise;
     const steps: Promise<unknown>[] = [];
     for (const [global, prefetchCount] of this.prefetchCounts) {

@@ -12,6 +12,12 @@
  * While the connection is down, publishes wait too, counted against the connection's
  * bounded buffer; the ones that were sent but not confirmed when it dropped are kept
  * (`inflight`) and sent again, before anything that waits, once it is back.
+ *
+ * A channel without confirms (`createChannel({ confirm: false })`) settles a publish when it
+ * hands the frame to the session; instead of `maxUnconfirmed` its publishes wait while the
+ * socket's buffered amount is above SOCKET_HIGH_WATER_BYTES (polled: neither `ws` nor
+ * browsers have a drain event on the WebSocket). Nothing of it is kept across a drop: a
+ * publish handed over before the connection dropped cannot be sent again.
  */
 import { encodeFrame } from '../protocol/codec.js';
 import type { Frame, FrameOf } from '../protocol/frames.js';
@@ -50,6 +56,8 @@ export interface OutgoingIo {
   reserve(bytes: number): boolean;
   /** Returns what `reserve` counted. */
   release(bytes: number): void;
+  /** True while the socket's buffered amount is high (channels without confirms wait). */
+  congested(): boolean;
   /** A waiting non-publish frame was sent, at position `order` of the send order. */
   sent(frame: Frame, order: number): void;
   /** A waiting non-publish frame could not be encoded. */
@@ -66,6 +74,16 @@ interface ConfirmWaiter {
 }
 
 const EMPTY = new Uint8Array(0);
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Socket bytes not yet written above which a channel without confirms holds its publishes
+ * (the broker's default `socketHighWaterBytes`, 4 MiB).
+ */
+export const SOCKET_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+
+/** How often a congested channel looks at the socket again. */
+const DRAIN_POLL_MS = 1;
 
 /** The outgoing side of one channel. */
 export class ChannelOutgoing {
@@ -75,6 +93,13 @@ export class ChannelOutgoing {
   blocked = false;
   /** Most unconfirmed publishes; 0 for no limit. */
   maxUnconfirmed: number;
+  /** Publisher confirms on; false settles a publish when it is handed to the session. */
+  readonly confirming: boolean;
+  private drainTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly drainCheck = (): void => {
+    this.drainTimer = undefined;
+    this.pump();
+  };
   private readonly confirms = new ConfirmTracker<PublishRecord>((r, err) => this.settled(r, err));
   private readonly waiting = new Fifo<Entry>();
   /** Sent but unconfirmed when the connection dropped: sent again on recovery. */
@@ -101,8 +126,10 @@ export class ChannelOutgoing {
   constructor(
     private readonly io: OutgoingIo,
     maxUnconfirmed: number,
+    confirming = true,
   ) {
     this.maxUnconfirmed = maxUnconfirmed;
+    this.confirming = confirming;
   }
 
   /** Publishes sent and awaiting their confirm on the current session. */
@@ -137,7 +164,12 @@ export class ChannelOutgoing {
    * it. Throws (synchronously, nothing queued) for an unencodable property.
    */
   publish(frame: FrameOf<'publish'>): Promise<void> {
-    if (this.linked && !this.blocked && this.waiting.length === 0 && !this.full()) {
+    if (!this.confirming && this.linked && !this.blocked && this.waiting.length === 0 && !this.stalled()) {
+      this.io.transmit(frame); // may throw: nothing queued
+      this.order++;
+      return RESOLVED;
+    }
+    if (this.confirming && this.linked && !this.blocked && this.waiting.length === 0 && !this.full()) {
       this.io.transmit(frame); // may throw: then no sequence number was used
       this.nextFrame = frame;
       return new Promise<void>(this.sendExecutor);
@@ -170,7 +202,7 @@ export class ChannelOutgoing {
       const e = this.waiting.peek();
       if (e === undefined) return;
       if (e.kind === 'publish') {
-        if (this.blocked || this.full()) return;
+        if (this.blocked || this.full() || this.stalled()) return;
         this.waiting.shift();
         this.unbuffer(e);
         try {
@@ -180,7 +212,8 @@ export class ChannelOutgoing {
           continue;
         }
         e.order = ++this.order;
-        this.confirms.add(e);
+        if (this.confirming) this.confirms.add(e);
+        else this.settled(e, undefined);
       } else {
         this.waiting.shift();
         try {
@@ -249,6 +282,8 @@ export class ChannelOutgoing {
   /** Fails every publish not yet confirmed with `err` and drops what waits (channel closed for good). */
   failAll(err: Error): void {
     this.linked = false;
+    if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
     this.confirms.failAll(err);
     for (const r of this.takeInflight()) this.settled(r, err);
     for (const e of this.waiting.drain()) {
@@ -271,7 +306,14 @@ export class ChannelOutgoing {
   }
 
   private full(): boolean {
-    return this.maxUnconfirmed > 0 && this.confirms.outstanding >= this.maxUnconfirmed;
+    return this.confirming && this.maxUnconfirmed > 0 && this.confirms.outstanding >= this.maxUnconfirmed;
+  }
+
+  /** Without confirms: the socket is backed up; looks again shortly. */
+  private stalled(): boolean {
+    if (this.confirming || !this.io.congested()) return false;
+    this.drainTimer ??= setTimeout(this.drainCheck, DRAIN_POLL_MS);
+    return true;
   }
 
   private record(resolve: (value: void) => void, reject: (err: Error) => void): PublishRecord {

@@ -47,11 +47,22 @@ export interface ChannelOptions {
    * `maxUnconfirmed` (1000).
    */
   maxUnconfirmed?: number;
+  /**
+   * Publisher confirms (default true). With `false`, as amqplib's `createChannel()` next to
+   * `createConfirmChannel()`: the broker sends no confirms, and `publish` resolves once the
+   * frame is handed to the socket, waiting while the socket's buffered amount is high or the
+   * broker has publishing blocked. A publish the broker cannot take (store failure,
+   * reject-publish overflow) is then lost unannounced; mandatory returns and channel errors
+   * still arrive. spec/protocol.md §Publisher confirms.
+   */
+  confirm?: boolean;
 }
 
 /** How a channel is set up by its connection. @internal */
 export interface ChannelSetup {
   maxUnconfirmed: number;
+  /** Publisher confirms on (default) or off (`confirmSelect {enabled: false}` after channelOpen). */
+  confirm?: boolean;
   /** A channel the SDK uses itself (recovery): never recovered, never recorded. */
   internal: boolean;
 }
@@ -72,6 +83,8 @@ export interface ChannelHost<C extends Uint8Array> {
   canOpen(): boolean;
   /** True while the broker has publishing blocked. */
   blocked(): boolean;
+  /** True while the socket's buffered amount is above the SDK's high-water mark. */
+  congested(): boolean;
   /** Counts a publish made while the connection is down; false when the buffer is full. */
   reserve(bytes: number): boolean;
   /** Uncounts a publish counted by `reserve`. */

@@ -15,6 +15,7 @@ import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MAX_CHANNEL } from 
 import type { FieldTable } from '../protocol/properties.js';
 import { backoffDelay } from './backoff.js';
 import type { ChannelHost, ChannelLink, ChannelOptions } from './channel-base.js';
+import { SOCKET_HIGH_WATER_BYTES } from './channel-outgoing.js';
 import { Channel } from './channel.js';
 import { maxUnconfirmedOption, type ResolvedConnectOptions } from './connect-options.js';
 import { deferred, type Deferred } from './deferred.js';
@@ -129,6 +130,7 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
       detach: (n) => this.#channels.delete(n),
       canOpen: () => this.#session?.isOpen === true && (this.#state === ConnectionState.Open || this.#channelsPhase),
       blocked: () => this.#blocked,
+      congested: () => (this.#session?.bufferedAmount ?? 0) > SOCKET_HIGH_WATER_BYTES,
       reserve: (bytes) => this.#reserve(bytes),
       release: (bytes) => {
         this.#bufferedCount--;
@@ -174,12 +176,15 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
     if (this.#state !== ConnectionState.Open && this.#state !== ConnectionState.Reconnecting) {
       return Promise.reject(new ConnectionClosedError(`connection is ${this.#state}`, { cause: this.#closeReason }));
     }
-    return this.#openChannel(maxUnconfirmed, false);
+    if (options?.confirm !== undefined && typeof options.confirm !== 'boolean') {
+      throw new TypeError('options.confirm must be a boolean');
+    }
+    return this.#openChannel(maxUnconfirmed, false, options?.confirm !== false);
   }
 
-  /** amqplib's name for a channel with publisher confirms; every channel has them: same as createChannel. */
+  /** amqplib's name for a channel with publisher confirms: `createChannel({ ...options, confirm: true })`. */
   createConfirmChannel(options?: ChannelOptions): Promise<Channel<C>> {
-    return this.createChannel(options);
+    return this.createChannel({ ...options, confirm: true });
   }
 
   /**
@@ -206,13 +211,13 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
     return this.#closed.promise;
   }
 
-  #openChannel(maxUnconfirmed: number, internal: boolean): Promise<Channel<C>> {
+  #openChannel(maxUnconfirmed: number, internal: boolean, confirm = true): Promise<Channel<C>> {
     const number = this.#allocateChannel();
     if (number === 0) {
       return Promise.reject(new BrokerError(ErrorCode.RESOURCE_ERROR, `all ${MAX_CHANNEL} channel numbers are in use`));
     }
     const opened = deferred<void>();
-    const channel = new Channel<C>(this.#host, number, opened, { maxUnconfirmed, internal });
+    const channel = new Channel<C>(this.#host, number, opened, { maxUnconfirmed, internal, confirm });
     return opened.promise.then(() => channel);
   }
 

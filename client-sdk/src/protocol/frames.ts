@@ -52,6 +52,8 @@ export const FRAME_SCHEMAS = {
     ],
   },
   channelCloseOk: { code: 0x13, fields: [] },
+  /** Version 2: turns publisher confirms off (or on) before the channel's first publish. */
+  confirmSelect: { code: 0x14, fields: [['enabled', 'bool']] },
   // exchanges
   exchangeDeclare: {
     code: 0x20,

@@ -1,5 +1,11 @@
 /** Protocol version spoken by this codec; sent in `hello` and checked by the broker. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+/**
+ * Oldest protocol version a broker still accepts: version 2 only added `confirmSelect`,
+ * which a version-1 client never sends. spec/protocol.md §9. Versioning.
+ */
+export const MIN_PROTOCOL_VERSION = 1;
 
 /** Default largest message body the broker accepts (RabbitMQ 4's `max_message_size`). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;

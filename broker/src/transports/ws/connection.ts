@@ -3,6 +3,7 @@ import {
   BrokerError,
   ErrorCode,
   FrameBatch,
+  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   ProtocolError,
   decodeFrames,
@@ -256,10 +257,10 @@ export class ClientConnection extends Session {
 
   private hello(f: FrameOf<'hello'>): void {
     if (this.state !== State.handshake) throw new BrokerError(ErrorCode.COMMAND_INVALID, 'hello sent twice');
-    if (f.version !== PROTOCOL_VERSION) {
+    if (f.version < MIN_PROTOCOL_VERSION || f.version > PROTOCOL_VERSION) {
       throw new BrokerError(
         ErrorCode.NOT_IMPLEMENTED,
-        `protocol version ${f.version} is not supported: this broker speaks version ${PROTOCOL_VERSION}`,
+        `protocol version ${f.version} is not supported: this broker speaks versions ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`,
       );
     }
     // Password hashing runs off the event loop; frames the client pipelines behind its

@@ -14,6 +14,8 @@ export function handleChannelFrame(ch: ServerChannel, f: Frame, send: (frame: Fr
   switch (f.type) {
     case 'publish':
       return ch.publish(f.exchange, f.routingKey, f.mandatory, f.properties, f.content);
+    case 'confirmSelect':
+      return ch.setConfirms(f.enabled);
     case 'ack':
       return ch.ack(f.deliveryTag, f.multiple);
     case 'nack':
