@@ -15,9 +15,22 @@ import { spawnBroker } from './spawn-broker.mjs';
 import { createSwitchyardDriver } from './switchyard-driver.mjs';
 import { createAmqpDriver } from './amqp-driver.mjs';
 import { WORKLOADS, DEFAULTS, METRICS, TITLES, w4Fixture } from './workloads.mjs';
-import { startProcessSampler, pidsByComm, memOf, cpuOf, fmt, round, table, MB } from './stats.mjs';
+import {
+  startProcessSampler,
+  pidsByComm,
+  memOf,
+  cpuOf,
+  fmt,
+  round,
+  table,
+  MB,
+  spread,
+  fmtSpread,
+  defaultResultFile,
+} from './stats.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..', '..');
 
 const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [options])
 
@@ -26,6 +39,8 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --only-amqp              skip Switchyard (default --amqp-url amqp://guest:guest@127.0.0.1:5672)
   --broker-url WS_URL      use a running Switchyard broker instead of spawning one
   --broker-pid PID         pid of that broker, for RSS/CPU figures
+  --broker-management-url URL  that broker's management API (http://127.0.0.1:PORT), for its
+                           event-loop delay per workload (spawned brokers: found automatically)
   --amqp-pid PID           pid of the AMQP broker for RSS/CPU (default: the single local beam.smp)
   --workloads LIST         comma list of W1..W8,routing (default: all)
   --messages N             messages for W1, W2 and W6 (W4 uses N/4, W5 N/2); default 200000
@@ -33,7 +48,11 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --latency-seconds S      W3 duration (default 10)
   --tick-ms MS             W3 pacing timer interval (default 2 ms, i.e. 10 messages per tick)
   --quick                  scale down 10x (W1/W2 20000, W4 5000, W3 1 s) for smoke runs
-  --json FILE              also write the result document to FILE
+  --runs N                 run every workload N times (default 1); each run spawns a fresh broker,
+                           runs alternate between Switchyard and AMQP; figures are the median
+                           with [min-max] over the runs
+  --json FILE              write the result document to FILE
+                           (default bench-results/<timestamp>.json in the repository, gitignored)
   --settle-ms MS           pause between workloads so the broker settles (default 2000)
   --stall-timeout S        fail a workload after S seconds without progress (default 30)
   --switchyard-user U, --switchyard-password P   credentials for connect()
@@ -49,6 +68,8 @@ function parseOptions() {
       'only-amqp': { type: 'boolean', default: false },
       'broker-url': { type: 'string' },
       'broker-pid': { type: 'string' },
+      'broker-management-url': { type: 'string' },
+      runs: { type: 'string' },
       'amqp-pid': { type: 'string' },
       workloads: { type: 'string' },
       messages: { type: 'string' },
@@ -90,6 +111,8 @@ function parseOptions() {
     : all;
   for (const w of workloads) if (!all.includes(w)) throw new Error(`unknown workload ${w} (known: ${all.join(', ')})`);
 
+  const runs = num('runs') ?? 1;
+  if (!Number.isInteger(runs)) throw new Error('--runs must be a whole number');
   const scale = values.quick ? 0.1 : 1;
   const messages = num('messages');
   const stallMs = (num('stall-timeout') ?? 30) * 1000;
@@ -138,6 +161,8 @@ function parseOptions() {
     onlyAmqp: values['only-amqp'],
     brokerUrl: values['broker-url'],
     brokerPid: values['broker-pid'] ? Number(values['broker-pid']) : undefined,
+    brokerManagementUrl: values['broker-management-url'],
+    runs,
     amqpPid: values['amqp-pid'] ? Number(values['amqp-pid']) : undefined,
     workloads,
     quick: values.quick,
@@ -156,14 +181,20 @@ const EXTRA_METRICS = [
   ['brokerPeakRssMB', 'broker peak RSS MB', 1],
   ['brokerCpuSeconds', 'broker CPU s', 2],
   ['clientCpuSeconds', 'bench client CPU s', 2],
+  // The broker's own event-loop delay over the workload (spec/management.md §Metrics), to
+  // correlate a latency tail with stalls of the broker's loop.
+  ['brokerEventLoopDelayP99Ms', 'broker event-loop delay p99 ms', 2],
+  ['brokerEventLoopDelayP999Ms', 'broker event-loop delay p99.9 ms', 2],
+  ['brokerEventLoopDelayMaxMs', 'broker event-loop delay max ms', 1],
 ];
 
 const log = (...a) => process.stderr.write(a.join(' ') + '\n');
 
 let activeBroker = null; // spawned child to kill on signals
 
-async function runTarget(name, opts) {
-  const out = { target: name, workloads: {} };
+async function runTarget(name, opts, run = 1) {
+  const out = { target: name, run, workloads: {} };
+  let eld = null; // the Switchyard broker's event-loop delay windows, when its management API answers
   const selected = opts.workloads.filter((w) => w !== 'routing');
   if (!selected.length) return out;
   let driver;
@@ -182,9 +213,11 @@ async function runTarget(name, opts) {
         activeBroker = broker;
         url = broker.url;
         pid = broker.pid;
+        eld = eventLoopDelayProbe(`http://127.0.0.1:${broker.managementPort}`, opts);
         log(`[switchyard] broker pid ${pid} at ${url}, data dir ${broker.dataDir}`);
       } else {
         pid = opts.brokerPid;
+        if (opts.brokerManagementUrl) eld = eventLoopDelayProbe(opts.brokerManagementUrl, opts);
       }
       driver = await createSwitchyardDriver(url, { username: opts.syUser, password: opts.syPassword });
       out.url = url;
@@ -229,6 +262,7 @@ async function runTarget(name, opts) {
         continue;
       }
       log(`[${name}] ${TITLES[w]} ...`);
+      if (eld) await eld.reset(); // the window starts with the workload
       const sampler = startProcessSampler(pid);
       const c0 = process.cpuUsage();
       let res;
@@ -250,6 +284,13 @@ async function runTarget(name, opts) {
         res.process = s;
       }
       res.metrics.clientCpuSeconds = round((c1.user + c1.system) / 1e6, 2);
+      const delay = eld ? await eld.reset() : null;
+      if (delay) {
+        res.eventLoopDelayMs = delay;
+        res.metrics.brokerEventLoopDelayP99Ms = delay.p99;
+        res.metrics.brokerEventLoopDelayP999Ms = delay.p999;
+        res.metrics.brokerEventLoopDelayMaxMs = delay.max;
+      }
       out.workloads[w] = res;
       if (!res.error) log(`[${name}] ${w} ${summary(w, res.metrics)}`);
       // Let the broker settle (queue deletion, GC, background flushes) before the next workload.
@@ -270,6 +311,35 @@ async function runTarget(name, opts) {
     }
   }
   return out;
+}
+
+/**
+ * The broker's event-loop delay over a window (spec/management.md §Metrics):
+ * `reset()` resolves to the window that ends now ({ p50, p99, p999, max, samples, since },
+ * milliseconds) and starts the next one; null when the API does not answer (a broker without
+ * the endpoint, management off): the figures are then left out, the workloads still run.
+ */
+function eventLoopDelayProbe(managementUrl, opts) {
+  const user = opts.syUser ?? 'guest';
+  const auth = `Basic ${Buffer.from(`${user}:${opts.syPassword ?? 'guest'}`).toString('base64')}`;
+  let warned = false;
+  return {
+    async reset() {
+      try {
+        const res = await fetch(`${managementUrl}/api/overview/event-loop-delay/reset`, {
+          method: 'POST',
+          headers: { authorization: auth },
+          signal: AbortSignal.timeout(5000),
+        });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        return await res.json();
+      } catch (err) {
+        if (!warned) log(`[switchyard] no event-loop delay from ${managementUrl}: ${err.message}`);
+        warned = true;
+        return null;
+      }
+    },
+  };
 }
 
 function readComm(pid) {
@@ -321,7 +391,11 @@ function buildTable(results, targets) {
     for (const [key, label, digits] of metrics) {
       const vals = targets.map((t) => (t.workloads[w]?.error ? undefined : t.workloads[w]?.metrics?.[key]));
       if (vals.every((v) => v === undefined || v === null) && !(first && errs.some(Boolean))) continue;
-      const cells = vals.map((v, i) => (errs[i] ? (first ? 'ERROR' : '-') : fmt(v, digits)));
+      const cells = vals.map((v, i) => {
+        if (errs[i]) return first ? 'ERROR' : '-';
+        const sp = targets[i].workloads[w]?.spread?.[key];
+        return sp ? fmtSpread(sp, digits) : fmt(v, digits);
+      });
       const row = [first ? TITLES[w] : '', label, ...cells];
       if (both) {
         const [a, b] = vals;
@@ -333,6 +407,55 @@ function buildTable(results, targets) {
   }
   return table(header, rows);
 }
+/**
+ * One target's runs folded into one result of the single-run shape: every numeric metric is
+ * the median over the runs that did not fail, `spread[key]` = { median, min, max, values };
+ * with more than one run, `runs` keeps each run's own result (per-run process samples and
+ * event-loop windows live there).
+ */
+function combineRuns(perRun) {
+  const [first] = perRun;
+  const several = perRun.length > 1;
+  const out = { ...first, workloads: {} };
+  delete out.run;
+  out.runCount = perRun.length;
+  const allErr = perRun.every((t) => t.error);
+  if (!allErr) delete out.error;
+  const names = [...new Set(perRun.flatMap((t) => Object.keys(t.workloads)))];
+  for (const w of names) {
+    const rs = perRun.map((t) => t.workloads[w]).filter(Boolean);
+    const ok = rs.filter((r) => !r.error);
+    const errors = rs.filter((r) => r.error).map((r) => r.error);
+    if (!ok.length) {
+      out.workloads[w] = several ? { ...rs[0], runErrors: errors } : rs[0];
+      continue;
+    }
+    const metrics = {};
+    const sp = {};
+    for (const k of new Set(ok.flatMap((r) => Object.keys(r.metrics ?? {})))) {
+      const x = spread(ok.map((r) => r.metrics?.[k]));
+      if (x) {
+        metrics[k] = round(x.median, 3);
+        sp[k] = { ...x, median: metrics[k] };
+      } else metrics[k] = ok[0].metrics[k];
+    }
+    const entry = { ...ok[0], metrics, spread: sp, runsOk: ok.length };
+    if (several) {
+      delete entry.process;
+      delete entry.eventLoopDelayMs;
+    }
+    if (errors.length) entry.runErrors = errors;
+    out.workloads[w] = entry;
+  }
+  for (const k of ['peakRssMB', 'endRssMB']) {
+    const x = spread(perRun.map((t) => t[k]));
+    out[k] = x ? round(x.median, 1) : null;
+    if (several && x) out[`${k}Range`] = [x.min, x.max];
+  }
+  if (several) out.runs = perRun;
+  return out;
+}
+
 const colName = (t) => (t === 'switchyard' ? 'Switchyard' : 'AMQP');
 
 function printRouting(routing) {
@@ -377,8 +500,15 @@ async function main() {
   const targetNames = [];
   if (!opts.onlyAmqp) targetNames.push('switchyard');
   if (opts.amqpUrl) targetNames.push('amqp');
-  const targets = [];
-  for (const t of targetNames) targets.push(await runTarget(t, opts));
+  // Each run spawns a fresh broker and runs every selected workload on it in order (so W6
+  // still measures a broker after W1-W5); runs alternate between the targets, so a machine
+  // that slows down over time affects both alike.
+  const perTarget = Object.fromEntries(targetNames.map((t) => [t, []]));
+  for (let run = 1; run <= opts.runs; run++) {
+    if (opts.runs > 1) log(`--- run ${run}/${opts.runs} ---`);
+    for (const t of targetNames) perTarget[t].push(await runTarget(t, opts, run));
+  }
+  const targets = targetNames.map((t) => combineRuns(perTarget[t]));
   const routing = opts.workloads.includes('routing') ? await runRouting(opts) : undefined;
 
   // Ratios switchyard / amqp for every numeric metric.
@@ -409,6 +539,7 @@ async function main() {
     },
     options: {
       quick: opts.quick,
+      runs: opts.runs,
       workloads: opts.workloads,
       config: opts.cfg,
       amqpUrl: opts.amqpUrl ? opts.amqpUrl.replace(/\/\/([^:@/]+):([^@/]*)@/, '//$1:***@') : undefined,
@@ -422,6 +553,7 @@ async function main() {
   const ran = targets.filter((t) => Object.keys(t.workloads).length);
   if (ran.length) {
     console.log('\n' + buildTable(doc.results, ran));
+    if (opts.runs > 1) console.log(`figures: median [min-max] over ${opts.runs} runs, each on a fresh broker.`);
     if (ran.length === 2)
       console.log(
         'ratio = Switchyard / AMQP: above 1 is better for rates, below 1 is better for latency, RSS and CPU.',
@@ -429,6 +561,8 @@ async function main() {
     for (const t of ran) {
       const errs = Object.entries(t.workloads).filter(([, r]) => r.error);
       for (const [w, r] of errs) console.log(`${colName(t.target)} ${w} error: ${r.error}`);
+      for (const [w, r] of Object.entries(t.workloads).filter(([, r]) => !r.error && r.runErrors))
+        console.log(`${colName(t.target)} ${w} failed in ${r.runErrors.length} run(s): ${r.runErrors.join('; ')}`);
       console.log(
         `${colName(t.target)}: ${t.url ?? '-'}${t.peakRssMB ? `, broker peak RSS over the run ${fmt(t.peakRssMB, 1)} MB` : ''}`,
       );
@@ -436,12 +570,12 @@ async function main() {
   }
   printRouting(routing);
   console.log('\n' + JSON.stringify(doc, null, 2));
-  if (opts.json) {
-    await mkdir(path.dirname(path.resolve(opts.json)), { recursive: true });
-    await writeFile(opts.json, JSON.stringify(doc, null, 2) + '\n');
-    log(`results written to ${opts.json}`);
-  }
-  const failed = targets.some((t) => t.error || Object.values(t.workloads).some((r) => r.error)) || routing?.error;
+  const file = opts.json ?? defaultResultFile(repoRoot, startedAt);
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await writeFile(file, JSON.stringify(doc, null, 2) + '\n');
+  log(`results written to ${path.resolve(file)}`);
+  const failed =
+    targets.some((t) => t.error || Object.values(t.workloads).some((r) => r.error || r.runErrors)) || routing?.error;
   process.exit(failed ? 1 : 0);
 }
 
