@@ -24,10 +24,11 @@ import {
   round,
   table,
   MB,
-  spread,
   fmtSpread,
   defaultResultFile,
 } from './stats.mjs';
+import { combineRuns } from './runs.mjs';
+import { eventLoopDelayProbe } from './event-loop-delay.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..', '..');
@@ -213,11 +214,11 @@ async function runTarget(name, opts, run = 1) {
         activeBroker = broker;
         url = broker.url;
         pid = broker.pid;
-        eld = eventLoopDelayProbe(`http://127.0.0.1:${broker.managementPort}`, opts);
+        eld = eventLoopDelayProbe(`http://127.0.0.1:${broker.managementPort}`, opts, log);
         log(`[switchyard] broker pid ${pid} at ${url}, data dir ${broker.dataDir}`);
       } else {
         pid = opts.brokerPid;
-        if (opts.brokerManagementUrl) eld = eventLoopDelayProbe(opts.brokerManagementUrl, opts);
+        if (opts.brokerManagementUrl) eld = eventLoopDelayProbe(opts.brokerManagementUrl, opts, log);
       }
       driver = await createSwitchyardDriver(url, { username: opts.syUser, password: opts.syPassword });
       out.url = url;
@@ -313,35 +314,6 @@ async function runTarget(name, opts, run = 1) {
   return out;
 }
 
-/**
- * The broker's event-loop delay over a window (spec/management.md §Metrics):
- * `reset()` resolves to the window that ends now ({ p50, p99, p999, max, samples, since },
- * milliseconds) and starts the next one; null when the API does not answer (a broker without
- * the endpoint, management off): the figures are then left out, the workloads still run.
- */
-function eventLoopDelayProbe(managementUrl, opts) {
-  const user = opts.syUser ?? 'guest';
-  const auth = `Basic ${Buffer.from(`${user}:${opts.syPassword ?? 'guest'}`).toString('base64')}`;
-  let warned = false;
-  return {
-    async reset() {
-      try {
-        const res = await fetch(`${managementUrl}/api/overview/event-loop-delay/reset`, {
-          method: 'POST',
-          headers: { authorization: auth },
-          signal: AbortSignal.timeout(5000),
-        });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        return await res.json();
-      } catch (err) {
-        if (!warned) log(`[switchyard] no event-loop delay from ${managementUrl}: ${err.message}`);
-        warned = true;
-        return null;
-      }
-    },
-  };
-}
-
 function readComm(pid) {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -407,55 +379,6 @@ function buildTable(results, targets) {
   }
   return table(header, rows);
 }
-/**
- * One target's runs folded into one result of the single-run shape: every numeric metric is
- * the median over the runs that did not fail, `spread[key]` = { median, min, max, values };
- * with more than one run, `runs` keeps each run's own result (per-run process samples and
- * event-loop windows live there).
- */
-function combineRuns(perRun) {
-  const [first] = perRun;
-  const several = perRun.length > 1;
-  const out = { ...first, workloads: {} };
-  delete out.run;
-  out.runCount = perRun.length;
-  const allErr = perRun.every((t) => t.error);
-  if (!allErr) delete out.error;
-  const names = [...new Set(perRun.flatMap((t) => Object.keys(t.workloads)))];
-  for (const w of names) {
-    const rs = perRun.map((t) => t.workloads[w]).filter(Boolean);
-    const ok = rs.filter((r) => !r.error);
-    const errors = rs.filter((r) => r.error).map((r) => r.error);
-    if (!ok.length) {
-      out.workloads[w] = several ? { ...rs[0], runErrors: errors } : rs[0];
-      continue;
-    }
-    const metrics = {};
-    const sp = {};
-    for (const k of new Set(ok.flatMap((r) => Object.keys(r.metrics ?? {})))) {
-      const x = spread(ok.map((r) => r.metrics?.[k]));
-      if (x) {
-        metrics[k] = round(x.median, 3);
-        sp[k] = { ...x, median: metrics[k] };
-      } else metrics[k] = ok[0].metrics[k];
-    }
-    const entry = { ...ok[0], metrics, spread: sp, runsOk: ok.length };
-    if (several) {
-      delete entry.process;
-      delete entry.eventLoopDelayMs;
-    }
-    if (errors.length) entry.runErrors = errors;
-    out.workloads[w] = entry;
-  }
-  for (const k of ['peakRssMB', 'endRssMB']) {
-    const x = spread(perRun.map((t) => t[k]));
-    out[k] = x ? round(x.median, 1) : null;
-    if (several && x) out[`${k}Range`] = [x.min, x.max];
-  }
-  if (several) out.runs = perRun;
-  return out;
-}
-
 const colName = (t) => (t === 'switchyard' ? 'Switchyard' : 'AMQP');
 
 function printRouting(routing) {

@@ -63,7 +63,10 @@ export class EventLoopDelayMonitor {
     };
   }
 
-  /** Starts a new window: the next readings cover only what happens from now on. */
+  /**
+   * Starts a new window: the next readings cover only what happens from now on. Node restarts
+   * its interval measurement too, so the first interval after the reset is not recorded.
+   */
   reset(): void {
     this.histogram.reset();
     this.startedAt = Date.now();
