@@ -27,6 +27,7 @@ import { LoginThrottle, throttledMessage } from './auth/login-throttle.js';
 import type { Permissions } from './auth/permissions.js';
 import { ScopedStore } from './store/scoped-store.js';
 import type { BrokerHost } from './broker-host.js';
+import { eventLoopDelay } from './metrics/event-loop-delay.js';
 
 /** What a running broker reports to its embedder (public-broker.ts turns these into events). */
 export interface RuntimeHooks {
@@ -156,6 +157,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
    */
   static async start(options: BrokerOptions = {}, hooks: RuntimeHooks = {}): Promise<BrokerRuntime> {
     const broker = new BrokerRuntime(resolveOptions(options), hooks);
+    eventLoopDelay(); // sample the event loop from start-up on (spec/management.md §Metrics)
     try {
       try {
         await broker.recover();

@@ -15,9 +15,23 @@ import { spawnBroker } from './spawn-broker.mjs';
 import { createSwitchyardDriver } from './switchyard-driver.mjs';
 import { createAmqpDriver } from './amqp-driver.mjs';
 import { WORKLOADS, DEFAULTS, METRICS, TITLES, w4Fixture } from './workloads.mjs';
-import { startProcessSampler, pidsByComm, memOf, cpuOf, fmt, round, table, MB } from './stats.mjs';
+import {
+  startProcessSampler,
+  pidsByComm,
+  memOf,
+  cpuOf,
+  fmt,
+  round,
+  table,
+  MB,
+  fmtSpread,
+  defaultResultFile,
+} from './stats.mjs';
+import { combineRuns } from './runs.mjs';
+import { eventLoopDelayProbe } from './event-loop-delay.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..', '..');
 
 const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [options])
 
@@ -26,6 +40,8 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --only-amqp              skip Switchyard (default --amqp-url amqp://guest:guest@127.0.0.1:5672)
   --broker-url WS_URL      use a running Switchyard broker instead of spawning one
   --broker-pid PID         pid of that broker, for RSS/CPU figures
+  --broker-management-url URL  that broker's management API (http://127.0.0.1:PORT), for its
+                           event-loop delay per workload (spawned brokers: found automatically)
   --amqp-pid PID           pid of the AMQP broker for RSS/CPU (default: the single local beam.smp)
   --workloads LIST         comma list of W1..W8,routing (default: all)
   --messages N             messages for W1, W2 and W6 (W4 uses N/4, W5 N/2); default 200000
@@ -33,7 +49,11 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --latency-seconds S      W3 duration (default 10)
   --tick-ms MS             W3 pacing timer interval (default 2 ms, i.e. 10 messages per tick)
   --quick                  scale down 10x (W1/W2 20000, W4 5000, W3 1 s) for smoke runs
-  --json FILE              also write the result document to FILE
+  --runs N                 run every workload N times (default 1); each run spawns a fresh broker,
+                           runs alternate between Switchyard and AMQP; figures are the median
+                           with [min-max] over the runs
+  --json FILE              write the result document to FILE
+                           (default bench-results/<timestamp>.json in the repository, gitignored)
   --settle-ms MS           pause between workloads so the broker settles (default 2000)
   --stall-timeout S        fail a workload after S seconds without progress (default 30)
   --switchyard-user U, --switchyard-password P   credentials for connect()
@@ -49,6 +69,8 @@ function parseOptions() {
       'only-amqp': { type: 'boolean', default: false },
       'broker-url': { type: 'string' },
       'broker-pid': { type: 'string' },
+      'broker-management-url': { type: 'string' },
+      runs: { type: 'string' },
       'amqp-pid': { type: 'string' },
       workloads: { type: 'string' },
       messages: { type: 'string' },
@@ -90,6 +112,8 @@ function parseOptions() {
     : all;
   for (const w of workloads) if (!all.includes(w)) throw new Error(`unknown workload ${w} (known: ${all.join(', ')})`);
 
+  const runs = num('runs') ?? 1;
+  if (!Number.isInteger(runs)) throw new Error('--runs must be a whole number');
   const scale = values.quick ? 0.1 : 1;
   const messages = num('messages');
   const stallMs = (num('stall-timeout') ?? 30) * 1000;
@@ -138,6 +162,8 @@ function parseOptions() {
     onlyAmqp: values['only-amqp'],
     brokerUrl: values['broker-url'],
     brokerPid: values['broker-pid'] ? Number(values['broker-pid']) : undefined,
+    brokerManagementUrl: values['broker-management-url'],
+    runs,
     amqpPid: values['amqp-pid'] ? Number(values['amqp-pid']) : undefined,
     workloads,
     quick: values.quick,
@@ -156,14 +182,20 @@ const EXTRA_METRICS = [
   ['brokerPeakRssMB', 'broker peak RSS MB', 1],
   ['brokerCpuSeconds', 'broker CPU s', 2],
   ['clientCpuSeconds', 'bench client CPU s', 2],
+  // The broker's own event-loop delay over the workload (spec/management.md §Metrics), to
+  // correlate a latency tail with stalls of the broker's loop.
+  ['brokerEventLoopDelayP99Ms', 'broker event-loop delay p99 ms', 2],
+  ['brokerEventLoopDelayP999Ms', 'broker event-loop delay p99.9 ms', 2],
+  ['brokerEventLoopDelayMaxMs', 'broker event-loop delay max ms', 1],
 ];
 
 const log = (...a) => process.stderr.write(a.join(' ') + '\n');
 
 let activeBroker = null; // spawned child to kill on signals
 
-async function runTarget(name, opts) {
-  const out = { target: name, workloads: {} };
+async function runTarget(name, opts, run = 1) {
+  const out = { target: name, run, workloads: {} };
+  let eld = null; // the Switchyard broker's event-loop delay windows, when its management API answers
   const selected = opts.workloads.filter((w) => w !== 'routing');
   if (!selected.length) return out;
   let driver;
@@ -182,9 +214,11 @@ async function runTarget(name, opts) {
         activeBroker = broker;
         url = broker.url;
         pid = broker.pid;
+        eld = eventLoopDelayProbe(`http://127.0.0.1:${broker.managementPort}`, opts, log);
         log(`[switchyard] broker pid ${pid} at ${url}, data dir ${broker.dataDir}`);
       } else {
         pid = opts.brokerPid;
+        if (opts.brokerManagementUrl) eld = eventLoopDelayProbe(opts.brokerManagementUrl, opts, log);
       }
       driver = await createSwitchyardDriver(url, { username: opts.syUser, password: opts.syPassword });
       out.url = url;
@@ -229,6 +263,7 @@ async function runTarget(name, opts) {
         continue;
       }
       log(`[${name}] ${TITLES[w]} ...`);
+      if (eld) await eld.reset(); // the window starts with the workload
       const sampler = startProcessSampler(pid);
       const c0 = process.cpuUsage();
       let res;
@@ -250,6 +285,13 @@ async function runTarget(name, opts) {
         res.process = s;
       }
       res.metrics.clientCpuSeconds = round((c1.user + c1.system) / 1e6, 2);
+      const delay = eld ? await eld.reset() : null;
+      if (delay) {
+        res.eventLoopDelayMs = delay;
+        res.metrics.brokerEventLoopDelayP99Ms = delay.p99;
+        res.metrics.brokerEventLoopDelayP999Ms = delay.p999;
+        res.metrics.brokerEventLoopDelayMaxMs = delay.max;
+      }
       out.workloads[w] = res;
       if (!res.error) log(`[${name}] ${w} ${summary(w, res.metrics)}`);
       // Let the broker settle (queue deletion, GC, background flushes) before the next workload.
@@ -321,7 +363,11 @@ function buildTable(results, targets) {
     for (const [key, label, digits] of metrics) {
       const vals = targets.map((t) => (t.workloads[w]?.error ? undefined : t.workloads[w]?.metrics?.[key]));
       if (vals.every((v) => v === undefined || v === null) && !(first && errs.some(Boolean))) continue;
-      const cells = vals.map((v, i) => (errs[i] ? (first ? 'ERROR' : '-') : fmt(v, digits)));
+      const cells = vals.map((v, i) => {
+        if (errs[i]) return first ? 'ERROR' : '-';
+        const sp = targets[i].workloads[w]?.spread?.[key];
+        return sp ? fmtSpread(sp, digits) : fmt(v, digits);
+      });
       const row = [first ? TITLES[w] : '', label, ...cells];
       if (both) {
         const [a, b] = vals;
@@ -377,8 +423,15 @@ async function main() {
   const targetNames = [];
   if (!opts.onlyAmqp) targetNames.push('switchyard');
   if (opts.amqpUrl) targetNames.push('amqp');
-  const targets = [];
-  for (const t of targetNames) targets.push(await runTarget(t, opts));
+  // Each run spawns a fresh broker and runs every selected workload on it in order (so W6
+  // still measures a broker after W1-W5); runs alternate between the targets, so a machine
+  // that slows down over time affects both alike.
+  const perTarget = Object.fromEntries(targetNames.map((t) => [t, []]));
+  for (let run = 1; run <= opts.runs; run++) {
+    if (opts.runs > 1) log(`--- run ${run}/${opts.runs} ---`);
+    for (const t of targetNames) perTarget[t].push(await runTarget(t, opts, run));
+  }
+  const targets = targetNames.map((t) => combineRuns(perTarget[t]));
   const routing = opts.workloads.includes('routing') ? await runRouting(opts) : undefined;
 
   // Ratios switchyard / amqp for every numeric metric.
@@ -409,6 +462,7 @@ async function main() {
     },
     options: {
       quick: opts.quick,
+      runs: opts.runs,
       workloads: opts.workloads,
       config: opts.cfg,
       amqpUrl: opts.amqpUrl ? opts.amqpUrl.replace(/\/\/([^:@/]+):([^@/]*)@/, '//$1:***@') : undefined,
@@ -422,6 +476,7 @@ async function main() {
   const ran = targets.filter((t) => Object.keys(t.workloads).length);
   if (ran.length) {
     console.log('\n' + buildTable(doc.results, ran));
+    if (opts.runs > 1) console.log(`figures: median [min-max] over ${opts.runs} runs, each on a fresh broker.`);
     if (ran.length === 2)
       console.log(
         'ratio = Switchyard / AMQP: above 1 is better for rates, below 1 is better for latency, RSS and CPU.',
@@ -429,6 +484,8 @@ async function main() {
     for (const t of ran) {
       const errs = Object.entries(t.workloads).filter(([, r]) => r.error);
       for (const [w, r] of errs) console.log(`${colName(t.target)} ${w} error: ${r.error}`);
+      for (const [w, r] of Object.entries(t.workloads).filter(([, r]) => !r.error && r.runErrors))
+        console.log(`${colName(t.target)} ${w} failed in ${r.runErrors.length} run(s): ${r.runErrors.join('; ')}`);
       console.log(
         `${colName(t.target)}: ${t.url ?? '-'}${t.peakRssMB ? `, broker peak RSS over the run ${fmt(t.peakRssMB, 1)} MB` : ''}`,
       );
@@ -436,12 +493,12 @@ async function main() {
   }
   printRouting(routing);
   console.log('\n' + JSON.stringify(doc, null, 2));
-  if (opts.json) {
-    await mkdir(path.dirname(path.resolve(opts.json)), { recursive: true });
-    await writeFile(opts.json, JSON.stringify(doc, null, 2) + '\n');
-    log(`results written to ${opts.json}`);
-  }
-  const failed = targets.some((t) => t.error || Object.values(t.workloads).some((r) => r.error)) || routing?.error;
+  const file = opts.json ?? defaultResultFile(repoRoot, startedAt);
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await writeFile(file, JSON.stringify(doc, null, 2) + '\n');
+  log(`results written to ${path.resolve(file)}`);
+  const failed =
+    targets.some((t) => t.error || Object.values(t.workloads).some((r) => r.error || r.runErrors)) || routing?.error;
   process.exit(failed ? 1 : 0);
 }
 

@@ -170,3 +170,29 @@ export function startProcessSampler(pid, intervalMs = 50) {
 }
 
 export const MB = 1024 * 1024;
+
+/**
+ * Median with min and max of the numbers in `values` (nulls, undefined and non-numbers
+ * skipped): { median, min, max, values } or null when there is no number. An even count
+ * takes the mean of the two middle values.
+ */
+export function spread(values) {
+  const xs = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return { median, min: s[0], max: s[s.length - 1], values: xs };
+}
+
+/** "median [min-max]" when there was more than one run, else the single value. */
+export function fmtSpread(sp, digits) {
+  if (!sp) return '-';
+  if (sp.values.length < 2) return fmt(sp.median, digits);
+  return `${fmt(sp.median, digits)} [${fmt(sp.min, digits)}-${fmt(sp.max, digits)}]`;
+}
+
+/** bench-results/<ISO timestamp with ':' and '.' as '-'>.json: the default place for the result document. */
+export function defaultResultFile(repoRoot, startedAt) {
+  return `${repoRoot}/bench-results/${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
+}

@@ -86,7 +86,8 @@ export function parseExposition(text: string): Map<string, Family> {
         name === current.name ||
         (current.type === 'histogram' &&
           /_(bucket|sum|count)$/.test(name) &&
-          name.replace(/_(bucket|sum|count)$/, '') === current.name)
+          name.replace(/_(bucket|sum|count)$/, '') === current.name) ||
+        (current.type === 'summary' && /_(sum|count)$/.test(name) && name.replace(/_(sum|count)$/, '') === current.name)
       )
     ) {
       throw new Error(`sample ${name} outside its family`);

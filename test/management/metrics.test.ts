@@ -4,6 +4,7 @@ import { startBroker, useBroker } from '../helpers/broker.js';
 import { open } from '../helpers/client.js';
 import { brokerInternals, streamMetrics } from '@switchyard/broker/internal';
 import { parseExposition, valueOf } from '../helpers/exposition.js';
+import { api } from '../helpers/http.js';
 
 describe('GET /metrics (Prometheus)', () => {
   const fx = useBroker({});
@@ -21,7 +22,7 @@ describe('GET /metrics (Prometheus)', () => {
     const families = parseExposition(text);
     for (const f of families.values()) {
       expect(f.help, f.name).to.not.equal('');
-      expect(['gauge', 'counter', 'histogram'], f.name).to.include(f.type);
+      expect(['gauge', 'counter', 'histogram', 'summary'], f.name).to.include(f.type);
       if (f.type === 'counter') expect(f.name).to.match(/_total$/);
     }
     for (const name of [
@@ -182,5 +183,35 @@ describe('GET /metrics (Prometheus)', () => {
     expect(
       valueOf(parseExposition((await scrape()).text), 'switchyard_queue_messages_ready', { queue: 'gone-q' }),
     ).to.equal(undefined);
+  });
+
+  it('reports the event-loop delay on /metrics and /api/overview, and it rises when the loop is blocked', async () => {
+    // A fresh window, then a quiet 100 ms: the loop is free, so the delay stays small.
+    expect((await api(fx.tb, 'POST', '/api/overview/event-loop-delay/reset')).status).to.equal(200);
+    await new Promise((r) => setTimeout(r, 100));
+    const quiet = (await api(fx.tb, 'GET', '/api/overview')).body.eventLoopDelayMs;
+    expect(quiet.samples).to.be.greaterThan(0);
+    for (const k of ['p50', 'p99', 'p999', 'max']) expect(quiet[k], k).to.be.a('number').and.at.least(0);
+    expect(quiet.p50).to.be.at.most(quiet.p99);
+    expect(quiet.p99).to.be.at.most(quiet.max);
+    expect(quiet.max).to.be.below(150);
+
+    // The broker runs in this process: a 200 ms synchronous block stalls its event loop.
+    const until = Date.now() + 200;
+    while (Date.now() < until) {
+      /* busy */
+    }
+    await new Promise((r) => setTimeout(r, 30));
+    const f = parseExposition((await scrape('/metrics')).text);
+    expect(f.get('switchyard_event_loop_delay_seconds')!.type).to.equal('summary');
+    expect(valueOf(f, 'switchyard_event_loop_delay_max_seconds')).to.be.within(0.18, 5);
+    expect(valueOf(f, 'switchyard_event_loop_delay_seconds', { quantile: '0.999' })).to.be.at.least(0.18);
+    expect(valueOf(f, 'switchyard_event_loop_delay_seconds_count')).to.be.greaterThan(0);
+    const blocked = (await api(fx.tb, 'POST', '/api/overview/event-loop-delay/reset')).body;
+    expect(blocked.max).to.be.within(180, 5000);
+
+    // The reset started a new window: the stall is gone from it.
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await api(fx.tb, 'GET', '/api/overview')).body.eventLoopDelayMs.max).to.be.below(150);
   });
 });

@@ -1,6 +1,7 @@
 import type { BrokerHost as Broker } from '../broker-host.js';
 import { DefinitionsError, exportDefinitions, importDefinitions } from '../definitions.js';
 import { streamMetrics } from '../metrics/broker-metrics.js';
+import { eventLoopDelay } from '../metrics/event-loop-delay.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
 import type { DestinationKind } from '../routing/binding.js';
 import * as act from './actions.js';
@@ -24,6 +25,13 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
   r.add('GET', '/api/health', () => json({ status: 'ok' }));
   r.add('GET', '/api/overview', () => json(view.describeOverview(broker, sampler)));
   r.add('GET', '/api/overview/history', () => json(sampler.overviewHistory()));
+  // Returns the window that ends now and starts a new one (spec/management.md §Metrics).
+  r.add('POST', '/api/overview/event-loop-delay/reset', () => {
+    const eld = eventLoopDelay();
+    const window = eld.snapshot();
+    eld.reset();
+    return json(window);
+  });
   r.add('GET', '/api/vhosts', () => json([...broker.allVhosts()].map((v) => ({ name: v.name }))));
   addAccessRoutes(r, broker);
 

@@ -5,6 +5,7 @@ import type { ServerChannel } from '../server/channel.js';
 import type { Session as ClientConnection } from '../server/session.js';
 import type { Exchange } from '../vhost/exchange.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
+import { eventLoopDelay } from '../metrics/event-loop-delay.js';
 import { propertiesKey } from './binding-key.js';
 import type { RateSampler } from './rates.js';
 
@@ -62,6 +63,7 @@ export function describeOverview(broker: Broker, sampler: RateSampler): View {
     totals: { ...broker.stats },
     storeBytes: broker.store.sizeBytes(),
     memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external },
+    eventLoopDelayMs: eventLoopDelay().snapshot(),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { BrokerHost as Broker } from '../broker-host.js';
 import type { Queue } from '../queues/queue.js';
+import { eventLoopDelay } from './event-loop-delay.js';
 import { ExpositionWriter } from './prometheus.js';
 
 /** Where streamed exposition text goes: resolves once the chunk may be followed by the next. */
@@ -205,6 +206,7 @@ const QUEUE_METRICS: readonly QueueMetric[] = [
 ];
 
 function writeProcessMetrics(w: ExpositionWriter): void {
+  writeEventLoopDelay(w);
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   w.single('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', mem.rss);
@@ -227,5 +229,23 @@ function writeProcessMetrics(w: ExpositionWriter): void {
     'gauge',
     'Memory of C++ objects bound to JavaScript objects, in bytes.',
     mem.external,
+  );
+}
+
+/** spec/management.md §Metrics: cumulative since broker start or the last reset, in seconds. */
+function writeEventLoopDelay(w: ExpositionWriter): void {
+  const eld = eventLoopDelay();
+  w.summary(
+    'switchyard_event_loop_delay_seconds',
+    'Event-loop delay beyond the 10 ms sampling timer, since broker start or the last reset.',
+    [0.5, 0.99, 0.999].map((q) => [q, eld.quantileMs(q) / 1000] as const),
+    eld.sumMs / 1000,
+    eld.count,
+  );
+  w.single(
+    'switchyard_event_loop_delay_max_seconds',
+    'gauge',
+    'Longest event-loop delay since broker start or the last reset.',
+    eld.maxMs / 1000,
   );
 }

@@ -8,7 +8,7 @@ import type { Histogram } from './histogram.js';
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export type Labels = Readonly<Record<string, string>>;
-export type MetricType = 'gauge' | 'counter' | 'histogram';
+export type MetricType = 'gauge' | 'counter' | 'histogram' | 'summary';
 
 export class ExpositionWriter {
   private readonly lines: string[] = [];
@@ -39,6 +39,20 @@ export class ExpositionWriter {
     this.sample(`${name}_bucket`, h.count, { ...labels, le: '+Inf' });
     this.sample(`${name}_sum`, h.sum, labels);
     return this.sample(`${name}_count`, h.count, labels);
+  }
+
+  /** A summary family: one sample per `quantile` label, then `_sum` and `_count`. */
+  summary(
+    name: string,
+    help: string,
+    quantiles: readonly (readonly [q: number, value: number])[],
+    sum: number,
+    count: number,
+  ): this {
+    this.family(name, 'summary', help);
+    for (const [q, v] of quantiles) this.sample(name, v, { quantile: formatValue(q) });
+    this.sample(`${name}_sum`, sum);
+    return this.sample(`${name}_count`, count);
   }
 
   /** Lines written so far. */
