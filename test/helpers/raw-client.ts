@@ -1,6 +1,20 @@
 import WebSocket from 'ws';
 import { PROTOCOL_VERSION, decodeAll, encodeFrames, type Frame } from '@switchyard/client/protocol';
 
+/** The `hello` frame of the default user (guest/guest on `/`), at `version` (default: current). */
+export function guestHello(version: number = PROTOCOL_VERSION): Frame {
+  return {
+    type: 'hello',
+    channel: 0,
+    version,
+    username: 'guest',
+    password: 'guest',
+    vhost: '/',
+    heartbeatMs: 0,
+    clientProperties: {},
+  };
+}
+
 /** A bare WebSocket speaking frames by hand, to send what the SDK never would. */
 export class RawClient {
   readonly frames: Frame[] = [];
@@ -15,16 +29,7 @@ export class RawClient {
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const c = new RawClient(ws);
     if (hello) {
-      c.send({
-        type: 'hello',
-        channel: 0,
-        version: PROTOCOL_VERSION,
-        username: 'guest',
-        password: 'guest',
-        vhost: '/',
-        heartbeatMs: 0,
-        clientProperties: {},
-      });
+      c.send(guestHello());
       await c.waitFor((f) => f.type === 'helloOk');
     }
     return c;

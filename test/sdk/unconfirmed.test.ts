@@ -5,7 +5,7 @@ import { managementGet, useBroker } from '../helpers/broker.js';
 import { nextEvent, sleep, waitFor, type ConnectOptions } from '../helpers/client.js';
 import type { ReturnMessage } from '@switchyard/client';
 import { parseExposition, valueOf } from '../helpers/exposition.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawClient, guestHello } from '../helpers/raw-client.js';
 import { wiredConnect } from '../helpers/wire.js';
 
 const settled = <T>(p: Promise<T>): Promise<'resolved' | 'rejected' | 'pending'> =>
@@ -223,16 +223,7 @@ describe('broker: confirmSelect', function () {
 
   it('answers a version it does not speak (3) with 540 NOT_IMPLEMENTED', async () => {
     const c = await RawClient.connect(fx.tb.url, false);
-    c.send({
-      type: 'hello',
-      channel: 0,
-      version: 3,
-      username: 'guest',
-      password: 'guest',
-      vhost: '/',
-      heartbeatMs: 0,
-      clientProperties: {},
-    });
+    c.send(guestHello(3));
     const close = await c.waitFor((f) => f.type === 'close');
     expect(close).to.include({ code: 540 });
     expect((close as { message: string }).message).to.contain('speaks versions 1 to 2');
@@ -240,16 +231,7 @@ describe('broker: confirmSelect', function () {
 
   it('still accepts a version-1 client, whose channels are confirmed', async () => {
     const c = await RawClient.connect(fx.tb.url, false);
-    c.send({
-      type: 'hello',
-      channel: 0,
-      version: 1,
-      username: 'guest',
-      password: 'guest',
-      vhost: '/',
-      heartbeatMs: 0,
-      clientProperties: {},
-    });
+    c.send(guestHello(1));
     await c.waitFor((f) => f.type === 'helloOk');
     c.send({ type: 'channelOpen', channel: 1 });
     c.send({

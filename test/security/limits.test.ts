@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { createConnection, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { connect } from '@switchyard/client';
-import { PROTOCOL_VERSION, type Frame } from '@switchyard/client/protocol';
-import { RawClient } from '../helpers/raw-client.js';
+import type { Frame } from '@switchyard/client/protocol';
+import { RawClient, guestHello } from '../helpers/raw-client.js';
 import { managementGet, useBroker } from '../helpers/broker.js';
 import { nextEvent, open, waitFor } from '../helpers/client.js';
 import { brokerInternals } from '@switchyard/broker/internal';
@@ -145,16 +145,7 @@ describe('limits and browser safety', () => {
   });
 
   describe('sockets that have not logged in (issue 11, items 3 and 7)', () => {
-    const hello: Frame = {
-      type: 'hello',
-      channel: 0,
-      version: PROTOCOL_VERSION,
-      username: 'guest',
-      password: 'guest',
-      vhost: '/',
-      heartbeatMs: 0,
-      clientProperties: {},
-    };
+    const hello: Frame = guestHello();
 
     /** A raw TCP socket that sends `text` and then nothing; resolves when the broker closes it. */
     function halfOpen(port: number, text: string): { socket: Socket; closed: Promise<void> } {

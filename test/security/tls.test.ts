@@ -1,10 +1,11 @@
 import { expect } from 'chai';
+import { guestHello } from '../helpers/raw-client.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { connect } from '@switchyard/client';
-import { PROTOCOL_VERSION, decodeAll, encodeFrame } from '@switchyard/client/protocol';
+import { decodeAll, encodeFrame } from '@switchyard/client/protocol';
 import { useBroker } from '../helpers/broker.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
@@ -54,18 +55,7 @@ describe('TLS', function () {
     const ws = new WebSocket(tb.url, { ca: readFileSync(tls.certFile) });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     const reply = new Promise<Buffer>((resolve) => ws.once('message', (d: Buffer) => resolve(d)));
-    ws.send(
-      encodeFrame({
-        type: 'hello',
-        channel: 0,
-        version: PROTOCOL_VERSION,
-        username: 'guest',
-        password: 'guest',
-        vhost: '/',
-        heartbeatMs: 0,
-        clientProperties: {},
-      }),
-    );
+    ws.send(encodeFrame(guestHello()));
     const [frame] = decodeAll(new Uint8Array(await reply));
     expect(frame!.type).to.equal('helloOk');
     ws.close();

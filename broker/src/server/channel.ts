@@ -123,16 +123,16 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     }
   }
 
-  /**
-   * confirmSelect: publisher confirms on (the default) or off, before the channel's first
-   * publish. Without confirms a refused publish (reject-publish overflow) is dropped
-   * unannounced, as on RabbitMQ's plain channel. spec/protocol.md §Publisher confirms.
-   */
   /** Publisher confirms on (the default) or off (confirmSelect). */
   get confirmMode(): boolean {
     return this.confirming;
   }
 
+  /**
+   * confirmSelect: publisher confirms on (the default) or off, before the channel's first
+   * publish. Without confirms a refused publish (reject-publish overflow) is dropped
+   * unannounced, as on RabbitMQ's plain channel. spec/protocol.md §Publisher confirms.
+   */
   setConfirms(enabled: boolean): void {
     if (this.publishSeq > 0 && enabled !== this.confirming) {
       throw new BrokerError(

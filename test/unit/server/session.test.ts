@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { guestHello } from '../../helpers/raw-client.js';
 import { pbkdf2 } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ErrorCode, PROTOCOL_VERSION, type Frame } from '@switchyard/client/protocol';
@@ -27,16 +28,7 @@ describe('sessions over an in-memory connection', () => {
     tb ??= await startBroker({ noSync: true, managementPort: false, ...options });
     const pair = createMemoryPair();
     brokerInternals(tb.broker).attach(pair.server);
-    pair.client.send({
-      type: 'hello',
-      channel: 0,
-      version: PROTOCOL_VERSION,
-      username: 'guest',
-      password: 'guest',
-      vhost: '/',
-      heartbeatMs: 0,
-      clientProperties: {},
-    });
+    pair.client.send(guestHello());
     await pair.client.waitFor('helloOk');
     return pair;
   }
@@ -213,16 +205,7 @@ describe('sessions over an in-memory connection', () => {
     const pair = createMemoryPair();
     brokerInternals(tb.broker).attach(pair.server);
     expect(pair.server.isAuthenticated).to.equal(false);
-    pair.client.send({
-      type: 'hello',
-      channel: 0,
-      version: PROTOCOL_VERSION,
-      username: 'guest',
-      password: 'guest',
-      vhost: '/',
-      heartbeatMs: 0,
-      clientProperties: {},
-    });
+    pair.client.send(guestHello());
     await pair.client.waitFor('helloOk');
     expect(pair.server.isAuthenticated).to.equal(true);
   });
