@@ -54,6 +54,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     acked: 0,
     connectionsOpened: 0,
     connectionsClosed: 0,
+    deadLetterDroppedUnderAlarm: 0,
   };
   readonly confirms: ConfirmScheduler;
   readonly directReplyTo = new DirectReplyTo();
@@ -132,6 +133,18 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
           ...context,
           ...errorFields(err),
         }),
+      {
+        alarmRaised: () => this.alarms.raised,
+        dropped: (queue, reason) => {
+          if (this.stats.deadLetterDroppedUnderAlarm++ % 10_000 === 0)
+            this.logger.warn('resource alarm: dead-letter copies are dropped until it clears', {
+              vhost: name,
+              queue,
+              reason,
+              droppedSoFar: this.stats.deadLetterDroppedUnderAlarm,
+            });
+        },
+      },
     );
     vhost.recover();
     this.vhosts.set(name, vhost);

@@ -122,6 +122,12 @@ function writeBrokerMetrics(w: ExpositionWriter, broker: Broker): void {
     'Published messages dropped by an exchange deduplication window.',
     s.duplicates,
   );
+  w.single(
+    'switchyard_messages_dead_letter_dropped_total',
+    'counter',
+    'Dead-letter copies not made because a resource alarm was raised (expired, max length, delivery limit).',
+    s.deadLetterDroppedUnderAlarm,
+  );
   w.single('switchyard_messages_acked_total', 'counter', 'Deliveries acknowledged by clients since start.', s.acked);
   w.single('switchyard_store_size_bytes', 'gauge', 'Size of the LMDB message store on disk.', broker.store.sizeBytes());
   w.family('switchyard_alarm', 'gauge', 'Resource alarm raised (1) or not (0); while raised, publishers are blocked.');

@@ -23,6 +23,8 @@ export interface BrokerStats {
   acked: number;
   connectionsOpened: number;
   connectionsClosed: number;
+  /** Dead-letter copies not made because a resource alarm was raised (spec/semantics.md §Dead-lettering). */
+  deadLetterDroppedUnderAlarm: number;
 }
 
 /** A client connection as the broker's bookkeeping sees it (any wire protocol). */

@@ -43,3 +43,72 @@ export function deadLetter(
     skip,
   ).queues;
 }
+
+/** What the broker tells a vhost's dead-lettering: whether an alarm is raised, and of drops. */
+export interface DeadLetterGuard {
+  alarmRaised(): boolean;
+  /** A copy from `queue` was not made because of a raised alarm. */
+  dropped(queue: string, reason: DeathReason): void;
+}
+
+interface PendingDeath {
+  queue: Queue;
+  record: MessageRecord;
+  reason: DeathReason;
+}
+
+/**
+ * Runs a vhost's dead-lettering without recursion and within a bound.
+ *
+ * Recursion: a dead-lettered copy can overflow its target (`x-max-length`), which
+ * dead-letters that queue's head, which can overflow the next queue, and so on. Each overflow
+ * sheds a *different* message, so RabbitMQ's `x-death` cycle rule never fires, and a chain as
+ * long as the queues are deep ran as nested calls until the stack overflowed mid-publish. Here
+ * the nested deaths wait in a list that the outermost call drains in a loop: the stack stays
+ * flat, and it is still one synchronous turn, so every copy shares the turn's transaction with
+ * the removal of its original (spec/semantics.md §Dead-lettering).
+ *
+ * Bound: TTL- and max-length-driven dead-lettering is not driven by any client, so a
+ * resource alarm that blocks publishers does not stop it; a topology of TTL queues that
+ * dead-letter into a fanout they are all bound to multiplies each message about N! times.
+ * While an alarm is raised, dead-lettering for `expired`, `maxlen` and `delivery_limit` drops
+ * the copy (dead-lettering is at-most-once, as in RabbitMQ) and counts it; `rejected` copies,
+ * paced by consumers, go on.
+ */
+export class DeadLetterer {
+  private readonly pending: PendingDeath[] = [];
+  private draining = false;
+
+  constructor(
+    private readonly vhost: PublishHost,
+    private readonly now: () => number,
+    private readonly alarmRaised: () => boolean,
+    private readonly onDroppedUnderAlarm: (queue: Queue, reason: DeathReason) => void = () => undefined,
+  ) {}
+
+  /** Dead-letters `record` from `queue` now, or right after the dead-lettering in progress. */
+  deadLetter(queue: Queue, record: MessageRecord, reason: DeathReason): void {
+    if (queue.policy.deadLetterExchange === undefined) return;
+    if (reason !== 'rejected' && this.alarmRaised()) {
+      this.onDroppedUnderAlarm(queue, reason);
+      return;
+    }
+    this.pending.push({ queue, record, reason });
+    if (this.draining) return;
+    this.draining = true;
+    let failure: Error | undefined;
+    // An index, not shift(): a long chain would make shift() quadratic. One failed copy does
+    // not stop the others; the first failure is rethrown to the caller once all are done.
+    for (let i = 0; i < this.pending.length; i++) {
+      const d = this.pending[i]!;
+      try {
+        deadLetter(this.vhost, d.queue, d.record, d.reason, this.now());
+      } catch (err) {
+        failure ??= err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    this.pending.length = 0;
+    this.draining = false;
+    if (failure !== undefined) throw failure;
+  }
+}

@@ -6,7 +6,7 @@ import { route } from '../routing/router.js';
 import { Queue } from '../queues/queue.js';
 import { guardedClock, systemClock, type Clock } from '../queues/clock.js';
 import type { MessageRecord, QueueStore } from '../store/store.js';
-import { deadLetter } from './dead-lettering.js';
+import { DeadLetterer, type DeadLetterGuard } from './dead-lettering.js';
 import { DelayedMessages } from './delayed-messages.js';
 import { ExchangeDedup, exchangeDedupWindow } from './publish-gate.js';
 import { assertEquivalent, assertEquivalentArguments } from './equivalence.js';
@@ -58,6 +58,8 @@ export class VirtualHost {
   readonly delayed: DelayedMessages;
   /** Exchanges' `x-deduplication-window`s. */
   readonly exchangeDedup: ExchangeDedup;
+  /** Routes dead-lettered copies, flat and bounded (vhost/dead-lettering.ts). */
+  private readonly deadLetterer: DeadLetterer;
   /** Called after a queue is deleted (consumers cancelled). */
   onQueueDeleted: ((queue: Queue) => void) | undefined;
 
@@ -71,7 +73,14 @@ export class VirtualHost {
     private readonly store: QueueStore,
     private readonly clock: Clock = systemClock,
     private readonly onTimerError: (err: unknown, context: Record<string, string>) => void = () => undefined,
+    deadLetterGuard: DeadLetterGuard = { alarmRaised: () => false, dropped: () => undefined },
   ) {
+    this.deadLetterer = new DeadLetterer(
+      this,
+      () => this.clock.now(),
+      () => deadLetterGuard.alarmRaised(),
+      (q, reason) => deadLetterGuard.dropped(q.name, reason),
+    );
     this.delayed = new DelayedMessages(
       store,
       name,
@@ -380,7 +389,7 @@ export class VirtualHost {
       {
         store: durable && owner === undefined ? this.store : undefined,
         clock: guardedClock(this.clock, (err) => this.onTimerError(err, { component: 'queue', queue: name })),
-        deadLetter: (q, record, reason) => deadLetter(this, q, record, reason, this.clock.now()),
+        deadLetter: (q, record, reason) => this.deadLetterer.deadLetter(q, record, reason),
         remove: (q, reason) => this.removeQueue(q, reason),
       },
     );
