@@ -18,7 +18,13 @@ import { Packr } from 'msgpackr';
 import { ErrorCode, ProtocolError } from './errors.js';
 import { FRAME_SCHEMAS, type FieldKind, type Frame, type FrameName } from './frames.js';
 import { fieldPath, isPlainObject } from './field-table.js';
-import { MAX_FIELD_ENTRIES, MAX_SHORTSTR_BYTES, MAX_TABLE_DEPTH, MAX_TABLE_KEYS } from './limits.js';
+import {
+  BATCH_TARGET_BYTES,
+  MAX_FIELD_ENTRIES,
+  MAX_SHORTSTR_BYTES,
+  MAX_TABLE_DEPTH,
+  MAX_TABLE_KEYS,
+} from './limits.js';
 import { ScanError, scanMsgpack, type ScanLimits } from './msgpack-scan.js';
 import { validateProperties } from './properties.js';
 
@@ -51,6 +57,15 @@ interface CompiledSchema {
   kinds: FieldKind[];
   /** Per field, the nesting the scan allows (depthOf). */
   depths: number[];
+  /** Per field, how an error names it (built once, not per decoded frame). */
+  wheres: string[];
+  /** How an error in the properties names them. */
+  propsPath: string;
+  /**
+   * Every key of a decoded frame, in order: a decoded frame is a copy of it, so it is made
+   * with its final shape at once instead of growing a property at a time.
+   */
+  template: Record<string, unknown>;
   hasContent: boolean;
 }
 
@@ -67,8 +82,13 @@ for (const [name, schema] of Object.entries(FRAME_SCHEMAS)) {
     names: plain.map((f) => f[0]),
     kinds: plain.map((f) => f[1]),
     depths: plain.map((f) => depthOf(f[1])),
+    wheres: plain.map((f) => `${name} frame field "${f[0]}"`),
+    propsPath: `${name} frame: properties`,
+    template: { type: name, channel: 0 },
     hasContent,
   };
+  for (const f of plain) compiled.template[f[0]] = undefined;
+  if (hasContent) compiled.template['content'] = undefined;
   BY_CODE[schema.code] = compiled;
   BY_NAME.set(name, compiled);
 }
@@ -136,34 +156,53 @@ export function encodeFrame(frame: Frame): Uint8Array {
 }
 
 /**
- * Incrementally builds one WebSocket message out of several frames. Each frame's fields are
- * packed once, when added; `finish()` copies everything into a single buffer.
+ * Incrementally builds one WebSocket message out of several frames. Each frame is written
+ * into the batch's buffer when added (fields packed, body copied), so a batch allocates one
+ * buffer (grown by doubling, sized from the previous batch) rather than a copy of every
+ * frame's fields plus a final buffer: less garbage per message (docs/perf/tail-latency.md).
  */
 export class FrameBatch {
-  private readonly parts: PreparedFrame[] = [];
+  private buf: Uint8Array = EMPTY;
+  private view: DataView = new DataView(EMPTY.buffer);
+  private frames = 0;
+  /** Size of the last finished batch: the next one starts with room for as much. */
+  private sizeHint = 4096;
   /** Bytes the batch will occupy when finished. */
   byteLength = 0;
 
   get frameCount(): number {
-    return this.parts.length;
+    return this.frames;
   }
 
   add(frame: Frame): void {
     const p = prepare(frame);
-    // Copy the fields out of msgpackr's reusable buffer before the next pack overwrites it.
-    p.fields = p.fields.slice();
-    this.parts.push(p);
-    this.byteLength += sizeOf(p);
+    const size = sizeOf(p);
+    const end = this.byteLength + size;
+    if (end > this.buf.length) this.grow(end);
+    write(p, this.buf, this.view, this.byteLength);
+    this.byteLength = end;
+    this.frames++;
   }
 
   finish(): Uint8Array {
-    const out = new Uint8Array(this.byteLength);
-    const view = new DataView(out.buffer);
-    let at = 0;
-    for (const p of this.parts) at = write(p, out, view, at);
-    this.parts.length = 0;
+    const out = this.buf.subarray(0, this.byteLength);
+    this.sizeHint = Math.min(Math.max(this.byteLength, 4096), BATCH_TARGET_BYTES * 2);
+    this.buf = EMPTY;
+    this.view = new DataView(EMPTY.buffer);
     this.byteLength = 0;
+    this.frames = 0;
     return out;
+  }
+
+  private grow(needed: number): void {
+    let capacity = Math.max(this.buf.length * 2, this.sizeHint);
+    while (capacity < needed) capacity *= 2;
+    // A batch past BATCH_TARGET_BYTES is sent at once: a large frame gets exactly its room.
+    if (needed >= BATCH_TARGET_BYTES) capacity = needed;
+    const buf = new Uint8Array(capacity);
+    buf.set(this.buf.subarray(0, this.byteLength));
+    this.buf = buf;
+    this.view = new DataView(buf.buffer);
   }
 }
 
@@ -174,7 +213,14 @@ export function encodeFrames(frames: readonly Frame[]): Uint8Array {
   return batch.finish();
 }
 
-function checkField(kind: FieldKind, v: unknown, where: string, name: string, frameName: string): unknown {
+function checkField(
+  kind: FieldKind,
+  v: unknown,
+  where: string,
+  name: string,
+  frameName: string,
+  propsPath: string,
+): unknown {
   switch (kind) {
     case 'str':
       if (typeof v === 'string') return v;
@@ -203,7 +249,7 @@ function checkField(kind: FieldKind, v: unknown, where: string, name: string, fr
       if (isPlainObject(v)) return v;
       throw new ProtocolError(`${frameName} frame: ${name}: expected a map`, ErrorCode.SYNTAX_ERROR);
     case 'props':
-      return validateProperties(v, where, `${frameName} frame: properties`, false);
+      return validateProperties(v, where, propsPath, false);
     case 'content':
       break;
   }
@@ -262,10 +308,11 @@ function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): 
       ErrorCode.SYNTAX_ERROR,
     );
   }
-  const frame: Record<string, unknown> = { type: schema.name, channel };
+  const frame: Record<string, unknown> = { ...schema.template };
+  frame['channel'] = channel;
   for (let i = 0; i < schema.names.length; i++) {
     const name = schema.names[i]!;
-    frame[name] = checkField(schema.kinds[i]!, values[i], `${schema.name} frame field "${name}"`, name, schema.name);
+    frame[name] = checkField(schema.kinds[i]!, values[i], schema.wheres[i]!, name, schema.name, schema.propsPath);
   }
   if (schema.hasContent) frame['content'] = bytes.subarray(fieldsEnd, end);
   return frame as unknown as Frame;
