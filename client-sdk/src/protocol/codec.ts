@@ -25,7 +25,7 @@ import {
   MAX_TABLE_DEPTH,
   MAX_TABLE_KEYS,
 } from './limits.js';
-import { ScanError, scanMsgpack, type ScanLimits } from './msgpack-scan.js';
+import { ScanError, releaseScanBuffer, scanMsgpack, type ScanLimits } from './msgpack-scan.js';
 import { validateProperties } from './properties.js';
 
 /** Bytes before the msgpack fields: size, type, channel, fieldsSize. */
@@ -66,6 +66,8 @@ interface CompiledSchema {
    * with its final shape at once instead of growing a property at a time.
    */
   template: Record<string, unknown>;
+  /** Holds a frame's field values while they are packed. */
+  scratch: unknown[];
   hasContent: boolean;
 }
 
@@ -85,6 +87,7 @@ for (const [name, schema] of Object.entries(FRAME_SCHEMAS)) {
     wheres: plain.map((f) => `${name} frame field "${f[0]}"`),
     propsPath: `${name} frame: properties`,
     template: { type: name, channel: 0 },
+    scratch: new Array<unknown>(plain.length).fill(undefined),
     hasContent,
   };
   for (const f of plain) compiled.template[f[0]] = undefined;
@@ -121,13 +124,19 @@ function prepare(frame: Frame): PreparedFrame {
   const schema = BY_NAME.get(frame.type);
   if (schema === undefined) throw new TypeError(`Unknown frame type "${String(frame.type)}"`);
   const record = frame as unknown as Record<string, unknown>;
-  const values = new Array<unknown>(schema.names.length);
+  // The schema's scratch array, not a new one per frame: pack() reads it synchronously.
+  const values = schema.scratch;
   for (let i = 0; i < schema.names.length; i++) {
     const v = record[schema.names[i]!];
     values[i] = v === undefined ? defaultFor(schema.kinds[i]!) : v;
   }
   // pack() returns a view into msgpackr's shared buffer: copied below before the next pack.
-  const fields = packr.pack(values);
+  let fields: Uint8Array;
+  try {
+    fields = packr.pack(values);
+  } finally {
+    values.fill(undefined); // holds no message's values between frames
+  }
   const content = schema.hasContent ? ((record['content'] as Uint8Array | undefined) ?? EMPTY) : EMPTY;
   return { schema, channel: frame.channel, fields, content };
 }
@@ -296,7 +305,10 @@ function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): 
   }
   let values: unknown;
   try {
-    values = fieldsSize === 0 ? [] : packr.unpack(bytes.subarray(fieldsStart, fieldsEnd));
+    // start/end rather than a subarray: msgpackr caches a DataView on the array it is given,
+    // so a subarray per frame would cost a view, a DataView and a property; this way one
+    // DataView serves every frame of the message.
+    values = fieldsSize === 0 ? [] : packr.unpack(bytes, { start: fieldsStart, end: fieldsEnd });
   } catch (err) {
     throw new ProtocolError(`${schema.name} frame: fields are not valid msgpack`, ErrorCode.SYNTAX_ERROR, {
       cause: err,
@@ -332,26 +344,30 @@ export function decodeFrames(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   if (bytes.length === 0) throw new ProtocolError('empty message: expected at least one frame', ErrorCode.FRAME_ERROR);
-  while (at < bytes.length) {
-    if (bytes.length - at < FRAME_HEADER_BYTES) {
-      throw new ProtocolError(`truncated frame header: ${bytes.length - at} bytes`, ErrorCode.FRAME_ERROR);
+  try {
+    while (at < bytes.length) {
+      if (bytes.length - at < FRAME_HEADER_BYTES) {
+        throw new ProtocolError(`truncated frame header: ${bytes.length - at} bytes`, ErrorCode.FRAME_ERROR);
+      }
+      const size = view.getUint32(at);
+      if (size + 4 > maxFrameBytes) {
+        throw new ProtocolError(
+          `frame of ${size + 4} bytes exceeds the limit of ${maxFrameBytes} bytes`,
+          ErrorCode.FRAME_ERROR,
+        );
+      }
+      const end = at + 4 + size;
+      if (size < FRAME_HEADER_BYTES - 4 || end > bytes.length) {
+        throw new ProtocolError(
+          `truncated frame: size says ${size} bytes, ${bytes.length - at - 4} present`,
+          ErrorCode.FRAME_ERROR,
+        );
+      }
+      onFrame(decodeOne(bytes, view, at, end));
+      at = end;
     }
-    const size = view.getUint32(at);
-    if (size + 4 > maxFrameBytes) {
-      throw new ProtocolError(
-        `frame of ${size + 4} bytes exceeds the limit of ${maxFrameBytes} bytes`,
-        ErrorCode.FRAME_ERROR,
-      );
-    }
-    const end = at + 4 + size;
-    if (size < FRAME_HEADER_BYTES - 4 || end > bytes.length) {
-      throw new ProtocolError(
-        `truncated frame: size says ${size} bytes, ${bytes.length - at - 4} present`,
-        ErrorCode.FRAME_ERROR,
-      );
-    }
-    onFrame(decodeOne(bytes, view, at, end));
-    at = end;
+  } finally {
+    releaseScanBuffer(); // the scan keeps the message's DataView between its frames only
   }
 }
 
