@@ -21,13 +21,14 @@ let lastCpu = process.cpuUsage();
 setInterval(() => {
   const now = performance.now();
   const cpu = process.cpuUsage();
-  if (now - last > 2) stalls.push([T0 + last, now - last, (cpu.user + cpu.system - lastCpu.user - lastCpu.system) / 1000]);
+  if (now - last > 2)
+    stalls.push([T0 + last, now - last, (cpu.user + cpu.system - lastCpu.user - lastCpu.system) / 1000]);
   last = now;
   lastCpu = cpu;
 }, 1).unref();
 const dump = () => {
   try {
-    writeFileSync(out, JSON.stringify({ pid: process.pid, gc, stalls }));
+    writeFileSync(out, JSON.stringify({ pid: process.pid, gc, stalls, stages: globalThis.__stageProbe }));
   } catch {
     /* best effort */
   }

@@ -7,7 +7,10 @@
 // every thread of both processes over the run (main thread, V8 GC helpers, libuv pool where
 // lmdb-js commits). Usage (must run with the probe preloaded):
 //   node --import=./scripts/bench/trace/stall-probe.mjs scripts/bench/trace/w3-trace.mjs \
-//     [--rate 5000] [--seconds 10] [--transient] [--broker-node-args="--trace-gc"] [--json FILE]
+//     [--rate 5000] [--seconds 10] [--transient] [--stages] [--broker-node-args="--trace-gc"] [--json FILE]
+// --stages adds where each message spent its time (stage-probe.mjs): client outbox, wire to
+// the broker, broker processing up to the deliver frame, the broker's end of turn, wire to the
+// client, client decode up to the callback.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +26,7 @@ const { values: opt } = parseArgs({
     rate: { type: 'string', default: '5000' },
     seconds: { type: 'string', default: '10' },
     transient: { type: 'boolean', default: false },
+    stages: { type: 'boolean', default: false },
     'broker-node-args': { type: 'string', default: '' },
     json: { type: 'string' },
   },
@@ -31,7 +35,10 @@ if (typeof globalThis.__stallProbeDump !== 'function') {
   console.error(`run with the probe preloaded: node --import=${path.relative(process.cwd(), probe)} ...`);
   process.exit(2);
 }
+// --stages: stage-probe.mjs in both processes (it patches ws, so it is loaded before connecting).
+if (opt.stages) await import('./stage-probe.mjs');
 const sdk = await import('@switchyard/client');
+const { FRAME_SCHEMAS } = await import('@switchyard/client/protocol');
 const rate = Number(opt.rate);
 const total = Math.round(rate * Number(opt.seconds));
 const tickMs = 2;
@@ -40,7 +47,10 @@ const window = 1000;
 const selfProbeOut = process.env.STALL_PROBE_OUT || path.join(os.tmpdir(), `stall-probe-${process.pid}.json`);
 const brokerProbeOut = path.join(os.tmpdir(), `w3-trace-broker-${process.pid}.json`);
 process.env.STALL_PROBE_OUT = brokerProbeOut; // inherited by the spawned broker only: ours was read at start
-const broker = await spawnBroker({ nodeArgs: [`--import=${probe}`, ...opt['broker-node-args'].split(/\s+/).filter(Boolean)] });
+const stageArgs = opt.stages ? [`--import=${path.join(here, 'stage-probe.mjs')}`] : [];
+const broker = await spawnBroker({
+  nodeArgs: [`--import=${probe}`, ...stageArgs, ...opt['broker-node-args'].split(/\s+/).filter(Boolean)],
+});
 
 /** CPU ms per thread of `pid`, by "name/tid". */
 function threadCpu(pid) {
@@ -147,7 +157,9 @@ for (const thr of [1, 5]) {
 const dist = (l) => {
   const d = l.map((x) => x[1]).sort((x, y) => x - y);
   const sum = d.reduce((s, x) => s + x, 0);
-  return d.length ? `n=${d.length} p50=${f2(d[d.length >> 1])} max=${f2(d[d.length - 1])} sum=${sum.toFixed(0)}` : 'n=0';
+  return d.length
+    ? `n=${d.length} p50=${f2(d[d.length >> 1])} max=${f2(d[d.length - 1])} sum=${sum.toFixed(0)}`
+    : 'n=0';
 };
 const cpuSplit = (l) => {
   let on = 0;
@@ -166,5 +178,82 @@ for (const [who, t] of [
 }
 console.log(`  thread CPU ms over the run: broker ${cpuB}`);
 console.log(`                              client ${cpuC}`);
+if (opt.stages) printStages();
 if (opt.json) writeFileSync(opt.json, JSON.stringify({ sent: [...sent], lat: [...lat], broker: brk, client }));
 process.exit(0);
+
+function printStages() {
+  const code = (name) => FRAME_SCHEMAS[name].code;
+  const bs = brk.stages;
+  const cs = client.stages;
+  const byTime = (list, type) =>
+    list
+      .filter(([, t]) => t === type)
+      .map(([t]) => t)
+      .sort((a, b) => a - b);
+  const firstAtOrAfter = (times, t) => {
+    let lo = 0;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (times[mid] < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < times.length ? times[lo] : NaN;
+  };
+  const lastAtOrBefore = (times, t) => {
+    let lo = 0;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (times[mid] <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 ? times[lo - 1] : NaN;
+  };
+  const clientPubSends = byTime(cs.sends, code('publish'));
+  const clientDeliverRecvs = byTime(cs.receives, code('deliver'));
+  const brokerDeliverSends = byTime(bs.sends, code('deliver'));
+  const brokerIn = new Float64Array(total).fill(NaN);
+  const deliverQ = new Float64Array(total).fill(NaN);
+  for (const [i, t] of bs.brokerIn) if (i >= 0 && i < total && Number.isNaN(brokerIn[i])) brokerIn[i] = t;
+  for (const [i, t] of bs.deliverQueued) if (i >= 0 && i < total && Number.isNaN(deliverQ[i])) deliverQ[i] = t;
+  const names = [
+    'client outbox (publish -> ws.send)',
+    'wire + broker wakeup (-> publish decoded)',
+    'broker: route, enqueue, dispatch (-> deliver queued)',
+    'broker end of turn (-> ws.send)',
+    'wire + client wakeup (-> message event)',
+    'client decode + earlier frames (-> callback)',
+  ];
+  const rows = names.map(() => []);
+  const full = [];
+  for (let i = 0; i < total; i++) {
+    const a = T0 + sent[i];
+    const h = a + lat[i];
+    const b = firstAtOrAfter(clientPubSends, a);
+    const bt = brokerSent(i);
+    const pts = [a, b, brokerIn[i], deliverQ[i], bt, lastAtOrBefore(clientDeliverRecvs, h), h];
+    if (pts.some((x) => Number.isNaN(x))) continue;
+    const d = pts.slice(1).map((x, k) => x - pts[k]);
+    d.forEach((x, k) => rows[k].push(x));
+    full.push([lat[i], d]);
+  }
+  function brokerSent(i) {
+    return Number.isNaN(deliverQ[i]) ? NaN : firstAtOrAfter(brokerDeliverSends, deliverQ[i]);
+  }
+  const q = (arr, p) => {
+    const s = [...arr].sort((x, y) => x - y);
+    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+  };
+  full.sort((x, y) => y[0] - x[0]);
+  const worst = full.slice(0, Math.max(1, Math.floor(full.length / 100)));
+  console.log(`  stages of ${full.length} matched messages, ms (clocks: both processes' performance.timeOrigin):`);
+  console.log(`    ${'stage'.padEnd(54)} p50    p99    p99.9  | mean in the slowest 1%`);
+  names.forEach((n, k) => {
+    const mean = worst.reduce((s, [, d]) => s + d[k], 0) / worst.length;
+    console.log(
+      `    ${n.padEnd(54)} ${f2(q(rows[k], 50)).padEnd(6)} ${f2(q(rows[k], 99)).padEnd(6)} ${f2(q(rows[k], 99.9)).padEnd(6)} | ${f2(mean)}`,
+    );
+  });
+}
