@@ -7,7 +7,7 @@
 // every thread of both processes over the run (main thread, V8 GC helpers, libuv pool where
 // lmdb-js commits). Usage (must run with the probe preloaded):
 //   node --import=./scripts/bench/trace/stall-probe.mjs scripts/bench/trace/w3-trace.mjs \
-//     [--rate 5000] [--seconds 10] [--transient] [--stages] [--broker-node-args="--trace-gc"] [--json FILE]
+//     [--rate 5000] [--seconds 10] [--transient] [--prefetch 100] [--stages] [--broker-node-args="--trace-gc"] [--json FILE]
 // --stages adds where each message spent its time (stage-probe.mjs): client outbox, wire to
 // the broker, broker processing up to the deliver frame, the broker's end of turn, wire to the
 // client, client decode up to the callback.
@@ -27,6 +27,7 @@ const { values: opt } = parseArgs({
     seconds: { type: 'string', default: '10' },
     transient: { type: 'boolean', default: false },
     stages: { type: 'boolean', default: false },
+    prefetch: { type: 'string', default: '100' },
     'broker-node-args': { type: 'string', default: '' },
     json: { type: 'string' },
   },
@@ -85,7 +86,7 @@ const pub = await pubConn.createChannel();
 const con = await conConn.createChannel();
 const q = `w3trace.${process.pid}`;
 await pub.assertQueue(q, { durable: true });
-await con.prefetch(100);
+await con.prefetch(Number(opt.prefetch));
 const sent = new Float64Array(total);
 const lat = new Float64Array(total);
 let consumed = 0;
@@ -133,7 +134,7 @@ const sorted = Float64Array.from(lat).sort();
 const pct = (p) => sorted[Math.min(total - 1, Math.floor((p / 100) * total))];
 const f2 = (x) => x.toFixed(2);
 console.log(
-  `W3 ${rate}/s x ${opt.seconds} s, ${opt.transient ? 'transient' : 'persistent'}: latency ms p50 ${f2(pct(50))} p90 ${f2(pct(90))} p99 ${f2(pct(99))} p99.9 ${f2(pct(99.9))} max ${f2(sorted[total - 1])}`,
+  `W3 ${rate}/s x ${opt.seconds} s, ${opt.transient ? 'transient' : 'persistent'}, prefetch ${opt.prefetch}: latency ms p50 ${f2(pct(50))} p90 ${f2(pct(90))} p99 ${f2(pct(99))} p99.9 ${f2(pct(99.9))} max ${f2(sorted[total - 1])}`,
 );
 const overlaps = (list, a, b) => list.some(([s, d]) => s < b && s + d > a);
 for (const thr of [1, 5]) {
