@@ -1,12 +1,15 @@
 import { expect } from 'chai';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, constants, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { TagRing } from '@switchyard/client/protocol';
 
 /** Young-generation GCs (scavenges) that `work` caused, counted by the 'gc' performance entries. */
 async function scavengesDuring(work: () => void): Promise<number> {
   let count = 0;
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === 1) count++;
+    for (const e of list.getEntries()) {
+      const detail = (e as { detail?: NodeGCPerformanceDetail }).detail;
+      if (detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) count++;
+    }
   });
   obs.observe({ entryTypes: ['gc'] });
   work();
