@@ -164,6 +164,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return out;
 }
 
+const MIN_BATCH_BYTES = 256;
+
 /**
  * Incrementally builds one WebSocket message out of several frames. Each frame is written
  * into the batch's buffer when added (fields packed, body copied), so a batch allocates one
@@ -174,8 +176,12 @@ export class FrameBatch {
   private buf: Uint8Array = EMPTY;
   private view: DataView = new DataView(EMPTY.buffer);
   private frames = 0;
-  /** Size of the last finished batch: the next one starts with room for as much. */
-  private sizeHint = 4096;
+  /**
+   * Room the next batch starts with: a quarter more than the last one (so a connection that
+   * sends a confirm a turn allocates a few hundred bytes, one that sends deliveries ~ its
+   * usual batch), at least MIN_BATCH_BYTES.
+   */
+  private sizeHint = MIN_BATCH_BYTES;
   /** Bytes the batch will occupy when finished. */
   byteLength = 0;
 
@@ -195,7 +201,7 @@ export class FrameBatch {
 
   finish(): Uint8Array {
     const out = this.buf.subarray(0, this.byteLength);
-    this.sizeHint = Math.min(Math.max(this.byteLength, 4096), BATCH_TARGET_BYTES * 2);
+    this.sizeHint = Math.min(Math.max(Math.ceil(this.byteLength * 1.25), MIN_BATCH_BYTES), BATCH_TARGET_BYTES * 2);
     this.buf = EMPTY;
     this.view = new DataView(EMPTY.buffer);
     this.byteLength = 0;
