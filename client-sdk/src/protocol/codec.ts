@@ -165,6 +165,7 @@ export function encodeFrame(frame: Frame): Uint8Array {
 }
 
 const MIN_BATCH_BYTES = 256;
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
 
 /**
  * Incrementally builds one WebSocket message out of several frames. Each frame is written
@@ -174,7 +175,7 @@ const MIN_BATCH_BYTES = 256;
  */
 export class FrameBatch {
   private buf: Uint8Array = EMPTY;
-  private view: DataView = new DataView(EMPTY.buffer);
+  private view: DataView = EMPTY_VIEW;
   private frames = 0;
   /**
    * Room the next batch starts with: a quarter more than the last one (so a connection that
@@ -203,7 +204,7 @@ export class FrameBatch {
     const out = this.buf.subarray(0, this.byteLength);
     this.sizeHint = Math.min(Math.max(Math.ceil(this.byteLength * 1.25), MIN_BATCH_BYTES), BATCH_TARGET_BYTES * 2);
     this.buf = EMPTY;
-    this.view = new DataView(EMPTY.buffer);
+    this.view = EMPTY_VIEW;
     this.byteLength = 0;
     this.frames = 0;
     return out;
