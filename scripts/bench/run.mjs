@@ -58,6 +58,8 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --stall-timeout S        fail a workload after S seconds without progress (default 30)
   --switchyard-user U, --switchyard-password P   credentials for connect()
   --broker-log-level L     log level passed to the spawned broker (default warn)
+  --broker-node-args ARGS  extra node flags for the spawned broker, space-separated
+                           (with "=": --broker-node-args="--trace-gc --cpu-prof")
   --data-dir-parent DIR    where the spawned broker's temporary data dir is created (default os tmpdir)
   --verbose                echo the spawned broker's output
   -h, --help`;
@@ -84,6 +86,7 @@ function parseOptions() {
       'switchyard-user': { type: 'string' },
       'switchyard-password': { type: 'string' },
       'broker-log-level': { type: 'string', default: 'warn' },
+      'broker-node-args': { type: 'string' },
       'data-dir-parent': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -172,6 +175,7 @@ function parseOptions() {
     syUser: values['switchyard-user'],
     syPassword: values['switchyard-password'],
     logLevel: values['broker-log-level'],
+    brokerNodeArgs: (values['broker-node-args'] ?? '').split(/\s+/).filter(Boolean),
     dataDirParent: values['data-dir-parent'],
     verbose: values.verbose,
     settleMs: values['settle-ms'] !== undefined ? Number(values['settle-ms']) : 2000,
@@ -208,6 +212,7 @@ async function runTarget(name, opts, run = 1) {
         log(`[switchyard] spawning broker (node broker/dist/cli/main.js server) ...`);
         broker = await spawnBroker({
           logLevel: opts.logLevel,
+          nodeArgs: opts.brokerNodeArgs,
           dataDirParent: opts.dataDirParent,
           verbose: opts.verbose,
         });

@@ -1,3 +1,4 @@
+import { TagRing } from '@switchyard/client/protocol';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
 
@@ -13,12 +14,12 @@ export interface Delivery {
 }
 
 /**
- * Deliveries of one channel awaiting ack, by delivery tag. Tags only grow, and a Map
- * iterates in insertion order, so "everything up to tag N" is a prefix walk that stops
- * at the first larger tag.
+ * Deliveries of one channel awaiting ack, by delivery tag. Tags only grow, so "everything
+ * up to tag N" is a prefix walk. A TagRing rather than a Map: a Map used as a FIFO
+ * reallocates its hash table every few acks, GC work per message (tag-ring.ts).
  */
 export class UnackedTracker {
-  private readonly byTag = new Map<number, Delivery>();
+  private readonly byTag = new TagRing<Delivery>();
 
   get size(): number {
     return this.byTag.size;
@@ -37,18 +38,12 @@ export class UnackedTracker {
    */
   take(tag: number, multiple: boolean, highestIssued: number): Delivery[] | undefined {
     if (!multiple) {
-      const d = this.byTag.get(tag);
-      if (d === undefined) return undefined;
-      this.byTag.delete(tag);
-      return [d];
+      const d = this.byTag.delete(tag);
+      return d === undefined ? undefined : [d];
     }
     if (tag > highestIssued) return undefined;
     const out: Delivery[] = [];
-    for (const [t, d] of this.byTag) {
-      if (tag !== 0 && t > tag) break;
-      out.push(d);
-    }
-    for (const d of out) this.byTag.delete(d.tag);
+    this.byTag.deleteUpTo(tag === 0 ? Infinity : tag, (d) => out.push(d));
     return out;
   }
 
@@ -57,17 +52,16 @@ export class UnackedTracker {
    * any. Deliveries are in tag order, which is delivery-time order.
    */
   findExpired(now: number, defaultMs: number): Delivery | undefined {
-    for (const d of this.byTag.values()) {
+    return this.byTag.find((d) => {
       const limit = d.queue.policy.consumerTimeoutMs ?? defaultMs;
-      if (limit > 0 && now - d.at > limit) return d;
-    }
-    return undefined;
+      return limit > 0 && now - d.at > limit;
+    });
   }
 
   /** Removes and returns every outstanding delivery, in tag order. */
   takeAll(): Delivery[] {
-    const out = [...this.byTag.values()];
-    this.byTag.clear();
+    const out: Delivery[] = [];
+    this.byTag.deleteUpTo(Infinity, (d) => out.push(d));
     return out;
   }
 }

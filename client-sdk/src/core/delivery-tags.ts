@@ -1,3 +1,5 @@
+import { TagRing } from '../protocol/tag-ring.js';
+
 /**
  * Delivery tags of one channel, across automatic recoveries. The broker numbers a
  * channel's deliveries 1, 2, 3 ... and starts again at 1 on a new connection; the SDK adds
@@ -12,8 +14,11 @@ export class DeliveryTags {
   last = 0;
   /** Every tag up to this one was acked or nacked with `multiple`. */
   settledUpTo = 0;
-  /** Tags delivered on the current session and not yet acked or nacked, in increasing order. */
-  private readonly unsettled = new Set<number>();
+  /**
+   * Tags delivered on the current session and not yet acked or nacked. A ring, not a Set:
+   * a Set settled oldest-first reallocates its table every few deletes (tag-ring.ts).
+   */
+  private readonly unsettled = new TagRing<true>();
 
   /** The SDK-side tag for broker tag `wireTag`, recorded as unsettled unless `noAck`. */
   register(wireTag: number, noAck: boolean): number {
@@ -21,7 +26,7 @@ export class DeliveryTags {
     if (tag > this.max) this.max = tag;
     if (!noAck) {
       if (tag > this.last) this.last = tag;
-      this.unsettled.add(tag);
+      this.unsettled.set(tag, true);
     }
     return tag;
   }
@@ -48,10 +53,7 @@ export class DeliveryTags {
       return;
     }
     if (tag > this.settledUpTo) this.settledUpTo = tag;
-    for (const t of this.unsettled) {
-      if (t > tag) break;
-      this.unsettled.delete(t);
-    }
+    this.unsettled.deleteUpTo(tag);
   }
 
   /** The session ended: its deliveries are void; new ones get tags above every old one. */

@@ -18,8 +18,14 @@ import { Packr } from 'msgpackr';
 import { ErrorCode, ProtocolError } from './errors.js';
 import { FRAME_SCHEMAS, type FieldKind, type Frame, type FrameName } from './frames.js';
 import { fieldPath, isPlainObject } from './field-table.js';
-import { MAX_FIELD_ENTRIES, MAX_SHORTSTR_BYTES, MAX_TABLE_DEPTH, MAX_TABLE_KEYS } from './limits.js';
-import { ScanError, scanMsgpack, type ScanLimits } from './msgpack-scan.js';
+import {
+  BATCH_TARGET_BYTES,
+  MAX_FIELD_ENTRIES,
+  MAX_SHORTSTR_BYTES,
+  MAX_TABLE_DEPTH,
+  MAX_TABLE_KEYS,
+} from './limits.js';
+import { ScanError, releaseScanBuffer, scanMsgpack, type ScanLimits } from './msgpack-scan.js';
 import { validateProperties } from './properties.js';
 
 /** Bytes before the msgpack fields: size, type, channel, fieldsSize. */
@@ -51,6 +57,17 @@ interface CompiledSchema {
   kinds: FieldKind[];
   /** Per field, the nesting the scan allows (depthOf). */
   depths: number[];
+  /** Per field, how an error names it (built once, not per decoded frame). */
+  wheres: string[];
+  /** How an error in the properties names them. */
+  propsPath: string;
+  /**
+   * Every key of a decoded frame, in order: a decoded frame is a copy of it, so it is made
+   * with its final shape at once instead of growing a property at a time.
+   */
+  template: Record<string, unknown>;
+  /** Holds a frame's field values while they are packed. */
+  scratch: unknown[];
   hasContent: boolean;
 }
 
@@ -67,8 +84,14 @@ for (const [name, schema] of Object.entries(FRAME_SCHEMAS)) {
     names: plain.map((f) => f[0]),
     kinds: plain.map((f) => f[1]),
     depths: plain.map((f) => depthOf(f[1])),
+    wheres: plain.map((f) => `${name} frame field "${f[0]}"`),
+    propsPath: `${name} frame: properties`,
+    template: { type: name, channel: 0 },
+    scratch: new Array<unknown>(plain.length).fill(undefined),
     hasContent,
   };
+  for (const f of plain) compiled.template[f[0]] = undefined;
+  if (hasContent) compiled.template['content'] = undefined;
   BY_CODE[schema.code] = compiled;
   BY_NAME.set(name, compiled);
 }
@@ -101,13 +124,19 @@ function prepare(frame: Frame): PreparedFrame {
   const schema = BY_NAME.get(frame.type);
   if (schema === undefined) throw new TypeError(`Unknown frame type "${String(frame.type)}"`);
   const record = frame as unknown as Record<string, unknown>;
-  const values = new Array<unknown>(schema.names.length);
+  // The schema's scratch array, not a new one per frame: pack() reads it synchronously.
+  const values = schema.scratch;
   for (let i = 0; i < schema.names.length; i++) {
     const v = record[schema.names[i]!];
     values[i] = v === undefined ? defaultFor(schema.kinds[i]!) : v;
   }
   // pack() returns a view into msgpackr's shared buffer: copied below before the next pack.
-  const fields = packr.pack(values);
+  let fields: Uint8Array;
+  try {
+    fields = packr.pack(values);
+  } finally {
+    values.fill(undefined); // holds no message's values between frames
+  }
   const content = schema.hasContent ? ((record['content'] as Uint8Array | undefined) ?? EMPTY) : EMPTY;
   return { schema, channel: frame.channel, fields, content };
 }
@@ -135,35 +164,61 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return out;
 }
 
+const MIN_BATCH_BYTES = 256;
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
+
 /**
- * Incrementally builds one WebSocket message out of several frames. Each frame's fields are
- * packed once, when added; `finish()` copies everything into a single buffer.
+ * Incrementally builds one WebSocket message out of several frames. Each frame is written
+ * into the batch's buffer when added (fields packed, body copied), so a batch allocates one
+ * buffer (grown by doubling, sized from the previous batch) rather than a copy of every
+ * frame's fields plus a final buffer: less garbage per message (docs/perf/tail-latency.md).
  */
 export class FrameBatch {
-  private readonly parts: PreparedFrame[] = [];
+  private buf: Uint8Array = EMPTY;
+  private view: DataView = EMPTY_VIEW;
+  private frames = 0;
+  /**
+   * Room the next batch starts with: a quarter more than the last one (so a connection that
+   * sends a confirm a turn allocates a few hundred bytes, one that sends deliveries ~ its
+   * usual batch), at least MIN_BATCH_BYTES.
+   */
+  private sizeHint = MIN_BATCH_BYTES;
   /** Bytes the batch will occupy when finished. */
   byteLength = 0;
 
   get frameCount(): number {
-    return this.parts.length;
+    return this.frames;
   }
 
   add(frame: Frame): void {
     const p = prepare(frame);
-    // Copy the fields out of msgpackr's reusable buffer before the next pack overwrites it.
-    p.fields = p.fields.slice();
-    this.parts.push(p);
-    this.byteLength += sizeOf(p);
+    const size = sizeOf(p);
+    const end = this.byteLength + size;
+    if (end > this.buf.length) this.grow(end);
+    write(p, this.buf, this.view, this.byteLength);
+    this.byteLength = end;
+    this.frames++;
   }
 
   finish(): Uint8Array {
-    const out = new Uint8Array(this.byteLength);
-    const view = new DataView(out.buffer);
-    let at = 0;
-    for (const p of this.parts) at = write(p, out, view, at);
-    this.parts.length = 0;
+    const out = this.buf.subarray(0, this.byteLength);
+    this.sizeHint = Math.min(Math.max(Math.ceil(this.byteLength * 1.25), MIN_BATCH_BYTES), BATCH_TARGET_BYTES * 2);
+    this.buf = EMPTY;
+    this.view = EMPTY_VIEW;
     this.byteLength = 0;
+    this.frames = 0;
     return out;
+  }
+
+  private grow(needed: number): void {
+    let capacity = Math.max(this.buf.length * 2, this.sizeHint);
+    while (capacity < needed) capacity *= 2;
+    // A batch past BATCH_TARGET_BYTES is sent at once: a large frame gets exactly its room.
+    if (needed >= BATCH_TARGET_BYTES) capacity = needed;
+    const buf = new Uint8Array(capacity);
+    buf.set(this.buf.subarray(0, this.byteLength));
+    this.buf = buf;
+    this.view = new DataView(buf.buffer);
   }
 }
 
@@ -174,7 +229,14 @@ export function encodeFrames(frames: readonly Frame[]): Uint8Array {
   return batch.finish();
 }
 
-function checkField(kind: FieldKind, v: unknown, where: string, name: string, frameName: string): unknown {
+function checkField(
+  kind: FieldKind,
+  v: unknown,
+  where: string,
+  name: string,
+  frameName: string,
+  propsPath: string,
+): unknown {
   switch (kind) {
     case 'str':
       if (typeof v === 'string') return v;
@@ -203,7 +265,7 @@ function checkField(kind: FieldKind, v: unknown, where: string, name: string, fr
       if (isPlainObject(v)) return v;
       throw new ProtocolError(`${frameName} frame: ${name}: expected a map`, ErrorCode.SYNTAX_ERROR);
     case 'props':
-      return validateProperties(v, where, `${frameName} frame: properties`, false);
+      return validateProperties(v, where, propsPath, false);
     case 'content':
       break;
   }
@@ -250,7 +312,10 @@ function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): 
   }
   let values: unknown;
   try {
-    values = fieldsSize === 0 ? [] : packr.unpack(bytes.subarray(fieldsStart, fieldsEnd));
+    // start/end rather than a subarray: msgpackr caches a DataView on the array it is given,
+    // so a subarray per frame would cost a view, a DataView and a property; this way one
+    // DataView serves every frame of the message.
+    values = fieldsSize === 0 ? [] : packr.unpack(bytes, { start: fieldsStart, end: fieldsEnd });
   } catch (err) {
     throw new ProtocolError(`${schema.name} frame: fields are not valid msgpack`, ErrorCode.SYNTAX_ERROR, {
       cause: err,
@@ -262,10 +327,11 @@ function decodeOne(bytes: Uint8Array, view: DataView, at: number, end: number): 
       ErrorCode.SYNTAX_ERROR,
     );
   }
-  const frame: Record<string, unknown> = { type: schema.name, channel };
+  const frame: Record<string, unknown> = { ...schema.template };
+  frame['channel'] = channel;
   for (let i = 0; i < schema.names.length; i++) {
     const name = schema.names[i]!;
-    frame[name] = checkField(schema.kinds[i]!, values[i], `${schema.name} frame field "${name}"`, name, schema.name);
+    frame[name] = checkField(schema.kinds[i]!, values[i], schema.wheres[i]!, name, schema.name, schema.propsPath);
   }
   if (schema.hasContent) frame['content'] = bytes.subarray(fieldsEnd, end);
   return frame as unknown as Frame;
@@ -285,26 +351,30 @@ export function decodeFrames(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   if (bytes.length === 0) throw new ProtocolError('empty message: expected at least one frame', ErrorCode.FRAME_ERROR);
-  while (at < bytes.length) {
-    if (bytes.length - at < FRAME_HEADER_BYTES) {
-      throw new ProtocolError(`truncated frame header: ${bytes.length - at} bytes`, ErrorCode.FRAME_ERROR);
+  try {
+    while (at < bytes.length) {
+      if (bytes.length - at < FRAME_HEADER_BYTES) {
+        throw new ProtocolError(`truncated frame header: ${bytes.length - at} bytes`, ErrorCode.FRAME_ERROR);
+      }
+      const size = view.getUint32(at);
+      if (size + 4 > maxFrameBytes) {
+        throw new ProtocolError(
+          `frame of ${size + 4} bytes exceeds the limit of ${maxFrameBytes} bytes`,
+          ErrorCode.FRAME_ERROR,
+        );
+      }
+      const end = at + 4 + size;
+      if (size < FRAME_HEADER_BYTES - 4 || end > bytes.length) {
+        throw new ProtocolError(
+          `truncated frame: size says ${size} bytes, ${bytes.length - at - 4} present`,
+          ErrorCode.FRAME_ERROR,
+        );
+      }
+      onFrame(decodeOne(bytes, view, at, end));
+      at = end;
     }
-    const size = view.getUint32(at);
-    if (size + 4 > maxFrameBytes) {
-      throw new ProtocolError(
-        `frame of ${size + 4} bytes exceeds the limit of ${maxFrameBytes} bytes`,
-        ErrorCode.FRAME_ERROR,
-      );
-    }
-    const end = at + 4 + size;
-    if (size < FRAME_HEADER_BYTES - 4 || end > bytes.length) {
-      throw new ProtocolError(
-        `truncated frame: size says ${size} bytes, ${bytes.length - at - 4} present`,
-        ErrorCode.FRAME_ERROR,
-      );
-    }
-    onFrame(decodeOne(bytes, view, at, end));
-    at = end;
+  } finally {
+    releaseScanBuffer(); // the scan keeps the message's DataView between its frames only
   }
 }
 

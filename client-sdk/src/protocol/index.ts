@@ -6,3 +6,4 @@ export * from './properties.js';
 export * from './codec.js';
 export * from './field-table.js';
 export * from './exchange-types.js';
+export * from './tag-ring.js';

@@ -33,24 +33,49 @@ export class ScanError extends Error {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const EMPTY = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
 
 class Scanner {
-  pos: number;
+  pos = 0;
   entries = 0;
   /** Deepest nesting allowed for the value being read (per frame field, see `fieldDepths`). */
-  private maxDepth: number;
-  private readonly view: DataView;
+  private maxDepth = 0;
+  private bytes: Uint8Array = EMPTY;
+  private view: DataView = EMPTY_VIEW;
+  private end = 0;
+  private limits!: ScanLimits;
+  private fieldDepths: readonly number[] | undefined;
 
-  constructor(
-    private readonly bytes: Uint8Array,
+  /**
+   * Points the scanner at a value. One scanner serves every scan (a scan runs to completion
+   * synchronously), and the DataView is kept while the frames of one message are scanned:
+   * no allocation per frame.
+   */
+  reset(
+    bytes: Uint8Array,
     start: number,
-    private readonly end: number,
-    private readonly limits: ScanLimits,
-    private readonly fieldDepths: readonly number[] | undefined,
-  ) {
+    end: number,
+    limits: ScanLimits,
+    fieldDepths: readonly number[] | undefined,
+  ): this {
+    if (bytes !== this.bytes) {
+      this.bytes = bytes;
+      this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
     this.pos = start;
+    this.end = end;
+    this.entries = 0;
+    this.limits = limits;
+    this.fieldDepths = fieldDepths;
     this.maxDepth = limits.maxDepth;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return this;
+  }
+
+  /** Drops the reference to the scanned bytes, so an idle scanner does not pin a message. */
+  release(): void {
+    this.bytes = EMPTY;
+    this.view = EMPTY_VIEW;
   }
 
   private need(n: number): void {
@@ -244,6 +269,13 @@ function extension(type: number): ScanError {
  * may nest `fieldDepths[i]` levels (the element itself counting as one). Throws ScanError
  * naming the path to the refused value.
  */
+const scanner = new Scanner();
+
+/** Lets go of the last scanned message (the scanner keeps it to reuse its DataView). */
+export function releaseScanBuffer(): void {
+  scanner.release();
+}
+
 export function scanMsgpack(
   bytes: Uint8Array,
   start: number,
@@ -251,7 +283,7 @@ export function scanMsgpack(
   limits: ScanLimits,
   fieldDepths?: readonly number[],
 ): void {
-  const s = new Scanner(bytes, start, end, limits, fieldDepths);
+  const s = scanner.reset(bytes, start, end, limits, fieldDepths);
   s.value(0);
   if (s.pos !== end) throw new ScanError(`not valid msgpack: ${end - s.pos} bytes after the value`);
 }

@@ -7,6 +7,8 @@ import {
   decodeAll,
   encodeFrame,
   encodeFrames,
+  BATCH_TARGET_BYTES,
+  FrameBatch,
   type Frame,
 } from '@switchyard/client/protocol';
 
@@ -64,6 +66,44 @@ describe('protocol codec', () => {
       const frames = decodeAll(bytes);
       expect(frames.map((f) => f.type)).to.deep.equal(['ack', 'ack', 'heartbeat']);
       expect(frames[1]).to.deep.include({ deliveryTag: 2, multiple: true });
+    });
+
+    it('FrameBatch: frames written in place survive growth, and each finished batch stands alone', () => {
+      const batch = new FrameBatch();
+      const body = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+      const deliver = (tag: number, content: Uint8Array): Frame => ({
+        type: 'deliver',
+        channel: 3,
+        consumerTag: 'c',
+        deliveryTag: tag,
+        redelivered: false,
+        deliveryCount: 1,
+        exchange: '',
+        routingKey: 'q',
+        properties: { headers: { n: tag } },
+        content,
+      });
+      for (let tag = 1; tag <= 50; tag++) batch.add(deliver(tag, body(1000, tag))); // grows several times
+      expect(batch.frameCount).to.equal(50);
+      const first = batch.finish();
+      expect(batch.frameCount).to.equal(0);
+      expect(batch.byteLength).to.equal(0);
+      batch.add({ type: 'heartbeat', channel: 0 });
+      const second = batch.finish();
+      const big = body(BATCH_TARGET_BYTES + 10, 7);
+      batch.add(deliver(51, big));
+      const third = batch.finish();
+      // The next batch's writes must not land in buffers handed out before.
+      const a = decodeAll(first);
+      expect(a).to.have.length(50);
+      a.forEach((f, i) => {
+        expect(f).to.deep.include({ deliveryTag: i + 1, properties: { headers: { n: i + 1 } } });
+        expect((f as { content: Uint8Array }).content).to.deep.equal(body(1000, i + 1));
+      });
+      expect(decodeAll(second).map((f) => f.type)).to.deep.equal(['heartbeat']);
+      const [c] = decodeAll(third);
+      expect((c as { content: Uint8Array }).content.length).to.equal(big.length);
+      expect(third.buffer.byteLength).to.equal(third.byteLength); // a large frame gets exactly its room
     });
 
     it('hands out the body as a view of the input, not a copy', () => {
