@@ -312,7 +312,12 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
    */
   readonly loginThrottle: LoginThrottle | undefined;
 
-  async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Login> {
+  async authenticate(
+    username: string,
+    password: string,
+    remoteAddress: string,
+    vhost: string | undefined,
+  ): Promise<Login> {
     const throttle = this.loginThrottle;
     const wait = throttle?.retryAfterMs(remoteAddress) ?? 0;
     if (wait > 0) throw new BrokerError(ErrorCode.ACCESS_REFUSED, throttledMessage(remoteAddress, wait));
@@ -327,7 +332,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     return {
       user: login.user,
       viaToken: login.viaToken,
-      permissions: this.access.requireVhostAccess(login.user, vhost),
+      ...(login.tokenVhost !== undefined ? { tokenVhost: login.tokenVhost } : {}),
+      permissions: vhost === undefined ? undefined : this.access.requireVhostAccess(login.user, vhost),
     };
   }
 

@@ -62,6 +62,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
   private readonly amqpChannels = new Map<number, AmqpChannel>();
   private capabilities: FieldTable = {};
   private credentials: { user: string; password: string } | undefined;
+  private tokenVhost: string | undefined;
   private mechanism = '';
   /** Bytes read and not yet parsed (a partial frame, or frames held while blocked). */
   private input: Buffer = Buffer.alloc(0);
@@ -355,16 +356,53 @@ export class AmqpConnection extends Session implements AmqpOutput {
         `unsupported authentication mechanism '${shortText(this.mechanism)}': use PLAIN or AMQPLAIN`,
       );
     }
-    if (this.credentials === undefined) {
+    const creds = this.credentials;
+    if (creds === undefined) {
       throw new BrokerError(ErrorCode.ACCESS_REFUSED, `malformed ${this.mechanism} response: send a user name and a password`);
     }
-    this.state = 'tune';
-    this.write(
-      encodeMethod(M.ConnectionTune, 0, {
-        channelMax: this.channelMax,
-        frameMax: SERVER_FRAME_MAX,
-        heartbeat: Math.round(this.services.options.heartbeatMs / 1000),
-      }),
+    // The login is checked here, as RabbitMQ does (clients tell an authentication failure by
+    // a close right after start-ok); the vhost, named later by connection.open, is checked there.
+    this.state = 'authenticating';
+    this.socket.pause();
+    this.services.authenticate(creds.user, creds.password, this.remoteAddress, undefined).then(
+      (login) =>
+        this.guard('login', () => {
+          if (this.state !== 'authenticating') return;
+          this.user = login.user;
+          this.viaToken = login.viaToken;
+          this.tokenVhost = login.tokenVhost;
+          this.credentials = undefined; // not kept past the login
+          this.state = 'tune';
+          this.write(
+            encodeMethod(M.ConnectionTune, 0, {
+              channelMax: this.channelMax,
+              frameMax: SERVER_FRAME_MAX,
+              heartbeat: Math.round(this.services.options.heartbeatMs / 1000),
+            }),
+          );
+          this.socket.resume();
+          this.parse();
+        }),
+      (err: unknown) =>
+        this.guard('login', () => {
+          if (this.state !== 'authenticating') return;
+          this.log.info('login refused', { user: creds.user, error: err instanceof Error ? err.message : String(err) });
+          this.state = 'start';
+          if (!this.hasCapability('authentication_failure_close')) {
+            // An old client: RabbitMQ just closes the socket.
+            this.state = 'closed';
+            this.socket.destroy();
+            return;
+          }
+          // RabbitMQ's words, which clients show; the reason itself stays in our log.
+          this.closeWithError(
+            new BrokerError(
+              ErrorCode.ACCESS_REFUSED,
+              `Login was refused using authentication mechanism ${this.mechanism}. For details see the broker logfile.`,
+            ),
+            0,
+          );
+        }),
     );
   }
 
@@ -387,59 +425,36 @@ export class AmqpConnection extends Session implements AmqpOutput {
     this.state = 'open-wait';
   }
 
-  /** connection.open: the login is checked here, where the vhost is known. */
+  /** connection.open: the vhost and the user's access to it (530 NOT_ALLOWED, as RabbitMQ). */
   private openVhost(vhostName: string): void {
-    const creds = this.credentials!;
-    this.state = 'authenticating';
-    this.socket.pause();
-    this.services.authenticate(creds.user, creds.password, this.remoteAddress, vhostName).then(
-      (login) => this.guard('login', () => {
-        if (this.state !== 'authenticating') return;
-        const vhost = this.services.vhost(vhostName);
-        if (vhost === undefined)
-          return this.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${vhostName}' not found`), M.ConnectionOpen);
-        this.user = login.user;
-        this.permissions = login.permissions;
-        this.viaToken = login.viaToken;
-        const refusal = this.admit(vhost, this.clientProperties);
-        if (refusal !== undefined) return this.closeWithError(refusal, M.ConnectionOpen);
-        this.state = 'open';
-        clearTimeout(this.timer);
-        this.timer = undefined;
-        this.lastReceived = Date.now();
-        if (this.heartbeatMs > 0)
-          this.timer = setInterval(() => this.guard('heartbeat', this.tick), Math.max(25, Math.floor(this.heartbeatMs / 2)));
-        this.write(encodeMethod(M.ConnectionOpenOk, 0, { knownHosts: '' }));
-        this.opened();
-        this.authenticated();
-        this.log.info('connection opened', {
-          protocol: 'amqp',
-          user: this.user,
-          vhost: vhostName,
-          client: this.clientProperties['product'],
-        });
-        this.socket.resume();
-        this.parse();
-      }),
-      (err: unknown) => this.guard('login', () => {
-        if (this.state !== 'authenticating') return;
-        this.log.info('login refused', { user: creds.user, error: err instanceof Error ? err.message : String(err) });
-        this.state = 'open-wait';
-        if (err instanceof BrokerError && err.code === ErrorCode.ACCESS_REFUSED && !/vhost/.test(err.message)) {
-          // RabbitMQ's words, which clients show; the reason itself stays in our log.
-          return this.closeWithError(
-            new BrokerError(
-              ErrorCode.ACCESS_REFUSED,
-              `Login was refused using authentication mechanism ${this.mechanism}. For details see the broker logfile.`,
-            ),
-            0,
-          );
-        }
-        if (err instanceof BrokerError && err.code === ErrorCode.ACCESS_REFUSED)
-          return this.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, err.message), M.ConnectionOpen);
-        this.closeWithError(err, M.ConnectionOpen);
-      }),
-    );
+    const vhost = this.services.vhost(vhostName);
+    if (vhost === undefined) throw new BrokerError(ErrorCode.NOT_ALLOWED, `vhost ${vhostName} not found`);
+    if (this.tokenVhost !== undefined && this.tokenVhost !== vhostName)
+      throw new BrokerError(ErrorCode.NOT_ALLOWED, `login refused: token is for vhost '${this.tokenVhost}'`);
+    const permissions = this.services.permissionsOf(this.user, vhostName);
+    if (permissions === undefined)
+      throw new BrokerError(ErrorCode.NOT_ALLOWED, `access to vhost '${vhostName}' refused for user '${this.user}'`);
+    this.permissions = permissions;
+    const refusal = this.admit(vhost, this.clientProperties);
+    if (refusal !== undefined) throw refusal;
+    this.state = 'open';
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.lastReceived = Date.now();
+    if (this.heartbeatMs > 0)
+      this.timer = setInterval(
+        () => this.guard('heartbeat', this.tick),
+        Math.max(25, Math.floor(this.heartbeatMs / 2)),
+      );
+    this.write(encodeMethod(M.ConnectionOpenOk, 0, { knownHosts: '' }));
+    this.opened();
+    this.authenticated();
+    this.log.info('connection opened', {
+      protocol: 'amqp',
+      user: this.user,
+      vhost: vhostName,
+      client: this.clientProperties['product'],
+    });
   }
 
   /** Heartbeats every half interval when idle; a peer silent for two intervals is dead (as RabbitMQ). */
