@@ -137,6 +137,13 @@ export class RawAmqp {
     });
   }
 
+  /** basic.publish with its content header and one body frame. */
+  publish(channel: number, exchange: string, routingKey: string, body: Buffer, properties = {}): void {
+    this.method(codec.M.BasicPublish, channel, { exchange, routingKey, mandatory: false, immediate: false });
+    this.send(codec.encodeHeader(channel, body.length, properties));
+    if (body.length > 0) this.send(Buffer.concat([codec.bodyFrameHeader(channel, body.length), body, codec.FRAME_END_BYTE]));
+  }
+
   close(): void {
     this.socket.destroy();
   }
