@@ -22,6 +22,7 @@ import {
   methodName,
   type MethodFields,
 } from './codec.js';
+import { replyText, UNEXPECTED_FRAME } from './reply-text.js';
 import { AmqpSink, shortText, type AmqpOutput } from './sink.js';
 
 /** "AMQP" 0 0 9 1: the only protocol header we speak (AMQP 0-9-1 §4.2.2). */
@@ -30,7 +31,6 @@ const PROTOCOL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1]);
 export const SERVER_FRAME_MAX = 131_072;
 /** How long a peer has to answer our connection.close before the socket is dropped. */
 const CLOSE_TIMEOUT_MS = 2_000;
-const UNEXPECTED_FRAME = 505;
 
 /** The capabilities RabbitMQ advertises and clients check (spec/amqp.md §Negotiation). */
 const CAPABILITIES = {
@@ -592,7 +592,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
         : new BrokerError(ErrorCode.INTERNAL_ERROR, `internal error: ${err instanceof Error ? err.message : String(err)}`);
     if (!(err instanceof BrokerError)) this.log.error('internal error', errorFields(err));
     const ref = (err as { amqpMethod?: number }).amqpMethod ?? methodId;
-    this.sendClose(be.code, `${errorName(be)} - ${be.message}`, ref);
+    this.sendClose(be.code, replyText(be), ref);
   }
 
   /** Closes the connection with a reply code and text (320 CONNECTION_FORCED, ...). */
@@ -639,9 +639,4 @@ export class AmqpConnection extends Session implements AmqpOutput {
     this.ended(this.closeDetail ?? { reason });
     if (!this.socket.destroyed) setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS).unref();
   }
-}
-
-/** RabbitMQ's names for the codes AMQP adds beyond ours (505 UNEXPECTED_FRAME). */
-function errorName(err: BrokerError): string {
-  return err.code === UNEXPECTED_FRAME ? 'UNEXPECTED_FRAME' : err.name;
 }

@@ -1,5 +1,6 @@
 import type { MessageProperties } from '@switchyard/client/protocol';
 import type { SessionSink } from '../../server/session-sink.js';
+import { rabbitText } from './reply-text.js';
 import { bodyFrameHeader, encodeHeader, encodeMethod, FRAME_END_BYTE, M, toAmqpProperties } from './codec.js';
 
 /** Where the sink's frames go: the connection's outbox, written once per event-loop turn. */
@@ -96,7 +97,7 @@ export class AmqpSink implements SessionSink {
     this.out.write(
       encodeMethod(M.ChannelClose, channel, {
         replyCode: code,
-        replyText: shortText(message),
+        replyText: shortText(rabbitText(message)),
         classId: ref >>> 16,
         methodId: ref & 0xffff,
       }),
