@@ -3,6 +3,9 @@ import amqp from 'amqplib';
 import { amqpCodec as codec } from '@switchyard/broker/internal';
 import { useBroker } from '../helpers/broker.js';
 import { api } from '../helpers/http.js';
+import { readFileSync } from 'node:fs';
+import { makeTmpDir } from '../helpers/tmp.js';
+import { selfSigned } from '../helpers/self-signed.js';
 import { RawAmqp, PROTOCOL_HEADER } from './core-raw.js';
 
 /** The AMQP URL of the fixture's broker, with credentials and query. */
@@ -25,6 +28,25 @@ describe('AMQP 0-9-1 negotiation (amqplib)', function () {
     await fx.stop();
     await fx.start({ amqpPort: false });
     expect(fx.tb.broker.amqpUrl).to.equal(undefined);
+  });
+
+  it('serves amqps:// on amqpsPort with the broker\'s TLS files', async () => {
+    const tmp = await makeTmpDir('amqps');
+    try {
+      const tls = selfSigned(tmp.dir);
+      await fx.stop();
+      await fx.start({ tls, amqpsPort: 0 });
+      const url = fx.tb.broker.amqpsUrl!;
+      expect(url).to.match(/^amqps:\/\/127\.0\.0\.1:\d+$/);
+      const c = await amqp.connect(url.replace('amqps://', 'amqps://guest:guest@'), {
+        ca: [readFileSync(tls.certFile)],
+      });
+      conns.push(c);
+      const ch = await c.createChannel();
+      await ch.checkExchange('amq.direct');
+    } finally {
+      await tmp.remove();
+    }
   });
 
   it('advertises the capabilities RabbitMQ clients check, and PLAIN and AMQPLAIN', async () => {
