@@ -158,6 +158,23 @@ describe('AMQP 0-9-1 negotiation (amqplib)', function () {
     await ch.checkExchange('amq.direct');
   });
 
+  it('connection.update-secret: a secret that logs the same user in is accepted; a wrong one closes (530)', async () => {
+    const c = await amqp.connect(amqpUrl(fx));
+    conns.push(c);
+    c.on('error', () => undefined);
+    const update = (secret: string): Promise<void> =>
+      (c as unknown as { updateSecret(s: Buffer, reason: string): Promise<void> }).updateSecret(
+        Buffer.from(secret),
+        'rotation',
+      );
+    await update('guest');
+    const ch = await c.createChannel();
+    await ch.checkExchange('amq.direct');
+    const closed = new Promise<Error>((resolve) => c.once('close', resolve));
+    void update('wrong').catch(() => undefined); // never answered: the connection closes
+    expect(String(await closed)).to.contain("530 (NOT-ALLOWED) with message \"NOT_ALLOWED - Update secret was refused for user 'guest'\"");
+  });
+
   it('lists AMQP connections in the management API with protocol "AMQP 0-9-1"', async () => {
     const c = await amqp.connect(amqpUrl(fx));
     conns.push(c);

@@ -317,11 +317,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
         return this.finish();
       case M.ConnectionUpdateSecret:
         if (this.state !== 'open') break;
-        // Our logins are passwords and signed tokens checked once at open: nothing to refresh.
-        throw new BrokerError(
-          ErrorCode.NOT_ALLOWED,
-          'update-secret is not supported by this broker: open a new connection with the new secret',
-        );
+        return this.updateSecret((f['newSecret'] as Buffer).toString('utf8'));
       case M.ConnectionBlocked:
       case M.ConnectionUnblocked:
         return; // a client's own flow notices mean nothing to a broker
@@ -455,6 +451,31 @@ export class AmqpConnection extends Session implements AmqpOutput {
       vhost: vhostName,
       client: this.clientProperties['product'],
     });
+  }
+
+  /**
+   * connection.update-secret (RabbitMQ's way to refresh an expiring token on an open
+   * connection): the new secret must log the same user in (a password or a login token);
+   * then update-secret-ok, else 530 NOT_ALLOWED as RabbitMQ refuses it.
+   */
+  private updateSecret(secret: string): void {
+    const vhost = this.vhostName;
+    this.services.authenticate(this.user, secret, this.remoteAddress, vhost).then(
+      (login) =>
+        this.guard('update-secret', () => {
+          if (this.state !== 'open') return;
+          this.viaToken = login.viaToken;
+          this.write(encodeMethod(M.ConnectionUpdateSecretOk, 0, {}));
+        }),
+      (err: unknown) =>
+        this.guard('update-secret', () => {
+          this.log.info('update-secret refused', { error: err instanceof Error ? err.message : String(err) });
+          this.closeWithError(
+            new BrokerError(ErrorCode.NOT_ALLOWED, `Update secret was refused for user '${this.user}'`),
+            M.ConnectionUpdateSecret,
+          );
+        }),
+    );
   }
 
   /** Heartbeats every half interval when idle; a peer silent for two intervals is dead (as RabbitMQ). */
