@@ -210,16 +210,9 @@ export class AmqpConnection extends Session implements AmqpOutput {
         if (buf[off + 7 + size] !== FRAME_END) {
           throw new BrokerError(ErrorCode.FRAME_ERROR, `bad frame end octet ${buf[off + 7 + size]}: expected 0xce`);
         }
-        if (type === FRAME_METHOD && size >= 4 && buf.readUInt32BE(off + 7) === M.BasicPublish && this.isOpen) {
-          // Every publish meets the alarms: it waits, with what follows it, until they clear.
-          // spec/security.md §Resource alarms and flow control.
-          if (this.blocked) break;
-          const reason = this.services.alarmReason();
-          if (reason !== undefined) {
-            this.hasPublished = true;
-            this.block(reason);
-            break;
-          }
+        // A publish held by a resource alarm stays unparsed, with what follows it, until unblocked.
+        if (type === FRAME_METHOD && size >= 4 && this.isOpen && buf.readUInt32BE(off + 7) === M.BasicPublish) {
+          if (!this.admitPublish()) break;
         }
         const payload = buf.subarray(off + 7, off + 7 + size);
         off += size + 8;
