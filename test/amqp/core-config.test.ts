@@ -41,7 +41,13 @@ describe('AMQP listener settings: amqpPort / amqpsPort in options, config file, 
   });
 
   it('says which port is taken and how to move or turn AMQP off', async () => {
-    const first = await Broker.start({ port: 0, managementPort: false, amqpPort: 0, dataDir: tmp.dir, logger: testLogger() });
+    const first = await Broker.start({
+      port: 0,
+      managementPort: false,
+      amqpPort: 0,
+      dataDir: tmp.dir,
+      logger: testLogger(),
+    });
     const taken = Number(new URL(first.amqpUrl!).port);
     const other = await makeTmpDir('amqp-config-2');
     try {

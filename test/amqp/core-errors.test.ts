@@ -30,7 +30,11 @@ describe('AMQP 0-9-1 errors: RabbitMQ reply codes and texts', function () {
   }
 
   const cases: [string, string, (ch: amqp.Channel) => Promise<unknown>][] = [
-    ['404 no queue', `404 (NOT-FOUND) with message "NOT_FOUND - no queue 'nope' in vhost '/'"`, (ch) => ch.checkQueue('nope')],
+    [
+      '404 no queue',
+      `404 (NOT-FOUND) with message "NOT_FOUND - no queue 'nope' in vhost '/'"`,
+      (ch) => ch.checkQueue('nope'),
+    ],
     [
       '404 no exchange on publish',
       `404 (NOT-FOUND) with message "NOT_FOUND - no exchange 'nope' in vhost '/'"`,

@@ -30,7 +30,7 @@ describe('AMQP 0-9-1 negotiation (amqplib)', function () {
     expect(fx.tb.broker.amqpUrl).to.equal(undefined);
   });
 
-  it('serves amqps:// on amqpsPort with the broker\'s TLS files', async () => {
+  it("serves amqps:// on amqpsPort with the broker's TLS files", async () => {
     const tmp = await makeTmpDir('amqps');
     try {
       const tls = selfSigned(tmp.dir);
@@ -172,7 +172,9 @@ describe('AMQP 0-9-1 negotiation (amqplib)', function () {
     await ch.checkExchange('amq.direct');
     const closed = new Promise<Error>((resolve) => c.once('close', resolve));
     void update('wrong').catch(() => undefined); // never answered: the connection closes
-    expect(String(await closed)).to.contain("530 (NOT-ALLOWED) with message \"NOT_ALLOWED - Update secret was refused for user 'guest'\"");
+    expect(String(await closed)).to.contain(
+      '530 (NOT-ALLOWED) with message "NOT_ALLOWED - Update secret was refused for user \'guest\'"',
+    );
   });
 
   it('lists AMQP connections in the management API with protocol "AMQP 0-9-1"', async () => {

@@ -240,10 +240,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
       if (payload.length < 4) throw new BrokerError(ErrorCode.FRAME_ERROR, 'method frame shorter than its 4-byte id');
       const id = payload.readUInt32BE(0);
       if (methodName(id) === undefined) {
-        throw new BrokerError(
-          ErrorCode.NOT_IMPLEMENTED,
-          `unknown method: class ${id >>> 16}, method ${id & 0xffff}`,
-        );
+        throw new BrokerError(ErrorCode.NOT_IMPLEMENTED, `unknown method: class ${id >>> 16}, method ${id & 0xffff}`);
       }
       let fields: MethodFields;
       try {
@@ -347,7 +344,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
     }
     const creds = this.credentials;
     if (creds === undefined) {
-      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `malformed ${this.mechanism} response: send a user name and a password`);
+      throw new BrokerError(
+        ErrorCode.ACCESS_REFUSED,
+        `malformed ${this.mechanism} response: send a user name and a password`,
+      );
     }
     // The login is checked here, as RabbitMQ does (clients tell an authentication failure by
     // a close right after start-ok); the vhost, named later by connection.open, is checked there.
@@ -492,9 +492,13 @@ export class AmqpConnection extends Session implements AmqpOutput {
     }
     if (id === M.ChannelOpen) {
       if (n > this.channelMax) {
-        throw new BrokerError(ErrorCode.CHANNEL_ERROR, `channel number ${n} exceeds the negotiated channel_max ${this.channelMax}`);
+        throw new BrokerError(
+          ErrorCode.CHANNEL_ERROR,
+          `channel number ${n} exceeds the negotiated channel_max ${this.channelMax}`,
+        );
       }
-      if (this.channels.has(n)) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `second 'channel.open' seen on channel ${n}`);
+      if (this.channels.has(n))
+        throw new BrokerError(ErrorCode.CHANNEL_ERROR, `second 'channel.open' seen on channel ${n}`);
       const ch = this.openChannel(n);
       this.amqpChannels.set(n, new AmqpChannel(ch, this));
       this.write(encodeMethod(M.ChannelOpenOk, n, { channelId: Buffer.alloc(0) }));
@@ -517,7 +521,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
     }
     if (ch.state !== 'open') return; // in flight when we closed the channel
     if (ach.content !== undefined) {
-      throw new BrokerError(UNEXPECTED_FRAME, `expected content header for class 60, got non content header frame instead`);
+      throw new BrokerError(
+        UNEXPECTED_FRAME,
+        `expected content header for class 60, got non content header frame instead`,
+      );
     }
     try {
       ach.handle(id, f);
@@ -544,7 +551,8 @@ export class AmqpConnection extends Session implements AmqpOutput {
     }
     const ach = this.amqpChannels.get(n);
     const ch = this.channels.get(n);
-    if (ach === undefined || ch === undefined) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${n}`);
+    if (ach === undefined || ch === undefined)
+      throw new BrokerError(ErrorCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${n}`);
     if (ch.state !== 'open') return; // the rest of a publish that closed the channel
     const c = ach.content;
     if (c === undefined) {
@@ -572,7 +580,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
         ach.content = undefined;
         return this.failChannel(
           ch,
-          new BrokerError(ErrorCode.PRECONDITION_FAILED, `message size ${size} is larger than configured max size ${max}`),
+          new BrokerError(
+            ErrorCode.PRECONDITION_FAILED,
+            `message size ${size} is larger than configured max size ${max}`,
+          ),
           M.BasicPublish,
         );
       }
@@ -581,7 +592,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
       c.chunks.push(payload);
       c.received += payload.length;
       if (c.received > c.size) {
-        throw new BrokerError(ErrorCode.FRAME_ERROR, `content body longer than the ${c.size} bytes its header announced`);
+        throw new BrokerError(
+          ErrorCode.FRAME_ERROR,
+          `content body longer than the ${c.size} bytes its header announced`,
+        );
       }
     }
     if (c.received === c.size) {
@@ -603,7 +617,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
     const be =
       err instanceof BrokerError
         ? err
-        : new BrokerError(ErrorCode.INTERNAL_ERROR, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+        : new BrokerError(
+            ErrorCode.INTERNAL_ERROR,
+            `internal error: ${err instanceof Error ? err.message : String(err)}`,
+          );
     if (!(err instanceof BrokerError)) this.log.error('internal error', errorFields(err));
     const ref = (err as { amqpMethod?: number }).amqpMethod ?? methodId;
     this.sendClose(be.code, replyText(be), ref);
