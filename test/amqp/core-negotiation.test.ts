@@ -177,10 +177,13 @@ describe('AMQP 0-9-1 negotiation (amqplib)', function () {
     );
   });
 
-  it('lists AMQP connections in the management API with protocol "AMQP 0-9-1"', async () => {
+  it('lists AMQP connections in the management API (protocol "AMQP 0-9-1") and metrics (protocol="amqp")', async () => {
     const c = await amqp.connect(amqpUrl(fx));
     conns.push(c);
     const list = (await api(fx.tb, 'GET', '/api/connections')).body as { protocol?: string; user: string }[];
     expect(list.map((x) => x.protocol)).to.include('AMQP 0-9-1');
+    const metrics = await (await fetch(`${fx.tb.broker.managementUrl}/metrics`)).text();
+    expect(metrics).to.contain('switchyard_connections{protocol="amqp"} 1');
+    expect(metrics).to.contain('switchyard_connections{protocol="ws"} 0');
   });
 });
