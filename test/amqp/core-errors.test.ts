@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import amqp from 'amqplib';
 import { amqpCodec } from '@switchyard/broker/internal';
 import { useBroker } from '../helpers/broker.js';
-import { RawAmqp } from './core-raw.js';
+import { PROTOCOL_HEADER, RawAmqp } from './core-raw.js';
 
 const M = amqpCodec.M;
 
@@ -162,6 +162,26 @@ describe('AMQP 0-9-1 errors: RabbitMQ reply codes and texts', function () {
       raw.method(M.ExchangeDeclare, 1, { exchange: 'err-x', type: 'weird', arguments: {} }),
     );
     expect(close).to.include({ replyCode: 503, replyText: "COMMAND_INVALID - unknown exchange type 'weird'" });
+  });
+
+  it('403 for a malformed or unsupported login, before tune', async () => {
+    for (const [mechanism, response] of [
+      ['AMQPLAIN', Buffer.from([5, 0x4c, 0xff, 0xff])],
+      ['PLAIN', Buffer.from('no-nul-bytes')],
+      ['EXTERNAL', Buffer.alloc(0)],
+    ] as const) {
+      const raw = await RawAmqp.open(fx.tb.broker.amqpUrl!);
+      try {
+        raw.send(PROTOCOL_HEADER);
+        await raw.next(M.ConnectionStart);
+        raw.method(M.ConnectionStartOk, 0, { clientProperties: {}, mechanism, response, locale: 'en_US' });
+        const close = await raw.next(M.ConnectionClose);
+        expect(close.fields!['replyCode'], mechanism).to.equal(403);
+        await raw.untilClosed();
+      } finally {
+        raw.close();
+      }
+    }
   });
 
   it('never crashes: garbage after the header closes only that connection', async () => {

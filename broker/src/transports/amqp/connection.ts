@@ -332,7 +332,12 @@ export class AmqpConnection extends Session implements AmqpOutput {
       const parts = response.toString('utf8').split('\0');
       if (parts.length === 3) this.credentials = { user: parts[1]!, password: parts[2]! };
     } else if (this.mechanism === 'AMQPLAIN') {
-      const t = decodeTable(response);
+      let t: FieldTable = {};
+      try {
+        t = decodeTable(response);
+      } catch {
+        // malformed: refused below like any response without a user and a password
+      }
       const login = t['LOGIN'];
       const password = t['PASSWORD'];
       if (typeof login === 'string' && typeof password === 'string') this.credentials = { user: login, password };
