@@ -225,10 +225,8 @@ export class AmqpChannel {
           ),
         });
       default:
-        throw new BrokerError(
-          ErrorCode.COMMAND_INVALID,
-          `method id ${id >>> 16}.${id & 0xffff} is not valid on a channel`,
-        );
+        // A server-to-client method (basic.deliver ...) sent by a client: RabbitMQ's words.
+        throw new BrokerError(ErrorCode.COMMAND_INVALID, 'unimplemented method');
     }
   }
 
