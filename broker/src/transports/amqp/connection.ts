@@ -142,6 +142,11 @@ export class AmqpConnection extends Session implements AmqpOutput {
     return this.channels.get(channel)?.state === 'open';
   }
 
+  fail(err: BrokerError): void {
+    this.log.warn('cannot send a delivery: closing the connection', { error: err.message });
+    setImmediate(() => this.guard('fail', () => this.closeWithError(err, 0)));
+  }
+
   private readonly scheduledFlush = (): void => this.guard('flush', () => this.flush());
 
   /** The turn's frames leave in one write (one syscall, one TCP segment train). */
