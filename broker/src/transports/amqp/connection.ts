@@ -62,7 +62,6 @@ export class AmqpConnection extends Session implements AmqpOutput {
   private readonly amqpChannels = new Map<number, AmqpChannel>();
   private capabilities: FieldTable = {};
   private credentials: { user: string; password: string } | undefined;
-  private tokenVhost: string | undefined;
   private mechanism = '';
   /** Bytes read and not yet parsed (a partial frame, or frames held while blocked). */
   private input: Buffer = Buffer.alloc(0);
@@ -367,9 +366,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
       (login) =>
         this.guard('login', () => {
           if (this.state !== 'authenticating') return;
-          this.user = login.user;
-          this.viaToken = login.viaToken;
-          this.tokenVhost = login.tokenVhost;
+          this.loggedIn(login);
           this.credentials = undefined; // not kept past the login
           this.state = 'tune';
           this.write(
@@ -426,15 +423,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
 
   /** connection.open: the vhost and the user's access to it (530 NOT_ALLOWED, as RabbitMQ). */
   private openVhost(vhostName: string): void {
-    const vhost = this.services.vhost(vhostName);
-    if (vhost === undefined) throw new BrokerError(ErrorCode.NOT_ALLOWED, `vhost ${vhostName} not found`);
-    if (this.tokenVhost !== undefined && this.tokenVhost !== vhostName)
-      throw new BrokerError(ErrorCode.NOT_ALLOWED, `login refused: token is for vhost '${this.tokenVhost}'`);
-    const permissions = this.services.permissionsOf(this.user, vhostName);
-    if (permissions === undefined)
-      throw new BrokerError(ErrorCode.NOT_ALLOWED, `access to vhost '${vhostName}' refused for user '${this.user}'`);
-    this.permissions = permissions;
-    const refusal = this.admit(vhost, this.clientProperties);
+    const refusal = this.enter(vhostName, this.clientProperties);
     if (refusal !== undefined) throw refusal;
     this.state = 'open';
     clearTimeout(this.timer);
