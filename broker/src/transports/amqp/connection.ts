@@ -86,12 +86,15 @@ export class AmqpConnection extends Session implements AmqpOutput {
     socket.on('drain', () => this.guard('drain', () => this.onDrain()));
     socket.on('close', () => this.cleanup('socket closed'));
     socket.on('error', (err) => this.log.debug('socket error', { error: err.message }));
-    this.timer = setTimeout(() => {
-      if (this.state !== 'open' && this.state !== 'closed') {
-        this.log.info('handshake timeout: closing', { timeoutMs: services.options.handshakeTimeoutMs });
-        this.socket.destroy();
-      }
-    }, services.options.handshakeTimeoutMs);
+    // The whole negotiation (header to open-ok) within the handshake timeout, as on the WebSocket port.
+    const handshakeMs = services.options.handshakeTimeoutMs;
+    if (handshakeMs > 0)
+      this.timer = setTimeout(() => {
+        if (this.state !== 'open' && this.state !== 'closed') {
+          this.log.info('handshake timeout: closing', { timeoutMs: handshakeMs });
+          this.socket.destroy();
+        }
+      }, handshakeMs);
   }
 
   override get protocol(): 'amqp' {
@@ -235,6 +238,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
     this.log.info('bad protocol header: closing', { header: this.input.subarray(0, 8).toString('hex') });
     this.input = Buffer.alloc(0);
     this.state = 'closed';
+    clearTimeout(this.timer);
     this.socket.end(PROTOCOL_HEADER);
   }
 
@@ -318,9 +322,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
       default:
         break;
     }
+    // RabbitMQ's rabbit_reader: 504 with the state's name ('running' once open).
     throw new BrokerError(
-      this.state === 'open' ? ErrorCode.COMMAND_INVALID : ErrorCode.CHANNEL_ERROR,
-      `unexpected method ${methodName(id)} on channel 0 in state ${this.state}`,
+      ErrorCode.CHANNEL_ERROR,
+      `unexpected method in connection state ${this.state === 'open' ? 'running' : this.state}`,
     );
   }
 
