@@ -86,6 +86,23 @@ describe('AMQP 0-9-1 errors: RabbitMQ reply codes and texts', function () {
         await ch.checkExchange('amq.direct');
       },
     ],
+    [
+      '406 message headers the other protocol could not carry (NaN)',
+      `406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - invalid message headers: headers.bad: NaN is not a finite number"`,
+      async (ch) => {
+        ch.sendToQueue('anything', Buffer.from('x'), { headers: { bad: { '!': 'double', value: NaN } } });
+        await ch.checkExchange('amq.direct');
+      },
+    ],
+    [
+      '406 arguments nested deeper than field tables may be',
+      '406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - invalid field table: arguments',
+      (ch) => {
+        let deep: Record<string, unknown> = { leaf: 1 };
+        for (let i = 0; i < 40; i++) deep = { d: deep };
+        return ch.assertQueue('err-deep', { arguments: { 'x-deep': deep } });
+      },
+    ],
   ];
   for (const [name, expected, fn] of cases) {
     it(`${name}: closes the channel, the connection carries on`, async () => {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { BrokerError, ErrorCode, isChannelError, type FieldTable } from '@switchyard/client/protocol';
+import { BrokerError, ErrorCode, fieldTableError, isChannelError, type FieldTable } from '@switchyard/client/protocol';
 import { errorFields } from '../../logging.js';
 import type { BrokerServices } from '../../server/services.js';
 import { Session } from '../../server/session.js';
@@ -578,6 +578,17 @@ export class AmqpConnection extends Session implements AmqpOutput {
         throw new BrokerError(ErrorCode.SYNTAX_ERROR, `cannot decode content header: ${(err as Error).message}`);
       }
       c.properties = fromAmqpProperties(props);
+      if (c.properties?.headers !== undefined) {
+        const error = fieldTableError(c.properties.headers, 'headers');
+        if (error !== undefined) {
+          ach.content = undefined;
+          return this.failChannel(
+            ch,
+            new BrokerError(ErrorCode.PRECONDITION_FAILED, `invalid message headers: ${error}`),
+            M.BasicPublish,
+          );
+        }
+      }
       c.size = size;
       const max = this.services.options.maxMessageBytes;
       if (size > max) {
