@@ -9,6 +9,8 @@ export interface BrokerProcess {
   url: string;
   /** The management API's base URL. */
   managementUrl?: string;
+  /** The AMQP 0-9-1 URL (`amqp://127.0.0.1:PORT`), unless started with `--no-amqp`. */
+  amqpUrl?: string;
   /** Lines the process printed, for diagnostics. */
   output: string[];
   /** Resolves with the exit code (or signal name) once the process has exited. */
@@ -28,6 +30,8 @@ function startCli(dataDir: string, extraArgs: string[], opts: SpawnOptions): Chi
     '--port',
     '0',
     '--management-port',
+    '0',
+    '--amqp-port',
     '0',
     '--data-dir',
     dataDir,
@@ -80,7 +84,15 @@ export function spawnBroker(
       if (m && line.includes('"listening"')) {
         clearTimeout(timer);
         const mgmt = /"management":"(http:\/\/[^"]+)"/.exec(line)?.[1];
-        resolve({ child, url: m[1]!, output, exited, ...(mgmt !== undefined ? { managementUrl: mgmt } : {}) });
+        const amqpUrl = /"amqp":"(amqp:\/\/[^"]+)"/.exec(line)?.[1];
+        resolve({
+          child,
+          url: m[1]!,
+          output,
+          exited,
+          ...(mgmt !== undefined ? { managementUrl: mgmt } : {}),
+          ...(amqpUrl !== undefined ? { amqpUrl } : {}),
+        });
       }
     });
     void exited.then((code) => {

@@ -12,7 +12,6 @@ import {
   type FrameOf,
 } from '@switchyard/client/protocol';
 import { errorFields } from '../../logging.js';
-import type { VirtualHost } from '../../vhost/virtual-host.js';
 import { FrameSink, handleChannelFrame } from './frame-channel.js';
 import type { FrameConnection } from '../../server/frame-connection.js';
 import type { BrokerServices } from '../../server/services.js';
@@ -213,16 +212,8 @@ export class ClientConnection extends Session {
   private readonly onFrame = (frame: Frame): void => {
     if (this.state === State.closed) return;
     if (this.holding) return this.hold(frame);
-    if (frame.type === 'publish' && this.state === State.open) {
-      // Every publish meets the alarms, the first of a connection's first message too:
-      // it waits, with everything after it, until they clear. spec/security.md §Resource alarms and flow control.
-      const reason = this.services.alarmReason();
-      if (reason !== undefined) {
-        this.hasPublished = true;
-        this.block(reason);
-        return this.hold(frame);
-      }
-    }
+    // Every publish meets the alarms, the first of a connection's first message too.
+    if (frame.type === 'publish' && this.state === State.open && !this.admitPublish()) return this.hold(frame);
     if (frame.channel === 0) {
       this.handleConnectionFrame(frame);
       return;
@@ -270,13 +261,8 @@ export class ClientConnection extends Session {
     this.services.authenticate(f.username, f.password, this.remoteAddress, f.vhost).then(
       (login) => {
         if (this.state !== State.authenticating) return;
-        const vhost = this.services.vhost(f.vhost);
-        if (vhost === undefined)
-          return this.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${f.vhost}' not found`));
-        this.user = login.user;
-        this.permissions = login.permissions;
-        this.viaToken = login.viaToken;
-        this.open(f, vhost);
+        this.loggedIn(login);
+        this.open(f);
       },
       (err: unknown) => {
         if (this.state !== State.authenticating) return;
@@ -287,8 +273,8 @@ export class ClientConnection extends Session {
     );
   }
 
-  private open(f: FrameOf<'hello'>, vhost: VirtualHost): void {
-    const refusal = this.admit(vhost, f.clientProperties);
+  private open(f: FrameOf<'hello'>): void {
+    const refusal = this.enter(f.vhost, f.clientProperties);
     if (refusal !== undefined) return this.closeWithError(refusal);
     const ours = this.services.options.heartbeatMs;
     this.heartbeatMs =
