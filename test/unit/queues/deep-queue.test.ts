@@ -81,7 +81,7 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
   }
 
   /** Takes and acks up to `max` messages, checking the window stays bounded; returns their numbers. */
-  async function drain(q: Harness, max = Infinity): Promise<number[]> {
+  async function drain(q: Harness, max = Infinity, bounded = true): Promise<number[]> {
     const out: number[] = [];
     while (out.length < max) {
       const t = q.queue.take();
@@ -95,7 +95,7 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
       out.push(numberOf(t.record.content));
       q.queue.settle(t.entry);
       if (out.length % 5_000 === 0) {
-        expect(q.queue.inMemoryEntries).to.be.at.most(BOUND);
+        if (bounded) expect(q.queue.inMemoryEntries).to.be.at.most(BOUND);
         await q.store.durable();
       }
     }
@@ -214,6 +214,26 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
     expect(got.length).to.equal(max);
     expect(got[0]).to.equal(N - max);
     expect(got.every((n, i) => n === N - max + i)).to.equal(true);
+  });
+
+  it('serves a deep priority queue highest priority first, FIFO within a priority, across a reopen', async () => {
+    // Priority queues index every message in memory (not windowed): correct at depth, not bounded.
+    const n = 100_000;
+    let q = openQueue({ 'x-max-priority': 3 });
+    for (let i = 0; i < n; i++) {
+      q.queue.enqueue('', 'deep', { persistent: true, priority: i % 4 }, body(i));
+      if (i % 10_000 === 9_999) await q.store.durable();
+    }
+    await q.store.durable();
+    q.queue.stopTimers();
+    await q.store.close();
+    h = undefined;
+    q = openQueue({ 'x-max-priority': 3 });
+    expect(q.queue.messageCount).to.equal(n);
+    const got = await drain(q, Infinity, false);
+    const expected = [3, 2, 1, 0].flatMap((p) => range(0, n / 4).map((k) => k * 4 + p));
+    expect(got.length).to.equal(n);
+    expect(got.every((v, i) => v === expected[i])).to.equal(true);
   });
 
   it('keeps transient messages in order among persistent ones beyond the window', async () => {
