@@ -34,6 +34,8 @@ export interface RuntimeHooks {
   connectionOpened?(conn: ConnectionInfo): void;
   connectionClosed?(conn: ConnectionInfo): void;
   alarm?(state: AlarmState): void;
+  /** The background store check found damage; the broker has logged it and closed. */
+  storeDamaged?(error: Error): void;
 }
 
 /**
@@ -84,7 +86,11 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
     if (options.store !== undefined) this.store = options.store;
     else {
-      const opened = openStore(options, (err) => this.alarms.commitFailed(err));
+      const opened = openStore(
+        options,
+        (err) => this.alarms.commitFailed(err),
+        (err) => this.onStoreDamaged(err),
+      );
       this.store = opened.store;
       this.dirLock = opened.lock;
     }
@@ -136,6 +142,17 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     vhost.recover();
     this.vhosts.set(name, vhost);
     return vhost;
+  }
+
+  /**
+   * The background check after an unclean stop found the stored messages damaged: say so in
+   * one line and stop, as a damaged store found before the start would (spec/security.md §Faults).
+   */
+  private onStoreDamaged(err: StoreDamagedError): void {
+    this.logger.error(err.message, { component: 'store' });
+    void this.close()
+      .catch(() => undefined)
+      .finally(() => this.hooks.storeDamaged?.(err));
   }
 
   /** A vhost was deleted: its connections are closed, its queues, exchanges and messages removed. */
@@ -381,7 +398,11 @@ function isAccessStore(store: QueueStore): store is QueueStore & AccessStore {
  * Locks the data directory (one broker per directory), checks the store file and opens it.
  * The lock is released again when the store cannot be opened.
  */
-function openStore(o: ResolvedOptions, onCommitError: (err: Error) => void): { store: QueueStore; lock: DataDirLock } {
+function openStore(
+  o: ResolvedOptions,
+  onCommitError: (err: Error) => void,
+  onDamagedInBackground: (err: StoreDamagedError) => void,
+): { store: QueueStore; lock: DataDirLock } {
   let lock: DataDirLock | undefined;
   try {
     mkdirSync(o.dataDir, { recursive: true });
@@ -390,7 +411,13 @@ function openStore(o: ResolvedOptions, onCommitError: (err: Error) => void): { s
     // nothing half-written, and reading every message would make restart cost grow with
     // depth (spec/security.md §Faults).
     return {
-      store: LmdbStore.open({ path: o.dataDir, noSync: o.noSync, onCommitError, verify: o.verifyStore && lock.unclean }),
+      store: LmdbStore.open({
+        path: o.dataDir,
+        noSync: o.noSync,
+        onCommitError,
+        verify: o.verifyStore && lock.unclean,
+        onDamagedInBackground,
+      }),
       lock,
     };
   } catch (err) {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageKey, queueRange, seqOfKey } from './keys.js';
-import { checkStoreFile, StoreDamagedError, verifyStoreDeep } from './store-check.js';
+import { checkStoreFile, StoreDamagedError, verifyStoreDeep, verifyStoreInBackground } from './store-check.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
 import type {
   AccessData,
@@ -42,6 +42,12 @@ export interface LmdbStoreOptions {
   onCommitError?: (error: Error) => void;
   /** Read the whole existing store in a child process before opening it (store-check.ts). Default false. */
   verify?: boolean;
+  /**
+   * With `verify`: check only the small databases before opening, and the messages in the
+   * background while the broker serves; damage found there is reported here (the store is
+   * open by then). Keeps the start after an unclean stop independent of the store's depth.
+   */
+  onDamagedInBackground?: (error: StoreDamagedError) => void;
 }
 
 type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
@@ -179,7 +185,8 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.onCommitError = options.onCommitError ?? noop;
     // Before mapping it: LMDB faults (SIGBUS / SIGSEGV) on a truncated or overwritten file.
     checkStoreFile(this.path);
-    if (options.verify === true) verifyStoreDeep(this.path);
+    const onDamaged = options.onDamagedInBackground;
+    if (options.verify === true) verifyStoreDeep(this.path, onDamaged === undefined ? [] : ['meta', 'deliveries', 'dedup']);
     this.root = open({
       path: this.path,
       maxDbs: 8,
@@ -197,7 +204,17 @@ export class LmdbStore implements QueueStore, AccessStore {
       throw err;
     }
     watchLmdbRejections(1);
+    if (options.verify === true && onDamaged !== undefined) {
+      const check = verifyStoreInBackground(this.path, ['messages']);
+      this.stopBackgroundCheck = check.stop;
+      void check.result.then((damage) => {
+        if (damage !== undefined && !this.closed) onDamaged(damage);
+      });
+    }
   }
+
+  private stopBackgroundCheck: () => void = noop;
+  private closed = false;
 
   /**
    * The format record tells a Switchyard store from another LMDB file and from one written by
@@ -690,6 +707,8 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.stopBackgroundCheck();
     if (this.hwmScheduled) this.writeHwm();
     if (this.countsScheduled) this.writeCounts();
     // A failed last batch was nacked already; shutting down must still close the environment.
