@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { FieldTable } from '@switchyard/client/protocol';
 import {
   LmdbStore,
@@ -20,6 +22,15 @@ import { makeTmpDir } from '../../helpers/tmp.js';
 const N = 300_000;
 /** The window plus one refill chunk and what a test holds out: the most ever indexed in memory. */
 const BOUND = WINDOW_MAX + 2048 + 64;
+
+/** V8 heap in use after a full collection (gc exposed for this process at run time). */
+function heapAfterGc(): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
 
 interface Harness {
   clock: FakeClock;
@@ -107,7 +118,12 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
 
   it(`holds ${N.toLocaleString('en')} messages with a bounded window and delivers them in order; counts survive a reopen`, async () => {
     let q = openQueue();
-    await fill(q, 0, N);
+    await fill(q, 0, N / 3);
+    const heapThen = heapAfterGc();
+    await fill(q, N / 3, N);
+    // 200,000 more messages: an index entry each (~300 bytes) would be ~60 MB more.
+    const grown = heapAfterGc() - heapThen;
+    expect(grown, `heap growth ${(grown / 1048576).toFixed(1)} MiB`).to.be.below(8 * 1024 * 1024);
     expect(q.queue.messageCount).to.equal(N);
     expect(q.queue.readyBytes).to.equal(N * 100);
     expect(q.queue.inMemoryEntries).to.be.at.most(BOUND);
