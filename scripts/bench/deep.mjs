@@ -75,7 +75,12 @@ async function restart(dataDir, port, managementPort, names) {
   let depth = 0;
   for (const q of names.slice(1)) depth += (await ch.checkQueue(q)).messageCount;
   await conn.close();
-  return { b, listeningMs: Math.round(listeningMs), firstDeliveryMs: Math.round(firstDeliveryMs), depthOfOthers: depth };
+  return {
+    b,
+    listeningMs: Math.round(listeningMs),
+    firstDeliveryMs: Math.round(firstDeliveryMs),
+    depthOfOthers: depth,
+  };
 }
 
 export async function runDeepBench({
@@ -124,7 +129,9 @@ export async function runDeepBench({
     await current.exited;
     const afterKill = await restart(dataDir, port, managementPort, names);
     current = afterKill.b;
-    log(`  [deep] after kill -9: ${afterKill.listeningMs} ms to listening, ${afterKill.firstDeliveryMs} ms to first delivery`);
+    log(
+      `  [deep] after kill -9: ${afterKill.listeningMs} ms to listening, ${afterKill.firstDeliveryMs} ms to first delivery`,
+    );
     current.child.kill('SIGTERM');
     await current.exited;
     const afterStop = await restart(dataDir, port, managementPort, names);

@@ -116,7 +116,8 @@ function parseOptions() {
   // `deep` (scripts/bench/deep.mjs) runs only when named: it stores 10,000,000 messages.
   const known = [...all, 'deep'];
   for (const i in workloads) if (workloads[i].toLowerCase() === 'deep') workloads[i] = 'deep';
-  for (const w of workloads) if (!known.includes(w)) throw new Error(`unknown workload ${w} (known: ${known.join(', ')})`);
+  for (const w of workloads)
+    if (!known.includes(w)) throw new Error(`unknown workload ${w} (known: ${known.join(', ')})`);
 
   const runs = num('runs') ?? 1;
   if (!Number.isInteger(runs)) throw new Error('--runs must be a whole number');

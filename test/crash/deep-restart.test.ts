@@ -59,7 +59,9 @@ describe('deep queue across kill -9', function () {
     ch = await (await client(fx.proc.url)).createChannel();
     const left = (await ch.checkQueue('deep')).messageCount;
     // Acks not yet durable at the kill come back (at least once); acked-and-durable ones do not.
-    expect(left).to.be.at.most(N - 30_000 + 500 + 1).and.at.least(N - first.length);
+    expect(left)
+      .to.be.at.most(N - 30_000 + 500 + 1)
+      .and.at.least(N - first.length);
     await ch.prefetch(1000);
     const second: number[] = [];
     await ch.consume('deep', (m) => {

@@ -292,7 +292,8 @@ export class Queue {
 
   private admitTransientsBefore(seq: number): void {
     let n = 0;
-    while (n < this.laterTransient.length && this.laterTransient[n]!.seq < seq) this.ready.requeue(this.laterTransient[n++]!);
+    while (n < this.laterTransient.length && this.laterTransient[n]!.seq < seq)
+      this.ready.requeue(this.laterTransient[n++]!);
     if (n > 0) this.laterTransient.splice(0, n);
   }
 

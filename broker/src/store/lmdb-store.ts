@@ -186,7 +186,8 @@ export class LmdbStore implements QueueStore, AccessStore {
     // Before mapping it: LMDB faults (SIGBUS / SIGSEGV) on a truncated or overwritten file.
     checkStoreFile(this.path);
     const onDamaged = options.onDamagedInBackground;
-    if (options.verify === true) verifyStoreDeep(this.path, onDamaged === undefined ? [] : ['meta', 'deliveries', 'dedup']);
+    if (options.verify === true)
+      verifyStoreDeep(this.path, onDamaged === undefined ? [] : ['meta', 'deliveries', 'dedup']);
     this.root = open({
       path: this.path,
       maxDbs: 8,
@@ -578,8 +579,20 @@ export class LmdbStore implements QueueStore, AccessStore {
     const start = messageKey(queueId, fromSeq);
     const hwm = this.hwm.get(queueId) ?? 0;
     const out: RecoveredEntry[] = [];
-    for (const { key, value } of this.messages.getRange({ start, end, snapshot: false, ...(Number.isFinite(limit) ? { limit } : {}) })) {
-      out.push({ seq: seqOfKey(key), size: recordBodySize(value), deliveries: 0, readyAt: 0, lease: 0, ...decodeMeta(value) });
+    for (const { key, value } of this.messages.getRange({
+      start,
+      end,
+      snapshot: false,
+      ...(Number.isFinite(limit) ? { limit } : {}),
+    })) {
+      out.push({
+        seq: seqOfKey(key),
+        size: recordBodySize(value),
+        deliveries: 0,
+        readyAt: 0,
+        lease: 0,
+        ...decodeMeta(value),
+      });
     }
     if (out.length === 0) return out;
     // Delivery records of the same key range (redelivered, delayed, priority claims).
