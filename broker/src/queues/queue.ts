@@ -117,6 +117,8 @@ export class Queue {
   private laterTransient: QueueEntry[] = [];
   /** A refill found nothing committed yet; it is retried once the store is durable. */
   private refillWaiting = false;
+  /** The last refill was a retry after a commit and still found nothing: the count is off. */
+  private scannedEmpty = false;
 
   constructor(
     settings: QueueSettings,
@@ -280,8 +282,6 @@ export class Queue {
       );
     } else this.scannedEmpty = false;
   }
-
-  private scannedEmpty = false;
 
   private retryRefill(): void {
     this.refillWaiting = false;
