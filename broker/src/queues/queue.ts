@@ -286,8 +286,12 @@ export class Queue {
   private retryRefill(): void {
     this.refillWaiting = false;
     this.scannedEmpty = true;
-    this.refill();
-    this.dispatch();
+    try {
+      this.refill();
+      this.dispatch();
+    } catch {
+      // The store was closed meanwhile (broker shutdown): the tail stays on disk for the next start.
+    }
   }
 
   private admitTransientsBefore(seq: number): void {
