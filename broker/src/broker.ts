@@ -37,6 +37,8 @@ export interface RuntimeHooks {
   connectionOpened?(conn: ConnectionInfo): void;
   connectionClosed?(conn: ConnectionInfo): void;
   alarm?(state: AlarmState): void;
+  /** The background store check found damage; the broker has logged it and closed. */
+  storeDamaged?(error: Error): void;
 }
 
 /**
@@ -90,7 +92,11 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     this.logger = options.logger ?? createLogger({ level: options.logLevel, format: options.logFormat });
     if (options.store !== undefined) this.store = options.store;
     else {
-      const opened = openStore(options, (err) => this.alarms.commitFailed(err));
+      const opened = openStore(
+        options,
+        (err) => this.alarms.commitFailed(err),
+        (err) => this.onStoreDamaged(err),
+      );
       this.store = opened.store;
       this.dirLock = opened.lock;
     }
@@ -154,6 +160,17 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     vhost.recover();
     this.vhosts.set(name, vhost);
     return vhost;
+  }
+
+  /**
+   * The background check after an unclean stop found the stored messages damaged: say so in
+   * one line and stop, as a damaged store found before the start would (spec/security.md §Faults).
+   */
+  private onStoreDamaged(err: StoreDamagedError): void {
+    this.logger.error(err.message, { component: 'store' });
+    void this.close()
+      .catch(() => undefined)
+      .finally(() => this.hooks.storeDamaged?.(err));
   }
 
   /** A vhost was deleted: its connections are closed, its queues, exchanges and messages removed. */
@@ -441,12 +458,28 @@ function isAccessStore(store: QueueStore): store is QueueStore & AccessStore {
  * Locks the data directory (one broker per directory), checks the store file and opens it.
  * The lock is released again when the store cannot be opened.
  */
-function openStore(o: ResolvedOptions, onCommitError: (err: Error) => void): { store: QueueStore; lock: DataDirLock } {
+function openStore(
+  o: ResolvedOptions,
+  onCommitError: (err: Error) => void,
+  onDamagedInBackground: (err: StoreDamagedError) => void,
+): { store: QueueStore; lock: DataDirLock } {
   let lock: DataDirLock | undefined;
   try {
     mkdirSync(o.dataDir, { recursive: true });
     lock = DataDirLock.acquire(o.dataDir);
-    return { store: LmdbStore.open({ path: o.dataDir, noSync: o.noSync, onCommitError, verify: o.verifyStore }), lock };
+    // The full read-through check runs only after an unclean stop: a graceful stop leaves
+    // nothing half-written, and reading every message would make restart cost grow with
+    // depth (spec/security.md §Faults).
+    return {
+      store: LmdbStore.open({
+        path: o.dataDir,
+        noSync: o.noSync,
+        onCommitError,
+        verify: o.verifyStore && lock.unclean,
+        onDamagedInBackground,
+      }),
+      lock,
+    };
   } catch (err) {
     lock?.release();
     // Already one line that names the file or directory and says what to do.

@@ -43,7 +43,9 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --broker-management-url URL  that broker's management API (http://127.0.0.1:PORT), for its
                            event-loop delay per workload (spawned brokers: found automatically)
   --amqp-pid PID           pid of the AMQP broker for RSS/CPU (default: the single local beam.smp)
-  --workloads LIST         comma list of W1..W8,routing (default: all)
+  --workloads LIST         comma list of W1..W8,routing,deep (default: all but deep)
+  --deep-messages N        the deep workload: persistent 100-byte messages stored across 10
+                           queues before the restarts (default 10000000; disk-heavy)
   --messages N             messages for W1, W2 and W6 (W4 uses N/4, W5 N/2); default 200000
   --rate N                 W3 publish rate, msgs/s (default 5000)
   --latency-seconds S      W3 duration (default 10)
@@ -88,6 +90,7 @@ function parseOptions() {
       'broker-log-level': { type: 'string', default: 'warn' },
       'broker-node-args': { type: 'string' },
       'data-dir-parent': { type: 'string' },
+      'deep-messages': { type: 'string' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -113,7 +116,11 @@ function parseOptions() {
         .filter(Boolean)
         .map((s) => (s.toLowerCase() === 'routing' ? 'routing' : s.toUpperCase()))
     : all;
-  for (const w of workloads) if (!all.includes(w)) throw new Error(`unknown workload ${w} (known: ${all.join(', ')})`);
+  // `deep` (scripts/bench/deep.mjs) runs only when named: it stores 10,000,000 messages.
+  const known = [...all, 'deep'];
+  for (const i in workloads) if (workloads[i].toLowerCase() === 'deep') workloads[i] = 'deep';
+  for (const w of workloads)
+    if (!known.includes(w)) throw new Error(`unknown workload ${w} (known: ${known.join(', ')})`);
 
   const runs = num('runs') ?? 1;
   if (!Number.isInteger(runs)) throw new Error('--runs must be a whole number');
@@ -177,6 +184,7 @@ function parseOptions() {
     logLevel: values['broker-log-level'],
     brokerNodeArgs: (values['broker-node-args'] ?? '').split(/\s+/).filter(Boolean),
     dataDirParent: values['data-dir-parent'],
+    deepMessages: num('deep-messages'),
     verbose: values.verbose,
     settleMs: values['settle-ms'] !== undefined ? Number(values['settle-ms']) : 2000,
   };
@@ -200,7 +208,7 @@ let activeBroker = null; // spawned child to kill on signals
 async function runTarget(name, opts, run = 1) {
   const out = { target: name, run, workloads: {} };
   let eld = null; // the Switchyard broker's event-loop delay windows, when its management API answers
-  const selected = opts.workloads.filter((w) => w !== 'routing');
+  const selected = opts.workloads.filter((w) => w !== 'routing' && w !== 'deep');
   if (!selected.length) return out;
   let driver;
   let pid;
@@ -354,6 +362,18 @@ async function runRouting(opts) {
   }
 }
 
+async function runDeep(opts) {
+  try {
+    const { runDeepBench } = await import(pathToFileURL(path.join(here, 'deep.mjs')).href);
+    const messages = opts.deepMessages ?? (opts.quick ? 1_000_000 : 10_000_000);
+    log(`[deep] ${messages.toLocaleString('en')} persistent 100-byte messages across 10 queues ...`);
+    return await runDeepBench({ messages, dataDirParent: opts.dataDirParent, log });
+  } catch (err) {
+    log(`[deep] FAILED: ${err.stack ?? err.message}`);
+    return { error: err.message ?? String(err) };
+  }
+}
+
 function buildTable(results, targets) {
   const names = targets.map((t) => t.target);
   const header = ['Workload', 'Metric', ...names.map(colName)];
@@ -438,6 +458,7 @@ async function main() {
   }
   const targets = targetNames.map((t) => combineRuns(perTarget[t]));
   const routing = opts.workloads.includes('routing') ? await runRouting(opts) : undefined;
+  const deep = opts.workloads.includes('deep') && !opts.onlyAmqp ? await runDeep(opts) : undefined;
 
   // Ratios switchyard / amqp for every numeric metric.
   let ratios;
@@ -476,6 +497,7 @@ async function main() {
     results: Object.fromEntries(targets.map((t) => [t.target, t])),
     ratios,
     routing,
+    deep,
   };
 
   const ran = targets.filter((t) => Object.keys(t.workloads).length);
@@ -497,13 +519,16 @@ async function main() {
     }
   }
   printRouting(routing);
+  if (deep) console.log(`\nDeep backlog (scripts/bench/deep.mjs):\n${JSON.stringify(deep, null, 2)}`);
   console.log('\n' + JSON.stringify(doc, null, 2));
   const file = opts.json ?? defaultResultFile(repoRoot, startedAt);
   await mkdir(path.dirname(path.resolve(file)), { recursive: true });
   await writeFile(file, JSON.stringify(doc, null, 2) + '\n');
   log(`results written to ${path.resolve(file)}`);
   const failed =
-    targets.some((t) => t.error || Object.values(t.workloads).some((r) => r.error || r.runErrors)) || routing?.error;
+    targets.some((t) => t.error || Object.values(t.workloads).some((r) => r.error || r.runErrors)) ||
+    routing?.error ||
+    deep?.error;
   process.exit(failed ? 1 : 0);
 }
 

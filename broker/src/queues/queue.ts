@@ -18,6 +18,16 @@ import { expiryOf, parseExpiration } from './ttl.js';
  */
 const RESIDENT_BUDGET_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The in-memory window of a deep queue (spec/semantics.md §Deep backlogs): once this many
+ * ready messages are in memory, further persistent messages of a durable queue without
+ * priorities stay on disk only (counted, not indexed) and are read back in key order, in
+ * chunks of WINDOW_CHUNK, whenever fewer than WINDOW_LOW are ready in memory.
+ */
+export const WINDOW_MAX = 4096;
+const WINDOW_LOW = 1024;
+const WINDOW_CHUNK = 2048;
+
 /** How a queue was declared. */
 export interface QueueSettings {
   name: string;
@@ -97,6 +107,18 @@ export class Queue {
   private residentBytes = 0;
   private lastUsedAt: number;
   private deleted = false;
+  /** Keeps a bounded window in memory and the rest on disk (durable, stored, no priorities). */
+  private readonly windowed: boolean;
+  /** Stored messages from this sequence on are on disk only (undefined: none are). */
+  private diskFrom: number | undefined;
+  private diskCount = 0;
+  private diskBytes = 0;
+  /** Transient messages that arrived after the on-disk tail began, in sequence order. */
+  private laterTransient: QueueEntry[] = [];
+  /** A refill found nothing committed yet; it is retried once the store is durable. */
+  private refillWaiting = false;
+  /** The last refill was a retry after a commit and still found nothing: the count is off. */
+  private scannedEmpty = false;
 
   constructor(
     settings: QueueSettings,
@@ -112,6 +134,7 @@ export class Queue {
     this.store = env.store;
     this.clock = env.clock;
     this.ready = new ReadyQueue(this.policy.maxPriority);
+    this.windowed = this.durable && this.store !== undefined && this.policy.maxPriority === 0;
     this.consumerSet = new ConsumerSet(this.policy.singleActiveConsumer);
     if (this.policy.dedupWindowMs !== undefined) this.dedup = new DedupWindow(this.policy.dedupWindowMs);
     this.expiryTimer = new DeadlineTimer(this.clock, () => this.expireHeads());
@@ -125,7 +148,16 @@ export class Queue {
 
   /** Ready messages (what AMQP's declare-ok reports). */
   get messageCount(): number {
-    return this.ready.size;
+    return this.ready.size + this.diskCount + this.laterTransient.length;
+  }
+
+  /**
+   * Messages this queue holds an index entry for in memory (ready window, delayed, transient
+   * beyond the window); what is out with consumers is the channels'. Bounded for a deep
+   * queue: for tests and metrics.
+   */
+  get inMemoryEntries(): number {
+    return this.ready.size + this.delayed.size + this.laterTransient.length;
   }
 
   /** Messages held back by a delayed retry. */
@@ -165,35 +197,108 @@ export class Queue {
 
   // ---- recovery ----------------------------------------------------------------------
 
-  /** Rebuilds ready and delayed messages from the store after a restart, in sequence order. */
-  recover(entries: RecoveredEntry[]): void {
-    const now = this.clock.now();
-    for (const e of entries) {
-      const entry: QueueEntry = {
-        seq: e.seq,
-        size: e.size,
-        stored: true,
-        deliveries: e.deliveries,
-        enqueuedAt: now,
-        priority: Math.min(e.priority, this.policy.maxPriority),
-        expiresAt: e.expiresAt,
-        readyAt: e.readyAt,
-        lease: e.lease,
-        record: undefined,
-      };
-      this.nextSeq = e.seq + 1;
-      if (entry.readyAt > now) {
-        this.delayed.push(entry);
-        this.delayTimer.armAt(entry.readyAt);
-      } else {
-        entry.readyAt = 0;
-        this.pushReady(entry);
+  /**
+   * Picks up the stored messages after a restart: a windowed queue reads its kept counts and
+   * only the first window of messages (the rest is read as the window drains); a priority
+   * queue reads all of them. spec/semantics.md §Deep backlogs.
+   */
+  recover(): void {
+    const store = this.store;
+    if (store === undefined) return;
+    const pos = store.position(this.id);
+    this.nextSeq = pos.lastSeq + 1;
+    if (this.windowed) {
+      if (pos.messages > 0) {
+        this.diskFrom = 0;
+        this.diskCount = pos.messages;
+        this.diskBytes = pos.bytes;
+        this.readyBytesTotal += pos.bytes;
+        this.refill();
       }
+    } else {
+      const now = this.clock.now();
+      for (const e of store.scan(this.id, 0, Infinity)) this.admit(e, now);
     }
     if (this.dedup !== undefined && this.store !== undefined) {
       for (const [id, at] of this.store.loadDedup(this.dedupScope)) this.dedup.restore(id, at);
     }
     this.armExpiry();
+  }
+
+  /** A message read from the store becomes ready, or delayed while its retry is not due. */
+  private admit(e: RecoveredEntry, now: number): void {
+    const entry: QueueEntry = {
+      seq: e.seq,
+      size: e.size,
+      stored: true,
+      deliveries: e.deliveries,
+      enqueuedAt: now,
+      priority: Math.min(e.priority, this.policy.maxPriority),
+      expiresAt: e.expiresAt,
+      readyAt: e.readyAt,
+      lease: e.lease,
+      record: undefined,
+    };
+    if (entry.readyAt > now) {
+      this.delayed.push(entry);
+      this.delayTimer.armAt(entry.readyAt);
+    } else {
+      entry.readyAt = 0;
+      this.pushReady(entry);
+    }
+  }
+
+  /**
+   * Reads the next chunk of the on-disk tail into the window when it runs low. Each read is
+   * one bounded LMDB range read (WINDOW_CHUNK keys, no bodies), so the event loop is never
+   * held for long. Only committed messages are seen: if the tail is all in the current,
+   * uncommitted batch, the refill is retried once the store is durable.
+   */
+  private refill(): void {
+    if (this.diskFrom === undefined || this.ready.size >= WINDOW_LOW || this.deleted || this.refillWaiting) return;
+    const got = this.store!.scan(this.id, this.diskFrom, WINDOW_CHUNK);
+    const now = this.clock.now();
+    for (const e of got) {
+      this.diskCount--;
+      this.diskBytes -= e.size;
+      this.readyBytesTotal -= e.size; // counted again by pushReady, or not at all while delayed
+      this.admitTransientsBefore(e.seq);
+      this.admit(e, now);
+    }
+    if (got.length > 0) this.diskFrom = got[got.length - 1]!.seq + 1;
+    if (this.diskCount <= 0 || (got.length === 0 && this.diskCount > 0 && this.scannedEmpty)) {
+      // All read (a count that disagrees with what is there is corrected, not waited on).
+      this.readyBytesTotal -= this.diskBytes;
+      this.diskFrom = undefined;
+      this.diskCount = 0;
+      this.diskBytes = 0;
+      this.scannedEmpty = false;
+      this.admitTransientsBefore(Infinity);
+    } else if (got.length === 0) {
+      this.refillWaiting = true;
+      this.store!.durable().then(
+        () => this.retryRefill(),
+        () => this.retryRefill(),
+      );
+    } else this.scannedEmpty = false;
+  }
+
+  private retryRefill(): void {
+    this.refillWaiting = false;
+    this.scannedEmpty = true;
+    try {
+      this.refill();
+      this.dispatch();
+    } catch {
+      // The store was closed meanwhile (broker shutdown): the tail stays on disk for the next start.
+    }
+  }
+
+  private admitTransientsBefore(seq: number): void {
+    let n = 0;
+    while (n < this.laterTransient.length && this.laterTransient[n]!.seq < seq)
+      this.ready.requeue(this.laterTransient[n++]!);
+    if (n > 0) this.laterTransient.splice(0, n);
   }
 
   private get dedupScope(): string {
@@ -250,13 +355,24 @@ export class Queue {
       lease: 0,
       record,
     };
-    if (stored) {
-      this.store.enqueue(this.id, entry.seq, record, { expiresAt, priority });
-      this.residentBytes += entry.size;
-      this.scheduleRelease(entry);
-    }
+    if (stored) this.store.enqueue(this.id, entry.seq, record, { expiresAt, priority });
     this.counters.published++;
-    this.pushReady(entry);
+    if (stored && this.windowed && (this.diskFrom !== undefined || this.ready.size >= WINDOW_MAX)) {
+      // Beyond the window: on disk only, read back in key order when the window drains.
+      this.diskFrom ??= entry.seq;
+      this.diskCount++;
+      this.diskBytes += entry.size;
+      this.readyBytesTotal += entry.size;
+    } else if (!stored && this.diskFrom !== undefined) {
+      this.laterTransient.push(entry);
+      this.readyBytesTotal += entry.size;
+    } else {
+      if (stored) {
+        this.residentBytes += entry.size;
+        this.scheduleRelease(entry);
+      }
+      this.pushReady(entry);
+    }
     if (p.overflow === 'drop-head') this.dropHeadsOverLimit();
     this.dispatch();
     if (expiresAt !== 0) this.expiryTimer.armAt(expiresAt);
@@ -271,14 +387,16 @@ export class Queue {
   private wouldOverflow(count: number, bytes: number): boolean {
     const p = this.policy;
     return (
-      (p.maxLength !== undefined && this.ready.size + count > p.maxLength) ||
+      (p.maxLength !== undefined && this.messageCount + count > p.maxLength) ||
       (p.maxLengthBytes !== undefined && this.readyBytesTotal + bytes > p.maxLengthBytes)
     );
   }
 
   private dropHeadsOverLimit(): void {
-    while (this.ready.size > 0 && this.wouldOverflow(0, 0)) {
-      const head = this.ready.shift()!;
+    while (this.wouldOverflow(0, 0)) {
+      this.refill();
+      const head = this.ready.shift();
+      if (head === undefined) break;
       this.readyBytesTotal -= head.size;
       this.deadLetterEntry(head, 'maxlen');
     }
@@ -376,8 +494,10 @@ export class Queue {
     this.dispatching = true;
     try {
       const now = this.clock.now();
-      while (this.ready.size > 0) {
-        const head = this.ready.peek()!;
+      for (;;) {
+        this.refill();
+        const head = this.ready.peek();
+        if (head === undefined) break;
         // Strictly after its expiry: a message with TTL 0 still reaches a consumer that is
         // ready the moment it arrives, as in RabbitMQ; the expiry timer removes it otherwise.
         if (head.expiresAt !== 0 && head.expiresAt < now) {
@@ -420,8 +540,10 @@ export class Queue {
   take(): { entry: QueueEntry; record: MessageRecord } | undefined {
     this.touch();
     const now = this.clock.now();
-    while (this.ready.size > 0) {
-      const head = this.ready.peek()!;
+    for (;;) {
+      this.refill();
+      const head = this.ready.peek();
+      if (head === undefined) break;
       if (head.expiresAt !== 0 && head.expiresAt <= now) {
         this.ready.shift();
         this.readyBytesTotal -= head.size;
@@ -460,13 +582,13 @@ export class Queue {
     this.unackedCount--;
     this.counters.acked++;
     this.dropResident(entry);
-    if (entry.stored && !this.deleted) this.store!.ack(this.id, entry.seq, entry.lease);
+    if (entry.stored && !this.deleted) this.store!.ack(this.id, entry.seq, entry.lease, entry.size);
   }
 
   /** Removes a message for good without an ack (expired, limits, rejected, dead-lettered, purged). */
   private forget(entry: QueueEntry): void {
     this.dropResident(entry);
-    if (entry.stored && !this.deleted) this.store!.drop(this.id, entry.seq, entry.lease);
+    if (entry.stored && !this.deleted) this.store!.drop(this.id, entry.seq, entry.lease, entry.size);
   }
 
   /** Delivered messages were rejected without requeue: dead-lettered (reason `rejected`) or dropped. */
@@ -540,6 +662,7 @@ export class Queue {
     let again = true;
     while (again) {
       again = false;
+      this.refill();
       for (const h of this.ready.heads()) {
         if (h.expiresAt !== 0 && h.expiresAt <= now) {
           this.ready.shiftLevel(h.priority);
@@ -592,15 +715,23 @@ export class Queue {
 
   /** Removes every ready and delayed message; returns how many. Messages out with consumers stay. */
   purge(): number {
-    const entries = [...this.ready.drain(), ...this.delayed.clear()];
+    const entries = [...this.ready.drain(), ...this.delayed.clear(), ...this.laterTransient.splice(0)];
+    const onDisk = this.diskCount;
     this.readyBytesTotal = 0;
     for (const e of entries) this.dropResident(e);
-    if (this.store !== undefined && !this.deleted)
+    if (this.store !== undefined && !this.deleted) {
       this.store.purge(
         this.id,
         entries.filter((e) => e.stored),
       );
-    return entries.length;
+      // The unread tail goes by key range, without reading it (none of it is claimed).
+      if (this.diskFrom !== undefined)
+        this.store.dropFrom(this.id, this.diskFrom, { messages: this.diskCount, bytes: this.diskBytes });
+    }
+    this.diskFrom = undefined;
+    this.diskCount = 0;
+    this.diskBytes = 0;
+    return entries.length + onDisk;
   }
 
   /** Stops the queue's timers without deleting it (broker shutdown). */
@@ -612,12 +743,16 @@ export class Queue {
 
   /** Deletes the queue: consumers are cancelled, timers stopped. Returns the ready count. */
   delete(reason: string): number {
-    const count = this.ready.size;
+    const count = this.messageCount;
     this.deleted = true;
     this.stopTimers();
     for (const c of this.consumerSet.clear()) c.cancelledByQueue(this, reason);
     this.ready.drain();
     this.delayed.clear();
+    this.laterTransient = [];
+    this.diskFrom = undefined;
+    this.diskCount = 0;
+    this.diskBytes = 0;
     this.readyBytesTotal = 0;
     return count;
   }

@@ -86,6 +86,11 @@ export class DataDirLock {
   private constructor(
     private readonly file: string,
     private readonly key: string,
+    /**
+     * The last broker on this directory did not stop cleanly (its lock was left behind and
+     * taken over): what it wrote last may need checking (spec/security.md §Faults).
+     */
+    readonly unclean: boolean,
   ) {}
 
   /** Takes the lock or throws {@link DataDirLockedError} naming the holder's pid. */
@@ -94,6 +99,7 @@ export class DataDirLock {
     const file = join(dataDir, PID_FILE);
     if (heldHere.has(key)) throw new DataDirLockedError(dataDir, process.pid);
     const me = `${process.pid}:${startTimeOf(process.pid) ?? ''}`;
+    let unclean = false;
     for (let attempt = 0; ; attempt++) {
       try {
         symlinkSync(me, file);
@@ -104,6 +110,7 @@ export class DataDirLock {
       const holder = readHolder(file);
       if (holder !== undefined && isAlive(holder)) throw new DataDirLockedError(dataDir, holder.pid);
       // Stale (its broker was killed) or not ours to read: take it over.
+      unclean = true;
       try {
         unlinkSync(file);
       } catch {
@@ -111,7 +118,7 @@ export class DataDirLock {
       }
     }
     heldHere.add(key);
-    return new DataDirLock(file, key);
+    return new DataDirLock(file, key, unclean);
   }
 
   /** Removes the lock link (only if it is still ours). Idempotent. */

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageKey, queueRange, seqOfKey } from './keys.js';
-import { checkStoreFile, StoreDamagedError, verifyStoreDeep } from './store-check.js';
+import { checkStoreFile, StoreDamagedError, verifyStoreDeep, verifyStoreInBackground } from './store-check.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
 import type {
   AccessData,
@@ -19,6 +19,7 @@ import type {
   MessageMeta,
   MessageRecord,
   QueueDefinition,
+  QueuePosition,
   QueueStore,
   QueueStoreStats,
   RecoveredEntry,
@@ -41,6 +42,12 @@ export interface LmdbStoreOptions {
   onCommitError?: (error: Error) => void;
   /** Read the whole existing store in a child process before opening it (store-check.ts). Default false. */
   verify?: boolean;
+  /**
+   * With `verify`: check only the small databases before opening, and the messages in the
+   * background while the broker serves; damage found there is reported here (the store is
+   * open by then). Keeps the start after an unclean stop independent of the store's depth.
+   */
+  onDamagedInBackground?: (error: StoreDamagedError) => void;
 }
 
 type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
@@ -70,10 +77,17 @@ const KIND_HWM = 'd';
 const KIND_USER = 'u';
 const KIND_VHOST = 'v';
 const KIND_PERMISSION = 'p';
+/** Per-queue counts and last sequence: `[messages, bytes, lastSeq]`, written with the messages. */
+const KIND_COUNT = 'c';
 /** The store's format record: written at creation, checked at every open. */
 const FORMAT_KEY = 'f:format';
-/** Bumped when the layout changes in a way older brokers cannot read. */
-export const STORE_FORMAT_VERSION = 1;
+/**
+ * Bumped when the layout changes in a way older brokers cannot read. 2: per-queue count
+ * records (a broker of version 1 would write messages without keeping them current). A
+ * version-1 store is upgraded at open: each queue's counts are computed by one scan the
+ * first time the queue is opened (spec/semantics.md §Deep backlogs).
+ */
+export const STORE_FORMAT_VERSION = 2;
 interface FormatRecord {
   format: 'switchyard';
   version: number;
@@ -156,6 +170,14 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly onCommitError: (error: Error) => void;
   private pendingBytes = 0;
   private readonly reportedFailures = new WeakSet<object>();
+  /** Per-queue counts as of every write issued so far (the stored record follows each turn). */
+  private readonly counts = new Map<number, QueuePosition>();
+  private readonly dirtyCounts = new Set<number>();
+  private countsScheduled = false;
+  /** Body sizes of the messages enqueued this turn (a replay in the same turn replaces one). */
+  private readonly turnSizes = new Map<string, number>();
+  /** What this turn's writes changed in each queue's counts, taken back if its batch fails. */
+  private turnDeltas = new Map<number, [number, number]>();
 
   private constructor(options: LmdbStoreOptions) {
     mkdirSync(options.path, { recursive: true });
@@ -163,7 +185,9 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.onCommitError = options.onCommitError ?? noop;
     // Before mapping it: LMDB faults (SIGBUS / SIGSEGV) on a truncated or overwritten file.
     checkStoreFile(this.path);
-    if (options.verify === true) verifyStoreDeep(this.path);
+    const onDamaged = options.onDamagedInBackground;
+    if (options.verify === true)
+      verifyStoreDeep(this.path, onDamaged === undefined ? [] : ['meta', 'deliveries', 'dedup']);
     this.root = open({
       path: this.path,
       maxDbs: 8,
@@ -181,7 +205,17 @@ export class LmdbStore implements QueueStore, AccessStore {
       throw err;
     }
     watchLmdbRejections(1);
+    if (options.verify === true && onDamaged !== undefined) {
+      const check = verifyStoreInBackground(this.path, ['messages']);
+      this.stopBackgroundCheck = check.stop;
+      void check.result.then((damage) => {
+        if (damage !== undefined && !this.closed) onDamaged(damage);
+      });
+    }
   }
+
+  private stopBackgroundCheck: () => void = noop;
+  private closed = false;
 
   /**
    * The format record tells a Switchyard store from another LMDB file and from one written by
@@ -189,8 +223,9 @@ export class LmdbStore implements QueueStore, AccessStore {
    */
   private checkFormat(): void {
     const rec = this.meta.get(FORMAT_KEY) as Partial<FormatRecord> | undefined;
+    const current = { format: 'switchyard', version: STORE_FORMAT_VERSION } satisfies FormatRecord;
     if (rec === undefined) {
-      this.meta.putSync(FORMAT_KEY, { format: 'switchyard', version: STORE_FORMAT_VERSION } satisfies FormatRecord);
+      this.meta.putSync(FORMAT_KEY, current);
       return;
     }
     if (rec.format !== 'switchyard' || !Number.isSafeInteger(rec.version)) {
@@ -201,6 +236,8 @@ export class LmdbStore implements QueueStore, AccessStore {
         `message store '${this.path}' has format version ${rec.version}, newer than this broker's ${STORE_FORMAT_VERSION}: run a newer Switchyard, or restore a backup made by this version`,
       );
     }
+    // Older: queues without a count record get one from a scan when first opened (countOf).
+    if (rec.version! < STORE_FORMAT_VERSION) this.meta.putSync(FORMAT_KEY, current);
   }
 
   /** Opens (creating if needed) the store at `options.path`. Throws if the directory is unusable. */
@@ -279,6 +316,10 @@ export class LmdbStore implements QueueStore, AccessStore {
   /** Every message, delivery record, mark and dedup id under a store id. */
   private removeMessagesOf(queueId: number): void {
     this.track(this.meta.remove(metaKey(KIND_HWM, String(queueId))));
+    this.track(this.meta.remove(metaKey(KIND_COUNT, String(queueId))));
+    this.counts.delete(queueId);
+    this.dirtyCounts.delete(queueId);
+    this.turnDeltas.delete(queueId);
     this.pendingHwm.delete(queueId);
     this.hwm.delete(queueId);
     const range = queueRange(queueId);
@@ -356,9 +397,99 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void {
+    const c = this.countOf(queueId);
+    const key = messageKey(queueId, seq);
+    if (seq > c.lastSeq) {
+      c.lastSeq = seq;
+      this.countChanged(queueId, 1, record.content.length);
+    } else {
+      // A replayed id replaces its message (rare): count it once. Written this turn, it is
+      // not readable yet, but its size was noted.
+      const value = this.messages.get(key);
+      const old = this.turnSizes.get(`${queueId}:${seq}`) ?? (value === undefined ? undefined : recordBodySize(value));
+      this.countChanged(queueId, old === undefined ? 1 : 0, record.content.length - (old ?? 0));
+    }
+    this.turnSizes.set(`${queueId}:${seq}`, record.content.length);
+    this.putMessage(key, record, meta);
+  }
+
+  private putMessage(key: Buffer, record: MessageRecord, meta: MessageMeta): void {
     const value = encodeRecord(record, meta);
     this.pendingBytes += value.length;
-    this.track(this.messages.put(messageKey(queueId, seq), value));
+    this.track(this.messages.put(key, value));
+  }
+
+  /**
+   * The queue's counts, from its count record; a queue without one (a store of format 1, or
+   * a queue never written to) is counted by one scan of its range, and the record written.
+   */
+  private countOf(queueId: number): QueuePosition {
+    let c = this.counts.get(queueId);
+    if (c !== undefined) return c;
+    const rec = this.meta.get(metaKey(KIND_COUNT, String(queueId))) as [number, number, number] | undefined;
+    if (rec !== undefined) c = { messages: rec[0], bytes: rec[1], lastSeq: rec[2] };
+    else {
+      c = { messages: 0, bytes: 0, lastSeq: 0 };
+      for (const { key, value } of this.messages.getRange({ ...queueRange(queueId), snapshot: false })) {
+        c.messages++;
+        c.bytes += recordBodySize(value);
+        c.lastSeq = seqOfKey(key);
+      }
+      const hwm = this.meta.get(metaKey(KIND_HWM, String(queueId))) as number | undefined;
+      // Sequences continue after every one ever delivered, even when all were acked.
+      c.lastSeq = Math.max(c.lastSeq, hwm ?? 0);
+      this.counts.set(queueId, c);
+      this.countChanged(queueId, 0, 0);
+    }
+    this.counts.set(queueId, c);
+    return c;
+  }
+
+  /**
+   * The count record is written at the end of the current turn (a microtask), before lmdb-js
+   * commits the turn's batch (on setImmediate): the same transaction as the messages it
+   * counts, so after a crash the counts match the messages exactly.
+   */
+  private countChanged(queueId: number, messages: number, bytes: number): void {
+    const c = this.counts.get(queueId)!;
+    c.messages += messages;
+    c.bytes += bytes;
+    const d = this.turnDeltas.get(queueId);
+    if (d === undefined) this.turnDeltas.set(queueId, [messages, bytes]);
+    else {
+      d[0] += messages;
+      d[1] += bytes;
+    }
+    this.dirtyCounts.add(queueId);
+    if (!this.countsScheduled) {
+      this.countsScheduled = true;
+      queueMicrotask(this.writeCounts);
+    }
+  }
+
+  private readonly writeCounts = (): void => {
+    this.countsScheduled = false;
+    this.turnSizes.clear();
+    let batch: Promise<boolean> | undefined;
+    for (const id of this.dirtyCounts) {
+      const c = this.counts.get(id);
+      if (c === undefined) continue;
+      batch = this.meta.put(metaKey(KIND_COUNT, String(id)), [c.messages, c.bytes, c.lastSeq]);
+      this.track(batch);
+    }
+    this.dirtyCounts.clear();
+    const deltas = this.turnDeltas;
+    this.turnDeltas = new Map();
+    // A failed commit (disk full) wrote none of its messages: take back what they counted,
+    // and write the corrected record with the next batch.
+    batch?.catch(() => {
+      for (const [id, [messages, bytes]] of deltas) if (this.counts.has(id)) this.countChanged(id, -messages, -bytes);
+    });
+  };
+
+  private uncount(queueId: number, size: number): void {
+    this.countOf(queueId);
+    this.countChanged(queueId, -1, -size);
   }
 
   claim(queueId: number, seq: number, deliveries: number, inOrder: boolean): Lease {
@@ -375,14 +506,19 @@ export class LmdbStore implements QueueStore, AccessStore {
     return HAS_RECORD;
   }
 
-  ack(queueId: number, seq: number, lease: Lease): void {
+  ack(queueId: number, seq: number, lease: Lease, size: number): void {
+    this.uncount(queueId, size);
+    this.removeMessage(queueId, seq, lease);
+  }
+
+  private removeMessage(queueId: number, seq: number, lease: Lease): void {
     const key = messageKey(queueId, seq);
     this.track(this.messages.remove(key));
     if ((lease & HAS_RECORD) !== 0) this.track(this.deliveries.remove(key));
   }
 
-  drop(queueId: number, seq: number, lease: Lease): void {
-    this.ack(queueId, seq, lease);
+  drop(queueId: number, seq: number, lease: Lease, size: number): void {
+    this.ack(queueId, seq, lease, size);
   }
 
   release(queueId: number, seq: number, deliveries: number, readyAt: number, lease: Lease): Lease {
@@ -403,18 +539,75 @@ export class LmdbStore implements QueueStore, AccessStore {
   touch(_queueId: number, _seq: number, _lease: Lease): void {}
 
   purge(queueId: number, refs: Iterable<StoredRef>): void {
-    for (const r of refs) this.ack(queueId, r.seq, r.lease);
+    for (const r of refs) this.ack(queueId, r.seq, r.lease, r.size);
+  }
+
+  dropFrom(queueId: number, fromSeq: number, removed: QueueStoreStats): void {
+    this.countOf(queueId);
+    this.countChanged(queueId, -removed.messages, -removed.bytes);
+    const range = { start: messageKey(queueId, fromSeq), end: queueRange(queueId).end };
+    // In the writer's transaction: sees (and removes) this turn's uncommitted messages too.
+    this.track(
+      this.root.transaction(() => {
+        for (const key of this.messages.getKeys(range)) this.messages.removeSync(key);
+        for (const key of this.deliveries.getKeys(range)) this.deliveries.removeSync(key);
+        return true;
+      }),
+    );
   }
 
   stats(queueId: number): QueueStoreStats {
-    // A range scan: management-time, not per message. Issue 19 will keep counts instead.
-    let messages = 0;
-    let bytes = 0;
-    for (const { value } of this.messages.getRange({ ...queueRange(queueId), snapshot: false })) {
-      messages++;
-      bytes += recordBodySize(value);
+    const c = this.countOf(queueId);
+    return { messages: c.messages, bytes: c.bytes };
+  }
+
+  position(queueId: number): QueuePosition {
+    this.loadHwm(queueId);
+    return { ...this.countOf(queueId) };
+  }
+
+  private loadHwm(queueId: number): number {
+    const hwm = (this.meta.get(metaKey(KIND_HWM, String(queueId))) as number | undefined) ?? 0;
+    if (hwm > (this.hwm.get(queueId) ?? 0)) this.hwm.set(queueId, hwm);
+    return this.hwm.get(queueId) ?? 0;
+  }
+
+  scan(queueId: number, fromSeq: number, limit: number): RecoveredEntry[] {
+    // lmdb-js renews its cached read transaction lazily: look at the latest commit.
+    this.root.resetReadTxn();
+    const end = queueRange(queueId).end;
+    const start = messageKey(queueId, fromSeq);
+    const hwm = this.hwm.get(queueId) ?? 0;
+    const out: RecoveredEntry[] = [];
+    for (const { key, value } of this.messages.getRange({
+      start,
+      end,
+      snapshot: false,
+      ...(Number.isFinite(limit) ? { limit } : {}),
+    })) {
+      out.push({
+        seq: seqOfKey(key),
+        size: recordBodySize(value),
+        deliveries: 0,
+        readyAt: 0,
+        lease: 0,
+        ...decodeMeta(value),
+      });
     }
-    return { messages, bytes };
+    if (out.length === 0) return out;
+    // Delivery records of the same key range (redelivered, delayed, priority claims).
+    const states = new Map<number, [number, number]>();
+    const last = messageKey(queueId, out[out.length - 1]!.seq + 1);
+    for (const { key, value } of this.deliveries.getRange({ start, end: last, snapshot: false }))
+      states.set(seqOfKey(key), typeof value === 'number' ? [value, 0] : value);
+    for (const e of out) {
+      const state = states.get(e.seq);
+      const [stored, readyAt] = state ?? [0, 0];
+      e.deliveries = Math.max(stored, e.seq <= hwm ? 1 : 0);
+      e.readyAt = readyAt;
+      e.lease = state === undefined ? 0 : HAS_RECORD | (readyAt !== 0 ? DELAYED : 0);
+    }
+    return out;
   }
 
   private markDeliveredUpTo(queueId: number, seq: number): void {
@@ -443,9 +636,10 @@ export class LmdbStore implements QueueStore, AccessStore {
         return found;
       };
       d = {
-        put: (seq, record, dueAt) => this.enqueue(id(), seq, record, { expiresAt: dueAt, priority: 0 }),
+        // Not counted: delayed messages are read whole at start (recover), not windowed.
+        put: (seq, record, dueAt) => this.putMessage(messageKey(id(), seq), record, { expiresAt: dueAt, priority: 0 }),
         read: (seq) => this.read(id(), seq),
-        remove: (seq) => this.ack(id(), seq, 0),
+        remove: (seq) => this.removeMessage(id(), seq, 0),
         recover: () => this.recover(id()).map((e) => ({ seq: e.seq, dueAt: e.expiresAt })),
         clear: () => this.removeMessagesOf(id()),
       };
@@ -485,8 +679,7 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   recover(queueId: number): RecoveredEntry[] {
     const range = queueRange(queueId);
-    const hwm = (this.meta.get(metaKey(KIND_HWM, String(queueId))) as number | undefined) ?? 0;
-    if (hwm > (this.hwm.get(queueId) ?? 0)) this.hwm.set(queueId, hwm);
+    const hwm = this.loadHwm(queueId);
     const states = new Map<number, [number, number]>();
     for (const { key, value } of this.deliveries.getRange({ ...range, snapshot: false })) {
       // older stores kept a bare count
@@ -506,6 +699,7 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   durable(): Promise<void> {
     if (this.hwmScheduled) this.writeHwm();
+    if (this.countsScheduled) this.writeCounts();
     const w = this.lastWrite;
     this.lastWrite = undefined;
     if (w !== undefined) {
@@ -526,7 +720,10 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.stopBackgroundCheck();
     if (this.hwmScheduled) this.writeHwm();
+    if (this.countsScheduled) this.writeCounts();
     // A failed last batch was nacked already; shutting down must still close the environment.
     await this.durable().catch(noop);
     await Promise.resolve(this.root.flushed).catch(noop);

@@ -10,6 +10,7 @@ import type {
   MessageRecord,
   PermissionRecord,
   QueueDefinition,
+  QueuePosition,
   QueueStore,
   QueueStoreStats,
   RecoveredDelayed,
@@ -44,6 +45,8 @@ export class MemoryDisk {
   readonly delayed = new Map<string, Map<number, { record: MessageRecord; dueAt: number }>>();
   /** scope -> id -> expiresAt. */
   readonly dedup = new Map<string, Map<string, number>>();
+  /** Highest sequence stored per queue (positions survive every message being acked). */
+  readonly lastSeq = new Map<number, number>();
 }
 
 type Op = (disk: MemoryDisk) => void;
@@ -136,6 +139,7 @@ export class MemoryStore implements QueueStore, AccessStore {
     this.write((d) => {
       d.queues.delete(def.name);
       d.messages.delete(def.id);
+      d.lastSeq.delete(def.id);
       d.dedup.delete(`q:${def.id}`);
     });
   }
@@ -155,9 +159,10 @@ export class MemoryStore implements QueueStore, AccessStore {
   enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void {
     const copy: MessageRecord = { ...record, content: Uint8Array.prototype.slice.call(record.content) };
     this.pendingBytes += copy.content.length;
-    this.write((d) =>
-      sub(d.messages, queueId).set(seq, { record: copy, meta: { ...meta }, deliveries: 0, readyAt: 0 }),
-    );
+    this.write((d) => {
+      sub(d.messages, queueId).set(seq, { record: copy, meta: { ...meta }, deliveries: 0, readyAt: 0 });
+      d.lastSeq.set(queueId, Math.max(d.lastSeq.get(queueId) ?? 0, seq));
+    });
   }
 
   private update(queueId: number, seq: number, deliveries: number, readyAt: number): void {
@@ -175,7 +180,7 @@ export class MemoryStore implements QueueStore, AccessStore {
     return 0;
   }
 
-  ack(queueId: number, seq: number, _lease: Lease): void {
+  ack(queueId: number, seq: number, _lease: Lease, _size: number): void {
     this.write((d) => d.messages.get(queueId)?.delete(seq));
   }
 
@@ -184,8 +189,8 @@ export class MemoryStore implements QueueStore, AccessStore {
     return 0;
   }
 
-  drop(queueId: number, seq: number, lease: Lease): void {
-    this.ack(queueId, seq, lease);
+  drop(queueId: number, seq: number, lease: Lease, size: number): void {
+    this.ack(queueId, seq, lease, size);
   }
 
   /** Leases in memory never expire: the process owns its queues. */
@@ -197,6 +202,26 @@ export class MemoryStore implements QueueStore, AccessStore {
       const m = d.messages.get(queueId);
       if (m !== undefined) for (const seq of seqs) m.delete(seq);
     });
+  }
+
+  dropFrom(queueId: number, fromSeq: number, _removed: QueueStoreStats): void {
+    this.write((d) => {
+      const m = d.messages.get(queueId);
+      if (m !== undefined) for (const seq of [...m.keys()]) if (seq >= fromSeq) m.delete(seq);
+    });
+  }
+
+  position(queueId: number): QueuePosition {
+    let lastSeq = this.disk.lastSeq.get(queueId) ?? 0;
+    for (const seq of this.disk.messages.get(queueId)?.keys() ?? []) lastSeq = Math.max(lastSeq, seq);
+    return { ...this.stats(queueId), lastSeq };
+  }
+
+  scan(queueId: number, fromSeq: number, limit: number): RecoveredEntry[] {
+    // A linear pass: the memory store is for tests and small embedded brokers, not depth.
+    return this.recover(queueId)
+      .filter((e) => e.seq >= fromSeq)
+      .slice(0, limit);
   }
 
   stats(queueId: number): QueueStoreStats {

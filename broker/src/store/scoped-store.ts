@@ -7,6 +7,7 @@ import type {
   MessageMeta,
   MessageRecord,
   QueueDefinition,
+  QueuePosition,
   QueueStore,
   QueueStoreStats,
   RecoveredEntry,
@@ -93,16 +94,16 @@ export class ScopedStore implements QueueStore {
     return this.inner.claim(queueId, seq, deliveries, inOrder);
   }
 
-  ack(queueId: number, seq: number, lease: Lease): void {
-    this.inner.ack(queueId, seq, lease);
+  ack(queueId: number, seq: number, lease: Lease, size: number): void {
+    this.inner.ack(queueId, seq, lease, size);
   }
 
   release(queueId: number, seq: number, deliveries: number, readyAt: number, lease: Lease): Lease {
     return this.inner.release(queueId, seq, deliveries, readyAt, lease);
   }
 
-  drop(queueId: number, seq: number, lease: Lease): void {
-    this.inner.drop(queueId, seq, lease);
+  drop(queueId: number, seq: number, lease: Lease, size: number): void {
+    this.inner.drop(queueId, seq, lease, size);
   }
 
   touch(queueId: number, seq: number, lease: Lease): void {
@@ -113,8 +114,20 @@ export class ScopedStore implements QueueStore {
     this.inner.purge(queueId, refs);
   }
 
+  dropFrom(queueId: number, fromSeq: number, removed: QueueStoreStats): void {
+    this.inner.dropFrom(queueId, fromSeq, removed);
+  }
+
   stats(queueId: number): QueueStoreStats {
     return this.inner.stats(queueId);
+  }
+
+  position(queueId: number): QueuePosition {
+    return this.inner.position(queueId);
+  }
+
+  scan(queueId: number, fromSeq: number, limit: number): RecoveredEntry[] {
+    return this.inner.scan(queueId, fromSeq, limit);
   }
 
   read(queueId: number, seq: number): MessageRecord | undefined {

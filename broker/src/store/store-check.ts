@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -107,11 +107,57 @@ const CHILD = fileURLToPath(new URL('./verify-store-child.js', import.meta.url))
  * reader, or end a scan early with entries missing. Costs one extra read of the store at
  * start (recovery reads it all anyway); skipped for a new store.
  */
-export function verifyStoreDeep(file: string): void {
+export function verifyStoreDeep(file: string, databases: readonly string[] = []): void {
   if (!existsSync(file) || !existsSync(CHILD)) return;
-  const r = spawnSync(process.execPath, [CHILD, file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(process.execPath, [CHILD, file, databases.join(',')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (r.error !== undefined) return; // could not run the check (EMFILE, EAGAIN): LMDB's own checks remain
-  if (r.signal !== null) throw new StoreDamagedError(file, `reading it crashed LMDB (${r.signal})`);
+  const problem = childVerdict(file, r.signal, r.status, r.stdout, r.stderr);
+  if (problem !== undefined) throw problem;
+}
+
+/**
+ * The same check in the background (the broker serves meanwhile): resolves with the damage
+ * found, or undefined. For the large `messages` database, whose full read would otherwise make
+ * the start after an unclean stop as slow as the store is deep (spec/semantics.md §Deep backlogs).
+ */
+export function verifyStoreInBackground(
+  file: string,
+  databases: readonly string[],
+): { result: Promise<StoreDamagedError | undefined>; stop: () => void } {
+  if (!existsSync(file) || !existsSync(CHILD)) return { result: Promise.resolve(undefined), stop: () => {} };
+  const child = spawn(process.execPath, [CHILD, file, databases.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stopped = false;
+  const result = new Promise<StoreDamagedError | undefined>((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', () => resolve(undefined)); // could not run it: LMDB's own checks remain
+    child.on('close', (code, signal) =>
+      resolve(stopped ? undefined : childVerdict(file, signal, code, stdout, stderr)),
+    );
+  });
+  return {
+    result,
+    stop: () => {
+      stopped = true;
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+function childVerdict(
+  file: string,
+  signal: NodeJS.Signals | null,
+  status: number | null,
+  stdout: string,
+  stderr: string,
+): StoreDamagedError | undefined {
+  if (signal !== null) return new StoreDamagedError(file, `reading it crashed LMDB (${signal})`);
+  const r = { stdout, stderr, status };
   let out: { ok: boolean; problem?: string } | undefined;
   try {
     out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { ok: boolean; problem?: string };
@@ -120,7 +166,7 @@ export function verifyStoreDeep(file: string): void {
   }
   if (out === undefined) {
     const said = r.stderr.trim().split('\n')[0] ?? '';
-    throw new StoreDamagedError(file, `reading it failed${said === '' ? ` (exit code ${r.status})` : `: ${said}`}`);
+    return new StoreDamagedError(file, `reading it failed${said === '' ? ` (exit code ${r.status})` : `: ${said}`}`);
   }
-  if (!out.ok) throw new StoreDamagedError(file, out.problem ?? 'unreadable');
+  return out.ok ? undefined : new StoreDamagedError(file, out.problem ?? 'unreadable');
 }

@@ -35,10 +35,12 @@ export interface RecoveredEntry extends MessageMeta {
   lease: Lease;
 }
 
-/** A stored message as the queue refers to it when settling: its sequence and lease token. */
+/** A stored message as the queue refers to it when settling: its sequence, lease token and body size. */
 export interface StoredRef {
   seq: number;
   lease: Lease;
+  /** Body bytes, as enqueued: the store keeps per-queue byte counts without reading values. */
+  size: number;
 }
 
 /** What a store holds for one queue (`stats`). */
@@ -47,6 +49,16 @@ export interface QueueStoreStats {
   messages: number;
   /** Their body bytes. */
   bytes: number;
+}
+
+/**
+ * Where a queue's stored messages stand, known without reading them (`position`): the
+ * counts are kept current in the same transactions as the messages, so a restart reads
+ * one record per queue, not every message. spec/semantics.md §Deep backlogs.
+ */
+export interface QueuePosition extends QueueStoreStats {
+  /** Highest sequence ever stored for the queue (0 = none): new messages continue after it. */
+  lastSeq: number;
 }
 
 /** A delayed message (`x-delay`) as recovered: its id and when it is due. */
@@ -195,8 +207,8 @@ export interface QueueStore {
    * every earlier message was claimed or removed before. Returns the new lease token.
    */
   claim(queueId: number, seq: number, deliveries: number, inOrder: boolean): Lease;
-  /** A claimed message was acknowledged: removed for good. */
-  ack(queueId: number, seq: number, lease: Lease): void;
+  /** A claimed message of `size` body bytes was acknowledged: removed for good. */
+  ack(queueId: number, seq: number, lease: Lease, size: number): void;
   /**
    * A claimed message goes back to its queue after `deliveries` deliveries; `readyAt` > 0
    * holds it back until then (delayed retry), 0 makes it ready (also: a delay ended).
@@ -210,13 +222,26 @@ export interface QueueStore {
    * engine whose batches are not atomic across queues must hold the drop until the copy is
    * durable; none does today.)
    */
-  drop(queueId: number, seq: number, lease: Lease): void;
+  drop(queueId: number, seq: number, lease: Lease, size: number): void;
   /** A consumer is still working on a claimed message: extend its lease (engines whose leases expire). */
   touch(queueId: number, seq: number, lease: Lease): void;
   /** Removes the given (ready or delayed) messages; claimed ones the queue did not list stay. */
   purge(queueId: number, refs: Iterable<StoredRef>): void;
-  /** Stored messages and bytes of a queue, as committed. */
+  /**
+   * Removes every message of a queue from sequence `fromSeq` on (the unread tail of a deep
+   * queue, purged): none of them is claimed. `removed` is what the queue counted there.
+   */
+  dropFrom(queueId: number, fromSeq: number, removed: QueueStoreStats): void;
+  /** Stored messages and bytes of a queue (kept counts: no scan). */
   stats(queueId: number): QueueStoreStats;
+  /** The queue's counts and last sequence (restart), without reading its messages. */
+  position(queueId: number): QueuePosition;
+  /**
+   * Up to `limit` stored messages of a queue with sequence `fromSeq` or higher, in sequence
+   * order, without bodies: how a deep queue refills its in-memory window, chunk by chunk.
+   * Sees committed writes only.
+   */
+  scan(queueId: number, fromSeq: number, limit: number): RecoveredEntry[];
   /** Reads a stored message body and envelope, synchronously. */
   read(queueId: number, seq: number): MessageRecord | undefined;
   /** Every stored message of a queue, in sequence order, without bodies (restart). */

@@ -4,15 +4,16 @@
  * own statistics say. LMDB trusts its pages, so a damaged one can abort, SIGSEGV or SIGBUS
  * the process that reads it, or silently end an iteration early: here that happens to a
  * throw-away process, and the broker reports it in one line. Prints one JSON line.
+ * `node verify-store-child.js <file> [db,db,...]`: only the named databases (default all).
  */
 import { open } from 'lmdb';
 
 const DATABASES = ['meta', 'messages', 'deliveries', 'dedup'];
 
-function main(file: string): { ok: true } | { ok: false; problem: string } {
+function main(file: string, only: string[]): { ok: true } | { ok: false; problem: string } {
   const root = open({ path: file, maxDbs: 8, readOnly: true });
   try {
-    for (const name of DATABASES) {
+    for (const name of DATABASES.filter((d) => only.length === 0 || only.includes(d))) {
       let db;
       try {
         // `create: false` is an lmdb-js option its types leave out.
@@ -38,4 +39,4 @@ function main(file: string): { ok: true } | { ok: false; problem: string } {
   }
 }
 
-process.stdout.write(JSON.stringify(main(process.argv[2]!)) + '\n');
+process.stdout.write(JSON.stringify(main(process.argv[2]!, (process.argv[3] ?? '').split(',').filter(Boolean))) + '\n');

@@ -104,7 +104,7 @@ export class VirtualHost {
     }
     for (const q of defs.queues) {
       const queue = this.createQueue(q.name, q.id, true, q.autoDelete, undefined, q.arguments);
-      queue.recover(this.store.recover(q.id));
+      queue.recover();
     }
     for (const b of defs.bindings) {
       if (this.recoverable(b)) this.addBinding(b, false);

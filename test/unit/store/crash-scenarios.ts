@@ -43,7 +43,7 @@ export const CRASH_SCENARIOS = {
     await store.durable();
     store.enqueue(1, 4, record('m4'), META);
     store.enqueue(1, 5, record('m5'), META);
-    store.ack(1, 1, 0);
+    store.ack(1, 1, 0, 2);
   },
   /** Everything durable (deliveries included), then the crash before close. */
   async durableThenKilled(store: ContractStore): Promise<void> {
@@ -63,7 +63,7 @@ export const CRASH_SCENARIOS = {
     store.enqueue(1, 1, record('dead'), META);
     await store.durable();
     store.enqueue(2, 1, record('dead'), META);
-    store.drop(1, 1, 0);
+    store.drop(1, 1, 0, 4);
     await turn(); // the commit may or may not have happened when the process dies
   },
 } satisfies Record<string, (store: ContractStore) => Promise<void>>;

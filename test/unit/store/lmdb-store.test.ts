@@ -91,6 +91,33 @@ describe('LmdbStore', () => {
     });
   });
 
+  describe('kept counts (format 2)', () => {
+    it('upgrades a format-1 store: counts each queue by one scan at first open, then reads the record', async () => {
+      await rawEnv(tmp.dir, ({ meta, messages }) => {
+        meta.putSync('f:format', { format: 'switchyard', version: 1 });
+        for (let seq = 1; seq <= 5; seq++) messages.putSync(messageKey(3, seq), encodeRecord(record('abc'), META));
+        meta.putSync('d:Mw', 2); // delivered high-water mark of queue 3 ('3' base64url-encoded)
+      });
+      let store = LmdbStore.open({ path: tmp.dir });
+      expect(store.position(3)).to.deep.equal({ messages: 5, bytes: 15, lastSeq: 5 });
+      expect(store.scan(3, 0, 3).map((e) => [e.seq, e.deliveries])).to.deep.equal([
+        [1, 1],
+        [2, 1],
+        [3, 0],
+      ]);
+      await store.close();
+      await rawEnv(tmp.dir, ({ meta, messages }) => {
+        expect(meta.get('f:format')).to.deep.equal({ format: 'switchyard', version: STORE_FORMAT_VERSION });
+        expect(meta.get('c:Mw')).to.deep.equal([5, 15, 5]);
+        // Behind the store's back: if position() scanned, it would see 4 messages now.
+        messages.removeSync(messageKey(3, 5));
+      });
+      store = LmdbStore.open({ path: tmp.dir });
+      expect(store.position(3)).to.deep.equal({ messages: 5, bytes: 15, lastSeq: 5 });
+      await store.close();
+    });
+  });
+
   it('gives a vhost record put without a delayed-message id one of its own, from the queue id sequence', async () => {
     let store = LmdbStore.open({ path: tmp.dir });
     store.loadAccess();

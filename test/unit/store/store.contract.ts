@@ -49,7 +49,7 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       let s = open();
       s.putQueue(queueDef('q', s.allocateQueueId()));
       for (let seq = 1; seq <= 5; seq++) s.enqueue(1, seq, record(`m${seq}`), META);
-      s.ack(1, 2, 0);
+      s.ack(1, 2, 0, 2);
       await s.durable();
       s = store = await reopen(h, s);
       expect(s.loadDefinitions().queues.map((q) => q.name)).to.deep.equal(['q']);
@@ -148,9 +148,9 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       await s.durable();
       s = store = await reopen(h, s);
       const leases = new Map(s.recover(5).map((e) => [e.seq, e.lease]));
-      s.ack(5, 1, leases.get(1) ?? a);
-      s.drop(5, 2, leases.get(2) ?? b);
-      s.purge(5, [{ seq: 3, lease: leases.get(3)! }]);
+      s.ack(5, 1, leases.get(1) ?? a, 1);
+      s.drop(5, 2, leases.get(2) ?? b, 1);
+      s.purge(5, [{ seq: 3, lease: leases.get(3)!, size: 1 }]);
       await s.durable();
       expect(s.recover(5).map((e) => e.seq)).to.deep.equal([4]);
       // Nothing of the removed messages lingers: the same ids come back as new messages.
@@ -181,10 +181,56 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       s.enqueue(2, 1, record('f'), META);
       await s.durable();
       expect(s.stats(1)).to.deep.equal({ messages: 2, bytes: 5 });
-      s.ack(1, 1, 0);
+      s.ack(1, 1, 0, 3);
       await s.durable();
       expect(s.stats(1)).to.deep.equal({ messages: 1, bytes: 2 });
       expect(s.stats(3)).to.deep.equal({ messages: 0, bytes: 0 });
+    });
+
+    it('keeps counts and the last sequence across a reopen, and after every message is acked', async () => {
+      let s = open();
+      for (let seq = 1; seq <= 5; seq++) s.enqueue(4, seq, record('x'.repeat(seq)), META);
+      s.ack(4, 1, s.claim(4, 1, 1, true), 1);
+      await s.durable();
+      s = store = await reopen(h, s);
+      expect(s.position(4)).to.deep.equal({ messages: 4, bytes: 14, lastSeq: 5 });
+      for (let seq = 2; seq <= 5; seq++) s.drop(4, seq, 0, seq);
+      await s.durable();
+      s = store = await reopen(h, s);
+      // Empty, but new messages still continue after the last sequence ever used.
+      expect(s.position(4)).to.deep.equal({ messages: 0, bytes: 0, lastSeq: 5 });
+      expect(s.position(6)).to.deep.equal({ messages: 0, bytes: 0, lastSeq: 0 });
+    });
+
+    it('scans a queue in chunks from a sequence on, with delivery counts and delays', async () => {
+      let s = open();
+      for (let seq = 1; seq <= 10; seq++) s.enqueue(2, seq, record(`m${seq}`), { expiresAt: seq, priority: 0 });
+      s.enqueue(3, 1, record('other'), META);
+      s.release(2, 7, 1, 99_999, s.claim(2, 7, 1, false));
+      await s.durable();
+      s = store = await reopen(h, s);
+      s.position(2);
+      expect(s.scan(2, 0, 4).map((e) => e.seq)).to.deep.equal([1, 2, 3, 4]);
+      const next = s.scan(2, 5, 4);
+      expect(next.map((e) => [e.seq, e.deliveries, e.readyAt, e.expiresAt, e.size])).to.deep.equal([
+        [5, 0, 0, 5, 2],
+        [6, 0, 0, 6, 2],
+        [7, 1, 99_999, 7, 2],
+        [8, 0, 0, 8, 2],
+      ]);
+      expect(s.scan(2, 9, 4).map((e) => e.seq)).to.deep.equal([9, 10]);
+      expect(s.scan(2, 11, 4)).to.deep.equal([]);
+    });
+
+    it('drops the tail of a queue from a sequence on, counts included', async () => {
+      let s = open();
+      for (let seq = 1; seq <= 6; seq++) s.enqueue(2, seq, record('ab'), META);
+      await s.durable();
+      s.dropFrom(2, 3, { messages: 4, bytes: 8 });
+      await s.durable();
+      s = store = await reopen(h, s);
+      expect(s.recover(2).map((e) => e.seq)).to.deep.equal([1, 2]);
+      expect(s.position(2)).to.deep.equal({ messages: 2, bytes: 4, lastSeq: 6 });
     });
 
     it('keeps queues apart and removes a whole queue, even messages written in the same turn', async () => {
@@ -300,6 +346,9 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
         const seqs = s.recover(1).map((e) => e.seq);
         expect([JSON.stringify([1, 2, 3]), JSON.stringify([2, 3, 4, 5])]).to.include(JSON.stringify(seqs));
         for (const seq of seqs) expect(body(s, 1, seq)).to.equal(`m${seq}`);
+        // The counts were written in the same transactions as the messages: they agree.
+        const { messages, bytes } = s.position(1);
+        expect({ messages, bytes }).to.deep.equal({ messages: seqs.length, bytes: 2 * seqs.length });
       });
 
       it('keeps everything durable() confirmed, delivery counts and delayed messages included', async () => {
@@ -321,6 +370,8 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
         const inSource = s.recover(1).length;
         const inDlq = s.recover(2).length;
         expect(inSource + inDlq).to.equal(1);
+        expect(s.stats(1).messages).to.equal(inSource);
+        expect(s.stats(2).messages).to.equal(inDlq);
       });
     });
   });

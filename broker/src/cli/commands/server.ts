@@ -149,7 +149,11 @@ Examples:
       process.on('SIGINT', () => onSignal('SIGINT'));
       const isTTY = process.stdout.isTTY === true;
       const configured = config.options.logFormat;
-      broker = await Broker.start({ ...config.options, logFormat: chooseLogFormat(configured, isTTY) });
+      broker = await Broker.start(
+        { ...config.options, logFormat: chooseLogFormat(configured, isTTY) },
+        // Damage found by the background store check: the broker logged it and closed.
+        { storeDamaged: () => process.exit(1) },
+      );
       if (showBanner(configured, isTTY)) {
         const defaultLogin = await broker.access.checkPassword('guest', 'guest');
         io.stdout(
