@@ -75,6 +75,13 @@ describe('AMQP 0-9-1: connection', function () {
       await ch.checkExchange('amq.direct');
     });
 
+    it('accepts connection.update-secret and keeps the connection open', async () => {
+      const conn = await fx.connect();
+      await conn.updateSecret(Buffer.from('guest'), 'token refresh');
+      const ch = await conn.createChannel();
+      await ch.checkExchange('amq.direct');
+    });
+
     it('closes the connection with 530 NOT_ALLOWED when a consumer tag is reused on the channel', async () => {
       const conn = await fx.connect();
       const ch = await conn.createChannel();
