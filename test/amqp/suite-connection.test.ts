@@ -3,7 +3,7 @@ import amqp from 'amqplib';
 import { brokerInternals } from '@switchyard/broker/internal';
 import { nextEvent } from '../helpers/client.js';
 import { api, V } from '../helpers/http.js';
-import { replyOf, switchyardOnly, uniq, useAmqpBroker } from '../helpers/amqp.js';
+import { replyOf, switchyardOnly, tuned, uniq, useAmqpBroker } from '../helpers/amqp.js';
 
 // Connection negotiation, connection-level errors and connection.blocked as amqplib sees
 // them (spec/amqp.md). Runs against RabbitMQ with AMQP_TEST_URL (test/helpers/amqp.ts).
@@ -32,20 +32,20 @@ describe('AMQP 0-9-1: connection', function () {
 
     it("tunes frame-max, channel-max and heartbeat to the client's lower values", async () => {
       const conn = await fx.connect({ frameMax: 8192, channelMax: 10, heartbeat: 5 });
-      expect(conn.connection.frameMax).to.equal(8192);
-      expect(conn.connection.channelMax).to.equal(10);
-      expect(conn.connection.heartbeat).to.equal(5);
+      expect(tuned(conn).frameMax).to.equal(8192);
+      expect(tuned(conn).channelMax).to.equal(10);
+      expect(tuned(conn).heartbeat).to.equal(5);
     });
 
     it("takes the server's frame-max, channel-max and heartbeat when the client has no limit (0)", async () => {
       // no heartbeat option: amqplib takes the server's value (RabbitMQ's defaults: frame_max
       // 131072, channel_max 2047, heartbeat 60)
       const conn = await fx.connect({ frameMax: 0, channelMax: 0 });
-      expect(conn.connection.frameMax).to.be.at.least(4096);
-      expect(conn.connection.channelMax).to.be.within(1, 65535);
-      expect(conn.connection.heartbeat).to.be.within(1, 600);
+      expect(tuned(conn).frameMax).to.be.at.least(4096);
+      expect(tuned(conn).channelMax).to.be.within(1, 65535);
+      expect(tuned(conn).heartbeat).to.be.within(1, 600);
       // heartbeat 0 turns heartbeats off
-      expect((await fx.connect({ heartbeat: 0 })).connection.heartbeat).to.equal(0);
+      expect(tuned(await fx.connect({ heartbeat: 0 })).heartbeat).to.equal(0);
     });
 
     it('refuses a channel number over the negotiated channel-max', async () => {

@@ -106,3 +106,7 @@ export async function replyOf(p: Promise<unknown>): Promise<{ code: number; mess
   }
   throw new Error('expected the broker to refuse');
 }
+
+/** The values amqplib negotiated in connection.tune (on its connection object, untyped in @types/amqplib). */
+export const tuned = (conn: ChannelModel): { frameMax: number; channelMax: number; heartbeat: number } =>
+  conn.connection as unknown as { frameMax: number; channelMax: number; heartbeat: number };
