@@ -249,7 +249,13 @@ describe('AMQP 0-9-1: basic', function () {
       const q = await queueWith(ch, 3);
       const m = (await ch.get(q)) as GetMessage;
       expect(body(m)).to.equal('0');
-      expect(m.fields).to.deep.include({ deliveryTag: 1, redelivered: false, exchange: '', routingKey: q, messageCount: 2 });
+      expect(m.fields).to.deep.include({
+        deliveryTag: 1,
+        redelivered: false,
+        exchange: '',
+        routingKey: q,
+        messageCount: 2,
+      });
       ch.ack(m);
       await ch.get(q, { noAck: true });
       await ch.get(q, { noAck: true });
@@ -336,7 +342,9 @@ describe('AMQP 0-9-1: basic', function () {
       const closed = nextEvent<Error>(ch, 'error');
       ch.ack({ fields: { deliveryTag: 7 } } as Message);
       const err = await closed;
-      expect(err.message).to.contain('406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - unknown delivery tag 7"');
+      expect(err.message).to.contain(
+        '406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - unknown delivery tag 7"',
+      );
     });
 
     it('closing a channel requeues its unacked deliveries', async () => {
@@ -380,7 +388,9 @@ describe('AMQP 0-9-1: basic', function () {
       const closed = nextEvent<Error>(ch, 'error');
       ch.sendToQueue('whatever', Buffer.from('x'), { replyTo: 'amq.rabbitmq.reply-to' });
       const err = await closed;
-      expect(err.message).to.contain('406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - fast reply consumer does not exist"');
+      expect(err.message).to.contain(
+        '406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - fast reply consumer does not exist"',
+      );
     });
   });
 });

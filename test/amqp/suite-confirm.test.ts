@@ -36,8 +36,9 @@ describe('AMQP 0-9-1: publisher confirms', function () {
 
   it('nacks a publish the queue refuses (x-overflow reject-publish); waitForConfirms rejects', async () => {
     const ch = await fx.confirmChannel();
-    const q = (await ch.assertQueue('', { exclusive: true, maxLength: 2, arguments: { 'x-overflow': 'reject-publish' } }))
-      .queue;
+    const q = (
+      await ch.assertQueue('', { exclusive: true, maxLength: 2, arguments: { 'x-overflow': 'reject-publish' } })
+    ).queue;
     const outcome: string[] = [];
     for (let i = 0; i < 4; i++)
       ch.sendToQueue(q, Buffer.from(String(i)), {}, (err) => outcome.push(err ? 'nack' : 'ack'));

@@ -17,7 +17,9 @@ describe('AMQP 0-9-1: connection', function () {
       const conn = await fx.connect();
       const props = conn.connection.serverProperties;
       for (const key of ['product', 'version', 'platform', 'copyright', 'information'])
-        expect(props[key as 'product'], key).to.be.a('string').and.not.equal('');
+        expect(props[key as 'product'], key)
+          .to.be.a('string')
+          .and.not.equal('');
       expect(props.capabilities).to.include({
         publisher_confirms: true,
         exchange_exchange_bindings: true,
@@ -91,10 +93,12 @@ describe('AMQP 0-9-1: connection', function () {
       const closed = nextEvent<Error>(conn, 'close');
       await replyOf(ch.consume(q, () => undefined, { consumerTag: 'reused' }));
       const err = await closed;
-      expect(String(err)).to.contain("530 (NOT-ALLOWED) with message \"NOT_ALLOWED - attempt to reuse consumer tag 'reused'\"");
+      expect(String(err)).to.contain(
+        '530 (NOT-ALLOWED) with message "NOT_ALLOWED - attempt to reuse consumer tag \'reused\'"',
+      );
     });
 
-    it('refuses a user without permission on the resource with 403 ACCESS_REFUSED and RabbitMQ\'s text', async function () {
+    it("refuses a user without permission on the resource with 403 ACCESS_REFUSED and RabbitMQ's text", async function () {
       const tb = switchyardOnly(this, fx);
       const user = uniq('nobody');
       expect((await api(tb, 'PUT', `/api/users/${user}`, { password: 'pw', tags: '' })).status).to.be.within(200, 299);

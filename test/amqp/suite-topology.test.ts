@@ -117,10 +117,12 @@ describe('AMQP 0-9-1: exchanges and queues', function () {
       await ch.assertQueue(q, { exclusive: true });
       ch.sendToQueue(q, Buffer.from('1'));
       ch.sendToQueue(q, Buffer.from('2'));
-      await ch.consume(q, () => undefined, { noAck: false }).then(async ({ consumerTag }) => {
-        await ch.cancel(consumerTag);
-        await ch.recover(); // the consumer's unacked deliveries go back to the queue
-      });
+      await ch
+        .consume(q, () => undefined, { noAck: false })
+        .then(async ({ consumerTag }) => {
+          await ch.cancel(consumerTag);
+          await ch.recover(); // the consumer's unacked deliveries go back to the queue
+        });
       const ok = await ch.checkQueue(q);
       expect(ok).to.deep.equal({ queue: q, messageCount: 2, consumerCount: 0 });
       const missing = uniq('missing');
