@@ -13,6 +13,9 @@ import type { Session } from './server/session.js';
 import { DirectReplyTo } from './server/direct-reply-to.js';
 import type { FrameConnection } from './server/frame-connection.js';
 import { WsListener } from './transports/ws/ws-listener.js';
+import { AmqpListener } from './transports/amqp/amqp-listener.js';
+import { AmqpConnection } from './transports/amqp/connection.js';
+import type { Socket } from 'node:net';
 import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
 import type { BrokerServices, BrokerStats, ConnectionInfo, Login } from './server/services.js';
 import { ENV_FILE, LmdbStore } from './store/lmdb-store.js';
@@ -63,6 +66,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   private readonly vhosts = new Map<string, VirtualHost>();
   private readonly connections = new Set<Session>();
   private listener: WsListener | undefined;
+  private amqpListener: AmqpListener | undefined;
+  private amqpsListener: AmqpListener | undefined;
   private management: ManagementServer | undefined;
   private closing: Promise<void> | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
@@ -184,6 +189,11 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       this.logger.info('definitions imported', { component: 'broker', file: o.definitions, ...result });
     }
     this.listener = await WsListener.listen(o, this.logger, (transport) => this.attach(transport));
+    const attachAmqp = (socket: Socket, authenticated: () => void): void => this.attachAmqp(socket, authenticated);
+    if (o.amqpPort !== false)
+      this.amqpListener = await AmqpListener.listen(o, o.amqpPort, false, this.logger, attachAmqp);
+    if (o.amqpsPort !== undefined)
+      this.amqpsListener = await AmqpListener.listen(o, o.amqpsPort, true, this.logger, attachAmqp);
     this.timeoutTimer = setInterval(() => {
       const now = Date.now();
       for (const conn of this.connections) {
@@ -207,6 +217,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     this.logger.info('listening', {
       component: 'broker',
       url: this.url,
+      amqp: this.amqpUrl,
+      amqps: this.amqpsUrl,
       management: this.managementUrl,
       dataDir: o.dataDir,
       version: VERSION,
@@ -232,6 +244,31 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     const conn = new ClientConnection(transport, this);
     this.connections.add(conn);
     transport.onClose(() => this.connections.delete(conn));
+  }
+
+  /** Runs an AMQP 0-9-1 session on a socket from the AMQP listener (spec/amqp.md). */
+  private attachAmqp(socket: Socket, authenticated: () => void): void {
+    if (this.closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const conn = new AmqpConnection(socket, this, authenticated);
+    this.connections.add(conn);
+    socket.once('close', () => this.connections.delete(conn));
+  }
+
+  /** `amqp://127.0.0.1:PORT`, or undefined when the AMQP listener is off. */
+  get amqpUrl(): string | undefined {
+    return this.amqpListener === undefined
+      ? undefined
+      : `amqp://${hostForUrl(this.options.host)}:${this.amqpListener.port}`;
+  }
+
+  /** `amqps://127.0.0.1:PORT`, or undefined unless `amqpsPort` is set. */
+  get amqpsUrl(): string | undefined {
+    return this.amqpsListener === undefined
+      ? undefined
+      : `amqps://${hostForUrl(this.options.host)}:${this.amqpsListener.port}`;
   }
 
   /** Client WebSocket port actually bound (useful with `port: 0`). */
@@ -275,7 +312,12 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
    */
   readonly loginThrottle: LoginThrottle | undefined;
 
-  async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Login> {
+  async authenticate(
+    username: string,
+    password: string,
+    remoteAddress: string,
+    vhost: string | undefined,
+  ): Promise<Login> {
     const throttle = this.loginThrottle;
     const wait = throttle?.retryAfterMs(remoteAddress) ?? 0;
     if (wait > 0) throw new BrokerError(ErrorCode.ACCESS_REFUSED, throttledMessage(remoteAddress, wait));
@@ -290,7 +332,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     return {
       user: login.user,
       viaToken: login.viaToken,
-      permissions: this.access.requireVhostAccess(login.user, vhost),
+      ...(login.tokenVhost !== undefined ? { tokenVhost: login.tokenVhost } : {}),
+      permissions: vhost === undefined ? undefined : this.access.requireVhostAccess(login.user, vhost),
     };
   }
 
@@ -360,11 +403,15 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     this.alarms.stop();
     // Stop accepting first: connections opened during the wait below would never be closed.
     this.listener?.stopAccepting();
+    this.amqpListener?.stopAccepting();
+    this.amqpsListener?.stopAccepting();
     for (const conn of this.connections) conn.close(ErrorCode.CONNECTION_FORCED, 'CONNECTION_FORCED - broker shutdown');
     // Give clients a moment to answer the close so they see why; then drop whoever is left.
     const deadline = Date.now() + 1_000;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.listener?.close();
+    await this.amqpListener?.close();
+    await this.amqpsListener?.close();
     await this.management?.close();
     for (const vhost of this.vhosts.values()) vhost.stop();
     await this.store.close();

@@ -26,6 +26,8 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
     ),
   ),
   managementPort: 'port-or-false',
+  amqpPort: 'port-or-false',
+  amqpsPort: 'int',
   definitions: 'string',
   memoryHighWatermark: 'number',
   tokenSecret: 'string',

@@ -12,6 +12,13 @@ export interface BrokerOptions {
   host?: string;
   /** Management HTTP port; 0 picks a free one; `false` disables it. Default 15680. */
   managementPort?: number | false;
+  /**
+   * AMQP 0-9-1 port on `host` (spec/amqp.md); 0 picks a free one (`broker.amqpUrl`); `false`
+   * turns the AMQP listener off. Default 5672.
+   */
+  amqpPort?: number | false;
+  /** AMQP 0-9-1 over TLS (amqps://) with the `tls` files; off unless given. */
+  amqpsPort?: number;
   /** Directory for the LMDB environment. Default './data'. */
   dataDir?: string;
   /** Skip fsync on commit (tests only: a crash may lose confirmed messages). Default false. */
@@ -119,6 +126,7 @@ export const DEFAULTS = {
   port: 5680,
   host: '127.0.0.1',
   managementPort: 15680 as number | false,
+  amqpPort: 5672 as number | false,
   dataDir: './data',
   noSync: false,
   verifyStore: true,
@@ -152,6 +160,7 @@ export type ResolvedOptions = typeof DEFAULTS & {
   definitions?: string;
   allowedOrigins?: string[];
   tls?: { certFile: string; keyFile: string; caFile?: string };
+  amqpsPort?: number;
   tokenSecret?: string;
   loginThrottle?: Partial<LoginThrottleOptions> | false;
   maxFrameBytes: number;
@@ -179,6 +188,7 @@ const KNOWN = new Set([
   'definitions',
   'allowedOrigins',
   'tls',
+  'amqpsPort',
   'tokenSecret',
   'loginThrottle',
 ]);
@@ -191,6 +201,11 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   const o = { ...DEFAULTS, ...stripUndefined(options) } as ResolvedOptions;
   checkPort('port', o.port);
   if (o.managementPort !== false) checkPort('managementPort', o.managementPort);
+  if (o.amqpPort !== false) checkPort('amqpPort', o.amqpPort);
+  if (o.amqpsPort !== undefined) {
+    checkPort('amqpsPort', o.amqpsPort);
+    if (o.tls === undefined) throw new TypeError('Invalid option "amqpsPort": amqps needs the "tls" option (certFile, keyFile)');
+  }
   if (typeof o.host !== 'string' || o.host === '')
     throw new TypeError(`Invalid option "host": expected a hostname or IP address`);
   if (typeof o.dataDir !== 'string' || o.dataDir === '')

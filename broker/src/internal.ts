@@ -43,3 +43,4 @@ export { Session } from './server/session.js';
 export { topology } from './server/topology-handlers.js';
 export type { ChannelOwner, ChannelSink, SessionSink, GetResult } from './server/session-sink.js';
 export type { FrameConnection } from './server/frame-connection.js';
+export * as amqpCodec from './transports/amqp/codec.js';

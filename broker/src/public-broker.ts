@@ -86,6 +86,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return this.runtime.url;
   }
 
+  /** The AMQP 0-9-1 URL, e.g. `amqp://127.0.0.1:5672`; undefined when `amqpPort: false`. */
+  get amqpUrl(): string | undefined {
+    return this.runtime.amqpUrl;
+  }
+
+  /** The AMQP 0-9-1 over TLS URL (`amqps://...`); undefined unless `amqpsPort` is set. */
+  get amqpsUrl(): string | undefined {
+    return this.runtime.amqpsUrl;
+  }
+
   /** Client port actually bound (useful with `port: 0`). */
   get port(): number {
     return this.runtime.port;

@@ -39,6 +39,8 @@ async function startBroker(dataDir, port = 0) {
       String(port),
       '--management-port',
       '0',
+      '--amqp-port',
+      '0',
       '--data-dir',
       dataDir,
       '--log-level',

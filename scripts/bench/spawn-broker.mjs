@@ -115,6 +115,8 @@ async function startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs,
     String(port),
     '--management-port',
     String(mgmtPort),
+    '--amqp-port',
+    '0',
     '--data-dir',
     dataDir,
   ];

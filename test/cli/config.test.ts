@@ -116,6 +116,7 @@ describe('server configuration (flags > env > config file > defaults)', () => {
       port: DEFAULTS.port,
       host: DEFAULTS.host,
       managementPort: DEFAULTS.managementPort,
+      amqpPort: DEFAULTS.amqpPort,
       dataDir: DEFAULTS.dataDir,
       logLevel: DEFAULTS.logLevel,
       logFormat: DEFAULTS.logFormat,
@@ -138,7 +139,7 @@ describe('server configuration (flags > env > config file > defaults)', () => {
       const dataDir = join(tmp.dir, 'data');
       const cfg = await file(
         'sy.yaml',
-        `port: 0\nmanagementPort: 0\ndataDir: ${dataDir}\nlogFormat: pretty\nlogLevel: debug\n`,
+        `port: 0\nmanagementPort: 0\namqpPort: 0\ndataDir: ${dataDir}\nlogFormat: pretty\nlogLevel: debug\n`,
       );
       const env: Record<string, string | undefined> = { ...process.env, SWITCHYARD_LOG_FORMAT: 'json' };
       const child = spawn(process.execPath, [CLI, 'server', '--config', cfg, '--log-level', 'info'], {

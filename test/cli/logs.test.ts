@@ -86,7 +86,7 @@ describe('server logs', function () {
   });
 
   it('on a real terminal (script(1) gives the server a pty) prints the banner and pretty logs', async function () {
-    const cmd = [process.execPath, CLI, 'server', '--port', '0', '--management-port', '0', '--data-dir', tmp.dir]
+    const cmd = [process.execPath, CLI, 'server', '--port', '0', '--management-port', '0', '--amqp-port', '0', '--data-dir', tmp.dir]
       .map((a) => `'${a}'`)
       .join(' ');
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -165,7 +165,7 @@ describe('server logs', function () {
     const script = (level: string): string => `
       const { Broker } = await import(${JSON.stringify(entry)});
       const { connect } = await import('@switchyard/client');
-      const b = await Broker.start({ port: 0, managementPort: 0, dataDir: ${JSON.stringify(tmp.dir)}, logLevel: '${level}' });
+      const b = await Broker.start({ port: 0, managementPort: 0, amqpPort: 0, dataDir: ${JSON.stringify(tmp.dir)}, logLevel: '${level}' });
       const c = await connect(b.url);
       await c.close();
       await b.close();`;

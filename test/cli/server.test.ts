@@ -42,7 +42,7 @@ describe('switchyard server (CLI)', function () {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const r = await run(['server', '--port', String(port), '--management-port', '0', '--data-dir', tmp.dir]);
+      const r = await run(['server', '--port', String(port), '--management-port', '0', '--amqp-port', '0', '--data-dir', tmp.dir]);
       expect(r.code).to.equal(1);
       expect(r.stderr).to.match(new RegExp(`port ${port} on 127.0.0.1 is already in use`));
     } finally {
@@ -53,7 +53,7 @@ describe('switchyard server (CLI)', function () {
   it('fails with a clear reason when the data directory is unusable', async () => {
     const file = join(tmp.dir, 'not-a-dir');
     await writeFile(file, 'x');
-    const r = await run(['server', '--port', '0', '--management-port', '0', '--data-dir', file]);
+    const r = await run(['server', '--port', '0', '--management-port', '0', '--amqp-port', '0', '--data-dir', file]);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.match(/cannot open data directory '.*not-a-dir'/);
   });

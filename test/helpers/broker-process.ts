@@ -29,6 +29,8 @@ function startCli(dataDir: string, extraArgs: string[], opts: SpawnOptions): Chi
     '0',
     '--management-port',
     '0',
+    '--amqp-port',
+    '0',
     '--data-dir',
     dataDir,
     '--log-level',

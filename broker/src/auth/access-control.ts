@@ -48,6 +48,8 @@ export interface VhostLifecycle {
 export interface Authenticated {
   user: string;
   viaToken: boolean;
+  /** The vhost a token is limited to, if any (checked here when the vhost is known). */
+  tokenVhost?: string;
 }
 
 /**
@@ -97,9 +99,15 @@ export class AccessControl {
    * Checks a login: username/password, or a token in `password` when a token secret is
    * configured. Resolves to the user and whether a token was used; rejects with 403 ACCESS_REFUSED.
    */
-  async authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Authenticated> {
+  async authenticate(
+    username: string,
+    password: string,
+    remoteAddress: string,
+    vhost: string | undefined,
+  ): Promise<Authenticated> {
     let user: string;
     let viaToken = false;
+    let tokenVhost: string | undefined;
     if (this.tokenSecret !== undefined && password.startsWith(TOKEN_PREFIX)) {
       const claims = verifyToken(this.tokenSecret, password);
       if (typeof claims === 'string') throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: ${claims}`);
@@ -108,8 +116,9 @@ export class AccessControl {
           ErrorCode.ACCESS_REFUSED,
           `login refused: token is for user '${claims.sub}', not '${username}'`,
         );
-      if (claims.vhost !== undefined && claims.vhost !== vhost)
+      if (claims.vhost !== undefined && vhost !== undefined && claims.vhost !== vhost)
         throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: token is for vhost '${claims.vhost}'`);
+      tokenVhost = claims.vhost;
       const record = this.users.get(claims.sub);
       if (record === undefined)
         throw new BrokerError(ErrorCode.ACCESS_REFUSED, `login refused: user '${claims.sub}' does not exist`);
@@ -138,7 +147,7 @@ export class AccessControl {
         `login refused: user '${DEFAULT_USER}' can only connect via localhost`,
       );
     }
-    return { user, viaToken };
+    return { user, viaToken, ...(tokenVhost !== undefined ? { tokenVhost } : {}) };
   }
 
   /**

@@ -182,6 +182,8 @@ export function describeConnection(conn: ClientConnection): View {
     user: conn.user,
     vhost: vhostOf(conn) ?? null,
     state: conn.state,
+    // RabbitMQ's name for its protocol; ours is the WebSocket frame protocol.
+    protocol: conn.protocol === 'amqp' ? 'AMQP 0-9-1' : 'WebSocket',
     channels: conn.channelCount,
     unacked,
     unconfirmed,

@@ -71,11 +71,11 @@ export async function renderMetrics(broker: Broker, perObject = true, now = Date
 }
 
 function writeBrokerMetrics(w: ExpositionWriter, broker: Broker): void {
-  let connections = 0;
+  const connections = { ws: 0, amqp: 0 };
   let channels = 0;
   let consumers = 0;
   for (const c of broker.allConnections()) {
-    connections++;
+    connections[c.protocol]++;
     channels += c.channelCount;
     for (const ch of c.channelList()) consumers += ch.consumerCount;
   }
@@ -87,7 +87,10 @@ function writeBrokerMetrics(w: ExpositionWriter, broker: Broker): void {
   }
   const s = broker.stats;
   w.single('switchyard_build_info', 'gauge', 'Broker version (value is always 1).', 1, { version: broker.version });
-  w.single('switchyard_connections', 'gauge', 'Open client connections.', connections);
+  // One sample per wire protocol: our WebSocket frames (ws) and AMQP 0-9-1 (amqp).
+  w.family('switchyard_connections', 'gauge', 'Open client connections, by wire protocol.');
+  w.sample('switchyard_connections', connections.ws, { protocol: 'ws' });
+  w.sample('switchyard_connections', connections.amqp, { protocol: 'amqp' });
   w.single('switchyard_channels', 'gauge', 'Open channels over all connections.', channels);
   w.single('switchyard_consumers', 'gauge', 'Consumers over all channels.', consumers);
   w.single('switchyard_queues', 'gauge', 'Queues over all vhosts.', queues);

@@ -143,6 +143,19 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
     this.confirming = enabled;
   }
 
+  /**
+   * AMQP 0-9-1's confirm.select: confirms on from now, at any point of the channel's life;
+   * the publishes before it are not confirmed, so the confirm sequence starts again at 1
+   * (the first publish after the select is delivery tag 1, as RabbitMQ numbers them).
+   * spec/amqp.md §Publisher confirms.
+   */
+  selectConfirms(): void {
+    if (this.confirming) return;
+    this.confirming = true;
+    this.publishSeq = 0;
+    this.confirmedSeq = 0;
+  }
+
   /** A reply to a direct reply-to requester: delivered to its channel, or unroutable. */
   private publishReply(routingKey: string, properties: MessageProperties | null, content: Uint8Array): PublishOutcome {
     const queues = this.conn.services.directReplyTo.deliver(this.conn.vhost.name, routingKey, properties, content);

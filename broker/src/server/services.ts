@@ -9,7 +9,10 @@ import type { DirectReplyTo } from './direct-reply-to.js';
 /** A successful login. */
 export interface Login {
   user: string;
-  permissions: Permissions;
+  /** The user's permissions in the vhost; undefined when the login named none (AMQP's start-ok). */
+  permissions: Permissions | undefined;
+  /** The vhost a token is limited to, if any. */
+  tokenVhost?: string;
   /** Logged in with a token: revoking the user's tokens closes the connection. */
   viaToken: boolean;
 }
@@ -48,9 +51,10 @@ export interface BrokerServices {
   vhost(name: string): VirtualHost | undefined;
   /**
    * Checks credentials (or a token) and the user's access to the vhost; resolves to the user
-   * and their permissions there, or rejects with BrokerError 403 / 530.
+   * and their permissions there, or rejects with BrokerError 403 / 530. With `vhost`
+   * undefined only the credentials are checked (AMQP 0-9-1 names the vhost after the login).
    */
-  authenticate(username: string, password: string, remoteAddress: string, vhost: string): Promise<Login>;
+  authenticate(username: string, password: string, remoteAddress: string, vhost: string | undefined): Promise<Login>;
   /** A user's current permissions in a vhost, if any. */
   permissionsOf(user: string, vhost: string): Permissions | undefined;
   /** True when the user carries the tag now (e.g. `impersonator`, which may set any `userId`). */

@@ -59,6 +59,11 @@ export abstract class Session implements ChannelOwner {
   /** Unblocked: handle what was read and held meanwhile. */
   protected abstract afterUnblock(): void;
 
+  /** The wire protocol: our frames over WebSocket, or AMQP 0-9-1 (metrics label, management API). */
+  get protocol(): 'ws' | 'amqp' {
+    return 'ws';
+  }
+
   /** Name of the vhost, once open. */
   get vhostName(): string | undefined {
     return this.vhostRef?.name;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import type { Server as NetServer } from 'node:net';
 import type { ResolvedOptions } from '../config.js';
 import type { Logger } from '../logging.js';
 
@@ -30,7 +31,7 @@ function httpTimeouts(
  * (at most every 10 s), never thrown. libuv keeps a spare descriptor to accept and close
  * what it cannot serve, so new sockets are refused while existing connections go on.
  */
-export function watchAcceptErrors(server: Server, what: string, log: Logger): void {
+export function watchAcceptErrors(server: NetServer, what: string, log: Logger): void {
   let lastLogged = 0;
   server.on('error', (err: NodeJS.ErrnoException) => {
     if (!server.listening) return; // listenOn reports start-up errors (EADDRINUSE ...)

@@ -17,6 +17,7 @@ export const HELP_DEFAULTS = {
   port: 5680,
   host: '127.0.0.1',
   managementPort: 15680,
+  amqpPort: 5672,
   dataDir: './data',
   logLevel: 'info',
   logFormat: 'json',
@@ -34,6 +35,8 @@ const FLAG_OPTIONS = {
   port: 'port',
   host: 'host',
   managementPort: 'managementPort',
+  amqpPort: 'amqpPort',
+  amqpsPort: 'amqpsPort',
   dataDir: 'dataDir',
   logLevel: 'logLevel',
   logFormat: 'logFormat',
@@ -50,6 +53,7 @@ function explicitFlags(cmd: Command): BrokerOptions {
   const flags: Record<string, unknown> = {};
   for (const [flag, key] of Object.entries(FLAG_OPTIONS)) if (given(flag)) flags[key] = values[flag];
   if (given('management') && values['management'] === false) flags['managementPort'] = false;
+  if (given('amqp') && values['amqp'] === false) flags['amqpPort'] = false;
   return flags;
 }
 
@@ -67,6 +71,9 @@ export function registerServerCommand(program: Command, io: CliIo): void {
       HELP_DEFAULTS.managementPort,
     )
     .option('--no-management', 'do not start the management HTTP server')
+    .option('--amqp-port <port>', 'AMQP 0-9-1 port (0 = any free port)', parsePort, HELP_DEFAULTS.amqpPort)
+    .option('--no-amqp', 'do not start the AMQP 0-9-1 listener')
+    .option('--amqps-port <port>', 'AMQP 0-9-1 over TLS port (needs --tls-cert-file and --tls-key-file)', parsePort)
     .option('-d, --data-dir <dir>', 'directory for the message store', HELP_DEFAULTS.dataDir)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(HELP_DEFAULTS.logLevel))
     .addOption(
