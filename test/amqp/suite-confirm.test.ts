@@ -40,8 +40,9 @@ describe('AMQP 0-9-1: publisher confirms', function () {
       await ch.assertQueue('', { exclusive: true, maxLength: 2, arguments: { 'x-overflow': 'reject-publish' } })
     ).queue;
     const outcome: string[] = [];
+    // confirms may arrive in any order (AMQP 0-9-1 confirms): compare by publish
     for (let i = 0; i < 4; i++)
-      ch.sendToQueue(q, Buffer.from(String(i)), {}, (err) => outcome.push(err ? 'nack' : 'ack'));
+      ch.sendToQueue(q, Buffer.from(String(i)), {}, (err) => (outcome[i] = err ? 'nack' : 'ack'));
     let rejected = false;
     await ch.waitForConfirms().catch(() => (rejected = true));
     expect(rejected).to.equal(true);
