@@ -9,6 +9,8 @@ export interface BrokerProcess {
   url: string;
   /** The management API's base URL. */
   managementUrl?: string;
+  /** The AMQP 0-9-1 listener's URL (`amqp://127.0.0.1:PORT`), when it is on. */
+  amqpUrl?: string;
   /** Lines the process printed, for diagnostics. */
   output: string[];
   /** Resolves with the exit code (or signal name) once the process has exited. */
@@ -82,7 +84,15 @@ export function spawnBroker(
       if (m && line.includes('"listening"')) {
         clearTimeout(timer);
         const mgmt = /"management":"(http:\/\/[^"]+)"/.exec(line)?.[1];
-        resolve({ child, url: m[1]!, output, exited, ...(mgmt !== undefined ? { managementUrl: mgmt } : {}) });
+        const amqpUrl = /"amqp":"(amqp:\/\/[^"]+)"/.exec(line)?.[1];
+        resolve({
+          child,
+          url: m[1]!,
+          output,
+          exited,
+          ...(mgmt !== undefined ? { managementUrl: mgmt } : {}),
+          ...(amqpUrl !== undefined ? { amqpUrl } : {}),
+        });
       }
     });
     void exited.then((code) => {
