@@ -237,13 +237,15 @@ export class RawPeer {
  * Expected: the broker sends connection.close with `code`, and closes the socket (after our
  * close-ok). Returns { ok, code, text }.
  */
-async function expectConnectionClose(peer, codes) {
+async function expectConnectionClose(peer, codes, textPrefix = '') {
   const close = await peer.nextClose();
   if (close) peer.write(M.closeOk());
   const socketClosed = await peer.closedWithin(5000);
   peer.destroy();
   const code = close?.replyCode ?? null;
-  return { ok: close !== null && codes.includes(code) && socketClosed, code, text: close?.replyText ?? null };
+  const text = close?.replyText ?? null;
+  const ok = close !== null && codes.includes(code) && socketClosed && text.startsWith(textPrefix);
+  return { ok, code, text };
 }
 
 /** Each class: a function (port, host, r) -> { ok, ...what was seen }. */
@@ -283,7 +285,7 @@ export const AMQP_CLASSES = {
     p.write(M.publish(1, '', 'q'));
     p.write(M.contentHeader(1, 100_000));
     p.write(M.body(1, Buffer.alloc(100_000, 1)));
-    return expectConnectionClose(p, [501]);
+    return expectConnectionClose(p, [501], 'FRAME_ERROR');
   },
 
   /** A frame whose end octet is not 0xCE: 501 FRAME_ERROR. */
@@ -291,7 +293,7 @@ export const AMQP_CLASSES = {
     const p = new RawPeer(port, host);
     await p.handshake();
     p.write(frame(METHOD, 1, Buffer.concat([u16(20), u16(10), shortstr('')]), 0x00));
-    return expectConnectionClose(p, [501]);
+    return expectConnectionClose(p, [501], 'FRAME_ERROR');
   },
 
   /** A body frame with no basic.publish and content header before it: 505 UNEXPECTED_FRAME. */
@@ -300,15 +302,23 @@ export const AMQP_CLASSES = {
     await p.handshake();
     await p.openChannel(1);
     p.write(M.body(1, Buffer.from('orphan body')));
-    return expectConnectionClose(p, [505]);
+    return expectConnectionClose(p, [505], 'UNEXPECTED_FRAME');
   },
 
-  /** A method on a channel that was never opened: 504 CHANNEL_ERROR. */
+  /** A method on a channel that was never opened, or was closed: 504 CHANNEL_ERROR. */
   async methodOnClosedChannel(port, host) {
-    const p = new RawPeer(port, host);
-    await p.handshake();
-    p.write(M.queueDeclare(7, 'never-opened'));
-    return expectConnectionClose(p, [504]);
+    const never = new RawPeer(port, host);
+    await never.handshake();
+    never.write(M.queueDeclare(7, 'never-opened'));
+    const a = await expectConnectionClose(never, [504], "CHANNEL_ERROR - expected 'channel.open'");
+    const closed = new RawPeer(port, host);
+    await closed.handshake();
+    await closed.openChannel(2);
+    closed.write(method(2, 20, 40, Buffer.concat([u16(200), shortstr('bye'), u16(0), u16(0)]))); // channel.close
+    const closeOk = await closed.nextMethod(20, 41);
+    closed.write(M.queueDeclare(2, 'after-close'));
+    const b = await expectConnectionClose(closed, [504], "CHANNEL_ERROR - expected 'channel.open'");
+    return { ok: a.ok && closeOk !== null && b.ok, neverOpened: a, afterClose: b };
   },
 
   /**
