@@ -31,8 +31,12 @@ export function switchyardOnly(ctx: Mocha.Context, fx: AmqpFixture): TestBroker 
   return fx.tb;
 }
 
-/** `broker.amqpUrl` (the listener's API; read untyped so the helper compiles without it). */
-export const amqpUrlOf = (tb: TestBroker): string => (tb.broker as unknown as { amqpUrl: string }).amqpUrl;
+/** `broker.amqpUrl`; the fixture always starts the listener. */
+export function amqpUrlOf(tb: TestBroker): string {
+  const url = tb.broker.amqpUrl;
+  if (url === undefined) throw new Error('the broker has no AMQP listener (amqpPort: false)');
+  return url;
+}
 
 /**
  * Registers mocha hooks that start a Switchyard broker with its AMQP listener on an
@@ -61,7 +65,7 @@ export function useAmqpBroker(
   };
   const start = async (): Promise<void> => {
     if (AMQP_TEST_URL !== undefined) return;
-    fx.tb = await startBroker({ ...options, amqpPort: 0 } as BrokerOptions);
+    fx.tb = await startBroker({ ...options, amqpPort: 0 });
     fx.amqpUrl = amqpUrlOf(fx.tb);
   };
   const stop = async (): Promise<void> => {
