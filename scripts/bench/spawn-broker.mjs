@@ -49,6 +49,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  *          the result then has amqpPort and amqpUrl); without it the listener is turned off
  *          (`--no-amqp`, when the CLI has it), so a spawned broker never competes with a
  *          RabbitMQ on 5672.
+ *          env ({}): variables added to the broker's environment.
  */
 export async function spawnBroker(options = {}) {
   const {
@@ -56,6 +57,7 @@ export async function spawnBroker(options = {}) {
     dataDirParent = os.tmpdir(),
     startTimeoutMs = 30_000,
     nodeArgs = [],
+    env: extraEnv = {},
     verbose = false,
     main = brokerMain, // override for tests of this module
     amqp = false,
@@ -70,7 +72,17 @@ export async function spawnBroker(options = {}) {
   let lastErr;
   for (const withLogFlag of attempts) {
     try {
-      const b = await startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs, nodeArgs, verbose, amqp });
+      const b = await startOnce({
+        main,
+        dataDir,
+        logLevel,
+        withLogFlag,
+        startTimeoutMs,
+        nodeArgs,
+        verbose,
+        amqp,
+        extraEnv,
+      });
       return b;
     } catch (err) {
       lastErr = err;
@@ -96,7 +108,7 @@ function cliHas(main, flag) {
   return helpCache.get(main).then((help) => help.includes(flag));
 }
 
-async function startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs, nodeArgs, verbose, amqp }) {
+async function startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs, nodeArgs, verbose, amqp, extraEnv }) {
   const port = await freePort();
   let mgmtPort = await freePort();
   while (mgmtPort === port) mgmtPort = await freePort();
@@ -123,7 +135,13 @@ async function startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs,
   if (withLogFlag) args.push('--log-level', logLevel);
   if (amqpPort !== null) args.push('--amqp-port', String(amqpPort));
   else if (await cliHas(main, '--no-amqp')) args.push('--no-amqp');
-  const env = { ...process.env, LOG_LEVEL: logLevel, SWITCHYARD_LOG_LEVEL: logLevel, NODE_ENV: 'production' };
+  const env = {
+    ...process.env,
+    LOG_LEVEL: logLevel,
+    SWITCHYARD_LOG_LEVEL: logLevel,
+    NODE_ENV: 'production',
+    ...extraEnv,
+  };
   const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
 
   // Keep a bounded tail of the broker's output for error reports.

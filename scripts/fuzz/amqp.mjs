@@ -352,6 +352,22 @@ export const AMQP_CLASSES = {
     return { ok: closed, closedAfterMs: Date.now() - t0 };
   },
 
+  /**
+   * Peers that stall the handshake: one sends nothing, one only the protocol header, one
+   * stops after start-ok. The broker closes each after its handshake timeout (Switchyard:
+   * SWITCHYARD_HANDSHAKE_TIMEOUT_MS, set short when fuzzAmqp spawns it; RabbitMQ: 10 s).
+   */
+  async stalledHandshake(port, host, _r, _n, { handshakeWaitMs = 15_000 } = {}) {
+    const peers = [new RawPeer(port, host), new RawPeer(port, host), new RawPeer(port, host)];
+    await Promise.all(peers.map((p) => p.connected));
+    peers[1].write(AMQP_0091_HEADER);
+    peers[2].write(AMQP_0091_HEADER);
+    if (await peers[2].nextMethod(10, 10)) peers[2].write(M.startOk());
+    const closed = await Promise.all(peers.map((p) => p.closedWithin(handshakeWaitMs)));
+    for (const p of peers) p.destroy();
+    return { ok: closed.every(Boolean), closed };
+  },
+
   /** Random method frames (valid ids, random arguments) on an open channel. */
   async randomMethods(port, host, r, n = 200) {
     let sessions = 0;
@@ -381,7 +397,14 @@ export const AMQP_CLASSES = {
  */
 export async function fuzzAmqp({ url, seed = 1, confirmed = 500, random = 200, log = () => undefined } = {}) {
   const r = rng(seed);
-  const broker = url ? null : await spawnBroker({ amqp: true, logLevel: 'error' });
+  const handshakeMs = 1000;
+  const broker = url
+    ? null
+    : await spawnBroker({
+        amqp: true,
+        logLevel: 'error',
+        env: { SWITCHYARD_HANDSHAKE_TIMEOUT_MS: String(handshakeMs) },
+      });
   const amqpUrl = url ?? broker.amqpUrl;
   const { hostname, port } = new URL(amqpUrl);
   const portNum = Number(port || 5672);
@@ -397,7 +420,9 @@ export async function fuzzAmqp({ url, seed = 1, confirmed = 500, random = 200, l
     const classes = {};
     for (const [name, fn] of Object.entries(AMQP_CLASSES)) {
       try {
-        classes[name] = await fn(portNum, hostname, r, random);
+        classes[name] = await fn(portNum, hostname, r, random, {
+          handshakeWaitMs: url ? 15_000 : handshakeMs + 4000,
+        });
       } catch (err) {
         classes[name] = { ok: false, error: err.message };
       }

@@ -67,6 +67,7 @@ describe('hostile input (bounded fuzz run)', function () {
       'methodOnClosedChannel',
       'unknownMethod',
       'silentPeer',
+      'stalledHandshake',
       'randomMethods',
     ]);
     expect(r.brokerAlive).to.equal(true);
