@@ -204,7 +204,8 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (o.amqpPort !== false) checkPort('amqpPort', o.amqpPort);
   if (o.amqpsPort !== undefined) {
     checkPort('amqpsPort', o.amqpsPort);
-    if (o.tls === undefined) throw new TypeError('Invalid option "amqpsPort": amqps needs the "tls" option (certFile, keyFile)');
+    if (o.tls === undefined)
+      throw new TypeError('Invalid option "amqpsPort": amqps needs the "tls" option (certFile, keyFile)');
   }
   if (typeof o.host !== 'string' || o.host === '')
     throw new TypeError(`Invalid option "host": expected a hostname or IP address`);

@@ -16,7 +16,19 @@ function start(dataDir, port) {
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
-    [brokerMain, 'server', '--port', String(port), '--no-management', '--amqp-port', '0', '--data-dir', dataDir, '--log-level', 'info'],
+    [
+      brokerMain,
+      'server',
+      '--port',
+      String(port),
+      '--no-management',
+      '--amqp-port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'info',
+    ],
     {
       cwd: repoRoot,
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -30,7 +30,11 @@ describe('AMQP 0-9-1 errors: RabbitMQ reply codes and texts', function () {
   }
 
   const cases: [string, string, (ch: amqp.Channel) => Promise<unknown>][] = [
-    ['404 no queue', `404 (NOT-FOUND) with message "NOT_FOUND - no queue 'nope' in vhost '/'"`, (ch) => ch.checkQueue('nope')],
+    [
+      '404 no queue',
+      `404 (NOT-FOUND) with message "NOT_FOUND - no queue 'nope' in vhost '/'"`,
+      (ch) => ch.checkQueue('nope'),
+    ],
     [
       '404 no exchange on publish',
       `404 (NOT-FOUND) with message "NOT_FOUND - no exchange 'nope' in vhost '/'"`,
@@ -59,6 +63,28 @@ describe('AMQP 0-9-1 errors: RabbitMQ reply codes and texts', function () {
       '403 reserved prefix',
       `403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - exchange name 'amq.foo' contains reserved prefix 'amq.*'"`,
       (ch) => ch.assertExchange('amq.foo', 'direct'),
+    ],
+    [
+      '403 reserved queue prefix',
+      `403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - queue name 'amq.mine' contains reserved prefix 'amq.*'"`,
+      (ch) => ch.assertQueue('amq.mine'),
+    ],
+    [
+      '406 delete if-empty',
+      `406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - queue 'err-full' in vhost '/' not empty"`,
+      async (ch) => {
+        await ch.assertQueue('err-full');
+        ch.sendToQueue('err-full', Buffer.from('x'));
+        await ch.deleteQueue('err-full', { ifEmpty: true });
+      },
+    ],
+    [
+      '406 direct reply-to without its consumer',
+      `406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - fast reply consumer does not exist"`,
+      async (ch) => {
+        ch.sendToQueue('anything', Buffer.from('x'), { replyTo: 'amq.rabbitmq.reply-to' });
+        await ch.checkExchange('amq.direct');
+      },
     ],
   ];
   for (const [name, expected, fn] of cases) {

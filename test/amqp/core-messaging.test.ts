@@ -49,7 +49,12 @@ describe('AMQP 0-9-1 messaging (amqplib)', function () {
     const returned = new Promise<amqp.Message>((resolve) => ch.once('return', resolve));
     ch.publish('amq.direct', 'nobody', Buffer.from('lost'), { mandatory: true, messageId: 'r1' });
     const m = await returned;
-    expect(m.fields).to.include({ replyCode: 312, replyText: 'NO_ROUTE', exchange: 'amq.direct', routingKey: 'nobody' });
+    expect(m.fields).to.include({
+      replyCode: 312,
+      replyText: 'NO_ROUTE',
+      exchange: 'amq.direct',
+      routingKey: 'nobody',
+    });
     expect(m.properties.messageId).to.equal('r1');
     expect(m.content.toString()).to.equal('lost');
     await ch.waitForConfirms();
@@ -158,8 +163,8 @@ describe('AMQP 0-9-1 messaging (amqplib)', function () {
       server.ack(m!);
     });
     const client = await conn.createChannel();
-    const reply = new Promise<amqp.Message>((resolve) =>
-      void client.consume('amq.rabbitmq.reply-to', (m) => resolve(m!), { noAck: true }),
+    const reply = new Promise<amqp.Message>(
+      (resolve) => void client.consume('amq.rabbitmq.reply-to', (m) => resolve(m!), { noAck: true }),
     );
     await sleep(20);
     client.sendToQueue('rpc-q', Buffer.from('ping'), { replyTo: 'amq.rabbitmq.reply-to', correlationId: 'c1' });

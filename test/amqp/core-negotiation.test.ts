@@ -3,6 +3,9 @@ import amqp from 'amqplib';
 import { amqpCodec as codec } from '@switchyard/broker/internal';
 import { useBroker } from '../helpers/broker.js';
 import { api } from '../helpers/http.js';
+import { readFileSync } from 'node:fs';
+import { makeTmpDir } from '../helpers/tmp.js';
+import { selfSigned } from '../helpers/self-signed.js';
 import { RawAmqp, PROTOCOL_HEADER } from './core-raw.js';
 
 /** The AMQP URL of the fixture's broker, with credentials and query. */
@@ -25,6 +28,25 @@ describe('AMQP 0-9-1 negotiation (amqplib)', function () {
     await fx.stop();
     await fx.start({ amqpPort: false });
     expect(fx.tb.broker.amqpUrl).to.equal(undefined);
+  });
+
+  it("serves amqps:// on amqpsPort with the broker's TLS files", async () => {
+    const tmp = await makeTmpDir('amqps');
+    try {
+      const tls = selfSigned(tmp.dir);
+      await fx.stop();
+      await fx.start({ tls, amqpsPort: 0 });
+      const url = fx.tb.broker.amqpsUrl!;
+      expect(url).to.match(/^amqps:\/\/127\.0\.0\.1:\d+$/);
+      const c = await amqp.connect(url.replace('amqps://', 'amqps://guest:guest@'), {
+        ca: [readFileSync(tls.certFile)],
+      });
+      conns.push(c);
+      const ch = await c.createChannel();
+      await ch.checkExchange('amq.direct');
+    } finally {
+      await tmp.remove();
+    }
   });
 
   it('advertises the capabilities RabbitMQ clients check, and PLAIN and AMQPLAIN', async () => {
@@ -136,10 +158,32 @@ describe('AMQP 0-9-1 negotiation (amqplib)', function () {
     await ch.checkExchange('amq.direct');
   });
 
-  it('lists AMQP connections in the management API with protocol "AMQP 0-9-1"', async () => {
+  it('connection.update-secret: a secret that logs the same user in is accepted; a wrong one closes (530)', async () => {
+    const c = await amqp.connect(amqpUrl(fx));
+    conns.push(c);
+    c.on('error', () => undefined);
+    const update = (secret: string): Promise<void> =>
+      (c as unknown as { updateSecret(s: Buffer, reason: string): Promise<void> }).updateSecret(
+        Buffer.from(secret),
+        'rotation',
+      );
+    await update('guest');
+    const ch = await c.createChannel();
+    await ch.checkExchange('amq.direct');
+    const closed = new Promise<Error>((resolve) => c.once('close', resolve));
+    void update('wrong').catch(() => undefined); // never answered: the connection closes
+    expect(String(await closed)).to.contain(
+      '530 (NOT-ALLOWED) with message "NOT_ALLOWED - Update secret was refused for user \'guest\'"',
+    );
+  });
+
+  it('lists AMQP connections in the management API (protocol "AMQP 0-9-1") and metrics (protocol="amqp")', async () => {
     const c = await amqp.connect(amqpUrl(fx));
     conns.push(c);
     const list = (await api(fx.tb, 'GET', '/api/connections')).body as { protocol?: string; user: string }[];
     expect(list.map((x) => x.protocol)).to.include('AMQP 0-9-1');
+    const metrics = await (await fetch(`${fx.tb.broker.managementUrl}/metrics`)).text();
+    expect(metrics).to.contain('switchyard_connections{protocol="amqp"} 1');
+    expect(metrics).to.contain('switchyard_connections{protocol="ws"} 0');
   });
 });

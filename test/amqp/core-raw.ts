@@ -132,7 +132,7 @@ export class RawAmqp {
     const t = await this.next(codec.M.ConnectionTune);
     this.method(codec.M.ConnectionTuneOk, 0, {
       channelMax: 0,
-      frameMax: tune.frameMax ?? (t.fields!['frameMax'] as number),
+      frameMax: tune.frameMax ?? t.fields!['frameMax'],
       heartbeat: tune.heartbeat ?? 0,
     });
   }
@@ -141,7 +141,8 @@ export class RawAmqp {
   publish(channel: number, exchange: string, routingKey: string, body: Buffer, properties = {}): void {
     this.method(codec.M.BasicPublish, channel, { exchange, routingKey, mandatory: false, immediate: false });
     this.send(codec.encodeHeader(channel, body.length, properties));
-    if (body.length > 0) this.send(Buffer.concat([codec.bodyFrameHeader(channel, body.length), body, codec.FRAME_END_BYTE]));
+    if (body.length > 0)
+      this.send(Buffer.concat([codec.bodyFrameHeader(channel, body.length), body, codec.FRAME_END_BYTE]));
   }
 
   close(): void {

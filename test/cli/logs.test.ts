@@ -86,7 +86,19 @@ describe('server logs', function () {
   });
 
   it('on a real terminal (script(1) gives the server a pty) prints the banner and pretty logs', async function () {
-    const cmd = [process.execPath, CLI, 'server', '--port', '0', '--management-port', '0', '--amqp-port', '0', '--data-dir', tmp.dir]
+    const cmd = [
+      process.execPath,
+      CLI,
+      'server',
+      '--port',
+      '0',
+      '--management-port',
+      '0',
+      '--amqp-port',
+      '0',
+      '--data-dir',
+      tmp.dir,
+    ]
       .map((a) => `'${a}'`)
       .join(' ');
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });

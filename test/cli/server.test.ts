@@ -42,7 +42,17 @@ describe('switchyard server (CLI)', function () {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const r = await run(['server', '--port', String(port), '--management-port', '0', '--amqp-port', '0', '--data-dir', tmp.dir]);
+      const r = await run([
+        'server',
+        '--port',
+        String(port),
+        '--management-port',
+        '0',
+        '--amqp-port',
+        '0',
+        '--data-dir',
+        tmp.dir,
+      ]);
       expect(r.code).to.equal(1);
       expect(r.stderr).to.match(new RegExp(`port ${port} on 127.0.0.1 is already in use`));
     } finally {

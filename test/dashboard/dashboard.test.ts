@@ -99,6 +99,12 @@ describe('web dashboard (Chromium)', function () {
       { timeout: 5_000 },
     );
     expect(await page.locator('#connections tbody tr').count()).to.be.at.least(1);
+    // The Protocol column: this SDK connection speaks our WebSocket protocol (AMQP ones say AMQP 0-9-1).
+    await page.waitForFunction(
+      () => Array.from(document.querySelectorAll('#connections td')).some((td) => td.textContent === 'WebSocket'),
+      undefined,
+      { timeout: 5_000 },
+    );
     await page.click('#queues tr[data-queue="dash-del"] button[data-action="delete"]');
     await page.waitForFunction(() => document.querySelector('#queues tr[data-queue="dash-del"]') === null, undefined, {
       timeout: 5_000,

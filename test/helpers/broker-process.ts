@@ -9,7 +9,7 @@ export interface BrokerProcess {
   url: string;
   /** The management API's base URL. */
   managementUrl?: string;
-  /** The AMQP 0-9-1 listener's URL (`amqp://127.0.0.1:PORT`), when it is on. */
+  /** The AMQP 0-9-1 URL (`amqp://127.0.0.1:PORT`), unless started with `--no-amqp`. */
   amqpUrl?: string;
   /** Lines the process printed, for diagnostics. */
   output: string[];

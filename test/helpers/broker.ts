@@ -25,7 +25,14 @@ export const testLogger = (): ReturnType<typeof createLogger> =>
 export async function startBroker(options: BrokerOptions = {}, existingDir?: string): Promise<TestBroker> {
   const tmp = existingDir === undefined ? await makeTmpDir('broker') : undefined;
   const dataDir = existingDir ?? tmp!.dir;
-  const broker = await Broker.start({ port: 0, managementPort: 0, amqpPort: 0, dataDir, logger: testLogger(), ...options });
+  const broker = await Broker.start({
+    port: 0,
+    managementPort: 0,
+    amqpPort: 0,
+    dataDir,
+    logger: testLogger(),
+    ...options,
+  });
   const remove = async (): Promise<void> => {
     if (tmp !== undefined) await tmp.remove();
   };

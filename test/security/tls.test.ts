@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { guestHello } from '../helpers/raw-client.js';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -8,34 +7,7 @@ import { connect } from '@switchyard/client';
 import { decodeAll, encodeFrame } from '@switchyard/client/protocol';
 import { useBroker } from '../helpers/broker.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-
-/** A self-signed certificate for 127.0.0.1/localhost, made by openssl for this test. */
-function selfSigned(dir: string): { certFile: string; keyFile: string } {
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certFile, keyFile };
-}
+import { selfSigned } from '../helpers/self-signed.js';
 
 describe('TLS', function () {
   this.timeout(30_000);

@@ -118,6 +118,20 @@ export abstract class Session implements ChannelOwner {
     for (const ch of this.channels.values()) ch.wake();
   }
 
+  /**
+   * Every publish meets the resource alarms before it is handled, whatever the protocol:
+   * false when it must wait (the connection is then blocked, and the publish waits with
+   * everything read after it until the alarms clear). spec/security.md §Resource alarms and flow control.
+   */
+  protected admitPublish(): boolean {
+    if (this.blocked) return false;
+    const reason = this.services.alarmReason();
+    if (reason === undefined) return true;
+    this.hasPublished = true;
+    this.block(reason);
+    return false;
+  }
+
   /** Called on every publish (the alarm itself is checked before a publish is handled). */
   notePublish(): void {
     this.hasPublished = true;

@@ -197,6 +197,7 @@ function renderConnections(conns) {
         h('td', {}, c.peer),
         h('td', {}, c.user || '-'),
         h('td', {}, [c.clientProperties?.product, c.clientProperties?.version].filter(Boolean).join(' ') || '-'),
+        h('td', {}, c.protocol ?? '-'),
         h('td', { class: 'num' }, c.channels),
         h('td', { class: 'num' }, c.unacked),
         h('td', {}, duration(Date.now() - Date.parse(c.connectedAt))),

@@ -128,7 +128,8 @@ export class AmqpChannel {
         });
       case M.BasicQos:
         // RabbitMQ: prefetch_size is not implemented; global=false is per consumer, true per channel.
-        if ((f['prefetchSize'] as number) !== 0) throw notImplemented(`prefetch_size!=0 (${f['prefetchSize'] as number})`);
+        if ((f['prefetchSize'] as number) !== 0)
+          throw notImplemented(`prefetch_size!=0 (${f['prefetchSize'] as number})`);
         return ch.qos(f['prefetchCount'] as number, f['global'] as boolean, () => this.reply(M.BasicQosOk));
       case M.BasicRecover:
       case M.BasicRecoverAsync:
@@ -216,10 +217,18 @@ export class AmqpChannel {
         return this.ok(f, M.QueuePurgeOk, { messageCount: topology.purgeQueue(ch, f['queue'] as string) });
       case M.QueueDelete:
         return this.ok(f, M.QueueDeleteOk, {
-          messageCount: topology.deleteQueue(ch, f['queue'] as string, f['ifUnused'] as boolean, f['ifEmpty'] as boolean),
+          messageCount: topology.deleteQueue(
+            ch,
+            f['queue'] as string,
+            f['ifUnused'] as boolean,
+            f['ifEmpty'] as boolean,
+          ),
         });
       default:
-        throw new BrokerError(ErrorCode.COMMAND_INVALID, `method id ${id >>> 16}.${id & 0xffff} is not valid on a channel`);
+        throw new BrokerError(
+          ErrorCode.COMMAND_INVALID,
+          `method id ${id >>> 16}.${id & 0xffff} is not valid on a channel`,
+        );
     }
   }
 

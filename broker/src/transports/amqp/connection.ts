@@ -210,16 +210,9 @@ export class AmqpConnection extends Session implements AmqpOutput {
         if (buf[off + 7 + size] !== FRAME_END) {
           throw new BrokerError(ErrorCode.FRAME_ERROR, `bad frame end octet ${buf[off + 7 + size]}: expected 0xce`);
         }
-        if (type === FRAME_METHOD && size >= 4 && buf.readUInt32BE(off + 7) === M.BasicPublish && this.isOpen) {
-          // Every publish meets the alarms: it waits, with what follows it, until they clear.
-          // spec/security.md §Resource alarms and flow control.
-          if (this.blocked) break;
-          const reason = this.services.alarmReason();
-          if (reason !== undefined) {
-            this.hasPublished = true;
-            this.block(reason);
-            break;
-          }
+        // A publish held by a resource alarm stays unparsed, with what follows it, until unblocked.
+        if (type === FRAME_METHOD && size >= 4 && this.isOpen && buf.readUInt32BE(off + 7) === M.BasicPublish) {
+          if (!this.admitPublish()) break;
         }
         const payload = buf.subarray(off + 7, off + 7 + size);
         off += size + 8;
@@ -247,10 +240,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
       if (payload.length < 4) throw new BrokerError(ErrorCode.FRAME_ERROR, 'method frame shorter than its 4-byte id');
       const id = payload.readUInt32BE(0);
       if (methodName(id) === undefined) {
-        throw new BrokerError(
-          ErrorCode.NOT_IMPLEMENTED,
-          `unknown method: class ${id >>> 16}, method ${id & 0xffff}`,
-        );
+        throw new BrokerError(ErrorCode.NOT_IMPLEMENTED, `unknown method: class ${id >>> 16}, method ${id & 0xffff}`);
       }
       let fields: MethodFields;
       try {
@@ -317,11 +307,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
         return this.finish();
       case M.ConnectionUpdateSecret:
         if (this.state !== 'open') break;
-        // Our logins are passwords and signed tokens checked once at open: nothing to refresh.
-        throw new BrokerError(
-          ErrorCode.NOT_ALLOWED,
-          'update-secret is not supported by this broker: open a new connection with the new secret',
-        );
+        return this.updateSecret((f['newSecret'] as Buffer).toString('utf8'));
       case M.ConnectionBlocked:
       case M.ConnectionUnblocked:
         return; // a client's own flow notices mean nothing to a broker
@@ -358,7 +344,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
     }
     const creds = this.credentials;
     if (creds === undefined) {
-      throw new BrokerError(ErrorCode.ACCESS_REFUSED, `malformed ${this.mechanism} response: send a user name and a password`);
+      throw new BrokerError(
+        ErrorCode.ACCESS_REFUSED,
+        `malformed ${this.mechanism} response: send a user name and a password`,
+      );
     }
     // The login is checked here, as RabbitMQ does (clients tell an authentication failure by
     // a close right after start-ok); the vhost, named later by connection.open, is checked there.
@@ -457,6 +446,31 @@ export class AmqpConnection extends Session implements AmqpOutput {
     });
   }
 
+  /**
+   * connection.update-secret (RabbitMQ's way to refresh an expiring token on an open
+   * connection): the new secret must log the same user in (a password or a login token);
+   * then update-secret-ok, else 530 NOT_ALLOWED as RabbitMQ refuses it.
+   */
+  private updateSecret(secret: string): void {
+    const vhost = this.vhostName;
+    this.services.authenticate(this.user, secret, this.remoteAddress, vhost).then(
+      (login) =>
+        this.guard('update-secret', () => {
+          if (this.state !== 'open') return;
+          this.viaToken = login.viaToken;
+          this.write(encodeMethod(M.ConnectionUpdateSecretOk, 0, {}));
+        }),
+      (err: unknown) =>
+        this.guard('update-secret', () => {
+          this.log.info('update-secret refused', { error: err instanceof Error ? err.message : String(err) });
+          this.closeWithError(
+            new BrokerError(ErrorCode.NOT_ALLOWED, `Update secret was refused for user '${this.user}'`),
+            M.ConnectionUpdateSecret,
+          );
+        }),
+    );
+  }
+
   /** Heartbeats every half interval when idle; a peer silent for two intervals is dead (as RabbitMQ). */
   private readonly tick = (): void => {
     const now = Date.now();
@@ -478,9 +492,13 @@ export class AmqpConnection extends Session implements AmqpOutput {
     }
     if (id === M.ChannelOpen) {
       if (n > this.channelMax) {
-        throw new BrokerError(ErrorCode.CHANNEL_ERROR, `channel number ${n} exceeds the negotiated channel_max ${this.channelMax}`);
+        throw new BrokerError(
+          ErrorCode.CHANNEL_ERROR,
+          `channel number ${n} exceeds the negotiated channel_max ${this.channelMax}`,
+        );
       }
-      if (this.channels.has(n)) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `second 'channel.open' seen on channel ${n}`);
+      if (this.channels.has(n))
+        throw new BrokerError(ErrorCode.CHANNEL_ERROR, `second 'channel.open' seen on channel ${n}`);
       const ch = this.openChannel(n);
       this.amqpChannels.set(n, new AmqpChannel(ch, this));
       this.write(encodeMethod(M.ChannelOpenOk, n, { channelId: Buffer.alloc(0) }));
@@ -503,7 +521,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
     }
     if (ch.state !== 'open') return; // in flight when we closed the channel
     if (ach.content !== undefined) {
-      throw new BrokerError(UNEXPECTED_FRAME, `expected content header for class 60, got non content header frame instead`);
+      throw new BrokerError(
+        UNEXPECTED_FRAME,
+        `expected content header for class 60, got non content header frame instead`,
+      );
     }
     try {
       ach.handle(id, f);
@@ -530,7 +551,8 @@ export class AmqpConnection extends Session implements AmqpOutput {
     }
     const ach = this.amqpChannels.get(n);
     const ch = this.channels.get(n);
-    if (ach === undefined || ch === undefined) throw new BrokerError(ErrorCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${n}`);
+    if (ach === undefined || ch === undefined)
+      throw new BrokerError(ErrorCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${n}`);
     if (ch.state !== 'open') return; // the rest of a publish that closed the channel
     const c = ach.content;
     if (c === undefined) {
@@ -558,7 +580,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
         ach.content = undefined;
         return this.failChannel(
           ch,
-          new BrokerError(ErrorCode.PRECONDITION_FAILED, `message size ${size} is larger than configured max size ${max}`),
+          new BrokerError(
+            ErrorCode.PRECONDITION_FAILED,
+            `message size ${size} is larger than configured max size ${max}`,
+          ),
           M.BasicPublish,
         );
       }
@@ -567,7 +592,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
       c.chunks.push(payload);
       c.received += payload.length;
       if (c.received > c.size) {
-        throw new BrokerError(ErrorCode.FRAME_ERROR, `content body longer than the ${c.size} bytes its header announced`);
+        throw new BrokerError(
+          ErrorCode.FRAME_ERROR,
+          `content body longer than the ${c.size} bytes its header announced`,
+        );
       }
     }
     if (c.received === c.size) {
@@ -589,7 +617,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
     const be =
       err instanceof BrokerError
         ? err
-        : new BrokerError(ErrorCode.INTERNAL_ERROR, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+        : new BrokerError(
+            ErrorCode.INTERNAL_ERROR,
+            `internal error: ${err instanceof Error ? err.message : String(err)}`,
+          );
     if (!(err instanceof BrokerError)) this.log.error('internal error', errorFields(err));
     const ref = (err as { amqpMethod?: number }).amqpMethod ?? methodId;
     this.sendClose(be.code, replyText(be), ref);

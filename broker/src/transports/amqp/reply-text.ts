@@ -8,7 +8,13 @@ export const UNEXPECTED_FRAME = 505;
  * match on them); our own protocol keeps the longer hint. Most of our messages are RabbitMQ's
  * already (`no queue 'x' in vhost '/'`, `inequivalent arg ...`). spec/amqp.md §Errors.
  */
-const REWRITES: [RegExp, string][] = [[/invalid exchange type '([^']*)': use .*$/s, "unknown exchange type '$1'"]];
+const REWRITES: [RegExp, string][] = [
+  [/invalid exchange type '([^']*)': use .*$/s, "unknown exchange type '$1'"],
+  [/(queue name '.*' contains reserved prefix 'amq\.)'; choose another name$/s, "$1*'"],
+  [/(queue '.*' in vhost '.*') is not empty$/s, '$1 not empty'],
+  [/(attempt to reuse consumer tag '.*') on channel \d+$/s, '$1'],
+  [/(fast reply consumer does not exist): consume from .*$/s, '$1'],
+];
 
 /** A `NAME - message` reply text in RabbitMQ's words. */
 export function rabbitText(text: string): string {

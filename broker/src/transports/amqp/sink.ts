@@ -56,7 +56,13 @@ export class AmqpSink implements SessionSink {
     properties: MessageProperties | null,
     content: Uint8Array,
   ): void {
-    const method = encodeMethod(M.BasicDeliver, channel, { consumerTag, deliveryTag, redelivered, exchange, routingKey });
+    const method = encodeMethod(M.BasicDeliver, channel, {
+      consumerTag,
+      deliveryTag,
+      redelivered,
+      exchange,
+      routingKey,
+    });
     writeContent(this.out, channel, method, properties, content);
   }
 

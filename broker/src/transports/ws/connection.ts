@@ -213,16 +213,8 @@ export class ClientConnection extends Session {
   private readonly onFrame = (frame: Frame): void => {
     if (this.state === State.closed) return;
     if (this.holding) return this.hold(frame);
-    if (frame.type === 'publish' && this.state === State.open) {
-      // Every publish meets the alarms, the first of a connection's first message too:
-      // it waits, with everything after it, until they clear. spec/security.md §Resource alarms and flow control.
-      const reason = this.services.alarmReason();
-      if (reason !== undefined) {
-        this.hasPublished = true;
-        this.block(reason);
-        return this.hold(frame);
-      }
-    }
+    // Every publish meets the alarms, the first of a connection's first message too.
+    if (frame.type === 'publish' && this.state === State.open && !this.admitPublish()) return this.hold(frame);
     if (frame.channel === 0) {
       this.handleConnectionFrame(frame);
       return;
