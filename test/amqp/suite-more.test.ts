@@ -16,12 +16,13 @@ describe('AMQP 0-9-1: heartbeats, internal and default exchanges, x-expires, con
     return ch;
   }
 
-  it('an idle connection with 1 s heartbeats stays open (both sides send them)', async () => {
-    const conn = await fx.connect({ heartbeat: 1 });
-    expect(tuned(conn).heartbeat).to.equal(1);
+  it('an idle connection with 2 s heartbeats stays open (both sides send them)', async () => {
+    const conn = await fx.connect({ heartbeat: 2 });
+    expect(tuned(conn).heartbeat).to.equal(2);
     let closed = false;
     conn.on('close', () => (closed = true));
-    await sleep(3_500);
+    // longer than two missed intervals on either side (each closes the connection after them)
+    await sleep(5_500);
     expect(closed).to.equal(false);
     const ch = await conn.createChannel();
     await ch.checkExchange('amq.fanout');
