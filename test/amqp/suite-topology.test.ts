@@ -67,6 +67,7 @@ describe('AMQP 0-9-1: exchanges and queues', function () {
       expect(err.message).to.contain(
         `PRECONDITION_FAILED - inequivalent arg 'type' for exchange '${name}' in vhost '/': received 'fanout' but current is 'direct'`,
       );
+      await (await channel()).deleteExchange(name); // an auto-delete exchange never bound stays
     });
 
     it("declaring an exchange named amq.*: 403 ACCESS_REFUSED - exchange name ... contains reserved prefix 'amq.*'", async () => {
@@ -107,6 +108,7 @@ describe('AMQP 0-9-1: exchanges and queues', function () {
       ch.publish(ex, 'nobody', Buffer.from('unroutable'));
       await ch.checkQueue(q);
       expect(await drain(ch, q)).to.deep.equal(['unroutable']);
+      await ch.deleteExchange(ex);
     });
   });
 
@@ -147,6 +149,7 @@ describe('AMQP 0-9-1: exchanges and queues', function () {
       expect(err.message).to.contain(
         `PRECONDITION_FAILED - inequivalent arg 'durable' for queue '${q}' in vhost '/': received 'true' but current is 'false'`,
       );
+      await (await channel()).deleteQueue(q); // auto-delete, but never consumed from
     });
 
     it("declaring a queue named amq.*: 403 ACCESS_REFUSED - queue name ... contains reserved prefix 'amq.*'", async () => {
