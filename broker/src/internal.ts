@@ -44,3 +44,4 @@ export { topology } from './server/topology-handlers.js';
 export type { ChannelOwner, ChannelSink, SessionSink, GetResult } from './server/session-sink.js';
 export type { FrameConnection } from './server/frame-connection.js';
 export * as amqpCodec from './transports/amqp/codec.js';
+export * as amqpFastCodec from './transports/amqp/fast-codec.js';

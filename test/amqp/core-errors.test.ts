@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import amqp from 'amqplib';
 import { amqpCodec } from '@switchyard/broker/internal';
 import { useBroker } from '../helpers/broker.js';
-import { RawAmqp } from './core-raw.js';
+import { PROTOCOL_HEADER, RawAmqp } from './core-raw.js';
 
 const M = amqpCodec.M;
 
@@ -86,6 +86,23 @@ describe('AMQP 0-9-1 errors: RabbitMQ reply codes and texts', function () {
         await ch.checkExchange('amq.direct');
       },
     ],
+    [
+      '406 message headers the other protocol could not carry (NaN)',
+      `406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - invalid message headers: headers.bad: NaN is not a finite number"`,
+      async (ch) => {
+        ch.sendToQueue('anything', Buffer.from('x'), { headers: { bad: { '!': 'double', value: NaN } } });
+        await ch.checkExchange('amq.direct');
+      },
+    ],
+    [
+      '406 arguments nested deeper than field tables may be',
+      '406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - invalid field table: arguments',
+      (ch) => {
+        let deep: Record<string, unknown> = { leaf: 1 };
+        for (let i = 0; i < 40; i++) deep = { d: deep };
+        return ch.assertQueue('err-deep', { arguments: { 'x-deep': deep } });
+      },
+    ],
   ];
   for (const [name, expected, fn] of cases) {
     it(`${name}: closes the channel, the connection carries on`, async () => {
@@ -162,6 +179,26 @@ describe('AMQP 0-9-1 errors: RabbitMQ reply codes and texts', function () {
       raw.method(M.ExchangeDeclare, 1, { exchange: 'err-x', type: 'weird', arguments: {} }),
     );
     expect(close).to.include({ replyCode: 503, replyText: "COMMAND_INVALID - unknown exchange type 'weird'" });
+  });
+
+  it('403 for a malformed or unsupported login, before tune', async () => {
+    for (const [mechanism, response] of [
+      ['AMQPLAIN', Buffer.from([5, 0x4c, 0xff, 0xff])],
+      ['PLAIN', Buffer.from('no-nul-bytes')],
+      ['EXTERNAL', Buffer.alloc(0)],
+    ] as const) {
+      const raw = await RawAmqp.open(fx.tb.broker.amqpUrl!);
+      try {
+        raw.send(PROTOCOL_HEADER);
+        await raw.next(M.ConnectionStart);
+        raw.method(M.ConnectionStartOk, 0, { clientProperties: {}, mechanism, response, locale: 'en_US' });
+        const close = await raw.next(M.ConnectionClose);
+        expect(close.fields!['replyCode'], mechanism).to.equal(403);
+        await raw.untilClosed();
+      } finally {
+        raw.close();
+      }
+    }
   });
 
   it('never crashes: garbage after the header closes only that connection', async () => {

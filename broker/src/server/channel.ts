@@ -147,7 +147,7 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
    * AMQP 0-9-1's confirm.select: confirms on from now, at any point of the channel's life;
    * the publishes before it are not confirmed, so the confirm sequence starts again at 1
    * (the first publish after the select is delivery tag 1, as RabbitMQ numbers them).
-   * spec/amqp.md §Publisher confirms.
+   * spec/amqp.md §Supported.
    */
   selectConfirms(): void {
     if (this.confirming) return;

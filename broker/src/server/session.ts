@@ -4,7 +4,7 @@ import { Permissions } from '../auth/permissions.js';
 import type { Logger } from '../logging.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import { ServerChannel } from './channel.js';
-import type { BrokerServices } from './services.js';
+import type { BrokerServices, Login } from './services.js';
 import type { ChannelOwner, SessionSink } from './session-sink.js';
 
 /**
@@ -186,12 +186,42 @@ export abstract class Session implements ChannelOwner {
     }
   }
 
+  /** The vhost a login token is limited to, if any. */
+  private tokenVhost: string | undefined;
+
+  /** The broker accepted the credentials (services.authenticate): who is logging in. */
+  protected loggedIn(login: Login): void {
+    this.user = login.user;
+    this.viaToken = login.viaToken;
+    this.tokenVhost = login.tokenVhost;
+    if (login.permissions !== undefined) this.permissions = login.permissions;
+  }
+
+  /**
+   * Opens the session in the named vhost for the logged-in user, whatever the protocol: a
+   * BrokerError (530 NOT_ALLOWED) to close with when the vhost is unknown, the user has no
+   * access to it, a token is for another vhost, or the connection limit is reached. The wire
+   * protocol then answers the login and calls `opened`. spec/security.md §Virtual hosts.
+   */
+  protected enter(vhostName: string, clientProperties: FieldTable): BrokerError | undefined {
+    const vhost = this.services.vhost(vhostName);
+    if (vhost === undefined) return new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${vhostName}' not found`);
+    if (this.tokenVhost !== undefined && this.tokenVhost !== vhostName)
+      return new BrokerError(ErrorCode.NOT_ALLOWED, `login refused: token is for vhost '${this.tokenVhost}'`);
+    if (this.permissions === undefined) {
+      const permissions = this.services.permissionsOf(this.user, vhostName);
+      if (permissions === undefined)
+        return new BrokerError(ErrorCode.NOT_ALLOWED, `access to vhost '${vhostName}' refused for user '${this.user}'`);
+      this.permissions = permissions;
+    }
+    return this.admit(vhost, clientProperties);
+  }
+
   /**
    * Opens the session in `vhost` once the broker accepted the login (user, permissions and
    * viaToken set): a BrokerError to close with when it is refused (the connection limit).
-   * The wire protocol then answers the login and calls `opened`.
    */
-  protected admit(vhost: VirtualHost, clientProperties: FieldTable): BrokerError | undefined {
+  private admit(vhost: VirtualHost, clientProperties: FieldTable): BrokerError | undefined {
     const refusal = this.services.admitConnection(this);
     if (refusal !== undefined) return refusal;
     this.vhostRef = vhost;

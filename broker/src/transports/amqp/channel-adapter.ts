@@ -1,4 +1,10 @@
-import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from '@switchyard/client/protocol';
+import {
+  BrokerError,
+  ErrorCode,
+  fieldTableError,
+  type FieldTable,
+  type MessageProperties,
+} from '@switchyard/client/protocol';
 import type { ServerChannel } from '../../server/channel.js';
 import { topology } from '../../server/topology-handlers.js';
 import { encodeMethod, M, type MethodFields } from './codec.js';
@@ -29,6 +35,18 @@ type TxOp =
   | { kind: 'nack'; tag: number; multiple: boolean; requeue: boolean };
 
 const notImplemented = (what: string): BrokerError => new BrokerError(ErrorCode.NOT_IMPLEMENTED, what);
+
+/**
+ * An AMQP field table as the rest of the broker may hold it: the same limits as on the
+ * WebSocket port (depth, entries, finite numbers, valid Unicode), so what an AMQP client
+ * sends can be stored, exported and delivered to any client. spec/protocol.md §Field tables.
+ */
+export function table(v: unknown, where = 'arguments'): FieldTable {
+  if (v === undefined) return {};
+  const error = fieldTableError(v, where);
+  if (error !== undefined) throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `invalid field table: ${error}`);
+  return v as FieldTable;
+}
 
 /**
  * AMQP 0-9-1's channel methods onto the protocol-independent ServerChannel: each method
@@ -100,7 +118,7 @@ export class AmqpChannel {
             noAck: f['noAck'] as boolean,
             exclusive: f['exclusive'] as boolean,
             priority: 0,
-            arguments: (f['arguments'] as FieldTable | undefined) ?? {},
+            arguments: table(f['arguments']),
           },
           (consumerTag) => {
             if (!nowait) this.reply(M.BasicConsumeOk, { consumerTag });
@@ -169,7 +187,7 @@ export class AmqpChannel {
           durable: f['durable'] as boolean,
           autoDelete: f['autoDelete'] as boolean,
           internal: f['internal'] as boolean,
-          arguments: (f['arguments'] as FieldTable | undefined) ?? {},
+          arguments: table(f['arguments']),
         });
         return this.ok(f, M.ExchangeDeclareOk);
       case M.ExchangeDelete:
@@ -184,7 +202,7 @@ export class AmqpChannel {
           f['destination'] as string,
           f['source'] as string,
           f['routingKey'] as string,
-          (f['arguments'] as FieldTable | undefined) ?? {},
+          table(f['arguments']),
         );
         return this.ok(f, bind ? M.ExchangeBindOk : M.ExchangeUnbindOk);
       }
@@ -195,7 +213,7 @@ export class AmqpChannel {
           durable: f['durable'] as boolean,
           exclusive: f['exclusive'] as boolean,
           autoDelete: f['autoDelete'] as boolean,
-          arguments: (f['arguments'] as FieldTable | undefined) ?? {},
+          arguments: table(f['arguments']),
         });
         return this.ok(f, M.QueueDeclareOk, { ...ok });
       }
@@ -208,7 +226,7 @@ export class AmqpChannel {
           f['queue'] as string,
           f['exchange'] as string,
           f['routingKey'] as string,
-          (f['arguments'] as FieldTable | undefined) ?? {},
+          table(f['arguments']),
         );
         // queue.unbind has no nowait.
         return bind ? this.ok(f, M.QueueBindOk) : this.reply(M.QueueUnbindOk);
@@ -225,10 +243,8 @@ export class AmqpChannel {
           ),
         });
       default:
-        throw new BrokerError(
-          ErrorCode.COMMAND_INVALID,
-          `method id ${id >>> 16}.${id & 0xffff} is not valid on a channel`,
-        );
+        // A server-to-client method (basic.deliver ...) sent by a client: RabbitMQ's words.
+        throw new BrokerError(ErrorCode.COMMAND_INVALID, 'unimplemented method');
     }
   }
 

@@ -175,39 +175,6 @@ export function fromAmqpProperties(p: MethodFields): MessageProperties | null {
   return out;
 }
 
-/** Ours -> AMQP basic properties (`persistent` -> delivery-mode 2, else 1 when set). */
-export function toAmqpProperties(p: MessageProperties | null): MethodFields {
-  if (p === null) return {};
-  const out: MethodFields = { ...p };
-  delete out['persistent'];
-  if (p.persistent !== undefined) out['deliveryMode'] = p.persistent ? 2 : 1;
-  if (p.headers !== undefined) out['headers'] = toAmqpTable(p.headers);
-  return out;
-}
-
-/**
- * Our field tables may hold Uint8Array (SDK bytes) where amqplib expects Buffer for `x`, and
- * integers past 2^53 never occur (msgpack gives numbers): only bytes need converting.
- */
-function toAmqpTable(t: FieldTable): FieldTable {
-  let copy: FieldTable | undefined;
-  for (const k in t) {
-    const v = toAmqpValue(t[k]);
-    if (v !== t[k]) {
-      copy ??= { ...t };
-      copy[k] = v;
-    }
-  }
-  return copy ?? t;
-}
-
-function toAmqpValue(v: unknown): unknown {
-  if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  if (Array.isArray(v)) return v.map(toAmqpValue);
-  if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array)) return toAmqpTable(v as FieldTable);
-  return v;
-}
-
 interface Codec {
   decodeFields(buf: Buffer): Record<string, unknown>;
 }

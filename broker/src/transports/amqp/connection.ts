@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { BrokerError, ErrorCode, isChannelError, type FieldTable } from '@switchyard/client/protocol';
+import { BrokerError, ErrorCode, fieldTableError, isChannelError, type FieldTable } from '@switchyard/client/protocol';
 import { errorFields } from '../../logging.js';
 import type { BrokerServices } from '../../server/services.js';
 import { Session } from '../../server/session.js';
@@ -62,7 +62,6 @@ export class AmqpConnection extends Session implements AmqpOutput {
   private readonly amqpChannels = new Map<number, AmqpChannel>();
   private capabilities: FieldTable = {};
   private credentials: { user: string; password: string } | undefined;
-  private tokenVhost: string | undefined;
   private mechanism = '';
   /** Bytes read and not yet parsed (a partial frame, or frames held while blocked). */
   private input: Buffer = Buffer.alloc(0);
@@ -87,12 +86,15 @@ export class AmqpConnection extends Session implements AmqpOutput {
     socket.on('drain', () => this.guard('drain', () => this.onDrain()));
     socket.on('close', () => this.cleanup('socket closed'));
     socket.on('error', (err) => this.log.debug('socket error', { error: err.message }));
-    this.timer = setTimeout(() => {
-      if (this.state !== 'open' && this.state !== 'closed') {
-        this.log.info('handshake timeout: closing', { timeoutMs: services.options.handshakeTimeoutMs });
-        this.socket.destroy();
-      }
-    }, services.options.handshakeTimeoutMs);
+    // The whole negotiation (header to open-ok) within the handshake timeout, as on the WebSocket port.
+    const handshakeMs = services.options.handshakeTimeoutMs;
+    if (handshakeMs > 0)
+      this.timer = setTimeout(() => {
+        if (this.state !== 'open' && this.state !== 'closed') {
+          this.log.info('handshake timeout: closing', { timeoutMs: handshakeMs });
+          this.socket.destroy();
+        }
+      }, handshakeMs);
   }
 
   override get protocol(): 'amqp' {
@@ -140,6 +142,11 @@ export class AmqpConnection extends Session implements AmqpOutput {
 
   channelOpen(channel: number): boolean {
     return this.channels.get(channel)?.state === 'open';
+  }
+
+  fail(err: BrokerError): void {
+    this.log.warn('cannot send a delivery: closing the connection', { error: err.message });
+    setImmediate(() => this.guard('fail', () => this.closeWithError(err, 0)));
   }
 
   private readonly scheduledFlush = (): void => this.guard('flush', () => this.flush());
@@ -231,6 +238,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
     this.log.info('bad protocol header: closing', { header: this.input.subarray(0, 8).toString('hex') });
     this.input = Buffer.alloc(0);
     this.state = 'closed';
+    clearTimeout(this.timer);
     this.socket.end(PROTOCOL_HEADER);
   }
 
@@ -314,9 +322,10 @@ export class AmqpConnection extends Session implements AmqpOutput {
       default:
         break;
     }
+    // RabbitMQ's rabbit_reader: 504 with the state's name ('running' once open).
     throw new BrokerError(
-      this.state === 'open' ? ErrorCode.COMMAND_INVALID : ErrorCode.CHANNEL_ERROR,
-      `unexpected method ${methodName(id)} on channel 0 in state ${this.state}`,
+      ErrorCode.CHANNEL_ERROR,
+      `unexpected method in connection state ${this.state === 'open' ? 'running' : this.state}`,
     );
   }
 
@@ -332,7 +341,12 @@ export class AmqpConnection extends Session implements AmqpOutput {
       const parts = response.toString('utf8').split('\0');
       if (parts.length === 3) this.credentials = { user: parts[1]!, password: parts[2]! };
     } else if (this.mechanism === 'AMQPLAIN') {
-      const t = decodeTable(response);
+      let t: FieldTable = {};
+      try {
+        t = decodeTable(response);
+      } catch {
+        // malformed: refused below like any response without a user and a password
+      }
       const login = t['LOGIN'];
       const password = t['PASSWORD'];
       if (typeof login === 'string' && typeof password === 'string') this.credentials = { user: login, password };
@@ -357,9 +371,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
       (login) =>
         this.guard('login', () => {
           if (this.state !== 'authenticating') return;
-          this.user = login.user;
-          this.viaToken = login.viaToken;
-          this.tokenVhost = login.tokenVhost;
+          this.loggedIn(login);
           this.credentials = undefined; // not kept past the login
           this.state = 'tune';
           this.write(
@@ -416,15 +428,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
 
   /** connection.open: the vhost and the user's access to it (530 NOT_ALLOWED, as RabbitMQ). */
   private openVhost(vhostName: string): void {
-    const vhost = this.services.vhost(vhostName);
-    if (vhost === undefined) throw new BrokerError(ErrorCode.NOT_ALLOWED, `vhost ${vhostName} not found`);
-    if (this.tokenVhost !== undefined && this.tokenVhost !== vhostName)
-      throw new BrokerError(ErrorCode.NOT_ALLOWED, `login refused: token is for vhost '${this.tokenVhost}'`);
-    const permissions = this.services.permissionsOf(this.user, vhostName);
-    if (permissions === undefined)
-      throw new BrokerError(ErrorCode.NOT_ALLOWED, `access to vhost '${vhostName}' refused for user '${this.user}'`);
-    this.permissions = permissions;
-    const refusal = this.admit(vhost, this.clientProperties);
+    const refusal = this.enter(vhostName, this.clientProperties);
     if (refusal !== undefined) throw refusal;
     this.state = 'open';
     clearTimeout(this.timer);
@@ -574,6 +578,17 @@ export class AmqpConnection extends Session implements AmqpOutput {
         throw new BrokerError(ErrorCode.SYNTAX_ERROR, `cannot decode content header: ${(err as Error).message}`);
       }
       c.properties = fromAmqpProperties(props);
+      if (c.properties?.headers !== undefined) {
+        const error = fieldTableError(c.properties.headers, 'headers');
+        if (error !== undefined) {
+          ach.content = undefined;
+          return this.failChannel(
+            ch,
+            new BrokerError(ErrorCode.PRECONDITION_FAILED, `invalid message headers: ${error}`),
+            M.BasicPublish,
+          );
+        }
+      }
       c.size = size;
       const max = this.services.options.maxMessageBytes;
       if (size > max) {

@@ -9,6 +9,7 @@ export const UNEXPECTED_FRAME = 505;
  * already (`no queue 'x' in vhost '/'`, `inequivalent arg ...`). spec/amqp.md §Errors.
  */
 const REWRITES: [RegExp, string][] = [
+  [/(NOT_ALLOWED - vhost )'(.*)' not found$/s, '$1$2 not found'],
   [/invalid exchange type '([^']*)': use .*$/s, "unknown exchange type '$1'"],
   [/(queue name '.*' contains reserved prefix 'amq\.)'; choose another name$/s, "$1*'"],
   [/(queue '.*' in vhost '.*') is not empty$/s, '$1 not empty'],

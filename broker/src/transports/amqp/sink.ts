@@ -1,7 +1,9 @@
 import type { MessageProperties } from '@switchyard/client/protocol';
 import type { SessionSink } from '../../server/session-sink.js';
 import { rabbitText } from './reply-text.js';
-import { bodyFrameHeader, encodeHeader, encodeMethod, FRAME_END_BYTE, M, toAmqpProperties } from './codec.js';
+import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
+import { bodyFrameHeader, encodeMethod, FRAME_END_BYTE, M } from './codec.js';
+import { encodeContentHeader, encodeDeliver } from './fast-codec.js';
 
 /** Where the sink's frames go: the connection's outbox, written once per event-loop turn. */
 export interface AmqpOutput {
@@ -12,6 +14,8 @@ export interface AmqpOutput {
   hasCapability(name: string): boolean;
   /** The channel is open on the AMQP side (not closing): events for others are dropped. */
   channelOpen(channel: number): boolean;
+  /** A delivery could not be encoded: the connection is closed soon, outside the caller's stack. */
+  fail(err: BrokerError): void;
 }
 
 /**
@@ -26,8 +30,16 @@ export function writeContent(
   properties: MessageProperties | null,
   content: Uint8Array,
 ): void {
+  const header = encodeContentHeader(channel, content.length, properties);
+  if (header.length > out.frameMax) {
+    // AMQP has no continuation for content headers: such a message cannot reach this client.
+    throw new BrokerError(
+      ErrorCode.FRAME_ERROR,
+      `a message's properties take ${header.length} bytes, more than the negotiated frame_max ${out.frameMax}: connect with a larger frame_max`,
+    );
+  }
   out.write(method);
-  out.write(encodeHeader(channel, content.length, toAmqpProperties(properties)));
+  out.write(header);
   const max = out.frameMax - 8;
   for (let off = 0; off < content.length; off += max) {
     const n = Math.min(max, content.length - off);
@@ -56,14 +68,13 @@ export class AmqpSink implements SessionSink {
     properties: MessageProperties | null,
     content: Uint8Array,
   ): void {
-    const method = encodeMethod(M.BasicDeliver, channel, {
-      consumerTag,
-      deliveryTag,
-      redelivered,
-      exchange,
-      routingKey,
-    });
-    writeContent(this.out, channel, method, properties, content);
+    try {
+      const method = encodeDeliver(channel, consumerTag, deliveryTag, redelivered, exchange, routingKey);
+      writeContent(this.out, channel, method, properties, content);
+    } catch (err) {
+      // Called from a queue's dispatch: never throw into it. The delivery is requeued with the connection.
+      this.out.fail(asBrokerError(err));
+    }
   }
 
   publishAcked(channel: number, seqNo: number, multiple: boolean): void {
@@ -85,8 +96,12 @@ export class AmqpSink implements SessionSink {
     properties: MessageProperties | null,
     content: Uint8Array,
   ): void {
-    const method = encodeMethod(M.BasicReturn, channel, { replyCode, replyText, exchange, routingKey });
-    writeContent(this.out, channel, method, properties, content);
+    try {
+      const method = encodeMethod(M.BasicReturn, channel, { replyCode, replyText, exchange, routingKey });
+      writeContent(this.out, channel, method, properties, content);
+    } catch (err) {
+      this.out.fail(asBrokerError(err));
+    }
   }
 
   /** Only to a client that said it understands it (capability consumer_cancel_notify), as RabbitMQ. */
@@ -119,6 +134,12 @@ export class AmqpSink implements SessionSink {
     if (!this.out.hasCapability('connection.blocked')) return;
     this.out.write(encodeMethod(M.ConnectionUnblocked, 0, {}));
   }
+}
+
+function asBrokerError(err: unknown): BrokerError {
+  return err instanceof BrokerError
+    ? err
+    : new BrokerError(ErrorCode.INTERNAL_ERROR, `cannot encode a delivery: ${(err as Error).message}`);
 }
 
 /** A reply text is a shortstr: at most 255 bytes of UTF-8. */

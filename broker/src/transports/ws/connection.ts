@@ -12,7 +12,6 @@ import {
   type FrameOf,
 } from '@switchyard/client/protocol';
 import { errorFields } from '../../logging.js';
-import type { VirtualHost } from '../../vhost/virtual-host.js';
 import { FrameSink, handleChannelFrame } from './frame-channel.js';
 import type { FrameConnection } from '../../server/frame-connection.js';
 import type { BrokerServices } from '../../server/services.js';
@@ -262,13 +261,8 @@ export class ClientConnection extends Session {
     this.services.authenticate(f.username, f.password, this.remoteAddress, f.vhost).then(
       (login) => {
         if (this.state !== State.authenticating) return;
-        const vhost = this.services.vhost(f.vhost);
-        if (vhost === undefined)
-          return this.closeWithError(new BrokerError(ErrorCode.NOT_ALLOWED, `vhost '${f.vhost}' not found`));
-        this.user = login.user;
-        this.permissions = login.permissions;
-        this.viaToken = login.viaToken;
-        this.open(f, vhost);
+        this.loggedIn(login);
+        this.open(f);
       },
       (err: unknown) => {
         if (this.state !== State.authenticating) return;
@@ -279,8 +273,8 @@ export class ClientConnection extends Session {
     );
   }
 
-  private open(f: FrameOf<'hello'>, vhost: VirtualHost): void {
-    const refusal = this.admit(vhost, f.clientProperties);
+  private open(f: FrameOf<'hello'>): void {
+    const refusal = this.enter(f.vhost, f.clientProperties);
     if (refusal !== undefined) return this.closeWithError(refusal);
     const ours = this.services.options.heartbeatMs;
     this.heartbeatMs =
