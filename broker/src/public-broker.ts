@@ -12,6 +12,8 @@ export interface BrokerConnectionEvent {
   vhost: string;
   /** The peer's address. */
   remoteAddress: string;
+  /** `ws` (our WebSocket protocol, the SDK) or `amqp` (AMQP 0-9-1, spec/amqp.md). */
+  protocol: 'ws' | 'amqp';
 }
 
 /** The resource alarms after a change: while either is raised, publishers are blocked. */
@@ -126,7 +128,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
 }
 
 function connectionEvent(conn: ConnectionInfo): BrokerConnectionEvent {
-  return { id: conn.id, user: conn.user, vhost: conn.vhostName ?? '', remoteAddress: conn.remoteAddress };
+  return {
+    id: conn.id,
+    user: conn.user,
+    vhost: conn.vhostName ?? '',
+    remoteAddress: conn.remoteAddress,
+    protocol: conn.protocol,
+  };
 }
 
 /** The running broker behind a `Broker`: internal, for tests and tools (not a stable API). */

@@ -201,6 +201,23 @@ describe('AMQP 0-9-1 errors: RabbitMQ reply codes and texts', function () {
     }
   });
 
+  it('a channel closed by both sides at once: the late close-ok is not an error', async () => {
+    const raw = await RawAmqp.open(fx.tb.broker.amqpUrl!);
+    try {
+      await raw.handshake();
+      raw.method(M.QueueDeclare, 1, { queue: 'nope', passive: true, arguments: {} }); // the broker closes channel 1 (404)
+      raw.method(M.ChannelClose, 1, { replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 }); // and so does the client
+      await raw.next(M.ChannelClose);
+      await raw.next(M.ChannelCloseOk);
+      raw.method(M.ChannelCloseOk, 1); // the client's answer to the broker's close, after the channel is gone
+      raw.method(M.ChannelOpen, 1, { outOfBand: '' });
+      await raw.next(M.ChannelOpenOk);
+      expect(raw.frames.some((f) => f.method === M.ConnectionClose)).to.equal(false);
+    } finally {
+      raw.close();
+    }
+  });
+
   it('never crashes: garbage after the header closes only that connection', async () => {
     const raw = await RawAmqp.open(fx.tb.broker.amqpUrl!);
     await raw.handshake();

@@ -75,9 +75,13 @@ describe('AMQP 0-9-1 negotiation (amqplib)', function () {
     }
   });
 
-  it('logs in with PLAIN and with AMQPLAIN', async () => {
+  it('logs in with PLAIN and with AMQPLAIN; the broker emits connection events with protocol amqp', async () => {
+    const events: { protocol: string; user: string }[] = [];
+    fx.tb.broker.on('connection', (c) => events.push(c));
     const plain = await amqp.connect(amqpUrl(fx));
     conns.push(plain);
+    expect(events).to.have.length(1);
+    expect(events[0]).to.include({ protocol: 'amqp', user: 'guest' });
     const amqplain = await amqp.connect(amqpUrl(fx, ''), {
       credentials: amqp.credentials.amqplain('guest', 'guest'),
     });

@@ -96,6 +96,22 @@ describe('README and docs', function () {
       await tmp.remove();
     });
 
+    it("runs the AMQP 0-9-1 sample against the broker's AMQP port", async () => {
+      const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+      await mkdir(scratch, { recursive: true });
+      const sample = join(scratch, `readme-amqp-${process.pid}.mjs`);
+      const url = fx.tb.broker.amqpUrl!.replace('amqp://', 'amqp://guest:guest@');
+      const code = blockAfter(readme, '## AMQP 0-9-1', 'js').replaceAll('amqp://guest:guest@127.0.0.1:5672', url);
+      await writeFile(sample, `${code}\nawait conn.close();\n`);
+      try {
+        await exec(process.execPath, [sample]);
+        const q = await api(fx.tb, 'GET', `/api/queues/${V}/jobs`);
+        expect(q.body).to.include({ name: 'jobs', messages: 1 });
+      } finally {
+        await rm(sample, { force: true });
+      }
+    });
+
     it('runs the Example, then every command of "Administering it"', async () => {
       const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
       // The Example imports '@switchyard/client': it must run from inside the repository.

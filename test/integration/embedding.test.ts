@@ -38,7 +38,13 @@ describe('embedding: the public Broker', () => {
     fx.tb.broker.on('disconnection', (c) => closed.push(c));
     const conn = await connect(fx.tb.url);
     await waitFor(() => opened.length === 1, "the 'connection' event");
-    expect(opened[0]).to.include({ id: conn.connectionId, user: 'guest', vhost: '/', remoteAddress: '127.0.0.1' });
+    expect(opened[0]).to.include({
+      id: conn.connectionId,
+      user: 'guest',
+      vhost: '/',
+      remoteAddress: '127.0.0.1',
+      protocol: 'ws',
+    });
     await conn.close();
     await waitFor(() => closed.length === 1, "the 'disconnection' event");
     expect(closed[0]).to.deep.equal(opened[0]);

@@ -35,6 +35,8 @@ export interface ConnectionInfo {
   /** The vhost, once the connection is open. */
   readonly vhostName: string | undefined;
   readonly remoteAddress: string;
+  /** The wire protocol: our WebSocket frames, or AMQP 0-9-1. */
+  readonly protocol: 'ws' | 'amqp';
 }
 
 /** What a connection needs from the broker, passed in rather than imported. */

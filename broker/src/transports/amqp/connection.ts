@@ -511,6 +511,9 @@ export class AmqpConnection extends Session implements AmqpOutput {
     const ach = this.amqpChannels.get(n);
     const ch = this.channels.get(n);
     if (ach === undefined || ch === undefined) {
+      // Both sides closed the channel at once: the peer's close-ok for our close comes after
+      // our close-ok for its close. Nothing left to do.
+      if (id === M.ChannelCloseOk) return;
       throw new BrokerError(ErrorCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${n}`);
     }
     if (id === M.ChannelCloseOk) {
