@@ -4,6 +4,7 @@
 //   npm run bench                                    # Switchyard only (spawned child broker)
 //   npm run bench -- --amqp-url amqp://guest:guest@127.0.0.1:5672   # + RabbitMQ side by side
 //   node scripts/bench/run.mjs --only-amqp --amqp-url amqp://...     # AMQP broker only
+//   npm run bench -- --protocol amqp   # amqplib against Switchyard's AMQP port AND RabbitMQ
 //   options: --workloads W1,W2,W3,W4,W5,W6,routing  --messages N  --quick  --json file  ...
 import { parseArgs } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
@@ -37,6 +38,10 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
 
   --amqp-url URL           also run every workload against this AMQP 0-9-1 broker (amqplib)
                            e.g. amqp://guest:guest@127.0.0.1:5672
+  --protocol ws|amqp       how the bench talks to Switchyard (default ws: @switchyard/client).
+                           amqp: amqplib against the spawned broker's AMQP 0-9-1 port
+                           (--amqp-port on a free port) AND against --amqp-url (default
+                           amqp://guest:guest@127.0.0.1:5672), the same driver on both sides
   --only-amqp              skip Switchyard (default --amqp-url amqp://guest:guest@127.0.0.1:5672)
   --broker-url WS_URL      use a running Switchyard broker instead of spawning one
   --broker-pid PID         pid of that broker, for RSS/CPU figures
@@ -71,6 +76,7 @@ function parseOptions() {
     options: {
       'amqp-url': { type: 'string' },
       'only-amqp': { type: 'boolean', default: false },
+      protocol: { type: 'string', default: 'ws' },
       'broker-url': { type: 'string' },
       'broker-pid': { type: 'string' },
       'broker-management-url': { type: 'string' },
@@ -107,7 +113,12 @@ function parseOptions() {
     if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
     return n;
   };
-  const amqpUrl = values['amqp-url'] ?? (values['only-amqp'] ? 'amqp://guest:guest@127.0.0.1:5672' : undefined);
+  if (!['ws', 'amqp'].includes(values.protocol)) throw new Error('--protocol must be ws or amqp');
+  const overAmqp = values.protocol === 'amqp';
+  if (overAmqp && values['broker-url'])
+    throw new Error('--protocol amqp spawns its own broker (with --amqp-port); leave out --broker-url');
+  const amqpUrl =
+    values['amqp-url'] ?? (values['only-amqp'] || overAmqp ? 'amqp://guest:guest@127.0.0.1:5672' : undefined);
   const all = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'routing'];
   const workloads = values.workloads
     ? values.workloads
@@ -169,6 +180,7 @@ function parseOptions() {
   };
   return {
     amqpUrl,
+    protocol: values.protocol,
     onlyAmqp: values['only-amqp'],
     brokerUrl: values['broker-url'],
     brokerPid: values['broker-pid'] ? Number(values['broker-pid']) : undefined,
@@ -223,6 +235,7 @@ async function runTarget(name, opts, run = 1) {
           nodeArgs: opts.brokerNodeArgs,
           dataDirParent: opts.dataDirParent,
           verbose: opts.verbose,
+          amqp: opts.protocol === 'amqp',
         });
         activeBroker = broker;
         url = broker.url;
@@ -233,8 +246,16 @@ async function runTarget(name, opts, run = 1) {
         pid = opts.brokerPid;
         if (opts.brokerManagementUrl) eld = eventLoopDelayProbe(opts.brokerManagementUrl, opts, log);
       }
-      driver = await createSwitchyardDriver(url, { username: opts.syUser, password: opts.syPassword });
-      out.url = url;
+      if (opts.protocol === 'amqp') {
+        // the same amqplib driver as the AMQP side, against Switchyard's AMQP 0-9-1 port
+        driver = await createAmqpDriver(broker.amqpUrl);
+        out.url = driver.label;
+        out.protocol = 'amqp';
+        log(`[switchyard] driving ${driver.label} with amqplib`);
+      } else {
+        driver = await createSwitchyardDriver(url, { username: opts.syUser, password: opts.syPassword });
+        out.url = url;
+      }
     } else {
       driver = await createAmqpDriver(opts.amqpUrl);
       out.url = driver.label;
@@ -404,7 +425,7 @@ function buildTable(results, targets) {
   }
   return table(header, rows);
 }
-const colName = (t) => (t === 'switchyard' ? 'Switchyard' : 'AMQP');
+let colName = (t) => (t === 'switchyard' ? 'Switchyard' : 'AMQP');
 
 function printRouting(routing) {
   if (!routing) return;
@@ -424,6 +445,7 @@ async function main() {
     console.error(`${err.message}\n\n${HELP}`);
     process.exit(2);
   }
+  if (opts.protocol === 'amqp') colName = (t) => (t === 'switchyard' ? 'Switchyard (AMQP)' : 'AMQP broker');
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, async () => {
       log(`\n${sig}: stopping`);
@@ -438,7 +460,7 @@ async function main() {
     `Switchyard bench — ${os.cpus().length} CPUs (${os.cpus()[0]?.model?.trim()}), node ${process.version}${opts.quick ? ', QUICK mode' : ''}`,
   );
   log(
-    `workloads: ${opts.workloads.join(', ')}; W1/W2 ${opts.cfg.W1.messages}/${opts.cfg.W2.messages} msgs, W3 ${opts.cfg.W3.rate} msgs/s x ${opts.cfg.W3.seconds} s (tick ${opts.cfg.W3.tickMs} ms), W4 ${opts.cfg.W4.messages} msgs`,
+    `${opts.protocol === 'amqp' ? 'protocol amqp: amqplib drives both brokers; ' : ''}workloads: ${opts.workloads.join(', ')}; W1/W2 ${opts.cfg.W1.messages}/${opts.cfg.W2.messages} msgs, W3 ${opts.cfg.W3.rate} msgs/s x ${opts.cfg.W3.seconds} s (tick ${opts.cfg.W3.tickMs} ms), W4 ${opts.cfg.W4.messages} msgs`,
   );
   if (opts.workloads.includes('W4'))
     log(
@@ -488,6 +510,7 @@ async function main() {
     },
     options: {
       quick: opts.quick,
+      protocol: opts.protocol,
       runs: opts.runs,
       workloads: opts.workloads,
       config: opts.cfg,
@@ -508,6 +531,7 @@ async function main() {
       console.log(
         'ratio = Switchyard / AMQP: above 1 is better for rates, below 1 is better for latency, RSS and CPU.',
       );
+    if (opts.protocol === 'amqp') console.log('both columns: amqplib over AMQP 0-9-1 (--protocol amqp).');
     for (const t of ran) {
       const errs = Object.entries(t.workloads).filter(([, r]) => r.error);
       for (const [w, r] of errs) console.log(`${colName(t.target)} ${w} error: ${r.error}`);

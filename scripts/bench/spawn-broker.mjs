@@ -1,6 +1,6 @@
 // Spawn a Switchyard broker as a child process on free ports, wait until it accepts
 // connections, and tear it down (SIGTERM, SIGKILL after 5 s, remove the data dir).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,7 +44,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Start `node broker/dist/cli/main.js server ...`.
  * Returns { url, port, pid, child, dataDir, logTail(), stop() }.
  * Options: logLevel ('warn'), dataDirParent (os.tmpdir()), startTimeoutMs (30 s),
- *          nodeArgs ([]) extra flags for the broker's node, verbose (echo broker output).
+ *          nodeArgs ([]) extra flags for the broker's node, verbose (echo broker output),
+ *          amqp (false): also open the AMQP 0-9-1 listener on a free port (`--amqp-port N`;
+ *          the result then has amqpPort and amqpUrl); without it the listener is turned off
+ *          (`--no-amqp`, when the CLI has it), so a spawned broker never competes with a
+ *          RabbitMQ on 5672.
+ *          env ({}): variables added to the broker's environment.
  */
 export async function spawnBroker(options = {}) {
   const {
@@ -52,8 +57,10 @@ export async function spawnBroker(options = {}) {
     dataDirParent = os.tmpdir(),
     startTimeoutMs = 30_000,
     nodeArgs = [],
+    env: extraEnv = {},
     verbose = false,
     main = brokerMain, // override for tests of this module
+    amqp = false,
   } = options;
   if (!existsSync(main)) {
     throw new Error(`broker not built: ${path.relative(process.cwd(), main)} is missing (run \`npm run build\`)`);
@@ -65,7 +72,17 @@ export async function spawnBroker(options = {}) {
   let lastErr;
   for (const withLogFlag of attempts) {
     try {
-      const b = await startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs, nodeArgs, verbose });
+      const b = await startOnce({
+        main,
+        dataDir,
+        logLevel,
+        withLogFlag,
+        startTimeoutMs,
+        nodeArgs,
+        verbose,
+        amqp,
+        extraEnv,
+      });
       return b;
     } catch (err) {
       lastErr = err;
@@ -76,10 +93,32 @@ export async function spawnBroker(options = {}) {
   throw lastErr;
 }
 
-async function startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs, nodeArgs, verbose }) {
+/** Whether `server --help` of the built CLI lists `flag` (an older build may not have it). */
+const helpCache = new Map();
+function cliHas(main, flag) {
+  if (!helpCache.has(main))
+    helpCache.set(
+      main,
+      new Promise((resolve) =>
+        execFile(process.execPath, [main, 'server', '--help'], { timeout: 15_000 }, (_err, stdout) =>
+          resolve(String(stdout ?? '')),
+        ),
+      ),
+    );
+  return helpCache.get(main).then((help) => help.includes(flag));
+}
+
+async function startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs, nodeArgs, verbose, amqp, extraEnv }) {
   const port = await freePort();
   let mgmtPort = await freePort();
   while (mgmtPort === port) mgmtPort = await freePort();
+  let amqpPort = null;
+  if (amqp) {
+    if (!(await cliHas(main, '--amqp-port')))
+      throw new Error('this broker build has no AMQP 0-9-1 listener (`server --amqp-port`); rebuild it');
+    do amqpPort = await freePort();
+    while (amqpPort === port || amqpPort === mgmtPort);
+  }
   const args = [
     ...nodeArgs,
     main,
@@ -94,7 +133,15 @@ async function startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs,
     dataDir,
   ];
   if (withLogFlag) args.push('--log-level', logLevel);
-  const env = { ...process.env, LOG_LEVEL: logLevel, SWITCHYARD_LOG_LEVEL: logLevel, NODE_ENV: 'production' };
+  if (amqpPort !== null) args.push('--amqp-port', String(amqpPort));
+  else if (await cliHas(main, '--no-amqp')) args.push('--no-amqp');
+  const env = {
+    ...process.env,
+    LOG_LEVEL: logLevel,
+    SWITCHYARD_LOG_LEVEL: logLevel,
+    NODE_ENV: 'production',
+    ...extraEnv,
+  };
   const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
 
   // Keep a bounded tail of the broker's output for error reports.
@@ -141,11 +188,12 @@ async function startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs,
   let ready = false;
   while (Date.now() < deadline) {
     if (exited) break;
-    if (loggedUrl && loggedUrl.port !== port && (await canConnect(loggedUrl.port))) {
+    const amqpReady = amqpPort === null || (await canConnect(amqpPort));
+    if (amqpReady && loggedUrl && loggedUrl.port !== port && (await canConnect(loggedUrl.port))) {
       ready = true;
       break;
     }
-    if (await canConnect(port)) {
+    if (amqpReady && (await canConnect(port))) {
       ready = true;
       break;
     }
@@ -168,6 +216,7 @@ async function startOnce({ main, dataDir, logLevel, withLogFlag, startTimeoutMs,
     url: `ws://127.0.0.1:${realPort}`,
     port: realPort,
     managementPort: mgmtPort,
+    ...(amqpPort !== null ? { amqpPort, amqpUrl: `amqp://guest:guest@127.0.0.1:${amqpPort}` } : {}),
     pid: child.pid,
     child,
     dataDir,

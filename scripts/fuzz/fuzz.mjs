@@ -9,6 +9,9 @@
 //    every msgpackr extension, deep nesting, huge tables, invalid UTF-8, control characters)
 //    published into a TTL queue whose dead-letter queue has a consumer. The broker must answer with protocol errors,
 //    stay up, not grow its memory without bound, and still hold every confirmed message.
+// 4. The AMQP 0-9-1 port (amqp.mjs, fuzzAmqp): garbage and wrong-version headers, oversize
+//    frames, bad frame ends, content without a header, methods on closed channels, unknown
+//    and random methods, a heartbeat-silent peer; the reply codes RabbitMQ gives.
 // 3. Pre-auth: half-open sockets on both ports (partial HTTP requests and upgrades, silence),
 //    WebSockets that never hello, hello with thousands of frames pipelined behind it: every
 //    half-open socket is closed by the handshake timeout and a real client still gets in.
@@ -28,6 +31,9 @@ import {
 import { spawnBroker } from '../bench/spawn-broker.mjs';
 import { memOf } from '../bench/stats.mjs';
 import { hostileTableFrame } from './tables.mjs';
+import { fuzzAmqp } from './amqp.mjs';
+
+export { fuzzAmqp };
 
 /** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
 function rng(seed) {
@@ -501,6 +507,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     b.probeDeadLettered &&
     b.stillStored === b.confirmedBefore &&
     b.intactInOrder === b.confirmedBefore;
-  console.log(ok ? 'OK' : 'FAILED');
-  process.exit(ok ? 0 : 1);
+  console.log('AMQP 0-9-1 port:');
+  const a = await fuzzAmqp({ seed, random: 1000, log: (s) => console.log(s) });
+  const { classes, ...rest } = a;
+  console.log(JSON.stringify(rest, null, 2));
+  const amqpOk =
+    Object.values(classes).every((c) => c.ok) &&
+    a.brokerAlive &&
+    a.stillStored === a.confirmedBefore &&
+    a.intactInOrder === a.confirmedBefore;
+  console.log(ok && amqpOk ? 'OK' : 'FAILED');
+  process.exit(ok && amqpOk ? 0 : 1);
 }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 // @ts-expect-error: plain ESM script without type declarations
-import { fuzzBroker, fuzzDecoder } from '../../scripts/fuzz/fuzz.mjs';
+import { fuzzAmqp, fuzzBroker, fuzzDecoder } from '../../scripts/fuzz/fuzz.mjs';
+import { AMQP_TEST_URL } from '../helpers/amqp.js';
 
 interface BrokerFuzzResult {
   badFrames: number;
@@ -43,5 +44,34 @@ describe('hostile input (bounded fuzz run)', function () {
     // pre-auth floods and half-open sockets on both ports
     expect(r.preAuth.clientDuringFlood).to.equal(true);
     expect(r.preAuth.halfOpenClosed).to.equal(r.preAuth.halfOpen);
+  });
+
+  it(`the AMQP port answers hostile input with the spec's errors, stays up and keeps every confirmed message (seed ${seed})`, async () => {
+    // AMQP_TEST_URL runs it against that broker (RabbitMQ) to check the expectations
+    const r = await (
+      fuzzAmqp as (o: object) => Promise<{
+        classes: Record<string, { ok: boolean }>;
+        brokerAlive: boolean;
+        confirmedBefore: number;
+        stillStored: number;
+        intactInOrder: number;
+      }>
+    )({ seed, random: 300, ...(AMQP_TEST_URL !== undefined ? { url: AMQP_TEST_URL } : {}) });
+    for (const [name, c] of Object.entries(r.classes)) expect(c.ok, `${name}: ${JSON.stringify(c)}`).to.equal(true);
+    expect(Object.keys(r.classes)).to.include.members([
+      'garbageHeader',
+      'wrongVersion',
+      'oversizeFrame',
+      'badFrameEnd',
+      'contentWithoutHeader',
+      'methodOnClosedChannel',
+      'unknownMethod',
+      'silentPeer',
+      'stalledHandshake',
+      'randomMethods',
+    ]);
+    expect(r.brokerAlive).to.equal(true);
+    expect(r.stillStored).to.equal(r.confirmedBefore);
+    expect(r.intactInOrder).to.equal(r.confirmedBefore);
   });
 });
