@@ -10,6 +10,8 @@ import {
   type MessageRecord,
   type QueueEntry,
 } from '@switchyard/broker/internal';
+import { open } from 'lmdb';
+import { join } from 'node:path';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
@@ -232,24 +234,62 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
     expect(got.every((n, i) => n === N - max + i)).to.equal(true);
   });
 
-  it('serves a deep priority queue highest priority first, FIFO within a priority, across a reopen', async () => {
-    // Priority queues index every message in memory (not windowed): correct at depth, not bounded.
-    const n = 100_000;
-    let q = openQueue({ 'x-max-priority': 3 });
-    for (let i = 0; i < n; i++) {
+  it(`windows a priority queue of ${N.toLocaleString('en')} messages: highest priority first, FIFO within a priority, requeue in place, across a reopen`, async () => {
+    const args = { 'x-max-priority': 3 };
+    let q = openQueue(args);
+    for (let i = 0; i < N; i++) {
       q.queue.enqueue('', 'deep', { persistent: true, priority: i % 4 }, body(i));
-      if (i % 10_000 === 9_999) await q.store.durable();
+      if (i % 10_000 === 9_999) {
+        await q.store.durable();
+        expect(q.queue.inMemoryEntries, 'entries indexed in memory while filling').to.be.at.most(BOUND);
+      }
     }
+    await q.store.durable();
+    expect(q.queue.messageCount).to.equal(N);
+    expect(q.queue.inMemoryEntries).to.be.at.most(BOUND);
+    const expected = [3, 2, 1, 0].flatMap((p) => range(0, N / 4).map((k) => k * 4 + p));
+    // Out with a consumer and requeued: back at their place within their level.
+    const held = [q.queue.take()!, q.queue.take()!];
+    q.queue.requeue(held.map((t) => t.entry));
+    expect(await drain(q, 1000)).to.deep.equal(expected.slice(0, 1000));
+    q.queue.stopTimers();
+    await q.store.close();
+    h = undefined;
+    q = openQueue(args);
+    // Per-level counts are stored: the depth is right at once, and only a window is read.
+    expect(q.queue.messageCount).to.equal(N - 1000);
+    expect(q.queue.readyBytes).to.equal((N - 1000) * 100);
+    expect(q.queue.inMemoryEntries).to.be.at.most(BOUND);
+    // A new message of the highest priority goes ahead of the whole backlog of lower ones.
+    q.queue.enqueue('', 'deep', { persistent: true, priority: 3 }, body(N));
+    const got = await drain(q);
+    const rest = [...expected.slice(1000, N / 4), N, ...expected.slice(N / 4)];
+    expect(got.length).to.equal(rest.length);
+    expect(got.every((v, i) => v === rest[i])).to.equal(true);
+    expect(q.store.stats(1)).to.deep.equal({ messages: 0, bytes: 0 });
+  });
+
+  it('indexes a priority queue stored without the priority index once, at first open', async () => {
+    const args = { 'x-max-priority': 2 };
+    let q = openQueue(args);
+    const n = 20_000;
+    for (let i = 0; i < n; i++) q.queue.enqueue('', 'deep', { persistent: true, priority: i % 3 }, body(i));
     await q.store.durable();
     q.queue.stopTimers();
     await q.store.close();
     h = undefined;
-    q = openQueue({ 'x-max-priority': 3 });
+    // As a format-2 broker left it: no priority index, no per-level counts.
+    const env = open({ path: join(tmp.dir, 'switchyard.mdb') });
+    const meta = env.openDB({ name: 'meta', encoding: 'msgpack' });
+    const rec = meta.get('c:MQ') as number[];
+    meta.putSync('c:MQ', rec.slice(0, 3));
+    env.openDB({ name: 'prio', encoding: 'binary', keyEncoding: 'binary' }).dropSync();
+    await env.close();
+    q = openQueue(args);
     expect(q.queue.messageCount).to.equal(n);
-    const got = await drain(q, Infinity, false);
-    const expected = [3, 2, 1, 0].flatMap((p) => range(0, n / 4).map((k) => k * 4 + p));
-    expect(got.length).to.equal(n);
-    expect(got.every((v, i) => v === expected[i])).to.equal(true);
+    expect(q.queue.inMemoryEntries).to.be.at.most(BOUND);
+    const expected = [2, 1, 0].flatMap((p) => range(0, n).filter((i) => i % 3 === p));
+    expect(await drain(q)).to.deep.equal(expected);
   });
 
   it('keeps transient messages in order among persistent ones beyond the window', async () => {
