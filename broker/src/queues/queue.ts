@@ -41,7 +41,11 @@ interface DiskTail {
   from: number | undefined;
   count: number;
   bytes: number;
-  /** Transient messages of the level that arrived after its tail began, in sequence order. */
+  /**
+   * Messages of the level beyond its tail's start that are in memory, in sequence order:
+   * transient ones that arrived after the tail began, and delayed retries held back since a
+   * restart whose delay ended before the window reached them. Admitted as the window passes.
+   */
   later: QueueEntry[];
   /** A refill found nothing committed yet; it is retried once the store is durable. */
   waiting: boolean;
@@ -140,6 +144,11 @@ export class Queue {
   /** The on-disk tail of each priority level (one for a queue without priorities). */
   private tails: DiskTail[];
   private readonly levelLow: number;
+  /**
+   * Delayed retries beyond the window, held back at restart already (`heldBack`): the window
+   * skips them when it reaches them.
+   */
+  private heldEarly = new Set<number>();
   private readonly levelChunk: number;
 
   constructor(
@@ -252,6 +261,7 @@ export class Queue {
         t.bytes = l.bytes;
         this.readyBytesTotal += l.bytes;
       });
+      this.holdBackEarly();
       this.refill();
     } else {
       const now = this.clock.now();
@@ -261,6 +271,26 @@ export class Queue {
       for (const [id, at] of this.store.loadDedup(this.dedupScope)) this.dedup.restore(id, at);
     }
     this.armExpiry();
+  }
+
+  /**
+   * After a restart, the messages waiting for a delayed retry wait in memory again at once
+   * (as before the stop), so `delayedCount` and the ready count are right the moment the
+   * broker answers, however deep they are. spec/semantics.md §Deep backlogs.
+   */
+  private holdBackEarly(): void {
+    const now = this.clock.now();
+    for (const e of this.store!.heldBack?.(this.id) ?? []) {
+      if (e.readyAt <= now) continue; // due: ready where it is, read with the window
+      const p = Math.min(e.priority, this.policy.maxPriority);
+      const t = this.tails[p]!;
+      if (t.from === undefined || e.seq < t.from) continue;
+      t.count--;
+      t.bytes -= e.size;
+      this.readyBytesTotal -= e.size;
+      this.heldEarly.add(e.seq);
+      this.admit(e, now);
+    }
   }
 
   /** A message read from the store becomes ready, or delayed while its retry is not due. */
@@ -306,6 +336,7 @@ export class Queue {
         : this.store!.scanLevel!(this.id, p, t.from, this.levelChunk);
     const now = this.clock.now();
     for (const e of got) {
+      if (this.heldEarly.delete(e.seq)) continue; // waiting in memory already
       t.count--;
       t.bytes -= e.size;
       this.readyBytesTotal -= e.size; // counted again by pushReady, or not at all while delayed
@@ -706,8 +737,11 @@ export class Queue {
       this.delayed.pop();
       e.readyAt = 0;
       if (e.stored) e.lease = this.store!.release(this.id, e.seq, e.deliveries, 0, e.lease);
-      this.ready.requeue(e);
       this.readyBytesTotal += e.size;
+      const t = this.tails[e.priority]!;
+      // Held back since a restart beyond the window: it waits for the window to reach it.
+      if (t.from !== undefined && e.seq >= t.from) insertBySeq(t.later, e);
+      else this.ready.requeue(e);
     }
     const next = this.delayed.peek();
     if (next !== undefined) this.delayTimer.armAt(next.readyAt);
@@ -798,6 +832,7 @@ export class Queue {
       });
     }
     this.tails = this.tails.map(emptyTail);
+    this.heldEarly.clear();
     return entries.length + onDisk;
   }
 
@@ -817,9 +852,22 @@ export class Queue {
     this.ready.drain();
     this.delayed.clear();
     this.tails = this.tails.map(emptyTail);
+    this.heldEarly.clear();
     this.readyBytesTotal = 0;
     return count;
   }
+}
+
+/** Inserts `entry` into `list` (sorted by sequence) at its place. */
+function insertBySeq(list: QueueEntry[], entry: QueueEntry): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.seq < entry.seq) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, entry);
 }
 
 function clampPriority(p: number | undefined, max: number): number {

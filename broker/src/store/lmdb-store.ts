@@ -581,6 +581,29 @@ export class LmdbStore implements QueueStore, AccessStore {
     return out;
   }
 
+  heldBack(queueId: number): RecoveredEntry[] {
+    this.root.resetReadTxn();
+    const hwm = this.hwm.get(queueId) ?? 0;
+    const out: RecoveredEntry[] = [];
+    // Delivery records exist only for messages delivered out of order, redelivered or delayed:
+    // what was in memory before the stop, not the queue's depth.
+    for (const { key, value } of this.deliveries.getRange({ ...queueRange(queueId), snapshot: false })) {
+      if (typeof value === 'number' || value[1] === 0) continue;
+      const seq = seqOfKey(key);
+      const message = this.messages.get(messageKey(queueId, seq));
+      if (message === undefined) continue;
+      out.push({
+        seq,
+        size: recordBodySize(message),
+        ...decodeMeta(message),
+        deliveries: Math.max(value[0], seq <= hwm ? 1 : 0),
+        readyAt: value[1],
+        lease: HAS_RECORD | DELAYED,
+      });
+    }
+    return out;
+  }
+
   dropLevelFrom(queueId: number, priority: number, fromSeq: number, removed: QueueStoreStats): void {
     this.countOf(queueId);
     const levels = this.levelCounts.get(queueId);

@@ -29,6 +29,7 @@ export class ScopedStore implements QueueStore {
   readonly priorityLevels?: QueueStore['priorityLevels'];
   readonly scanLevel?: QueueStore['scanLevel'];
   readonly dropLevelFrom?: QueueStore['dropLevelFrom'];
+  readonly heldBack?: QueueStore['heldBack'];
 
   constructor(
     private readonly inner: QueueStore,
@@ -40,6 +41,7 @@ export class ScopedStore implements QueueStore {
       this.scanLevel = inner.scanLevel.bind(inner);
       this.dropLevelFrom = inner.dropLevelFrom.bind(inner);
     }
+    if (inner.heldBack !== undefined) this.heldBack = inner.heldBack.bind(inner);
   }
 
   private mine(def: { vhost?: string }): boolean {

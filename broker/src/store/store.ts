@@ -245,6 +245,12 @@ export interface QueueStore {
    * spec/semantics.md §Deep backlogs.
    */
   priorityLevels?(queueId: number, maxPriority: number): QueueStoreStats[];
+  /**
+   * Optional: the stored messages of a queue held back for a delayed retry (`release` with a
+   * `readyAt`), as `scan` reports them, without scanning the queue's other messages (LMDB
+   * reads its delivery records only). A restart holds them back at once, wherever they are.
+   */
+  heldBack?(queueId: number): RecoveredEntry[];
   /** Optional, with `priorityLevels`: `scan` restricted to one priority level. */
   scanLevel?(queueId: number, priority: number, fromSeq: number, limit: number): RecoveredEntry[];
   /** Optional, with `priorityLevels`: `dropFrom` restricted to one priority level. */

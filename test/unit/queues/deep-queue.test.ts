@@ -183,6 +183,51 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
     expect(rest.at(-1)).to.equal(N - 1);
   });
 
+  /** 10,000 messages, 0..8,999 out with a consumer, 8,999 back for a delayed retry of a minute; then a restart. */
+  async function delayedBeyondWindowAfterRestart(): Promise<Harness> {
+    const n = 10_000;
+    let q = openQueue();
+    await fill(q, 0, n);
+    let last: QueueEntry | undefined;
+    for (let i = 0; i < 9_000; i++) {
+      const t = q.queue.take()!;
+      expect(numberOf(t.record.content)).to.equal(i);
+      last = t.entry;
+      if (i % 1000 === 999) await q.store.durable(); // lets the window read on
+    }
+    q.queue.requeue([last!], { delayMs: 60_000 });
+    await q.store.durable();
+    q.queue.stopTimers();
+    await q.store.close();
+    h = undefined;
+    // The same time after the restart: the retry is still a minute away.
+    q = openQueue({}, q.clock);
+    // Counted right at once, although 8,999 is far beyond the first window.
+    expect(q.queue.delayedCount).to.equal(1);
+    expect(q.queue.messageCount).to.equal(n - 1);
+    expect(q.queue.readyBytes).to.equal((n - 1) * 100);
+    return q;
+  }
+
+  it('counts a delayed retry beyond the window as delayed the moment a restarted queue answers; it waits its time', async () => {
+    const q = await delayedBeyondWindowAfterRestart();
+    const got = await drain(q);
+    expect(got).to.deep.equal(range(0, 10_000).filter((i) => i !== 8_999));
+    expect(q.queue.delayedCount).to.equal(1);
+    q.clock.advance(60_000);
+    expect(q.queue.delayedCount).to.equal(0);
+    const t = q.queue.take()!;
+    expect([numberOf(t.record.content), t.entry.deliveries]).to.deep.equal([8_999, 1]);
+  });
+
+  it('a delayed retry beyond the window whose delay ends first waits for the window: original position', async () => {
+    const q = await delayedBeyondWindowAfterRestart();
+    q.clock.advance(60_000);
+    expect(q.queue.delayedCount).to.equal(0);
+    expect(q.queue.messageCount).to.equal(10_000);
+    expect(await drain(q)).to.deep.equal(range(0, 10_000));
+  });
+
   it('expires messages at depth by x-message-ttl and dead-letters every one of them', async () => {
     const q = openQueue({ 'x-message-ttl': 1000, 'x-dead-letter-exchange': 'dlx' });
     await fill(q, 0, N);
