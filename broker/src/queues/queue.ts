@@ -57,6 +57,14 @@ function emptyTail(): DiskTail {
   return { from: undefined, count: 0, bytes: 0, later: [], waiting: false, scannedEmpty: false };
 }
 
+/**
+ * Expired messages a queue removes (dead-letters or drops) per event-loop turn at most; the
+ * rest continue in the next turn, so a deep queue whose messages all expired at once does
+ * not hold the event loop (other connections are served in between). spec/semantics.md
+ * §Deep backlogs.
+ */
+export const EXPIRE_PER_TURN = 1000;
+
 /** How a queue was declared. */
 export interface QueueSettings {
   name: string;
@@ -149,6 +157,10 @@ export class Queue {
    * skips them when it reaches them.
    */
   private heldEarly = new Set<number>();
+  /** Expired messages removed in the current event-loop turn (EXPIRE_PER_TURN). */
+  private expiredInTurn = 0;
+  /** The turn's expiry budget ran out with expired messages left: continue next turn. */
+  private expiryPending = false;
   private readonly levelChunk: number;
 
   constructor(
@@ -597,6 +609,7 @@ export class Queue {
         // Strictly after its expiry: a message with TTL 0 still reaches a consumer that is
         // ready the moment it arrives, as in RabbitMQ; the expiry timer removes it otherwise.
         if (head.expiresAt !== 0 && head.expiresAt < now) {
+          if (!this.mayExpire()) break;
           this.ready.shift();
           this.readyBytesTotal -= head.size;
           this.deadLetterEntry(head, 'expired');
@@ -641,6 +654,8 @@ export class Queue {
       const head = this.ready.peek();
       if (head === undefined || this.headBlocked()) break;
       if (head.expiresAt !== 0 && head.expiresAt <= now) {
+        // Beyond the turn's budget: empty for now (as a get racing the expiry would be).
+        if (!this.mayExpire()) break;
         this.ready.shift();
         this.readyBytesTotal -= head.size;
         this.deadLetterEntry(head, 'expired');
@@ -752,6 +767,8 @@ export class Queue {
 
   /** Arms the expiry timer for the earliest-expiring head (messages expire at the head, as in RabbitMQ). */
   private armExpiry(): void {
+    // Expired heads are left for the next turn (EXPIRE_PER_TURN), which re-arms after them.
+    if (this.expiryPending) return;
     for (const h of this.ready.heads()) if (h.expiresAt !== 0) this.expiryTimer.armAt(h.expiresAt);
   }
 
@@ -764,6 +781,7 @@ export class Queue {
       this.refill();
       for (const h of this.ready.heads()) {
         if (h.expiresAt !== 0 && h.expiresAt <= now) {
+          if (!this.mayExpire()) break;
           this.ready.shiftLevel(h.priority);
           this.readyBytesTotal -= h.size;
           this.deadLetterEntry(h, 'expired');
@@ -774,6 +792,32 @@ export class Queue {
     }
     this.armExpiry();
   }
+
+  /**
+   * Counts one expired message against the turn's budget (EXPIRE_PER_TURN); false when it is
+   * spent: the caller stops, and expiry and dispatch continue in the next turn.
+   */
+  private mayExpire(): boolean {
+    if (this.expiredInTurn === 0) setImmediate(this.nextExpiryTurn);
+    if (this.expiredInTurn >= EXPIRE_PER_TURN) {
+      this.expiryPending = true;
+      return false;
+    }
+    this.expiredInTurn++;
+    return true;
+  }
+
+  private readonly nextExpiryTurn = (): void => {
+    this.expiredInTurn = 0;
+    if (!this.expiryPending || this.deleted) return;
+    this.expiryPending = false;
+    try {
+      this.expireHeads();
+      this.dispatch();
+    } catch {
+      // The store was closed meanwhile (broker shutdown): what is left expires after the next start.
+    }
+  };
 
   /**
    * Sends a copy through the DLX (if any) and then removes the original: both writes are in
@@ -838,6 +882,7 @@ export class Queue {
 
   /** Stops the queue's timers without deleting it (broker shutdown). */
   stopTimers(): void {
+    this.expiryPending = false;
     this.expiryTimer.cancel();
     this.delayTimer.cancel();
     this.unusedTimer.cancel();

@@ -6,11 +6,13 @@ import {
   LmdbStore,
   Queue,
   WINDOW_MAX,
+  EXPIRE_PER_TURN,
   type DeathReason,
   type MessageRecord,
   type QueueEntry,
 } from '@switchyard/broker/internal';
 import { open } from 'lmdb';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
@@ -233,8 +235,8 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
     await fill(q, 0, N);
     q.clock.advance(1001);
     await q.store.durable();
-    // Expiry reads the tail as it goes; let it run until the queue is empty.
-    for (let i = 0; i < 100 && q.queue.messageCount > 0; i++) {
+    // Expiry reads the tail as it goes, a bounded number per turn; let it run until the queue is empty.
+    for (let i = 0; i < 10_000 && q.queue.messageCount > 0; i++) {
       q.clock.advance(1);
       await q.store.durable();
       await new Promise((r) => setImmediate(r));
@@ -243,6 +245,36 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
     expect(q.dead.length).to.equal(N);
     expect(q.dead.every((d, i) => d.reason === 'expired' && d.n === i)).to.equal(true);
     expect(q.store.stats(1)).to.deep.equal({ messages: 0, bytes: 0 });
+  });
+
+  it('expires a deep queue a bounded number per turn: another connection is served meanwhile', async () => {
+    const q = openQueue({ 'x-message-ttl': 1000 });
+    await fill(q, 0, N);
+    // Another connection on a real socket: an echo server and a client pinging it.
+    const server = createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    try {
+      await new Promise((r) => client.once('connect', r));
+      q.clock.advance(1001); // every message expires now
+      // The expiry timer ran: it removed at most one turn's worth, not the whole queue.
+      expect(q.queue.messageCount).to.be.at.least(N - 2 * EXPIRE_PER_TURN);
+      const seen: number[] = [];
+      for (let i = 0; i < 100_000 && q.queue.messageCount > 0; i++) {
+        const pong = new Promise((r) => client.once('data', r));
+        client.write('ping');
+        await pong;
+        seen.push(q.queue.messageCount);
+      }
+      expect(q.queue.messageCount).to.equal(0);
+      // The other connection got answers while the expiry was in progress, many times.
+      expect(seen.filter((n) => n > 0 && n < N).length).to.be.at.least(10);
+      await q.store.durable();
+      expect(q.store.stats(1)).to.deep.equal({ messages: 0, bytes: 0 });
+    } finally {
+      client.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('purges a deep queue: the unread tail is removed from disk, counts included', async () => {
