@@ -188,6 +188,8 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly turnSizes = new Map<string, number>();
   /** What this turn's writes changed in each queue's counts, taken back if its batch fails. */
   private turnDeltas = new Map<number, [number, number]>();
+  /** The same per priority level (`[messages0, bytes0, ...]`). */
+  private turnLevelDeltas = new Map<number, number[]>();
 
   private constructor(options: LmdbStoreOptions) {
     mkdirSync(options.path, { recursive: true });
@@ -332,6 +334,7 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.levelCounts.delete(queueId);
     this.dirtyCounts.delete(queueId);
     this.turnDeltas.delete(queueId);
+    this.turnLevelDeltas.delete(queueId);
     this.pendingHwm.delete(queueId);
     this.hwm.delete(queueId);
     const range = queueRange(queueId);
@@ -426,8 +429,7 @@ export class LmdbStore implements QueueStore, AccessStore {
       [added, addedBytes] = [old === undefined ? 1 : 0, record.content.length - (old ?? 0)];
     }
     if (levels !== undefined) {
-      levels[2 * meta.priority] = (levels[2 * meta.priority] ?? 0) + added;
-      levels[2 * meta.priority + 1] = (levels[2 * meta.priority + 1] ?? 0) + addedBytes;
+      this.levelChanged(queueId, levels, meta.priority, added, addedBytes);
       this.track(this.prio.put(priorityKey(queueId, meta.priority, seq), EMPTY));
     }
     this.countChanged(queueId, added, addedBytes);
@@ -508,19 +510,34 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.dirtyCounts.clear();
     const deltas = this.turnDeltas;
     this.turnDeltas = new Map();
+    const levelDeltas = this.turnLevelDeltas;
+    this.turnLevelDeltas = new Map();
     // A failed commit (disk full) wrote none of its messages: take back what they counted,
     // and write the corrected record with the next batch.
     batch?.catch(() => {
+      for (const [id, d] of levelDeltas) {
+        const levels = this.levelCounts.get(id);
+        if (levels !== undefined) d.forEach((v, i) => (levels[i] = (levels[i] ?? 0) - (v ?? 0)));
+      }
       for (const [id, [messages, bytes]] of deltas) if (this.counts.has(id)) this.countChanged(id, -messages, -bytes);
     });
   };
+
+  /** Changes a level's counts; remembered with the turn's deltas, taken back if its batch fails. */
+  private levelChanged(queueId: number, levels: number[], priority: number, messages: number, bytes: number): void {
+    levels[2 * priority] = (levels[2 * priority] ?? 0) + messages;
+    levels[2 * priority + 1] = (levels[2 * priority + 1] ?? 0) + bytes;
+    let d = this.turnLevelDeltas.get(queueId);
+    if (d === undefined) this.turnLevelDeltas.set(queueId, (d = []));
+    d[2 * priority] = (d[2 * priority] ?? 0) + messages;
+    d[2 * priority + 1] = (d[2 * priority + 1] ?? 0) + bytes;
+  }
 
   private uncount(queueId: number, size: number, priority: number | undefined): void {
     this.countOf(queueId);
     const levels = this.levelCounts.get(queueId);
     if (levels !== undefined && priority !== undefined) {
-      levels[2 * priority] = (levels[2 * priority] ?? 0) - 1;
-      levels[2 * priority + 1] = (levels[2 * priority + 1] ?? 0) - size;
+      this.levelChanged(queueId, levels, priority, -1, -size);
     }
     this.countChanged(queueId, -1, -size);
   }
@@ -608,8 +625,7 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.countOf(queueId);
     const levels = this.levelCounts.get(queueId);
     if (levels !== undefined) {
-      levels[2 * priority] = (levels[2 * priority] ?? 0) - removed.messages;
-      levels[2 * priority + 1] = (levels[2 * priority + 1] ?? 0) - removed.bytes;
+      this.levelChanged(queueId, levels, priority, -removed.messages, -removed.bytes);
     }
     this.countChanged(queueId, -removed.messages, -removed.bytes);
     const range = { start: priorityKey(queueId, priority, fromSeq), end: priorityKey(queueId, priority + 1, 0) };
