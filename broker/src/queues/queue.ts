@@ -27,6 +27,43 @@ const RESIDENT_BUDGET_BYTES = 4 * 1024 * 1024;
 export const WINDOW_MAX = 4096;
 const WINDOW_LOW = 1024;
 const WINDOW_CHUNK = 2048;
+/**
+ * A priority queue's window: WINDOW_MAX ready messages in all, and each level with an unread
+ * tail is read back in its own key order (the store's priority index) in chunks of
+ * LEVEL_CHUNK whenever fewer than LEVEL_LOW of that level are ready in memory.
+ */
+export const LEVEL_LOW = 256;
+const LEVEL_CHUNK = 512;
+
+/** The unread, on-disk-only tail of one priority level (the only level of a plain queue). */
+interface DiskTail {
+  /** Stored messages of the level from this sequence on are on disk only (undefined: none are). */
+  from: number | undefined;
+  count: number;
+  bytes: number;
+  /**
+   * Messages of the level beyond its tail's start that are in memory, in sequence order:
+   * transient ones that arrived after the tail began, and delayed retries held back since a
+   * restart whose delay ended before the window reached them. Admitted as the window passes.
+   */
+  later: QueueEntry[];
+  /** A refill found nothing committed yet; it is retried once the store is durable. */
+  waiting: boolean;
+  /** The last refill was a retry after a commit and still found nothing: the count is off. */
+  scannedEmpty: boolean;
+}
+
+function emptyTail(): DiskTail {
+  return { from: undefined, count: 0, bytes: 0, later: [], waiting: false, scannedEmpty: false };
+}
+
+/**
+ * Expired messages a queue removes (dead-letters or drops) per event-loop turn at most; the
+ * rest continue in the next turn, so a deep queue whose messages all expired at once does
+ * not hold the event loop (other connections are served in between). spec/semantics.md
+ * §Deep backlogs.
+ */
+export const EXPIRE_PER_TURN = 1000;
 
 /** How a queue was declared. */
 export interface QueueSettings {
@@ -107,18 +144,24 @@ export class Queue {
   private residentBytes = 0;
   private lastUsedAt: number;
   private deleted = false;
-  /** Keeps a bounded window in memory and the rest on disk (durable, stored, no priorities). */
+  /**
+   * Keeps a bounded window in memory and the rest on disk (durable queue with a store; with
+   * priorities, only on a store that indexes them: `priorityLevels`).
+   */
   private readonly windowed: boolean;
-  /** Stored messages from this sequence on are on disk only (undefined: none are). */
-  private diskFrom: number | undefined;
-  private diskCount = 0;
-  private diskBytes = 0;
-  /** Transient messages that arrived after the on-disk tail began, in sequence order. */
-  private laterTransient: QueueEntry[] = [];
-  /** A refill found nothing committed yet; it is retried once the store is durable. */
-  private refillWaiting = false;
-  /** The last refill was a retry after a commit and still found nothing: the count is off. */
-  private scannedEmpty = false;
+  /** The on-disk tail of each priority level (one for a queue without priorities). */
+  private tails: DiskTail[];
+  private readonly levelLow: number;
+  /**
+   * Delayed retries beyond the window, held back at restart already (`heldBack`): the window
+   * skips them when it reaches them.
+   */
+  private heldEarly = new Set<number>();
+  /** Expired messages removed in the current event-loop turn (EXPIRE_PER_TURN). */
+  private expiredInTurn = 0;
+  /** The turn's expiry budget ran out with expired messages left: continue next turn. */
+  private expiryPending = false;
+  private readonly levelChunk: number;
 
   constructor(
     settings: QueueSettings,
@@ -134,7 +177,16 @@ export class Queue {
     this.store = env.store;
     this.clock = env.clock;
     this.ready = new ReadyQueue(this.policy.maxPriority);
-    this.windowed = this.durable && this.store !== undefined && this.policy.maxPriority === 0;
+    const maxPriority = this.policy.maxPriority;
+    this.windowed =
+      this.durable &&
+      this.store !== undefined &&
+      (maxPriority === 0 || (this.store.priorityLevels !== undefined && this.store.scanLevel !== undefined));
+    // Registers the queue's levels with the store before its first enqueue (index kept from then on).
+    if (this.windowed && maxPriority > 0) this.store!.priorityLevels!(this.id, maxPriority);
+    this.tails = Array.from({ length: maxPriority + 1 }, emptyTail);
+    this.levelLow = maxPriority === 0 ? WINDOW_LOW : LEVEL_LOW;
+    this.levelChunk = maxPriority === 0 ? WINDOW_CHUNK : LEVEL_CHUNK;
     this.consumerSet = new ConsumerSet(this.policy.singleActiveConsumer);
     if (this.policy.dedupWindowMs !== undefined) this.dedup = new DedupWindow(this.policy.dedupWindowMs);
     this.expiryTimer = new DeadlineTimer(this.clock, () => this.expireHeads());
@@ -148,7 +200,9 @@ export class Queue {
 
   /** Ready messages (what AMQP's declare-ok reports). */
   get messageCount(): number {
-    return this.ready.size + this.diskCount + this.laterTransient.length;
+    let n = this.ready.size;
+    for (const t of this.tails) n += t.count + t.later.length;
+    return n;
   }
 
   /**
@@ -157,7 +211,9 @@ export class Queue {
    * queue: for tests and metrics.
    */
   get inMemoryEntries(): number {
-    return this.ready.size + this.delayed.size + this.laterTransient.length;
+    let n = this.ready.size + this.delayed.size;
+    for (const t of this.tails) n += t.later.length;
+    return n;
   }
 
   /** Messages held back by a delayed retry. */
@@ -198,9 +254,9 @@ export class Queue {
   // ---- recovery ----------------------------------------------------------------------
 
   /**
-   * Picks up the stored messages after a restart: a windowed queue reads its kept counts and
-   * only the first window of messages (the rest is read as the window drains); a priority
-   * queue reads all of them. spec/semantics.md §Deep backlogs.
+   * Picks up the stored messages after a restart: a windowed queue reads its kept counts (per
+   * priority level too) and only the first window of messages (the rest is read as the window
+   * drains); a queue that cannot be windowed reads all of them. spec/semantics.md §Deep backlogs.
    */
   recover(): void {
     const store = this.store;
@@ -208,13 +264,17 @@ export class Queue {
     const pos = store.position(this.id);
     this.nextSeq = pos.lastSeq + 1;
     if (this.windowed) {
-      if (pos.messages > 0) {
-        this.diskFrom = 0;
-        this.diskCount = pos.messages;
-        this.diskBytes = pos.bytes;
-        this.readyBytesTotal += pos.bytes;
-        this.refill();
-      }
+      const levels = this.policy.maxPriority === 0 ? [pos] : store.priorityLevels!(this.id, this.policy.maxPriority);
+      levels.forEach((l, p) => {
+        if (l.messages <= 0) return;
+        const t = this.tails[p]!;
+        t.from = 0;
+        t.count = l.messages;
+        t.bytes = l.bytes;
+        this.readyBytesTotal += l.bytes;
+      });
+      this.holdBackEarly();
+      this.refill();
     } else {
       const now = this.clock.now();
       for (const e of store.scan(this.id, 0, Infinity)) this.admit(e, now);
@@ -223,6 +283,26 @@ export class Queue {
       for (const [id, at] of this.store.loadDedup(this.dedupScope)) this.dedup.restore(id, at);
     }
     this.armExpiry();
+  }
+
+  /**
+   * After a restart, the messages waiting for a delayed retry wait in memory again at once
+   * (as before the stop), so `delayedCount` and the ready count are right the moment the
+   * broker answers, however deep they are. spec/semantics.md §Deep backlogs.
+   */
+  private holdBackEarly(): void {
+    const now = this.clock.now();
+    for (const e of this.store!.heldBack?.(this.id) ?? []) {
+      if (e.readyAt <= now) continue; // due: ready where it is, read with the window
+      const p = Math.min(e.priority, this.policy.maxPriority);
+      const t = this.tails[p]!;
+      if (t.from === undefined || e.seq < t.from) continue;
+      t.count--;
+      t.bytes -= e.size;
+      this.readyBytesTotal -= e.size;
+      this.heldEarly.add(e.seq);
+      this.admit(e, now);
+    }
   }
 
   /** A message read from the store becomes ready, or delayed while its retry is not due. */
@@ -249,43 +329,53 @@ export class Queue {
   }
 
   /**
-   * Reads the next chunk of the on-disk tail into the window when it runs low. Each read is
-   * one bounded LMDB range read (WINDOW_CHUNK keys, no bodies), so the event loop is never
-   * held for long. Only committed messages are seen: if the tail is all in the current,
-   * uncommitted batch, the refill is retried once the store is durable.
+   * Reads the next chunk of each level's on-disk tail into the window when that level runs
+   * low. Each read is one bounded LMDB range read (a chunk of keys, no bodies), so the event
+   * loop is never held for long. Only committed messages are seen: if a tail is all in the
+   * current, uncommitted batch, its refill is retried once the store is durable.
    */
   private refill(): void {
-    if (this.diskFrom === undefined || this.ready.size >= WINDOW_LOW || this.deleted || this.refillWaiting) return;
-    const got = this.store!.scan(this.id, this.diskFrom, WINDOW_CHUNK);
-    const now = this.clock.now();
-    for (const e of got) {
-      this.diskCount--;
-      this.diskBytes -= e.size;
-      this.readyBytesTotal -= e.size; // counted again by pushReady, or not at all while delayed
-      this.admitTransientsBefore(e.seq);
-      this.admit(e, now);
-    }
-    if (got.length > 0) this.diskFrom = got[got.length - 1]!.seq + 1;
-    if (this.diskCount <= 0 || (got.length === 0 && this.diskCount > 0 && this.scannedEmpty)) {
-      // All read (a count that disagrees with what is there is corrected, not waited on).
-      this.readyBytesTotal -= this.diskBytes;
-      this.diskFrom = undefined;
-      this.diskCount = 0;
-      this.diskBytes = 0;
-      this.scannedEmpty = false;
-      this.admitTransientsBefore(Infinity);
-    } else if (got.length === 0) {
-      this.refillWaiting = true;
-      this.store!.durable().then(
-        () => this.retryRefill(),
-        () => this.retryRefill(),
-      );
-    } else this.scannedEmpty = false;
+    if (!this.windowed || this.deleted) return;
+    for (let p = this.tails.length - 1; p >= 0; p--) if (this.tails[p]!.from !== undefined) this.refillLevel(p);
   }
 
-  private retryRefill(): void {
-    this.refillWaiting = false;
-    this.scannedEmpty = true;
+  private refillLevel(p: number): void {
+    const t = this.tails[p]!;
+    if (t.from === undefined || t.waiting || this.ready.levelSize(p) >= this.levelLow) return;
+    const got =
+      this.policy.maxPriority === 0
+        ? this.store!.scan(this.id, t.from, this.levelChunk)
+        : this.store!.scanLevel!(this.id, p, t.from, this.levelChunk);
+    const now = this.clock.now();
+    for (const e of got) {
+      if (this.heldEarly.delete(e.seq)) continue; // waiting in memory already
+      t.count--;
+      t.bytes -= e.size;
+      this.readyBytesTotal -= e.size; // counted again by pushReady, or not at all while delayed
+      this.admitTransientsBefore(t, e.seq);
+      this.admit(e, now);
+    }
+    if (got.length > 0) t.from = got[got.length - 1]!.seq + 1;
+    if (t.count <= 0 || (got.length === 0 && t.count > 0 && t.scannedEmpty)) {
+      // All read (a count that disagrees with what is there is corrected, not waited on).
+      this.readyBytesTotal -= t.bytes;
+      t.from = undefined;
+      t.count = 0;
+      t.bytes = 0;
+      t.scannedEmpty = false;
+      this.admitTransientsBefore(t, Infinity);
+    } else if (got.length === 0) {
+      t.waiting = true;
+      this.store!.durable().then(
+        () => this.retryRefill(t),
+        () => this.retryRefill(t),
+      );
+    } else t.scannedEmpty = false;
+  }
+
+  private retryRefill(t: DiskTail): void {
+    t.waiting = false;
+    t.scannedEmpty = true;
     try {
       this.refill();
       this.dispatch();
@@ -294,11 +384,22 @@ export class Queue {
     }
   }
 
-  private admitTransientsBefore(seq: number): void {
+  /**
+   * True when a level above the ready head has an unread tail but nothing of it in memory
+   * (its refill waits for a commit): serving the lower level now would break priority order.
+   */
+  private headBlocked(): boolean {
+    for (let p = this.tails.length - 1; p >= 0; p--) {
+      if (this.ready.levelSize(p) > 0) return false;
+      if (this.tails[p]!.from !== undefined) return true;
+    }
+    return false;
+  }
+
+  private admitTransientsBefore(t: DiskTail, seq: number): void {
     let n = 0;
-    while (n < this.laterTransient.length && this.laterTransient[n]!.seq < seq)
-      this.ready.requeue(this.laterTransient[n++]!);
-    if (n > 0) this.laterTransient.splice(0, n);
+    while (n < t.later.length && t.later[n]!.seq < seq) this.ready.requeue(t.later[n++]!);
+    if (n > 0) t.later.splice(0, n);
   }
 
   private get dedupScope(): string {
@@ -357,14 +458,21 @@ export class Queue {
     };
     if (stored) this.store.enqueue(this.id, entry.seq, record, { expiresAt, priority });
     this.counters.published++;
-    if (stored && this.windowed && (this.diskFrom !== undefined || this.ready.size >= WINDOW_MAX)) {
-      // Beyond the window: on disk only, read back in key order when the window drains.
-      this.diskFrom ??= entry.seq;
-      this.diskCount++;
-      this.diskBytes += entry.size;
+    const tail = this.tails[priority]!;
+    if (
+      stored &&
+      this.windowed &&
+      (tail.from !== undefined || (this.ready.size >= WINDOW_MAX && this.ready.levelSize(priority) >= this.levelLow))
+    ) {
+      // Beyond the window: on disk only, read back in key order when the window drains. A
+      // level keeps at least its low mark in memory, so a new tail is never all uncommitted
+      // while its level is empty (see headBlocked).
+      tail.from ??= entry.seq;
+      tail.count++;
+      tail.bytes += entry.size;
       this.readyBytesTotal += entry.size;
-    } else if (!stored && this.diskFrom !== undefined) {
-      this.laterTransient.push(entry);
+    } else if (!stored && tail.from !== undefined) {
+      tail.later.push(entry);
       this.readyBytesTotal += entry.size;
     } else {
       if (stored) {
@@ -497,10 +605,11 @@ export class Queue {
       for (;;) {
         this.refill();
         const head = this.ready.peek();
-        if (head === undefined) break;
+        if (head === undefined || this.headBlocked()) break;
         // Strictly after its expiry: a message with TTL 0 still reaches a consumer that is
         // ready the moment it arrives, as in RabbitMQ; the expiry timer removes it otherwise.
         if (head.expiresAt !== 0 && head.expiresAt < now) {
+          if (!this.mayExpire()) break;
           this.ready.shift();
           this.readyBytesTotal -= head.size;
           this.deadLetterEntry(head, 'expired');
@@ -543,8 +652,10 @@ export class Queue {
     for (;;) {
       this.refill();
       const head = this.ready.peek();
-      if (head === undefined) break;
+      if (head === undefined || this.headBlocked()) break;
       if (head.expiresAt !== 0 && head.expiresAt <= now) {
+        // Beyond the turn's budget: empty for now (as a get racing the expiry would be).
+        if (!this.mayExpire()) break;
         this.ready.shift();
         this.readyBytesTotal -= head.size;
         this.deadLetterEntry(head, 'expired');
@@ -582,13 +693,13 @@ export class Queue {
     this.unackedCount--;
     this.counters.acked++;
     this.dropResident(entry);
-    if (entry.stored && !this.deleted) this.store!.ack(this.id, entry.seq, entry.lease, entry.size);
+    if (entry.stored && !this.deleted) this.store!.ack(this.id, entry.seq, entry.lease, entry.size, entry.priority);
   }
 
   /** Removes a message for good without an ack (expired, limits, rejected, dead-lettered, purged). */
   private forget(entry: QueueEntry): void {
     this.dropResident(entry);
-    if (entry.stored && !this.deleted) this.store!.drop(this.id, entry.seq, entry.lease, entry.size);
+    if (entry.stored && !this.deleted) this.store!.drop(this.id, entry.seq, entry.lease, entry.size, entry.priority);
   }
 
   /** Delivered messages were rejected without requeue: dead-lettered (reason `rejected`) or dropped. */
@@ -641,8 +752,11 @@ export class Queue {
       this.delayed.pop();
       e.readyAt = 0;
       if (e.stored) e.lease = this.store!.release(this.id, e.seq, e.deliveries, 0, e.lease);
-      this.ready.requeue(e);
       this.readyBytesTotal += e.size;
+      const t = this.tails[e.priority]!;
+      // Held back since a restart beyond the window: it waits for the window to reach it.
+      if (t.from !== undefined && e.seq >= t.from) insertBySeq(t.later, e);
+      else this.ready.requeue(e);
     }
     const next = this.delayed.peek();
     if (next !== undefined) this.delayTimer.armAt(next.readyAt);
@@ -653,6 +767,8 @@ export class Queue {
 
   /** Arms the expiry timer for the earliest-expiring head (messages expire at the head, as in RabbitMQ). */
   private armExpiry(): void {
+    // Expired heads are left for the next turn (EXPIRE_PER_TURN), which re-arms after them.
+    if (this.expiryPending) return;
     for (const h of this.ready.heads()) if (h.expiresAt !== 0) this.expiryTimer.armAt(h.expiresAt);
   }
 
@@ -665,6 +781,7 @@ export class Queue {
       this.refill();
       for (const h of this.ready.heads()) {
         if (h.expiresAt !== 0 && h.expiresAt <= now) {
+          if (!this.mayExpire()) break;
           this.ready.shiftLevel(h.priority);
           this.readyBytesTotal -= h.size;
           this.deadLetterEntry(h, 'expired');
@@ -675,6 +792,32 @@ export class Queue {
     }
     this.armExpiry();
   }
+
+  /**
+   * Counts one expired message against the turn's budget (EXPIRE_PER_TURN); false when it is
+   * spent: the caller stops, and expiry and dispatch continue in the next turn.
+   */
+  private mayExpire(): boolean {
+    if (this.expiredInTurn === 0) setImmediate(this.nextExpiryTurn);
+    if (this.expiredInTurn >= EXPIRE_PER_TURN) {
+      this.expiryPending = true;
+      return false;
+    }
+    this.expiredInTurn++;
+    return true;
+  }
+
+  private readonly nextExpiryTurn = (): void => {
+    this.expiredInTurn = 0;
+    if (!this.expiryPending || this.deleted) return;
+    this.expiryPending = false;
+    try {
+      this.expireHeads();
+      this.dispatch();
+    } catch {
+      // The store was closed meanwhile (broker shutdown): what is left expires after the next start.
+    }
+  };
 
   /**
    * Sends a copy through the DLX (if any) and then removes the original: both writes are in
@@ -715,8 +858,8 @@ export class Queue {
 
   /** Removes every ready and delayed message; returns how many. Messages out with consumers stay. */
   purge(): number {
-    const entries = [...this.ready.drain(), ...this.delayed.clear(), ...this.laterTransient.splice(0)];
-    const onDisk = this.diskCount;
+    const entries = [...this.ready.drain(), ...this.delayed.clear(), ...this.tails.flatMap((t) => t.later.splice(0))];
+    const onDisk = this.tails.reduce((n, t) => n + t.count, 0);
     this.readyBytesTotal = 0;
     for (const e of entries) this.dropResident(e);
     if (this.store !== undefined && !this.deleted) {
@@ -724,18 +867,22 @@ export class Queue {
         this.id,
         entries.filter((e) => e.stored),
       );
-      // The unread tail goes by key range, without reading it (none of it is claimed).
-      if (this.diskFrom !== undefined)
-        this.store.dropFrom(this.id, this.diskFrom, { messages: this.diskCount, bytes: this.diskBytes });
+      // The unread tails go by key range, without reading them (none of it is claimed).
+      this.tails.forEach((t, p) => {
+        if (t.from === undefined) return;
+        const removed = { messages: t.count, bytes: t.bytes };
+        if (this.policy.maxPriority === 0) this.store!.dropFrom(this.id, t.from, removed);
+        else this.store!.dropLevelFrom!(this.id, p, t.from, removed);
+      });
     }
-    this.diskFrom = undefined;
-    this.diskCount = 0;
-    this.diskBytes = 0;
+    this.tails = this.tails.map(emptyTail);
+    this.heldEarly.clear();
     return entries.length + onDisk;
   }
 
   /** Stops the queue's timers without deleting it (broker shutdown). */
   stopTimers(): void {
+    this.expiryPending = false;
     this.expiryTimer.cancel();
     this.delayTimer.cancel();
     this.unusedTimer.cancel();
@@ -749,13 +896,23 @@ export class Queue {
     for (const c of this.consumerSet.clear()) c.cancelledByQueue(this, reason);
     this.ready.drain();
     this.delayed.clear();
-    this.laterTransient = [];
-    this.diskFrom = undefined;
-    this.diskCount = 0;
-    this.diskBytes = 0;
+    this.tails = this.tails.map(emptyTail);
+    this.heldEarly.clear();
     this.readyBytesTotal = 0;
     return count;
   }
+}
+
+/** Inserts `entry` into `list` (sorted by sequence) at its place. */
+function insertBySeq(list: QueueEntry[], entry: QueueEntry): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.seq < entry.seq) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, entry);
 }
 
 function clampPriority(p: number | undefined, max: number): number {

@@ -16,6 +16,11 @@ export class ReadyQueue<T extends Sequenced & { priority: number }> {
     return this.total;
   }
 
+  /** Ready items of one priority level. */
+  levelSize(priority: number): number {
+    return this.levels[priority]!.size;
+  }
+
   push(item: T): void {
     this.levels[item.priority]!.push(item);
     this.total++;

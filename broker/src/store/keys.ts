@@ -26,3 +26,20 @@ export function seqOfKey(key: Uint8Array): number {
   const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
   return Number(view.getBigUint64(4));
 }
+
+/**
+ * Priority index keys (priority queues only): 4-byte queue id + 2-byte priority level +
+ * 8-byte sequence, so each level of a queue is one key range in publish order.
+ */
+export function priorityKey(queueId: number, priority: number, seq: number): Buffer {
+  const key = Buffer.allocUnsafe(14);
+  key.writeUInt32BE(queueId, 0);
+  key.writeUInt16BE(priority, 4);
+  key.writeBigUInt64BE(BigInt(seq), 6);
+  return key;
+}
+
+export function seqOfPriorityKey(key: Uint8Array): number {
+  const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  return Number(view.getBigUint64(6));
+}

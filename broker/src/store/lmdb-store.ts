@@ -2,7 +2,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { messageKey, queueRange, seqOfKey } from './keys.js';
+import { messageKey, priorityKey, queueRange, seqOfKey, seqOfPriorityKey } from './keys.js';
 import { checkStoreFile, StoreDamagedError, verifyStoreDeep, verifyStoreInBackground } from './store-check.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
 import type {
@@ -77,7 +77,10 @@ const KIND_HWM = 'd';
 const KIND_USER = 'u';
 const KIND_VHOST = 'v';
 const KIND_PERMISSION = 'p';
-/** Per-queue counts and last sequence: `[messages, bytes, lastSeq]`, written with the messages. */
+/**
+ * Per-queue counts and last sequence: `[messages, bytes, lastSeq]`, written with the messages;
+ * a priority queue adds `[messages0, bytes0, messages1, bytes1, ...]` per level.
+ */
 const KIND_COUNT = 'c';
 /** The store's format record: written at creation, checked at every open. */
 const FORMAT_KEY = 'f:format';
@@ -85,9 +88,11 @@ const FORMAT_KEY = 'f:format';
  * Bumped when the layout changes in a way older brokers cannot read. 2: per-queue count
  * records (a broker of version 1 would write messages without keeping them current). A
  * version-1 store is upgraded at open: each queue's counts are computed by one scan the
- * first time the queue is opened (spec/semantics.md §Deep backlogs).
+ * first time the queue is opened (spec/semantics.md §Deep backlogs). 3: the priority index
+ * (`prio`) of priority queues, which an older broker would not keep current; a priority queue
+ * of a version-2 store gets its index built once when first opened.
  */
-export const STORE_FORMAT_VERSION = 2;
+export const STORE_FORMAT_VERSION = 3;
 interface FormatRecord {
   format: 'switchyard';
   version: number;
@@ -137,6 +142,7 @@ const DELAYED = 2;
 /** The environment's file inside the data directory (lmdb-js adds `-lock` beside it). */
 export const ENV_FILE = 'switchyard.mdb';
 const noop = (): void => {};
+const EMPTY = Buffer.alloc(0);
 
 /**
  * QueueStore on one LMDB environment with four named databases: `meta` (definitions and
@@ -155,6 +161,10 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly messages: Database<Buffer, Buffer>;
   private readonly deliveries: Database<[number, number] | number, Buffer>;
   private readonly dedup: Database<[number, string], string>;
+  /** Priority queues' (queue id, level, seq) index: each level refills in key order. */
+  private readonly prio: Database<Buffer, Buffer>;
+  /** Per-level `[messages, bytes, ...]` of each priority queue (also its marker: indexed). */
+  private readonly levelCounts = new Map<number, number[]>();
   private lastWrite: WritePromise | undefined;
   private handledWrite: WritePromise | undefined;
   private tail: Promise<void> = Promise.resolve();
@@ -178,6 +188,8 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly turnSizes = new Map<string, number>();
   /** What this turn's writes changed in each queue's counts, taken back if its batch fails. */
   private turnDeltas = new Map<number, [number, number]>();
+  /** The same per priority level (`[messages0, bytes0, ...]`). */
+  private turnLevelDeltas = new Map<number, number[]>();
 
   private constructor(options: LmdbStoreOptions) {
     mkdirSync(options.path, { recursive: true });
@@ -198,6 +210,7 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.messages = this.root.openDB({ name: 'messages', encoding: 'binary', keyEncoding: 'binary' });
     this.deliveries = this.root.openDB({ name: 'deliveries', encoding: 'msgpack', keyEncoding: 'binary' });
     this.dedup = this.root.openDB({ name: 'dedup', encoding: 'msgpack' });
+    this.prio = this.root.openDB({ name: 'prio', encoding: 'binary', keyEncoding: 'binary' });
     try {
       this.checkFormat();
     } catch (err) {
@@ -318,8 +331,10 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.track(this.meta.remove(metaKey(KIND_HWM, String(queueId))));
     this.track(this.meta.remove(metaKey(KIND_COUNT, String(queueId))));
     this.counts.delete(queueId);
+    this.levelCounts.delete(queueId);
     this.dirtyCounts.delete(queueId);
     this.turnDeltas.delete(queueId);
+    this.turnLevelDeltas.delete(queueId);
     this.pendingHwm.delete(queueId);
     this.hwm.delete(queueId);
     const range = queueRange(queueId);
@@ -329,6 +344,7 @@ export class LmdbStore implements QueueStore, AccessStore {
       this.root.transaction(() => {
         for (const key of this.messages.getKeys(range)) this.messages.removeSync(key);
         for (const key of this.deliveries.getKeys(range)) this.deliveries.removeSync(key);
+        for (const key of this.prio.getKeys(range)) this.prio.removeSync(key);
         for (const key of this.dedup.getKeys(dedupRange(`q:${queueId}`))) this.dedup.removeSync(key);
         return true;
       }),
@@ -399,16 +415,24 @@ export class LmdbStore implements QueueStore, AccessStore {
   enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void {
     const c = this.countOf(queueId);
     const key = messageKey(queueId, seq);
+    const levels = this.levelCounts.get(queueId);
+    let added: number;
+    let addedBytes: number;
     if (seq > c.lastSeq) {
       c.lastSeq = seq;
-      this.countChanged(queueId, 1, record.content.length);
+      [added, addedBytes] = [1, record.content.length];
     } else {
       // A replayed id replaces its message (rare): count it once. Written this turn, it is
       // not readable yet, but its size was noted.
       const value = this.messages.get(key);
       const old = this.turnSizes.get(`${queueId}:${seq}`) ?? (value === undefined ? undefined : recordBodySize(value));
-      this.countChanged(queueId, old === undefined ? 1 : 0, record.content.length - (old ?? 0));
+      [added, addedBytes] = [old === undefined ? 1 : 0, record.content.length - (old ?? 0)];
     }
+    if (levels !== undefined) {
+      this.levelChanged(queueId, levels, meta.priority, added, addedBytes);
+      this.track(this.prio.put(priorityKey(queueId, meta.priority, seq), EMPTY));
+    }
+    this.countChanged(queueId, added, addedBytes);
     this.turnSizes.set(`${queueId}:${seq}`, record.content.length);
     this.putMessage(key, record, meta);
   }
@@ -426,9 +450,11 @@ export class LmdbStore implements QueueStore, AccessStore {
   private countOf(queueId: number): QueuePosition {
     let c = this.counts.get(queueId);
     if (c !== undefined) return c;
-    const rec = this.meta.get(metaKey(KIND_COUNT, String(queueId))) as [number, number, number] | undefined;
-    if (rec !== undefined) c = { messages: rec[0], bytes: rec[1], lastSeq: rec[2] };
-    else {
+    const rec = this.meta.get(metaKey(KIND_COUNT, String(queueId))) as [number, number, number, number[]?] | undefined;
+    if (rec !== undefined) {
+      c = { messages: rec[0], bytes: rec[1], lastSeq: rec[2] };
+      if (rec[3] !== undefined) this.levelCounts.set(queueId, [...rec[3]]);
+    } else {
       c = { messages: 0, bytes: 0, lastSeq: 0 };
       for (const { key, value } of this.messages.getRange({ ...queueRange(queueId), snapshot: false })) {
         c.messages++;
@@ -474,22 +500,146 @@ export class LmdbStore implements QueueStore, AccessStore {
     for (const id of this.dirtyCounts) {
       const c = this.counts.get(id);
       if (c === undefined) continue;
-      batch = this.meta.put(metaKey(KIND_COUNT, String(id)), [c.messages, c.bytes, c.lastSeq]);
+      const levels = this.levelCounts.get(id);
+      batch = this.meta.put(
+        metaKey(KIND_COUNT, String(id)),
+        levels === undefined ? [c.messages, c.bytes, c.lastSeq] : [c.messages, c.bytes, c.lastSeq, levels],
+      );
       this.track(batch);
     }
     this.dirtyCounts.clear();
     const deltas = this.turnDeltas;
     this.turnDeltas = new Map();
+    const levelDeltas = this.turnLevelDeltas;
+    this.turnLevelDeltas = new Map();
     // A failed commit (disk full) wrote none of its messages: take back what they counted,
     // and write the corrected record with the next batch.
     batch?.catch(() => {
+      for (const [id, d] of levelDeltas) {
+        const levels = this.levelCounts.get(id);
+        if (levels !== undefined) d.forEach((v, i) => (levels[i] = (levels[i] ?? 0) - (v ?? 0)));
+      }
       for (const [id, [messages, bytes]] of deltas) if (this.counts.has(id)) this.countChanged(id, -messages, -bytes);
     });
   };
 
-  private uncount(queueId: number, size: number): void {
+  /** Changes a level's counts; remembered with the turn's deltas, taken back if its batch fails. */
+  private levelChanged(queueId: number, levels: number[], priority: number, messages: number, bytes: number): void {
+    levels[2 * priority] = (levels[2 * priority] ?? 0) + messages;
+    levels[2 * priority + 1] = (levels[2 * priority + 1] ?? 0) + bytes;
+    let d = this.turnLevelDeltas.get(queueId);
+    if (d === undefined) this.turnLevelDeltas.set(queueId, (d = []));
+    d[2 * priority] = (d[2 * priority] ?? 0) + messages;
+    d[2 * priority + 1] = (d[2 * priority + 1] ?? 0) + bytes;
+  }
+
+  private uncount(queueId: number, size: number, priority: number | undefined): void {
     this.countOf(queueId);
+    const levels = this.levelCounts.get(queueId);
+    if (levels !== undefined && priority !== undefined) {
+      this.levelChanged(queueId, levels, priority, -1, -size);
+    }
     this.countChanged(queueId, -1, -size);
+  }
+
+  /**
+   * Marks a priority queue and returns its per-level counts. A queue without level counts (new,
+   * or stored by a format-2 broker) is indexed here: one scan of its messages, once.
+   */
+  priorityLevels(queueId: number, maxPriority: number): QueueStoreStats[] {
+    this.countOf(queueId);
+    let levels = this.levelCounts.get(queueId);
+    if (levels === undefined) {
+      const built: number[] = new Array<number>(2 * (maxPriority + 1)).fill(0);
+      levels = built;
+      // Synchronous, in one write transaction: visible to the first window's read at once.
+      this.root.transactionSync(() => {
+        for (const { key, value } of this.messages.getRange({ ...queueRange(queueId), snapshot: false })) {
+          const p = Math.min(decodeMeta(value).priority, maxPriority);
+          built[2 * p]! += 1;
+          built[2 * p + 1]! += recordBodySize(value);
+          this.prio.putSync(priorityKey(queueId, p, seqOfKey(key)), EMPTY);
+        }
+      });
+      this.levelCounts.set(queueId, levels);
+      this.countChanged(queueId, 0, 0);
+    }
+    const out: QueueStoreStats[] = [];
+    for (let p = 0; p <= maxPriority; p++) out.push({ messages: levels[2 * p] ?? 0, bytes: levels[2 * p + 1] ?? 0 });
+    return out;
+  }
+
+  scanLevel(queueId: number, priority: number, fromSeq: number, limit: number): RecoveredEntry[] {
+    this.root.resetReadTxn();
+    const hwm = this.hwm.get(queueId) ?? 0;
+    const out: RecoveredEntry[] = [];
+    for (const key of this.prio.getKeys({
+      start: priorityKey(queueId, priority, fromSeq),
+      end: priorityKey(queueId, priority + 1, 0),
+      snapshot: false,
+      ...(Number.isFinite(limit) ? { limit } : {}),
+    })) {
+      const seq = seqOfPriorityKey(key);
+      const mkey = messageKey(queueId, seq);
+      const value = this.messages.get(mkey);
+      if (value === undefined) continue; // removed in a batch that also removes this key
+      const state = this.deliveries.get(mkey);
+      const [stored, readyAt] = state === undefined ? [0, 0] : typeof state === 'number' ? [state, 0] : state;
+      out.push({
+        seq,
+        size: recordBodySize(value),
+        ...decodeMeta(value),
+        priority,
+        deliveries: Math.max(stored, seq <= hwm ? 1 : 0),
+        readyAt,
+        lease: state === undefined ? 0 : HAS_RECORD | (readyAt !== 0 ? DELAYED : 0),
+      });
+    }
+    return out;
+  }
+
+  heldBack(queueId: number): RecoveredEntry[] {
+    this.root.resetReadTxn();
+    const hwm = this.hwm.get(queueId) ?? 0;
+    const out: RecoveredEntry[] = [];
+    // Delivery records exist only for messages delivered out of order, redelivered or delayed:
+    // what was in memory before the stop, not the queue's depth.
+    for (const { key, value } of this.deliveries.getRange({ ...queueRange(queueId), snapshot: false })) {
+      if (typeof value === 'number' || value[1] === 0) continue;
+      const seq = seqOfKey(key);
+      const message = this.messages.get(messageKey(queueId, seq));
+      if (message === undefined) continue;
+      out.push({
+        seq,
+        size: recordBodySize(message),
+        ...decodeMeta(message),
+        deliveries: Math.max(value[0], seq <= hwm ? 1 : 0),
+        readyAt: value[1],
+        lease: HAS_RECORD | DELAYED,
+      });
+    }
+    return out;
+  }
+
+  dropLevelFrom(queueId: number, priority: number, fromSeq: number, removed: QueueStoreStats): void {
+    this.countOf(queueId);
+    const levels = this.levelCounts.get(queueId);
+    if (levels !== undefined) {
+      this.levelChanged(queueId, levels, priority, -removed.messages, -removed.bytes);
+    }
+    this.countChanged(queueId, -removed.messages, -removed.bytes);
+    const range = { start: priorityKey(queueId, priority, fromSeq), end: priorityKey(queueId, priority + 1, 0) };
+    this.track(
+      this.root.transaction(() => {
+        for (const key of this.prio.getKeys(range)) {
+          const mkey = messageKey(queueId, seqOfPriorityKey(key));
+          this.messages.removeSync(mkey);
+          this.deliveries.removeSync(mkey);
+          this.prio.removeSync(key);
+        }
+        return true;
+      }),
+    );
   }
 
   claim(queueId: number, seq: number, deliveries: number, inOrder: boolean): Lease {
@@ -506,9 +656,11 @@ export class LmdbStore implements QueueStore, AccessStore {
     return HAS_RECORD;
   }
 
-  ack(queueId: number, seq: number, lease: Lease, size: number): void {
-    this.uncount(queueId, size);
+  ack(queueId: number, seq: number, lease: Lease, size: number, priority?: number): void {
+    this.uncount(queueId, size, priority);
     this.removeMessage(queueId, seq, lease);
+    if (priority !== undefined && this.levelCounts.has(queueId))
+      this.track(this.prio.remove(priorityKey(queueId, priority, seq)));
   }
 
   private removeMessage(queueId: number, seq: number, lease: Lease): void {
@@ -517,8 +669,8 @@ export class LmdbStore implements QueueStore, AccessStore {
     if ((lease & HAS_RECORD) !== 0) this.track(this.deliveries.remove(key));
   }
 
-  drop(queueId: number, seq: number, lease: Lease, size: number): void {
-    this.ack(queueId, seq, lease, size);
+  drop(queueId: number, seq: number, lease: Lease, size: number, priority?: number): void {
+    this.ack(queueId, seq, lease, size, priority);
   }
 
   release(queueId: number, seq: number, deliveries: number, readyAt: number, lease: Lease): Lease {
@@ -539,7 +691,7 @@ export class LmdbStore implements QueueStore, AccessStore {
   touch(_queueId: number, _seq: number, _lease: Lease): void {}
 
   purge(queueId: number, refs: Iterable<StoredRef>): void {
-    for (const r of refs) this.ack(queueId, r.seq, r.lease, r.size);
+    for (const r of refs) this.ack(queueId, r.seq, r.lease, r.size, r.priority);
   }
 
   dropFrom(queueId: number, fromSeq: number, removed: QueueStoreStats): void {

@@ -25,12 +25,23 @@ type Scoped<T> = T & { vhost?: string };
  */
 export class ScopedStore implements QueueStore {
   private readonly prefix: string;
+  /** Passed through when the inner store windows priority queues (store.ts `priorityLevels`). */
+  readonly priorityLevels?: QueueStore['priorityLevels'];
+  readonly scanLevel?: QueueStore['scanLevel'];
+  readonly dropLevelFrom?: QueueStore['dropLevelFrom'];
+  readonly heldBack?: QueueStore['heldBack'];
 
   constructor(
     private readonly inner: QueueStore,
     readonly vhost: string,
   ) {
     this.prefix = vhost === '/' ? '' : `${vhost}\u0001`;
+    if (inner.priorityLevels !== undefined && inner.scanLevel !== undefined && inner.dropLevelFrom !== undefined) {
+      this.priorityLevels = inner.priorityLevels.bind(inner);
+      this.scanLevel = inner.scanLevel.bind(inner);
+      this.dropLevelFrom = inner.dropLevelFrom.bind(inner);
+    }
+    if (inner.heldBack !== undefined) this.heldBack = inner.heldBack.bind(inner);
   }
 
   private mine(def: { vhost?: string }): boolean {
@@ -94,16 +105,16 @@ export class ScopedStore implements QueueStore {
     return this.inner.claim(queueId, seq, deliveries, inOrder);
   }
 
-  ack(queueId: number, seq: number, lease: Lease, size: number): void {
-    this.inner.ack(queueId, seq, lease, size);
+  ack(queueId: number, seq: number, lease: Lease, size: number, priority?: number): void {
+    this.inner.ack(queueId, seq, lease, size, priority);
   }
 
   release(queueId: number, seq: number, deliveries: number, readyAt: number, lease: Lease): Lease {
     return this.inner.release(queueId, seq, deliveries, readyAt, lease);
   }
 
-  drop(queueId: number, seq: number, lease: Lease, size: number): void {
-    this.inner.drop(queueId, seq, lease, size);
+  drop(queueId: number, seq: number, lease: Lease, size: number, priority?: number): void {
+    this.inner.drop(queueId, seq, lease, size, priority);
   }
 
   touch(queueId: number, seq: number, lease: Lease): void {

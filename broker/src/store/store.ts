@@ -41,6 +41,8 @@ export interface StoredRef {
   lease: Lease;
   /** Body bytes, as enqueued: the store keeps per-queue byte counts without reading values. */
   size: number;
+  /** Its priority level (priority queues: the store keeps a per-level index). */
+  priority?: number;
 }
 
 /** What a store holds for one queue (`stats`). */
@@ -207,8 +209,11 @@ export interface QueueStore {
    * every earlier message was claimed or removed before. Returns the new lease token.
    */
   claim(queueId: number, seq: number, deliveries: number, inOrder: boolean): Lease;
-  /** A claimed message of `size` body bytes was acknowledged: removed for good. */
-  ack(queueId: number, seq: number, lease: Lease, size: number): void;
+  /**
+   * A claimed message of `size` body bytes was acknowledged: removed for good. `priority` is
+   * its level in a priority queue (see `priorityLevels`).
+   */
+  ack(queueId: number, seq: number, lease: Lease, size: number, priority?: number): void;
   /**
    * A claimed message goes back to its queue after `deliveries` deliveries; `readyAt` > 0
    * holds it back until then (delayed retry), 0 makes it ready (also: a delay ended).
@@ -222,7 +227,7 @@ export interface QueueStore {
    * engine whose batches are not atomic across queues must hold the drop until the copy is
    * durable; none does today.)
    */
-  drop(queueId: number, seq: number, lease: Lease, size: number): void;
+  drop(queueId: number, seq: number, lease: Lease, size: number, priority?: number): void;
   /** A consumer is still working on a claimed message: extend its lease (engines whose leases expire). */
   touch(queueId: number, seq: number, lease: Lease): void;
   /** Removes the given (ready or delayed) messages; claimed ones the queue did not list stay. */
@@ -232,6 +237,24 @@ export interface QueueStore {
    * queue, purged): none of them is claimed. `removed` is what the queue counted there.
    */
   dropFrom(queueId: number, fromSeq: number, removed: QueueStoreStats): void;
+  /**
+   * Optional (engines that can window a priority queue): marks queue `queueId` as having
+   * priority levels 0..`maxPriority`, so its messages are also indexed by (level, sequence),
+   * and returns the stored messages and bytes of each level (kept counts: no scan). A queue
+   * stored before the index existed gets it built once, here. Call before its first enqueue.
+   * spec/semantics.md §Deep backlogs.
+   */
+  priorityLevels?(queueId: number, maxPriority: number): QueueStoreStats[];
+  /**
+   * Optional: the stored messages of a queue held back for a delayed retry (`release` with a
+   * `readyAt`), as `scan` reports them, without scanning the queue's other messages (LMDB
+   * reads its delivery records only). A restart holds them back at once, wherever they are.
+   */
+  heldBack?(queueId: number): RecoveredEntry[];
+  /** Optional, with `priorityLevels`: `scan` restricted to one priority level. */
+  scanLevel?(queueId: number, priority: number, fromSeq: number, limit: number): RecoveredEntry[];
+  /** Optional, with `priorityLevels`: `dropFrom` restricted to one priority level. */
+  dropLevelFrom?(queueId: number, priority: number, fromSeq: number, removed: QueueStoreStats): void;
   /** Stored messages and bytes of a queue (kept counts: no scan). */
   stats(queueId: number): QueueStoreStats;
   /** The queue's counts and last sequence (restart), without reading its messages. */

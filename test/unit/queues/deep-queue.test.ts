@@ -6,10 +6,14 @@ import {
   LmdbStore,
   Queue,
   WINDOW_MAX,
+  EXPIRE_PER_TURN,
   type DeathReason,
   type MessageRecord,
   type QueueEntry,
 } from '@switchyard/broker/internal';
+import { open } from 'lmdb';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { makeTmpDir } from '../../helpers/tmp.js';
 
@@ -181,13 +185,58 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
     expect(rest.at(-1)).to.equal(N - 1);
   });
 
+  /** 10,000 messages, 0..8,999 out with a consumer, 8,999 back for a delayed retry of a minute; then a restart. */
+  async function delayedBeyondWindowAfterRestart(): Promise<Harness> {
+    const n = 10_000;
+    let q = openQueue();
+    await fill(q, 0, n);
+    let last: QueueEntry | undefined;
+    for (let i = 0; i < 9_000; i++) {
+      const t = q.queue.take()!;
+      expect(numberOf(t.record.content)).to.equal(i);
+      last = t.entry;
+      if (i % 1000 === 999) await q.store.durable(); // lets the window read on
+    }
+    q.queue.requeue([last!], { delayMs: 60_000 });
+    await q.store.durable();
+    q.queue.stopTimers();
+    await q.store.close();
+    h = undefined;
+    // The same time after the restart: the retry is still a minute away.
+    q = openQueue({}, q.clock);
+    // Counted right at once, although 8,999 is far beyond the first window.
+    expect(q.queue.delayedCount).to.equal(1);
+    expect(q.queue.messageCount).to.equal(n - 1);
+    expect(q.queue.readyBytes).to.equal((n - 1) * 100);
+    return q;
+  }
+
+  it('counts a delayed retry beyond the window as delayed the moment a restarted queue answers; it waits its time', async () => {
+    const q = await delayedBeyondWindowAfterRestart();
+    const got = await drain(q);
+    expect(got).to.deep.equal(range(0, 10_000).filter((i) => i !== 8_999));
+    expect(q.queue.delayedCount).to.equal(1);
+    q.clock.advance(60_000);
+    expect(q.queue.delayedCount).to.equal(0);
+    const t = q.queue.take()!;
+    expect([numberOf(t.record.content), t.entry.deliveries]).to.deep.equal([8_999, 1]);
+  });
+
+  it('a delayed retry beyond the window whose delay ends first waits for the window: original position', async () => {
+    const q = await delayedBeyondWindowAfterRestart();
+    q.clock.advance(60_000);
+    expect(q.queue.delayedCount).to.equal(0);
+    expect(q.queue.messageCount).to.equal(10_000);
+    expect(await drain(q)).to.deep.equal(range(0, 10_000));
+  });
+
   it('expires messages at depth by x-message-ttl and dead-letters every one of them', async () => {
     const q = openQueue({ 'x-message-ttl': 1000, 'x-dead-letter-exchange': 'dlx' });
     await fill(q, 0, N);
     q.clock.advance(1001);
     await q.store.durable();
-    // Expiry reads the tail as it goes; let it run until the queue is empty.
-    for (let i = 0; i < 100 && q.queue.messageCount > 0; i++) {
+    // Expiry reads the tail as it goes, a bounded number per turn; let it run until the queue is empty.
+    for (let i = 0; i < 10_000 && q.queue.messageCount > 0; i++) {
       q.clock.advance(1);
       await q.store.durable();
       await new Promise((r) => setImmediate(r));
@@ -196,6 +245,36 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
     expect(q.dead.length).to.equal(N);
     expect(q.dead.every((d, i) => d.reason === 'expired' && d.n === i)).to.equal(true);
     expect(q.store.stats(1)).to.deep.equal({ messages: 0, bytes: 0 });
+  });
+
+  it('expires a deep queue a bounded number per turn: another connection is served meanwhile', async () => {
+    const q = openQueue({ 'x-message-ttl': 1000 });
+    await fill(q, 0, N);
+    // Another connection on a real socket: an echo server and a client pinging it.
+    const server = createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    try {
+      await new Promise((r) => client.once('connect', r));
+      q.clock.advance(1001); // every message expires now
+      // The expiry timer ran: it removed at most one turn's worth, not the whole queue.
+      expect(q.queue.messageCount).to.be.at.least(N - 2 * EXPIRE_PER_TURN);
+      const seen: number[] = [];
+      for (let i = 0; i < 100_000 && q.queue.messageCount > 0; i++) {
+        const pong = new Promise((r) => client.once('data', r));
+        client.write('ping');
+        await pong;
+        seen.push(q.queue.messageCount);
+      }
+      expect(q.queue.messageCount).to.equal(0);
+      // The other connection got answers while the expiry was in progress, many times.
+      expect(seen.filter((n) => n > 0 && n < N).length).to.be.at.least(10);
+      await q.store.durable();
+      expect(q.store.stats(1)).to.deep.equal({ messages: 0, bytes: 0 });
+    } finally {
+      client.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('purges a deep queue: the unread tail is removed from disk, counts included', async () => {
@@ -232,24 +311,62 @@ describe('deep queue: a bounded window in memory, the rest in LMDB', function ()
     expect(got.every((n, i) => n === N - max + i)).to.equal(true);
   });
 
-  it('serves a deep priority queue highest priority first, FIFO within a priority, across a reopen', async () => {
-    // Priority queues index every message in memory (not windowed): correct at depth, not bounded.
-    const n = 100_000;
-    let q = openQueue({ 'x-max-priority': 3 });
-    for (let i = 0; i < n; i++) {
+  it(`windows a priority queue of ${N.toLocaleString('en')} messages: highest priority first, FIFO within a priority, requeue in place, across a reopen`, async () => {
+    const args = { 'x-max-priority': 3 };
+    let q = openQueue(args);
+    for (let i = 0; i < N; i++) {
       q.queue.enqueue('', 'deep', { persistent: true, priority: i % 4 }, body(i));
-      if (i % 10_000 === 9_999) await q.store.durable();
+      if (i % 10_000 === 9_999) {
+        await q.store.durable();
+        expect(q.queue.inMemoryEntries, 'entries indexed in memory while filling').to.be.at.most(BOUND);
+      }
     }
+    await q.store.durable();
+    expect(q.queue.messageCount).to.equal(N);
+    expect(q.queue.inMemoryEntries).to.be.at.most(BOUND);
+    const expected = [3, 2, 1, 0].flatMap((p) => range(0, N / 4).map((k) => k * 4 + p));
+    // Out with a consumer and requeued: back at their place within their level.
+    const held = [q.queue.take()!, q.queue.take()!];
+    q.queue.requeue(held.map((t) => t.entry));
+    expect(await drain(q, 1000)).to.deep.equal(expected.slice(0, 1000));
+    q.queue.stopTimers();
+    await q.store.close();
+    h = undefined;
+    q = openQueue(args);
+    // Per-level counts are stored: the depth is right at once, and only a window is read.
+    expect(q.queue.messageCount).to.equal(N - 1000);
+    expect(q.queue.readyBytes).to.equal((N - 1000) * 100);
+    expect(q.queue.inMemoryEntries).to.be.at.most(BOUND);
+    // A new message of the highest priority goes ahead of the whole backlog of lower ones.
+    q.queue.enqueue('', 'deep', { persistent: true, priority: 3 }, body(N));
+    const got = await drain(q);
+    const rest = [...expected.slice(1000, N / 4), N, ...expected.slice(N / 4)];
+    expect(got.length).to.equal(rest.length);
+    expect(got.every((v, i) => v === rest[i])).to.equal(true);
+    expect(q.store.stats(1)).to.deep.equal({ messages: 0, bytes: 0 });
+  });
+
+  it('indexes a priority queue stored without the priority index once, at first open', async () => {
+    const args = { 'x-max-priority': 2 };
+    let q = openQueue(args);
+    const n = 20_000;
+    for (let i = 0; i < n; i++) q.queue.enqueue('', 'deep', { persistent: true, priority: i % 3 }, body(i));
     await q.store.durable();
     q.queue.stopTimers();
     await q.store.close();
     h = undefined;
-    q = openQueue({ 'x-max-priority': 3 });
+    // As a format-2 broker left it: no priority index, no per-level counts.
+    const env = open({ path: join(tmp.dir, 'switchyard.mdb') });
+    const meta = env.openDB({ name: 'meta', encoding: 'msgpack' });
+    const rec = meta.get('c:MQ') as number[];
+    meta.putSync('c:MQ', rec.slice(0, 3));
+    env.openDB({ name: 'prio', encoding: 'binary', keyEncoding: 'binary' }).dropSync();
+    await env.close();
+    q = openQueue(args);
     expect(q.queue.messageCount).to.equal(n);
-    const got = await drain(q, Infinity, false);
-    const expected = [3, 2, 1, 0].flatMap((p) => range(0, n / 4).map((k) => k * 4 + p));
-    expect(got.length).to.equal(n);
-    expect(got.every((v, i) => v === expected[i])).to.equal(true);
+    expect(q.queue.inMemoryEntries).to.be.at.most(BOUND);
+    const expected = [2, 1, 0].flatMap((p) => range(0, n).filter((i) => i % 3 === p));
+    expect(await drain(q)).to.deep.equal(expected);
   });
 
   it('keeps transient messages in order among persistent ones beyond the window', async () => {
