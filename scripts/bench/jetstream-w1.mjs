@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { startJetStreamCluster } from '../cluster/jetstream-cluster.mjs';
+import { cpuOf } from './stats.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,15 +59,20 @@ export async function runJetStreamW1(opts) {
 
   // ---- consumer: ack each, count by msgID ----
   const seen = new Map(); // msgID -> times delivered
+  const confirmedIds = new Set(); // msgIDs with a PubAck
   let consumed = 0;
   let consuming = true;
   const consumer = await js.consumers.get(stream, 'c');
+  let stopConsume = () => {};
+  let lastMsgAt = performance.now();
+  let consumeRestarts = 0;
   const consumeLoop = (async () => {
     while (consuming) {
       try {
         const msgs = await consumer.consume({ max_messages: Math.max(100, window), idle_heartbeat: 1000 });
         stopConsume = () => msgs.stop();
         for await (const m of msgs) {
+          lastMsgAt = performance.now();
           const id = m.headers?.get('Nats-Msg-Id') ?? '';
           seen.set(id, (seen.get(id) ?? 0) + 1);
           consumed++;
@@ -76,12 +82,20 @@ export async function runJetStreamW1(opts) {
       } catch {
         await sleep(100); // consumer leader moving: pull again
       }
+      if (consuming) consumeRestarts++;
     }
   })();
-  let stopConsume = () => {};
+  // After a leader kill the consume() iterator can sit silent with messages waiting
+  // (seen on 2.9.10 with @nats-io/jetstream 3.4.0): restart it after 3 s without a message
+  // while confirmed messages are still unconsumed.
+  const watchdog = setInterval(() => {
+    if (performance.now() - lastMsgAt > 3000 && confirmedIds.size > consumed) {
+      lastMsgAt = performance.now();
+      stopConsume();
+    }
+  }, 500);
 
   // ---- publisher: `window` in flight, retry with the same msgID until PubAck ----
-  const confirmedIds = new Set();
   let published = 0;
   let retries = 0;
   let lastAckAt = 0;
@@ -126,8 +140,19 @@ export async function runJetStreamW1(opts) {
     await cluster.kill(s.index, 'SIGKILL');
   })();
   lastAckAt = performance.now();
+  // Who is the bottleneck: this client process or the servers (% of one core, over the load).
+  const serverPids = cluster ? cluster.servers.map((s) => s.pid) : [];
+  const serverCpu0 = serverPids.map(cpuOf);
+  const clientCpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: window }, lane));
   const pubElapsed = (performance.now() - t0) / 1000;
+  const clientCpu = process.cpuUsage(clientCpu0);
+  const cpu = {
+    clientPercent: Math.round((clientCpu.user + clientCpu.system) / 1e4 / pubElapsed),
+    serversPercent: serverPids.map((p, i) =>
+      serverCpu0[i] === null ? null : Math.round((((cpuOf(p) ?? serverCpu0[i]) - serverCpu0[i]) * 100) / pubElapsed),
+    ),
+  };
   await killer;
 
   // ---- drain: wait until every confirmed id was consumed (or nothing moves for 15 s) ----
@@ -141,9 +166,12 @@ export async function runJetStreamW1(opts) {
   }
   const elapsed = (performance.now() - t0) / 1000;
   consuming = false;
+  clearInterval(watchdog);
   stopConsume();
   await Promise.race([consumeLoop, sleep(2000)]);
   const missing = [...confirmedIds].filter((id) => !seen.has(id));
+  // Not consumed is not lost: what the stream still holds tells them apart.
+  const streamMessagesLeft = (await jsm.streams.info(stream)).state.messages;
   let duplicates = 0;
   for (const n of seen.values()) duplicates += n - 1;
   const result = {
@@ -156,10 +184,13 @@ export async function runJetStreamW1(opts) {
     duplicates,
     missing: missing.length,
     missingSample: missing.slice(0, 5),
+    streamMessagesLeft,
+    consumeRestarts,
     retries,
     confirmedPerSec: Math.round(confirmedIds.size / pubElapsed),
     consumedPerSec: Math.round(consumed / elapsed),
     longestGapMs: Math.round(longestGapMs),
+    cpu,
     killedServer,
     killToFirstAckMs: killToFirstAckMs === null ? null : Math.round(killToFirstAckMs),
   };

@@ -101,7 +101,7 @@ try {
     await createQueue(made++);
     report.single.push(Math.round(performance.now() - t));
   }
-  log(`single create (stream+consumer), ms: ${report.single.join(', ')}`);
+  log(`single create (${sharded ? 'consumer' : 'stream+consumer'}), ms: ${report.single.join(', ')}`);
 
   for (const target of counts.filter((c) => c > 0)) {
     if (target > made) {
