@@ -11,7 +11,7 @@
 // message was never consumed (counted by msgID).
 //
 //   node scripts/bench/jetstream-w1.mjs [--duration 10] [--window 1000] [--size 1024]
-//        [--kill-leader-at 5] [--servers nats://a,nats://b,...] [--json]
+//        [--ack-wait 10] [--kill-leader-at 5] [--servers nats://a,nats://b,...] [--json]
 // Without --servers it starts its own cluster (scripts/cluster/jetstream-cluster.mjs).
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -54,7 +54,8 @@ export async function runJetStreamW1(opts) {
   const subject = `${stream}.q`;
   const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 200, name: 'jetstream-w1' });
   const jsm = await jetstreamManager(nc);
-  await createWorkQueue(jsm, stream);
+  const ackWaitMs = opts.ackWaitMs ?? 10_000;
+  await createWorkQueue(jsm, stream, { ackWaitMs });
   const js = jetstream(nc, { timeout: opts.pubTimeoutMs ?? 2000 });
 
   // ---- consumer: ack each, count by msgID ----
@@ -155,15 +156,17 @@ export async function runJetStreamW1(opts) {
   };
   await killer;
 
-  // ---- drain: wait until every confirmed id was consumed (or nothing moves for 15 s) ----
+  // ---- drain: wait until every confirmed id was consumed, or nothing moved for ack_wait + 10 s
+  // (messages that were out to a pull request lost in a failover come back only after ack_wait) ----
+  const drainStart = performance.now();
   let last = -1;
-  let still = 0;
-  while ([...confirmedIds].some((id) => !seen.has(id)) && still < 150) {
-    if (consumed === last) still++;
-    else still = 0;
+  let stillSince = performance.now();
+  while ([...confirmedIds].some((id) => !seen.has(id)) && performance.now() - stillSince < ackWaitMs + 10_000) {
+    if (consumed !== last) stillSince = performance.now();
     last = consumed;
     await sleep(100);
   }
+  const drainMs = Math.round(performance.now() - drainStart);
   const elapsed = (performance.now() - t0) / 1000;
   consuming = false;
   clearInterval(watchdog);
@@ -172,6 +175,12 @@ export async function runJetStreamW1(opts) {
   const missing = [...confirmedIds].filter((id) => !seen.has(id));
   // Not consumed is not lost: what the stream still holds tells them apart.
   const streamMessagesLeft = (await jsm.streams.info(stream)).state.messages;
+  const ci = await jsm.consumers.info(stream, 'c');
+  const consumerState = {
+    pending: ci.num_pending,
+    ackPending: ci.num_ack_pending,
+    redelivered: ci.num_redelivered,
+  };
   let duplicates = 0;
   for (const n of seen.values()) duplicates += n - 1;
   const result = {
@@ -185,7 +194,9 @@ export async function runJetStreamW1(opts) {
     missing: missing.length,
     missingSample: missing.slice(0, 5),
     streamMessagesLeft,
+    consumerState,
     consumeRestarts,
+    drainMs,
     retries,
     confirmedPerSec: Math.round(confirmedIds.size / pubElapsed),
     consumedPerSec: Math.round(consumed / elapsed),
@@ -206,6 +217,7 @@ async function main() {
       window: { type: 'string', default: '1000' },
       size: { type: 'string', default: '1024' },
       'kill-leader-at': { type: 'string' },
+      'ack-wait': { type: 'string', default: '10' },
       servers: { type: 'string' },
       runs: { type: 'string', default: '1' },
       json: { type: 'boolean', default: false },
@@ -226,6 +238,7 @@ async function main() {
           duration: Number(values.duration),
           window: Number(values.window),
           size: Number(values.size),
+          ackWaitMs: Number(values['ack-wait']) * 1000,
           killLeaderAt: values['kill-leader-at'] === undefined ? undefined : Number(values['kill-leader-at']),
         }),
       );
