@@ -2,6 +2,9 @@
 // keeps every PubAck'ed message of an R3 WorkQueue stream through a `kill -9` of the stream
 // leader (spec/cluster.md §What a confirm guarantees). Real nats-server processes, real kill -9.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 // @ts-expect-error: plain ESM script without type declarations
@@ -100,4 +103,40 @@ describe('JetStream cluster (local, 3 servers)', function () {
     await c.waitForMetaLeader();
     expect(c.servers[idx]!.pid).to.be.a('number');
   });
+
+  it('leaves no nats-server behind when the process that started the cluster is killed with kill -9', async () => {
+    const moduleUrl = new URL('../../scripts/cluster/jetstream-cluster.mjs', import.meta.url).href;
+    const script = `const { startJetStreamCluster } = await import(${JSON.stringify(moduleUrl)});
+      const c = await startJetStreamCluster();
+      await new Promise((r) => setTimeout(r, 2000));
+      console.log(JSON.stringify({ pids: c.servers.map((s) => s.pid), dir: c.dir }));
+      setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: parent.stdout }).once('line', resolve);
+      parent.once('exit', (code) => reject(new Error(`cluster parent exited (${code})`)));
+    });
+    const { pids, dir } = JSON.parse(line) as { pids: number[]; dir: string };
+    expect(pids.filter(running)).to.have.length(3);
+    // The servers were quiet for 2 s before the kill: without the parent-death signal they
+    // would live on (only a later log write to the dead parent's pipe would end them).
+    parent.kill('SIGKILL');
+    const deadline = Date.now() + 5000;
+    while (pids.some(running) && Date.now() < deadline) await sleep(100);
+    const left = pids.filter(running);
+    for (const pid of left) process.kill(pid, 'SIGKILL'); // do not leave them to the next test
+    rmSync(dir, { recursive: true, force: true }); // its parent had no chance to
+    expect(left, 'nats-server processes left running').to.deep.equal([]);
+  });
 });
+
+/** Alive and not a zombie (a reaper may be slow to collect an exited orphan). */
+function running(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,6 @@
 // The JetStream behaviours spec/cluster.md builds on, checked against the nats-server we run
 // (Debian's 2.9.10 here): if a server upgrade changes one of them, the design must change too.
-// See spec/cluster.md §Verified on 2.9.10 (probe scripts, same cluster).
+// See spec/cluster.md §Verified on 2.9.10.
 import { expect } from 'chai';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
