@@ -71,14 +71,17 @@ export function createListener(o: ResolvedOptions, handler: RequestListener, req
   }
 }
 
-/** Listens, turning EADDRINUSE and friends into errors that say which port and what to do. */
-export function listenOn(server: Server, port: number, host: string, what: string): Promise<void> {
+/**
+ * Listens, turning EADDRINUSE and friends into errors that say which port and what to do;
+ * `otherwise` extends the advice for a port in use (e.g. `(--amqp-port) or turn AMQP off`).
+ */
+export function listenOn(server: NetServer, port: number, host: string, what: string, otherwise = ''): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
       const reason =
         err.code === 'EADDRINUSE'
-          ? `port ${port} on ${host} is already in use; stop the other process or choose another port`
+          ? `port ${port} on ${host} is already in use; stop the other process${otherwise === '' ? ' or' : ','} choose another port${otherwise}`
           : err.code === 'EACCES'
             ? `permission denied binding port ${port} on ${host}`
             : err.message;

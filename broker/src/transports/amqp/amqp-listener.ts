@@ -3,7 +3,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createServer as createTlsServer } from 'node:tls';
 import type { ResolvedOptions } from '../../config.js';
 import type { Logger } from '../../logging.js';
-import { watchAcceptErrors } from '../listen.js';
+import { listenOn, watchAcceptErrors } from '../listen.js';
 import { PendingSockets } from '../ws/pending-sockets.js';
 
 /**
@@ -53,22 +53,7 @@ export class AmqpListener {
     // A TLS handshake that fails is the peer's problem, not the listener's.
     server.on('tlsClientError', () => undefined);
     watchAcceptErrors(server, tls ? 'amqps' : 'amqp', log);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        const reason =
-          err.code === 'EADDRINUSE'
-            ? `port ${port} on ${o.host} is already in use; stop the other process, choose another port (--amqp-port) or turn AMQP off (--no-amqp)`
-            : err.code === 'EACCES'
-              ? `permission denied binding port ${port} on ${o.host}`
-              : err.message;
-        reject(new Error(`cannot listen for ${tls ? 'amqps' : 'amqp'} connections: ${reason}`, { cause: err }));
-      };
-      server.once('error', onError);
-      server.listen(port, o.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    });
+    await listenOn(server, port, o.host, tls ? 'amqps' : 'amqp', ' (--amqp-port) or turn AMQP off (--no-amqp)');
     return listener;
   }
 
