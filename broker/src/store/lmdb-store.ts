@@ -205,6 +205,12 @@ export class LmdbStore implements QueueStore, AccessStore {
       maxDbs: 8,
       separateFlushed: true,
       noSync: options.noSync ?? false,
+      // Map the file in chunks and unmap the ones not in use, instead of one mapping of the
+      // whole file: pages a broker once touched (a drained backlog, the free pages of a file
+      // grown under load) otherwise stay resident and counted in its RSS for good. Measured
+      // side by side at real-time priority: W6's RSS with its backlog 572-680 -> 424-432 MiB,
+      // throughput unchanged (spec/semantics.md §Deep backlogs).
+      remapChunks: true,
     });
     this.meta = this.root.openDB({ name: 'meta', encoding: 'msgpack' });
     this.messages = this.root.openDB({ name: 'messages', encoding: 'binary', keyEncoding: 'binary' });
