@@ -109,6 +109,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       options.dataDir,
       (state) => this.onAlarm(state),
       this.logger,
+      undefined,
+      () => this.store.unflushedBytes?.() ?? 0,
     );
     // The option's type says so; checked again for JavaScript callers.
     if (!isAccessStore(this.store))

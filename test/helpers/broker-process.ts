@@ -21,6 +21,13 @@ export interface BrokerProcess {
 export interface SpawnOptions {
   /** Start under `ulimit -n N` (through bash), to run out of file descriptors on purpose. */
   maxOpenFiles?: number;
+  /**
+   * Start under `ulimit -f` (through bash): no file can grow past this many bytes, so a
+   * write fails with EFBIG while the file system still reports free space, as when another
+   * process fills the disk between two of the broker's free-space checks. Node ignores
+   * SIGXFSZ, so the write fails instead of killing the process.
+   */
+  maxFileBytes?: number;
 }
 
 function startCli(dataDir: string, extraArgs: string[], opts: SpawnOptions): ChildProcess {
@@ -39,9 +46,14 @@ function startCli(dataDir: string, extraArgs: string[], opts: SpawnOptions): Chi
     'info',
     ...extraArgs,
   ];
-  if (opts.maxOpenFiles === undefined) return spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const limits = [
+    ...(opts.maxOpenFiles === undefined ? [] : [`ulimit -n ${opts.maxOpenFiles}`]),
+    // bash counts -f in 1024-byte blocks.
+    ...(opts.maxFileBytes === undefined ? [] : [`ulimit -f ${Math.ceil(opts.maxFileBytes / 1024)}`]),
+  ];
+  if (limits.length === 0) return spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return spawn('bash', ['-c', `ulimit -n ${opts.maxOpenFiles} && exec ${quoted}`], {
+  return spawn('bash', ['-c', `${limits.join(' && ')} && exec ${quoted}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

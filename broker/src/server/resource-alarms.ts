@@ -60,6 +60,8 @@ export class ResourceAlarms {
     private readonly onChange: (state: AlarmState) => void,
     private readonly log: Logger,
     private readonly probe: ResourceProbe = processProbe,
+    /** Record bytes the store holds that are not on disk yet: free space does not show them. */
+    private readonly unflushedBytes: () => number = () => 0,
   ) {
     this.memoryTotal = probe.memoryTotal?.() ?? memoryTotal(readMemoryReadings());
     this.memoryLimit = ResourceAlarms.limitOf(watermark, this.memoryTotal.bytes);
@@ -112,8 +114,9 @@ export class ResourceAlarms {
   noteWrite(bytes: number): void {
     if (bytes <= 0) return;
     this.writtenSinceCheck += bytes;
-    if (this.lastFree - WRITE_OVERHEAD * this.writtenSinceCheck > 2 * this.diskFreeLimit + 64 * 1024 * 1024) return;
-    this.check(bytes);
+    const ahead = Math.max(this.writtenSinceCheck, this.unflushedBytes());
+    if (this.lastFree - WRITE_OVERHEAD * ahead > 2 * this.diskFreeLimit + 64 * 1024 * 1024) return;
+    this.check();
   }
 
   /**
@@ -131,11 +134,14 @@ export class ResourceAlarms {
   }
 
   /**
-   * Reads memory and free disk space and raises or clears the alarms. Never throws: when
-   * the process is out of file descriptors (EMFILE) even process.memoryUsage() fails, and a
-   * throw from this timer would end the broker; the last known state is kept instead.
+   * Reads memory and free disk space and raises or clears the alarms. Free space counts
+   * every write the store has not flushed yet, not only this turn's: with commits lagging
+   * (a slow disk, a loaded machine) several turns are in flight at once, and the file
+   * system shows none of them. Never throws: when the process is out of file descriptors
+   * (EMFILE) even process.memoryUsage() fails, and a throw from this timer would end the
+   * broker; the last known state is kept instead.
    */
-  check(pendingBytes = 0): void {
+  check(): void {
     let memory = this.state.memory;
     try {
       memory = this.probe.memoryBytes() > this.memoryLimit;
@@ -147,7 +153,7 @@ export class ResourceAlarms {
       const free = this.probe.diskFreeBytes(this.dataDir);
       this.lastFree = free;
       this.writtenSinceCheck = 0;
-      disk = free - WRITE_OVERHEAD * pendingBytes < this.diskFreeLimit;
+      disk = free - WRITE_OVERHEAD * this.unflushedBytes() < this.diskFreeLimit;
     } catch (err) {
       this.warnOnce('cannot read free disk space', err);
     }

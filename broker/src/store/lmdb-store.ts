@@ -179,6 +179,10 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly path: string;
   private readonly onCommitError: (error: Error) => void;
   private pendingBytes = 0;
+  /** Message bytes handed to LMDB whose transaction is not on disk yet (unflushedBytes). */
+  private unflushed = 0;
+  /** The message bytes of the batch lmdb-js is filling now; settled with its transaction. */
+  private batchBytes = { n: 0 };
   private readonly reportedFailures = new WeakSet<object>();
   /** Per-queue counts as of every write issued so far (the stored record follows each turn). */
   private readonly counts = new Map<number, QueuePosition>();
@@ -274,6 +278,12 @@ export class LmdbStore implements QueueStore, AccessStore {
     w.catch(this.onWriteFailed);
     w.flushed?.catch(noop);
     this.lastWrite = w;
+    const batch = { n: 0 };
+    this.batchBytes = batch;
+    // On disk once flushed; a failed commit never will be, so it stops counting at once
+    // (its `flushed` may never settle).
+    const settle = (): void => void (this.unflushed -= batch.n);
+    w.then(() => w.flushed ?? w).then(settle, settle);
   }
 
   /**
@@ -299,6 +309,11 @@ export class LmdbStore implements QueueStore, AccessStore {
     const n = this.pendingBytes;
     this.pendingBytes = 0;
     return n;
+  }
+
+  /** Bytes of message records handed to LMDB and not yet on disk (for the disk alarm). */
+  unflushedBytes(): number {
+    return this.unflushed;
   }
 
   loadDefinitions(): Definitions {
@@ -447,6 +462,8 @@ export class LmdbStore implements QueueStore, AccessStore {
     const value = encodeRecord(record, meta);
     this.pendingBytes += value.length;
     this.track(this.messages.put(key, value));
+    this.batchBytes.n += value.length;
+    this.unflushed += value.length;
   }
 
   /**

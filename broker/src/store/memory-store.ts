@@ -78,6 +78,7 @@ export class MemoryStore implements QueueStore, AccessStore {
   private nextQueueId = 1;
   private dead = false;
   private pendingBytes = 0;
+  private batchBytes = 0;
   private readonly delayedStores = new Map<string, DelayedMessageStore>();
 
   private constructor(readonly disk: MemoryDisk) {}
@@ -111,6 +112,7 @@ export class MemoryStore implements QueueStore, AccessStore {
     this.batch = [];
     this.batchDone = undefined;
     this.resolveBatch = undefined;
+    this.batchBytes = 0;
     // A crashed store's last batch never reaches the disk (and its promises never settle).
     if (this.dead) return;
     for (const op of ops) op(this.disk);
@@ -159,6 +161,7 @@ export class MemoryStore implements QueueStore, AccessStore {
   enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void {
     const copy: MessageRecord = { ...record, content: Uint8Array.prototype.slice.call(record.content) };
     this.pendingBytes += copy.content.length;
+    this.batchBytes += copy.content.length;
     this.write((d) => {
       sub(d.messages, queueId).set(seq, { record: copy, meta: { ...meta }, deliveries: 0, readyAt: 0 });
       d.lastSeq.set(queueId, Math.max(d.lastSeq.get(queueId) ?? 0, seq));
@@ -323,6 +326,11 @@ export class MemoryStore implements QueueStore, AccessStore {
     const pending = this.batchDone;
     if (pending !== undefined) this.tail = Promise.all([this.tail, pending]).then(noop);
     return this.tail;
+  }
+
+  /** Bytes of the batch not yet applied to the simulated disk. */
+  unflushedBytes(): number {
+    return this.batchBytes;
   }
 
   takePendingBytes(): number {

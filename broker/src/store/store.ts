@@ -283,6 +283,11 @@ export interface QueueStore {
   durable(): Promise<void>;
   /** Bytes of message records written since the last call (optional; feeds the disk alarm). */
   takePendingBytes?(): number;
+  /**
+   * Bytes of message records written and not yet durable (optional; feeds the disk alarm:
+   * free space on the file system does not show them until their commit reaches the disk).
+   */
+  unflushedBytes?(): number;
   /** Approximate size of the store on disk, in bytes. */
   sizeBytes(): number;
   /** Flushes and closes. */

@@ -68,4 +68,39 @@ describe('memory alarm limit (host memory or the container limit)', () => {
     expect(() => alarms.check()).not.to.throw();
     expect(alarms.state.memory).to.equal(true);
   });
+
+  it("the disk check counts every write not yet flushed, not only this turn's", () => {
+    // 10 MiB free; three turns of 2 MiB each handed to the store while its commits lag.
+    let unflushed = 0;
+    const probe = {
+      memoryBytes: () => 0,
+      diskFreeBytes: () => 10 * MiB,
+      memoryTotal: () => ({ bytes: GiB, source: 'os' as const }),
+    };
+    const alarms = new ResourceAlarms(
+      GiB,
+      MiB,
+      '.',
+      () => undefined,
+      createLogger({ silent: true }),
+      probe,
+      () => unflushed,
+    );
+    alarms.check(); // as start() does
+    for (let turn = 0; turn < 2; turn++) {
+      unflushed += 2 * MiB;
+      alarms.noteWrite(2 * MiB);
+    }
+    expect(alarms.state.disk, '4 MiB in flight, counted twice, leaves 2 MiB').to.equal(false);
+    unflushed += 2 * MiB;
+    alarms.noteWrite(2 * MiB);
+    expect(alarms.state.disk, '6 MiB in flight, counted twice, is more than is free').to.equal(true);
+    // The periodic check keeps it raised while they are in flight, and clears it once flushed
+    // (the probe's free space stands for the file system after the flush).
+    alarms.check();
+    expect(alarms.state.disk).to.equal(true);
+    unflushed = 0;
+    alarms.check();
+    expect(alarms.state.disk).to.equal(false);
+  });
 });
