@@ -17,13 +17,14 @@ describe('users, vhosts and permissions', function () {
     ).to.equal(201);
     expect((await api(fx.tb, 'PUT', '/api/vhosts/staging')).status).to.equal(201);
     // alice: configure only her own resources, write to exchanges "pub.*" and her queues,
-    // read her queues and the exchange "feed"
+    // read her queues and the exchange "feed" (anchored: patterns match anywhere in a name,
+    // as RabbitMQ's do)
     expect(
       (
         await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', {
-          configure: 'alice\\..*',
-          write: 'pub\\..*|alice\\..*',
-          read: 'alice\\..*|feed',
+          configure: '^alice\\.',
+          write: '^(pub|alice)\\.',
+          read: '^(alice\\..*|feed)$',
         })
       ).status,
     ).to.equal(200);
@@ -163,21 +164,38 @@ describe('users, vhosts and permissions', function () {
       await refused(ch2.bindQueue('other', 'feed', ''), 'write', "queue 'other'");
     });
 
+    it("a pattern matches anywhere in the name, as RabbitMQ's: 'feed' grants 'feedback' and 'old.feed'", async () => {
+      await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', { configure: 'feed', write: '', read: '' });
+      try {
+        const { conn, ch } = await as('alice', 'wonderland');
+        await ch.assertQueue('feedback', { durable: false });
+        await ch.assertQueue('old.feed', { durable: false });
+        await refused(ch.assertQueue('fee', { durable: false }), 'configure', "queue 'fee'");
+        void conn;
+      } finally {
+        await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', {
+          configure: '^alice\\.',
+          write: '^(pub|alice)\\.',
+          read: '^(alice\\..*|feed)$',
+        });
+      }
+    });
+
     it('applies a permission change to open connections at once', async () => {
       const { conn, ch } = await as('alice', 'wonderland');
       await ch.publish('pub.orders', 'k', Buffer.from('ok'));
       await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', {
-        configure: 'alice\\..*',
+        configure: '^alice\\.',
         write: '',
-        read: 'alice\\..*|feed',
+        read: '^(alice\\..*|feed)$',
       });
       try {
         await refused(ch.publish('pub.orders', 'k', Buffer.from('now refused')), 'write', "exchange 'pub.orders'");
       } finally {
         await api(fx.tb, 'PUT', '/api/permissions/%2F/alice', {
-          configure: 'alice\\..*',
-          write: 'pub\\..*|alice\\..*',
-          read: 'alice\\..*|feed',
+          configure: '^alice\\.',
+          write: '^(pub|alice)\\.',
+          read: '^(alice\\..*|feed)$',
         });
       }
       void conn;

@@ -14,8 +14,10 @@ export type ResourceKind = 'exchange' | 'queue';
 export const DEFAULT_EXCHANGE_RESOURCE = 'amq.default';
 
 /**
- * A user's compiled permissions in one vhost. Patterns are anchored (`^(?:...)$`) as
- * RabbitMQ matches whole names; an empty pattern grants nothing.
+ * A user's compiled permissions in one vhost. A pattern matches where it is found in the
+ * name, as RabbitMQ's `re:run(Name, RE)` does (rabbit_auth_backend_internal): `orders`
+ * grants `orders-archive` too, and `^orders$` only `orders`. An empty pattern grants nothing
+ * (RabbitMQ reads it as `^$`, and no resource name is empty).
  */
 export class Permissions {
   private readonly compiled: Record<PermissionKind, RegExp | undefined>;
@@ -25,7 +27,7 @@ export class Permissions {
     readonly vhost: string,
     readonly spec: PermissionSpec,
   ) {
-    const compile = (p: string): RegExp | undefined => (p === '' ? undefined : new RegExp(`^(?:${p})$`, 's'));
+    const compile = (p: string): RegExp | undefined => (p === '' ? undefined : new RegExp(p));
     this.compiled = { configure: compile(spec.configure), write: compile(spec.write), read: compile(spec.read) };
   }
 

@@ -85,6 +85,21 @@ const KIND_COUNT = 'c';
 /** The store's format record: written at creation, checked at every open. */
 const FORMAT_KEY = 'f:format';
 /**
+ * Present once the stored permission patterns are read as RabbitMQ reads them (matching
+ * anywhere in a name). A store without it (written when patterns matched whole names) gets
+ * its patterns anchored once at open, so an upgrade grants nobody more than before.
+ */
+const PERMISSIONS_SEARCH_KEY = 'f:permissions-search';
+
+/**
+ * A pattern written when permissions matched whole names, rewritten to grant exactly what it
+ * granted then: `a|b` becomes `^(?:a|b)$`. `.*` and the empty pattern mean the same either
+ * way and are kept.
+ */
+function anchoredLegacyPattern(pattern: string): string {
+  return pattern === '' || pattern === '.*' ? pattern : `^(?:${pattern})$`;
+}
+/**
  * Bumped when the layout changes in a way older brokers cannot read. 2: per-queue count
  * records (a broker of version 1 would write messages without keeping them current). A
  * version-1 store is upgraded at open: each queue's counts are computed by one scan the
@@ -249,6 +264,7 @@ export class LmdbStore implements QueueStore, AccessStore {
     const current = { format: 'switchyard', version: STORE_FORMAT_VERSION } satisfies FormatRecord;
     if (rec === undefined) {
       this.meta.putSync(FORMAT_KEY, current);
+      this.anchorLegacyPermissions();
       return;
     }
     if (rec.format !== 'switchyard' || !Number.isSafeInteger(rec.version)) {
@@ -261,6 +277,25 @@ export class LmdbStore implements QueueStore, AccessStore {
     }
     // Older: queues without a count record get one from a scan when first opened (countOf).
     if (rec.version! < STORE_FORMAT_VERSION) this.meta.putSync(FORMAT_KEY, current);
+    this.anchorLegacyPermissions();
+  }
+
+  /** See PERMISSIONS_SEARCH_KEY: done once, in one transaction with the marker. */
+  private anchorLegacyPermissions(): void {
+    if (this.meta.get(PERMISSIONS_SEARCH_KEY) !== undefined) return;
+    this.meta.transactionSync(() => {
+      for (const { key, value } of this.meta.getRange({ snapshot: false })) {
+        if (kindOf(key) !== KIND_PERMISSION) continue;
+        const p = value as PermissionRecord;
+        this.meta.putSync(key, {
+          ...p,
+          configure: anchoredLegacyPattern(p.configure),
+          write: anchoredLegacyPattern(p.write),
+          read: anchoredLegacyPattern(p.read),
+        });
+      }
+      this.meta.putSync(PERMISSIONS_SEARCH_KEY, true);
+    });
   }
 
   /** Opens (creating if needed) the store at `options.path`. Throws if the directory is unusable. */

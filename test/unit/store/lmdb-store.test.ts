@@ -149,6 +149,25 @@ describe('LmdbStore', () => {
       );
     });
 
+    it('anchors the permission patterns of a store from before patterns matched anywhere in a name, once', async () => {
+      const perm = { user: 'alice', vhost: '/', configure: 'alice\\..*|feed', write: '.*', read: '' };
+      let store = LmdbStore.open({ path: tmp.dir });
+      store.putPermission(perm);
+      await store.close();
+      // A store of this version keeps what was written.
+      store = LmdbStore.open({ path: tmp.dir });
+      expect(store.loadAccess().permissions).to.deep.equal([perm]);
+      await store.close();
+      // One written before the change (no marker): each pattern grants what it granted then.
+      await rawMeta(tmp.dir, (meta) => meta.removeSync('f:permissions-search'));
+      const anchored = { ...perm, configure: '^(?:alice\\..*|feed)$' };
+      for (let i = 0; i < 2; i++) {
+        store = LmdbStore.open({ path: tmp.dir });
+        expect(store.loadAccess().permissions).to.deep.equal([anchored]);
+        await store.close();
+      }
+    });
+
     it('refuses a store written by a newer, incompatible broker, and one that is not a Switchyard store', async () => {
       await rawMeta(tmp.dir, (meta) =>
         meta.putSync('f:format', { format: 'switchyard', version: STORE_FORMAT_VERSION + 1 }),
