@@ -31,6 +31,8 @@ export { MemoryStore, MemoryDisk } from './store/memory-store.js';
 export { messageKey } from './store/keys.js';
 export { encodeRecord } from './store/record-codec.js';
 export type { AccessStore, QueueStore, Lease, StoredRef } from './store/store.js';
+export { queueDedupScope } from './store/store.js';
+export { ScopedStore } from './store/scoped-store.js';
 export { isLoopbackAddress } from './auth/loopback.js';
 export { AccessControl } from './auth/access-control.js';
 export { FieldReader, boolProblem, describe, intProblem, stringListProblem } from './field-reader.js';

@@ -1,5 +1,5 @@
 import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from '@switchyard/client/protocol';
-import type { MessageRecord, QueueStore, RecoveredEntry } from '../store/store.js';
+import { queueDedupScope, type MessageRecord, type QueueStore, type RecoveredEntry } from '../store/store.js';
 import { DeadlineTimer, type Clock } from './clock.js';
 import type { QueueConsumer } from './consumer.js';
 import { ConsumerSet } from './consumer-set.js';
@@ -403,7 +403,7 @@ export class Queue {
   }
 
   private get dedupScope(): string {
-    return `q:${this.id}`;
+    return queueDedupScope(this.id);
   }
 
   // ---- publishing --------------------------------------------------------------------

@@ -25,6 +25,7 @@ import type {
   RecoveredEntry,
   StoredRef,
 } from './store.js';
+import { queueDedupScope } from './store.js';
 
 /** Options for {@link LmdbStore.open}. */
 export interface LmdbStoreOptions {
@@ -401,7 +402,7 @@ export class LmdbStore implements QueueStore, AccessStore {
         for (const key of this.messages.getKeys(range)) this.messages.removeSync(key);
         for (const key of this.deliveries.getKeys(range)) this.deliveries.removeSync(key);
         for (const key of this.prio.getKeys(range)) this.prio.removeSync(key);
-        for (const key of this.dedup.getKeys(dedupRange(`q:${queueId}`))) this.dedup.removeSync(key);
+        for (const key of this.dedup.getKeys(dedupRange(queueDedupScope(queueId)))) this.dedup.removeSync(key);
         return true;
       }),
     );
@@ -864,6 +865,16 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   removeDedup(scope: string, id: string): void {
     this.track(this.dedup.remove(dedupKey(scope, id)));
+  }
+
+  removeDedupScope(scope: string): void {
+    // In the writer's transaction, as removeMessagesOf: ids put earlier this turn go too.
+    this.track(
+      this.root.transaction(() => {
+        for (const key of this.dedup.getKeys(dedupRange(scope))) this.dedup.removeSync(key);
+        return true;
+      }),
+    );
   }
 
   loadDedup(scope: string): [string, number][] {

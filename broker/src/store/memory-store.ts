@@ -19,6 +19,7 @@ import type {
   UserRecord,
   VhostRecord,
 } from './store.js';
+import { queueDedupScope } from './store.js';
 
 interface StoredMessage {
   record: MessageRecord;
@@ -142,7 +143,7 @@ export class MemoryStore implements QueueStore, AccessStore {
       d.queues.delete(def.name);
       d.messages.delete(def.id);
       d.lastSeq.delete(def.id);
-      d.dedup.delete(`q:${def.id}`);
+      d.dedup.delete(queueDedupScope(def.id));
     });
   }
 
@@ -287,6 +288,10 @@ export class MemoryStore implements QueueStore, AccessStore {
 
   removeDedup(scope: string, id: string): void {
     this.write((d) => d.dedup.get(scope)?.delete(id));
+  }
+
+  removeDedupScope(scope: string): void {
+    this.write((d) => d.dedup.delete(scope));
   }
 
   loadDedup(scope: string): [string, number][] {

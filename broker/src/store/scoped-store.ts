@@ -13,6 +13,7 @@ import type {
   RecoveredEntry,
   StoredRef,
 } from './store.js';
+import { queueDedupScope } from './store.js';
 
 type Scoped<T> = T & { vhost?: string };
 
@@ -83,6 +84,9 @@ export class ScopedStore implements QueueStore {
 
   removeQueue(def: QueueDefinition): void {
     this.inner.removeQueue({ ...def, name: this.prefix + def.name });
+    // The inner store forgets the queue's unprefixed scope; this view kept its ids under
+    // the prefixed one (putDedup below).
+    if (this.prefix !== '') this.inner.removeDedupScope?.(this.prefix + queueDedupScope(def.id));
   }
 
   putBinding(key: string, def: BindingDefinition): void {
@@ -160,6 +164,10 @@ export class ScopedStore implements QueueStore {
 
   removeDedup(scope: string, id: string): void {
     this.inner.removeDedup(this.prefix + scope, id);
+  }
+
+  removeDedupScope(scope: string): void {
+    this.inner.removeDedupScope?.(this.prefix + scope);
   }
 
   loadDedup(scope: string): [string, number][] {

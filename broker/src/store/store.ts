@@ -276,6 +276,12 @@ export interface QueueStore {
   /** Remembers a deduplication id of a queue or exchange (`scope`) until `expiresAt`. */
   putDedup(scope: string, id: string, expiresAt: number): void;
   removeDedup(scope: string, id: string): void;
+  /**
+   * Forgets every deduplication id of a scope. `removeQueue` does it for the queue's own
+   * scope (queueDedupScope); a store that keeps scopes under other names (a vhost's scoped
+   * view) calls this for them.
+   */
+  removeDedupScope?(scope: string): void;
   /** Every remembered deduplication id of a scope, with its expiry. */
   loadDedup(scope: string): [string, number][];
 
@@ -292,4 +298,9 @@ export interface QueueStore {
   sizeBytes(): number;
   /** Flushes and closes. */
   close(): Promise<void>;
+}
+
+/** The deduplication scope of a queue's `x-deduplication-window`: its ids live and go with it. */
+export function queueDedupScope(queueId: number): string {
+  return `q:${queueId}`;
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ScopedStore, queueDedupScope } from '@switchyard/broker/internal';
 import { META, queueDef, record, type ContractStore, type CrashScenario } from './crash-scenarios.js';
 
 /** One store location per test; what a store implementation gives the contract suite. */
@@ -246,6 +247,19 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       expect(s.recover(2).map((e) => e.seq)).to.deep.equal([1]);
       expect(s.loadDefinitions().queues).to.deep.equal([]);
       expect(s.loadDedup('q:1')).to.deep.equal([]);
+    });
+
+    it("forgets a queue's dedup ids when a vhost's scoped view removes the queue", async () => {
+      const s = open();
+      const scoped = new ScopedStore(s, 'other');
+      const def = queueDef('a', 7);
+      scoped.putQueue(def);
+      scoped.putDedup(queueDedupScope(7), 'id', 10);
+      await s.durable();
+      expect(scoped.loadDedup(queueDedupScope(7))).to.deep.equal([['id', 10]]);
+      scoped.removeQueue(def);
+      await s.durable();
+      expect(scoped.loadDedup(queueDedupScope(7))).to.deep.equal([]);
     });
 
     it('keeps dedup ids across a reopen, ordered by expiry', async () => {
