@@ -15,7 +15,13 @@ import {
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect } from '@switchyard/client';
-import { killHard, runBrokerToExit, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
+import {
+  killHard,
+  runBrokerToExit,
+  spawnBroker,
+  type BrokerProcess,
+  type SpawnOptions,
+} from '../helpers/broker-process.js';
 import type { Connection } from '../helpers/client.js';
 import { startBroker } from '../helpers/broker.js';
 import { makeTmpDir } from '../helpers/tmp.js';
@@ -40,11 +46,7 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
     await tmp.remove();
   });
 
-  async function start(
-    dir = tmp.dir,
-    extra: string[] = [],
-    opts: { maxOpenFiles?: number } = {},
-  ): Promise<BrokerProcess> {
+  async function start(dir = tmp.dir, extra: string[] = [], opts: SpawnOptions = {}): Promise<BrokerProcess> {
     const p = await spawnBroker(dir, extra, opts);
     procs.push(p);
     return p;
