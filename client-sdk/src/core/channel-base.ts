@@ -279,6 +279,9 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
     this.requireOpen();
     const deliveryTag = this.tags.wire(tag);
     if (deliveryTag === 0 || !this.#sessionOpen) return;
+    // Acking the oldest unsettled delivery with `multiple` means the same to the broker (there
+    // is nothing below it to ack) and lets the outbox fold a turn's in-order acks into one frame.
+    if (type === 'ack' && !multiple && this.tags.isOldestUnsettled(tag)) multiple = true;
     if (type === 'ack') this.host.transmit({ type, channel: this.number, deliveryTag, multiple });
     else this.host.transmit({ type, channel: this.number, deliveryTag, multiple, requeue, delayMs });
     this.tags.settled(tag, multiple);

@@ -46,6 +46,11 @@ export class DeliveryTags {
     return this.unsettled.has(tag);
   }
 
+  /** True if `tag` is unsettled and every tag below it is settled (or was never acknowledgeable). */
+  isOldestUnsettled(tag: number): boolean {
+    return this.unsettled.first === tag;
+  }
+
   /** An ack or nack for `tag` (with `multiple`: for every tag up to it) was sent. */
   settled(tag: number, multiple: boolean): void {
     if (!multiple) {

@@ -49,6 +49,11 @@ export class TagRing<V> {
     this.slots[i] = value;
   }
 
+  /** The lowest tag held, or undefined when empty. */
+  get first(): number | undefined {
+    return this.count === 0 ? undefined : this.lo;
+  }
+
   /** The value held under `tag`, if any. */
   get(tag: number): V | undefined {
     return tag >= this.lo && tag < this.hi ? this.slots[tag & this.mask] : undefined;
