@@ -60,13 +60,12 @@ export class SchemaRegistry {
   private nextId = 1;
 
   constructor(private readonly store: SchemaRecordStore) {
-    for (const [key, value] of store.loadSchemaRecords()) {
-      if (key === GLOBAL_KEY) this.global = (value as { compatibility: CompatibilityLevel }).compatibility;
-      else if (key.startsWith('s:')) this.remember(value as SchemaRecord);
-      else if (key.startsWith('j:')) {
-        const s = value as SubjectRecord;
-        this.subjects.set(s.subject, s);
-      }
+    // Records carry their own identity (a store may hash long keys): told apart by shape.
+    for (const [, value] of store.loadSchemaRecords()) {
+      const v = value as Partial<SchemaRecord & SubjectRecord>;
+      if (typeof v.subject === 'string') this.subjects.set(v.subject, value as SubjectRecord);
+      else if (typeof v.id === 'number') this.remember(value as SchemaRecord);
+      else if (v.compatibility !== undefined) this.global = v.compatibility;
     }
   }
 
@@ -95,7 +94,6 @@ export class SchemaRegistry {
 
   /** Subjects (and versions) that use schema `id`. */
   usesOf(id: number): { subject: string; version: number }[] {
-    this.schemaById(id);
     const out: { subject: string; version: number }[] = [];
     for (const s of this.subjects.values())
       for (const v of s.versions) if (v.id === id && !v.deleted) out.push({ subject: s.subject, version: v.version });
