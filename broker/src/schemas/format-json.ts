@@ -9,10 +9,13 @@ import { parseBoundedJson, type ParsedSchema, type Violations } from './parsed-s
  * compatibility does, on the subset spec/schemas.md §JSON Schema compatibility lists.
  */
 
-// One instance: compiled functions are cached by the registry, by id. `addUsedSchema: false`
-// keeps two versions sharing an `$id` from clashing; strict off accepts schemas written for
-// other validators (unknown keywords are annotations, as the JSON Schema spec says).
-const ajv = new Ajv({ strict: false, allErrors: false, addUsedSchema: false, validateSchema: true });
+/*
+ * One ajv instance per schema (schemas are compiled once per id, so this is rare): two
+ * versions sharing an `$id` cannot clash, and a schema's own `$ref: "#"` resolves. Strict
+ * mode off accepts schemas written for other validators (unknown keywords are annotations,
+ * as the JSON Schema specification says).
+ */
+const AJV_OPTIONS = { strict: false, allErrors: false, validateSchema: true } as const;
 
 type Json = Record<string, unknown>;
 
@@ -22,7 +25,7 @@ export function parseJsonSchema(text: string): ParsedSchema {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     if (typeof schema !== 'boolean') throw new Error('a JSON Schema is an object or a boolean');
   }
-  const validate: ValidateFunction = ajv.compile(schema as Json);
+  const validate: ValidateFunction = new Ajv(AJV_OPTIONS).compile(schema as Json);
   return {
     type: 'JSON',
     canonical: JSON.stringify(schema),
