@@ -2,7 +2,7 @@ import { SchemaRegistry as ConfluentClient, SchemaType } from '@kafkajs/confluen
 import amqplib from 'amqplib';
 import { expect } from 'chai';
 import { amqpUrlOf } from '../helpers/amqp.js';
-import { useBroker } from '../helpers/broker.js';
+import { startBroker, useBroker } from '../helpers/broker.js';
 import { open, text, waitFor, type Channel, type Message } from '../helpers/client.js';
 import { api } from '../helpers/http.js';
 
@@ -244,7 +244,7 @@ describe('schema registry: Confluent REST API, exchanges that validate', () => {
     await ch2.assertQueue('p');
     await ch2.bindQueue('p', 'plain', '');
     await ch2.publish('plain', '', Buffer.from('{not json'));
-    expect(text((await ch2.get('p', { noAck: true })))).to.equal('{not json');
+    expect(text(await ch2.get('p', { noAck: true }))).to.equal('{not json');
   });
 
   it('nacks a refused publish on an AMQP 0-9-1 confirm channel', async () => {
@@ -268,6 +268,39 @@ describe('schema registry: Confluent REST API, exchanges that validate', () => {
       expect(m && m.properties.headers).to.deep.include({ 'x-schema-id': 1 });
     } finally {
       await conn.close();
+    }
+  });
+
+  it('exports the registry with the definitions and imports it into another broker, ids and levels kept', async () => {
+    const registry = client();
+    await registry.register({ type: SchemaType.PROTOBUF, schema: ORDER_PROTO }, { subject: 'first' }); // id 1
+    const { id } = await registry.register(
+      { type: SchemaType.JSON, schema: JSON.stringify(ORDER_JSON) },
+      { subject: 'orders-json' },
+    );
+    await api(fx.tb, 'PUT', '/config/orders-json', { compatibility: 'FULL_TRANSITIVE' });
+    await api(fx.tb, 'PUT', '/config', { compatibility: 'FORWARD' });
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertExchange('validated', 'fanout', { durable: true, arguments: { 'x-schema-subject': 'orders-json' } });
+    const defs = (await api(fx.tb, 'GET', '/api/definitions')).body;
+    expect(defs.schemas.subjects).to.have.length(2);
+    const other = await startBroker({ noSync: true });
+    try {
+      const imported = await api(other, 'POST', '/api/definitions', defs);
+      expect(imported.status, JSON.stringify(imported.body)).to.equal(200);
+      expect((await api(other, 'GET', '/subjects/orders-json/versions/1')).body).to.include({ id });
+      expect((await api(other, 'GET', '/config/orders-json')).body).to.deep.equal({
+        compatibilityLevel: 'FULL_TRANSITIVE',
+      });
+      expect((await api(other, 'GET', '/config')).body).to.deep.equal({ compatibilityLevel: 'FORWARD' });
+      // Importing again changes nothing; the imported exchange validates.
+      expect((await api(other, 'POST', '/api/definitions', defs)).status).to.equal(200);
+      const { ch: ch2 } = await open(other.url, fx.conns);
+      expect(await ch2.publish('validated', '', Buffer.from('{"id":"x"}')).catch((e: Error) => e.message)).to.match(
+        /subject 'orders-json' version 1/,
+      );
+    } finally {
+      await other.stop();
     }
   });
 });

@@ -23,7 +23,7 @@ export class SchemaRegistryError extends Error {
   }
 }
 
-/** Confluent's codes used here (spec/schemas.md §Errors lists each with its meaning). */
+/** Confluent's codes used here (each with its meaning in spec/schemas.md §Errors). */
 export const SchemaErrorCode = {
   SUBJECT_NOT_FOUND: 40401,
   VERSION_NOT_FOUND: 40402,

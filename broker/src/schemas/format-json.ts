@@ -6,7 +6,7 @@ import { parseBoundedJson, type ParsedSchema, type Violations } from './parsed-s
  * JSON Schema through ajv: ajv parses and compiles the schema (to a validating function,
  * once per schema id) and validates payloads. Compatibility is not something ajv knows;
  * `jsonReadIssues` compares two schemas structurally, as Confluent's JSON Schema
- * compatibility does, on the subset spec/schemas.md §JSON Schema compatibility lists.
+ * compatibility does, on the subset listed in spec/schemas.md §JSON Schema compatibility.
  */
 
 /*

@@ -3,8 +3,8 @@ import type { ParsedSchema, Violations } from './parsed-schema.js';
 
 /*
  * Protobuf through protobufjs: protobufjs parses the `.proto` text and decodes payloads.
- * Compatibility follows Confluent's Protobuf rules (its SchemaDiff), which spec/schemas.md
- * §Protobuf compatibility lists; this module compares the two parsed descriptors.
+ * Compatibility follows Confluent's Protobuf rules (its SchemaDiff), listed in spec/schemas.md
+ * §Protobuf compatibility; this module compares the two parsed descriptors.
  */
 
 /** Parses `.proto` text (proto2 or proto3; no imports). */

@@ -146,6 +146,41 @@ export class SchemaRegistry {
     return id;
   }
 
+  /**
+   * Definitions import: `text` as version `version` of `subject` under schema id `id`,
+   * without a compatibility check (the versions were compatible where they were exported),
+   * as Confluent's IMPORT mode. Nothing to do when the subject already has that version with
+   * that id; refused when the id or the version holds something else here.
+   */
+  importVersion(subject: string, version: number, id: number, schemaType: SchemaType, text: string): void {
+    checkSubject(subject);
+    const parsed = parseSchema(schemaType, text);
+    const key = textKey(schemaType, parsed.canonical);
+    const existing = this.schemas.get(id);
+    if (existing !== undefined && this.byText.get(key) !== id)
+      throw new SchemaRegistryError(Code.INVALID_SCHEMA, `schema id ${id} already holds another schema here`);
+    const record = this.subjects.get(subject) ?? { subject, versions: [] };
+    const held = record.versions.find((v) => v.version === version);
+    if (held !== undefined) {
+      if (held.id === id) return;
+      throw new SchemaRegistryError(
+        Code.INVALID_VERSION,
+        `subject '${subject}' version ${version} already holds schema id ${held.id}`,
+      );
+    }
+    if (existing === undefined) {
+      const rec: SchemaRecord = { id, schemaType, schema: text };
+      this.schemas.set(id, rec);
+      this.byText.set(key, id);
+      this.compiled.set(id, parsed);
+      this.nextId = Math.max(this.nextId, id + 1);
+      this.store.putSchemaRecord(`s:${id}`, rec);
+    }
+    record.versions.push({ version, id, deleted: false });
+    record.versions.sort((a, b) => a.version - b.version);
+    this.putSubject(record);
+  }
+
   /** POST /subjects/{s}: the version of `subject` holding this schema (40401, 40403). */
   lookup(subject: string, schemaType: SchemaType, text: string): SubjectVersion {
     const record = this.requireSubject(subject);
