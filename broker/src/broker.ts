@@ -167,7 +167,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
         },
       },
     );
-    vhost.schemaGate = this.schemaGate; // before recover(): delayed messages due at start are checked too
+    vhost.schemaGate = this.schemaGate; // before recover(): no publish reaches the vhost without it
     vhost.recover();
     this.vhosts.set(name, vhost);
     return vhost;

@@ -7,17 +7,7 @@
 import { parseArgs } from 'node:util';
 import { connect } from '@switchyard/client';
 import { spawnBroker } from '../bench/spawn-broker.mjs';
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './amqp.mjs';
 
 const AVRO = JSON.stringify({
   type: 'record',
