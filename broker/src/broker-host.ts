@@ -7,6 +7,8 @@ import type { Session } from './server/session.js';
 import type { ResourceAlarms } from './server/resource-alarms.js';
 import type { BrokerStats } from './server/services.js';
 import type { QueueStore } from './store/store.js';
+import type { SchemaGate } from './schemas/exchange-gate.js';
+import type { SchemaRegistry } from './schemas/registry.js';
 import type { VirtualHost } from './vhost/virtual-host.js';
 
 /**
@@ -25,6 +27,10 @@ export interface BrokerHost {
   readonly startedAt: number;
   /** Users, vhosts and permissions. */
   readonly access: AccessControl;
+  /** The schema registry (spec/schemas.md). */
+  readonly schemas: SchemaRegistry;
+  /** Exchanges' schema validation (and its failure counts, for the metrics). */
+  readonly schemaGate: SchemaGate;
   /** Memory and disk alarms. */
   readonly alarms: ResourceAlarms;
   /** Failed-login throttle shared with the client port; undefined when disabled. */

@@ -31,6 +31,9 @@ import type { Permissions } from './auth/permissions.js';
 import { ScopedStore } from './store/scoped-store.js';
 import type { BrokerHost } from './broker-host.js';
 import { eventLoopDelay } from './metrics/event-loop-delay.js';
+import { schemaRecordsOf } from './schemas/record-store.js';
+import { SchemaGate } from './schemas/exchange-gate.js';
+import { SchemaRegistry } from './schemas/registry.js';
 
 /** What a running broker reports to its embedder (public-broker.ts turns these into events). */
 export interface RuntimeHooks {
@@ -83,6 +86,9 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
 
   /** Users, vhosts and permissions. */
   readonly access: AccessControl;
+  /** The schema registry (spec/schemas.md), and the gate exchanges validate with. */
+  readonly schemas: SchemaRegistry;
+  readonly schemaGate: SchemaGate;
 
   private constructor(
     options: ResolvedOptions,
@@ -116,6 +122,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     if (!isAccessStore(this.store))
       throw new TypeError('Invalid option "store": it must also keep users, vhosts and permissions (AccessStore)');
     const accessStore = this.store;
+    this.schemas = new SchemaRegistry(schemaRecordsOf(this.store, this.logger));
+    this.schemaGate = new SchemaGate(this.schemas);
     this.access = new AccessControl(
       accessStore,
       {
@@ -159,6 +167,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
         },
       },
     );
+    vhost.schemaGate = this.schemaGate; // before recover(): no publish reaches the vhost without it
     vhost.recover();
     this.vhosts.set(name, vhost);
     return vhost;

@@ -3,6 +3,7 @@ import { isFieldTable, type FieldTable } from '@switchyard/client/protocol';
 import { exportedHashOf, storedHashOf, type HashingAlgorithm } from './auth/password.js';
 import { checkPermissionSpec } from './auth/permissions.js';
 import type { BrokerHost as Broker } from './broker-host.js';
+import { exportSchemas, importSchemas, type SchemasSection } from './schemas/definitions-section.js';
 import { FieldReader } from './field-reader.js';
 import type { Binding } from './routing/binding.js';
 import { VERSION } from './version.js';
@@ -67,6 +68,8 @@ export interface DefinitionsDocument {
   exchanges: ExchangeDef[];
   queues: QueueDef[];
   bindings: BindingDef[];
+  /** The schema registry (spec/schemas.md §Definitions); absent when it is empty. */
+  schemas?: SchemasSection;
 }
 
 export interface ImportResult {
@@ -76,6 +79,8 @@ export interface ImportResult {
   exchanges: number;
   queues: number;
   bindings: number;
+  /** Schema versions imported (only when the document has a `schemas` section). */
+  schemas?: number;
   /** Sections and entries not imported, with why. */
   skipped: string[];
 }
@@ -107,6 +112,8 @@ export function exportDefinitions(broker: Broker): DefinitionsDocument {
     queues: [],
     bindings: [],
   };
+  const schemas = exportSchemas(broker.schemas);
+  if (schemas !== undefined) doc.schemas = schemas;
   for (const u of broker.access.exportUsers())
     doc.users.push({ name: u.name, ...exportedHashOf(u.passwordHash), tags: u.tags });
   for (const p of broker.access.listPermissions())
@@ -166,6 +173,7 @@ const KNOWN_SECTIONS = new Set([
   'exchanges',
   'queues',
   'bindings',
+  'schemas',
   ...SKIPPED_SECTIONS,
 ]);
 
@@ -191,7 +199,7 @@ export function parseDefinitions(value: unknown): { doc: DefinitionsDocument; sk
     if (!KNOWN_SECTIONS.has(key))
       throw new DefinitionsError(
         key,
-        `unknown section; expected ${['users', 'vhosts', 'permissions', 'exchanges', 'queues', 'bindings'].join(', ')}`,
+        `unknown section; expected ${['users', 'vhosts', 'permissions', 'exchanges', 'queues', 'bindings', 'schemas'].join(', ')}`,
       );
     const v = value[key];
     if (SKIPPED_SECTIONS.includes(key) && Array.isArray(v) && v.length > 0)
@@ -286,6 +294,14 @@ export function importDefinitions(broker: Broker, value: unknown): ImportResult 
     );
     result.permissions++;
   });
+  // Before exchanges, so validating exchanges find their subjects.
+  const schemasSection = (value as Record<string, unknown>)['schemas'];
+  if (schemasSection !== undefined)
+    result.schemas = importSchemas(
+      broker.schemas,
+      schemasSection,
+      (path, message) => new DefinitionsError(path, message),
+    );
   doc.exchanges.forEach((x, i) => {
     if (!exportable(x.name)) {
       skipped.push(`exchanges[${i}]: '${x.name}' is built in`);

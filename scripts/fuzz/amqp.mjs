@@ -22,7 +22,7 @@ const BODY = 3;
 const HEARTBEAT = 8;
 
 /** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function rng(seed) {
+export function rng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -12,6 +12,8 @@
 // 4. The AMQP 0-9-1 port (amqp.mjs, fuzzAmqp): garbage and wrong-version headers, oversize
 //    frames, bad frame ends, content without a header, methods on closed channels, unknown
 //    and random methods, a heartbeat-silent peer; the reply codes RabbitMQ gives.
+// 5. Schemas (schemas.mjs, fuzzSchemas): hostile schemas and REST bodies on the registry,
+//    hostile payloads on validating exchanges.
 // 3. Pre-auth: half-open sockets on both ports (partial HTTP requests and upgrades, silence),
 //    WebSockets that never hello, hello with thousands of frames pipelined behind it: every
 //    half-open socket is closed by the handshake timeout and a real client still gets in.
@@ -32,6 +34,7 @@ import { spawnBroker } from '../bench/spawn-broker.mjs';
 import { memOf } from '../bench/stats.mjs';
 import { hostileTableFrame } from './tables.mjs';
 import { fuzzAmqp } from './amqp.mjs';
+import { fuzzSchemas } from './schemas.mjs';
 
 export { fuzzAmqp };
 
@@ -516,6 +519,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     a.brokerAlive &&
     a.stillStored === a.confirmedBefore &&
     a.intactInOrder === a.confirmedBefore;
-  console.log(ok && amqpOk ? 'OK' : 'FAILED');
-  process.exit(ok && amqpOk ? 0 : 1);
+  console.log('Schema registry and validating exchanges:');
+  const s = await fuzzSchemas({ seed, iterations: 500, log: (line) => console.log(line) });
+  console.log(JSON.stringify(s, null, 2));
+  const schemasOk =
+    s.serverErrors === 0 && s.nonJsonAnswers === 0 && s.publishes.other === 0 && s.registryServing && s.brokerAlive;
+  console.log(ok && amqpOk && schemasOk ? 'OK' : 'FAILED');
+  process.exit(ok && amqpOk && schemasOk ? 0 : 1);
 }

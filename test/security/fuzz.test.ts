@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 // @ts-expect-error: plain ESM script without type declarations
 import { fuzzAmqp, fuzzBroker, fuzzDecoder } from '../../scripts/fuzz/fuzz.mjs';
+// @ts-expect-error: plain ESM script without type declarations
+import { fuzzSchemas } from '../../scripts/fuzz/schemas.mjs';
 import { AMQP_TEST_URL } from '../helpers/amqp.js';
 
 interface BrokerFuzzResult {
@@ -73,5 +75,23 @@ describe('hostile input (bounded fuzz run)', function () {
     expect(r.brokerAlive).to.equal(true);
     expect(r.stillStored).to.equal(r.confirmedBefore);
     expect(r.intactInOrder).to.equal(r.confirmedBefore);
+  });
+
+  it(`the schema registry answers hostile schemas and REST bodies with 4xx, validating exchanges nack hostile payloads (seed ${seed})`, async () => {
+    const r = await (
+      fuzzSchemas as (o: object) => Promise<{
+        serverErrors: number;
+        nonJsonAnswers: number;
+        publishes: { accepted: number; nacked: number; other: number };
+        registryServing: boolean;
+        brokerAlive: boolean;
+      }>
+    )({ iterations: 200, seed });
+    expect(r.serverErrors).to.equal(0);
+    expect(r.nonJsonAnswers).to.equal(0);
+    expect(r.publishes.other, 'a publish failed other than by a 406 nack').to.equal(0);
+    expect(r.publishes.nacked).to.be.greaterThan(0);
+    expect(r.registryServing).to.equal(true);
+    expect(r.brokerAlive).to.equal(true);
   });
 });

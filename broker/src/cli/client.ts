@@ -72,10 +72,23 @@ export class ManagementClient {
       );
     }
     if (res.status >= 400) {
-      const e = (parsed ?? {}) as { error?: string; reason?: string; code?: number };
-      const detail = e.code !== undefined ? `${e.error} ${e.code}` : `HTTP ${res.status}`;
+      // The management API's `{error, reason, code}`, or the schema registry's Confluent
+      // `{error_code, message}` (spec/schemas.md §Errors).
+      const e = (parsed ?? {}) as {
+        error?: string;
+        reason?: string;
+        code?: number;
+        error_code?: number;
+        message?: string;
+      };
+      const detail =
+        e.code !== undefined
+          ? `${e.error} ${e.code}`
+          : e.error_code !== undefined
+            ? `error ${e.error_code}`
+            : `HTTP ${res.status}`;
       throw new CliError(
-        `${e.reason ?? `HTTP ${res.status} ${res.statusText}`} (${detail})`,
+        `${e.reason ?? e.message ?? `HTTP ${res.status} ${res.statusText}`} (${detail})`,
         exitCodeForStatus(res.status),
       );
     }

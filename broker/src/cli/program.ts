@@ -9,6 +9,7 @@ import {
   registerVhostsCommand,
 } from './commands/access.js';
 import { registerGetCommand, registerPublishCommand } from './commands/messages.js';
+import { registerSchemasCommand } from './commands/schemas.js';
 import { registerServerCommand } from './commands/server.js';
 import {
   registerBindCommands,
@@ -66,6 +67,7 @@ export function createProgram(io: CliIo = PROCESS_IO): Command {
   registerGetCommand(program, io);
   registerCloseConnectionCommand(program, io);
   registerDefinitionsCommand(program, io);
+  registerSchemasCommand(program, io);
   registerUsersCommand(program, io);
   registerVhostsCommand(program, io);
   registerPermissionsCommand(program, io);

@@ -227,6 +227,7 @@ export async function publish(
   await broker.store.durable();
   if (outcome.kind === 'duplicate') return { routed: true, queues: 0, duplicate: true };
   if (outcome.kind === 'delayed') return { routed: true, queues: 0, delayed: true };
+  if (outcome.kind === 'refused') throw new BrokerError(ErrorCode.PRECONDITION_FAILED, outcome.reason);
   if (outcome.refusedBy !== undefined) {
     const q = outcome.refusedBy;
     throw new BrokerError(

@@ -73,6 +73,8 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
  * Reads and parses a JSON request body. An empty body is `{}`. Anything else than a JSON
  * object, or a body that is not declared `application/json`, is a 400/415.
  */
+const CONFLUENT_JSON_TYPES = new Set(['application/vnd.schemaregistry.v1+json', 'application/vnd.schemaregistry+json']);
+
 export async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -84,7 +86,9 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
   }
   if (size === 0) return {};
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') {
+  // Confluent's Schema Registry clients send their own JSON media types (spec/schemas.md §REST API);
+  // like application/json, no HTML form can send them.
+  if (type !== 'application/json' && !CONFLUENT_JSON_TYPES.has(type)) {
     // Also what keeps a cross-site HTML form from driving the API (spec/management.md §Access).
     throw new HttpError(
       415,

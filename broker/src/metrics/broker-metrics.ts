@@ -87,6 +87,7 @@ function writeBrokerMetrics(w: ExpositionWriter, broker: Broker): void {
   }
   const s = broker.stats;
   w.single('switchyard_build_info', 'gauge', 'Broker version (value is always 1).', 1, { version: broker.version });
+  writeSchemaFailures(w, broker);
   // One sample per wire protocol: our WebSocket frames (ws) and AMQP 0-9-1 (amqp).
   w.family('switchyard_connections', 'gauge', 'Open client connections, by wire protocol.');
   w.sample('switchyard_connections', connections.ws, { protocol: 'ws' });
@@ -213,6 +214,19 @@ const QUEUE_METRICS: readonly QueueMetric[] = [
   ],
   ['switchyard_queue_messages_delayed', 'gauge', 'Messages held back for a delayed retry.', (q) => q.delayedCount],
 ];
+
+/** Messages refused (or diverted) by a validating exchange, per vhost and exchange (spec/schemas.md). */
+function writeSchemaFailures(w: ExpositionWriter, broker: Broker): void {
+  w.family(
+    'switchyard_schema_validation_failures_total',
+    'counter',
+    'Messages that failed their exchange schema (x-schema-subject), by vhost and exchange.',
+  );
+  for (const [key, n] of broker.schemaGate.failures) {
+    const [vhost, exchange] = key.split('\u0000') as [string, string];
+    w.sample('switchyard_schema_validation_failures_total', n, { vhost, exchange });
+  }
+}
 
 function writeProcessMetrics(w: ExpositionWriter): void {
   writeEventLoopDelay(w);

@@ -98,6 +98,19 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
       exchange === '' && isReplyQueueName(routingKey)
         ? this.publishReply(routingKey, properties, content)
         : publishMessage(this.conn.vhost, broker.stats, exchange, routingKey, properties, content);
+    if (outcome.kind === 'refused') {
+      // A confirm channel learns it by a nack and carries on (as for a reject-publish
+      // queue); a channel without confirms could not learn it at all, so it is closed with
+      // 406, as RabbitMQ closes a channel for a publish it refuses. spec/schemas.md §Enforcement.
+      if (!this.confirming) throw new BrokerError(ErrorCode.PRECONDITION_FAILED, outcome.reason);
+      this.conn.sink.publishNacked(
+        this.number,
+        this.publishSeq,
+        false,
+        ErrorCode.PRECONDITION_FAILED,
+        `PRECONDITION_FAILED - ${outcome.reason}`,
+      );
+    }
     if (outcome.kind === 'routed') {
       if (outcome.queues === 0 && mandatory) {
         // Before the confirm, which the turn's commit sends later.

@@ -78,6 +78,8 @@ const KIND_HWM = 'd';
 const KIND_USER = 'u';
 const KIND_VHOST = 'v';
 const KIND_PERMISSION = 'p';
+/** Schema registry records (spec/schemas.md §Storage): `s:<id>`, `j:<subject>`, `g`. */
+const KIND_SCHEMA = 's';
 /**
  * Per-queue counts and last sequence: `[messages, bytes, lastSeq]`, written with the messages;
  * a priority queue adds `[messages0, bytes0, messages1, bytes1, ...]` per level.
@@ -463,6 +465,26 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   removePermission(user: string, vhost: string): void {
     this.track(this.meta.remove(metaKey(KIND_PERMISSION, user, vhost)));
+  }
+
+  loadSchemaRecords(): [string, unknown][] {
+    const out: [string, unknown][] = [];
+    // Keys are encoded (and hashed when long): the records carry their own identity.
+    for (const { key, value } of this.meta.getRange({
+      start: `${KIND_SCHEMA}:`,
+      end: `${KIND_SCHEMA};`,
+      snapshot: false,
+    }))
+      out.push([String(key), value]);
+    return out;
+  }
+
+  putSchemaRecord(key: string, value: unknown): void {
+    this.track(this.meta.put(metaKey(KIND_SCHEMA, key), value));
+  }
+
+  removeSchemaRecord(key: string): void {
+    this.track(this.meta.remove(metaKey(KIND_SCHEMA, key)));
   }
 
   allocateQueueId(): number {

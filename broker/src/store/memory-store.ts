@@ -40,6 +40,8 @@ export class MemoryDisk {
   readonly users = new Map<string, UserRecord>();
   readonly vhosts = new Map<string, VhostRecord>();
   readonly permissions = new Map<string, PermissionRecord>();
+  /** Schema registry records by key. */
+  readonly schemaRecords = new Map<string, unknown>();
   /** queue id -> seq -> message. */
   readonly messages = new Map<number, Map<number, StoredMessage>>();
   /** vhost -> seq -> delayed message. */
@@ -296,6 +298,19 @@ export class MemoryStore implements QueueStore, AccessStore {
 
   loadDedup(scope: string): [string, number][] {
     return [...(this.disk.dedup.get(scope)?.entries() ?? [])].sort((a, b) => a[1] - b[1]);
+  }
+
+  loadSchemaRecords(): [string, unknown][] {
+    return [...this.disk.schemaRecords];
+  }
+
+  putSchemaRecord(key: string, value: unknown): void {
+    const copy = structuredClone(value); // as a store would: later changes to `value` are not kept
+    this.write((d) => d.schemaRecords.set(key, copy));
+  }
+
+  removeSchemaRecord(key: string): void {
+    this.write((d) => d.schemaRecords.delete(key));
   }
 
   loadAccess(): AccessData {

@@ -1,6 +1,7 @@
 import type { FieldTable } from '@switchyard/client/protocol';
 import { createMatcher, type BindingMatcher, type ExchangeType } from '../routing/matcher.js';
 import type { RoutableExchange } from '../routing/router.js';
+import { exchangeSchemaOf, type ExchangeSchema } from '../schemas/exchange-gate.js';
 import type { ExchangeDefinition } from '../store/store.js';
 
 /** An exchange: how it was declared, and its bindings indexed for its type. */
@@ -12,6 +13,8 @@ export class Exchange implements RoutableExchange {
   readonly internal: boolean;
   readonly arguments: FieldTable;
   readonly matcher: BindingMatcher;
+  /** What published messages must match (`x-schema-subject`...); undefined = nothing checked. */
+  readonly schema: ExchangeSchema | undefined;
   /** Bindings in which this exchange is the destination (exchange-to-exchange). */
   inbound = 0;
 
@@ -22,6 +25,7 @@ export class Exchange implements RoutableExchange {
     this.autoDelete = def.autoDelete;
     this.internal = def.internal;
     this.arguments = def.arguments;
+    this.schema = exchangeSchemaOf(def.arguments, def.name); // 406 for malformed arguments, before anything is stored
     const hashHeader = def.arguments['hash-header'];
     this.matcher = createMatcher(def.type, { hashHeader: typeof hashHeader === 'string' ? hashHeader : undefined });
   }

@@ -1,5 +1,6 @@
 import type { FieldTable, MessageProperties } from '@switchyard/client/protocol';
 import type { Queue } from '../queues/queue.js';
+import type { SchemaGate } from '../schemas/exchange-gate.js';
 import { parseExpiration } from '../queues/ttl.js';
 import { delayOf } from './delayed-messages.js';
 import type { Exchange } from './exchange.js';
@@ -11,7 +12,10 @@ import type { ExchangeDedup } from './publish-gate.js';
  * path depends on these few operations rather than on the whole vhost.
  */
 export interface PublishHost {
+  readonly name: string;
   readonly exchangeDedup: ExchangeDedup;
+  /** Validates messages on exchanges that declare `x-schema-subject` (spec/schemas.md); unset = none. */
+  readonly schemaGate?: SchemaGate | undefined;
   /** The exchange a client may publish to (404 missing, 403 internal); undefined = default. */
   publishTarget(exchangeName: string): Exchange | undefined;
   /** Holds an `x-delay` message until it is due. */
@@ -41,8 +45,15 @@ export interface RoutedOutcome {
   refusedBy: Queue | undefined;
 }
 
+/** A message the exchange's schema refused (spec/schemas.md §Enforcement): nacked, never routed. */
+export interface RefusedOutcome {
+  kind: 'refused';
+  /** Names the subject, version and first violations. */
+  reason: string;
+}
+
 /** What became of a publish. */
-export type PublishOutcome = { kind: 'duplicate' } | { kind: 'delayed' } | RoutedOutcome;
+export type PublishOutcome = { kind: 'duplicate' } | { kind: 'delayed' } | RoutedOutcome | RefusedOutcome;
 
 /**
  * The one publish path, shared by client channels and the management API: checks the
@@ -79,6 +90,18 @@ export function publishParsed(
 ): PublishOutcome {
   checkShortString('routing key', routingKey);
   counters.published++;
+  const gate = vhost.schemaGate;
+  if (gate !== undefined && exchange !== '') {
+    // Before dedup and delay: a refused message is neither remembered nor held.
+    const x = vhost.exchange(exchange);
+    if (x?.schema !== undefined) {
+      const verdict = gate.check(vhost.name, exchange, x.schema, properties, content);
+      if (verdict.kind === 'accepted') properties = verdict.properties;
+      else if (x.schema.invalidExchange === undefined) return { kind: 'refused', reason: verdict.reason };
+      else
+        return divertInvalid(vhost, x.schema.invalidExchange, routingKey, properties, verdict, content, expirationMs);
+    }
+  }
   if (vhost.exchangeDedup.isDuplicate(exchange, properties, properties?.persistent === true)) {
     counters.duplicates++; // confirmed, not routed: the publisher's retry is harmless
     return { kind: 'duplicate' };
@@ -99,6 +122,29 @@ export function publishParsed(
   );
   if (outcome.queues === 0) counters.unroutable++;
   return outcome;
+}
+
+/**
+ * Routes a message its exchange's schema refused to the exchange's `x-schema-invalid-exchange`,
+ * with the reasons in headers; refused outright when that exchange does not exist.
+ */
+function divertInvalid(
+  vhost: PublishHost,
+  invalidExchange: string,
+  routingKey: string,
+  properties: MessageProperties | null,
+  verdict: { reason: string; headers: FieldTable },
+  content: Uint8Array,
+  expirationMs: number | undefined,
+): PublishOutcome {
+  const target = vhost.exchange(invalidExchange);
+  if (target === undefined)
+    return {
+      kind: 'refused',
+      reason: `${verdict.reason} (x-schema-invalid-exchange '${invalidExchange}' does not exist)`,
+    };
+  const headers = { ...properties?.headers, ...verdict.headers, 'x-schema-reason': verdict.reason };
+  return routeAndEnqueue(vhost, target, invalidExchange, routingKey, { ...properties, headers }, content, expirationMs);
 }
 
 /**

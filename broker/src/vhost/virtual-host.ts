@@ -8,6 +8,7 @@ import { guardedClock, systemClock, type Clock } from '../queues/clock.js';
 import type { MessageRecord, QueueStore } from '../store/store.js';
 import { DeadLetterer, type DeadLetterGuard } from './dead-lettering.js';
 import { DelayedMessages } from './delayed-messages.js';
+import type { SchemaGate } from '../schemas/exchange-gate.js';
 import { ExchangeDedup, exchangeDedupWindow } from './publish-gate.js';
 import { assertEquivalent, assertEquivalentArguments } from './equivalence.js';
 import { Exchange } from './exchange.js';
@@ -58,6 +59,8 @@ export class VirtualHost {
   readonly delayed: DelayedMessages;
   /** Exchanges' `x-deduplication-window`s. */
   readonly exchangeDedup: ExchangeDedup;
+  /** Validates publishes on exchanges that declare a schema; set by the broker (spec/schemas.md). */
+  schemaGate: SchemaGate | undefined;
   /** Routes dead-lettered copies, flat and bounded (vhost/dead-lettering.ts). */
   private readonly deadLetterer: DeadLetterer;
   /** Called after a queue is deleted (consumers cancelled). */
