@@ -163,21 +163,25 @@ export class StreamQueue extends Queue {
 
   // ---- consumers ---------------------------------------------------------------------
 
-  /** RabbitMQ's rules: a consumer needs a prefetch and manual acks; x-stream-offset must parse. */
+  /**
+   * RabbitMQ's rules, in its order: a consumer needs a prefetch (406), then manual acks (540,
+   * a connection error in AMQP as in RabbitMQ); a malformed x-stream-offset is 406 (RabbitMQ
+   * 3.10 fails it with 541 INTERNAL_ERROR).
+   */
   override checkConsumer(
     consumer: { exclusive: boolean; prefetch?: number; noAck?: boolean; args?: QueueConsumer['args'] },
     vhost?: string,
   ): void {
     super.checkConsumer(consumer, vhost);
-    if (consumer.noAck === true)
-      throw new BrokerError(
-        ErrorCode.NOT_IMPLEMENTED,
-        `automatic acknowledgement not supported by stream queues ('${this.name}'); consume with manual acks`,
-      );
     if (consumer.prefetch === undefined || consumer.prefetch === 0)
       throw new BrokerError(
         ErrorCode.PRECONDITION_FAILED,
         `consumer prefetch count is not set for stream '${this.name}'; call basic.qos (prefetch) before consuming`,
+      );
+    if (consumer.noAck === true)
+      throw new BrokerError(
+        ErrorCode.NOT_IMPLEMENTED,
+        `automatic acknowledgement not supported by stream queues ('${this.name}'); consume with manual acks`,
       );
     parseStartSpec(consumer.args?.['x-stream-offset'], this.time.now());
   }
