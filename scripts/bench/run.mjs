@@ -171,7 +171,12 @@ function parseOptions() {
       maxMs,
     },
     S1: { ...DEFAULTS.S1, messages: Math.round(messages ?? DEFAULTS.S1.messages * scale), stallMs, maxMs },
-    S2: { ...DEFAULTS.S2, messages: Math.round(messages ? messages * 5 : DEFAULTS.S2.messages * scale), stallMs, maxMs },
+    S2: {
+      ...DEFAULTS.S2,
+      messages: Math.round(messages ? messages * 5 : DEFAULTS.S2.messages * scale),
+      stallMs,
+      maxMs,
+    },
     W8: {
       ...DEFAULTS.W8,
       messages: Math.round(messages ? messages / 2 : DEFAULTS.W8.messages * scale),

@@ -961,7 +961,14 @@ export async function runStream(driver, cfg) {
         replayPerSec: round(((N * R) / replayMs) * 1000),
         replayPeakRssMB: sampleRss ? round(peakRss / 1024 / 1024, 1) : null,
       },
-      info: { messages: N, readers: R, bodyBytes: BODY_SIZE, window, prefetch, replaySeconds: round(replayMs / 1000, 3) },
+      info: {
+        messages: N,
+        readers: R,
+        bodyBytes: BODY_SIZE,
+        window,
+        prefetch,
+        replaySeconds: round(replayMs / 1000, 3),
+      },
     };
   } finally {
     await h.close([

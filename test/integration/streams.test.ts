@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { useBroker } from '../helpers/broker.js';
+import { managementGet, useBroker } from '../helpers/broker.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { open, sleep, text, waitFor, type Channel, type Message } from '../helpers/client.js';
 
@@ -182,5 +182,50 @@ describe('stream queues over the SDK', () => {
     expect(messageCount).to.be.at.most(3);
     const r = await read(ch, 'aged', 'first', messageCount);
     expect(r.offsets[0]).to.equal(9 - messageCount);
+  });
+
+  it('single active consumer: only the first reader is served, the next takes over from its own start', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertQueue('sac', {
+      durable: true,
+      arguments: { 'x-queue-type': 'stream', 'x-single-active-consumer': true },
+    });
+    await fill(ch, 'sac', 0, 10);
+    const { conn: c1, ch: a } = await open(fx.tb.url, fx.conns);
+    const { ch: b } = await open(fx.tb.url, fx.conns);
+    const gotA: number[] = [];
+    const gotB: number[] = [];
+    for (const [chan, got] of [
+      [a, gotA],
+      [b, gotB],
+    ] as const) {
+      await chan.prefetch(5);
+      await chan.consume('sac', (m) => void (m !== null && got.push(Number(text(m))) && chan.ack(m)), {
+        arguments: { 'x-stream-offset': 'first' },
+      });
+    }
+    await waitFor(() => gotA.length === 10, 'the active reader');
+    await sleep(100);
+    expect(gotB).to.deep.equal([]);
+    await c1.close();
+    await waitFor(() => gotB.length === 10, 'the next reader takes over');
+    expect(gotB[0]).to.equal(0);
+  });
+
+  it('the management API shows first/last offset and each reader with its lag', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertQueue('seen', STREAM);
+    await fill(ch, 'seen', 0, 30);
+    await ch.prefetch(10); // no acks: the reader stops after 10
+    await ch.consume('seen', () => undefined, { arguments: { 'x-stream-offset': 'first' } });
+    await sleep(200);
+    const q = await managementGet<{
+      type: string;
+      stream: { firstOffset: number; lastOffset: number; readers: { offset: number; lag: number }[] };
+    }>(fx.tb, '/api/queues/%2F/seen');
+    expect(q.type).to.equal('stream');
+    expect(q.stream).to.include({ firstOffset: 0, lastOffset: 29 });
+    expect(q.stream.readers).to.have.length(1);
+    expect(q.stream.readers[0]).to.include({ offset: 10, lag: 20 });
   });
 });

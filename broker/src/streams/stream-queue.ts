@@ -84,9 +84,24 @@ export class StreamQueue extends Queue {
     return this.appendSeq - 2;
   }
 
-  /** Offset each consumer reads next, by consumer tag. */
-  readerOffsets(): { tag: string; offset: number }[] {
-    return [...this.readers].map(([c, r]) => ({ tag: c.tag, offset: r.next - 1 }));
+  /**
+   * The stream for the management API: its first and last offset, and each consumer's next
+   * offset and lag (messages appended it has not been delivered yet).
+   */
+  describeStream(): {
+    firstOffset: number;
+    lastOffset: number;
+    readers: { consumerTag: string; offset: number; lag: number }[];
+  } {
+    return {
+      firstOffset: this.firstOffset,
+      lastOffset: this.lastOffset,
+      readers: [...this.readers].map(([c, r]) => ({
+        consumerTag: c.tag,
+        offset: r.next - 1,
+        lag: Math.max(0, this.appendSeq - r.next),
+      })),
+    };
   }
 
   override oldestReadyAgeMs(): number {
