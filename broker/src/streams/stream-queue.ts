@@ -148,12 +148,23 @@ export class StreamQueue extends Queue {
     this.commitPending = true;
     setImmediate(() => {
       const upTo = this.appendSeq - 1;
-      this.log.durable().then(
+      let durable: Promise<void>;
+      try {
+        durable = this.log.durable();
+      } catch {
+        this.commitPending = false; // the store was closed (broker shutdown)
+        return;
+      }
+      durable.then(
         () => {
           this.commitPending = false;
           if (upTo > this.committedSeq) this.committedSeq = upTo;
           if (this.appendSeq - 1 > upTo) this.awaitCommit();
-          if (!this.isDeleted) this.dispatch();
+          try {
+            if (!this.isDeleted) this.dispatch();
+          } catch {
+            // The store was closed meanwhile (broker shutdown): readers continue after the next start.
+          }
         },
         () => {
           // A failed commit is reported to publishers through their confirms; retry with the next turn.
