@@ -112,13 +112,13 @@ function wrapChannel(ch, confirm) {
       if (confirm) await ch.waitForConfirms();
     },
 
-    async consume(q, onMessage, { noAck = false } = {}) {
+    async consume(q, onMessage, { noAck = false, arguments: args } = {}) {
       const { consumerTag } = await ch.consume(
         q,
         (msg) => {
           if (msg !== null) onMessage(msg);
         },
-        { noAck },
+        { noAck, arguments: args },
       );
       return consumerTag;
     },

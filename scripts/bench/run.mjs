@@ -48,7 +48,7 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --broker-management-url URL  that broker's management API (http://127.0.0.1:PORT), for its
                            event-loop delay per workload (spawned brokers: found automatically)
   --amqp-pid PID           pid of the AMQP broker for RSS/CPU (default: the single local beam.smp)
-  --workloads LIST         comma list of W1..W8,routing,deep (default: all but deep)
+  --workloads LIST         comma list of W1..W8,S1,S2,routing,deep (default: all but deep)
   --deep-messages N        the deep workload: persistent 100-byte messages stored across 10
                            queues before the restarts (default 10000000; disk-heavy)
   --messages N             messages for W1, W2 and W6 (W4 uses N/4, W5 N/2); default 200000
@@ -119,7 +119,7 @@ function parseOptions() {
     throw new Error('--protocol amqp spawns its own broker (with --amqp-port); leave out --broker-url');
   const amqpUrl =
     values['amqp-url'] ?? (values['only-amqp'] || overAmqp ? 'amqp://guest:guest@127.0.0.1:5672' : undefined);
-  const all = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'routing'];
+  const all = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'S1', 'S2', 'routing'];
   const workloads = values.workloads
     ? values.workloads
         .split(',')
@@ -167,6 +167,13 @@ function parseOptions() {
     W7: {
       ...DEFAULTS.W7,
       messages: Math.round(messages ? messages / 2 : DEFAULTS.W7.messages * scale),
+      stallMs,
+      maxMs,
+    },
+    S1: { ...DEFAULTS.S1, messages: Math.round(messages ?? DEFAULTS.S1.messages * scale), stallMs, maxMs },
+    S2: {
+      ...DEFAULTS.S2,
+      messages: Math.round(messages ? messages * 5 : DEFAULTS.S2.messages * scale),
       stallMs,
       maxMs,
     },

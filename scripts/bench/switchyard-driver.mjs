@@ -132,8 +132,8 @@ function wrapChannel(ch, confirm = true) {
       if (fastError) throw fastError;
     },
 
-    async consume(q, onMessage, { noAck = false } = {}) {
-      const res = await ch.consume(q, (msg) => onMessage(msg), { noAck });
+    async consume(q, onMessage, { noAck = false, arguments: args } = {}) {
+      const res = await ch.consume(q, (msg) => onMessage(msg), { noAck, arguments: args });
       return res?.consumerTag ?? res;
     },
     ack: (msg) => ch.ack(msg),

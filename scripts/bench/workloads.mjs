@@ -19,6 +19,8 @@ export const DEFAULTS = {
   W6: { messages: 200_000, window: 1000, prefetch: 1000 },
   W7: { messages: 100_000, window: 1000, ttlMs: 2000 },
   W8: { messages: 100_000, window: 1000, maxDelayMs: 10_000 },
+  S1: { messages: 200_000, window: 1000, prefetch: 1000, readers: 3 },
+  S2: { messages: 1_000_000, window: 1000, prefetch: 1000, readers: 10 },
 };
 
 // Metric descriptions, in print order: [key, label, digits]
@@ -66,7 +68,13 @@ export const METRICS = {
     ['cpuPerDeliveryUs', 'broker CPU us per due delivery', 1],
     ['idleWaitCpuPercent', 'broker CPU % holding 100k not yet due', 1],
   ],
+  S1: [
+    ['publishPerSec', 'stream publish msgs/s (persistent 1 KiB, confirms)'],
+    ['replayPerSec', 'replay msgs/s, all readers together (from first)'],
+    ['replayPeakRssMB', 'broker peak RSS MB during the replay', 1],
+  ],
 };
+METRICS.S2 = METRICS.S1;
 
 export const TITLES = {
   W1: 'W1 durable',
@@ -77,6 +85,8 @@ export const TITLES = {
   W6: 'W6 backlog',
   W7: 'W7 TTL -> DLX',
   W8: 'W8 delayed',
+  S1: 'S1 stream, 3 readers',
+  S2: 'S2 stream, 10 readers',
 };
 
 // ---------------------------------------------------------------------------
@@ -898,4 +908,85 @@ export async function runW8(driver, cfg) {
   }
 }
 
-export const WORKLOADS = { W1: runW1, W2: runW2, W3: runW3, W4: runW4, W5: runW5, W6: runW6, W7: runW7, W8: runW8 };
+// ---------------------------------------------------------------------------
+// S1/S2 streams: a stream queue (x-queue-type stream), persistent 1 KiB with confirms, then
+// `readers` consumers (own connections, prefetch, ack each) replaying it from `first` at once.
+// The broker's RSS is sampled during the replay: a replay must not load the stream.
+
+export async function runStream(driver, cfg) {
+  const { messages: N, window, prefetch, readers: R, sampleRss } = cfg;
+  const q = `bench.stream.${rid()}`;
+  const body = makeBody();
+  const h = await openHarness('S', driver, cfg, { consumerChannel: false });
+  const { pubCh } = h;
+  const st = { published: 0, confirmed: 0, consumed: 0, lastConfirmAt: 0 };
+  const readerConns = [];
+  try {
+    await pubCh.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    h.watch(
+      () => st.confirmed + st.consumed,
+      () => JSON.stringify(st),
+    );
+    const t0 = now();
+    await h.until(publishWindowed(pubCh, N, window, () => ['', q, body, { persistent: true }], st));
+    const publishMs = st.lastConfirmAt - t0;
+    const done = deferred();
+    let peakRss = 0;
+    const sampler = setInterval(() => {
+      const m = sampleRss?.();
+      if (m) peakRss = Math.max(peakRss, m.rss);
+    }, 250);
+    const t1 = now();
+    for (let r = 0; r < R; r++) {
+      const conn = await driver.connect();
+      readerConns.push(conn);
+      const ch = await conn.channel();
+      h.watchErrors(conn, ch);
+      await ch.prefetch(prefetch);
+      await ch.consume(
+        q,
+        (msg) => {
+          ch.ack(msg);
+          if (++st.consumed === N * R) done.resolve();
+        },
+        { arguments: { 'x-stream-offset': 'first' } },
+      );
+    }
+    await h.until(done.promise);
+    const replayMs = now() - t1;
+    clearInterval(sampler);
+    return {
+      metrics: {
+        publishPerSec: round((N / publishMs) * 1000),
+        replayPerSec: round(((N * R) / replayMs) * 1000),
+        replayPeakRssMB: sampleRss ? round(peakRss / 1024 / 1024, 1) : null,
+      },
+      info: {
+        messages: N,
+        readers: R,
+        bodyBytes: BODY_SIZE,
+        window,
+        prefetch,
+        replaySeconds: round(replayMs / 1000, 3),
+      },
+    };
+  } finally {
+    await h.close([
+      ['readers', () => Promise.all(readerConns.map((c) => c.close()))],
+      ['deleteQueue', () => pubCh.deleteQueue(q)],
+    ]);
+  }
+}
+
+export const WORKLOADS = {
+  W1: runW1,
+  W2: runW2,
+  W3: runW3,
+  W4: runW4,
+  W5: runW5,
+  W6: runW6,
+  W7: runW7,
+  W8: runW8,
+  S1: runStream,
+  S2: runStream,
+};

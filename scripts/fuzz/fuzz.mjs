@@ -65,6 +65,24 @@ const WRONG_VALUES = [
   { __proto__: { a: 1 } },
 ];
 
+/** Hostile `x-stream-offset` and `x-max-age` values for stream consumers and declarations. */
+const STREAM_OFFSETS = [
+  'yesterday',
+  -1,
+  1.5,
+  2 ** 60,
+  { '!': 'timestamp', value: 'x' },
+  { '!': 'timestamp', value: 1e300 },
+  '999999999999Y',
+  '9999999999999D',
+  '',
+  [],
+  null,
+  'first',
+  { '!': 'decimal', value: { places: 1, digits: 5 } },
+];
+const STREAM_AGES = ['1h', '0s', '-1h', 'forever', 7, '999999999999Y', null];
+
 function validFrame(r, channel = 1) {
   const type = NAMES[Math.floor(r() * NAMES.length)];
   return { type, channel };
@@ -221,7 +239,36 @@ function hostileSession(url, r) {
       for (let k = 0; k < rounds; k++) {
         const ch = 1 + (k % 5);
         frames.push({ type: 'channelOpen', channel: ch });
-        switch (Math.floor(r() * 5)) {
+        switch (Math.floor(r() * 6)) {
+          case 5: {
+            // a stream with hostile retention arguments, then a consumer with a hostile start
+            // (spec/semantics.md §Streams): 406 on the channel, never a crash
+            const pick = (list) => list[Math.floor(r() * list.length)];
+            frames.push({
+              type: 'queueDeclare',
+              channel: ch,
+              rid: k + 1,
+              queue: 'fuzz-stream',
+              passive: false,
+              durable: true,
+              exclusive: false,
+              autoDelete: false,
+              arguments: { 'x-queue-type': 'stream', 'x-max-age': pick(STREAM_AGES) },
+            });
+            frames.push({ type: 'qos', channel: ch, rid: k + 2, prefetchCount: 10, global: false });
+            frames.push({
+              type: 'consume',
+              channel: ch,
+              rid: k + 3,
+              queue: 'fuzz-stream',
+              consumerTag: '',
+              noAck: false,
+              exclusive: false,
+              priority: 0,
+              arguments: { 'x-stream-offset': pick(STREAM_OFFSETS) },
+            });
+            break;
+          }
           case 0:
             frames.push({ type: 'ack', channel: ch, deliveryTag: 1 + Math.floor(r() * 1000), multiple: false });
             break;

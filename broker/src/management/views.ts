@@ -8,6 +8,7 @@ import type { VirtualHost } from '../vhost/virtual-host.js';
 import { eventLoopDelay } from '../metrics/event-loop-delay.js';
 import { propertiesKey } from './binding-key.js';
 import type { RateSampler } from './rates.js';
+import { StreamQueue } from '../streams/stream-queue.js';
 
 /** JSON shapes of the management API (spec/management.md §Endpoints): plain data, no I/O. */
 
@@ -84,6 +85,8 @@ export function describeQueue(vhost: VirtualHost, q: Queue, sampler: RateSampler
     oldestMessageAgeMs: q.oldestReadyAgeMs(now),
     ...q.counters,
     rates: sampler.queueRates(q, now),
+    // Streams: first/last offset and each reader's position and lag. spec/semantics.md §Streams.
+    ...(q instanceof StreamQueue ? { type: 'stream', stream: q.describeStream() } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { FieldTable } from '@switchyard/client/protocol';
 import type { MessageRecord } from '../store/store.js';
 import type { QueueEntry } from './entry.js';
 import type { Queue } from './queue.js';
@@ -12,6 +13,12 @@ export interface QueueConsumer {
   /** Higher-priority consumers are served first while they have room (x-priority). */
   readonly priority: number;
   readonly exclusive: boolean;
+  /** Per-consumer prefetch (0 = unlimited); streams require one. */
+  readonly prefetch?: number;
+  /** Acknowledges automatically (streams refuse it). */
+  readonly noAck?: boolean;
+  /** basic.consume arguments (`x-stream-offset` for streams). */
+  readonly args?: FieldTable;
   /** True while it may take another message now (prefetch room, socket not backed up). */
   canTake(): boolean;
   /** Hands a message over; the consumer delivers it and tracks it until ack. */

@@ -10,6 +10,8 @@ import { DeadLetterer, type DeadLetterGuard } from './dead-lettering.js';
 import { DelayedMessages } from './delayed-messages.js';
 import type { SchemaGate } from '../schemas/exchange-gate.js';
 import { ExchangeDedup, exchangeDedupWindow } from './publish-gate.js';
+import { isStreamArguments } from '../streams/stream-arguments.js';
+import { StreamQueue } from '../streams/stream-queue.js';
 import { assertEquivalent, assertEquivalentArguments } from './equivalence.js';
 import { Exchange } from './exchange.js';
 import { parseExpiration } from '../queues/ttl.js';
@@ -387,7 +389,9 @@ export class VirtualHost {
     owner: string | undefined,
     args: FieldTable,
   ): Queue {
-    const queue = new Queue(
+    // Streams (x-queue-type stream) are queues to everything above them. spec/semantics.md §Streams.
+    const QueueClass = isStreamArguments(args) ? StreamQueue : Queue;
+    const queue = new QueueClass(
       { name, id, durable, autoDelete, exclusiveOwner: owner, arguments: args },
       {
         store: durable && owner === undefined ? this.store : undefined,

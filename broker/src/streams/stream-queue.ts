@@ -1,0 +1,344 @@
+import { BrokerError, ErrorCode, type MessageProperties } from '@switchyard/client/protocol';
+import type { MessageRecord, QueueStore } from '../store/store.js';
+import type { Clock } from '../queues/clock.js';
+import type { QueueConsumer } from '../queues/consumer.js';
+import type { QueueEntry } from '../queues/entry.js';
+import { Queue, type EnqueueOutcome, type QueueEnvironment, type QueueSettings } from '../queues/queue.js';
+import { parseStartSpec, parseStreamPolicy, type StartSpec, type StreamPolicy } from './stream-arguments.js';
+import { SegmentLog } from './segment-log.js';
+
+/** A consumer's position in the stream: the sequence (offset + 1) it reads next. */
+interface Reader {
+  next: number;
+}
+
+/**
+ * A stream queue (`x-queue-type: stream`): an append-only log that consuming never removes
+ * from. Every message is stored (as RabbitMQ streams store every message), under the
+ * queue's id and sequence `offset + 1` in the store's message keys, with its append time in
+ * the `expiresAt` meta field (a stream's messages never expire one by one). Each consumer
+ * has its own position, picked with `x-stream-offset`, and reads committed messages one at
+ * a time straight from the store, so a replay costs no memory beyond the deliveries in
+ * flight (its prefetch). Acks only return credit. spec/semantics.md §Streams.
+ */
+export class StreamQueue extends Queue {
+  readonly stream: StreamPolicy;
+  private readonly log: QueueStore;
+  private readonly readers = new Map<QueueConsumer, Reader>();
+  /** First kept sequence (retention moves it). */
+  private firstSeq = 1;
+  /** Next sequence to append. */
+  private appendSeq = 1;
+  /** Highest sequence known committed: readers see nothing beyond it. */
+  private committedSeq = 0;
+  /** Append time of the newest message: append times never go backwards (time lookups bisect). */
+  private lastAppendAt = 0;
+  private logBytes = 0;
+  private inFlight = 0;
+  private streamDispatching = false;
+  private commitPending = false;
+  private readonly segments: SegmentLog | undefined;
+  private readonly time: Clock;
+
+  constructor(settings: QueueSettings, env: QueueEnvironment) {
+    const stream = parseStreamPolicy(
+      settings.name,
+      { durable: settings.durable, autoDelete: settings.autoDelete, exclusive: settings.exclusiveOwner !== undefined },
+      settings.arguments,
+    );
+    super(settings, env);
+    this.time = env.clock;
+    if (env.store === undefined) throw new Error(`stream '${settings.name}' needs a message store`);
+    this.log = env.store;
+    this.stream = stream;
+    if (stream.maxAgeMs !== undefined || stream.maxLengthBytes !== undefined)
+      this.segments = new SegmentLog(this.log, this.id, stream);
+  }
+
+  // ---- views -------------------------------------------------------------------------
+
+  /** Messages in the log (what declare-ok and management report). */
+  override get messageCount(): number {
+    return this.appendSeq - this.firstSeq;
+  }
+
+  override get readyBytes(): number {
+    return this.logBytes;
+  }
+
+  override get unacked(): number {
+    return this.inFlight;
+  }
+
+  override get inMemoryEntries(): number {
+    return 0;
+  }
+
+  /** Offset of the first message kept (0 for an empty new stream). */
+  get firstOffset(): number {
+    return this.firstSeq - 1;
+  }
+
+  /** Offset of the last message appended (-1 when none). */
+  get lastOffset(): number {
+    return this.appendSeq - 2;
+  }
+
+  /**
+   * The stream for the management API: its first and last offset, and each consumer's next
+   * offset and lag (messages appended it has not been delivered yet).
+   */
+  describeStream(): {
+    firstOffset: number;
+    lastOffset: number;
+    readers: { consumerTag: string; offset: number; lag: number }[];
+  } {
+    return {
+      firstOffset: this.firstOffset,
+      lastOffset: this.lastOffset,
+      readers: [...this.readers].map(([c, r]) => ({
+        consumerTag: c.tag,
+        offset: r.next - 1,
+        lag: Math.max(0, this.appendSeq - r.next),
+      })),
+    };
+  }
+
+  override oldestReadyAgeMs(): number {
+    return 0;
+  }
+
+  // ---- recovery and appends ----------------------------------------------------------
+
+  override recover(): void {
+    const pos = this.log.position(this.id);
+    this.appendSeq = pos.lastSeq + 1;
+    this.committedSeq = pos.lastSeq;
+    this.logBytes = pos.bytes;
+    const first = this.log.scan(this.id, 0, 1)[0];
+    this.firstSeq = first?.seq ?? this.appendSeq;
+    const last = pos.lastSeq > 0 ? this.log.scan(this.id, pos.lastSeq, 1)[0] : undefined;
+    this.lastAppendAt = last?.expiresAt ?? 0;
+    this.segments?.recover(this.firstSeq);
+  }
+
+  override enqueue(
+    exchange: string,
+    routingKey: string,
+    properties: MessageProperties | null,
+    content: Uint8Array,
+  ): EnqueueOutcome {
+    const at = Math.max(this.lastAppendAt, this.time.now());
+    this.lastAppendAt = at;
+    const seq = this.appendSeq++;
+    this.log.enqueue(this.id, seq, { exchange, routingKey, properties, content }, { expiresAt: at, priority: 0 });
+    this.logBytes += content.length;
+    this.counters.published++;
+    if (this.segments !== undefined) {
+      const removed = this.segments.append(seq, content.length, at);
+      if (removed !== undefined) this.trimTo(removed.firstSeq, removed.bytes);
+    }
+    this.awaitCommit();
+    return 'queued';
+  }
+
+  /** Readers see a turn's appends once the store has committed them. */
+  private awaitCommit(): void {
+    if (this.commitPending) return;
+    this.commitPending = true;
+    setImmediate(() => {
+      const upTo = this.appendSeq - 1;
+      let durable: Promise<void>;
+      try {
+        durable = this.log.durable();
+      } catch {
+        this.commitPending = false; // the store was closed (broker shutdown)
+        return;
+      }
+      durable.then(
+        () => {
+          this.commitPending = false;
+          if (upTo > this.committedSeq) this.committedSeq = upTo;
+          if (this.appendSeq - 1 > upTo) this.awaitCommit();
+          try {
+            if (!this.isDeleted) this.dispatch();
+          } catch {
+            // The store was closed meanwhile (broker shutdown): readers continue after the next start.
+          }
+        },
+        () => {
+          // A failed commit is reported to publishers through their confirms; retry with the next turn.
+          this.commitPending = false;
+        },
+      );
+    });
+  }
+
+  /** Retention removed everything before `firstSeq`: readers there continue from it. */
+  private trimTo(firstSeq: number, bytes: number): void {
+    this.firstSeq = firstSeq;
+    this.logBytes -= bytes;
+    for (const r of this.readers.values()) if (r.next < firstSeq) r.next = firstSeq;
+  }
+
+  /** Applies `x-max-age` now (also run on every append that closes a segment). */
+  applyRetention(): void {
+    const removed = this.segments?.applyRetention(this.time.now());
+    if (removed !== undefined) this.trimTo(removed.firstSeq, removed.bytes);
+  }
+
+  // ---- consumers ---------------------------------------------------------------------
+
+  /**
+   * RabbitMQ's rules, in its order: a consumer needs a prefetch (406), then manual acks (540,
+   * a connection error in AMQP as in RabbitMQ); a malformed x-stream-offset is 406 (RabbitMQ
+   * 3.10 fails it with 541 INTERNAL_ERROR).
+   */
+  override checkConsumer(
+    consumer: { exclusive: boolean; prefetch?: number; noAck?: boolean; args?: QueueConsumer['args'] },
+    vhost?: string,
+  ): void {
+    super.checkConsumer(consumer, vhost);
+    if (consumer.prefetch === undefined || consumer.prefetch === 0)
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `consumer prefetch count is not set for stream '${this.name}'; call basic.qos (prefetch) before consuming`,
+      );
+    if (consumer.noAck === true)
+      throw new BrokerError(
+        ErrorCode.NOT_IMPLEMENTED,
+        `automatic acknowledgement not supported by stream queues ('${this.name}'); consume with manual acks`,
+      );
+    parseStartSpec(consumer.args?.['x-stream-offset'], this.time.now());
+  }
+
+  override addConsumer(consumer: QueueConsumer): void {
+    const spec = parseStartSpec(consumer.args?.['x-stream-offset'], this.time.now());
+    this.readers.set(consumer, { next: this.startSeq(spec) });
+    super.addConsumer(consumer);
+  }
+
+  override removeConsumer(consumer: QueueConsumer): void {
+    this.readers.delete(consumer);
+    super.removeConsumer(consumer);
+  }
+
+  /** Where a consumer starts, clamped to what the log holds. */
+  private startSeq(spec: StartSpec): number {
+    switch (spec.kind) {
+      case 'first':
+        return this.firstSeq;
+      case 'last':
+        return this.appendSeq > this.firstSeq ? this.appendSeq - 1 : this.appendSeq;
+      case 'next':
+        return this.appendSeq;
+      case 'offset':
+        return Math.min(Math.max(spec.offset + 1, this.firstSeq), this.appendSeq);
+      case 'time':
+        return this.seqAt(spec.at);
+    }
+  }
+
+  /** The first committed message appended at or after `at` (bisects the append times). */
+  private seqAt(at: number): number {
+    let lo = this.firstSeq;
+    let hi = this.committedSeq + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const e = this.log.scan(this.id, mid, 1)[0];
+      if (e === undefined || e.expiresAt >= at) hi = mid;
+      else lo = e.seq + 1;
+    }
+    return lo;
+  }
+
+  /**
+   * Hands each consumer with credit the next committed messages from its own position. The
+   * single active consumer (if set) is the only one served.
+   */
+  override dispatch(): void {
+    if (this.streamDispatching || this.isDeleted) return;
+    this.streamDispatching = true;
+    try {
+      const sac = this.policy.singleActiveConsumer;
+      for (const consumer of this.consumers) {
+        const r = this.readers.get(consumer);
+        if (r === undefined) continue;
+        if (r.next < this.firstSeq) r.next = this.firstSeq;
+        while (r.next <= this.committedSeq && consumer.canTake()) {
+          const seq = r.next++;
+          const record = this.log.read(this.id, seq);
+          if (record === undefined) continue; // removed by retention meanwhile
+          this.deliverTo(consumer, seq, record);
+        }
+        if (sac) break;
+      }
+    } finally {
+      this.streamDispatching = false;
+    }
+  }
+
+  private deliverTo(consumer: QueueConsumer, seq: number, record: MessageRecord): void {
+    const props = record.properties ?? {};
+    const withOffset: MessageRecord = {
+      ...record,
+      properties: { ...props, headers: { ...props.headers, 'x-stream-offset': seq - 1 } },
+    };
+    const entry: QueueEntry = {
+      seq,
+      size: record.content.length,
+      stored: false,
+      deliveries: 0,
+      enqueuedAt: 0,
+      priority: 0,
+      expiresAt: 0,
+      readyAt: 0,
+      lease: 0,
+      record: undefined,
+    };
+    this.inFlight++;
+    this.counters.delivered++;
+    consumer.take(this, entry, withOffset);
+  }
+
+  // ---- settling: acks only return credit ---------------------------------------------
+
+  override settle(): void {
+    this.inFlight--;
+    this.counters.acked++;
+  }
+
+  override reject(entries: readonly QueueEntry[]): void {
+    this.inFlight -= entries.length;
+  }
+
+  override requeue(entries: readonly QueueEntry[]): void {
+    this.inFlight -= entries.length;
+    this.dispatch();
+  }
+
+  override take(): never {
+    throw new BrokerError(
+      ErrorCode.NOT_IMPLEMENTED,
+      `basic.get not supported by stream queues ('${this.name}'); consume with x-stream-offset instead`,
+    );
+  }
+
+  override peek(): { entry: QueueEntry; record: MessageRecord }[] {
+    return [];
+  }
+
+  override purge(): number {
+    throw new BrokerError(
+      ErrorCode.NOT_IMPLEMENTED,
+      `purge not supported by stream queues ('${this.name}'); use x-max-length-bytes or x-max-age retention`,
+    );
+  }
+
+  override delete(reason: string): number {
+    this.readers.clear();
+    const n = this.messageCount;
+    super.delete(reason);
+    return n;
+  }
+}
