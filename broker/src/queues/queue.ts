@@ -242,6 +242,14 @@ export class Queue {
   }
 
   /**
+   * Expired messages at the head are left for the next turn (EXPIRE_PER_TURN): an empty
+   * take() now does not mean an empty queue, so basic.get asks again then.
+   */
+  get expiryDeferred(): boolean {
+    return this.expiryPending;
+  }
+
+  /**
    * Age in ms of the oldest ready message (0 when none): the consumer lag in time. A
    * requeued message counts from when it was first enqueued.
    */
@@ -654,7 +662,7 @@ export class Queue {
       const head = this.ready.peek();
       if (head === undefined || this.headBlocked()) break;
       if (head.expiresAt !== 0 && head.expiresAt <= now) {
-        // Beyond the turn's budget: empty for now (as a get racing the expiry would be).
+        // Beyond the turn's budget: nothing for now (expiryDeferred says so).
         if (!this.mayExpire()) break;
         this.ready.shift();
         this.readyBytesTotal -= head.size;
