@@ -60,6 +60,8 @@ type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
  * size; the values hold everything needed to rebuild state, keys only identify.
  */
 const MAX_ENCODED = 1024;
+/** After an unclean stop, the read-through check of the messages starts this long after the store opens. */
+const BACKGROUND_CHECK_DELAY_MS = 2000;
 
 function enc(part: string): string {
   const b = Buffer.from(part, 'utf8').toString('base64url');
@@ -229,11 +231,18 @@ export class LmdbStore implements QueueStore, AccessStore {
     }
     watchLmdbRejections(1);
     if (options.verify === true && onDamaged !== undefined) {
-      const check = verifyStoreInBackground(this.path, ['messages']);
-      this.stopBackgroundCheck = check.stop;
-      void check.result.then((damage) => {
-        if (damage !== undefined && !this.closed) onDamaged(damage);
-      });
+      // A moment after the start, not during it: the check reads the whole store, and
+      // starting a process and reading gigabytes beside a broker that is starting doubled
+      // spawn -> first delivery at 10,000,000 messages (spec/semantics.md §Deep backlogs).
+      const later = setTimeout(() => {
+        const check = verifyStoreInBackground(this.path, ['messages']);
+        this.stopBackgroundCheck = check.stop;
+        void check.result.then((damage) => {
+          if (damage !== undefined && !this.closed) onDamaged(damage);
+        });
+      }, BACKGROUND_CHECK_DELAY_MS);
+      later.unref();
+      this.stopBackgroundCheck = () => clearTimeout(later);
     }
   }
 
