@@ -40,7 +40,7 @@ const LEVEL_CHUNK = 512;
  * queue at start would make start-up grow with the number of deep queues (2,048 entries
  * each: about 16 ms per queue here).
  */
-const RECOVER_CHUNK = 64;
+export const RECOVER_CHUNK = 64;
 
 /** The unread, on-disk-only tail of one priority level (the only level of a plain queue). */
 interface DiskTail {
