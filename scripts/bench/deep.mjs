@@ -154,7 +154,8 @@ export async function runDeepBench({
       messages,
       queues,
       fillMsgsPerSec: filled ? undefined : Math.round(messages / fillSeconds),
-      full,
+      // A store filled by an earlier run: the memory of a broker just started on it.
+      [filled ? 'startedOnFull' : 'full']: full,
       afterKill9: { listeningMs: afterKill.listeningMs, firstDeliveryMs: afterKill.firstDeliveryMs },
       afterGracefulStop: { listeningMs: afterStop.listeningMs, firstDeliveryMs: afterStop.firstDeliveryMs },
       // Depths of queues 2..Q as the restarted broker answered them (expected: (Q-1)/Q of N).

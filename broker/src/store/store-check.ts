@@ -132,8 +132,7 @@ export function verifyStoreInBackground(
   const child = spawn(process.execPath, [CHILD, file, databases.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
   // It reads the whole store while the broker serves: at the lowest CPU priority (nice 19;
   // its reads run on its main thread, whose id is its pid), so it does not slow the first
-  // deliveries after an unclean stop on a busy machine. Measured at 10,000,000 messages:
-  // spawn -> first delivery 1.29 s -> see spec/semantics.md §Deep backlogs.
+  // deliveries after an unclean stop on a busy machine (spec/semantics.md §Deep backlogs).
   if (child.pid !== undefined) {
     try {
       setPriority(child.pid, constants.priority.PRIORITY_LOW);
