@@ -5,8 +5,12 @@
 // broker reports at once), and last the drain rate with consumers on every queue.
 //   npm run bench -- --workloads deep [--deep-messages N]
 //   node scripts/bench/deep.mjs [--messages N] [--queues Q] [--data-dir-parent DIR]
+//   node scripts/bench/deep.mjs --data-dir DIR [--drain]
+// With --data-dir the store is kept: a filled store (DIR/deep-filled.json) is not filled again,
+// so restarts can be measured many times without storing 10,000,000 messages each time; the
+// drain (which empties it) runs only with --drain.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +36,7 @@ function start(dataDir, port, managementPort) {
       dataDir,
       '--log-level',
       'info',
+      '--no-amqp', // 5672 may be taken (RabbitMQ for side-by-side runs); the bench speaks WebSocket
     ],
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -87,9 +92,15 @@ export async function runDeepBench({
   messages = 10_000_000,
   queues = 10,
   dataDirParent = os.tmpdir(),
+  keptDataDir,
+  drain = !keptDataDir,
   log = (s) => process.stderr.write(s + '\n'),
 } = {}) {
-  const dataDir = await mkdtemp(path.join(dataDirParent, 'switchyard-deep-'));
+  const dataDir = keptDataDir ?? (await mkdtemp(path.join(dataDirParent, 'switchyard-deep-')));
+  const marker = path.join(dataDir, 'deep-filled.json');
+  if (keptDataDir) await mkdir(keptDataDir, { recursive: true });
+  const filled = keptDataDir ? await readFile(marker, 'utf8').then(JSON.parse, () => undefined) : undefined;
+  if (filled) ({ messages, queues } = filled);
   const port = await freePort();
   const managementPort = await freePort();
   const url = `ws://127.0.0.1:${port}`;
@@ -104,7 +115,7 @@ export async function runDeepBench({
     const body = Buffer.alloc(100, 7);
     const window = new Set();
     const tFill = performance.now();
-    for (let i = 0; i < messages; i++) {
+    for (let i = 0; i < (filled ? 0 : messages); i++) {
       const p = ch.sendToQueue(names[i % queues], body, { persistent: true });
       window.add(p);
       p.then(() => window.delete(p));
@@ -113,6 +124,7 @@ export async function runDeepBench({
     }
     await Promise.all(window);
     const fillSeconds = (performance.now() - tFill) / 1000;
+    if (keptDataDir && !filled) await writeFile(marker, JSON.stringify({ messages, queues }));
     await conn.close();
     await sleep(3000); // let the broker settle (GC, flushes) before reading its memory
     const mem = memOf(current.child.pid);
@@ -138,8 +150,20 @@ export async function runDeepBench({
     current = afterStop.b;
     log(`  [deep] after a graceful stop: ${afterStop.listeningMs} ms, ${afterStop.firstDeliveryMs} ms`);
 
-    // Drain every queue (the two restarts each took one message from the first queue).
-    const left = messages - 2;
+    const restarts = {
+      messages,
+      queues,
+      fillMsgsPerSec: filled ? undefined : Math.round(messages / fillSeconds),
+      // A store filled by an earlier run: the memory of a broker just started on it.
+      [filled ? 'startedOnFull' : 'full']: full,
+      afterKill9: { listeningMs: afterKill.listeningMs, firstDeliveryMs: afterKill.firstDeliveryMs },
+      afterGracefulStop: { listeningMs: afterStop.listeningMs, firstDeliveryMs: afterStop.firstDeliveryMs },
+      // Depths of queues 2..Q as the restarted broker answered them (expected: (Q-1)/Q of N).
+      depthReportedAfterKill9: afterKill.depthOfOthers,
+    };
+    if (!drain) return restarts;
+    // Drain every queue (each restart took one message from the first queue).
+    const left = await depthOf(url, names);
     const dconn = await connect(url);
     let got = 0;
     let peakRss = 0;
@@ -166,15 +190,9 @@ export async function runDeepBench({
     current.child.kill('SIGTERM');
     await current.exited;
     current = undefined;
+    if (keptDataDir) await rm(marker, { force: true });
     return {
-      messages,
-      queues,
-      fillMsgsPerSec: Math.round(messages / fillSeconds),
-      full,
-      afterKill9: { listeningMs: afterKill.listeningMs, firstDeliveryMs: afterKill.firstDeliveryMs },
-      afterGracefulStop: { listeningMs: afterStop.listeningMs, firstDeliveryMs: afterStop.firstDeliveryMs },
-      // Depths of queues 2..Q as the restarted broker answered them (expected: (Q-1)/Q of N).
-      depthReportedAfterKill9: afterKill.depthOfOthers,
+      ...restarts,
       drainMsgsPerSec: Math.round(left / drainSeconds),
       drainPeakRssMB: round(peakRss / MB, 1),
     };
@@ -183,18 +201,36 @@ export async function runDeepBench({
       current.child.kill('SIGKILL');
       await current.exited;
     }
-    await rm(dataDir, { recursive: true, force: true });
+    if (!keptDataDir) await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The summed depth of the queues, as the broker reports it. */
+async function depthOf(url, names) {
+  const conn = await connect(url);
+  const ch = await conn.createChannel();
+  let depth = 0;
+  for (const q of names) depth += (await ch.checkQueue(q)).messageCount;
+  await conn.close();
+  return depth;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({
-    options: { messages: { type: 'string' }, queues: { type: 'string' }, 'data-dir-parent': { type: 'string' } },
+    options: {
+      messages: { type: 'string' },
+      queues: { type: 'string' },
+      'data-dir-parent': { type: 'string' },
+      'data-dir': { type: 'string' },
+      drain: { type: 'boolean' },
+    },
   });
   const r = await runDeepBench({
     messages: values.messages ? Number(values.messages) : undefined,
     queues: values.queues ? Number(values.queues) : undefined,
     dataDirParent: values['data-dir-parent'],
+    keptDataDir: values['data-dir'],
+    drain: values['data-dir'] ? Boolean(values.drain) : true,
   });
   console.log(JSON.stringify(r, null, 2));
 }

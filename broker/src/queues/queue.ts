@@ -34,6 +34,13 @@ const WINDOW_CHUNK = 2048;
  */
 export const LEVEL_LOW = 256;
 const LEVEL_CHUNK = 512;
+/**
+ * What a starting broker reads of each windowed level: enough for the heads (expiry timer,
+ * first deliveries); the first dispatch or get reads on in full chunks. A full chunk per
+ * queue at start would make start-up grow with the number of deep queues (2,048 entries
+ * each: about 16 ms per queue here).
+ */
+export const RECOVER_CHUNK = 64;
 
 /** The unread, on-disk-only tail of one priority level (the only level of a plain queue). */
 interface DiskTail {
@@ -242,6 +249,14 @@ export class Queue {
   }
 
   /**
+   * Expired messages at the head are left for the next turn (EXPIRE_PER_TURN): an empty
+   * take() now does not mean an empty queue, so basic.get asks again then.
+   */
+  get expiryDeferred(): boolean {
+    return this.expiryPending;
+  }
+
+  /**
    * Age in ms of the oldest ready message (0 when none): the consumer lag in time. A
    * requeued message counts from when it was first enqueued.
    */
@@ -274,7 +289,7 @@ export class Queue {
         this.readyBytesTotal += l.bytes;
       });
       this.holdBackEarly();
-      this.refill();
+      this.refill(RECOVER_CHUNK);
     } else {
       const now = this.clock.now();
       for (const e of store.scan(this.id, 0, Infinity)) this.admit(e, now);
@@ -334,18 +349,18 @@ export class Queue {
    * loop is never held for long. Only committed messages are seen: if a tail is all in the
    * current, uncommitted batch, its refill is retried once the store is durable.
    */
-  private refill(): void {
+  private refill(chunk = this.levelChunk): void {
     if (!this.windowed || this.deleted) return;
-    for (let p = this.tails.length - 1; p >= 0; p--) if (this.tails[p]!.from !== undefined) this.refillLevel(p);
+    for (let p = this.tails.length - 1; p >= 0; p--) if (this.tails[p]!.from !== undefined) this.refillLevel(p, chunk);
   }
 
-  private refillLevel(p: number): void {
+  private refillLevel(p: number, chunk: number): void {
     const t = this.tails[p]!;
     if (t.from === undefined || t.waiting || this.ready.levelSize(p) >= this.levelLow) return;
     const got =
       this.policy.maxPriority === 0
-        ? this.store!.scan(this.id, t.from, this.levelChunk)
-        : this.store!.scanLevel!(this.id, p, t.from, this.levelChunk);
+        ? this.store!.scan(this.id, t.from, chunk)
+        : this.store!.scanLevel!(this.id, p, t.from, chunk);
     const now = this.clock.now();
     for (const e of got) {
       if (this.heldEarly.delete(e.seq)) continue; // waiting in memory already
@@ -654,7 +669,7 @@ export class Queue {
       const head = this.ready.peek();
       if (head === undefined || this.headBlocked()) break;
       if (head.expiresAt !== 0 && head.expiresAt <= now) {
-        // Beyond the turn's budget: empty for now (as a get racing the expiry would be).
+        // Beyond the turn's budget: nothing for now (expiryDeferred says so).
         if (!this.mayExpire()) break;
         this.ready.shift();
         this.readyBytesTotal -= head.size;

@@ -479,9 +479,28 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
   /** basic.get; `ok` receives the message, or undefined when the queue is empty (get-empty). */
   get(queueName: string, noAck: boolean, ok: (result: GetResult | undefined) => void): void {
     this.conn.access.require('read', 'queue', queueName);
-    const queue = this.conn.vhost.requireQueue(queueName, this.conn.id);
+    this.getFrom(this.conn.vhost.requireQueue(queueName, this.conn.id), noAck, ok);
+  }
+
+  private getFrom(queue: Queue, noAck: boolean, ok: (result: GetResult | undefined) => void): void {
     const taken = queue.take();
-    if (taken === undefined) return ok(undefined);
+    if (taken === undefined) {
+      // Expired heads beyond this turn's budget hide what is behind them: ask again in the
+      // next turn, after the queue removed the next batch, rather than answer empty for a
+      // queue with live messages (RabbitMQ drops expired heads before it answers a get).
+      // A queue deleted meanwhile answers get-empty; a channel closed meanwhile, nothing.
+      if (queue.expiryDeferred && this.state === State.open)
+        return void setImmediate(() => {
+          if (this.state !== State.open) return;
+          if (queue.isDeleted) return ok(undefined);
+          try {
+            this.getFrom(queue, noAck, ok);
+          } catch {
+            // The store was closed meanwhile (broker shutdown): the connection goes with it.
+          }
+        });
+      return ok(undefined);
+    }
     const { entry, record } = taken;
     const deliveryTag = this.nextDeliveryTag++;
     ok({

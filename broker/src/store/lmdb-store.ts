@@ -61,6 +61,8 @@ type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
  * size; the values hold everything needed to rebuild state, keys only identify.
  */
 const MAX_ENCODED = 1024;
+/** After an unclean stop, the read-through check of the messages starts this long after the store opens. */
+const BACKGROUND_CHECK_DELAY_MS = 2000;
 
 function enc(part: string): string {
   const b = Buffer.from(part, 'utf8').toString('base64url');
@@ -206,8 +208,8 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly counts = new Map<number, QueuePosition>();
   private readonly dirtyCounts = new Set<number>();
   private countsScheduled = false;
-  /** Body sizes of the messages enqueued this turn (a replay in the same turn replaces one). */
-  private readonly turnSizes = new Map<string, number>();
+  /** Body size and priority of the messages enqueued this turn (a replay in the same turn replaces one). */
+  private readonly turnSizes = new Map<string, { size: number; priority: number }>();
   /** What this turn's writes changed in each queue's counts, taken back if its batch fails. */
   private turnDeltas = new Map<number, [number, number]>();
   /** The same per priority level (`[messages0, bytes0, ...]`). */
@@ -247,11 +249,18 @@ export class LmdbStore implements QueueStore, AccessStore {
     }
     watchLmdbRejections(1);
     if (options.verify === true && onDamaged !== undefined) {
-      const check = verifyStoreInBackground(this.path, ['messages']);
-      this.stopBackgroundCheck = check.stop;
-      void check.result.then((damage) => {
-        if (damage !== undefined && !this.closed) onDamaged(damage);
-      });
+      // A moment after the start, not during it: the check reads the whole store, and
+      // starting a process and reading gigabytes beside a broker that is starting doubled
+      // spawn -> first delivery at 10,000,000 messages (spec/semantics.md §Deep backlogs).
+      const later = setTimeout(() => {
+        const check = verifyStoreInBackground(this.path, ['messages']);
+        this.stopBackgroundCheck = check.stop;
+        void check.result.then((damage) => {
+          if (damage !== undefined && !this.closed) onDamaged(damage);
+        });
+      }, BACKGROUND_CHECK_DELAY_MS);
+      later.unref();
+      this.stopBackgroundCheck = () => clearTimeout(later);
     }
   }
 
@@ -495,24 +504,29 @@ export class LmdbStore implements QueueStore, AccessStore {
     const c = this.countOf(queueId);
     const key = messageKey(queueId, seq);
     const levels = this.levelCounts.get(queueId);
-    let added: number;
-    let addedBytes: number;
-    if (seq > c.lastSeq) {
-      c.lastSeq = seq;
-      [added, addedBytes] = [1, record.content.length];
-    } else {
+    const size = record.content.length;
+    let old: { size: number; priority: number } | undefined;
+    if (seq > c.lastSeq) c.lastSeq = seq;
+    else {
       // A replayed id replaces its message (rare): count it once. Written this turn, it is
-      // not readable yet, but its size was noted.
-      const value = this.messages.get(key);
-      const old = this.turnSizes.get(`${queueId}:${seq}`) ?? (value === undefined ? undefined : recordBodySize(value));
-      [added, addedBytes] = [old === undefined ? 1 : 0, record.content.length - (old ?? 0)];
+      // not readable yet, but its size and level were noted.
+      old = this.turnSizes.get(`${queueId}:${seq}`);
+      if (old === undefined) {
+        const value = this.messages.get(key);
+        if (value !== undefined) old = { size: recordBodySize(value), priority: decodeMeta(value).priority };
+      }
     }
     if (levels !== undefined) {
-      this.levelChanged(queueId, levels, meta.priority, added, addedBytes);
+      // The replay may carry another priority: it leaves its old level (count and index key).
+      if (old !== undefined) {
+        this.levelChanged(queueId, levels, old.priority, -1, -old.size);
+        if (old.priority !== meta.priority) this.track(this.prio.remove(priorityKey(queueId, old.priority, seq)));
+      }
+      this.levelChanged(queueId, levels, meta.priority, 1, size);
       this.track(this.prio.put(priorityKey(queueId, meta.priority, seq), EMPTY));
     }
-    this.countChanged(queueId, added, addedBytes);
-    this.turnSizes.set(`${queueId}:${seq}`, record.content.length);
+    this.countChanged(queueId, old === undefined ? 1 : 0, size - (old?.size ?? 0));
+    this.turnSizes.set(`${queueId}:${seq}`, { size, priority: meta.priority });
     this.putMessage(key, record, meta);
   }
 

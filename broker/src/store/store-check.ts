@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { constants, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** LMDB's magic number, the first field of each of the two meta pages (lmdb.h MDB_MAGIC). */
@@ -129,6 +130,16 @@ export function verifyStoreInBackground(
 ): { result: Promise<StoreDamagedError | undefined>; stop: () => void } {
   if (!existsSync(file) || !existsSync(CHILD)) return { result: Promise.resolve(undefined), stop: () => {} };
   const child = spawn(process.execPath, [CHILD, file, databases.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // It reads the whole store while the broker serves: at the lowest CPU priority (nice 19;
+  // its reads run on its main thread, whose id is its pid), so it does not slow the first
+  // deliveries after an unclean stop on a busy machine (spec/semantics.md §Deep backlogs).
+  if (child.pid !== undefined) {
+    try {
+      setPriority(child.pid, constants.priority.PRIORITY_LOW);
+    } catch {
+      // Exited already, or renicing is not allowed here: it runs at the broker's priority.
+    }
+  }
   let stopped = false;
   const result = new Promise<StoreDamagedError | undefined>((resolve) => {
     let stdout = '';

@@ -118,6 +118,37 @@ describe('LmdbStore', () => {
     });
   });
 
+  it('a replayed message id with another priority leaves its old level: counts and index, on disk and in the same turn', async () => {
+    let store = LmdbStore.open({ path: tmp.dir });
+    store.priorityLevels(7, 5);
+    store.enqueue(7, 1, record('abc'), { expiresAt: 0, priority: 1 });
+    store.enqueue(7, 2, record('de'), { expiresAt: 0, priority: 1 });
+    store.enqueue(7, 2, record('de'), { expiresAt: 0, priority: 3 }); // replayed in the same turn
+    await store.durable();
+    store.enqueue(7, 1, record('abcd'), { expiresAt: 0, priority: 4 }); // replayed once on disk
+    await store.durable();
+    const check = (s: LmdbStore): void => {
+      const levels = s.priorityLevels(7, 5);
+      expect(levels.map((l) => [l.messages, l.bytes])).to.deep.equal([
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [1, 2],
+        [1, 4],
+        [0, 0],
+      ]);
+      expect(s.scanLevel(7, 1, 0, 10)).to.have.length(0);
+      expect(s.scanLevel(7, 3, 0, 10).map((e) => e.seq)).to.deep.equal([2]);
+      expect(s.scanLevel(7, 4, 0, 10).map((e) => e.seq)).to.deep.equal([1]);
+      expect(s.position(7)).to.include({ messages: 2, bytes: 6 });
+    };
+    check(store);
+    await store.close();
+    store = LmdbStore.open({ path: tmp.dir });
+    check(store);
+    await store.close();
+  });
+
   it('gives a vhost record put without a delayed-message id one of its own, from the queue id sequence', async () => {
     let store = LmdbStore.open({ path: tmp.dir });
     store.loadAccess();
