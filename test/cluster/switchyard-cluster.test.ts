@@ -1,0 +1,119 @@
+// Switchyard nodes on one JetStream cluster (spec/cluster.md): real nats-server processes,
+// in-process brokers on ephemeral ports, the real SDK.
+import { expect } from 'chai';
+import { Broker } from '@switchyard/broker';
+import { closeAll, open, text, waitFor, type Connection, type Message } from '../helpers/client.js';
+import { testLogger } from '../helpers/broker.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+import { skipWithoutNatsServer, startJetStreamCluster, type JetStreamCluster } from '../helpers/jetstream-cluster.js';
+
+describe('Switchyard cluster on JetStream (2 nodes, 3 nats-servers)', function () {
+  this.timeout(90_000);
+  let cluster: JetStreamCluster | undefined;
+  const nodes: Broker[] = [];
+  const conns: Connection[] = [];
+  const dirs: { remove: () => Promise<void> }[] = [];
+
+  async function startNode(name: string): Promise<Broker> {
+    const tmp = await makeTmpDir('cluster-node');
+    dirs.push(tmp);
+    const b = await Broker.start({
+      port: 0,
+      managementPort: false,
+      amqpPort: false,
+      dataDir: tmp.dir,
+      logger: testLogger(),
+      cluster: { servers: cluster!.urls, nodeName: name },
+    });
+    nodes.push(b);
+    return b;
+  }
+
+  /** Polls node `b` (a fresh channel per try: a 404 closes the channel) until it has queue `name`. */
+  async function waitForQueue(b: Broker, name: string): Promise<void> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { conn, ch } = await open(b.url, conns);
+      const found = await ch.checkQueue(name).then(
+        () => true,
+        () => false,
+      );
+      await conn.close().catch(() => undefined);
+      if (found) return;
+      if (Date.now() > deadline) throw new Error(`node never saw queue '${name}'`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  before(async function () {
+    skipWithoutNatsServer(this, 'the Switchyard cluster tests');
+    cluster = await startJetStreamCluster();
+    await cluster.waitForMetaLeader();
+    await startNode('a');
+    await startNode('b');
+  });
+
+  after(async () => {
+    await closeAll(conns);
+    for (const b of nodes.splice(0)) await b.close().catch(() => undefined);
+    await cluster?.stop();
+    for (const d of dirs) await d.remove();
+  });
+
+  it('a queue declared and bound on node A routes on node B; published via A, consumed via B, each once', async () => {
+    const [a, b] = nodes as [Broker, Broker];
+    const { ch: cha } = await open(a.url, conns);
+    await cha.assertExchange('orders', 'direct', { durable: true });
+    await cha.assertQueue('orders.eu', { durable: true });
+    await cha.bindQueue('orders.eu', 'orders', 'eu');
+
+    // Node B learns the topology from the KV watch: its publishes route to the queue.
+    await waitForQueue(b, 'orders.eu');
+    const { ch: chb } = await open(b.url, conns);
+
+    const total = 200;
+    // Confirmed publishes via A and via B: each confirm waited for JetStream's PubAck.
+    for (let i = 0; i < total; i++) {
+      const ch = i % 2 === 0 ? cha : chb;
+      await ch.publish('orders', 'eu', Buffer.from(String(i)), { persistent: true });
+    }
+
+    // One consumer on B only: it gets every message, published on either node, exactly once.
+    const { ch: consumer } = await open(b.url, conns);
+    await consumer.prefetch(50);
+    const got: Message[] = [];
+    await consumer.consume('orders.eu', (m) => {
+      if (m === null) return;
+      got.push(m);
+      consumer.ack(m);
+    });
+    await waitFor(() => got.length >= total, `${total} deliveries on node B`, 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const bodies = got.map(text).map(Number);
+    expect(new Set(bodies).size).to.equal(total);
+    expect(bodies.length).to.equal(total);
+  });
+
+  it('consumers on both nodes share one queue: every message delivered once across them', async () => {
+    const [a, b] = nodes as [Broker, Broker];
+    const { ch: cha } = await open(a.url, conns);
+    await cha.assertQueue('shared', { durable: true });
+    await waitForQueue(b, 'shared');
+    const { ch: chb } = await open(b.url, conns);
+    const seen: number[] = [];
+    for (const ch of [cha, chb]) {
+      await ch.prefetch(10);
+      await ch.consume('shared', (m) => {
+        if (m === null) return;
+        seen.push(Number(text(m)));
+        ch.ack(m);
+      });
+    }
+    const total = 300;
+    for (let i = 0; i < total; i++) await cha.publish('', 'shared', Buffer.from(String(i)), { persistent: true });
+    await waitFor(() => seen.length >= total, `${total} deliveries`, 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(seen.length).to.equal(total);
+    expect(new Set(seen).size).to.equal(total);
+  });
+});
