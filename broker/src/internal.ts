@@ -45,3 +45,4 @@ export type { ChannelOwner, ChannelSink, SessionSink, GetResult } from './server
 export type { FrameConnection } from './server/frame-connection.js';
 export * as amqpCodec from './transports/amqp/codec.js';
 export * as amqpFastCodec from './transports/amqp/fast-codec.js';
+export { queueAddress } from './cluster/keys.js';
