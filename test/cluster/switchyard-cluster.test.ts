@@ -116,4 +116,36 @@ describe('Switchyard cluster on JetStream (2 nodes, 3 nats-servers)', function (
     expect(seen.length).to.equal(total);
     expect(new Set(seen).size).to.equal(total);
   });
+
+  it('refuses at declare, with 406 naming the argument, what a cluster queue cannot honour', async () => {
+    const { ch } = await open(nodes[0]!.url, conns);
+    const err = await ch.assertQueue('prio', { durable: true, arguments: { 'x-max-priority': 5 } }).then(
+      () => undefined,
+      (e: Error & { code?: number }) => e,
+    );
+    expect(err?.code).to.equal(406);
+    expect(err?.message).to.include("'x-max-priority'");
+  });
+
+  it('dead-letters a rejected message on another node: the copy is stored before the original goes', async () => {
+    const [a, b] = nodes as [Broker, Broker];
+    const { ch: cha } = await open(a.url, conns);
+    await cha.assertExchange('dlx', 'fanout', { durable: true });
+    await cha.assertQueue('dead', { durable: true });
+    await cha.bindQueue('dead', 'dlx', '');
+    await cha.assertQueue('work', { durable: true, arguments: { 'x-dead-letter-exchange': 'dlx' } });
+    await waitForQueue(b, 'work');
+    await cha.publish('', 'work', Buffer.from('bad'), { persistent: true });
+    const { ch: chb } = await open(b.url, conns);
+    await chb.consume('work', (m) => m !== null && chb.nack(m, false, false));
+    const dead: Message[] = [];
+    await cha.consume('dead', (m) => {
+      if (m === null) return;
+      dead.push(m);
+      cha.ack(m);
+    });
+    await waitFor(() => dead.length === 1, 'the dead-lettered copy on node A', 20_000);
+    expect(text(dead[0]!)).to.equal('bad');
+    expect(JSON.stringify(dead[0]!.properties.headers?.['x-death'])).to.include('rejected');
+  });
 });

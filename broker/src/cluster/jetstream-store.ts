@@ -515,13 +515,23 @@ export class JetStreamStore implements QueueStore, AccessStore {
     for (const slot of this.queues.values()) for (const m of slot.held.values()) m.working();
   }
 
-  /** Settles a held message for good: acked with the server's confirmation, retried. */
-  private settle(queueId: number, seq: number): void {
+  /**
+   * Settles a held message for good: acked with the server's confirmation, retried. `after`
+   * (drops) first waits for every publish issued so far, so a dead-letter copy has its PubAck
+   * before its original goes: no moment when it is in neither queue.
+   */
+  private settle(queueId: number, seq: number, after?: Promise<unknown>): void {
     const slot = this.slot(queueId);
     const m = slot?.held.get(seq);
     if (slot === undefined || m === undefined) return;
     slot.held.delete(seq);
-    void this.ackAck(m, 0);
+    if (after === undefined) void this.ackAck(m, 0);
+    else
+      void after.then(
+        () => this.ackAck(m, 0),
+        // The copy was not stored: leave the original to come back after ack-wait.
+        () => undefined,
+      );
     this.wake(queueId);
   }
 
@@ -562,7 +572,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
   }
 
   drop(queueId: number, seq: number): void {
-    this.settle(queueId, seq);
+    this.settle(queueId, seq, Promise.all(this.pending));
   }
 
   touch(queueId: number, seq: number): void {

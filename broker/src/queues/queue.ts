@@ -11,6 +11,7 @@ import { parseQueueArguments, type QueuePolicy } from './queue-arguments.js';
 import { ReadyQueue } from './ready-queue.js';
 import { retryDelay } from './retry-policy.js';
 import { expiryOf, parseExpiration } from './ttl.js';
+import { clusterRefusal } from './cluster-refusals.js';
 
 /**
  * Bodies of persistent messages a queue keeps in memory after they are durable. Beyond
@@ -186,6 +187,9 @@ export class Queue {
     this.ready = new ReadyQueue(this.policy.maxPriority);
     const maxPriority = this.policy.maxPriority;
     this.pulled = this.durable && this.store?.pull !== undefined;
+    const refusal = this.pulled ? clusterRefusal(this.policy, this.autoDelete) : undefined;
+    if (refusal !== undefined)
+      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue '${settings.name}': ${refusal}`);
     this.windowed =
       !this.pulled &&
       this.durable &&
