@@ -5,6 +5,7 @@ import { Broker } from '@switchyard/broker';
 import { closeAll, open, text, waitFor, type Connection, type Message } from '../helpers/client.js';
 import { testLogger } from '../helpers/broker.js';
 import { makeTmpDir } from '../helpers/tmp.js';
+import { GUEST_AUTH } from '../helpers/http.js';
 import { skipWithoutNatsServer, startJetStreamCluster, type JetStreamCluster } from '../helpers/jetstream-cluster.js';
 
 describe('Switchyard cluster on JetStream (2 nodes, 3 nats-servers)', function () {
@@ -19,7 +20,7 @@ describe('Switchyard cluster on JetStream (2 nodes, 3 nats-servers)', function (
     dirs.push(tmp);
     const b = await Broker.start({
       port: 0,
-      managementPort: false,
+      managementPort: 0,
       amqpPort: false,
       dataDir: tmp.dir,
       logger: testLogger(),
@@ -147,5 +148,24 @@ describe('Switchyard cluster on JetStream (2 nodes, 3 nats-servers)', function (
     await waitFor(() => dead.length === 1, 'the dead-lettered copy on node A', 20_000);
     expect(text(dead[0]!)).to.equal('bad');
     expect(JSON.stringify(dead[0]!.properties.headers?.['x-death'])).to.include('rejected');
+  });
+
+  it('management shows the node, its JetStream server and each shard stream with leader and replicas', async () => {
+    const res = await fetch(`${nodes[0]!.managementUrl!}/api/cluster`, { headers: { authorization: GUEST_AUTH } });
+    expect(res.status).to.equal(200);
+    const body = (await res.json()) as {
+      node: string;
+      serverVersion: string;
+      connectedTo: string;
+      streams: { name: string; leader: string | null; replicas: { name: string; current: boolean }[] }[];
+    };
+    expect(body.node).to.equal('a');
+    expect(body.serverVersion).to.match(/^\d+\.\d+\.\d+/);
+    expect(body.connectedTo).to.match(/^127\.0\.0\.1:\d+$/);
+    expect(body.streams).to.have.length(8);
+    for (const st of body.streams) {
+      expect(st.leader, st.name).to.be.a('string');
+      expect(st.replicas, st.name).to.have.length(2);
+    }
   });
 });
