@@ -1,4 +1,4 @@
-// Times declaring N durable queues through one cluster node (spec/cluster.md §Measured): node scripts/cluster/declare-queues.mjs WS_URL N TAG
+// Times declaring N durable queues through one cluster node (spec/cluster.md §Measured on this machine): node scripts/cluster/declare-queues.mjs WS_URL N TAG
 import { connect } from '@switchyard/client';
 const conn = await connect(process.argv[2]);
 const ch = await conn.createChannel();
