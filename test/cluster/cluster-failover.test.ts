@@ -1,5 +1,6 @@
-// A JetStream failover under confirmed load through Switchyard (spec/cluster.md §Failover):
-// kill -9 of the nats-server leading the queue's stream; every confirmed message is consumed
+// JetStream failovers under confirmed load through Switchyard (spec/cluster.md §Failover):
+// kill -9 of the nats-server leading the queue's stream, of the one leading its consumer, and
+// of all three at once (then restarted). Each time every confirmed message is consumed
 // afterwards and publishing resumes by itself. Real nats-server processes, real kill -9.
 import { expect } from 'chai';
 import { connect as natsConnect } from '@nats-io/transport-node';
@@ -11,7 +12,7 @@ import { testLogger } from '../helpers/broker.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { skipWithoutNatsServer, startJetStreamCluster, type JetStreamCluster } from '../helpers/jetstream-cluster.js';
 
-describe('Switchyard cluster failover (kill -9 of the stream leader)', function () {
+describe('Switchyard cluster failover (kill -9 of JetStream servers under confirmed load)', function () {
   this.timeout(180_000);
   let cluster: JetStreamCluster | undefined;
   const nodes: Broker[] = [];
@@ -46,18 +47,32 @@ describe('Switchyard cluster failover (kill -9 of the stream leader)', function 
     for (const d of dirs) await d.remove();
   });
 
-  it('every confirmed message is consumed after kill -9 of the stream leader; publishing resumes', async () => {
+  /** The nats-server leading `queue`'s stream (or its consumer). */
+  async function leaderOf(queue: string, what: 'stream' | 'consumer'): Promise<number> {
+    const addr = queueAddress('/', queue, 8);
+    const nc = await natsConnect({ servers: cluster!.urls });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info =
+        what === 'stream' ? await jsm.streams.info(addr.stream) : await jsm.consumers.info(addr.stream, addr.consumer);
+      return cluster!.serverByName(info.cluster!.leader!)!.index;
+    } finally {
+      await nc.close();
+    }
+  }
+
+  /**
+   * Publishes with confirms via node A (20 in flight) to `queue`, consumed and acked via
+   * node B; runs `kill` after 500 confirms; waits for 500 more; then for every confirmed
+   * message to be consumed. Returns the longest gap between two confirms.
+   */
+  async function underLoad(queue: string, kill: () => Promise<void>): Promise<void> {
     const [a, b] = nodes as [Broker, Broker];
     const { ch: pub } = await open(a.url, conns);
-    await pub.assertQueue('ha', { durable: true });
-    const addr = queueAddress('/', 'ha', 8);
-
-    const consumed = new Map<number, number>();
-    const { ch: sub } = await open(b.url, conns);
-    // B learns the queue by the KV watch.
+    await pub.assertQueue(queue, { durable: true });
     for (let i = 0; ; i++) {
       const { conn, ch } = await open(b.url, conns);
-      const ok = await ch.checkQueue('ha').then(
+      const ok = await ch.checkQueue(queue).then(
         () => true,
         () => false,
       );
@@ -66,14 +81,15 @@ describe('Switchyard cluster failover (kill -9 of the stream leader)', function 
       if (i > 150) throw new Error('node b never saw the queue');
       await new Promise((r) => setTimeout(r, 100));
     }
+    const consumed = new Map<number, number>();
+    const { ch: sub } = await open(b.url, conns);
     await sub.prefetch(100);
-    await sub.consume('ha', (m) => {
+    await sub.consume(queue, (m) => {
       if (m === null) return;
       const n = Number(text(m));
       consumed.set(n, (consumed.get(n) ?? 0) + 1);
       sub.ack(m);
     });
-
     const confirmed = new Set<number>();
     let next = 0;
     let lastConfirmAt = Date.now();
@@ -83,11 +99,10 @@ describe('Switchyard cluster failover (kill -9 of the stream leader)', function 
       while (!stop) {
         const n = next++;
         try {
-          await pub.publish('', 'ha', Buffer.from(String(n)), { persistent: true });
+          await pub.publish('', queue, Buffer.from(String(n)), { persistent: true });
           confirmed.add(n);
-          const now = Date.now();
-          longestStallMs = Math.max(longestStallMs, now - lastConfirmAt);
-          lastConfirmAt = now;
+          longestStallMs = Math.max(longestStallMs, Date.now() - lastConfirmAt);
+          lastConfirmAt = Date.now();
         } catch {
           // nacked: not confirmed, may or may not be consumed
         }
@@ -95,28 +110,45 @@ describe('Switchyard cluster failover (kill -9 of the stream leader)', function 
     };
     const publishers = Array.from({ length: 20 }, publisher);
     await waitFor(() => confirmed.size >= 500, '500 confirms before the kill', 30_000);
-
-    const nc = await natsConnect({ servers: cluster!.urls });
-    const jsm = await jetstreamManager(nc);
-    const leader = (await jsm.streams.info(addr.stream)).cluster?.leader;
-    await nc.close();
-    const victim = cluster!.serverByName(leader!)!;
-    await cluster!.kill(victim.index, 'SIGKILL');
-    const killedAt = Date.now();
+    await kill();
     const atKill = confirmed.size;
-    // Publishing resumes by itself: confirms after the kill.
-    await waitFor(() => confirmed.size >= atKill + 500, '500 more confirms after the kill', 60_000);
+    // Publishing resumes by itself.
+    await waitFor(() => confirmed.size >= atKill + 500, '500 more confirms after the kill', 90_000);
     stop = true;
     await Promise.all(publishers);
-    const resumedMs = Date.now() - killedAt;
-
-    // Every confirmed message is consumed (messages in transit during the failover come back after ack-wait).
+    // Messages in transit during the failover come back after ack-wait.
     await waitFor(() => [...confirmed].every((n) => consumed.has(n)), 'every confirmed message consumed', 90_000);
     const duplicates = [...consumed.values()].filter((c) => c > 1).length;
     console.log(
-      `      failover: ${confirmed.size} confirmed, ${consumed.size} consumed, ${duplicates} delivered twice, longest stall ${longestStallMs} ms, ${resumedMs} ms to 500 confirms after the kill`,
+      `      ${queue}: ${confirmed.size} confirmed, ${consumed.size} consumed, ${duplicates} delivered twice, longest confirm stall ${longestStallMs} ms`,
     );
     expect([...confirmed].filter((n) => !consumed.has(n))).to.deep.equal([]);
-    await cluster!.restart(victim.index);
+  }
+
+  it('kill -9 of the stream leader: every confirmed message consumed, publishing resumes', async () => {
+    let victim = -1;
+    await underLoad('ha-stream', async () => {
+      victim = await leaderOf('ha-stream', 'stream');
+      await cluster!.kill(victim, 'SIGKILL');
+    });
+    await cluster!.restart(victim);
+    await cluster!.waitForMetaLeader();
+  });
+
+  it('kill -9 of the consumer leader: every confirmed message consumed, publishing resumes', async () => {
+    let victim = -1;
+    await underLoad('ha-consumer', async () => {
+      victim = await leaderOf('ha-consumer', 'consumer');
+      await cluster!.kill(victim, 'SIGKILL');
+    });
+    await cluster!.restart(victim);
+    await cluster!.waitForMetaLeader();
+  });
+
+  it('kill -9 of all three servers at once, then restart: every confirmed message consumed', async () => {
+    await underLoad('ha-all', async () => {
+      await Promise.all([0, 1, 2].map((i) => cluster!.kill(i, 'SIGKILL')));
+      await Promise.all([0, 1, 2].map((i) => cluster!.restart(i)));
+    });
   });
 });
