@@ -9,6 +9,7 @@ import { Broker } from '@switchyard/broker';
 import { queueAddress } from '@switchyard/broker/internal';
 import { closeAll, open, text, waitFor, type Connection } from '../helpers/client.js';
 import { testLogger } from '../helpers/broker.js';
+import { confirmingPublishers, waitForQueueOn } from '../helpers/cluster-load.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { skipWithoutNatsServer, startJetStreamCluster, type JetStreamCluster } from '../helpers/jetstream-cluster.js';
 
@@ -70,17 +71,9 @@ describe('Switchyard cluster failover (kill -9 of JetStream servers under confir
     const [a, b] = nodes as [Broker, Broker];
     const { ch: pub } = await open(a.url, conns);
     await pub.assertQueue(queue, { durable: true });
-    for (let i = 0; ; i++) {
-      const { conn, ch } = await open(b.url, conns);
-      const ok = await ch.checkQueue(queue).then(
-        () => true,
-        () => false,
-      );
-      await conn.close().catch(() => undefined);
-      if (ok) break;
-      if (i > 150) throw new Error('node b never saw the queue');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // After an earlier failover node B's definitions watch can take longer than 15 s to see a
+    // new declare (spec/cluster.md §Not yet built): wait up to 60 s.
+    await waitForQueueOn(b.url, queue, conns, 60_000);
     const consumed = new Map<number, number>();
     const { ch: sub } = await open(b.url, conns);
     await sub.prefetch(100);
@@ -90,37 +83,19 @@ describe('Switchyard cluster failover (kill -9 of JetStream servers under confir
       consumed.set(n, (consumed.get(n) ?? 0) + 1);
       sub.ack(m);
     });
-    const confirmed = new Set<number>();
-    let next = 0;
-    let lastConfirmAt = Date.now();
-    let longestStallMs = 0;
-    let stop = false;
-    const publisher = async (): Promise<void> => {
-      while (!stop) {
-        const n = next++;
-        try {
-          await pub.publish('', queue, Buffer.from(String(n)), { persistent: true });
-          confirmed.add(n);
-          longestStallMs = Math.max(longestStallMs, Date.now() - lastConfirmAt);
-          lastConfirmAt = Date.now();
-        } catch {
-          // nacked: not confirmed, may or may not be consumed
-        }
-      }
-    };
-    const publishers = Array.from({ length: 20 }, publisher);
+    const load = confirmingPublishers(pub, queue, 20);
+    const confirmed = load.confirmed;
     await waitFor(() => confirmed.size >= 500, '500 confirms before the kill', 30_000);
     await kill();
     const atKill = confirmed.size;
     // Publishing resumes by itself.
     await waitFor(() => confirmed.size >= atKill + 500, '500 more confirms after the kill', 90_000);
-    stop = true;
-    await Promise.all(publishers);
+    await load.stop();
     // Messages in transit during the failover come back after ack-wait.
     await waitFor(() => [...confirmed].every((n) => consumed.has(n)), 'every confirmed message consumed', 90_000);
     const duplicates = [...consumed.values()].filter((c) => c > 1).length;
     console.log(
-      `      ${queue}: ${confirmed.size} confirmed, ${consumed.size} consumed, ${duplicates} delivered twice, longest confirm stall ${longestStallMs} ms`,
+      `      ${queue}: ${confirmed.size} confirmed, ${consumed.size} consumed, ${duplicates} delivered twice, longest confirm stall ${load.longestStallMs()} ms`,
     );
     expect([...confirmed].filter((n) => !consumed.has(n))).to.deep.equal([]);
   }

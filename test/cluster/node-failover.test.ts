@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { createServer, type AddressInfo } from 'node:net';
 import { connect } from '@switchyard/client';
+import { confirmingPublishers } from '../helpers/cluster-load.js';
 import { killHard, spawnBroker, type BrokerProcess } from '../helpers/broker-process.js';
 import { text, waitFor, type Connection } from '../helpers/client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
@@ -49,38 +50,20 @@ describe('Switchyard cluster: kill -9 of a node, the SDK moves to another', func
       consumed.set(n, (consumed.get(n) ?? 0) + 1);
       ch.ack(m);
     });
-    const confirmed = new Set<number>();
-    let next = 0;
-    let stop = false;
-    let lastConfirmAt = Date.now();
-    let longestStallMs = 0;
-    const publisher = async (): Promise<void> => {
-      while (!stop) {
-        const n = next++;
-        try {
-          await ch.publish('', 'jobs', Buffer.from(String(n)), { persistent: true });
-          confirmed.add(n);
-          longestStallMs = Math.max(longestStallMs, Date.now() - lastConfirmAt);
-          lastConfirmAt = Date.now();
-        } catch {
-          // not confirmed
-        }
-      }
-    };
-    const publishers = Array.from({ length: 10 }, publisher);
+    const load = confirmingPublishers(ch, 'jobs', 10);
+    const confirmed = load.confirmed;
     await waitFor(() => confirmed.size >= 300, '300 confirms on node a', 30_000);
     expect(conn.url).to.equal(a.url);
     await killHard(a);
     const atKill = confirmed.size;
     await waitFor(() => confirmed.size >= atKill + 300, '300 confirms through node b', 60_000);
     expect(conn.url).to.equal(b.url);
-    stop = true;
-    await Promise.all(publishers);
+    await load.stop();
     // What node a held unacked comes back from JetStream after ack-wait (30 s).
     await waitFor(() => [...confirmed].every((n) => consumed.has(n)), 'every confirmed message consumed', 90_000);
     const duplicates = [...consumed.values()].filter((c) => c > 1).length;
     console.log(
-      `      node kill: ${confirmed.size} confirmed, ${consumed.size} consumed, ${duplicates} delivered twice, longest confirm stall ${longestStallMs} ms`,
+      `      node kill: ${confirmed.size} confirmed, ${consumed.size} consumed, ${duplicates} delivered twice, longest confirm stall ${load.longestStallMs()} ms`,
     );
     expect([...confirmed].filter((n) => !consumed.has(n))).to.deep.equal([]);
   });
@@ -128,21 +111,8 @@ describe('Switchyard cluster: kill -9 of a node, the SDK moves to another', func
       consumed.add(Number(text(m)));
       ch.ack(m);
     });
-    const confirmed = new Set<number>();
-    let next = 0;
-    let stop = false;
-    const publisher = async (): Promise<void> => {
-      while (!stop) {
-        const n = next++;
-        try {
-          await ch.publish('', 'rolling', Buffer.from(String(n)), { persistent: true });
-          confirmed.add(n);
-        } catch {
-          // not confirmed
-        }
-      }
-    };
-    const publishers = Array.from({ length: 10 }, publisher);
+    const load = confirmingPublishers(ch, 'rolling', 10);
+    const confirmed = load.confirmed;
     const progress = async (what: string): Promise<void> => {
       const at = confirmed.size;
       await waitFor(() => confirmed.size >= at + 200, `200 confirms after ${what}`, 60_000);
@@ -160,8 +130,7 @@ describe('Switchyard cluster: kill -9 of a node, the SDK moves to another', func
       procs.push(running[i]!);
       await progress(`restarting node ${specs[i]!.name}`);
     }
-    stop = true;
-    await Promise.all(publishers);
+    await load.stop();
     await waitFor(() => [...confirmed].every((n) => consumed.has(n)), 'every confirmed message consumed', 90_000);
     expect([...confirmed].filter((n) => !consumed.has(n))).to.deep.equal([]);
     console.log(`      rolling restart: ${confirmed.size} confirmed, 0 lost`);

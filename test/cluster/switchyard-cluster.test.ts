@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { Broker } from '@switchyard/broker';
 import { closeAll, open, text, waitFor, type Connection, type Message } from '../helpers/client.js';
 import { testLogger } from '../helpers/broker.js';
+import { waitForQueueOn } from '../helpers/cluster-load.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { GUEST_AUTH } from '../helpers/http.js';
 import { skipWithoutNatsServer, startJetStreamCluster, type JetStreamCluster } from '../helpers/jetstream-cluster.js';
@@ -30,21 +31,7 @@ describe('Switchyard cluster on JetStream (2 nodes, 3 nats-servers)', function (
     return b;
   }
 
-  /** Polls node `b` (a fresh channel per try: a 404 closes the channel) until it has queue `name`. */
-  async function waitForQueue(b: Broker, name: string): Promise<void> {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const { conn, ch } = await open(b.url, conns);
-      const found = await ch.checkQueue(name).then(
-        () => true,
-        () => false,
-      );
-      await conn.close().catch(() => undefined);
-      if (found) return;
-      if (Date.now() > deadline) throw new Error(`node never saw queue '${name}'`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const waitForQueue = (b: Broker, name: string): Promise<void> => waitForQueueOn(b.url, name, conns);
 
   before(async function () {
     skipWithoutNatsServer(this, 'the Switchyard cluster tests');
