@@ -24,6 +24,8 @@ import { DataDirLock, DataDirLockedError } from './store/data-dir-lock.js';
 import { StoreDamagedError } from './store/store-check.js';
 import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
+import { JetStreamStore } from './cluster/jetstream-store.js';
+import { applyRemoteChange } from './cluster/remote-definitions.js';
 import { VirtualHost } from './vhost/virtual-host.js';
 import { AccessControl, type Authenticated } from './auth/access-control.js';
 import { LoginThrottle, throttledMessage } from './auth/login-throttle.js';
@@ -202,11 +204,21 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
    * port in use.
    */
   static async start(options: BrokerOptions = {}, hooks: RuntimeHooks = {}): Promise<BrokerRuntime> {
-    const broker = new BrokerRuntime(resolveOptions(options), hooks);
+    const resolved = resolveOptions(options);
+    let cluster: JetStreamStore | undefined;
+    if (resolved.cluster !== undefined && resolved.store === undefined) {
+      // A cluster node keeps its state in JetStream (spec/cluster.md); opened before anything reads it.
+      resolved.logger ??= createLogger({ level: resolved.logLevel, format: resolved.logFormat });
+      cluster = await JetStreamStore.open(resolved.cluster, resolved.logger);
+      resolved.store = cluster;
+      mkdirSync(resolved.dataDir, { recursive: true }); // the disk alarm watches it
+    }
+    const broker = new BrokerRuntime(resolved, hooks);
     eventLoopDelay(); // sample the event loop from start-up on (spec/management.md §Metrics)
     try {
       try {
         await broker.recover();
+        cluster?.onRemoteChange((change) => applyRemoteChange((n) => broker.vhost(n), change, broker.logger));
       } catch (err) {
         // Our own LMDB store could not be read back (a damaged value): say so, in one line.
         if (broker.dirLock === undefined || err instanceof BrokerError || err instanceof StoreDamagedError) throw err;

@@ -36,7 +36,24 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   tlsCertFile: 'string',
   tlsKeyFile: 'string',
   tlsCaFile: 'string',
+  // The cluster as two flat keys (like TLS), turned into the `cluster` option.
+  cluster: 'list',
+  nodeName: 'string',
 };
+
+/** Folds the flat cluster keys (`cluster`: list of URLs, `nodeName`) into the `cluster` option. */
+function foldCluster(options: Record<string, unknown>, origins: Record<string, string>): void {
+  const servers = options['cluster'];
+  const nodeName = options['nodeName'];
+  delete options['nodeName'];
+  if (servers === undefined) {
+    if (nodeName !== undefined) throw new ConfigError(`${origins['nodeName']}: nodeName needs cluster`);
+    return;
+  }
+  if (typeof servers === 'object' && !Array.isArray(servers)) return; // already { servers, nodeName }
+  const list = typeof servers === 'string' ? servers.split(',').map((s) => s.trim()) : servers;
+  options['cluster'] = { servers: list, ...(nodeName !== undefined ? { nodeName } : {}) };
+}
 
 /** Folds the flat tls* keys into the broker's `tls` option. */
 function foldTls(options: Record<string, unknown>, origins: Record<string, string>): void {
@@ -125,6 +142,7 @@ export function loadServerConfig(sources: ServerConfigSources): ServerConfig {
     origins[key] = `option --${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
   }
   foldTls(options, origins);
+  foldCluster(options, origins);
   try {
     resolveOptions(options);
   } catch (err) {

@@ -3,6 +3,7 @@ import type { Logger, LogLevel } from './logging.js';
 import type { LoginThrottleOptions } from './auth/login-throttle.js';
 import type { Clock } from './queues/clock.js';
 import type { AccessStore, QueueStore } from './store/store.js';
+import type { ClusterOptions } from './cluster/jetstream-store.js';
 
 /** Options for {@link Broker.start}. Every tunable has its default in {@link DEFAULTS}. */
 export interface BrokerOptions {
@@ -120,6 +121,11 @@ export interface BrokerOptions {
    * imported at start, before clients are accepted. Idempotent. Default: none.
    */
   definitions?: string;
+  /**
+   * Run as one node of a cluster on NATS JetStream instead of LMDB in `dataDir`
+   * (spec/cluster.md): `servers` are the JetStream servers' URLs, `nodeName` names this node.
+   */
+  cluster?: ClusterOptions;
 }
 
 export const DEFAULTS = {
@@ -158,6 +164,7 @@ export type ResolvedOptions = typeof DEFAULTS & {
   store?: BrokerStore;
   clock?: Clock;
   definitions?: string;
+  cluster?: ClusterOptions;
   allowedOrigins?: string[];
   tls?: { certFile: string; keyFile: string; caFile?: string };
   amqpsPort?: number;
@@ -186,6 +193,7 @@ const KNOWN = new Set([
   'store',
   'clock',
   'definitions',
+  'cluster',
   'allowedOrigins',
   'tls',
   'amqpsPort',
@@ -211,6 +219,7 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     throw new TypeError(`Invalid option "host": expected a hostname or IP address`);
   if (typeof o.dataDir !== 'string' || o.dataDir === '')
     throw new TypeError(`Invalid option "dataDir": expected a directory path`);
+  if (o.cluster !== undefined) checkCluster(o.cluster);
   if (o.definitions !== undefined && (typeof o.definitions !== 'string' || o.definitions === '')) {
     throw new TypeError(`Invalid option "definitions": expected a file path`);
   }
@@ -299,4 +308,20 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function checkCluster(c: unknown): void {
+  const o = c as Partial<ClusterOptions> | null;
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    !Array.isArray(o.servers) ||
+    o.servers.length === 0 ||
+    !o.servers.every((s) => typeof s === 'string' && /^(nats|tls):\/\/[^\s,]+$/.test(s))
+  )
+    throw new TypeError(
+      'Invalid option "cluster": expected { servers: ["nats://host:4222", ...] } with at least one nats:// URL',
+    );
+  if (o.nodeName !== undefined && (typeof o.nodeName !== 'string' || !/^[\w.-]{1,64}$/.test(o.nodeName)))
+    throw new TypeError('Invalid option "cluster.nodeName": 1-64 letters, digits, ".", "_" or "-"');
 }

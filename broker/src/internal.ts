@@ -48,3 +48,7 @@ export type { FrameConnection } from './server/frame-connection.js';
 export * as amqpCodec from './transports/amqp/codec.js';
 export * as amqpFastCodec from './transports/amqp/fast-codec.js';
 export * from './schemas/index.js';
+export { queueAddress } from './cluster/keys.js';
+export { clusterRefusal } from './queues/cluster-refusals.js';
+export { keyToken, tokenName } from './cluster/keys.js';
+export { parseQueueArguments } from './queues/queue-arguments.js';

@@ -24,6 +24,9 @@ const browserPlatform: Platform<Uint8Array> = {
  * Connects to a Switchyard broker (`ws://host:port` or `wss://...`) and completes the
  * handshake. Same contract as the Node entry's `connect`, with Uint8Array bodies.
  */
-export function connect(url: string | URL, options?: ConnectOptions): Promise<Connection<Uint8Array>> {
+export function connect(
+  url: string | URL | readonly (string | URL)[],
+  options?: ConnectOptions,
+): Promise<Connection<Uint8Array>> {
   return openConnection(browserPlatform, url, options);
 }

@@ -22,11 +22,13 @@ export * from './exports.js';
  * version mismatch), ConnectionClosedError if the socket cannot be opened or drops,
  * TimeoutError after `connectTimeoutMs`, TypeError/RangeError for invalid arguments.
  * For `wss://` with a private CA, pass `tls: { ca }` (Node only).
+ * Several URLs (`connect(['ws://a:5680', 'ws://b:5680'])`, the nodes of a cluster): each is
+ * tried once, in order, until one answers, and reconnects go round the list.
  * With `reconnect`, a connection that drops later is recovered automatically
  * (client-sdk/README.md); the first connect is never retried.
  */
 export function connect(
-  url: string | URL,
+  url: string | URL | readonly (string | URL)[],
   options?: ConnectOptions & { tls?: NodeTlsOptions },
 ): Promise<Connection<Buffer>> {
   const tls = options?.tls;

@@ -33,6 +33,14 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
     eld.reset();
     return json(window);
   });
+  // Cluster nodes only (spec/cluster.md §Management): this node, its JetStream connection and
+  // each shard stream's leader and replica state.
+  r.add('GET', '/api/cluster', async () => {
+    const store = broker.store as Partial<{ health(): Promise<object> }>;
+    if (typeof store.health !== 'function')
+      throw new HttpError(404, 'not_found', 'this broker is not a cluster node (start it with --cluster)');
+    return json(await store.health());
+  });
   r.add('GET', '/api/vhosts', () => json([...broker.allVhosts()].map((v) => ({ name: v.name }))));
   addAccessRoutes(r, broker);
   addSchemaRoutes(r, broker);

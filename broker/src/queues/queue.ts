@@ -11,6 +11,7 @@ import { parseQueueArguments, type QueuePolicy } from './queue-arguments.js';
 import { ReadyQueue } from './ready-queue.js';
 import { retryDelay } from './retry-policy.js';
 import { expiryOf, parseExpiration } from './ttl.js';
+import { clusterRefusal } from './cluster-refusals.js';
 
 /**
  * Bodies of persistent messages a queue keeps in memory after they are durable. Beyond
@@ -41,6 +42,8 @@ const LEVEL_CHUNK = 512;
  * each: about 16 ms per queue here).
  */
 export const RECOVER_CHUNK = 64;
+/** Pulled queues (cluster): messages a node reads ahead per queue for its consumers. */
+const PULL_WINDOW = 256;
 
 /** The unread, on-disk-only tail of one priority level (the only level of a plain queue). */
 interface DiskTail {
@@ -169,6 +172,11 @@ export class Queue {
   /** The turn's expiry budget ran out with expired messages left: continue next turn. */
   private expiryPending = false;
   private readonly levelChunk: number;
+  /**
+   * Messages arrive by pull from a replicated store (store.ts `PulledQueues`): `enqueue` only
+   * publishes and the store hands messages over as consumers have room. spec/cluster.md.
+   */
+  private readonly pulled: boolean;
 
   constructor(
     settings: QueueSettings,
@@ -185,7 +193,12 @@ export class Queue {
     this.clock = env.clock;
     this.ready = new ReadyQueue(this.policy.maxPriority);
     const maxPriority = this.policy.maxPriority;
+    this.pulled = this.durable && this.store?.pull !== undefined;
+    const refusal = this.pulled ? clusterRefusal(this.policy, this.autoDelete) : undefined;
+    if (refusal !== undefined)
+      throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue '${settings.name}': ${refusal}`);
     this.windowed =
+      !this.pulled &&
       this.durable &&
       this.store !== undefined &&
       (maxPriority === 0 || (this.store.priorityLevels !== undefined && this.store.scanLevel !== undefined));
@@ -452,6 +465,7 @@ export class Queue {
       const at = this.dedup.remember(messageId, now);
       if (this.durable && this.store !== undefined) this.store.putDedup(this.dedupScope, messageId, at);
     }
+    if (this.pulled) return this.publishToStore(record, now, expirationMs);
     const stored = this.durable && this.store !== undefined && properties?.persistent === true;
     // `content` may be a view into the socket's read buffer. A stored message's in-memory
     // copy is short-lived (dropped once durable), so it keeps the view; a message that lives
@@ -501,6 +515,30 @@ export class Queue {
     if (expiresAt !== 0) this.expiryTimer.armAt(expiresAt);
     return 'queued';
   }
+
+  /**
+   * Pulled queues: every message (persistent or not: the nearest behaviour, spec/cluster.md)
+   * goes to the store only; it comes back by pull to whichever node has a consumer with room.
+   */
+  private publishToStore(record: MessageRecord, now: number, expirationMs: number | undefined): EnqueueOutcome {
+    const p = this.policy;
+    const priority = p.maxPriority > 0 ? clampPriority(record.properties?.priority, p.maxPriority) : 0;
+    const expiresAt = expiryOf(now, p.messageTtlMs, expirationMs);
+    this.store!.enqueue(this.id, this.nextSeq++, record, { expiresAt, priority });
+    this.counters.published++;
+    return 'queued';
+  }
+
+  /** What a pulled queue's store asks and hands over (store.ts `PullSink`). */
+  private readonly sink = {
+    credit: (): number => (this.consumerSet.size > 0 && !this.deleted ? PULL_WINDOW - this.ready.size : 0),
+    deliver: (e: RecoveredEntry): void => {
+      const now = this.clock.now();
+      this.admit(e, now);
+      this.dispatch();
+      if (e.expiresAt !== 0) this.expiryTimer.armAt(e.expiresAt);
+    },
+  };
 
   private pushReady(entry: QueueEntry): void {
     this.ready.push(entry);
@@ -596,6 +634,7 @@ export class Queue {
     this.checkConsumer(consumer);
     this.consumerSet.add(consumer);
     this.touch();
+    if (this.pulled) this.store!.pull!.attach(this.id, this.sink);
     this.dispatch();
   }
 
@@ -603,7 +642,16 @@ export class Queue {
     if (!this.consumerSet.remove(consumer)) return;
     this.touch();
     if (this.consumerSet.size > 0) this.dispatch();
-    else if (this.autoDelete && !this.deleted)
+    else if (this.pulled && !this.deleted)
+      // No consumer here any more: what this node pulled goes back to the stream for others.
+      this.store!.pull!.giveBack(
+        this.id,
+        this.ready.drain().map((e) => {
+          this.readyBytesTotal -= e.size;
+          return e.seq;
+        }),
+      );
+    if (this.consumerSet.size === 0 && this.autoDelete && !this.deleted)
       this.env.remove(this, `auto-delete queue '${this.name}' lost its last consumer`);
   }
 
@@ -638,6 +686,7 @@ export class Queue {
     } finally {
       this.dispatching = false;
     }
+    if (this.pulled) this.store!.pull!.wake(this.id);
     this.armExpiry();
   }
 

@@ -31,6 +31,8 @@ export class ScopedStore implements QueueStore {
   readonly scanLevel?: QueueStore['scanLevel'];
   readonly dropLevelFrom?: QueueStore['dropLevelFrom'];
   readonly heldBack?: QueueStore['heldBack'];
+  /** Passed through: the inner store hands messages over by pull (cluster). */
+  readonly pull?: QueueStore['pull'];
 
   constructor(
     private readonly inner: QueueStore,
@@ -43,6 +45,7 @@ export class ScopedStore implements QueueStore {
       this.dropLevelFrom = inner.dropLevelFrom.bind(inner);
     }
     if (inner.heldBack !== undefined) this.heldBack = inner.heldBack.bind(inner);
+    this.pull = inner.pull;
   }
 
   private mine(def: { vhost?: string }): boolean {

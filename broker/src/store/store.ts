@@ -152,6 +152,31 @@ export interface AccessData {
   permissions: PermissionRecord[];
 }
 
+/**
+ * Where a queue whose messages arrive by pull (`QueueStore.pull`) takes them: the store asks
+ * `credit()` how many more it may hand over and gives each with `deliver`.
+ */
+export interface PullSink {
+  /** How many more messages the queue takes now (0: none until the store is woken). */
+  credit(): number;
+  /** A message for the queue; its body is read with `read(queueId, entry.seq)`. */
+  deliver(entry: RecoveredEntry): void;
+}
+
+/**
+ * Optional (replicated engines, spec/cluster.md §The store interface): messages reach a
+ * queue by pull, not by its own `enqueue`, which only publishes. So a message published on
+ * one node and consumed on another is handed to exactly one of them.
+ */
+export interface PulledQueues {
+  /** The queue takes its messages from the store from now on. */
+  attach(queueId: number, sink: PullSink): void;
+  /** The queue's credit may have grown. */
+  wake(queueId: number): void;
+  /** Messages the queue received and hands back undelivered (no local consumer left). */
+  giveBack(queueId: number, seqs: readonly number[]): void;
+}
+
 /** Users, vhosts and permissions, durable beside the queues (same LMDB environment). */
 export interface AccessStore {
   loadAccess(): AccessData;
@@ -296,6 +321,8 @@ export interface QueueStore {
   unflushedBytes?(): number;
   /** Approximate size of the store on disk, in bytes. */
   sizeBytes(): number;
+  /** Optional: messages arrive by pull (replicated engines); see `PulledQueues`. */
+  readonly pull?: PulledQueues;
   /** Flushes and closes. */
   close(): Promise<void>;
 }

@@ -3,6 +3,7 @@ import type { ConnectOptions } from './connect-options.js';
 import { resolveConnectOptions, splitUrlCredentials, urlString } from './connect-options.js';
 import { Connection } from './connection.js';
 import { deferred } from './deferred.js';
+import { BrokerError } from '../protocol/errors.js';
 import type { Platform } from './platform.js';
 
 /**
@@ -13,15 +14,42 @@ import type { Platform } from './platform.js';
  * not retried, even with `reconnect`.
  * @internal index.node.ts and index.browser.ts wrap this as `connect()`.
  */
-export function openConnection<C extends Uint8Array>(
+export async function openConnection<C extends Uint8Array>(
   platform: Platform<C>,
-  url: string | URL,
+  url: string | URL | readonly (string | URL)[],
+  options?: ConnectOptions,
+): Promise<Connection<C>> {
+  const urls = Array.isArray(url) ? (url as readonly (string | URL)[]) : [url as string | URL];
+  if (urls.length === 0) throw new TypeError('connect() needs at least one broker URL');
+  // Several URLs (cluster nodes): each is tried once, in order, until one answers; a refusal
+  // by a broker (bad credentials, unknown vhost) is final. Reconnects go round the list.
+  const targets = urls.map((u) => splitUrlCredentials(urlString(u)));
+  for (let i = 0; ; i++) {
+    try {
+      return await openOne(
+        platform,
+        targets.map((t) => t.url),
+        i,
+        targets[0]!,
+        options,
+      );
+    } catch (err) {
+      const refused = err instanceof BrokerError || err instanceof TypeError || err instanceof RangeError;
+      if (refused || i === targets.length - 1) throw err;
+    }
+  }
+}
+
+function openOne<C extends Uint8Array>(
+  platform: Platform<C>,
+  urls: string[],
+  index: number,
+  target: { username?: string; password?: string },
   options?: ConnectOptions,
 ): Promise<Connection<C>> {
   const handshake = deferred<Connection<C>>();
   try {
-    const target = splitUrlCredentials(urlString(url));
-    // Credentials in the URL log in (as with amqplib's amqp://user:pass@host); options win.
+    // Credentials in the (first) URL log in (as with amqplib's amqp://user:pass@host); options win.
     const o = options ?? {};
     const withCredentials: ConnectOptions | undefined =
       target.username === undefined || typeof o !== 'object'
@@ -29,7 +57,7 @@ export function openConnection<C extends Uint8Array>(
         : { ...o, username: o.username ?? target.username, password: o.password ?? target.password };
     const resolved = resolveConnectOptions(withCredentials, platform.name);
     // The Connection settles `handshake` itself (helloOk, close, socket failure or timeout).
-    new Connection<C>(platform, target.url, resolved, handshake);
+    new Connection<C>(platform, urls[index]!, resolved, handshake, urls);
   } catch (err) {
     return Promise.reject(err);
   }

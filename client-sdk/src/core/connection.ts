@@ -79,8 +79,10 @@ const RECOVERABLE_CODES: ReadonlySet<number> = new Set([
 
 /** A connection to a Switchyard broker. Obtain one with `connect()`. */
 export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<ConnectionEvents> {
-  /** The URL connected to. */
-  readonly url: string;
+  /** The URL connected to (with several broker URLs: the one of the current or last session). */
+  url: string;
+  /** Every broker URL given to `connect()`: reconnect attempts go round them. */
+  readonly #urls: readonly string[];
   /** Broker-assigned id of this connection (as the management API shows it); changes on reconnect. */
   connectionId = '';
   /** Negotiated heartbeat interval in ms (0: none). */
@@ -115,9 +117,16 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
   #bufferedBytes = 0;
 
   /** @internal Use `connect()`. */
-  constructor(platform: Platform<C>, url: string, options: ResolvedConnectOptions, handshake: Deferred<Connection<C>>) {
+  constructor(
+    platform: Platform<C>,
+    url: string,
+    options: ResolvedConnectOptions,
+    handshake: Deferred<Connection<C>>,
+    urls: readonly string[] = [url],
+  ) {
     super();
     this.url = url;
+    this.#urls = urls;
     this.#platform = platform;
     this.#options = options;
     this.#handshake = handshake;
@@ -382,6 +391,8 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       if (this.#state !== ConnectionState.Reconnecting) return;
+      // With several brokers (cluster nodes), each attempt tries the next one.
+      if (this.#urls.length > 1) this.url = this.#urls[(this.#urls.indexOf(this.url) + 1) % this.#urls.length]!;
       try {
         this.#session = this.#newSession();
       } catch (e) {

@@ -44,7 +44,9 @@ const FLAG_OPTIONS = {
   tlsCertFile: 'tlsCertFile',
   tlsKeyFile: 'tlsKeyFile',
   tlsCaFile: 'tlsCaFile',
-} as const satisfies Record<string, keyof BrokerOptions | 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile'>;
+  cluster: 'cluster',
+  nodeName: 'nodeName',
+} as const satisfies Record<string, keyof BrokerOptions | 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile' | 'nodeName'>;
 
 /** The options the command line set explicitly (defaults come last, below env and file). */
 function explicitFlags(cmd: Command): BrokerOptions {
@@ -87,6 +89,8 @@ export function registerServerCommand(program: Command, io: CliIo): void {
     .option('--tls-cert-file <file>', 'PEM certificate: serve wss:// and https:// (with --tls-key-file)')
     .option('--tls-key-file <file>', 'PEM private key for --tls-cert-file')
     .option('--tls-ca-file <file>', 'PEM CA bundle to present with the certificate')
+    .option('--cluster <urls>', 'run as a cluster node on these JetStream servers (comma-separated nats:// URLs)')
+    .option('--node-name <name>', "this node's name in the cluster (with --cluster)")
     .addHelpText(
       'after',
       `
