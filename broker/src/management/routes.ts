@@ -6,6 +6,7 @@ import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
 import type { DestinationKind } from '../routing/binding.js';
 import * as act from './actions.js';
 import { addAccessRoutes } from './access-routes.js';
+import { addLinkRoutes } from './link-routes.js';
 import { queryFlag } from './body.js';
 import { HttpError } from './http-util.js';
 import type { RateSampler } from './rates.js';
@@ -34,6 +35,7 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
   });
   r.add('GET', '/api/vhosts', () => json([...broker.allVhosts()].map((v) => ({ name: v.name }))));
   addAccessRoutes(r, broker);
+  addLinkRoutes(r, broker);
 
   // queues
   r.add('GET', '/api/queues', (ctx) => json(view.describeQueues(vhosts(ctx), sampler)));
