@@ -45,3 +45,8 @@ export type { ChannelOwner, ChannelSink, SessionSink, GetResult } from './server
 export type { FrameConnection } from './server/frame-connection.js';
 export * as amqpCodec from './transports/amqp/codec.js';
 export * as amqpFastCodec from './transports/amqp/fast-codec.js';
+export { parseShovelValue, LinkParameterError } from './links/shovel-params.js';
+export { parseLinkUri } from './links/link-uri.js';
+export { backoffDelay } from './links/backoff.js';
+export { stableMessageId, forwardedProperties, DEDUP_HEADER } from './links/forwarding.js';
+export { dedupIdOf } from './queues/dedup-window.js';
