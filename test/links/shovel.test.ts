@@ -3,6 +3,7 @@ import { connect } from '@switchyard/client';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, sleep, type Channel, type Connection } from '../helpers/client.js';
 import { api, V } from '../helpers/http.js';
+import { runCli } from '../helpers/run-cli.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import {
   collect,
@@ -230,5 +231,49 @@ describe('Shovel', function () {
     const r = await api<{ parameters: number }>(b, 'POST', '/api/definitions', { parameters: defs.body.parameters });
     expect(r.body.parameters).to.equal(1);
     await waitForState(b, 'exported', 'running');
+  });
+
+  it('is managed from the CLI (add, list, restart, delete) and shows in /metrics', async () => {
+    const mgmt = ['--url', a.broker.managementUrl!];
+    const add = await runCli([
+      'shovel',
+      'add',
+      'cli',
+      ...mgmt,
+      '-p',
+      `src-uri=${a.url}`,
+      '-p',
+      'src-queue=src',
+      '-p',
+      `dest-uri=${b.url}`,
+      '-p',
+      'dest-queue=dst',
+      '-p',
+      'src-prefetch-count=10',
+    ]);
+    expect(add.code, add.stderr).to.equal(0);
+    await waitForState(a, 'cli', 'running');
+    const list = await runCli(['shovel', 'list', ...mgmt]);
+    expect(list.stdout).to.match(/cli\s+running/);
+    const metrics = await (await fetch(`${a.broker.managementUrl}/metrics`)).text();
+    expect(metrics).to.include('switchyard_shovel_state{vhost="/",shovel="cli",state="running"} 1');
+    expect(metrics).to.include('switchyard_shovel_messages_moved_total{vhost="/",shovel="cli"} 0');
+    expect((await runCli(['shovel', 'restart', 'cli', ...mgmt])).code).to.equal(0);
+    const bad = await runCli([
+      'shovel',
+      'add',
+      'bad',
+      ...mgmt,
+      '-p',
+      'src-uri=nope',
+      '-p',
+      'src-queue=q',
+      '-p',
+      'dest-uri=ws://h:1',
+    ]);
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.match(/src-uri/);
+    expect((await runCli(['shovel', 'delete', 'cli', ...mgmt])).code).to.equal(0);
+    expect((await runCli(['shovel', 'list', '--json', ...mgmt])).stdout.trim()).to.equal('[]');
   });
 });

@@ -10,6 +10,7 @@ import {
 } from './commands/access.js';
 import { registerGetCommand, registerPublishCommand } from './commands/messages.js';
 import { registerServerCommand } from './commands/server.js';
+import { registerShovelCommand } from './commands/shovel.js';
 import {
   registerBindCommands,
   registerDeclareCommand,
@@ -70,5 +71,6 @@ export function createProgram(io: CliIo = PROCESS_IO): Command {
   registerVhostsCommand(program, io);
   registerPermissionsCommand(program, io);
   registerTokenCommand(program, io);
+  registerShovelCommand(program, io);
   return program;
 }

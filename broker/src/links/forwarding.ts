@@ -1,6 +1,5 @@
 /**
- * What a link adds to a message it forwards (spec/links.md §Deduplication, §Forward
- * headers). Pure.
+ * What a link adds to a message it forwards (spec/links.md §Deduplication). Pure.
  */
 import { createHash } from 'node:crypto';
 import type { LinkProperties } from './link-client.js';
