@@ -15,6 +15,8 @@
 // 3. Pre-auth: half-open sockets on both ports (partial HTTP requests and upgrades, silence),
 //    WebSockets that never hello, hello with thousands of frames pipelined behind it: every
 //    half-open socket is closed by the handshake timeout and a real client still gets in.
+// 5. Shovel parameters (links.mjs, fuzzLinks): hostile values PUT to the management API;
+//    400 naming the field or success, never a 500, and the broker keeps serving.
 import { parseArgs } from 'node:util';
 import net from 'node:net';
 import WebSocket from 'ws';
@@ -32,6 +34,7 @@ import { spawnBroker } from '../bench/spawn-broker.mjs';
 import { memOf } from '../bench/stats.mjs';
 import { hostileTableFrame } from './tables.mjs';
 import { fuzzAmqp } from './amqp.mjs';
+import { fuzzLinks } from './links.mjs';
 
 export { fuzzAmqp };
 
@@ -516,6 +519,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     a.brokerAlive &&
     a.stillStored === a.confirmedBefore &&
     a.intactInOrder === a.confirmedBefore;
-  console.log(ok && amqpOk ? 'OK' : 'FAILED');
-  process.exit(ok && amqpOk ? 0 : 1);
+  console.log('shovel parameters:');
+  const l = await fuzzLinks({ r: rng(seed), log: (s) => console.log(s) });
+  console.log(JSON.stringify(l, null, 2));
+  const linksOk = l.serverErrors === 0 && l.brokerAlive && l.listStatus === 200;
+  console.log(ok && amqpOk && linksOk ? 'OK' : 'FAILED');
+  process.exit(ok && amqpOk && linksOk ? 0 : 1);
 }
