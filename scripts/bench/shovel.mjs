@@ -65,14 +65,23 @@ try {
   await chs.assertQueue('src', { durable: true });
   await chd.assertQueue('dst', { durable: true, arguments: { 'x-deduplication-window': 600_000 } });
   const body = Buffer.alloc(1024, 7);
+  // distinct bodies: identical messages (no messageId) share a dedup id (spec/links.md §Deduplication)
+  const numbered = (i) => {
+    const b = Buffer.from(body);
+    b.writeUInt32BE(i, 0);
+    return b;
+  };
   for (let i = 0; i < N; i += 1000)
     await Promise.all(
-      Array.from({ length: Math.min(1000, N - i) }, () => chs.sendToQueue('src', body, { persistent: true })),
+      Array.from({ length: Math.min(1000, N - i) }, (_, k) =>
+        chs.sendToQueue('src', numbered(i + k), { persistent: true }),
+      ),
     );
   const t0 = performance.now();
   await put(dst, 'bench', { 'src-uri': src.url, 'src-queue': 'src', 'dest-uri': dst.url, 'dest-queue': 'dst' });
   for (;;) {
-    if ((await chd.checkQueue('dst')).messageCount >= N) break;
+    const n = (await chd.checkQueue('dst')).messageCount;
+    if (n >= N) break;
     await sleep(20);
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -80,6 +89,10 @@ try {
     `shovel on-confirm ws:// persistent 1 KiB: ${N} msgs in ${seconds.toFixed(2)} s = ${Math.round(N / seconds)} msgs/s`,
   );
   await chd.purgeQueue('dst');
+  await fetch(`http://127.0.0.1:${dst.managementPort}/api/parameters/shovel/%2F/bench`, {
+    method: 'DELETE',
+    headers: { authorization: auth },
+  });
 
   const p = await proxy(src.port);
   await put(dst, 'restore', {
@@ -99,7 +112,7 @@ try {
   for (let round = 0; round < 5; round++) {
     arrived.length = 0;
     p.cut();
-    await chs.sendToQueue('src', body, { persistent: true });
+    await chs.sendToQueue('src', numbered(N + round), { persistent: true });
     await sleep(2000);
     const restoredAt = performance.now();
     p.restore();

@@ -16,8 +16,9 @@ export async function connectAmqp(uri: LinkUri, connectionName: string): Promise
 
 class AmqpLinkClient implements LinkClient {
   readonly lost: Promise<Error>;
-  private control: Channel | undefined;
-  private publisher: ConfirmChannel | undefined;
+  // promises, not channels: concurrent first calls must share one channel (one order, no leak)
+  private control: Promise<Channel> | undefined;
+  private publisher: Promise<ConfirmChannel> | undefined;
 
   constructor(private readonly conn: ChannelModel) {
     this.lost = new Promise((resolve) => {
@@ -32,8 +33,8 @@ class AmqpLinkClient implements LinkClient {
     return ch;
   }
 
-  private async ctl(): Promise<Channel> {
-    this.control ??= this.guard(await this.conn.createChannel());
+  private ctl(): Promise<Channel> {
+    this.control ??= this.conn.createChannel().then((ch) => this.guard(ch));
     return this.control;
   }
 
@@ -104,8 +105,8 @@ class AmqpLinkClient implements LinkClient {
   }
 
   async publish(exchange: string, routingKey: string, content: Buffer, p: LinkProperties): Promise<void> {
-    this.publisher ??= this.guard(await this.conn.createConfirmChannel());
-    const ch = this.publisher;
+    this.publisher ??= this.conn.createConfirmChannel().then((ch) => this.guard(ch));
+    const ch = await this.publisher;
     await new Promise<void>((resolve, reject) => {
       ch.publish(exchange, routingKey, content, p, (err: unknown) =>
         err ? reject(err instanceof Error ? err : new Error('the destination refused (nack) the message')) : resolve(),

@@ -20,8 +20,9 @@ export async function connectWs(uri: LinkUri, connectionName: string): Promise<L
 class WsLinkClient implements LinkClient {
   readonly lost: Promise<Error>;
   private consumeCh: Channel<Buffer> | undefined;
-  private publishCh: Channel<Buffer> | undefined;
-  private controlCh: Channel<Buffer> | undefined;
+  // promises, not channels: concurrent first calls must share one channel (one order, no leak)
+  private publishCh: Promise<Channel<Buffer>> | undefined;
+  private controlCh: Promise<Channel<Buffer>> | undefined;
 
   constructor(private readonly conn: Connection<Buffer>) {
     this.lost = new Promise((resolve) => {
@@ -37,8 +38,8 @@ class WsLinkClient implements LinkClient {
     return ch;
   }
 
-  private async control(): Promise<Channel<Buffer>> {
-    this.controlCh ??= await this.channel();
+  private control(): Promise<Channel<Buffer>> {
+    this.controlCh ??= this.channel();
     return this.controlCh;
   }
 
@@ -110,8 +111,8 @@ class WsLinkClient implements LinkClient {
   }
 
   async publish(exchange: string, routingKey: string, content: Buffer, p: LinkProperties): Promise<void> {
-    this.publishCh ??= await this.channel();
-    await this.publishCh.publish(exchange, routingKey, content, p);
+    this.publishCh ??= this.channel();
+    await (await this.publishCh).publish(exchange, routingKey, content, p);
   }
 
   async close(): Promise<void> {
