@@ -97,8 +97,13 @@ export default defineConfig(
   // ---- broker/src import boundaries ------------------------------------------------------------
   {
     files: [`${B}/**/*.ts`],
-    ignores: [`${B}/store/**`],
+    ignores: [`${B}/store/**`, `${B}/links/**`],
     rules: { 'no-restricted-imports': ['error', { paths: [lmdbOnlyInStore], patterns: brokerSdkPatterns }] },
+  },
+  {
+    // A link is a client of other brokers (ARCHITECTURE.md "links/"): it uses the SDK like any client.
+    files: [`${B}/links/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { paths: [lmdbOnlyInStore] }] },
   },
   {
     files: [`${B}/store/**/*.ts`],

@@ -1,6 +1,7 @@
 import type { AccessControl } from './auth/access-control.js';
 import type { LoginThrottle } from './auth/login-throttle.js';
 import type { ResolvedOptions } from './config.js';
+import type { LinkManager } from './links/link-manager.js';
 import type { Logger } from './logging.js';
 import type { BrokerHistograms } from './metrics/histogram.js';
 import type { Session } from './server/session.js';
@@ -39,6 +40,8 @@ export interface BrokerHost {
   readonly url: string;
   /** Management HTTP base URL, or undefined when disabled. */
   readonly managementUrl: string | undefined;
+  /** Shovels and federation links; undefined before start-up finished or after close. */
+  readonly links: LinkManager | undefined;
   vhost(name: string): VirtualHost | undefined;
   allVhosts(): IterableIterator<VirtualHost>;
   allConnections(): IterableIterator<Session>;

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
 import { importDefinitionsFile } from './definitions.js';
+import { LinkManager } from './links/link-manager.js';
 import { createLogger, errorFields, type Logger } from './logging.js';
 import { createBrokerHistograms, type BrokerHistograms } from './metrics/histogram.js';
 import { ManagementServer } from './management/http-server.js';
@@ -77,6 +78,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   private amqpListener: AmqpListener | undefined;
   private amqpsListener: AmqpListener | undefined;
   private management: ManagementServer | undefined;
+  /** Shovels and federation links (spec/links.md). */
+  links: LinkManager | undefined;
   private closing: Promise<void> | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   /** The data directory's pid file lock, when this broker opened the LMDB store itself. */
@@ -237,6 +240,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
 
   private async listen(): Promise<void> {
     const o = this.options;
+    this.links = new LinkManager(o.dataDir, this.logger);
+    this.links.load();
     if (o.definitions !== undefined) {
       const result = await importDefinitionsFile(this, o.definitions);
       this.logger.info('definitions imported', { component: 'broker', file: o.definitions, ...result });
@@ -267,6 +272,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       this.management = new ManagementServer(this);
       await this.management.listen(o.managementPort, o.host);
     }
+    this.links.start();
     this.logger.info('listening', {
       component: 'broker',
       url: this.url,
@@ -454,6 +460,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     this.logger.info('shutting down', { component: 'broker', connections: this.connections.size });
     clearInterval(this.timeoutTimer);
     this.alarms.stop();
+    await this.links?.close();
     // Stop accepting first: connections opened during the wait below would never be closed.
     this.listener?.stopAccepting();
     this.amqpListener?.stopAccepting();

@@ -5,6 +5,8 @@ import { checkPermissionSpec } from './auth/permissions.js';
 import type { BrokerHost as Broker } from './broker-host.js';
 import { exportSchemas, importSchemas, type SchemasSection } from './schemas/definitions-section.js';
 import { FieldReader } from './field-reader.js';
+import type { RuntimeParameter } from './links/parameter-file.js';
+import { LinkParameterError } from './links/shovel-params.js';
 import type { Binding } from './routing/binding.js';
 import { VERSION } from './version.js';
 import { checkQueueLimit } from './vhost/queue-limit.js';
@@ -13,7 +15,8 @@ import type { VirtualHost } from './vhost/virtual-host.js';
 /**
  * Definitions: vhosts, users (with their password hashes), permissions and the topology
  * (exchanges, queues, bindings) as one JSON document, in RabbitMQ's definitions format
- * (snake_case keys), so a file exported from RabbitMQ imports here and back. Policies and
+ * (snake_case keys), so a file exported from RabbitMQ imports here and back. Shovel
+ * parameters are imported and exported (spec/links.md). Policies and
  * parameters are accepted and reported as skipped until Switchyard has them.
  * spec/management.md §Definitions.
  */
@@ -70,6 +73,8 @@ export interface DefinitionsDocument {
   bindings: BindingDef[];
   /** The schema registry (spec/schemas.md §Definitions); absent when it is empty. */
   schemas?: SchemasSection;
+  /** RabbitMQ's runtime parameters: shovels (spec/links.md); present when there are any. */
+  parameters?: RuntimeParameter[];
 }
 
 export interface ImportResult {
@@ -81,6 +86,8 @@ export interface ImportResult {
   bindings: number;
   /** Schema versions imported (only when the document has a `schemas` section). */
   schemas?: number;
+  /** Runtime parameters (shovels) set. */
+  parameters: number;
   /** Sections and entries not imported, with why. */
   skipped: string[];
 }
@@ -156,11 +163,13 @@ export function exportDefinitions(broker: Broker): DefinitionsDocument {
       });
     }
   }
+  const parameters = broker.links?.parameters() ?? [];
+  if (parameters.length > 0) doc.parameters = parameters;
   return doc;
 }
 
 /** RabbitMQ sections Switchyard does not have yet: accepted, reported as skipped. */
-const SKIPPED_SECTIONS = ['topic_permissions', 'policies', 'parameters', 'global_parameters'];
+const SKIPPED_SECTIONS = ['topic_permissions', 'policies', 'global_parameters'];
 const KNOWN_SECTIONS = new Set([
   'switchyard_version',
   'rabbit_version',
@@ -174,6 +183,7 @@ const KNOWN_SECTIONS = new Set([
   'queues',
   'bindings',
   'schemas',
+  'parameters',
   ...SKIPPED_SECTIONS,
 ]);
 
@@ -271,7 +281,16 @@ export function parseDefinitions(value: unknown): { doc: DefinitionsDocument; sk
  */
 export function importDefinitions(broker: Broker, value: unknown): ImportResult {
   const { doc, skipped } = parseDefinitions(value);
-  const result: ImportResult = { users: 0, vhosts: 0, permissions: 0, exchanges: 0, queues: 0, bindings: 0, skipped };
+  const result: ImportResult = {
+    users: 0,
+    vhosts: 0,
+    permissions: 0,
+    exchanges: 0,
+    queues: 0,
+    bindings: 0,
+    parameters: 0,
+    skipped,
+  };
   const access = broker.access;
   const vhostFor = (name: string, path: string): VirtualHost => {
     const v = broker.vhost(name);
@@ -357,7 +376,35 @@ export function importDefinitions(broker: Broker, value: unknown): ImportResult 
     );
     result.bindings++;
   });
+  importParameters(broker, value as Record<string, unknown>, result, vhostFor);
   return result;
+}
+
+/** The `parameters` section: shovels are set (and started); other components are skipped. */
+function importParameters(
+  broker: Broker,
+  doc: Record<string, unknown>,
+  result: ImportResult,
+  vhostFor: (name: string, path: string) => VirtualHost,
+): void {
+  entries(doc, 'parameters').forEach((r, i) => {
+    const path = `parameters[${i}]`;
+    const component = r.string('component');
+    if (component !== 'shovel') {
+      result.skipped.push(`${path}: component '${component}' (not supported yet)`);
+      return;
+    }
+    const vhost = vhostFor(r.string('vhost', '/'), path).name;
+    const links = broker.links;
+    if (links === undefined) throw new DefinitionsError(path, 'links are not running on this broker');
+    try {
+      links.put('shovel', vhost, r.string('name'), r.table('value'));
+    } catch (err) {
+      if (err instanceof LinkParameterError) throw new DefinitionsError(`${path}.value.${err.field}`, err.message);
+      throw err;
+    }
+    result.parameters++;
+  });
 }
 
 /** Runs one declaration, prefixing a refusal with the entry it came from (keeps `code`). */

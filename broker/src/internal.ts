@@ -52,3 +52,8 @@ export { queueAddress } from './cluster/keys.js';
 export { clusterRefusal } from './queues/cluster-refusals.js';
 export { keyToken, tokenName } from './cluster/keys.js';
 export { parseQueueArguments } from './queues/queue-arguments.js';
+export { parseShovelValue, LinkParameterError } from './links/shovel-params.js';
+export { parseLinkUri } from './links/link-uri.js';
+export { backoffDelay } from './links/backoff.js';
+export { stableMessageId, forwardedProperties, DEDUP_HEADER } from './links/forwarding.js';
+export { dedupIdOf } from './queues/dedup-window.js';

@@ -17,6 +17,8 @@
 // 3. Pre-auth: half-open sockets on both ports (partial HTTP requests and upgrades, silence),
 //    WebSockets that never hello, hello with thousands of frames pipelined behind it: every
 //    half-open socket is closed by the handshake timeout and a real client still gets in.
+// 5. Shovel parameters (links.mjs, fuzzLinks): hostile values PUT to the management API;
+//    400 naming the field or success, never a 500, and the broker keeps serving.
 import { parseArgs } from 'node:util';
 import net from 'node:net';
 import WebSocket from 'ws';
@@ -35,6 +37,7 @@ import { memOf } from '../bench/stats.mjs';
 import { hostileTableFrame } from './tables.mjs';
 import { fuzzAmqp } from './amqp.mjs';
 import { fuzzSchemas } from './schemas.mjs';
+import { fuzzLinks } from './links.mjs';
 
 export { fuzzAmqp };
 
@@ -571,6 +574,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(JSON.stringify(s, null, 2));
   const schemasOk =
     s.serverErrors === 0 && s.nonJsonAnswers === 0 && s.publishes.other === 0 && s.registryServing && s.brokerAlive;
-  console.log(ok && amqpOk && schemasOk ? 'OK' : 'FAILED');
-  process.exit(ok && amqpOk && schemasOk ? 0 : 1);
+  console.log('shovel parameters:');
+  const l = await fuzzLinks({ r: rng(seed), log: (line) => console.log(line) });
+  console.log(JSON.stringify(l, null, 2));
+  const linksOk = l.serverErrors === 0 && l.brokerAlive && l.listStatus === 200;
+  console.log(ok && amqpOk && schemasOk && linksOk ? 'OK' : 'FAILED');
+  process.exit(ok && amqpOk && schemasOk && linksOk ? 0 : 1);
 }

@@ -11,6 +11,7 @@ import {
 import { registerGetCommand, registerPublishCommand } from './commands/messages.js';
 import { registerSchemasCommand } from './commands/schemas.js';
 import { registerServerCommand } from './commands/server.js';
+import { registerShovelCommand } from './commands/shovel.js';
 import {
   registerBindCommands,
   registerDeclareCommand,
@@ -72,5 +73,6 @@ export function createProgram(io: CliIo = PROCESS_IO): Command {
   registerVhostsCommand(program, io);
   registerPermissionsCommand(program, io);
   registerTokenCommand(program, io);
+  registerShovelCommand(program, io);
   return program;
 }

@@ -7,6 +7,7 @@ import type { DestinationKind } from '../routing/binding.js';
 import * as act from './actions.js';
 import { addAccessRoutes } from './access-routes.js';
 import { addSchemaRoutes } from './schema-routes.js';
+import { addLinkRoutes } from './link-routes.js';
 import { queryFlag } from './body.js';
 import { HttpError } from './http-util.js';
 import type { RateSampler } from './rates.js';
@@ -44,6 +45,7 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
   r.add('GET', '/api/vhosts', () => json([...broker.allVhosts()].map((v) => ({ name: v.name }))));
   addAccessRoutes(r, broker);
   addSchemaRoutes(r, broker);
+  addLinkRoutes(r, broker);
 
   // queues
   r.add('GET', '/api/queues', (ctx) => json(view.describeQueues(vhosts(ctx), sampler)));

@@ -1,6 +1,7 @@
 import type { BrokerHost as Broker } from '../broker-host.js';
 import type { Queue } from '../queues/queue.js';
 import { eventLoopDelay } from './event-loop-delay.js';
+import { writeLinkMetrics } from './link-metrics.js';
 import { ExpositionWriter } from './prometheus.js';
 
 /** Where streamed exposition text goes: resolves once the chunk may be followed by the next. */
@@ -26,6 +27,7 @@ export async function streamMetrics(
 ): Promise<void> {
   const w = new ExpositionWriter();
   writeBrokerMetrics(w, broker);
+  writeLinkMetrics(w, broker);
   writeProcessMetrics(w);
   await sink(w.take());
   const queues: { vhost: string; queue: Queue }[] = [];

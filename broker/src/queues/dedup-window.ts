@@ -42,3 +42,16 @@ export class DedupWindow {
     return gone;
   }
 }
+
+/**
+ * The id a deduplication window keys on: the `x-deduplication-header` header when it is a
+ * string (RabbitMQ's message-deduplication plugin; what shovels stamp, spec/links.md
+ * §Deduplication), else the messageId.
+ */
+export function dedupIdOf(
+  properties: { messageId?: string; headers?: Record<string, unknown> } | null | undefined,
+): string | undefined {
+  const h = properties?.headers?.['x-deduplication-header'];
+  if (typeof h === 'string' && h !== '') return h;
+  return properties?.messageId;
+}

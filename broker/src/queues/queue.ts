@@ -4,7 +4,7 @@ import { DeadlineTimer, type Clock } from './clock.js';
 import type { QueueConsumer } from './consumer.js';
 import { ConsumerSet } from './consumer-set.js';
 import type { DeathReason } from './dead-letter.js';
-import { DedupWindow } from './dedup-window.js';
+import { DedupWindow, dedupIdOf } from './dedup-window.js';
 import type { QueueEntry } from './entry.js';
 import { MinHeap } from './min-heap.js';
 import { parseQueueArguments, type QueuePolicy } from './queue-arguments.js';
@@ -452,7 +452,7 @@ export class Queue {
     const now = this.clock.now();
     const p = this.policy;
     const record: MessageRecord = { exchange, routingKey, properties, content };
-    const messageId = properties?.messageId;
+    const messageId = dedupIdOf(properties);
     if (this.dedup !== undefined && messageId !== undefined) {
       this.pruneDedup(now);
       if (this.dedup.has(messageId, now)) return 'duplicate';

@@ -1,11 +1,11 @@
 import type { MessageProperties } from '@switchyard/client/protocol';
 import type { Clock } from '../queues/clock.js';
-import { DedupWindow } from '../queues/dedup-window.js';
+import { DedupWindow, dedupIdOf } from '../queues/dedup-window.js';
 import type { QueueStore } from '../store/store.js';
 
 /**
  * Exchange-level deduplication (`x-deduplication-window` on an exchange): a publish whose
- * messageId the exchange saw within the window is confirmed but not routed at all. The ids
+ * dedup id (`x-deduplication-header`, else messageId) the exchange saw within the window is confirmed but not routed at all. The ids
  * are stored, so the window survives a restart.
  */
 export class ExchangeDedup {
@@ -34,7 +34,7 @@ export class ExchangeDedup {
   /** True when the publish is a duplicate; otherwise remembers its messageId. */
   isDuplicate(exchange: string, properties: MessageProperties | null, durable: boolean): boolean {
     const w = this.windows.get(exchange);
-    const id = properties?.messageId;
+    const id = dedupIdOf(properties);
     if (w === undefined || id === undefined) return false;
     const now = this.clock.now();
     const gone = w.prune(now);

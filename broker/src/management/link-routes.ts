@@ -1,0 +1,65 @@
+import type { BrokerHost as Broker } from '../broker-host.js';
+import type { LinkManager } from '../links/link-manager.js';
+import { LinkParameterError } from '../links/shovel-params.js';
+import { requireVhost } from './actions.js';
+import { HttpError } from './http-util.js';
+import type { Reply, RequestContext, Router } from './router.js';
+
+/**
+ * RabbitMQ's runtime-parameter and shovel-status endpoints (spec/links.md §Management API):
+ * `/api/parameters/shovel[/{vhost}[/{name}]]` (GET, PUT, DELETE), `GET /api/shovels[/{vhost}]`
+ * and `DELETE /api/shovels/vhost/{vhost}/{name}/restart`.
+ */
+export function addLinkRoutes(r: Router, broker: Broker): void {
+  const links = (): LinkManager => {
+    if (broker.links === undefined) throw new HttpError(503, 'unavailable', 'links are not running on this broker');
+    return broker.links;
+  };
+  const json = (body: unknown, status = 200): Reply => ({ status, json: body });
+  const component = (ctx: RequestContext): 'shovel' | 'federation-upstream' => {
+    const c = ctx.params['component']!;
+    if (c !== 'shovel' && c !== 'federation-upstream')
+      throw new HttpError(404, 'not_found', `no runtime parameter component '${c}'; use shovel or federation-upstream`);
+    return c;
+  };
+  const vhostName = (ctx: RequestContext): string => requireVhost(broker, ctx.params['vhost']!).name;
+
+  r.add('GET', '/api/parameters/:component', (ctx) => json(links().parameters(component(ctx))));
+  r.add('GET', '/api/parameters/:component/:vhost', (ctx) => json(links().parameters(component(ctx), vhostName(ctx))));
+  r.add('GET', '/api/parameters/:component/:vhost/:name', (ctx) => {
+    const p = links().parameter(component(ctx), vhostName(ctx), ctx.params['name']!);
+    if (p === undefined) throw new HttpError(404, 'not_found', `no ${ctx.params['component']} '${ctx.params['name']}'`);
+    return json(p);
+  });
+  r.add('PUT', '/api/parameters/:component/:vhost/:name', async (ctx) => {
+    const c = component(ctx);
+    const vhost = vhostName(ctx);
+    const body = await ctx.body();
+    try {
+      const created = links().put(c, vhost, ctx.params['name']!, body['value']);
+      broker.logger.info('runtime parameter set', {
+        component: 'management',
+        parameter: c,
+        vhost,
+        name: ctx.params['name'],
+      });
+      return created ? { status: 201, json: {} } : { status: 204 };
+    } catch (err) {
+      if (err instanceof LinkParameterError) throw new HttpError(400, 'bad_request', err.message, { field: err.field });
+      throw err;
+    }
+  });
+  r.add('DELETE', '/api/parameters/:component/:vhost/:name', async (ctx) => {
+    if (!(await links().delete(component(ctx), vhostName(ctx), ctx.params['name']!)))
+      throw new HttpError(404, 'not_found', `no ${ctx.params['component']} '${ctx.params['name']}'`);
+    return { status: 204 };
+  });
+
+  r.add('GET', '/api/shovels', () => json(links().statuses()));
+  r.add('GET', '/api/shovels/:vhost', (ctx) => json(links().statuses(vhostName(ctx))));
+  r.add('DELETE', '/api/shovels/vhost/:vhost/:name/restart', (ctx) => {
+    if (!links().restart(vhostName(ctx), ctx.params['name']!))
+      throw new HttpError(404, 'not_found', `no shovel '${ctx.params['name']}'`);
+    return { status: 204 };
+  });
+}
