@@ -81,10 +81,9 @@ const STREAM_OFFSETS = [
   '',
   [],
   null,
-  'first',
   { '!': 'decimal', value: { places: 1, digits: 5 } },
 ];
-const STREAM_AGES = ['1h', '0s', '-1h', 'forever', 7, '999999999999Y', null];
+const STREAM_AGES = ['-1h', 'forever', 7, '999999999999Y', null, '1x', ''];
 
 function validFrame(r, channel = 1) {
   const type = NAMES[Math.floor(r() * NAMES.length)];
@@ -269,6 +268,18 @@ function hostileSession(url, r) {
               exclusive: false,
               priority: 0,
               arguments: { 'x-stream-offset': pick(STREAM_OFFSETS) },
+            });
+            // Some values are accepted (a numeric offset past the end starts at the next
+            // message): a bind to a missing queue makes the round end in one channel error
+            // either way, counted like every other round's.
+            frames.push({
+              type: 'queueBind',
+              channel: ch,
+              rid: k + 4,
+              queue: 'fuzz-missing',
+              exchange: 'amq.direct',
+              routingKey: 'x',
+              arguments: {},
             });
             break;
           }

@@ -456,8 +456,17 @@ export class JetStreamStore implements QueueStore, AccessStore {
           if (!slot.consumerReady) await this.ensureConsumer(slot.addr);
           slot.consumerReady = true;
           const c = await this.js.consumers.get(slot.addr.stream, slot.addr.consumer);
+          const startedAt = Date.now();
           const batch = await c.fetch({ max_messages: credit, expires: PULL_EXPIRES_MS });
-          for await (const m of batch) this.admit(queueId, slot, m);
+          let got = 0;
+          for await (const m of batch) {
+            got++;
+            this.admit(queueId, slot, m);
+          }
+          // A fetch that ends at once with nothing (the connection closed or reconnecting)
+          // would make this loop spin on promises alone and starve every timer of the
+          // process: wait before pulling again.
+          if (got === 0 && Date.now() - startedAt < PULL_EXPIRES_MS / 2) await new Promise((r) => setTimeout(r, 250));
         } catch (err) {
           slot.consumerReady = false;
           if (this.closed) return;
