@@ -109,4 +109,32 @@ describe('SDK schema helpers: publishJson / publishAvro with the registry, decod
     const badAuth = new SchemaHelpers({ url: fx.tb.broker.managementUrl!, username: 'guest', password: 'wrong' });
     expect((await fail(badAuth.registry.schemaById(1))).errorCode).to.equal(401);
   });
+
+  it('a hostile Avro body claiming a 2^31-item array is refused by the exchange and by decode, without exhausting the heap', async () => {
+    const id = await register('arrays', {
+      type: 'record',
+      name: 'A',
+      fields: [{ name: 'b', type: { type: 'array', items: 'string' } }],
+    });
+    const { ch } = await open(fx.tb.url, fx.conns);
+    const got = await validating(ch, 'arrays', 'arrays');
+    const hostile = Buffer.from([0, 0, 0, 0, id, 0xfe, 0xff, 0xff, 0xff, 0x0f]);
+    const nack = await ch.publish('arrays', '', hostile).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    expect(nack?.message).to.match(/block of 2147483647 items is longer than the 0 bytes left/);
+    const s = helpers();
+    let err: unknown;
+    try {
+      await s.decode({ content: hostile, properties: { headers: {} } });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).to.match(/block of 2147483647 items/);
+    // A well-formed array still goes through and decodes.
+    await s.publishAvro(ch, 'arrays', '', { b: ['x', 'y'] });
+    await waitFor(() => got.length === 1, 'the valid Avro message');
+    expect(await s.decode(got[0]!)).to.deep.include({ b: ['x', 'y'] });
+  });
 });

@@ -7,6 +7,7 @@
 import avro from 'avsc';
 import type { PublishOptions } from '../core/publish-options.js';
 import type { FieldTable } from '../protocol/properties.js';
+import { boundAvroBlocks } from '../protocol/avro-bounds.js';
 import { SchemaRegistryClient, SchemaRegistryError, type SchemaRegistryOptions } from './registry-client.js';
 import { frame, framedId } from './wire-format.js';
 
@@ -17,6 +18,9 @@ export {
   type SchemaRegistryOptions,
   type SubjectVersion,
 } from './registry-client.js';
+
+// Hostile Avro bodies must not exhaust the heap when decoded (protocol/avro-bounds.ts).
+boundAvroBlocks(avro);
 
 /** Publish options plus where the schema comes from. */
 export interface SchemaPublishOptions extends PublishOptions {
