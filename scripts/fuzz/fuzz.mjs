@@ -584,7 +584,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const s = await fuzzSchemas({ seed, iterations: 500, log: (line) => console.log(line) });
   console.log(JSON.stringify(s, null, 2));
   const schemasOk =
-    s.serverErrors === 0 && s.nonJsonAnswers === 0 && s.publishes.other === 0 && s.registryServing && s.brokerAlive;
+    s.serverErrors === 0 &&
+    s.nonJsonAnswers === 0 &&
+    s.publishes.other === 0 &&
+    s.decode.bad === 0 &&
+    s.registryServing &&
+    s.brokerAlive;
   console.log('shovel parameters:');
   const l = await fuzzLinks({ r: rng(seed), log: (line) => console.log(line) });
   console.log(JSON.stringify(l, null, 2));

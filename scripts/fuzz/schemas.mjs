@@ -4,8 +4,11 @@
 // Every REST answer must be 2xx or 4xx with a JSON body (never 5xx, never a hang); every
 // publish to a validating exchange must be confirmed or nacked with 406 on a channel that
 // stays usable; afterwards the broker still serves the registry and routes valid messages.
+// The SDK's SchemaHelpers.decode gets hostile bodies and x-schema-id headers: each call
+// resolves or rejects with an Error, never hangs.
 import { parseArgs } from 'node:util';
 import { connect } from '@switchyard/client';
+import { SchemaHelpers } from '@switchyard/client/schemas';
 import { spawnBroker } from '../bench/spawn-broker.mjs';
 import { rng } from './amqp.mjs';
 
@@ -83,6 +86,33 @@ function hostilePayload(r, ids) {
   return framed(ids[Math.floor(r() * ids.length)], Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f]));
 }
 
+/** SchemaHelpers.decode on hostile bodies and headers: counts decoded, refused (an Error), hung or non-Error throws. */
+async function fuzzDecode(r, base, ids, iterations) {
+  const helpers = new SchemaHelpers({ url: base, username: 'guest', password: 'guest' });
+  const HEADERS = [undefined, ...ids, 0, -1, 2 ** 40, 'x', { id: 1 }, [ids[0]]];
+  const out = { decoded: 0, refused: 0, bad: 0 };
+  for (let i = 0; i < iterations; i++) {
+    const header = HEADERS[Math.floor(r() * HEADERS.length)];
+    const msg = {
+      content: hostilePayload(r, ids),
+      properties: { headers: header === undefined ? {} : { 'x-schema-id': header } },
+    };
+    let timer;
+    const hung = new Promise((resolve) => (timer = setTimeout(() => resolve('hung'), 10_000)));
+    try {
+      const res = await Promise.race([helpers.decode(msg).then(() => 'decoded'), hung]);
+      if (res === 'decoded') out.decoded++;
+      else out.bad++;
+    } catch (err) {
+      if (err instanceof Error) out.refused++;
+      else out.bad++;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return out;
+}
+
 export async function fuzzSchemas({ iterations = 500, seed = 1, log = () => undefined } = {}) {
   const r = rng(seed);
   const broker = await spawnBroker({ logLevel: 'error' });
@@ -145,6 +175,7 @@ export async function fuzzSchemas({ iterations = 500, seed = 1, log = () => unde
         }
       }
     }
+    const decode = await fuzzDecode(r, base, ids, iterations);
     // Still serving: the registry answers and a valid message is routed.
     const subjects = await request('GET', '/subjects');
     await ch.publish('fz-JSON', '', Buffer.from('{"a":1,"b":["x"]}'));
@@ -155,6 +186,7 @@ export async function fuzzSchemas({ iterations = 500, seed = 1, log = () => unde
       serverErrors,
       nonJsonAnswers: nonJson,
       publishes: { accepted, nacked, other },
+      decode,
       registryServing: subjects.status === 200,
       brokerAlive: !broker.exited(),
     };
@@ -173,6 +205,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     res.serverErrors === 0 &&
     res.nonJsonAnswers === 0 &&
     res.publishes.other === 0 &&
+    res.decode.bad === 0 &&
     res.registryServing &&
     res.brokerAlive;
   console.log(ok ? 'OK' : 'FAILED');

@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { useBroker } from '../helpers/broker.js';
 import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 import { open } from '../helpers/client.js';
+import { api } from '../helpers/http.js';
 import { brokerInternals } from '@switchyard/broker/internal';
 
 /** Screenshots land here (gitignored). */
@@ -110,6 +111,62 @@ describe('web dashboard (Chromium)', function () {
       timeout: 5_000,
     });
     expect(brokerInternals(fx.tb.broker).vhost('/')!.queue('dash-del')).to.equal(undefined);
+    expect(pageErrors).to.deep.equal([]);
+  });
+  it('shows schema subjects with their versions, ids, compatibility and validating exchanges; shows a version', async () => {
+    const avro = (fields: object[]): string => JSON.stringify({ type: 'record', name: 'Dash', fields });
+    const v1 = await api(fx.tb, 'POST', '/subjects/dash-orders/versions', {
+      schema: avro([{ name: 'id', type: 'int' }]),
+    });
+    const v2 = await api(fx.tb, 'POST', '/subjects/dash-orders/versions', {
+      schema: avro([
+        { name: 'id', type: 'int' },
+        { name: 'note', type: 'string', default: '' },
+      ]),
+    });
+    expect(v2.status).to.equal(200);
+    await api(fx.tb, 'PUT', '/config/dash-orders', { compatibility: 'FULL' });
+    await api(fx.tb, 'POST', '/subjects/dash-json/versions', {
+      schema: '{"type":"object","additionalProperties":false}',
+      schemaType: 'JSON',
+    });
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertExchange('dash-validated', 'topic', {
+      durable: false,
+      arguments: { 'x-schema-subject': 'dash-orders', 'x-schema-version': 2 },
+    });
+    await page.goto(fx.tb.broker.managementUrl! + '/');
+    const row = (subject: string, field: string): string =>
+      `#schemas tr[data-subject="${subject}"] td[data-field="${field}"]`;
+    await page.waitForSelector(row('dash-orders', 'versions'), { timeout: 5_000 });
+    expect(await page.locator(row('dash-orders', 'type')).textContent()).to.equal('AVRO');
+    expect(await page.locator(row('dash-orders', 'compatibility')).textContent()).to.equal('FULL');
+    expect(await page.locator(row('dash-json', 'compatibility')).textContent()).to.equal('BACKWARD (global)');
+    expect(await page.locator(row('dash-json', 'type')).textContent()).to.equal('JSON');
+    const ids = [(v1.body as { id: number }).id, (v2.body as { id: number }).id];
+    expect(await page.locator(row('dash-orders', 'versions')).textContent()).to.equal(`v1 (${ids[0]})v2 (${ids[1]})`);
+    expect(await page.locator(row('dash-orders', 'exchanges')).textContent()).to.equal('dash-validated (2)');
+    expect(await page.locator('#schemas-global').textContent()).to.equal('global compatibility: BACKWARD');
+
+    // A version's schema, indented, from the page.
+    await page.click(`${row('dash-orders', 'versions')} button[data-version="2"]`);
+    await page.waitForSelector('#schema-detail:not([hidden])', { timeout: 5_000 });
+    expect(await page.locator('#schema-version').textContent()).to.equal(`2 (id ${ids[1]}, AVRO)`);
+    expect(JSON.parse((await page.locator('#schema-text').textContent())!)).to.deep.include({ name: 'Dash' });
+    await mkdir(OUTPUT_DIR, { recursive: true });
+    await page.screenshot({ path: `${OUTPUT_DIR}dashboard-schemas.png`, fullPage: true });
+
+    // A new version shows up without a reload.
+    const added = await api(fx.tb, 'POST', '/subjects/dash-json/versions', {
+      schema: '{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":false}',
+      schemaType: 'JSON',
+    });
+    expect(added.status, JSON.stringify(added.body)).to.equal(200);
+    await page.waitForFunction(
+      (sel) => document.querySelector(sel)?.textContent?.includes('v2') === true,
+      row('dash-json', 'versions'),
+      { timeout: 5_000 },
+    );
     expect(pageErrors).to.deep.equal([]);
   });
 });

@@ -20,6 +20,8 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
   const json = (body: unknown): Reply => ({ json: body });
 
   add('GET', '/schemas/types', () => json([...SCHEMA_TYPES]));
+  // Not Confluent's: the dashboard's one-request summary (no schema texts, which can be 256 KiB each).
+  add('GET', '/api/schemas', () => json(summary(reg.exportAll())));
   add('GET', '/mode', () => json({ mode: 'READWRITE' }));
   add('GET', '/subjects', (ctx) => json(reg.listSubjects(queryFlag(ctx.query, 'deleted'))));
   add('GET', '/subjects/:subject/versions', (ctx) =>
@@ -89,6 +91,29 @@ function confluentErrors(handler: Handler): Handler {
       return { status: err.status, json: err.toJSON() };
     }
   };
+}
+
+/**
+ * Every subject with live versions: its effective level (`ownLevel` false when it follows
+ * the global default), type of the newest version, and version numbers with their ids.
+ */
+function summary(all: ReturnType<BrokerHost['schemas']['exportAll']>): unknown {
+  const typeOf = new Map(all.schemas.map((s) => [s.id, s.schemaType]));
+  const subjects = all.subjects.flatMap((s) => {
+    const versions = s.versions.filter((v) => !v.deleted).map((v) => ({ version: v.version, id: v.id }));
+    if (versions.length === 0) return [];
+    return [
+      {
+        subject: s.subject,
+        schemaType: typeOf.get(versions[versions.length - 1]!.id),
+        compatibility: s.compatibility ?? all.compatibility,
+        ownLevel: s.compatibility !== undefined,
+        versions,
+      },
+    ];
+  });
+  subjects.sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0));
+  return { compatibility: all.compatibility, subjects };
 }
 
 /** One version as Confluent shows it (`schemaType` omitted for AVRO, as Confluent does). */

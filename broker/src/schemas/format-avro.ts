@@ -1,3 +1,4 @@
+import { boundAvroBlocks } from '@switchyard/client/protocol';
 import avro from 'avsc';
 import { parseBoundedJson, type ParsedSchema, type Violations } from './parsed-schema.js';
 
@@ -7,6 +8,9 @@ import { parseBoundedJson, type ParsedSchema, type Violations } from './parsed-s
  * (`reader.createResolver(writer)` throws when the writer's data cannot be read), which
  * follows the Avro specification's resolution rules as Confluent's Avro compatibility does.
  */
+
+// A 7-byte message claiming a 2^31-item array would otherwise exhaust the broker's heap.
+boundAvroBlocks(avro);
 
 /** Parses an Avro schema (JSON text: a record, a primitive name, a union...). */
 export function parseAvro(text: string): ParsedSchema {

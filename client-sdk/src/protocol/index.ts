@@ -7,3 +7,5 @@ export * from './codec.js';
 export * from './field-table.js';
 export * from './exchange-types.js';
 export * from './tag-ring.js';
+// Shared by the broker's Avro validation and the SDK's schema helpers (hostile Avro bodies).
+export { boundAvroBlocks } from './avro-bounds.js';

@@ -4,6 +4,7 @@ import { drawHistory } from './chart.js';
 
 const REFRESH_MS = 1000;
 const HISTORY_MS = 2000;
+const SCHEMAS_MS = 2000;
 const VHOST = '/';
 
 const $ = (id) => document.getElementById(id);
@@ -30,7 +31,8 @@ async function api(method, path, body) {
   });
   const text = await res.text();
   const data = text === '' ? undefined : JSON.parse(text);
-  if (!res.ok) throw new Error(data?.reason ?? `HTTP ${res.status}`);
+  // Management errors carry `reason`; the schema registry's (Confluent's) carry `message`.
+  if (!res.ok) throw new Error(data?.reason ?? data?.message ?? `HTTP ${res.status}`);
   return data;
 }
 
@@ -275,6 +277,81 @@ async function refresh() {
   }
 }
 
+function renderSchemas({ compatibility, subjects }, exchanges) {
+  $('schemas-global').textContent = `global compatibility: ${compatibility}`;
+  const validating = new Map();
+  for (const x of exchanges) {
+    const subject = x.arguments?.['x-schema-subject'];
+    if (typeof subject !== 'string') continue;
+    const version = x.arguments['x-schema-version'] ?? 'latest';
+    validating.set(subject, [...(validating.get(subject) ?? []), `${x.name || '(default)'} (${version})`]);
+  }
+  $('schemas').tBodies[0].replaceChildren(
+    ...subjects.map((s) =>
+      h(
+        'tr',
+        { dataset: { subject: s.subject } },
+        h('td', { class: 'name' }, s.subject),
+        h('td', { dataset: { field: 'type' } }, s.schemaType),
+        h(
+          'td',
+          { dataset: { field: 'compatibility' }, title: s.ownLevel ? 'set on the subject' : 'the global default' },
+          s.ownLevel ? s.compatibility : `${s.compatibility} (global)`,
+        ),
+        h(
+          'td',
+          { dataset: { field: 'versions' } },
+          ...s.versions.map((v) =>
+            h(
+              'button',
+              {
+                class: 'link',
+                dataset: { version: v.version },
+                title: 'show the schema',
+                onclick: () => void showSchema(s.subject, v.version),
+              },
+              `v${v.version} (${v.id})`,
+            ),
+          ),
+        ),
+        h('td', { dataset: { field: 'exchanges' } }, (validating.get(s.subject) ?? []).join(', ') || '-'),
+      ),
+    ),
+  );
+  $('schemas-empty').hidden = subjects.length > 0;
+}
+
+async function showSchema(subject, version) {
+  try {
+    const v = await api('GET', `/subjects/${seg(subject)}/versions/${version}`);
+    let text = v.schema;
+    try {
+      // JSON Schema and Avro are JSON: indent them; Protobuf text is shown as registered.
+      if ((v.schemaType ?? 'AVRO') !== 'PROTOBUF') text = JSON.stringify(JSON.parse(v.schema), null, 2);
+    } catch {
+      // shown as registered
+    }
+    $('schema-subject').textContent = subject;
+    $('schema-version').textContent = `${v.version} (id ${v.id}, ${v.schemaType ?? 'AVRO'})`;
+    $('schema-text').textContent = text;
+    $('schema-detail').hidden = false;
+  } catch (err) {
+    toast(`schema: ${err.message}`, true);
+  }
+}
+
+async function refreshSchemas() {
+  try {
+    const [schemas, exchanges] = await Promise.all([
+      api('GET', '/api/schemas'),
+      api('GET', `/api/exchanges/${seg(VHOST)}`),
+    ]);
+    renderSchemas(schemas, exchanges);
+  } catch {
+    // the next tick retries; the live indicator shows the outage
+  }
+}
+
 async function refreshHistory() {
   try {
     drawHistory($('overview-depth'), $('overview-rates'), await api('GET', '/api/overview/history'));
@@ -291,6 +368,7 @@ async function refreshHistory() {
 }
 
 $('detail-close').addEventListener('click', () => selectQueue(null));
+$('schema-close').addEventListener('click', () => ($('schema-detail').hidden = true));
 $('declare-form').addEventListener('submit', (e) => {
   e.preventDefault();
   const name = $('declare-name').value.trim();
@@ -304,5 +382,7 @@ $('declare-form').addEventListener('submit', (e) => {
 
 void refresh();
 void refreshHistory();
+void refreshSchemas();
 setInterval(refresh, REFRESH_MS);
 setInterval(refreshHistory, HISTORY_MS);
+setInterval(refreshSchemas, SCHEMAS_MS);
