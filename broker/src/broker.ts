@@ -25,7 +25,7 @@ import { DataDirLock, DataDirLockedError } from './store/data-dir-lock.js';
 import { StoreDamagedError } from './store/store-check.js';
 import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
-import { JetStreamStore } from './cluster/jetstream-store.js';
+import type { JetStreamStore } from './cluster/jetstream-store.js';
 import { applyRemoteChange } from './cluster/remote-definitions.js';
 import { VirtualHost } from './vhost/virtual-host.js';
 import { AccessControl, type Authenticated } from './auth/access-control.js';
@@ -212,7 +212,9 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     if (resolved.cluster !== undefined && resolved.store === undefined) {
       // A cluster node keeps its state in JetStream (spec/cluster.md); opened before anything reads it.
       resolved.logger ??= createLogger({ level: resolved.logLevel, format: resolved.logFormat });
-      cluster = await JetStreamStore.open(resolved.cluster, resolved.logger);
+      // Imported here: the NATS client is loaded only by a cluster node, not at every start-up.
+      const { JetStreamStore: ClusterStore } = await import('./cluster/jetstream-store.js');
+      cluster = await ClusterStore.open(resolved.cluster, resolved.logger);
       resolved.store = cluster;
       mkdirSync(resolved.dataDir, { recursive: true }); // the disk alarm watches it
     }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type { parse as yamlParse } from 'yaml';
 import { DEFAULTS, resolveOptions, type BrokerOptions } from './config.js';
 import { boolProblem, intProblem, stringListProblem } from './field-reader.js';
 
@@ -272,4 +273,10 @@ function distance(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+/** The yaml package, loaded only when a YAML config file is read (not at every start-up). */
+function parseYaml(text: string): unknown {
+  const { parse } = createRequire(import.meta.url)('yaml') as { parse: typeof yamlParse };
+  return parse(text);
 }

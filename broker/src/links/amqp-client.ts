@@ -3,13 +3,14 @@
  * (RabbitMQ, or Switchyard's own AMQP listener). amqplib rather than a client of our own:
  * it is the maintained Node client RabbitMQ itself documents.
  */
-import amqp from 'amqplib';
 import type { ChannelModel, Channel, ConfirmChannel } from 'amqplib';
 import type { LinkClient, LinkMessage, LinkProperties } from './link-client.js';
 import type { LinkUri } from './link-uri.js';
 
 /** Connects with the URI as given (amqplib reads credentials and vhost from it). */
 export async function connectAmqp(uri: LinkUri, connectionName: string): Promise<LinkClient> {
+  // amqplib is loaded by the first amqp:// link, not at every start-up.
+  const { default: amqp } = await import('amqplib');
   const conn = await amqp.connect(uri.raw, { clientProperties: { connection_name: connectionName }, timeout: 10_000 });
   return new AmqpLinkClient(conn);
 }

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { boundAvroBlocks } from '@switchyard/client/protocol';
-import avro from 'avsc';
+import type avro from 'avsc';
 import { parseBoundedJson, type ParsedSchema, type Violations } from './parsed-schema.js';
 
 /*
@@ -9,13 +10,27 @@ import { parseBoundedJson, type ParsedSchema, type Violations } from './parsed-s
  * follows the Avro specification's resolution rules as Confluent's Avro compatibility does.
  */
 
-// A 7-byte message claiming a 2^31-item array would otherwise exhaust the broker's heap.
-boundAvroBlocks(avro);
+const require = createRequire(import.meta.url);
+let loaded: typeof avro | undefined;
+
+/**
+ * avsc, loaded the first time an Avro schema is parsed: a broker that never sees one does not
+ * pay for it at start-up (spec/semantics.md §Deep backlogs, "Start-up loads only what it needs").
+ */
+function avsc(): typeof avro {
+  if (loaded === undefined) {
+    const lib = require('avsc') as typeof avro;
+    // A 7-byte message claiming a 2^31-item array would otherwise exhaust the broker's heap.
+    boundAvroBlocks(lib);
+    loaded = lib;
+  }
+  return loaded;
+}
 
 /** Parses an Avro schema (JSON text: a record, a primitive name, a union...). */
 export function parseAvro(text: string): ParsedSchema {
   const json = parseBoundedJson(text, 'schema');
-  const type = avro.Type.forSchema(json as avro.Schema);
+  const type = avsc().Type.forSchema(json as avro.Schema);
   return {
     type: 'AVRO',
     // avsc's canonical form (Avro's Parsing Canonical Form, plus defaults kept by schema()).
@@ -29,7 +44,7 @@ export function parseAvro(text: string): ParsedSchema {
       }
     },
     readIssues(writer: ParsedSchema): string[] {
-      const writerType = avro.Type.forSchema(JSON.parse(writer.canonical) as avro.Schema);
+      const writerType = avsc().Type.forSchema(JSON.parse(writer.canonical) as avro.Schema);
       try {
         type.createResolver(writerType);
         return [];
@@ -62,9 +77,9 @@ function typeName(t: avro.Type): string {
  * the type, not the field): `field /a/b: type int -> string`, `field /c added without a default`.
  */
 function fieldIssues(writer: avro.Type, reader: avro.Type, path: string): string[] {
-  if (!(writer instanceof avro.types.RecordType) || !(reader instanceof avro.types.RecordType)) {
+  if (!(writer instanceof avsc().types.RecordType) || !(reader instanceof avsc().types.RecordType)) {
     if (resolves(writer, reader)) return [];
-    if (writer instanceof avro.types.EnumType && reader instanceof avro.types.EnumType) {
+    if (writer instanceof avsc().types.EnumType && reader instanceof avsc().types.EnumType) {
       const missing = writer.symbols.filter((s) => !reader.symbols.includes(s));
       return [`${path || '/'}: enum symbols ${missing.join(', ')} missing from the reader's enum (no default)`];
     }

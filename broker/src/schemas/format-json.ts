@@ -1,5 +1,6 @@
 import { Buffer, isUtf8 } from 'node:buffer';
-import { Ajv, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ValidateFunction } from 'ajv';
 import { parseBoundedJson, type ParsedSchema, type Violations } from './parsed-schema.js';
 
 /*
@@ -19,13 +20,21 @@ const AJV_OPTIONS = { strict: false, allErrors: false, validateSchema: true } as
 
 type Json = Record<string, unknown>;
 
+const require = createRequire(import.meta.url);
+let loaded: typeof AjvClass | undefined;
+
+/** ajv, loaded the first time a JSON Schema is parsed (not at start-up). */
+function ajv(): typeof AjvClass {
+  return (loaded ??= (require('ajv') as { Ajv: typeof AjvClass }).Ajv);
+}
+
 /** Parses and compiles a JSON Schema; throws with ajv's reason when it is not one. */
 export function parseJsonSchema(text: string): ParsedSchema {
   const schema = parseBoundedJson(text, 'schema');
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     if (typeof schema !== 'boolean') throw new Error('a JSON Schema is an object or a boolean');
   }
-  const validate: ValidateFunction = new Ajv(AJV_OPTIONS).compile(schema as Json);
+  const validate: ValidateFunction = new (ajv())(AJV_OPTIONS).compile(schema as Json);
   return {
     type: 'JSON',
     canonical: JSON.stringify(schema),

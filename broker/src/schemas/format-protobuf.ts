@@ -1,4 +1,5 @@
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type protobuf from 'protobufjs';
 import type { ParsedSchema, Violations } from './parsed-schema.js';
 
 /*
@@ -7,9 +8,17 @@ import type { ParsedSchema, Violations } from './parsed-schema.js';
  * §Protobuf compatibility; this module compares the two parsed descriptors.
  */
 
+const require = createRequire(import.meta.url);
+let loaded: typeof protobuf | undefined;
+
+/** protobufjs, loaded the first time a Protobuf schema is parsed (not at start-up). */
+function protobufjs(): typeof protobuf {
+  return (loaded ??= require('protobufjs') as typeof protobuf);
+}
+
 /** Parses `.proto` text (proto2 or proto3; no imports). */
 export function parseProtobuf(text: string): ParsedSchema {
-  const parsed = protobuf.parse(text, { keepCase: true });
+  const parsed = protobufjs().parse(text, { keepCase: true });
   const root = parsed.root.resolveAll();
   const messages = messageTypes(root);
   if (messages.length === 0) throw new Error('the schema declares no message type');
@@ -28,7 +37,7 @@ export function parseProtobuf(text: string): ParsedSchema {
       }
     },
     readIssues(writer: ParsedSchema): string[] {
-      const old = protobuf.parse(writer.canonical, { keepCase: true });
+      const old = protobufjs().parse(writer.canonical, { keepCase: true });
       return protobufIssues(old.package, old.root.resolveAll(), parsed.package, root);
     },
   };
@@ -38,8 +47,8 @@ export function parseProtobuf(text: string): ParsedSchema {
 function messageTypes(ns: protobuf.NamespaceBase): protobuf.Type[] {
   const out: protobuf.Type[] = [];
   for (const child of ns.nestedArray) {
-    if (child instanceof protobuf.Type) out.push(child);
-    else if (child instanceof protobuf.Namespace) out.push(...messageTypes(child));
+    if (child instanceof protobufjs().Type) out.push(child);
+    else if (child instanceof protobufjs().Namespace) out.push(...messageTypes(child));
   }
   return out;
 }
@@ -51,15 +60,15 @@ function messageAt(root: protobuf.NamespaceBase, indexes: number[]): protobuf.Ty
   for (const i of indexes) {
     type = list[i];
     if (type === undefined) return undefined;
-    list = type.nestedArray.filter((n): n is protobuf.Type => n instanceof protobuf.Type);
+    list = type.nestedArray.filter((n): n is protobuf.Type => n instanceof protobufjs().Type);
   }
   return type;
 }
 
 function allMessages(ns: protobuf.NamespaceBase, out = new Map<string, protobuf.Type>()): Map<string, protobuf.Type> {
   for (const child of ns.nestedArray) {
-    if (child instanceof protobuf.Type) out.set(child.fullName.replace(/^\./, ''), child);
-    if (child instanceof protobuf.Namespace || child instanceof protobuf.Type) allMessages(child, out);
+    if (child instanceof protobufjs().Type) out.set(child.fullName.replace(/^\./, ''), child);
+    if (child instanceof protobufjs().Namespace || child instanceof protobufjs().Type) allMessages(child, out);
   }
   return out;
 }
