@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { connect } from '@switchyard/client';
 import { brokerMain, freePort, repoRoot } from './spawn-broker.mjs';
-import { memOf, MB, round } from './stats.mjs';
+import { cpuOf, memOf, MB, round } from './stats.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,6 +77,9 @@ async function restart(dataDir, port, managementPort, names) {
   // basic.get (no ack): exactly one message leaves the first queue.
   while (!(await ch.get(names[0], { noAck: true }))) await sleep(1);
   const firstDeliveryMs = performance.now() - b.t0;
+  // CPU the broker process used until then (user + system): unlike wall time, it does not grow
+  // with the load other processes put on the machine.
+  const cpu = cpuOf(b.child.pid);
   let depth = 0;
   for (const q of names.slice(1)) depth += (await ch.checkQueue(q)).messageCount;
   await conn.close();
@@ -84,6 +87,7 @@ async function restart(dataDir, port, managementPort, names) {
     b,
     listeningMs: Math.round(listeningMs),
     firstDeliveryMs: Math.round(firstDeliveryMs),
+    firstDeliveryCpuMs: cpu === null ? undefined : Math.round(cpu * 1000),
     depthOfOthers: depth,
   };
 }
@@ -142,13 +146,15 @@ export async function runDeepBench({
     const afterKill = await restart(dataDir, port, managementPort, names);
     current = afterKill.b;
     log(
-      `  [deep] after kill -9: ${afterKill.listeningMs} ms to listening, ${afterKill.firstDeliveryMs} ms to first delivery`,
+      `  [deep] after kill -9: ${afterKill.listeningMs} ms to listening, ${afterKill.firstDeliveryMs} ms to first delivery (${afterKill.firstDeliveryCpuMs} ms CPU)`,
     );
     current.child.kill('SIGTERM');
     await current.exited;
     const afterStop = await restart(dataDir, port, managementPort, names);
     current = afterStop.b;
-    log(`  [deep] after a graceful stop: ${afterStop.listeningMs} ms, ${afterStop.firstDeliveryMs} ms`);
+    log(
+      `  [deep] after a graceful stop: ${afterStop.listeningMs} ms, ${afterStop.firstDeliveryMs} ms (${afterStop.firstDeliveryCpuMs} ms CPU)`,
+    );
 
     const restarts = {
       messages,
@@ -156,8 +162,16 @@ export async function runDeepBench({
       fillMsgsPerSec: filled ? undefined : Math.round(messages / fillSeconds),
       // A store filled by an earlier run: the memory of a broker just started on it.
       [filled ? 'startedOnFull' : 'full']: full,
-      afterKill9: { listeningMs: afterKill.listeningMs, firstDeliveryMs: afterKill.firstDeliveryMs },
-      afterGracefulStop: { listeningMs: afterStop.listeningMs, firstDeliveryMs: afterStop.firstDeliveryMs },
+      afterKill9: {
+        listeningMs: afterKill.listeningMs,
+        firstDeliveryMs: afterKill.firstDeliveryMs,
+        firstDeliveryCpuMs: afterKill.firstDeliveryCpuMs,
+      },
+      afterGracefulStop: {
+        listeningMs: afterStop.listeningMs,
+        firstDeliveryMs: afterStop.firstDeliveryMs,
+        firstDeliveryCpuMs: afterStop.firstDeliveryCpuMs,
+      },
       // Depths of queues 2..Q as the restarted broker answered them (expected: (Q-1)/Q of N).
       depthReportedAfterKill9: afterKill.depthOfOthers,
     };
