@@ -78,7 +78,7 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
     json({ messageCount: act.purgeQueue(vhostOf(ctx), ctx.params['name']!) }),
   );
   r.add('POST', '/api/queues/:vhost/:name/get', async (ctx) =>
-    json(act.getMessages(vhostOf(ctx), ctx.params['name']!, await ctx.body())),
+    json(await act.getMessages(vhostOf(ctx), ctx.params['name']!, await ctx.body())),
   );
   r.add('GET', '/api/queues/:vhost/:name/history', (ctx) =>
     json(sampler.queueHistory(act.requireQueue(vhostOf(ctx), ctx.params['name']!))),
