@@ -48,15 +48,26 @@ describe('Switchyard cluster failover (kill -9 of JetStream servers under confir
     for (const d of dirs) await d.remove();
   });
 
-  /** The nats-server leading `queue`'s stream (or its consumer). */
+  /**
+   * The nats-server leading `queue`'s stream (or its consumer). A Raft group just created (or
+   * one that just lost its leader) reports no leader until its election ends: ask again.
+   */
   async function leaderOf(queue: string, what: 'stream' | 'consumer'): Promise<number> {
     const addr = queueAddress('/', queue, 8);
     const nc = await natsConnect({ servers: cluster!.urls });
     try {
       const jsm = await jetstreamManager(nc);
-      const info =
-        what === 'stream' ? await jsm.streams.info(addr.stream) : await jsm.consumers.info(addr.stream, addr.consumer);
-      return cluster!.serverByName(info.cluster!.leader!)!.index;
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const info =
+          what === 'stream'
+            ? await jsm.streams.info(addr.stream)
+            : await jsm.consumers.info(addr.stream, addr.consumer);
+        const leader = info.cluster?.leader ? cluster!.serverByName(info.cluster.leader) : undefined;
+        if (leader) return leader.index;
+        if (Date.now() > deadline) throw new Error(`no ${what} leader elected for '${queue}' within 30 s`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
     } finally {
       await nc.close();
     }

@@ -44,7 +44,10 @@ export function confirmingPublishers(ch: Channel, queue: string, parallel: numbe
         longest = Math.max(longest, Date.now() - lastConfirmAt);
         lastConfirmAt = Date.now();
       } catch {
-        // nacked: not confirmed, may or may not be consumed
+        // Nacked (or the channel is closing): not confirmed, may or may not be consumed. A
+        // rejected publish settles in a microtask, so without this pause a closed channel turns
+        // the loop into a spin on promises that starves every timer of the test process.
+        await new Promise((r) => setTimeout(r, 50));
       }
     }
   };
