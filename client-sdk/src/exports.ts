@@ -17,6 +17,7 @@ export type {
   GetMessage,
   GetMessageFields,
   Message,
+  MessageDecoder,
   MessageFields,
   NackOptions,
   ReceivedProperties,

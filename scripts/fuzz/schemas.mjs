@@ -4,6 +4,9 @@
 // Every REST answer must be 2xx or 4xx with a JSON body (never 5xx, never a hang); every
 // publish to a validating exchange must be confirmed or nacked with 406 on a channel that
 // stays usable; afterwards the broker still serves the registry and routes valid messages.
+// Publishes carry hostile content types (JSON ones spelled oddly, others, long, control
+// characters), bodies framed with real ids and hostile JSON, and no content type at all:
+// the exchange reads unframed bodies as JSON by content type (spec/schemas.md §Enforcement).
 // The SDK's SchemaHelpers.decode gets hostile bodies and x-schema-id headers: each call
 // resolves or rejects with an Error, never hangs.
 import { parseArgs } from 'node:util';
@@ -72,9 +75,36 @@ const PATHS = [
 const SUBJECTS = ['fz', 'fz', '%00', 'x'.repeat(300), encodeURIComponent('ü/%'), '%ZZ'];
 const VERSIONS = ['1', 'latest', '-1', '0', '99999999999', 'abc', '1.5', '%'];
 
+/** Content types: absent, JSON ones in odd spellings, near misses, others, long, control characters. */
+const CONTENT_TYPES = [
+  undefined,
+  '',
+  'application/json',
+  'APPLICATION/JSON ; charset=utf-8',
+  'application/vnd.x.y+json',
+  'application/+json',
+  'application/json+',
+  'application/jsonx',
+  'text/json',
+  'text/plain',
+  'application/octet-stream',
+  ';',
+  ' ; ; ',
+  'application/json\u0000',
+  '\u0000\u0001\u007f',
+  `application/${'a'.repeat(240)}+json`,
+  'é/ü+json',
+  'application/json;'.repeat(14),
+];
+function hostileContentType(r) {
+  if (r() < 0.8) return CONTENT_TYPES[Math.floor(r() * CONTENT_TYPES.length)];
+  // Random printable ASCII of up to 255 characters (a short string's limit).
+  return String.fromCharCode(...Array.from({ length: Math.floor(r() * 256) }, () => 32 + Math.floor(r() * 95)));
+}
+
 /** Payloads for validating exchanges: random bytes, framed with real or random ids, deep or broken JSON. */
 function hostilePayload(r, ids) {
-  const pick = Math.floor(r() * 6);
+  const pick = Math.floor(r() * 8);
   const rand = (n) => Buffer.from(Array.from({ length: n }, () => Math.floor(r() * 256)));
   const framed = (id, body) =>
     Buffer.concat([Buffer.from([0, id >>> 24, (id >>> 16) & 255, (id >>> 8) & 255, id & 255]), body]);
@@ -83,6 +113,9 @@ function hostilePayload(r, ids) {
   if (pick === 2) return framed(Math.floor(r() * 2 ** 32) >>> 0, rand(8));
   if (pick === 3) return Buffer.from('{"a":1,"c":'.repeat(20_000) + '{"a":1}' + '}'.repeat(20_000));
   if (pick === 4) return Buffer.from('['.repeat(100_000));
+  // Framed with a real id (any type) and a JSON body: valid, broken or deep.
+  if (pick === 6) return framed(ids[Math.floor(r() * ids.length)], Buffer.from(r() < 0.5 ? '{"a":1}' : '{"a":'));
+  if (pick === 7) return Buffer.from(r() < 0.5 ? '{"a":1,"b":["x"]}' : '\ufeff{"a":1}');
   return framed(ids[Math.floor(r() * ids.length)], Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f]));
 }
 
@@ -157,6 +190,7 @@ export async function fuzzSchemas({ iterations = 500, seed = 1, log = () => unde
     let accepted = 0;
     let nacked = 0;
     let other = 0;
+    const otherErrors = [];
     for (const type of Object.keys(VALID)) {
       await ch.assertExchange(`fz-${type}`, 'fanout', { arguments: { 'x-schema-subject': `fz-${type}` } });
     }
@@ -164,13 +198,15 @@ export async function fuzzSchemas({ iterations = 500, seed = 1, log = () => unde
     for (const type of Object.keys(VALID)) await ch.bindQueue('fz-q', `fz-${type}`, '');
     for (let i = 0; i < iterations; i++) {
       const type = Object.keys(VALID)[i % 3];
+      const contentType = hostileContentType(r);
       try {
-        await ch.publish(`fz-${type}`, '', hostilePayload(r, ids));
+        await ch.publish(`fz-${type}`, '', hostilePayload(r, ids), contentType === undefined ? {} : { contentType });
         accepted++;
       } catch (err) {
         if (err.code === 406) nacked++;
         else {
           other++;
+          if (otherErrors.length < 5) otherErrors.push(`${JSON.stringify(contentType)}: ${err.message}`);
           ch = await conn.createChannel();
         }
       }
@@ -185,7 +221,7 @@ export async function fuzzSchemas({ iterations = 500, seed = 1, log = () => unde
       statuses: status,
       serverErrors,
       nonJsonAnswers: nonJson,
-      publishes: { accepted, nacked, other },
+      publishes: { accepted, nacked, other, otherErrors },
       decode,
       registryServing: subjects.status === 200,
       brokerAlive: !broker.exited(),

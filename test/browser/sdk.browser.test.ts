@@ -14,16 +14,35 @@ const DIST = fileURLToPath(new URL('../../client-sdk/dist/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.map': 'application/json' };
 
-/** Serves the built bundles from client-sdk/dist and the test pages from fixtures/. */
-function serve(): Promise<Server> {
+/** Paths of the schema registry (and the exchange lookup) the page reaches at its own origin. */
+const REGISTRY_PATH = /^\/(subjects|schemas|api\/exchanges)\//;
+
+/**
+ * Serves the built bundles from client-sdk/dist and the test pages from fixtures/, and
+ * forwards the registry's paths to the broker's management port (`managementUrl()`): the
+ * management port sends no CORS headers, so a page reaches it through its own origin, as
+ * behind a reverse proxy.
+ */
+function serve(managementUrl: () => string): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/favicon.ico') {
       res.writeHead(204).end();
       return;
     }
+    if (REGISTRY_PATH.test(req.url ?? '')) {
+      const auth = req.headers.authorization;
+      fetch(managementUrl() + req.url, { headers: auth === undefined ? {} : { authorization: auth } })
+        .then(async (r) =>
+          res
+            .writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' })
+            .end(Buffer.from(await r.arrayBuffer())),
+        )
+        .catch(() => res.writeHead(502).end());
+      return;
+    }
     const path =
       normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^\/+/, '') || 'index.html';
-    const file = path.startsWith('switchyard.browser') ? join(DIST, path) : join(FIXTURES, path);
+    const file = /^switchyard(-schemas)?\.browser/.test(path) ? join(DIST, path) : join(FIXTURES, path);
     if (!file.startsWith(DIST) && !file.startsWith(FIXTURES)) {
       res.writeHead(403).end();
       return;
@@ -35,6 +54,14 @@ function serve(): Promise<Server> {
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
+
+const GUEST_AUTH = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+const ORDER_JSON = {
+  type: 'object',
+  properties: { id: { type: 'integer' }, item: { type: 'string' } },
+  required: ['id', 'item'],
+  additionalProperties: false,
+};
 
 type PageApi = Record<string, (...args: unknown[]) => Promise<unknown>>;
 
@@ -60,7 +87,7 @@ describe('client SDK in Chromium (browser bundle)', function () {
     if (!existsSync(join(DIST, 'switchyard.browser.js')))
       throw new Error('client-sdk/dist/switchyard.browser.js is missing: run `npm run build` first');
     rb = await RestartableBroker.start();
-    http = await serve();
+    http = await serve(() => rb.broker.managementUrl!);
     base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     browser = await launchChromium();
   });
@@ -181,6 +208,38 @@ describe('client SDK in Chromium (browser bundle)', function () {
     expect(after.received).to.deep.equal(['while down']);
     expect(after.state).to.equal('open');
     await call(page, 'stopRecovering');
+  });
+
+  it('publishes JSON with the browser build of the schema helpers and decodes it with msg.decode()', async () => {
+    const reg = await fetch(`${rb.broker.managementUrl}/subjects/browser-orders/versions`, {
+      method: 'POST',
+      headers: { authorization: GUEST_AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ schemaType: 'JSON', schema: JSON.stringify(ORDER_JSON) }),
+    });
+    expect(reg.status).to.equal(200);
+    const { id } = (await reg.json()) as { id: number };
+    const conn = await connect(rb.url);
+    const ch = await conn.createChannel();
+    await ch.assertExchange('browser-orders', 'fanout', {
+      durable: false,
+      arguments: { 'x-schema-subject': 'browser-orders' },
+    });
+    await conn.close();
+    const r = await call<{
+      decoded: unknown[];
+      refused: string;
+      firstByte: number;
+      schemaIds: number[];
+      plainDecode: unknown;
+    }>(page, 'schemaJson', rb.url, 'browser-orders');
+    expect(r.decoded).to.deep.equal([
+      { id: 1, item: 'tea' },
+      { id: 2, item: 'cake' },
+    ]);
+    expect(r.firstByte).to.equal(0, 'publishJson frames the message with its schema id');
+    expect(r.schemaIds).to.deep.equal([id, id]);
+    expect(r.refused).to.match(/^406: .*subject 'browser-orders' version 1/);
+    expect(r.plainDecode).to.deep.equal({ x: 1 });
   });
 
   it('publishes with confirms at a measurable rate (reported)', async () => {

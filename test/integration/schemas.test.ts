@@ -173,6 +173,63 @@ describe('schema registry: Confluent REST API, exchanges that validate', () => {
     expect(metrics).to.match(/switchyard_schema_validation_failures_total\{vhost="\/",exchange="orders"\} 2/);
   });
 
+  it('reads an unframed message as JSON only when its content type is JSON (or absent): others are refused', async () => {
+    const { id } = await client().register(
+      { type: SchemaType.JSON, schema: JSON.stringify(ORDER_JSON) },
+      { subject: 'orders-json' },
+    );
+    const { ch } = await open(fx.tb.url, fx.conns);
+    const got = await validatingExchange(ch, 'orders-json');
+    const order = (n: number): Buffer => Buffer.from(JSON.stringify({ id: n, item: 'tea' }));
+    await ch.publish('orders', '', order(1), { contentType: 'application/json; charset=utf-8' });
+    await ch.publish('orders', '', order(2), { contentType: 'application/vnd.shop.order+json' });
+    await ch.publish('orders', '', order(3)); // no content type: read as JSON
+    const err = await ch.publish('orders', '', order(4), { contentType: 'text/plain' }).catch((e: unknown) => e);
+    expect(err).to.include({ code: 406 });
+    expect((err as Error).message)
+      .to.match(new RegExp(`subject 'orders-json' version 1 \\(id ${id}\\)`))
+      .and.match(/content type "text\/plain" is not JSON/);
+    await waitFor(() => got.length === 3, 'the three JSON deliveries');
+    expect(got.map((m) => (JSON.parse(text(m)) as { id: number }).id)).to.deep.equal([1, 2, 3]);
+  });
+
+  it('closes an unconfirmed AMQP 0-9-1 channel with 406 for a message of a non-JSON content type, and nacks it on a confirm channel', async () => {
+    await client().register({ type: SchemaType.JSON, schema: JSON.stringify(ORDER_JSON) }, { subject: 'orders-json' });
+    const conn = await amqplib.connect(amqpUrlOf(fx.tb));
+    try {
+      const setup = await conn.createChannel();
+      await setup.assertExchange('ct-orders', 'fanout', { arguments: { 'x-schema-subject': 'orders-json' } });
+      await setup.assertQueue('ct-q');
+      await setup.bindQueue('ct-q', 'ct-orders', '');
+      const body = Buffer.from('{"id":1,"item":"a"}');
+      setup.publish('ct-orders', '', body, { contentType: 'application/json' });
+      const closed = new Promise<Error>((resolve) => setup.once('error', resolve));
+      setup.publish('ct-orders', '', body, { contentType: 'application/octet-stream' });
+      const channelError = await closed;
+      expect(channelError.message)
+        .to.match(/406/)
+        .and.match(/subject 'orders-json' version 1/)
+        .and.match(/content type "application\/octet-stream" is not JSON/);
+
+      const ch = await conn.createConfirmChannel();
+      const outcome = (contentType: string): Promise<string> =>
+        new Promise((resolve) => {
+          ch.publish('ct-orders', '', body, { contentType }, (e: unknown) =>
+            resolve(e === null || e === undefined ? 'ack' : 'nack'),
+          );
+        });
+      expect(await outcome('text/csv')).to.equal('nack');
+      expect(await outcome('application/problem+json')).to.equal('ack');
+      const first = await ch.get('ct-q', { noAck: true });
+      const second = await ch.get('ct-q', { noAck: true });
+      expect(first && first.properties.contentType).to.equal('application/json');
+      expect(second && second.properties.contentType).to.equal('application/problem+json');
+      expect(await ch.get('ct-q', { noAck: true })).to.equal(false);
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('validates Avro and Protobuf in the Confluent wire format, by the id the message names', async () => {
     const registry = client();
     const { id: avroId } = await registry.register(

@@ -1,4 +1,5 @@
 import { SchemaHelpers, SchemaRegistryError } from '@switchyard/client/schemas';
+import { connect } from '@switchyard/client';
 import { expect } from 'chai';
 import { useBroker } from '../helpers/broker.js';
 import { open, waitFor, type Channel, type Message } from '../helpers/client.js';
@@ -41,6 +42,13 @@ describe('SDK schema helpers: publishJson / publishAvro with the registry, decod
     const got: Message[] = [];
     await ch.consume(q.queue, (m) => m && got.push(m), { noAck: true });
     return got;
+  }
+
+  /** The next message of `queue`, fetched with `get` (the publish is confirmed, so it is there). */
+  async function getOne(ch: Channel, queue: string): Promise<Message> {
+    const m = await ch.get(queue, { noAck: true });
+    if (m === false) throw new Error(`queue ${queue} is empty`);
+    return m;
   }
 
   it('publishJson frames with the subject id: accepted and decoded, a bad value nacked with the violation', async () => {
@@ -136,5 +144,54 @@ describe('SDK schema helpers: publishJson / publishAvro with the registry, decod
     await s.publishAvro(ch, 'arrays', '', { b: ['x', 'y'] });
     await waitFor(() => got.length === 1, 'the valid Avro message');
     expect(await s.decode(got[0]!)).to.deep.include({ b: ['x', 'y'] });
+  });
+
+  it('msg.decode() deserializes every received message by its schema id when connect() was given the helpers', async () => {
+    const jsonId = await register('orders-json', ORDER_JSON, 'JSON');
+    const avroId = await register('orders-avro', ORDER_AVRO);
+    const s = helpers();
+    const conn = await connect(fx.tb.url, { schemas: s });
+    fx.conns.push(conn);
+    const ch = await conn.createChannel();
+    const json = await validating(ch, 'decode-json', 'orders-json');
+    const avro = await validating(ch, 'decode-avro', 'orders-avro');
+    await s.publishJson(ch, 'decode-json', '', { id: 1, item: 'tea' }); // framed
+    await ch.publish('decode-json', '', Buffer.from('{"id":2,"item":"cake"}')); // plain: by x-schema-id
+    await s.publishAvro(ch, 'decode-avro', '', { id: 3, item: 'jam' });
+    await waitFor(() => json.length === 2 && avro.length === 1, 'three accepted messages', 15_000);
+    expect(json[1]!.properties.headers['x-schema-id']).to.equal(jsonId);
+    expect(await json[0]!.decode()).to.deep.equal({ id: 1, item: 'tea' });
+    expect(await json[1]!.decode()).to.deep.equal({ id: 2, item: 'cake' });
+    expect(avro[0]!.content.readUInt32BE(1)).to.equal(avroId);
+    expect(await avro[0]!.decode<{ id: number; item: string }>()).to.deep.include({ id: 3, item: 'jam' });
+    // A message fetched with get() decodes too.
+    const q = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(q.queue, 'decode-avro', '');
+    await s.publishAvro(ch, 'decode-avro', '', { id: 4, item: 'pie' });
+    const got = await getOne(ch, q.queue);
+    expect(await got.decode()).to.deep.include({ id: 4, item: 'pie' });
+  });
+
+  it('msg.decode() without the helpers rejects, saying how to enable it; connect() refuses a schemas option without decode', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    const q = await ch.assertQueue('', { exclusive: true });
+    await ch.sendToQueue(q.queue, Buffer.from('{"a":1}'));
+    const m = await getOne(ch, q.queue);
+    expect(m.json()).to.deep.equal({ a: 1 });
+    const err = await m.decode().then(
+      () => expect.fail('decode without helpers should reject'),
+      (e: Error) => e,
+    );
+    expect(err.message)
+      .to.match(/needs the schema helpers/)
+      .and.include('connect(url, { schemas: new SchemaHelpers(');
+    let thrown: unknown;
+    try {
+      await connect(fx.tb.url, { schemas: {} as never });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).to.be.instanceOf(TypeError);
+    expect((thrown as Error).message).to.include('options.schemas');
   });
 });

@@ -52,6 +52,30 @@ function refuse(exchange: string, problem: string): BrokerError {
   );
 }
 
+/**
+ * The media types an unframed message on a JSON Schema subject may declare: none (the
+ * Confluent serializers and most AMQP publishers set none), `application/json`, or a
+ * structured `application/<anything>+json` (RFC 6839), parameters such as `charset`
+ * ignored and case-insensitive (RFC 9110 §8.3.1). spec/schemas.md §Enforcement.
+ */
+const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9!#$&^_.+-]+\+)?json$/;
+
+/** Whether an unframed message's content type lets it be read as JSON (absent = yes). */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined || contentType === '') return true;
+  // Only the media type's essence matters; this is a comparison, not a parser.
+  const semi = contentType.indexOf(';');
+  const essence = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  return JSON_MEDIA_TYPE.test(essence);
+}
+
+function notJsonContentType(contentType: string | undefined): string {
+  return (
+    `content type ${JSON.stringify(String(contentType).slice(0, 64))} is not JSON: publish JSON with content type ` +
+    `application/json (or application/*+json, or none), or frame it in the Confluent wire format`
+  );
+}
+
 /** What the gate decided for one message. */
 export type GateVerdict =
   { kind: 'accepted'; properties: MessageProperties } | { kind: 'refused'; reason: string; headers: FieldTable };
@@ -85,8 +109,12 @@ export class SchemaGate {
     let { id, schema } = resolved;
     let version = resolved.version;
     let violations: string[];
-    if (schema.type === 'JSON' && !isWireFormat(content)) violations = schema.validate(content);
-    else {
+    if (schema.type === 'JSON' && !isWireFormat(content)) {
+      const contentType = properties?.contentType;
+      if (!isJsonContentType(contentType))
+        return this.fail(vhost, exchange, spec, version, [notJsonContentType(contentType)], id);
+      violations = schema.validate(content);
+    } else {
       let wire;
       try {
         wire = readWireFormat(content, schema.type === 'PROTOBUF');

@@ -9,4 +9,5 @@ export {
 } from './registry.js';
 export { SchemaRegistryError, SchemaErrorCode } from './errors.js';
 export { compatibilityIssues, COMPATIBILITY_LEVELS, type CompatibilityLevel } from './compatibility.js';
+export { isJsonContentType } from './exchange-gate.js';
 export { parseSchema, SCHEMA_TYPES, type ParsedSchema, type SchemaType } from './formats.js';

@@ -116,11 +116,15 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
       setup.maxUnconfirmed,
       setup.confirm !== false,
     );
-    this.messages = new MessageFactory<C>(host.wrapContent, {
-      ack: (m, allUpTo) => this.settleDelivery('ack', m.fields.deliveryTag, allUpTo, false),
-      nack: (m, allUpTo, requeue, delayMs) =>
-        this.settleDelivery('nack', m.fields.deliveryTag, allUpTo, requeue, delayMs),
-    });
+    this.messages = new MessageFactory<C>(
+      host.wrapContent,
+      {
+        ack: (m, allUpTo) => this.settleDelivery('ack', m.fields.deliveryTag, allUpTo, false),
+        nack: (m, allUpTo, requeue, delayMs) =>
+          this.settleDelivery('nack', m.fields.deliveryTag, allUpTo, requeue, delayMs),
+      },
+      host.schemas,
+    );
     host.attach(number, {
       internal: setup.internal,
       onFrame: (f) => this.#onFrame(f),

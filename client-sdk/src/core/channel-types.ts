@@ -4,7 +4,7 @@
  */
 import type { Frame } from '../protocol/frames.js';
 import type { Logger } from './logger.js';
-import type { ConsumeMessage, ReturnMessage } from './message.js';
+import type { ConsumeMessage, MessageDecoder, ReturnMessage } from './message.js';
 import type { Topology } from './topology.js';
 
 /** Life cycle of a channel. Users only ever see `open`, `closing` and `closed`. */
@@ -92,6 +92,8 @@ export interface ChannelHost<C extends Uint8Array> {
   /** The connection's recorded topology (undefined when `reconnect` is off). */
   readonly topology: Topology | undefined;
   readonly logger: Logger;
+  /** What `msg.decode()` uses: the `schemas` option of `connect()`, if given. */
+  readonly schemas?: MessageDecoder | undefined;
 }
 
 /** How the connection drives a channel. @internal */

@@ -4,6 +4,7 @@ import { isFieldTable, type FieldTable } from '../protocol/properties.js';
 import { assertFieldTable } from './options.js';
 import { resolveReconnectOptions, type ReconnectOptions, type ResolvedReconnectOptions } from './backoff.js';
 import { resolveLogger, type Logger } from './logger.js';
+import type { MessageDecoder } from './message.js';
 
 /** Version of this SDK, sent in the `version` client property. */
 export const SDK_VERSION = '0.1.0';
@@ -50,6 +51,13 @@ export interface ConnectOptions {
    * nobody listens to). Any of `debug`/`info`/`warn`/`error` may be left out. Default: silent.
    */
   logger?: Partial<Logger>;
+  /**
+   * Gives every received message a `decode()` that deserializes it by its schema id
+   * (spec/schemas.md §SDK helpers): pass a `SchemaHelpers` of `@switchyard/client/schemas`
+   * (any object with its `decode(msg)` will do). Default none: `msg.decode()` rejects,
+   * saying how to enable it. A separate entry point, so the SDK does not carry avsc.
+   */
+  schemas?: MessageDecoder;
 }
 
 /** Every tunable of a connection, with its default. */
@@ -77,6 +85,7 @@ export interface ResolvedConnectOptions {
   reconnect: ResolvedReconnectOptions | undefined;
   maxUnconfirmed: number;
   logger: Logger;
+  schemas: MessageDecoder | undefined;
 }
 
 /** Largest delay setTimeout honours (larger ones fire at once). */
@@ -109,6 +118,16 @@ export function maxUnconfirmedOption(value: unknown, name: string, byDefault: nu
   return value;
 }
 
+/** Checks the `schemas` option: an object with a `decode` method (a `SchemaHelpers`). */
+function schemasOption(value: unknown): MessageDecoder | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || typeof (value as MessageDecoder).decode !== 'function')
+    throw new TypeError(
+      "options.schemas must be a SchemaHelpers of '@switchyard/client/schemas' (an object with decode(msg))",
+    );
+  return value as MessageDecoder;
+}
+
 /**
  * Validates `options` and applies defaults.
  * @throws TypeError / RangeError naming the offending option
@@ -136,6 +155,7 @@ export function resolveConnectOptions(options: ConnectOptions | undefined, platf
     reconnect: resolveReconnectOptions(o.reconnect),
     maxUnconfirmed: maxUnconfirmedOption(o.maxUnconfirmed, 'options.maxUnconfirmed', CONNECT_DEFAULTS.maxUnconfirmed),
     logger: resolveLogger(o.logger),
+    schemas: schemasOption(o.schemas),
     clientProperties: {
       product: 'switchyard-client',
       version: SDK_VERSION,

@@ -147,6 +147,7 @@ export class Connection<C extends Uint8Array = Uint8Array> extends Emitter<Conne
       },
       topology: this.#topology,
       logger: options.logger,
+      schemas: options.schemas,
     };
     this.#session = this.#newSession();
   }

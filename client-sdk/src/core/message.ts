@@ -75,6 +75,24 @@ export interface Message<C extends Uint8Array = Uint8Array, F = MessageFields> {
    * @throws SyntaxError if the body is not valid JSON
    */
   json<T = unknown>(): T;
+  /**
+   * The body deserialized with the schema it names (its Confluent wire-format id, else the
+   * `x-schema-id` header a validating exchange added): JSON and Avro. Needs the schema
+   * helpers at connect time: `connect(url, { schemas: new SchemaHelpers({...}) })`, with
+   * `SchemaHelpers` from `@switchyard/client/schemas` (so the main SDK carries no Avro
+   * library). spec/schemas.md §SDK helpers.
+   * @throws Error (rejects) when the connection was opened without `schemas`, saying how to enable it
+   * @throws SchemaRegistryError (rejects) when the id is unknown or names a Protobuf schema
+   */
+  decode<T = unknown>(): Promise<T>;
+}
+
+/**
+ * What `msg.decode()` delegates to: a `SchemaHelpers` of `@switchyard/client/schemas` fits.
+ * Kept structural so the main SDK does not import the schema helpers (nor avsc).
+ */
+export interface MessageDecoder {
+  decode<T = unknown>(msg: { content: Uint8Array; properties: { headers?: FieldTable } }): Promise<T>;
 }
 
 /** Options of `msg.ack()`. */
@@ -133,8 +151,16 @@ function delayOf(value: unknown): number {
   return value;
 }
 
+const NO_DECODER =
+  "msg.decode() needs the schema helpers: import { SchemaHelpers } from '@switchyard/client/schemas' " +
+  'and connect(url, { schemas: new SchemaHelpers({ url: managementUrl, username, password }) }); ' +
+  'or call helpers.decode(msg) yourself';
+
 /** Base class of every message the SDK hands out. */
 class BaseMessage<C extends Uint8Array, F> implements Message<C, F> {
+  /** Set on each factory's subclass prototype: the connection's `schemas` option. */
+  declare readonly schemaDecoder: MessageDecoder | undefined;
+
   constructor(
     public content: C,
     public fields: F,
@@ -143,6 +169,12 @@ class BaseMessage<C extends Uint8Array, F> implements Message<C, F> {
 
   json<T = unknown>(): T {
     return JSON.parse(decoder.decode(this.content)) as T;
+  }
+
+  decode<T = unknown>(): Promise<T> {
+    const d = this.schemaDecoder;
+    if (d === undefined) return Promise.reject(new Error(NO_DECODER));
+    return d.decode<T>(this);
   }
 }
 
@@ -164,6 +196,12 @@ class ReceivedMessage<C extends Uint8Array, F extends { deliveryTag: number }> e
   }
 }
 
+type ReturnedCtor<C extends Uint8Array> = new (
+  content: C,
+  fields: ReturnFields,
+  properties: ReceivedProperties,
+) => BaseMessage<C, ReturnFields>;
+
 type ReceivedCtor<C extends Uint8Array> = new <F extends { deliveryTag: number }>(
   content: C,
   fields: F,
@@ -174,19 +212,29 @@ type ReceivedCtor<C extends Uint8Array> = new <F extends { deliveryTag: number }
 export class MessageFactory<C extends Uint8Array> {
   private readonly settleable: ReceivedCtor<C>;
   private readonly unsettleable: ReceivedCtor<C>;
+  private readonly returnedMessage: ReturnedCtor<C>;
 
+  /** `schemas`: what `msg.decode()` uses (the connection's `schemas` option), if any. */
   constructor(
     private readonly wrap: (view: Uint8Array) => C,
     settler: Settler,
+    schemas?: MessageDecoder,
   ) {
-    this.settleable = MessageFactory.subclass<C>(settler);
-    this.unsettleable = MessageFactory.subclass<C>(undefined);
+    this.settleable = MessageFactory.subclass<C>(settler, schemas);
+    this.unsettleable = MessageFactory.subclass<C>(undefined, schemas);
+    class ChannelReturn extends BaseMessage<C, ReturnFields> {}
+    Object.defineProperty(ChannelReturn.prototype, 'schemaDecoder', { value: schemas, enumerable: false });
+    this.returnedMessage = ChannelReturn;
   }
 
-  private static subclass<C extends Uint8Array>(settler: Settler | undefined): ReceivedCtor<C> {
+  private static subclass<C extends Uint8Array>(
+    settler: Settler | undefined,
+    schemas: MessageDecoder | undefined,
+  ): ReceivedCtor<C> {
     // A class per channel (not per message): V8 keeps one hidden class for its instances.
     class ChannelMessage<F extends { deliveryTag: number }> extends ReceivedMessage<C, F> {}
     Object.defineProperty(ChannelMessage.prototype, 'settler', { value: settler, enumerable: false });
+    Object.defineProperty(ChannelMessage.prototype, 'schemaDecoder', { value: schemas, enumerable: false });
     return ChannelMessage;
   }
 
@@ -227,6 +275,6 @@ export class MessageFactory<C extends Uint8Array> {
       exchange: f.exchange,
       routingKey: f.routingKey,
     };
-    return new BaseMessage(this.wrap(f.content), fields, receivedProperties(f.properties));
+    return new this.returnedMessage(this.wrap(f.content), fields, receivedProperties(f.properties));
   }
 }
