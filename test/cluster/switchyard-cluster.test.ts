@@ -2,7 +2,7 @@
 // in-process brokers on ephemeral ports, the real SDK.
 import { expect } from 'chai';
 import { Broker } from '@switchyard/broker';
-import { closeAll, open, text, waitFor, type Connection, type Message } from '../helpers/client.js';
+import { closeAll, open, text, waitFor, type Channel, type Connection, type Message } from '../helpers/client.js';
 import { testLogger } from '../helpers/broker.js';
 import { waitForQueueOn } from '../helpers/cluster-load.js';
 import { makeTmpDir } from '../helpers/tmp.js';
@@ -113,6 +113,61 @@ describe('Switchyard cluster on JetStream (2 nodes, 3 nats-servers)', function (
     );
     expect(err?.code).to.equal(406);
     expect(err?.message).to.include("'x-max-priority'");
+  });
+
+  it('a declare race with different arguments on two nodes: one winner, 406 to the other, both nodes agree', async () => {
+    const [a, b] = nodes as [Broker, Broker];
+    const rounds = 8;
+    const outcome = async (url: string, queue: string, ttl: number): Promise<number | 'ok'> => {
+      const { conn, ch } = await open(url, conns);
+      const result = await ch.assertQueue(queue, { durable: true, arguments: { 'x-message-ttl': ttl } }).then(
+        () => 'ok' as const,
+        (e: Error & { code?: number }) => {
+          expect(e.message).to.include("inequivalent arg 'x-message-ttl'");
+          return e.code ?? -1;
+        },
+      );
+      await conn.close().catch(() => undefined);
+      return result;
+    };
+    // Channels first, then both declares leave in the same turn, so the rounds are decided
+    // by KV's compare-and-set rather than by one node having seen the other's definition.
+    const declare = (ch: Channel, queue: string, ttl: number): Promise<number | 'ok'> =>
+      ch.assertQueue(queue, { durable: true, arguments: { 'x-message-ttl': ttl } }).then(
+        () => 'ok' as const,
+        (e: Error & { code?: number }) => {
+          expect(e.message).to.include("inequivalent arg 'x-message-ttl'");
+          return e.code ?? -1;
+        },
+      );
+    const pairs = await Promise.all(
+      Array.from({ length: rounds }, async () => [(await open(a.url, conns)).ch, (await open(b.url, conns)).ch]),
+    );
+    const results = await Promise.all(
+      pairs.map(([cha, chb], i) => Promise.all([declare(cha!, `race-${i}`, 1_000), declare(chb!, `race-${i}`, 2_000)])),
+    );
+    for (const [i, pair] of results.entries()) {
+      expect(
+        pair.filter((r) => r === 'ok'),
+        `round ${i}: ${pair.join(', ')}`,
+      ).to.have.length(1);
+      expect(
+        pair.filter((r) => r === 406),
+        `round ${i}: ${pair.join(', ')}`,
+      ).to.have.length(1);
+      // Both nodes hold the winner's definition: its declare is accepted on each, the
+      // loser's refused on each.
+      const winnerTtl = pair[0] === 'ok' ? 1_000 : 2_000;
+      const loserTtl = winnerTtl === 1_000 ? 2_000 : 1_000;
+      for (const node of [a, b]) {
+        const deadline = Date.now() + 15_000;
+        while ((await outcome(node.url, `race-${i}`, loserTtl)) !== 406) {
+          if (Date.now() > deadline) throw new Error(`node ${node.url} still accepts the loser's race-${i}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(await outcome(node.url, `race-${i}`, winnerTtl)).to.equal('ok');
+      }
+    }
   });
 
   it('dead-letters a rejected message on another node: the copy is stored before the original goes', async () => {

@@ -84,6 +84,8 @@ interface QueueSlot {
  * to exactly one node's consumer. spec/cluster.md.
  */
 export class JetStreamStore implements QueueStore, AccessStore {
+  /** Queue definition writes in flight, by KV key: what `queueStored` waits for. */
+  private readonly queueWrites = new Map<string, Promise<string | undefined>>();
   /** Local mirror of `sy_defs`: key -> JSON value. */
   private readonly mirror = new Map<string, string>();
   private readonly queues = new Map<number, QueueSlot>();
@@ -275,31 +277,35 @@ export class JetStreamStore implements QueueStore, AccessStore {
   /**
    * Writes a definition with create-then-compare: the first writer of a key wins; a later
    * equal write is a no-op, a differing one replaces it (redeclare after delete, updates).
+   * Returns, for a write that went to KV, a promise of the value that stands when another
+   * node's create won with a different one (undefined when ours stands).
    */
-  private write(key: string, value: string): void {
-    if (this.mirror.get(key) === value) return;
+  private write(key: string, value: string): Promise<string | undefined> | undefined {
+    if (this.mirror.get(key) === value) return undefined;
     const existed = this.mirror.has(key);
     this.mirror.set(key, value);
     const op = existed ? this.kv.put(key, value) : this.kv.create(key, value);
-    this.track(
-      op.catch(async (err: Error) => {
-        // Lost a create race: the winner's value stands and reaches us by the watch.
+    const outcome = op.then(
+      () => undefined,
+      async (err: Error): Promise<string | undefined> => {
+        // Lost a create race (KV create is a compare-and-set): the winner's value stands.
         const winner = await this.kv.get(key).catch(() => null);
-        if (winner !== null && winner.operation === 'PUT') {
-          const w = winner.string();
-          this.mirror.set(key, w);
-          if (w !== value) {
-            this.logger.warn('another node declared this first with other arguments; its definition stands', {
-              component: 'cluster',
-              key,
-            });
-            this.emit(key, w, 'put');
-          }
-          return;
-        }
-        throw err;
-      }),
+        if (winner === null || winner.operation !== 'PUT') throw err;
+        const w = winner.string();
+        this.mirror.set(key, w);
+        if (w === value) return undefined;
+        this.logger.warn('another node declared this first with other arguments; its definition stands', {
+          component: 'cluster',
+          key,
+        });
+        // Our own watch skips the winner's value (the mirror has it now): apply it here, so
+        // this node's object takes the winner's arguments (remote-definitions.ts).
+        this.emit(key, w, 'put');
+        return w;
+      },
     );
+    this.track(outcome);
+    return outcome;
   }
 
   private remove(key: string): void {
@@ -327,10 +333,30 @@ export class JetStreamStore implements QueueStore, AccessStore {
   }
 
   putQueue(def: QueueDefinition): void {
-    const key = `q.${keyToken(JetStreamStore.vhostOf(def))}.${keyToken(def.name)}`;
+    const key = JetStreamStore.queueKey(JetStreamStore.vhostOf(def), def.name);
     this.idsByKey.set(key, def.id);
     this.register(def);
-    this.write(key, this.withoutId(def));
+    const outcome = this.write(key, this.withoutId(def));
+    if (outcome === undefined) return;
+    this.queueWrites.set(key, outcome);
+    const forget = (): void => {
+      if (this.queueWrites.get(key) === outcome) this.queueWrites.delete(key);
+    };
+    outcome.then(forget, forget);
+  }
+
+  /**
+   * Settles once the queue definition `putQueue` wrote last for `name` is in KV; resolves to
+   * the definition that stands instead when another node's create won a declare race with a
+   * different one (spec/cluster.md §Declare races). Undefined when no write is in flight.
+   */
+  queueStored(name: string, vhost: string): Promise<QueueDefinition | undefined> | undefined {
+    const outcome = this.queueWrites.get(JetStreamStore.queueKey(vhost, name));
+    return outcome?.then((w) => (w === undefined ? undefined : (JSON.parse(w) as QueueDefinition)));
+  }
+
+  private static queueKey(vhost: string, name: string): string {
+    return `q.${keyToken(vhost)}.${keyToken(name)}`;
   }
 
   removeQueue(def: QueueDefinition): void {

@@ -38,7 +38,10 @@ export function applyRemoteChange(
       } else vhost.deleteExchange(name, false);
     } else if (change.kind === 'queue') {
       const name = unprefixed(vhostName, change.def.name);
-      if (vhost.queue(name) === undefined)
+      if (vhost.queue(name) !== undefined)
+        // Another node's definition stands over this node's (a declare race this node lost).
+        vhost.adoptQueueDefinition(name, change.def.autoDelete, change.def.arguments);
+      else
         vhost.declareQueue(
           {
             queue: name,

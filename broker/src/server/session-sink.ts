@@ -1,8 +1,9 @@
-import type { MessageProperties } from '@switchyard/client/protocol';
+import type { BrokerError, MessageProperties } from '@switchyard/client/protocol';
 import type { Permissions } from '../auth/permissions.js';
 import type { MessageRecord } from '../store/store.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
 import type { BrokerServices } from './services.js';
+import type { ServerChannel } from './channel.js';
 
 /**
  * What channels send to the client, whatever the wire protocol: each wire adapter encodes
@@ -73,6 +74,11 @@ export interface ChannelOwner {
   readonly sink: ChannelSink;
   /** Called on every publish (resource alarms block publishing connections). */
   notePublish(): void;
+  /**
+   * A channel error found after the request's turn (a cluster declare race lost): the
+   * channel closes with `err`; `ref` is the request's reference (rid, or AMQP method id).
+   */
+  failChannel(ch: ServerChannel, err: BrokerError, ref: number): void;
 }
 
 /** A message handed out by basic.get, for the adapter's get-ok. */

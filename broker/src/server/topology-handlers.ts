@@ -1,6 +1,8 @@
 import type { FieldTable } from '@switchyard/client/protocol';
 import type { Permissions, ResourceKind } from '../auth/permissions.js';
 import type { Binding } from '../routing/binding.js';
+import type { QueueDefinition } from '../store/store.js';
+import { assertEquivalent, assertEquivalentArguments } from '../vhost/equivalence.js';
 import { checkQueueLimit } from '../vhost/queue-limit.js';
 import type { ExchangeDeclare, QueueDeclare } from '../vhost/virtual-host.js';
 import type { ServerChannel } from './channel.js';
@@ -11,6 +13,11 @@ export interface QueueDeclared {
   queue: string;
   messageCount: number;
   consumerCount: number;
+  /**
+   * Cluster stores: the declare-ok waits for this (the queue's definition stored in KV); it
+   * rejects with 406 when another node won the declare race with other arguments.
+   */
+  stored?: Promise<void>;
 }
 
 /**
@@ -73,7 +80,10 @@ export const topology = {
         throw err;
       }
     }
-    return { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount };
+    const declared: QueueDeclared = { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount };
+    const pending = d.passive ? undefined : vhost.queueStored(q.name);
+    if (pending !== undefined) declared.stored = settleDeclare(pending, vhost.name, d);
+    return declared;
   },
 
   /** queue.bind (bind) or queue.unbind. */
@@ -117,6 +127,23 @@ export const topology = {
  * The default exchange `''` (x-dead-letter-exchange '' with x-dead-letter-routing-key) is
  * checked as `amq.default`. spec/security.md §Permissions.
  */
+/**
+ * What a declare answers once its definition is stored (spec/cluster.md §Declare races): ok
+ * when ours stands; 406 in RabbitMQ's words, naming the argument, when another node's create
+ * won with other arguments. A store write that failed otherwise was logged by the store and
+ * changes nothing here (the declare stands locally, as before clustering).
+ */
+function settleDeclare(pending: Promise<QueueDefinition | undefined>, vhost: string, d: QueueDeclare): Promise<void> {
+  return pending.then(
+    (winner) => {
+      if (winner === undefined) return;
+      assertEquivalent('queue', d.queue, vhost, { auto_delete: d.autoDelete }, { auto_delete: winner.autoDelete });
+      assertEquivalentArguments('queue', d.queue, vhost, d.arguments, winner.arguments);
+    },
+    () => undefined,
+  );
+}
+
 function requireRouteTarget(access: Permissions, target: unknown, kind: ResourceKind, name: string): void {
   if (typeof target !== 'string') return; // absent, or a type error the declare reports (406)
   access.require('read', kind, name);

@@ -85,6 +85,12 @@ export class ScopedStore implements QueueStore {
     this.inner.putQueue({ ...def, name: this.prefix + def.name, vhost: this.vhost } as QueueDefinition);
   }
 
+  queueStored(name: string): Promise<QueueDefinition | undefined> | undefined {
+    return this.inner
+      .queueStored?.(this.prefix + name, this.vhost)
+      ?.then((def) => (def === undefined ? undefined : { ...def, name }));
+  }
+
   removeQueue(def: QueueDefinition): void {
     this.inner.removeQueue({ ...def, name: this.prefix + def.name });
     // The inner store forgets the queue's unprefixed scope; this view kept its ids under

@@ -211,6 +211,13 @@ export interface QueueStore {
   putExchange(def: ExchangeDefinition): void;
   removeExchange(name: string): void;
   putQueue(def: QueueDefinition): void;
+  /**
+   * Stores with several writers (the cluster store): settles once the definition `putQueue`
+   * just wrote for `name` is the stored one, or resolves to the definition another writer
+   * stored first with other arguments (a declare race it lost; spec/cluster.md §Declare
+   * races). Undefined, or absent, when nothing is in flight: a single-writer store.
+   */
+  queueStored?(name: string, vhost: string): Promise<QueueDefinition | undefined> | undefined;
   /** Removes the queue's definition and every message and delivery record it had. */
   removeQueue(def: QueueDefinition): void;
   /**

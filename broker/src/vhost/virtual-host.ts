@@ -5,7 +5,7 @@ import { EXCHANGE_TYPES, isExchangeType, validateBindingArguments, type Exchange
 import { route } from '../routing/router.js';
 import { Queue } from '../queues/queue.js';
 import { guardedClock, systemClock, type Clock } from '../queues/clock.js';
-import type { MessageRecord, QueueStore } from '../store/store.js';
+import type { MessageRecord, QueueDefinition, QueueStore } from '../store/store.js';
 import { DeadLetterer, type DeadLetterGuard } from './dead-lettering.js';
 import { DelayedMessages } from './delayed-messages.js';
 import type { SchemaGate } from '../schemas/exchange-gate.js';
@@ -415,6 +415,36 @@ export class VirtualHost {
       throw new BrokerError(ErrorCode.PRECONDITION_FAILED, `queue '${name}' in vhost '${this.name}' is not empty`);
     }
     return this.removeQueue(q, `queue '${name}' was deleted`);
+  }
+
+  /**
+   * Cluster stores: settles when the definition written for a queue just declared is the
+   * stored one; resolves to another node's definition when that node won the declare race
+   * with other arguments (spec/cluster.md §Declare races). Undefined when nothing is pending.
+   */
+  queueStored(name: string): Promise<QueueDefinition | undefined> | undefined {
+    return this.store.queueStored?.(name, this.name);
+  }
+
+  /**
+   * Another node's definition of queue `name` stands (it won a declare race, or this node
+   * missed a change): this node's queue object is rebuilt with its arguments under the same
+   * id and bindings; nothing stored changes. Consumers of the old object are cancelled (they
+   * consumed under arguments that do not hold). False when nothing differs.
+   */
+  adoptQueueDefinition(name: string, autoDelete: boolean, args: FieldTable): boolean {
+    const old = this.queues.get(name);
+    if (old === undefined || old.exclusiveOwner !== undefined) return false;
+    try {
+      assertEquivalentArguments('queue', name, this.name, args, old.arguments);
+      if (old.autoDelete === autoDelete) return false;
+    } catch {
+      // differs: rebuild below
+    }
+    old.delete(`queue '${name}' in vhost '${this.name}' was declared on another node with other arguments`);
+    this.queues.delete(name);
+    this.createQueue(name, old.id, old.durable, autoDelete, undefined, args);
+    return true;
   }
 
   /** Deletes a queue for any reason (request, auto-delete, owner gone). Returns its ready count. */

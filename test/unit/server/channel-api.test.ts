@@ -46,6 +46,7 @@ describe('protocol-independent channel API', () => {
       backpressured: false,
       sink,
       notePublish: () => undefined,
+      failChannel: record('failChannel'),
     };
     return new ServerChannel(owner, 1);
   }

@@ -215,7 +215,16 @@ export class AmqpChannel {
           autoDelete: f['autoDelete'] as boolean,
           arguments: table(f['arguments']),
         });
-        return this.ok(f, M.QueueDeclareOk, { ...ok });
+        const { stored, ...fields } = ok;
+        if (stored === undefined) return this.ok(f, M.QueueDeclareOk, fields);
+        return void stored.then(
+          () => {
+            if (this.ch.state === 'open') this.ok(f, M.QueueDeclareOk, fields);
+          },
+          (err: BrokerError) => {
+            if (this.ch.state === 'open') this.ch.conn.failChannel(this.ch, err, M.QueueDeclare);
+          },
+        );
       }
       case M.QueueBind:
       case M.QueueUnbind: {

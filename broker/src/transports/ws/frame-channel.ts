@@ -61,14 +61,24 @@ export function handleChannelFrame(ch: ServerChannel, f: Frame, send: (frame: Fr
     }
     case 'queueDeclare': {
       const ok = topology.declareQueue(ch, f);
-      return send({
-        type: 'queueDeclareOk',
-        channel,
-        rid: f.rid,
-        queue: ok.queue,
-        messageCount: ok.messageCount,
-        consumerCount: ok.consumerCount,
-      });
+      const reply = (): void =>
+        send({
+          type: 'queueDeclareOk',
+          channel,
+          rid: f.rid,
+          queue: ok.queue,
+          messageCount: ok.messageCount,
+          consumerCount: ok.consumerCount,
+        });
+      if (ok.stored === undefined) return reply();
+      return void ok.stored.then(
+        () => {
+          if (ch.state === 'open') reply();
+        },
+        (err: BrokerError) => {
+          if (ch.state === 'open') ch.conn.failChannel(ch, err, f.rid);
+        },
+      );
     }
     case 'queueBind':
     case 'queueUnbind': {
