@@ -323,7 +323,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
   }
 
   putExchange(def: ExchangeDefinition): void {
-    this.write(`ex.${keyToken(JetStreamStore.vhostOf(def))}.${keyToken(def.name)}`, JSON.stringify(def));
+    void this.write(`ex.${keyToken(JetStreamStore.vhostOf(def))}.${keyToken(def.name)}`, JSON.stringify(def));
   }
 
   removeExchange(name: string): void {
@@ -391,7 +391,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
   }
 
   putBinding(key: string, def: BindingDefinition): void {
-    this.write(`b.${digest(key)}`, JSON.stringify({ key, def }));
+    void this.write(`b.${digest(key)}`, JSON.stringify({ key, def }));
   }
 
   removeBinding(key: string): void {
@@ -684,7 +684,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
   }
 
   putUser(user: UserRecord): void {
-    this.write(`u.${keyToken(user.name)}`, JSON.stringify(user));
+    void this.write(`u.${keyToken(user.name)}`, JSON.stringify(user));
   }
 
   removeUser(name: string): void {
@@ -693,7 +693,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
   }
 
   putVhost(vhost: VhostRecord): void {
-    this.write(`vh.${keyToken(vhost.name)}`, JSON.stringify({ ...vhost, delayedQueueId: 0 }));
+    void this.write(`vh.${keyToken(vhost.name)}`, JSON.stringify({ ...vhost, delayedQueueId: 0 }));
   }
 
   removeVhost(name: string): void {
@@ -701,7 +701,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
   }
 
   putPermission(p: PermissionRecord): void {
-    this.write(`p.${keyToken(p.user)}.${keyToken(p.vhost)}`, JSON.stringify(p));
+    void this.write(`p.${keyToken(p.user)}.${keyToken(p.vhost)}`, JSON.stringify(p));
   }
 
   removePermission(user: string, vhost: string): void {
