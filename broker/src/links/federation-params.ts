@@ -5,6 +5,7 @@
  * I/O. Every value comes from a client, so each is checked for type and bounds
  * (spec/links.md §Federated exchanges).
  */
+import { RE2JS } from 're2js';
 import { parseLinkUri, type LinkUri } from './link-uri.js';
 import { LinkParameterError, type AckMode } from './shovel-params.js';
 
@@ -81,8 +82,11 @@ export function parseUpstreamValue(value: unknown): UpstreamDefinition {
 
 /** A checked policy: RabbitMQ's shape, with only the federation keys in its definition. */
 export interface PolicyDefinition {
-  /** Matched against exchange names (a regular expression, as RabbitMQ's). */
-  pattern: RegExp;
+  /**
+   * Searched in exchange names (a regular expression, as RabbitMQ's), by RE2 semantics:
+   * linear time, so no pattern can stall the broker on a client's exchange name.
+   */
+  pattern: { test(name: string): boolean };
   /** The pattern as given, for export. */
   source: string;
   applyTo: 'exchanges' | 'all';
@@ -109,9 +113,11 @@ export function parsePolicy(value: unknown): PolicyDefinition {
       'pattern',
       `pattern must be a regular expression of at most ${MAX_PATTERN} characters`,
     );
-  let pattern: RegExp;
+  let pattern: RE2JS;
   try {
-    pattern = new RegExp(source);
+    // RE2 (re2js), not RegExp: the pattern comes from a client and runs on names clients
+    // choose; a backtracking engine could spin for ever on `(a+)+$` and a long name
+    pattern = RE2JS.compile(source);
   } catch (err) {
     throw new LinkParameterError('pattern', `pattern is not a regular expression: ${(err as Error).message}`);
   }
