@@ -3,6 +3,7 @@ import { connect } from '@switchyard/client';
 import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { closeAll, sleep, type Channel, type Connection } from '../helpers/client.js';
 import { api, V } from '../helpers/http.js';
+import { runCli } from '../helpers/run-cli.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { collect, range, waitForCount } from './helpers.js';
 
@@ -130,6 +131,13 @@ describe('Federated exchanges', function () {
       return r !== undefined && r.messagesMoved === 2 ? r : undefined;
     });
     expect(row).to.include({ exchange: 'fx', state: 'running', inFlight: 0 });
+    const metrics = await fetch(`${b.broker.managementUrl!}/metrics`).then((r) => r.text());
+    expect(metrics).to.include(
+      'switchyard_federation_link_state{vhost="/",exchange="fx",upstream="a",state="running"} 1',
+    );
+    expect(metrics).to.include(
+      'switchyard_federation_link_messages_moved_total{vhost="/",exchange="fx",upstream="a"} 2',
+    );
     // the parameters and policy export in definitions
     const defs = await api<{ parameters: unknown[]; policies: unknown[] }>(b, 'GET', '/api/definitions');
     expect(defs.body.parameters).to.have.length(1);
@@ -257,6 +265,29 @@ describe('Federated exchanges', function () {
     const { got } = await collect(b.url, 'qb', conns);
     await waitForCount(got, 20);
     expect(got).to.deep.equal(range(0, 20));
+  });
+
+  it('is managed from the CLI (upstream add/list/delete, policy set/delete, links, restart)', async () => {
+    const a = await broker();
+    const b = await broker();
+    await topology(a, 'qa', []);
+    await topology(b, 'qb', ['#']);
+    const mgmt = ['--url', b.broker.managementUrl!];
+    const add = await runCli(['federation', 'upstream', 'add', 'a', ...mgmt, '-p', `uri=${a.url}`, '-p', 'max-hops=2']);
+    expect(add.code, add.stderr).to.equal(0);
+    const set = await runCli(['federation', 'policy', 'set', 'fed', ...mgmt, '--pattern', '^fx$']);
+    expect(set.code, set.stderr).to.equal(0);
+    await waitFed(b, 'a', 'running');
+    const ups = await runCli(['federation', 'upstream', 'list', ...mgmt]);
+    expect(ups.stdout, ups.stdout).to.match(/a\s+ws:\/\/127\.0\.0\.1:\d+\s+\S*\s*2/);
+    const links = await runCli(['federation', 'links', ...mgmt]);
+    expect(links.stdout).to.match(/fx\s+a\s+running/);
+    expect((await runCli(['federation', 'restart', 'a', ...mgmt])).code).to.equal(0);
+    await waitFed(b, 'a', 'running');
+    expect((await runCli(['federation', 'policy', 'delete', 'fed', ...mgmt])).code).to.equal(0);
+    expect(await fedRow(b, 'a')).to.equal(undefined);
+    expect((await runCli(['federation', 'upstream', 'delete', 'a', ...mgmt])).code).to.equal(0);
+    expect((await api(b, 'GET', `/api/parameters/federation-upstream/${V}`)).body).to.deep.equal([]);
   });
 
   it('refuses bad upstreams and policies with 400 naming the field', async () => {
