@@ -154,6 +154,16 @@ describe('Federated exchanges', function () {
     // deleting the policy stops the link
     expect((await api(b, 'DELETE', `/api/policies/${V}/fed-a`)).status).to.equal(204);
     expect(await fedRow(b, 'a')).to.equal(undefined);
+    // imported into another broker, with a RabbitMQ policy of another kind skipped, it runs there
+    const c = await broker();
+    await topology(c, 'qc', ['#']);
+    const r = await api<{ parameters: number; policies: number; skipped: string[] }>(c, 'POST', '/api/definitions', {
+      parameters: defs.body.parameters,
+      policies: [...defs.body.policies, { vhost: '/', name: 'ha', pattern: '.*', definition: { 'ha-mode': 'all' } }],
+    });
+    expect(r.body).to.include({ parameters: 1, policies: 1 });
+    expect(r.body.skipped.join()).to.include('ha-mode');
+    await waitFed(c, 'a', 'running');
   });
 
   it('stops a loop between two exchanges federated from each other: each message arrives once on each side', async () => {
