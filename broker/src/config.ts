@@ -98,8 +98,8 @@ export interface BrokerOptions {
   guestAnywhere?: boolean;
   /**
    * This broker's name in federation: the `cluster_name` server property, written in
-   * `x-received-from` to stop loops (spec/links.md). Default `{hostname}:{port}`, unique per
-   * broker on a host.
+   * `x-received-from` to stop loops (spec/links.md). Default `{hostname}-{hash of the data
+   * directory}`: unique per broker on a host, the same across restarts.
    */
   clusterName?: string;
   /**
