@@ -1,4 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './config.js';
 import { importDefinitionsFile } from './definitions.js';
@@ -20,7 +23,6 @@ import type { Socket } from 'node:net';
 import { ResourceAlarms, type AlarmState } from './server/resource-alarms.js';
 import type { BrokerServices, BrokerStats, ConnectionInfo, Login } from './server/services.js';
 import { ENV_FILE, LmdbStore } from './store/lmdb-store.js';
-import { join } from 'node:path';
 import { DataDirLock, DataDirLockedError } from './store/data-dir-lock.js';
 import { StoreDamagedError } from './store/store-check.js';
 import type { QueueStore, AccessStore } from './store/store.js';
@@ -242,7 +244,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
 
   private async listen(): Promise<void> {
     const o = this.options;
-    this.links = new LinkManager(o.dataDir, this.logger);
+    this.links = new LinkManager(o.dataDir, this.logger, undefined, this);
     this.links.load();
     if (o.definitions !== undefined) {
       const result = await importDefinitionsFile(this, o.definitions);
@@ -336,6 +338,17 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   get port(): number {
     return this.listener?.port ?? 0;
   }
+
+  /**
+   * This broker's name in federation (the `cluster_name` server property): the `clusterName`
+   * option, else `{hostname}-{hash of the data directory}`: unique per broker on a host and
+   * the same after a restart (the upstream queue's name and the loop check depend on it).
+   */
+  get clusterName(): string {
+    this.defaultName ??= `${hostname()}-${createHash('sha256').update(resolve(this.options.dataDir)).digest('hex').slice(0, 8)}`;
+    return this.options.clusterName ?? this.defaultName;
+  }
+  private defaultName: string | undefined;
 
   /** The URL clients connect to, e.g. `ws://127.0.0.1:5680`. */
   get url(): string {

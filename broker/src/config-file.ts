@@ -32,6 +32,7 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   definitions: 'string',
   memoryHighWatermark: 'number',
   tokenSecret: 'string',
+  clusterName: 'string',
   allowedOrigins: 'list',
   // TLS as three flat keys (files and env vars cannot nest); turned into the `tls` option.
   tlsCertFile: 'string',

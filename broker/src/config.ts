@@ -97,6 +97,12 @@ export interface BrokerOptions {
   /** Let the default `guest` user connect from any address, not only loopback. Default false. */
   guestAnywhere?: boolean;
   /**
+   * This broker's name in federation: the `cluster_name` server property, written in
+   * `x-received-from` to stop loops (spec/links.md). Default `{hostname}-{hash of the data
+   * directory}`: unique per broker on a host, the same across restarts.
+   */
+  clusterName?: string;
+  /**
    * Failed-login throttle per peer address, for the client port and the management API:
    * after `maxFailures` (10) failures within `windowMs` (60 s) the peer is refused for
    * `blockMs` (60 s). `false` disables it. spec/security.md §Users and authentication.
@@ -169,6 +175,7 @@ export type ResolvedOptions = typeof DEFAULTS & {
   tls?: { certFile: string; keyFile: string; caFile?: string };
   amqpsPort?: number;
   tokenSecret?: string;
+  clusterName?: string;
   loginThrottle?: Partial<LoginThrottleOptions> | false;
   maxFrameBytes: number;
 };
@@ -198,6 +205,7 @@ const KNOWN = new Set([
   'tls',
   'amqpsPort',
   'tokenSecret',
+  'clusterName',
   'loginThrottle',
 ]);
 
@@ -269,6 +277,8 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     throw new RangeError(`Invalid option "tokenSecret": expected a string of at least 16 characters`);
   }
   if (typeof o.verifyStore !== 'boolean') throw new TypeError(`Invalid option "verifyStore": expected true or false`);
+  if (o.clusterName !== undefined && (typeof o.clusterName !== 'string' || !/^[\w.:@-]{1,255}$/.test(o.clusterName)))
+    throw new TypeError('Invalid option "clusterName": 1-255 letters, digits, ".", ":", "@", "_" or "-"');
   if (typeof o.guestAnywhere !== 'boolean')
     throw new TypeError(`Invalid option "guestAnywhere": expected true or false`);
   if (typeof o.metricsPerObject !== 'boolean')

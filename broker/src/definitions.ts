@@ -5,7 +5,7 @@ import { checkPermissionSpec } from './auth/permissions.js';
 import type { BrokerHost as Broker } from './broker-host.js';
 import { exportSchemas, importSchemas, type SchemasSection } from './schemas/definitions-section.js';
 import { FieldReader } from './field-reader.js';
-import type { RuntimeParameter } from './links/parameter-file.js';
+import type { RuntimeParameter, StoredPolicy } from './links/parameter-file.js';
 import { LinkParameterError } from './links/shovel-params.js';
 import type { Binding } from './routing/binding.js';
 import { VERSION } from './version.js';
@@ -15,9 +15,9 @@ import type { VirtualHost } from './vhost/virtual-host.js';
 /**
  * Definitions: vhosts, users (with their password hashes), permissions and the topology
  * (exchanges, queues, bindings) as one JSON document, in RabbitMQ's definitions format
- * (snake_case keys), so a file exported from RabbitMQ imports here and back. Shovel
- * parameters are imported and exported (spec/links.md). Policies and
- * parameters are accepted and reported as skipped until Switchyard has them.
+ * (snake_case keys), so a file exported from RabbitMQ imports here and back. Shovel and
+ * federation-upstream parameters and federation policies are imported and exported
+ * (spec/links.md); other policies and global parameters are reported as skipped.
  * spec/management.md §Definitions.
  */
 
@@ -73,8 +73,10 @@ export interface DefinitionsDocument {
   bindings: BindingDef[];
   /** The schema registry (spec/schemas.md §Definitions); absent when it is empty. */
   schemas?: SchemasSection;
-  /** RabbitMQ's runtime parameters: shovels (spec/links.md); present when there are any. */
+  /** RabbitMQ's runtime parameters: shovels, federation upstreams (spec/links.md); present when there are any. */
   parameters?: RuntimeParameter[];
+  /** RabbitMQ's policies (federation keys only, spec/links.md); present when there are any. */
+  policies?: StoredPolicy[];
 }
 
 export interface ImportResult {
@@ -86,8 +88,10 @@ export interface ImportResult {
   bindings: number;
   /** Schema versions imported (only when the document has a `schemas` section). */
   schemas?: number;
-  /** Runtime parameters (shovels) set. */
+  /** Runtime parameters (shovels, federation upstreams) set. */
   parameters: number;
+  /** Policies set (federation keys only). */
+  policies?: number;
   /** Sections and entries not imported, with why. */
   skipped: string[];
 }
@@ -165,11 +169,13 @@ export function exportDefinitions(broker: Broker): DefinitionsDocument {
   }
   const parameters = broker.links?.parameters() ?? [];
   if (parameters.length > 0) doc.parameters = parameters;
+  const policies = broker.links?.policyList() ?? [];
+  if (policies.length > 0) doc.policies = policies;
   return doc;
 }
 
 /** RabbitMQ sections Switchyard does not have yet: accepted, reported as skipped. */
-const SKIPPED_SECTIONS = ['topic_permissions', 'policies', 'global_parameters'];
+const SKIPPED_SECTIONS = ['topic_permissions', 'global_parameters'];
 const KNOWN_SECTIONS = new Set([
   'switchyard_version',
   'rabbit_version',
@@ -184,6 +190,7 @@ const KNOWN_SECTIONS = new Set([
   'bindings',
   'schemas',
   'parameters',
+  'policies',
   ...SKIPPED_SECTIONS,
 ]);
 
@@ -390,7 +397,7 @@ function importParameters(
   entries(doc, 'parameters').forEach((r, i) => {
     const path = `parameters[${i}]`;
     const component = r.string('component');
-    if (component !== 'shovel') {
+    if (component !== 'shovel' && component !== 'federation-upstream') {
       result.skipped.push(`${path}: component '${component}' (not supported yet)`);
       return;
     }
@@ -398,12 +405,31 @@ function importParameters(
     const links = broker.links;
     if (links === undefined) throw new DefinitionsError(path, 'links are not running on this broker');
     try {
-      links.put('shovel', vhost, r.string('name'), r.table('value'));
+      links.put(component, vhost, r.string('name'), r.table('value'));
     } catch (err) {
       if (err instanceof LinkParameterError) throw new DefinitionsError(`${path}.value.${err.field}`, err.message);
       throw err;
     }
     result.parameters++;
+  });
+  const policies = doc['policies'];
+  entries(doc, 'policies').forEach((r, i) => {
+    const path = `policies[${i}]`;
+    const vhost = vhostFor(r.string('vhost', '/'), path).name;
+    const links = broker.links;
+    if (links === undefined) throw new DefinitionsError(path, 'links are not running on this broker');
+    try {
+      links.putPolicy(vhost, r.string('name'), (policies as unknown[])[i]);
+    } catch (err) {
+      // RabbitMQ exports carry policies of every kind (ha-mode, max-length...): one we
+      // cannot apply is reported, not fatal to the import
+      if (err instanceof LinkParameterError) {
+        result.skipped.push(`${path}.${err.field}: ${err.message}`);
+        return;
+      }
+      throw err;
+    }
+    result.policies = (result.policies ?? 0) + 1;
   });
 }
 

@@ -56,4 +56,6 @@ export { parseShovelValue, LinkParameterError } from './links/shovel-params.js';
 export { parseLinkUri } from './links/link-uri.js';
 export { backoffDelay } from './links/backoff.js';
 export { stableMessageId, forwardedProperties, DEDUP_HEADER } from './links/forwarding.js';
+export { parseUpstreamValue, parsePolicy, policyFor } from './links/federation-params.js';
+export { mayForward } from './links/federation-link.js';
 export { dedupIdOf } from './queues/dedup-window.js';

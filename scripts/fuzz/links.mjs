@@ -1,7 +1,9 @@
-// Fuzz of the shovel runtime-parameter endpoint (spec/links.md): hostile `value` objects
-// (wrong types, huge and deep values, bad and credential-laden URIs, unknown keys, URIs of
-// closed ports) PUT to /api/parameters/shovel. Every answer must be 201/204 or a 400 that
-// names a field, never a 500; the broker stays up and GET /api/shovels still answers.
+// Fuzz of the link endpoints (spec/links.md): hostile `value` objects (wrong types, huge
+// and deep values, bad and credential-laden URIs, unknown keys, URIs of closed ports) PUT to
+// /api/parameters/shovel and /api/parameters/federation-upstream, and hostile policy bodies
+// (patterns that are no regular expression or too long, unknown definition keys) PUT to
+// /api/policies. Every answer must be 201/204 or a 400 that names a field, never a 500; the
+// broker stays up and GET /api/shovels and /api/federation-links still answer.
 import { spawnBroker } from '../bench/spawn-broker.mjs';
 
 const KEYS = [
@@ -24,6 +26,26 @@ const KEYS = [
   'constructor',
   'x'.repeat(300),
 ];
+
+const UPSTREAM_KEYS = [
+  'uri',
+  'exchange',
+  'prefetch-count',
+  'max-hops',
+  'expires',
+  'message-ttl',
+  'ack-mode',
+  'reconnect-delay',
+  'trust-user-id',
+  'local-uri',
+  'queue',
+  '__proto__',
+  'x'.repeat(300),
+];
+
+const POLICY_KEYS = ['pattern', 'definition', 'priority', 'apply-to', 'vhost', 'name', 'x'];
+const DEFINITION_KEYS = ['federation-upstream', 'federation-upstream-set', 'ha-mode', '__proto__'];
+const PATTERNS = ['(', '^fx$', '.*', '(a+)+$', '[', '\\', 'x'.repeat(300), '(?<n>a)\\k<n>', ''];
 
 function deep(n) {
   let v = {};
@@ -65,20 +87,47 @@ export async function fuzzLinks({ r, count = 300, log = () => {} }) {
   const statuses = {};
   let serverErrors = 0;
   try {
+    // an exchange for policies to match, so federation links start (to a closed port)
+    await fetch(`${base}/api/exchanges/%2F/fx`, {
+      method: 'PUT',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'topic', durable: true }),
+    });
     for (let i = 0; i < count; i++) {
+      const kind = i % 3;
       const value = {};
       const n = Math.floor(r() * 8);
-      for (let k = 0; k < n; k++) value[KEYS[Math.floor(r() * KEYS.length)]] = hostileValue(r);
-      // half the time a valid core, so the fuzz reaches deeper checks and running links
-      if (r() < 0.5)
-        Object.assign(value, { 'src-uri': 'ws://127.0.0.1:1', 'src-queue': 'q', 'dest-uri': 'ws://127.0.0.1:1' });
+      let path;
       let body;
+      if (kind === 2) {
+        for (let k = 0; k < n; k++) value[POLICY_KEYS[Math.floor(r() * POLICY_KEYS.length)]] = hostileValue(r);
+        if (r() < 0.6) value.pattern = PATTERNS[Math.floor(r() * PATTERNS.length)];
+        if (r() < 0.6) {
+          const def = {};
+          for (let k = 0; k < 1 + Math.floor(r() * 2); k++)
+            def[DEFINITION_KEYS[Math.floor(r() * DEFINITION_KEYS.length)]] = r() < 0.5 ? 'all' : hostileValue(r);
+          value.definition = def;
+        }
+        path = `/api/policies/%2F/p${i % 10}`;
+      } else {
+        const keys = kind === 0 ? KEYS : UPSTREAM_KEYS;
+        for (let k = 0; k < n; k++) value[keys[Math.floor(r() * keys.length)]] = hostileValue(r);
+        // half the time a valid core, so the fuzz reaches deeper checks and running links
+        if (r() < 0.5)
+          Object.assign(
+            value,
+            kind === 0
+              ? { 'src-uri': 'ws://127.0.0.1:1', 'src-queue': 'q', 'dest-uri': 'ws://127.0.0.1:1' }
+              : { uri: 'ws://127.0.0.1:1' },
+          );
+        path = `/api/parameters/${kind === 0 ? 'shovel' : 'federation-upstream'}/%2F/f${i % 20}`;
+      }
       try {
-        body = JSON.stringify(r() < 0.1 ? value : { value });
+        body = JSON.stringify(kind === 2 || r() < 0.1 ? value : { value });
       } catch {
         continue; // a value JSON cannot carry
       }
-      const res = await fetch(`${base}/api/parameters/shovel/%2F/f${i % 20}`, {
+      const res = await fetch(`${base}${path}`, {
         method: 'PUT',
         headers: { authorization: auth, 'content-type': 'application/json' },
         body,
@@ -91,7 +140,14 @@ export async function fuzzLinks({ r, count = 300, log = () => {} }) {
       if (broker.exited()) throw new Error(`broker died: ${JSON.stringify(broker.exited())}\n${broker.logTail()}`);
     }
     const list = await fetch(`${base}/api/shovels`, { headers: { authorization: auth } });
-    return { requests: count, statuses, serverErrors, brokerAlive: !broker.exited(), listStatus: list.status };
+    const fed = await fetch(`${base}/api/federation-links`, { headers: { authorization: auth } });
+    return {
+      requests: count,
+      statuses,
+      serverErrors,
+      brokerAlive: !broker.exited(),
+      listStatus: list.status === 200 ? fed.status : list.status,
+    };
   } finally {
     await broker.stop();
   }

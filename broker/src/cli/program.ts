@@ -11,6 +11,7 @@ import {
 import { registerGetCommand, registerPublishCommand } from './commands/messages.js';
 import { registerSchemasCommand } from './commands/schemas.js';
 import { registerServerCommand } from './commands/server.js';
+import { registerFederationCommand } from './commands/federation.js';
 import { registerShovelCommand } from './commands/shovel.js';
 import {
   registerBindCommands,
@@ -74,5 +75,6 @@ export function createProgram(io: CliIo = PROCESS_IO): Command {
   registerPermissionsCommand(program, io);
   registerTokenCommand(program, io);
   registerShovelCommand(program, io);
+  registerFederationCommand(program, io);
   return program;
 }

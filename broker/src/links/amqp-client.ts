@@ -17,11 +17,15 @@ export async function connectAmqp(uri: LinkUri, connectionName: string): Promise
 
 class AmqpLinkClient implements LinkClient {
   readonly lost: Promise<Error>;
+  readonly serverName: string | undefined;
   // promises, not channels: concurrent first calls must share one channel (one order, no leak)
   private control: Promise<Channel> | undefined;
   private publisher: Promise<ConfirmChannel> | undefined;
 
   constructor(private readonly conn: ChannelModel) {
+    const props = (conn.connection as unknown as { serverProperties?: Record<string, unknown> }).serverProperties;
+    const name = props?.['cluster_name'];
+    this.serverName = typeof name === 'string' ? name : undefined;
     this.lost = new Promise((resolve) => {
       // amqplib emits 'error' before 'close'; an unhandled 'error' would crash the broker
       conn.on('error', (err: Error) => resolve(err));

@@ -37,6 +37,11 @@ export interface LinkMessage {
 export interface LinkClient {
   /** Resolves with the reason once the connection is lost or closed (never rejects). */
   readonly lost: Promise<Error>;
+  /**
+   * The broker's `cluster_name` server property (RabbitMQ's), which federation writes in
+   * `x-received-from` to stop loops; undefined when the broker sends none.
+   */
+  readonly serverName: string | undefined;
   /** Messages ready in a queue; rejects (404) when it does not exist. */
   checkQueue(queue: string): Promise<number>;
   /** Rejects (404) when the exchange does not exist. */

@@ -1,13 +1,24 @@
 /**
  * The broker's links: creates, replaces, restarts and removes shovels from runtime
- * parameters, keeps those parameters in the data directory and starts them again after a
- * restart (spec/links.md).
+ * parameters, and federation links from `federation-upstream` parameters and the policies
+ * that apply them to exchanges; keeps both in the data directory and starts them again after
+ * a restart (spec/links.md).
  */
 import type { Logger } from '../logging.js';
+import type { VirtualHost } from '../vhost/virtual-host.js';
 import { connectAmqp } from './amqp-client.js';
+import { FederationLink, type FederatedBinding } from './federation-link.js';
+import {
+  parsePolicy,
+  parseUpstreamValue,
+  policyFor,
+  type PolicyDefinition,
+  type UpstreamDefinition,
+} from './federation-params.js';
 import type { LinkConnector } from './link-client.js';
 import type { LinkStatus } from './link-status.js';
-import { readParameters, writeParameters, type RuntimeParameter } from './parameter-file.js';
+import { parseLinkUri, type LinkUri } from './link-uri.js';
+import { readParameters, writeParameters, type RuntimeParameter, type StoredPolicy } from './parameter-file.js';
 import { Shovel } from './shovel.js';
 import { LinkParameterError, parseShovelValue } from './shovel-params.js';
 import { connectWs } from './ws-client.js';
@@ -18,22 +29,60 @@ export const connectByScheme: LinkConnector = (uri, name) =>
 
 /** Upper bound on links per broker: each holds two connections. */
 export const MAX_LINKS = 1000;
+/** Upper bound on policies per broker. */
+export const MAX_POLICIES = 1000;
+/** How often exchanges are matched against policies again (exchanges come and go). */
+export const RECONCILE_MS = 1_000;
+
+/** What the links read of the broker that runs them. */
+export interface LinkHost {
+  /** This broker's name (`cluster_name`), for federation's loop check. */
+  readonly clusterName: string;
+  /** The client URL (`ws://host:port`), that federation links publish into by default. */
+  readonly url: string;
+  vhost(name: string): VirtualHost | undefined;
+}
+
+/** A federation link's status row (GET /api/federation-links). */
+export type FederationStatus = ReturnType<FederationLink['status']>;
+
+interface Policy {
+  stored: StoredPolicy;
+  policy: PolicyDefinition;
+}
 
 export class LinkManager {
   private readonly params = new Map<string, RuntimeParameter>();
   private readonly shovels = new Map<string, Shovel>();
+  private readonly policies = new Map<string, Policy>();
+  /** Running federation links by vhost, exchange and upstream; `spec` says what they run. */
+  private readonly federation = new Map<string, { link: FederationLink; spec: string }>();
+  private reconcileTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly dataDir: string,
     private readonly logger: Logger,
     private readonly connector: LinkConnector = connectByScheme,
+    private readonly host?: LinkHost,
   ) {}
 
   private started = false;
 
-  /** Reads the parameters stored in the data directory (before definitions are imported). */
+  /** Reads the parameters and policies stored in the data directory (before definitions are imported). */
   load(): void {
-    for (const p of readParameters(this.dataDir)) this.params.set(keyOf(p.component, p.vhost, p.name), p);
+    const stored = readParameters(this.dataDir);
+    for (const p of stored.parameters) this.params.set(keyOf(p.component, p.vhost, p.name), p);
+    for (const s of stored.policies) {
+      try {
+        this.policies.set(keyOf('policy', s.vhost, s.name), { stored: s, policy: parsePolicy(s) });
+      } catch (err) {
+        this.logger.error('stored policy no longer parses; fix it with PUT /api/policies', {
+          component: 'links',
+          policy: s.name,
+          error: (err as Error).message,
+        });
+      }
+    }
   }
 
   /**
@@ -54,35 +103,78 @@ export class LinkManager {
         });
       }
     }
+    void this.reconcile();
+    this.reconcileTimer = setInterval(() => void this.reconcile(), RECONCILE_MS);
+    this.reconcileTimer.unref();
   }
 
   /** Creates or replaces a parameter; returns true when created. @throws LinkParameterError */
   put(component: RuntimeParameter['component'], vhost: string, name: string, value: unknown): boolean {
-    if (name === '' || name.length > 255) throw new LinkParameterError('name', 'a link name is 1 to 255 characters');
+    checkName(name);
     const key = keyOf(component, vhost, name);
     const created = !this.params.has(key);
     if (created && this.params.size >= MAX_LINKS)
       throw new LinkParameterError('name', `at most ${MAX_LINKS} links per broker; delete one first`);
-    if (component === 'shovel')
-      parseShovelValue(value); // refuse before anything changes
-    else throw new LinkParameterError('component', 'federation upstreams are not supported yet (spec/links.md)');
+    // refuse before anything changes
+    if (component === 'shovel') parseShovelValue(value);
+    else parseUpstreamValue(value);
     const p: RuntimeParameter = { component, vhost, name, value: value as Record<string, unknown> };
     this.params.set(key, p);
     this.persist();
-    void this.shovels.get(key)?.stop();
-    this.startShovel(vhost, name, p.value);
+    if (component === 'shovel') {
+      void this.shovels.get(key)?.stop();
+      this.startShovel(vhost, name, p.value);
+    } else void this.reconcile();
     return created;
   }
 
-  /** Removes a parameter and stops its link; false when there was none. */
+  /** Removes a parameter and stops its link(s); false when there was none. */
   async delete(component: RuntimeParameter['component'], vhost: string, name: string): Promise<boolean> {
     const key = keyOf(component, vhost, name);
     if (!this.params.delete(key)) return false;
     this.persist();
+    if (component === 'federation-upstream') {
+      await this.reconcile();
+      return true;
+    }
     const s = this.shovels.get(key);
     this.shovels.delete(key);
     await s?.stop();
     return true;
+  }
+
+  /** Creates or replaces a policy; returns true when created. @throws LinkParameterError */
+  putPolicy(vhost: string, name: string, body: unknown): boolean {
+    checkName(name);
+    const policy = parsePolicy(body);
+    const key = keyOf('policy', vhost, name);
+    const created = !this.policies.has(key);
+    if (created && this.policies.size >= MAX_POLICIES)
+      throw new LinkParameterError('name', `at most ${MAX_POLICIES} policies per broker; delete one first`);
+    const stored: StoredPolicy = {
+      vhost,
+      name,
+      pattern: policy.source,
+      'apply-to': policy.applyTo,
+      priority: policy.priority,
+      definition: policy.definition,
+    };
+    this.policies.set(key, { stored, policy });
+    this.persist();
+    void this.reconcile();
+    return created;
+  }
+
+  async deletePolicy(vhost: string, name: string): Promise<boolean> {
+    if (!this.policies.delete(keyOf('policy', vhost, name))) return false;
+    this.persist();
+    await this.reconcile();
+    return true;
+  }
+
+  /** Policies in RabbitMQ's shape (`GET /api/policies`, definitions' `policies`). */
+  policyList(vhost?: string): StoredPolicy[] {
+    return [...this.policies.values()].map((p) => p.stored).filter((p) => vhost === undefined || p.vhost === vhost);
   }
 
   /** Reconnects a shovel at once; false when there is none. */
@@ -90,6 +182,17 @@ export class LinkManager {
     const s = this.shovels.get(keyOf('shovel', vhost, name));
     s?.restart();
     return s !== undefined;
+  }
+
+  /** Reconnects every federation link of an upstream at once; false when none runs. */
+  restartFederation(vhost: string, upstream: string): boolean {
+    let any = false;
+    for (const { link } of this.federation.values())
+      if (link.vhost === vhost && link.upstream === upstream) {
+        link.restart();
+        any = true;
+      }
+    return any;
   }
 
   parameters(component?: RuntimeParameter['component'], vhost?: string): RuntimeParameter[] {
@@ -102,15 +205,106 @@ export class LinkManager {
     return this.params.get(keyOf(component, vhost, name));
   }
 
+  /** Shovel status rows. */
   statuses(vhost?: string): LinkStatus[] {
     return [...this.shovels.values()].filter((s) => vhost === undefined || s.vhost === vhost).map((s) => s.status());
+  }
+
+  /** Federation link status rows. */
+  federationStatuses(vhost?: string): FederationStatus[] {
+    return [...this.federation.values()]
+      .filter(({ link }) => vhost === undefined || link.vhost === vhost)
+      .map(({ link }) => link.status());
   }
 
   /** Stops every link (broker shutdown); the parameters stay stored. */
   async close(): Promise<void> {
     this.started = false;
-    await Promise.all([...this.shovels.values()].map((s) => s.stop()));
+    clearInterval(this.reconcileTimer);
+    await Promise.all([
+      ...[...this.shovels.values()].map((s) => s.stop()),
+      ...[...this.federation.values()].map(({ link }) => link.stop()),
+    ]);
     this.shovels.clear();
+    this.federation.clear();
+  }
+
+  /**
+   * Makes the running federation links match the policies, upstreams and exchanges: starts
+   * the missing ones, restarts those whose upstream changed, stops those no longer wanted.
+   * Resolves once the stopped ones have stopped.
+   */
+  private reconcile(): Promise<void> {
+    if (!this.started || this.host === undefined) return Promise.resolve();
+    const want = new Map<string, { vhost: string; exchange: string; upstream: string; value: unknown }>();
+    const byVhost = new Map<string, Policy[]>();
+    for (const p of this.policies.values()) {
+      const list = byVhost.get(p.stored.vhost) ?? [];
+      list.push(p);
+      byVhost.set(p.stored.vhost, list);
+    }
+    for (const [vhostName, policies] of byVhost) {
+      const vhost = this.host.vhost(vhostName);
+      if (vhost === undefined) continue;
+      for (const x of vhost.allExchanges()) {
+        if (x.name === '' || x.name.startsWith('amq.')) continue; // RabbitMQ applies no policy to these
+        const p = policyFor(x.name, policies);
+        if (p === undefined) continue;
+        const up = p.policy.upstream;
+        const upstreams =
+          'name' in up
+            ? this.parameters('federation-upstream', vhostName).filter((u) => u.name === up.name)
+            : this.parameters('federation-upstream', vhostName);
+        for (const u of upstreams)
+          want.set(keyOf(vhostName, x.name, u.name), {
+            vhost: vhostName,
+            exchange: x.name,
+            upstream: u.name,
+            value: u.value,
+          });
+      }
+    }
+    const stopping: Promise<void>[] = [];
+    for (const [key, running] of this.federation) {
+      const w = want.get(key);
+      if (w !== undefined && JSON.stringify(w.value) === running.spec) continue;
+      this.federation.delete(key);
+      stopping.push(running.link.stop());
+    }
+    for (const [key, w] of want) {
+      if (this.federation.has(key)) continue;
+      let def: UpstreamDefinition;
+      try {
+        def = parseUpstreamValue(w.value);
+      } catch {
+        continue; // a stored value that no longer parses: logged once at PUT time, skipped here
+      }
+      const link = new FederationLink(
+        w.upstream,
+        w.vhost,
+        w.exchange,
+        def,
+        def.localUri ?? this.localUri(w.vhost),
+        { clusterName: this.host.clusterName, bindings: () => this.bindingsOf(w.vhost, w.exchange) },
+        this.connector,
+        this.logger,
+      );
+      this.federation.set(key, { link, spec: JSON.stringify(w.value) });
+      link.start();
+    }
+    return Promise.all(stopping).then(() => undefined);
+  }
+
+  /** guest over loopback into this broker: the default way a federation link publishes here. */
+  private localUri(vhost: string): LinkUri {
+    const u = new URL(this.host!.url);
+    return parseLinkUri(`${u.protocol}//guest:guest@${u.host}/${encodeURIComponent(vhost)}`);
+  }
+
+  private bindingsOf(vhostName: string, exchange: string): FederatedBinding[] | undefined {
+    const x = this.host?.vhost(vhostName)?.exchange(exchange);
+    if (x === undefined) return undefined;
+    return [...x.matcher.bindings()].map((b) => ({ routingKey: b.routingKey, arguments: { ...b.arguments } }));
   }
 
   private startShovel(vhost: string, name: string, value: unknown): void {
@@ -123,8 +317,12 @@ export class LinkManager {
   }
 
   private persist(): void {
-    writeParameters(this.dataDir, [...this.params.values()]);
+    writeParameters(this.dataDir, [...this.params.values()], this.policyList());
   }
+}
+
+function checkName(name: string): void {
+  if (name === '' || name.length > 255) throw new LinkParameterError('name', 'a name is 1 to 255 characters');
 }
 
 function keyOf(component: string, vhost: string, name: string): string {

@@ -15,23 +15,39 @@ export interface RuntimeParameter {
   value: Record<string, unknown>;
 }
 
-export const PARAMETER_FILE = 'links.json';
-
-/** Reads the stored parameters; [] when the file does not exist yet. */
-export function readParameters(dataDir: string): RuntimeParameter[] {
-  const path = join(dataDir, PARAMETER_FILE);
-  if (!existsSync(path)) return [];
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { parameters?: RuntimeParameter[] };
-  return Array.isArray(parsed.parameters) ? parsed.parameters : [];
+/** A stored policy, in RabbitMQ's definitions shape (federation keys only; spec/links.md). */
+export interface StoredPolicy {
+  vhost: string;
+  name: string;
+  pattern: string;
+  'apply-to': string;
+  priority: number;
+  definition: Record<string, unknown>;
 }
 
-/** Replaces the stored parameters, durably. */
-export function writeParameters(dataDir: string, parameters: RuntimeParameter[]): void {
+export const PARAMETER_FILE = 'links.json';
+
+/** Reads the stored parameters and policies; empty when the file does not exist yet. */
+export function readParameters(dataDir: string): { parameters: RuntimeParameter[]; policies: StoredPolicy[] } {
+  const path = join(dataDir, PARAMETER_FILE);
+  if (!existsSync(path)) return { parameters: [], policies: [] };
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as {
+    parameters?: RuntimeParameter[];
+    policies?: StoredPolicy[];
+  };
+  return {
+    parameters: Array.isArray(parsed.parameters) ? parsed.parameters : [],
+    policies: Array.isArray(parsed.policies) ? parsed.policies : [],
+  };
+}
+
+/** Replaces the stored parameters and policies, durably. */
+export function writeParameters(dataDir: string, parameters: RuntimeParameter[], policies: StoredPolicy[]): void {
   const path = join(dataDir, PARAMETER_FILE);
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, JSON.stringify({ version: 1, parameters }, null, 2));
+    writeSync(fd, JSON.stringify({ version: 1, parameters, policies }, null, 2));
     fsyncSync(fd);
   } finally {
     closeSync(fd);

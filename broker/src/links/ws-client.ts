@@ -19,12 +19,15 @@ export async function connectWs(uri: LinkUri, connectionName: string): Promise<L
 
 class WsLinkClient implements LinkClient {
   readonly lost: Promise<Error>;
+  readonly serverName: string | undefined;
   private consumeCh: Channel<Buffer> | undefined;
   // promises, not channels: concurrent first calls must share one channel (one order, no leak)
   private publishCh: Promise<Channel<Buffer>> | undefined;
   private controlCh: Promise<Channel<Buffer>> | undefined;
 
   constructor(private readonly conn: Connection<Buffer>) {
+    const name = conn.serverProperties['cluster_name'];
+    this.serverName = typeof name === 'string' ? name : undefined;
     this.lost = new Promise((resolve) => {
       conn.on('error', (err) => resolve(err));
       conn.on('close', (err) => resolve(err ?? new Error('connection closed')));

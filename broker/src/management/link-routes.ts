@@ -6,9 +6,10 @@ import { HttpError } from './http-util.js';
 import type { Reply, RequestContext, Router } from './router.js';
 
 /**
- * RabbitMQ's runtime-parameter and shovel-status endpoints (spec/links.md §Management API):
- * `/api/parameters/shovel[/{vhost}[/{name}]]` (GET, PUT, DELETE), `GET /api/shovels[/{vhost}]`
- * and `DELETE /api/shovels/vhost/{vhost}/{name}/restart`.
+ * RabbitMQ's runtime-parameter, policy and link-status endpoints (spec/links.md §Management
+ * API): `/api/parameters/{shovel,federation-upstream}[/{vhost}[/{name}]]` and
+ * `/api/policies[/{vhost}[/{name}]]` (GET, PUT, DELETE), `GET /api/shovels[/{vhost}]`,
+ * `GET /api/federation-links[/{vhost}]` and the restart endpoints.
  */
 export function addLinkRoutes(r: Router, broker: Broker): void {
   const links = (): LinkManager => {
@@ -52,6 +53,42 @@ export function addLinkRoutes(r: Router, broker: Broker): void {
   r.add('DELETE', '/api/parameters/:component/:vhost/:name', async (ctx) => {
     if (!(await links().delete(component(ctx), vhostName(ctx), ctx.params['name']!)))
       throw new HttpError(404, 'not_found', `no ${ctx.params['component']} '${ctx.params['name']}'`);
+    return { status: 204 };
+  });
+
+  // Policies: RabbitMQ's endpoints, with federation keys only (spec/links.md §Federated exchanges).
+  r.add('GET', '/api/policies', () => json(links().policyList()));
+  r.add('GET', '/api/policies/:vhost', (ctx) => json(links().policyList(vhostName(ctx))));
+  r.add('GET', '/api/policies/:vhost/:name', (ctx) => {
+    const p = links()
+      .policyList(vhostName(ctx))
+      .find((x) => x.name === ctx.params['name']);
+    if (p === undefined) throw new HttpError(404, 'not_found', `no policy '${ctx.params['name']}'`);
+    return json(p);
+  });
+  r.add('PUT', '/api/policies/:vhost/:name', async (ctx) => {
+    const vhost = vhostName(ctx);
+    const body = await ctx.body();
+    try {
+      const created = links().putPolicy(vhost, ctx.params['name']!, body);
+      broker.logger.info('policy set', { component: 'management', vhost, name: ctx.params['name'] });
+      return created ? { status: 201, json: {} } : { status: 204 };
+    } catch (err) {
+      if (err instanceof LinkParameterError) throw new HttpError(400, 'bad_request', err.message, { field: err.field });
+      throw err;
+    }
+  });
+  r.add('DELETE', '/api/policies/:vhost/:name', async (ctx) => {
+    if (!(await links().deletePolicy(vhostName(ctx), ctx.params['name']!)))
+      throw new HttpError(404, 'not_found', `no policy '${ctx.params['name']}'`);
+    return { status: 204 };
+  });
+
+  r.add('GET', '/api/federation-links', () => json(links().federationStatuses()));
+  r.add('GET', '/api/federation-links/:vhost', (ctx) => json(links().federationStatuses(vhostName(ctx))));
+  r.add('DELETE', '/api/federation-links/vhost/:vhost/:upstream/restart', (ctx) => {
+    if (!links().restartFederation(vhostName(ctx), ctx.params['upstream']!))
+      throw new HttpError(404, 'not_found', `no federation link of upstream '${ctx.params['upstream']}'`);
     return { status: 204 };
   });
 

@@ -46,6 +46,8 @@ export interface BrokerServices {
   readonly options: ResolvedOptions;
   /** Broker version, reported in helloOk. */
   readonly version: string;
+  /** This broker's name: the `cluster_name` server property (federation's loop check). */
+  readonly clusterName: string;
   readonly logger: Logger;
   readonly stats: BrokerStats;
   readonly confirms: ConfirmScheduler;

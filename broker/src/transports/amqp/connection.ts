@@ -280,7 +280,7 @@ export class AmqpConnection extends Session implements AmqpOutput {
           platform: `Node.js ${process.version}`,
           copyright: 'Switchyard contributors',
           information: 'Licensed under the MIT license',
-          cluster_name: 'switchyard',
+          cluster_name: this.services.clusterName,
           capabilities: CAPABILITIES,
         },
         mechanisms: Buffer.from('PLAIN AMQPLAIN'),

@@ -298,7 +298,12 @@ export class ClientConnection extends Session {
       maxFrameBytes: this.services.options.maxFrameBytes,
       maxMessageBytes: this.services.options.maxMessageBytes,
       connectionId: this.id,
-      serverProperties: { product: 'switchyard', version: this.services.version, protocolVersion: PROTOCOL_VERSION },
+      serverProperties: {
+        product: 'switchyard',
+        version: this.services.version,
+        protocolVersion: PROTOCOL_VERSION,
+        cluster_name: this.services.clusterName,
+      },
     });
     this.opened();
     this.ws.authenticated();
