@@ -12,6 +12,7 @@ import { registerGetCommand, registerPublishCommand } from './commands/messages.
 import { registerSchemasCommand } from './commands/schemas.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerShovelCommand } from './commands/shovel.js';
+import { registerStreamsCommand } from './commands/streams.js';
 import {
   registerBindCommands,
   registerDeclareCommand,
@@ -64,6 +65,7 @@ export function createProgram(io: CliIo = PROCESS_IO): Command {
   registerDeleteCommand(program, io);
   registerPurgeCommand(program, io);
   registerBindCommands(program, io);
+  registerStreamsCommand(program, io);
   registerPublishCommand(program, io);
   registerGetCommand(program, io);
   registerCloseConnectionCommand(program, io);
