@@ -357,4 +357,17 @@ describe('stream queues over the SDK', () => {
         .sort(),
     ).to.deep.equal(['a', 'b']);
   });
+
+  it('per-object metrics show first/last offset and each named reader lag', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertQueue('metered', STREAM);
+    await fill(ch, 'metered', 0, 12);
+    await ch.storeOffset('metered', 'slow', 1);
+    const res = await fetch(`${fx.tb.broker.managementUrl}/metrics/per-object`);
+    const body = await res.text();
+    expect(body).to.include('switchyard_stream_first_offset{vhost="/",queue="metered"} 0');
+    expect(body).to.include('switchyard_stream_last_offset{vhost="/",queue="metered"} 11');
+    expect(body).to.include('switchyard_stream_reader_lag_messages{vhost="/",queue="metered",reader="slow"} 10');
+    expect(body).to.match(/switchyard_stream_reader_lag_seconds\{vhost="\/",queue="metered",reader="slow"\} [0-9.]+/);
+  });
 });
