@@ -84,6 +84,9 @@ const STREAM_OFFSETS = [
   { '!': 'decimal', value: { places: 1, digits: 5 } },
 ];
 const STREAM_AGES = ['-1h', 'forever', 7, '999999999999Y', null, '1x', ''];
+/** Hostile `x-stream-reader` names (consume argument and the offset frames' `reader`). */
+const STREAM_READERS = ['', 'r'.repeat(256), 'r'.repeat(255), '\u0000', 'a/b.c', 7, null, [], { x: 1 }];
+const readerStr = (v) => (typeof v === 'string' ? v : '');
 
 function validFrame(r, channel = 1) {
   const type = NAMES[Math.floor(r() * NAMES.length)];
@@ -267,8 +270,27 @@ function hostileSession(url, r) {
               noAck: false,
               exclusive: false,
               priority: 0,
-              arguments: { 'x-stream-offset': pick(STREAM_OFFSETS) },
+              arguments: { 'x-stream-offset': pick(STREAM_OFFSETS), 'x-stream-reader': pick(STREAM_READERS) },
             });
+            // A named reader's offset stored or queried with a hostile name (protocol 3).
+            frames.push(
+              r() < 0.5
+                ? {
+                    type: 'streamOffsetStore',
+                    channel: ch,
+                    rid: k + 5,
+                    queue: r() < 0.8 ? 'fuzz-stream' : 'fuzz-missing',
+                    reader: readerStr(pick(STREAM_READERS)),
+                    offset: pick([0, 1, 2 ** 53 - 1]),
+                  }
+                : {
+                    type: 'streamOffsetQuery',
+                    channel: ch,
+                    rid: k + 5,
+                    queue: r() < 0.8 ? 'fuzz-stream' : 'fuzz-missing',
+                    reader: readerStr(pick(STREAM_READERS)),
+                  },
+            );
             // Some values are accepted (a numeric offset past the end starts at the next
             // message): a bind to a missing queue makes the round end in one channel error
             // either way, counted like every other round's.

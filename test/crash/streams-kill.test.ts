@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { killHard, spawnBroker, useBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
-import { sleep, waitFor } from '../helpers/client.js';
+import { open, sleep, waitFor } from '../helpers/client.js';
 
 const STREAM = { durable: true, arguments: { 'x-queue-type': 'stream' } };
 
@@ -96,5 +96,52 @@ describe('stream crash recovery (kill -9)', function () {
     expect(before.filter((n) => !seen.has(n))).to.deep.equal([]);
     // One publisher: the log is its publish order, offset k holding its k-th message.
     expect(out.every(([offset, body], k) => offset === k && body === k)).to.equal(true, 'offsets or order changed');
+  });
+
+  it('named readers keep their stored offsets across kill -9 and resume after them', async () => {
+    fx.proc = await spawnBroker(fx.dir);
+    const ch = await (await client(fx.proc)).createConfirmChannel();
+    await ch.assertQueue('tracked', STREAM);
+    for (let i = 0; i < 100; i++) ch.sendToQueue('tracked', Buffer.from(String(i)));
+    await ch.waitForConfirms();
+    // Reader 'acks' stores offsets with its acks (AMQP), reader 'explicit' with storeOffset (SDK).
+    const reader = await (await client(fx.proc)).createChannel();
+    await reader.prefetch(100);
+    let seen = 0;
+    await reader.consume(
+      'tracked',
+      (m: ConsumeMessage | null) => {
+        if (m === null) return;
+        if (seen++ < 40) reader.ack(m);
+      },
+      { arguments: { 'x-stream-offset': 'first', 'x-stream-reader': 'acks' } },
+    );
+    const { ch: sdk } = await open(fx.proc.url, fx.conns);
+    for (let k = 0; k < 250 && (await sdk.queryOffset('tracked', 'acks')) !== 39; k++) await sleep(20);
+    expect(await sdk.queryOffset('tracked', 'acks')).to.equal(39);
+    // Resolves once durable, with every offset write issued before it (the acks' too).
+    await sdk.storeOffset('tracked', 'explicit', 66);
+    await killHard(fx.proc);
+    conns.splice(0);
+    fx.conns.splice(0);
+
+    fx.proc = await spawnBroker(fx.dir);
+    const { ch: again } = await open(fx.proc.url, fx.conns);
+    expect(await again.queryOffset('tracked', 'acks')).to.equal(39);
+    expect(await again.queryOffset('tracked', 'explicit')).to.equal(66);
+    const resumed = await (await client(fx.proc)).createChannel();
+    await resumed.prefetch(100);
+    const offsets: number[] = [];
+    await resumed.consume(
+      'tracked',
+      (m: ConsumeMessage | null) => {
+        if (m === null) return;
+        offsets.push(Number(m.properties.headers?.['x-stream-offset']));
+        resumed.ack(m);
+      },
+      { arguments: { 'x-stream-reader': 'acks' } },
+    );
+    await waitFor(() => offsets.length >= 60, 'the 60 messages after offset 39', 30_000);
+    expect(offsets).to.deep.equal(Array.from({ length: 60 }, (_, i) => 40 + i));
   });
 });

@@ -90,6 +90,26 @@ describe('web dashboard (Chromium)', function () {
     expect(pageErrors).to.deep.equal([]);
   });
 
+  it('shows a stream with its first/last offset and named readers with their lag', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertQueue('dash-s', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    for (let i = 0; i < 5; i++) await ch.sendToQueue('dash-s', Buffer.from(`e${i}`));
+    await ch.storeOffset('dash-s', 'audit', 1);
+    await page.goto(fx.tb.broker.managementUrl! + '/');
+    await page.waitForFunction(
+      () =>
+        document
+          .querySelector('#queues tr[data-queue="dash-s"] [data-field="stream"]')
+          ?.textContent?.includes('audit lag 3') === true,
+      undefined,
+      { timeout: 5_000 },
+    );
+    expect(await page.locator('#queues tr[data-queue="dash-s"] [data-field="stream"]').textContent()).to.match(
+      /^stream · offsets 0–4 · audit lag 3 /,
+    );
+    expect(pageErrors).to.deep.equal([]);
+  });
+
   it('lists connections and consumers, and deletes a queue from the page', async () => {
     const { ch } = await open(fx.tb.url, fx.conns);
     await ch.assertQueue('dash-del');

@@ -228,4 +228,146 @@ describe('stream queues over the SDK', () => {
     expect(q.stream.readers).to.have.length(1);
     expect(q.stream.readers[0]).to.include({ offset: 10, lag: 20 });
   });
+
+  it('a named reader stores its offset with its acks and resumes after it, also after a restart', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertQueue('named', STREAM);
+    await fill(ch, 'named', 0, 20);
+    const { conn: c1, ch: a } = await open(fx.tb.url, fx.conns);
+    await a.prefetch(20);
+    const got: Message[] = [];
+    await a.consume('named', (m) => void (m !== null && got.push(m)), {
+      arguments: { 'x-stream-offset': 'first', 'x-stream-reader': 'billing' },
+    });
+    await waitFor(() => got.length === 20, '20 deliveries');
+    for (const m of got.slice(0, 8)) a.ack(m); // offsets 0..7 processed
+    // The ack travels with no reply: poll the stored offset.
+    for (let k = 0; k < 100 && (await ch.queryOffset('named', 'billing')) !== 7; k++) await sleep(20);
+    expect(await ch.queryOffset('named', 'billing')).to.equal(7);
+    await c1.close();
+
+    fx.conns.splice(0);
+    fx.tb = await fx.tb.restart();
+    const { ch: again } = await open(fx.tb.url, fx.conns);
+    expect(await again.queryOffset('named', 'billing')).to.equal(7);
+    expect(await again.queryOffset('named', 'nobody')).to.equal(undefined);
+    const got2: Message[] = [];
+    await again.prefetch(50);
+    await again.consume('named', (m) => void (m !== null && got2.push(m) && again.ack(m)), {
+      arguments: { 'x-stream-reader': 'billing' },
+    });
+    await waitFor(() => got2.length === 12, 'the rest after offset 7');
+    expect(got2.map((m) => m.properties.headers?.['x-stream-offset'])).to.deep.equal(
+      Array.from({ length: 12 }, (_, i) => 8 + i),
+    );
+  });
+
+  it('storeOffset/queryOffset set a reader offset explicitly; management shows offset and lag', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertQueue('explicit', STREAM);
+    await fill(ch, 'explicit', 0, 10);
+    clock.advance(60_000);
+    await fill(ch, 'explicit', 10, 30);
+    await ch.storeOffset('explicit', 'audit', 4);
+    expect(await ch.queryOffset('explicit', 'audit')).to.equal(4);
+    await ch.storeOffset('explicit', 'projector', 29);
+    const q = await managementGet<{
+      stream: { namedReaders: { name: string; offset: number; lag: number; lagSeconds: number; consumers: number }[] };
+    }>(fx.tb, '/api/queues/%2F/explicit');
+    expect(q.stream.namedReaders).to.deep.equal([
+      { name: 'audit', offset: 4, lag: 25, lagSeconds: 60, consumers: 0 },
+      { name: 'projector', offset: 29, lag: 0, lagSeconds: 0, consumers: 0 },
+    ]);
+    const { ch: b } = await open(fx.tb.url, fx.conns);
+    const r = await read(b, 'explicit', 'first', 30); // an x-stream-offset wins over the stored offset
+    expect(r.offsets[0]).to.equal(0);
+    const { ch: c } = await open(fx.tb.url, fx.conns);
+    await c.prefetch(50);
+    const got: number[] = [];
+    await c.consume(
+      'explicit',
+      (m) => void (m !== null && got.push(m.properties.headers?.['x-stream-offset'] as number)),
+      {
+        arguments: { 'x-stream-reader': 'audit' },
+      },
+    );
+    await waitFor(() => got.length === 25, 'audit resumes at 5');
+    expect(got[0]).to.equal(5);
+  });
+
+  it('refuses a malformed reader name and reader offsets on a classic queue with 406', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertQueue('rs', STREAM);
+    await ch.prefetch(1);
+    const bad = await ch
+      .consume('rs', () => undefined, { arguments: { 'x-stream-reader': '' } })
+      .catch((e: unknown) => e);
+    expect(bad).to.include({ code: 406 });
+    const { ch: c2 } = await open(fx.tb.url, fx.conns);
+    await c2.assertQueue('classic', { durable: true });
+    const err = await c2.queryOffset('classic', 'x').catch((e: unknown) => e);
+    expect(err).to.include({ code: 406 });
+  });
+
+  it('single active consumer per reader name: failover resumes after the stored offset', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertQueue('sacn', {
+      durable: true,
+      arguments: { 'x-queue-type': 'stream', 'x-single-active-consumer': true },
+    });
+    await fill(ch, 'sacn', 0, 10);
+    const got = new Map<string, number[]>();
+    const held: Message[] = [];
+    const conns: Awaited<ReturnType<typeof open>>[] = [];
+    for (const who of ['a1', 'a2', 'b1', 'b2']) {
+      const o = await open(fx.tb.url, fx.conns);
+      conns.push(o);
+      got.set(who, []);
+      await o.ch.prefetch(20);
+      await o.ch.consume(
+        'sacn',
+        (m) => {
+          if (m === null) return;
+          const off = m.properties.headers?.['x-stream-offset'] as number;
+          got.get(who)!.push(off);
+          if (who === 'a1' && off >= 4)
+            held.push(m); // a1 processes 0..3 only
+          else o.ch.ack(m);
+        },
+        { arguments: { 'x-stream-offset': 'first', 'x-stream-reader': who[0]! } },
+      );
+    }
+    await waitFor(() => got.get('a1')!.length === 10 && got.get('b1')!.length === 10, 'both names read');
+    await sleep(100);
+    expect(got.get('a2')).to.deep.equal([]);
+    expect(got.get('b2')).to.deep.equal([]);
+    for (let k = 0; k < 100 && (await ch.queryOffset('sacn', 'a')) !== 3; k++) await sleep(20);
+    await conns[0]!.conn.close(); // a1 goes with 4..9 unacked
+    await waitFor(() => got.get('a2')!.length === 6, 'a2 takes over after offset 3');
+    expect(got.get('a2')).to.deep.equal([4, 5, 6, 7, 8, 9]);
+    expect(got.get('b2')).to.deep.equal([]);
+    const q = await managementGet<{ stream: { readers: { name?: string; active: boolean }[] } }>(
+      fx.tb,
+      '/api/queues/%2F/sacn',
+    );
+    expect(
+      q.stream.readers
+        .filter((r) => r.active)
+        .map((r) => r.name)
+        .sort(),
+    ).to.deep.equal(['a', 'b']);
+  });
+
+  it('per-object metrics show first/last offset and each named reader lag', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertQueue('metered', STREAM);
+    await fill(ch, 'metered', 0, 12);
+    await ch.storeOffset('metered', 'slow', 1);
+    const res = await fetch(`${fx.tb.broker.managementUrl}/metrics/per-object`);
+    const body = await res.text();
+    expect(body).to.include('switchyard_stream_first_offset{vhost="/",queue="metered"} 0');
+    expect(body).to.include('switchyard_stream_last_offset{vhost="/",queue="metered"} 11');
+    expect(body).to.include('switchyard_stream_reader_lag_messages{vhost="/",queue="metered",reader="slow"} 10');
+    expect(body).to.match(/switchyard_stream_reader_lag_seconds\{vhost="\/",queue="metered",reader="slow"\} [0-9.]+/);
+  });
 });

@@ -13,6 +13,7 @@ import { registerSchemasCommand } from './commands/schemas.js';
 import { registerServerCommand } from './commands/server.js';
 import { registerFederationCommand } from './commands/federation.js';
 import { registerShovelCommand } from './commands/shovel.js';
+import { registerStreamsCommand } from './commands/streams.js';
 import {
   registerBindCommands,
   registerDeclareCommand,
@@ -65,6 +66,7 @@ export function createProgram(io: CliIo = PROCESS_IO): Command {
   registerDeleteCommand(program, io);
   registerPurgeCommand(program, io);
   registerBindCommands(program, io);
+  registerStreamsCommand(program, io);
   registerPublishCommand(program, io);
   registerGetCommand(program, io);
   registerCloseConnectionCommand(program, io);

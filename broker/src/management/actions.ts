@@ -12,6 +12,7 @@ import { propertiesKey } from './binding-key.js';
 import { HttpError, badField, notFound } from './http-util.js';
 import { DEFAULT_EXCHANGE_ALIAS } from './views.js';
 import { checkQueueLimit } from '../vhost/queue-limit.js';
+import { declareSuperStream as declareSuperStream_, MAX_PARTITIONS } from '../streams/super-stream.js';
 
 /**
  * The management API's actions, on top of the vhost's declare/delete/bind logic so that
@@ -80,6 +81,29 @@ export function declareQueue(
   checkQueueLimit(vhost, name, maxQueues);
   const queue = declareOrExplain(existed, () => vhost.declareQueue(d, MANAGEMENT_CONNECTION_ID));
   return { queue, created: !existed };
+}
+
+/**
+ * Creates a super stream (`{ partitions: n }` or `{ bindingKeys: [...] }`, optional
+ * `arguments` for every partition): its exchange and partition streams, RabbitMQ's layout.
+ */
+export function declareSuperStream(
+  vhost: VirtualHost,
+  name: string,
+  data: Record<string, unknown>,
+): { exchange: string; partitions: string[] } {
+  const body = new Body(data, ['partitions', 'bindingKeys', 'arguments']);
+  if (name === '') throw badField('name', 'a super stream name is required');
+  return declareSuperStream_(
+    vhost,
+    name,
+    {
+      ...(body.has('partitions') ? { partitions: body.int('partitions', 0, 1, MAX_PARTITIONS) } : {}),
+      ...(body.has('bindingKeys') ? { bindingKeys: body.list('bindingKeys') } : {}),
+      arguments: body.table('arguments'),
+    },
+    MANAGEMENT_CONNECTION_ID,
+  );
 }
 
 export function deleteQueue(vhost: VirtualHost, name: string, ifUnused: boolean, ifEmpty: boolean): number {

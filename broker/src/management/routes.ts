@@ -89,6 +89,11 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
     return json(view.describeBindings([vhost], (b) => b.destinationKind === 'queue' && b.destination === q.name));
   });
 
+  // super streams (spec/management.md §Super streams)
+  r.add('PUT', '/api/super-streams/:vhost/:name', async (ctx) =>
+    json(act.declareSuperStream(vhostOf(ctx), ctx.params['name']!, await ctx.body()), 201),
+  );
+
   // exchanges
   r.add('GET', '/api/exchanges', (ctx) => json(view.describeExchanges(vhosts(ctx))));
   r.add('GET', '/api/exchanges/:vhost', (ctx) => json(view.describeExchanges(vhosts(ctx))));

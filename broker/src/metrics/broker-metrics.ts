@@ -1,5 +1,6 @@
 import type { BrokerHost as Broker } from '../broker-host.js';
 import type { Queue } from '../queues/queue.js';
+import { StreamQueue, type NamedReaderView } from '../streams/stream-queue.js';
 import { eventLoopDelay } from './event-loop-delay.js';
 import { writeLinkMetrics } from './link-metrics.js';
 import { ExpositionWriter } from './prometheus.js';
@@ -53,6 +54,44 @@ export async function streamMetrics(
       w.sample(name, value(queue, now), { vhost, queue: queue.name });
       if (w.length >= CHUNK_LINES) await sink(w.take());
     }
+  }
+  await sink(w.take());
+  await writeStreamMetrics(w, queues, sink);
+}
+
+/**
+ * Per-object only: each stream's first and last offset, and each named reader's lag in
+ * messages and seconds (spec/semantics.md §Streams). Streams are few; readers per stream too.
+ */
+async function writeStreamMetrics(
+  w: ExpositionWriter,
+  queues: readonly { vhost: string; queue: Queue }[],
+  sink: ChunkSink,
+): Promise<void> {
+  const streams = queues.filter((q): q is { vhost: string; queue: StreamQueue } => q.queue instanceof StreamQueue);
+  if (streams.length === 0) return;
+  const views = streams.map(({ vhost, queue }) => ({ vhost, queue, readers: queue.namedReaders() }));
+  w.family('switchyard_stream_first_offset', 'gauge', 'Offset of the first message a stream keeps.');
+  for (const { vhost, queue } of views)
+    w.sample('switchyard_stream_first_offset', queue.firstOffset, { vhost, queue: queue.name });
+  w.family('switchyard_stream_last_offset', 'gauge', 'Offset of the last message appended to a stream (-1: none).');
+  for (const { vhost, queue } of views)
+    w.sample('switchyard_stream_last_offset', queue.lastOffset, { vhost, queue: queue.name });
+  for (const [name, help, pick] of [
+    [
+      'switchyard_stream_reader_lag_messages',
+      "Messages appended after a named reader's stored offset.",
+      (r: NamedReaderView) => r.lag,
+    ],
+    [
+      'switchyard_stream_reader_lag_seconds',
+      "Age of the oldest message after a named reader's stored offset; 0 when caught up.",
+      (r: NamedReaderView) => r.lagSeconds,
+    ],
+  ] as const) {
+    w.family(name, 'gauge', help);
+    for (const { vhost, queue, readers } of views)
+      for (const r of readers) w.sample(name, pick(r), { vhost, queue: queue.name, reader: r.name });
   }
   await sink(w.take());
 }

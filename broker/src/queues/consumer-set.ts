@@ -3,13 +3,24 @@ import type { QueueConsumer } from './consumer.js';
 /**
  * A queue's consumers and who gets the next message: the highest-priority consumer with
  * room, round-robin among equals; or, with single active consumer, only the first
- * registered one (the next in registration order takes over when it goes).
+ * registered one (the next in registration order takes over when it goes). A stream groups
+ * its consumers by reader name (`groupOf`): single active consumer then holds per group.
  */
 export class ConsumerSet {
   private readonly list: QueueConsumer[] = [];
   private roundRobin = 0;
 
-  constructor(private readonly singleActive: boolean) {}
+  constructor(
+    private readonly singleActive: boolean,
+    private readonly groupOf: (c: QueueConsumer) => string = () => '',
+  ) {}
+
+  /** With single active consumer: true when `consumer` is the first of its group. */
+  isActive(consumer: QueueConsumer): boolean {
+    if (!this.singleActive) return true;
+    const g = this.groupOf(consumer);
+    return this.list.find((c) => this.groupOf(c) === g) === consumer;
+  }
 
   get size(): number {
     return this.list.length;
@@ -26,15 +37,19 @@ export class ConsumerSet {
   /** Adds a consumer; with single active consumer, tells it whether it is the active one. */
   add(consumer: QueueConsumer): void {
     this.list.push(consumer);
-    if (this.singleActive) consumer.activeStateChanged?.(this.list.length === 1);
+    if (this.singleActive) consumer.activeStateChanged?.(this.isActive(consumer));
   }
 
   /** Removes a consumer; with single active consumer, activates the next one if it was active. */
   remove(consumer: QueueConsumer): boolean {
     const i = this.list.indexOf(consumer);
     if (i < 0) return false;
+    const wasActive = this.singleActive && this.isActive(consumer);
     this.list.splice(i, 1);
-    if (this.singleActive && i === 0 && this.list.length > 0) this.list[0]!.activeStateChanged?.(true);
+    if (wasActive) {
+      const g = this.groupOf(consumer);
+      this.list.find((c) => this.groupOf(c) === g)?.activeStateChanged?.(true);
+    }
     return true;
   }
 

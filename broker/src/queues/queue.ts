@@ -207,7 +207,7 @@ export class Queue {
     this.tails = Array.from({ length: maxPriority + 1 }, emptyTail);
     this.levelLow = maxPriority === 0 ? WINDOW_LOW : LEVEL_LOW;
     this.levelChunk = maxPriority === 0 ? WINDOW_CHUNK : LEVEL_CHUNK;
-    this.consumerSet = new ConsumerSet(this.policy.singleActiveConsumer);
+    this.consumerSet = new ConsumerSet(this.policy.singleActiveConsumer, (c) => this.consumerGroup(c));
     if (this.policy.dedupWindowMs !== undefined) this.dedup = new DedupWindow(this.policy.dedupWindowMs);
     this.expiryTimer = new DeadlineTimer(this.clock, () => this.expireHeads());
     this.delayTimer = new DeadlineTimer(this.clock, () => this.releaseDue());
@@ -251,6 +251,20 @@ export class Queue {
 
   get consumerCount(): number {
     return this.consumerSet.size;
+  }
+
+  /**
+   * The single-active-consumer group of a consumer: one for the whole queue; a stream groups
+   * by reader name (`x-stream-reader`). Must not depend on subclass fields (called from the
+   * base constructor's consumer set).
+   */
+  protected consumerGroup(_consumer: QueueConsumer): string {
+    return '';
+  }
+
+  /** With single active consumer: whether `consumer` is the one served (of its group). */
+  protected isActiveConsumer(consumer: QueueConsumer): boolean {
+    return this.consumerSet.isActive(consumer);
   }
 
   get consumers(): readonly QueueConsumer[] {

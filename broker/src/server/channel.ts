@@ -3,6 +3,7 @@ import { BrokerError, ErrorCode, type FieldTable, type MessageProperties } from 
 import type { Permissions } from '../auth/permissions.js';
 import type { QueueEntry } from '../queues/entry.js';
 import type { Queue } from '../queues/queue.js';
+import { StreamQueue } from '../streams/stream-queue.js';
 import { checkShortString } from '../vhost/names.js';
 import { countDirectPublish, publishMessage, type PublishOutcome } from '../vhost/publisher.js';
 import type { MessageRecord } from '../store/store.js';
@@ -515,6 +516,27 @@ export class ServerChannel implements ConfirmSource, ReplyTarget {
   }
 
   /**
+   * Stores a named reader's offset on a stream (RabbitMQ streams' store_offset); `ok` is
+   * called once it is durable, unless the channel closed meanwhile. spec/semantics.md §Streams.
+   */
+  storeOffset(queueName: string, reader: string, offset: number, ok: () => void): void {
+    this.conn.access.require('read', 'queue', queueName);
+    const stored = requireStream(this.conn.vhost.requireQueue(queueName, this.conn.id)).storeOffset(reader, offset);
+    stored.then(
+      () => {
+        if (this.state === State.open) ok();
+      },
+      () => undefined, // the store was closed (broker shutdown): the connection goes with it
+    );
+  }
+
+  /** A named reader's stored offset on a stream (RabbitMQ's query_offset); -1 when none. */
+  queryOffset(queueName: string, reader: string): number {
+    this.conn.access.require('read', 'queue', queueName);
+    return requireStream(this.conn.vhost.requireQueue(queueName, this.conn.id)).queryOffset(reader) ?? -1;
+  }
+
+  /**
    * Releases everything the channel holds: consumers are cancelled and unacked messages go
    * back to their queues in their original order, marked redelivered. Idempotent.
    */
@@ -546,4 +568,14 @@ export interface ConsumeRequest {
   /** Consumer priority (0 = default; RabbitMQ's `x-priority` argument also works). */
   priority: number;
   arguments: FieldTable;
+}
+
+/** The queue as a stream, or 406 naming it. */
+function requireStream(queue: Queue): StreamQueue {
+  if (!(queue instanceof StreamQueue))
+    throw new BrokerError(
+      ErrorCode.PRECONDITION_FAILED,
+      `queue '${queue.name}' is not a stream: reader offsets exist on stream queues only (x-queue-type stream)`,
+    );
+  return queue;
 }

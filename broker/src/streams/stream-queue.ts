@@ -6,10 +6,32 @@ import type { QueueEntry } from '../queues/entry.js';
 import { Queue, type EnqueueOutcome, type QueueEnvironment, type QueueSettings } from '../queues/queue.js';
 import { parseStartSpec, parseStreamPolicy, type StartSpec, type StreamPolicy } from './stream-arguments.js';
 import { SegmentLog } from './segment-log.js';
+import { parseReaderName, readerOffsetScope, ReaderOffsets } from './reader-offsets.js';
 
 /** A consumer's position in the stream: the sequence (offset + 1) it reads next. */
 interface Reader {
   next: number;
+  /** `x-stream-reader`: its acks store the name's offset. */
+  name: string | undefined;
+  /** Where it asked to start (`x-stream-offset`), undefined when it did not say. */
+  spec: StartSpec | undefined;
+  /** False while it waits behind the active reader of its name (single active consumer). */
+  placed: boolean;
+  /** It attached while another reader of its name was active: it takes over from that one. */
+  waited: boolean;
+}
+
+/** A named reader for the management API: its stored offset and how far behind it is. */
+export interface NamedReaderView {
+  name: string;
+  /** Stored offset (-1: attached but nothing stored yet). */
+  offset: number;
+  /** Messages appended after the stored offset. */
+  lag: number;
+  /** Age in seconds of the oldest message after the stored offset (0 when caught up). */
+  lagSeconds: number;
+  /** Consumers attached under the name now. */
+  consumers: number;
 }
 
 /**
@@ -25,6 +47,10 @@ export class StreamQueue extends Queue {
   readonly stream: StreamPolicy;
   private readonly log: QueueStore;
   private readonly readers = new Map<QueueConsumer, Reader>();
+  /** Named readers' stored offsets (`x-stream-reader`, `storeOffset`). */
+  private readonly offsets: ReaderOffsets;
+  /** Which named reader each delivery in flight went to (its ack stores the offset). */
+  private readonly deliveredTo = new WeakMap<QueueEntry, string>();
   /** First kept sequence (retention moves it). */
   private firstSeq = 1;
   /** Next sequence to append. */
@@ -51,6 +77,7 @@ export class StreamQueue extends Queue {
     if (env.store === undefined) throw new Error(`stream '${settings.name}' needs a message store`);
     this.log = env.store;
     this.stream = stream;
+    this.offsets = new ReaderOffsets(this.log, readerOffsetScope(this.id));
     if (stream.maxAgeMs !== undefined || stream.maxLengthBytes !== undefined)
       this.segments = new SegmentLog(this.log, this.id, stream);
   }
@@ -91,7 +118,8 @@ export class StreamQueue extends Queue {
   describeStream(): {
     firstOffset: number;
     lastOffset: number;
-    readers: { consumerTag: string; offset: number; lag: number }[];
+    readers: { consumerTag: string; offset: number; lag: number; name?: string; active: boolean }[];
+    namedReaders: NamedReaderView[];
   } {
     return {
       firstOffset: this.firstOffset,
@@ -100,8 +128,57 @@ export class StreamQueue extends Queue {
         consumerTag: c.tag,
         offset: r.next - 1,
         lag: Math.max(0, this.appendSeq - r.next),
+        ...(r.name === undefined ? {} : { name: r.name }),
+        active: r.placed && this.isActiveConsumer(c),
       })),
+      namedReaders: this.namedReaders(),
     };
+  }
+
+  /** Every named reader with a stored offset or a consumer attached, by name. */
+  namedReaders(): NamedReaderView[] {
+    const attached = new Map<string, number>();
+    for (const r of this.readers.values())
+      if (r.name !== undefined) attached.set(r.name, (attached.get(r.name) ?? 0) + 1);
+    const names = new Set([...this.offsets.entries().map(([n]) => n), ...attached.keys()]);
+    const now = this.time.now();
+    return [...names].sort().map((name) => {
+      const offset = this.offsets.get(name) ?? -1;
+      const nextSeq = Math.max(offset + 2, this.firstSeq);
+      const lag = Math.max(0, this.appendSeq - nextSeq);
+      const oldest = lag > 0 ? this.log.scan(this.id, nextSeq, 1)[0] : undefined;
+      const lagSeconds = oldest === undefined ? 0 : Math.max(0, (now - oldest.expiresAt) / 1000);
+      return { name, offset, lag, lagSeconds, consumers: attached.get(name) ?? 0 };
+    });
+  }
+
+  // ---- server-side offset tracking ---------------------------------------------------
+
+  /**
+   * Stores a named reader's offset (RabbitMQ streams' `store_offset`); resolves once it is
+   * durable. A reader of that name started without `x-stream-offset` resumes after it.
+   */
+  async storeOffset(reader: unknown, offset: number): Promise<void> {
+    const name = parseReaderName(reader, this.name);
+    if (name === undefined || !Number.isSafeInteger(offset) || offset < 0)
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `cannot store offset ${offset} for reader ${JSON.stringify(reader)} of stream '${this.name}': give a reader name and an offset >= 0`,
+      );
+    this.offsets.set(name, offset);
+    this.offsets.flush();
+    await this.log.durable();
+  }
+
+  /** A named reader's stored offset (RabbitMQ streams' `query_offset`); undefined when none. */
+  queryOffset(reader: unknown): number | undefined {
+    const name = parseReaderName(reader, this.name);
+    if (name === undefined)
+      throw new BrokerError(
+        ErrorCode.PRECONDITION_FAILED,
+        `give a reader name to query an offset of stream '${this.name}'`,
+      );
+    return this.offsets.get(name);
   }
 
   override oldestReadyAgeMs(): number {
@@ -120,6 +197,7 @@ export class StreamQueue extends Queue {
     const last = pos.lastSeq > 0 ? this.log.scan(this.id, pos.lastSeq, 1)[0] : undefined;
     this.lastAppendAt = last?.expiresAt ?? 0;
     this.segments?.recover(this.firstSeq);
+    this.offsets.recover();
   }
 
   override enqueue(
@@ -210,17 +288,43 @@ export class StreamQueue extends Queue {
         `automatic acknowledgement not supported by stream queues ('${this.name}'); consume with manual acks`,
       );
     parseStartSpec(consumer.args?.['x-stream-offset'], this.time.now());
+    parseReaderName(consumer.args?.['x-stream-reader'], this.name);
+  }
+
+  /** Single active consumer holds per reader name (unnamed consumers are one group). */
+  protected override consumerGroup(consumer: QueueConsumer): string {
+    const name = consumer.args?.['x-stream-reader'];
+    return typeof name === 'string' ? `r:${name}` : '';
   }
 
   override addConsumer(consumer: QueueConsumer): void {
-    const spec = parseStartSpec(consumer.args?.['x-stream-offset'], this.time.now());
-    this.readers.set(consumer, { next: this.startSeq(spec) });
+    const offsetArg = consumer.args?.['x-stream-offset'];
+    const spec = offsetArg === undefined || offsetArg === null ? undefined : parseStartSpec(offsetArg, this.time.now());
+    const name = parseReaderName(consumer.args?.['x-stream-reader'], this.name);
+    const r: Reader = { next: this.appendSeq, name, spec, placed: false, waited: false };
+    this.readers.set(consumer, r);
     super.addConsumer(consumer);
+    if (this.policy.singleActiveConsumer && !this.isActiveConsumer(consumer)) r.waited = true;
+    else if (!r.placed) this.place(r);
   }
 
   override removeConsumer(consumer: QueueConsumer): void {
     this.readers.delete(consumer);
     super.removeConsumer(consumer);
+  }
+
+  /**
+   * Places a reader when it becomes active: where it asked (`x-stream-offset`); a named reader
+   * that did not ask, or that takes over from another of its name (single active consumer),
+   * resumes after its name's stored offset; otherwise `next`. Without single active consumer
+   * every reader is placed at once (when it attaches).
+   */
+  private place(r: Reader): void {
+    r.placed = true;
+    const stored = r.name === undefined ? undefined : this.offsets.get(r.name);
+    if (stored !== undefined && (r.spec === undefined || r.waited))
+      r.next = Math.min(Math.max(stored + 2, this.firstSeq), this.appendSeq);
+    else r.next = this.startSeq(r.spec ?? { kind: 'next' });
   }
 
   /** Where a consumer starts, clamped to what the log holds. */
@@ -264,21 +368,23 @@ export class StreamQueue extends Queue {
       for (const consumer of this.consumers) {
         const r = this.readers.get(consumer);
         if (r === undefined) continue;
+        if (sac && !this.isActiveConsumer(consumer)) continue;
+        // The first active reader of a name places itself as it asked; a later one takes over.
+        if (!r.placed) this.place(r);
         if (r.next < this.firstSeq) r.next = this.firstSeq;
         while (r.next <= this.committedSeq && consumer.canTake()) {
           const seq = r.next++;
           const record = this.log.read(this.id, seq);
           if (record === undefined) continue; // removed by retention meanwhile
-          this.deliverTo(consumer, seq, record);
+          this.deliverTo(consumer, seq, record, r.name);
         }
-        if (sac) break;
       }
     } finally {
       this.streamDispatching = false;
     }
   }
 
-  private deliverTo(consumer: QueueConsumer, seq: number, record: MessageRecord): void {
+  private deliverTo(consumer: QueueConsumer, seq: number, record: MessageRecord, reader: string | undefined): void {
     const props = record.properties ?? {};
     const withOffset: MessageRecord = {
       ...record,
@@ -296,6 +402,7 @@ export class StreamQueue extends Queue {
       lease: 0,
       record: undefined,
     };
+    if (reader !== undefined) this.deliveredTo.set(entry, reader);
     this.inFlight++;
     this.counters.delivered++;
     consumer.take(this, entry, withOffset);
@@ -303,7 +410,10 @@ export class StreamQueue extends Queue {
 
   // ---- settling: acks only return credit ---------------------------------------------
 
-  override settle(): void {
+  /** An ack of a named reader's delivery stores its offset (never moving it back). */
+  override settle(entry: QueueEntry): void {
+    const reader = this.deliveredTo.get(entry);
+    if (reader !== undefined) this.offsets.advance(reader, entry.seq - 1);
     this.inFlight--;
     this.counters.acked++;
   }
@@ -337,6 +447,7 @@ export class StreamQueue extends Queue {
 
   override delete(reason: string): number {
     this.readers.clear();
+    this.offsets.clear();
     const n = this.messageCount;
     super.delete(reason);
     return n;

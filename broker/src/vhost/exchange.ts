@@ -1,6 +1,7 @@
 import type { FieldTable } from '@switchyard/client/protocol';
 import { createMatcher, type BindingMatcher, type ExchangeType } from '../routing/matcher.js';
 import type { RoutableExchange } from '../routing/router.js';
+import { SuperStreamMatcher } from '../routing/super-stream.js';
 import { exchangeSchemaOf, type ExchangeSchema } from '../schemas/exchange-gate.js';
 import type { ExchangeDefinition } from '../store/store.js';
 
@@ -27,7 +28,10 @@ export class Exchange implements RoutableExchange {
     this.arguments = def.arguments;
     this.schema = exchangeSchemaOf(def.arguments, def.name); // 406 for malformed arguments, before anything is stored
     const hashHeader = def.arguments['hash-header'];
-    this.matcher = createMatcher(def.type, { hashHeader: typeof hashHeader === 'string' ? hashHeader : undefined });
+    this.matcher =
+      def.type === 'direct' && def.arguments['x-super-stream'] === true
+        ? new SuperStreamMatcher()
+        : createMatcher(def.type, { hashHeader: typeof hashHeader === 'string' ? hashHeader : undefined });
   }
 
   /** RabbitMQ's `alternate-exchange` argument (the SDK's `alternateExchange` option). */

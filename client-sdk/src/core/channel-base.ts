@@ -334,6 +334,8 @@ export abstract class ChannelBase<C extends Uint8Array> extends Emitter<ChannelE
       case 'getOk':
       case 'getEmpty':
       case 'recoverOk':
+      case 'streamOffsetStoreOk':
+      case 'streamOffsetQueryOk':
         return this.#settle(f.rid, f);
       default:
         throw unexpected(f, this.#state);

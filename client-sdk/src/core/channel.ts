@@ -237,6 +237,38 @@ export class Channel<C extends Uint8Array = Uint8Array> extends ChannelBase<C> {
     }));
   }
 
+  /**
+   * Stores a named reader's offset on a stream queue (server-side offset tracking, as
+   * RabbitMQ streams' `storeOffset`); resolves once the broker has it on disk. A consumer
+   * with `x-stream-reader: reader` and no `x-stream-offset` resumes after it. Needs a
+   * broker speaking protocol 3.
+   */
+  storeOffset(queue: string, reader: string, offset: number): Promise<void> {
+    requireString(queue, 'queue');
+    requireString(reader, 'reader');
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      throw new TypeError(`offset must be an integer >= 0, got ${String(offset)}`);
+    return this.rpc(
+      { type: 'streamOffsetStore', channel: this.number, rid: this.nextRid(), queue, reader, offset },
+      (r) => {
+        expectReply(r, 'streamOffsetStoreOk');
+      },
+    );
+  }
+
+  /**
+   * A named reader's stored offset on a stream queue (RabbitMQ streams' `queryOffset`);
+   * undefined when it has stored none.
+   */
+  queryOffset(queue: string, reader: string): Promise<number | undefined> {
+    requireString(queue, 'queue');
+    requireString(reader, 'reader');
+    return this.rpc({ type: 'streamOffsetQuery', channel: this.number, rid: this.nextRid(), queue, reader }, (r) => {
+      const { offset } = expectReply(r, 'streamOffsetQueryOk');
+      return offset < 0 ? undefined : offset;
+    });
+  }
+
   /** Routes messages from `exchange` matching `routingKey` (or `args`, for headers exchanges) to `queue`. */
   bindQueue(queue: string, exchange: string, routingKey: string, args?: FieldTable): Promise<void> {
     return this.#queueBinding('queueBind', queue, exchange, routingKey, args);

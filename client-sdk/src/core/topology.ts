@@ -163,6 +163,8 @@ export class Topology {
       case 'queuePurge':
       case 'queueDelete':
       case 'consume':
+      case 'streamOffsetStore':
+      case 'streamOffsetQuery':
       case 'get': {
         const queue = this.resolve(frame.queue);
         return queue === frame.queue ? frame : { ...frame, queue };

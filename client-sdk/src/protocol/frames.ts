@@ -1,7 +1,7 @@
 import type { FieldTable, MessageProperties } from './properties.js';
 
 /**
- * Every frame type of protocol version 1: wire code and fields, in wire order.
+ * Every frame type of protocol version 3 (spec/protocol.md §9 says which version added which): wire code and fields, in wire order.
  * spec/protocol.md documents each one; test/unit/protocol/spec-sync.test.ts keeps the two
  * in step. A field of kind `content` is always last and travels as raw bytes after the
  * msgpack-encoded fields (see codec.ts).
@@ -321,6 +321,35 @@ export const FRAME_SCHEMAS = {
       ['multiple', 'bool'],
       ['requeue', 'bool'],
       ['delayMs', 'u32'],
+    ],
+  },
+  // streams (version 3)
+  /** Version 3: stores a named reader's offset on a stream (RabbitMQ streams' store_offset). */
+  streamOffsetStore: {
+    code: 0x60,
+    fields: [
+      ['rid', 'uint'],
+      ['queue', 'str'],
+      ['reader', 'str'],
+      ['offset', 'uint'],
+    ],
+  },
+  streamOffsetStoreOk: { code: 0x61, fields: [['rid', 'uint']] },
+  /** Version 3: a named reader's stored offset (RabbitMQ streams' query_offset). */
+  streamOffsetQuery: {
+    code: 0x62,
+    fields: [
+      ['rid', 'uint'],
+      ['queue', 'str'],
+      ['reader', 'str'],
+    ],
+  },
+  /** `offset` is -1 when the reader has stored none. */
+  streamOffsetQueryOk: {
+    code: 0x63,
+    fields: [
+      ['rid', 'uint'],
+      ['offset', 'int'],
     ],
   },
 } as const;

@@ -1,9 +1,9 @@
 /** Protocol version spoken by this codec; sent in `hello` and checked by the broker. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /**
- * Oldest protocol version a broker still accepts: version 2 only added `confirmSelect`,
- * which a version-1 client never sends. spec/protocol.md §9. Versioning.
+ * Oldest protocol version a broker still accepts: version 2 only added `confirmSelect` and
+ * version 3 the stream offset frames, which older clients never send. spec/protocol.md §9.
  */
 export const MIN_PROTOCOL_VERSION = 1;
 

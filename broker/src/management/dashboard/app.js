@@ -162,6 +162,13 @@ function queueActions(q) {
   );
 }
 
+/** A stream's offsets and named readers under its name (spec/semantics.md §Streams). */
+function streamNote(st) {
+  const readers = st.namedReaders.map((r) => `${r.name} lag ${r.lag} (${duration(r.lagSeconds * 1000)})`);
+  const text = `stream · offsets ${st.firstOffset}–${st.lastOffset}${readers.length ? ' · ' + readers.join(', ') : ''}`;
+  return h('div', { class: 'muted', dataset: { field: 'stream' } }, text);
+}
+
 function renderQueues(queues) {
   const rows = queues.map((q) =>
     h(
@@ -171,6 +178,7 @@ function renderQueues(queues) {
         'td',
         { class: 'name' },
         h('button', { class: 'link', title: 'show charts', onclick: () => selectQueue(q.name) }, q.name),
+        q.stream ? streamNote(q.stream) : '',
       ),
       h('td', { class: 'num', dataset: { field: 'ready' } }, q.messagesReady),
       h('td', { class: 'num', dataset: { field: 'unacked' } }, q.messagesUnacked),

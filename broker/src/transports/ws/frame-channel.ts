@@ -88,6 +88,12 @@ export function handleChannelFrame(ch: ServerChannel, f: Frame, send: (frame: Fr
     }
     case 'queuePurge':
       return send({ type: 'queuePurgeOk', channel, rid: f.rid, messageCount: topology.purgeQueue(ch, f.queue) });
+    case 'streamOffsetStore':
+      return ch.storeOffset(f.queue, f.reader, f.offset, () =>
+        send({ type: 'streamOffsetStoreOk', channel, rid: f.rid }),
+      );
+    case 'streamOffsetQuery':
+      return send({ type: 'streamOffsetQueryOk', channel, rid: f.rid, offset: ch.queryOffset(f.queue, f.reader) });
     case 'queueDelete':
       return send({
         type: 'queueDeleteOk',
