@@ -2,6 +2,7 @@
 export * from './index.js';
 export { LmdbStore, STORE_FORMAT_VERSION } from './store/lmdb-store.js';
 export { ReadyList } from './queues/ready-list.js';
+export { ReadyQueue } from './queues/ready-queue.js';
 export { Queue, WINDOW_MAX, EXPIRE_PER_TURN, RECOVER_CHUNK } from './queues/queue.js';
 export { VirtualHost } from './vhost/virtual-host.js';
 export { resolveOptions } from './config.js';

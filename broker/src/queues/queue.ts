@@ -847,7 +847,11 @@ export class Queue {
   private armExpiry(): void {
     // Expired heads are left for the next turn (EXPIRE_PER_TURN), which re-arms after them.
     if (this.expiryPending) return;
-    for (const h of this.ready.heads()) if (h.expiresAt !== 0) this.expiryTimer.armAt(h.expiresAt);
+    // Runs after every dispatch: indexed, not through heads(), so it allocates nothing.
+    for (let p = this.ready.levelCount - 1; p >= 0; p--) {
+      const h = this.ready.headAt(p);
+      if (h !== undefined && h.expiresAt !== 0) this.expiryTimer.armAt(h.expiresAt);
+    }
   }
 
   private expireHeads(): void {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ReadyList } from '@switchyard/broker/internal';
+import { ReadyList, ReadyQueue, messageKey } from '@switchyard/broker/internal';
 
 const e = (seq: number) => ({ seq });
 
@@ -57,5 +57,38 @@ describe('ReadyList', () => {
     expect(r.size).to.equal(18);
     expect(r.drain().map((x) => x.seq)).to.deep.equal([2, 4, ...Array.from({ length: 16 }, (_, i) => i + 5)]);
     expect(r.first(3)).to.deep.equal([]);
+  });
+});
+
+describe('messageKey', () => {
+  it('encodes the sequence as the same 8 big-endian bytes as a BigInt would (store format unchanged)', () => {
+    for (const seq of [0, 1, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 7, 2 ** 40 + 12345, Number.MAX_SAFE_INTEGER]) {
+      const expected = Buffer.alloc(12);
+      expected.writeUInt32BE(42, 0);
+      expected.writeBigUInt64BE(BigInt(seq), 4);
+      expect(messageKey(42, seq).equals(expected), `seq ${seq}`).to.equal(true);
+    }
+  });
+
+  it('keeps key order by sequence within a queue', () => {
+    const seqs = [0, 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 33 + 1, 2 ** 52];
+    for (let i = 1; i < seqs.length; i++)
+      expect(Buffer.compare(messageKey(3, seqs[i - 1]!), messageKey(3, seqs[i]!))).to.equal(-1);
+  });
+});
+
+describe('ReadyQueue.headAt', () => {
+  it('gives each level head, as heads() does, highest level first', () => {
+    const q = new ReadyQueue<{ seq: number; priority: number }>(2);
+    q.push({ seq: 1, priority: 0 });
+    q.push({ seq: 2, priority: 2 });
+    q.push({ seq: 3, priority: 2 });
+    const indexed = [];
+    for (let p = q.levelCount - 1; p >= 0; p--) {
+      const h = q.headAt(p);
+      if (h !== undefined) indexed.push(h);
+    }
+    expect(indexed).to.deep.equal([...q.heads()]);
+    expect(indexed.map((h) => h.seq)).to.deep.equal([2, 1]);
   });
 });
