@@ -89,7 +89,7 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
     return json(view.describeBindings([vhost], (b) => b.destinationKind === 'queue' && b.destination === q.name));
   });
 
-  // super streams (spec/management.md §Super streams)
+  // super streams (spec/semantics.md §Super streams)
   r.add('PUT', '/api/super-streams/:vhost/:name', async (ctx) =>
     json(act.declareSuperStream(vhostOf(ctx), ctx.params['name']!, await ctx.body()), 201),
   );
