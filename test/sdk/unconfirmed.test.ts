@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BrokerError, ChannelClosedError } from '@switchyard/client';
+import { BrokerError, ChannelClosedError, PROTOCOL_VERSION } from '@switchyard/client';
 import type { Frame } from '@switchyard/client/protocol';
 import { managementGet, useBroker } from '../helpers/broker.js';
 import { nextEvent, sleep, waitFor, type ConnectOptions } from '../helpers/client.js';
@@ -221,12 +221,12 @@ describe('broker: confirmSelect', function () {
     c.ws.close();
   });
 
-  it('answers a version it does not speak (3) with 540 NOT_IMPLEMENTED', async () => {
+  it('answers a version it does not speak (one above PROTOCOL_VERSION) with 540 NOT_IMPLEMENTED', async () => {
     const c = await RawClient.connect(fx.tb.url, false);
-    c.send(guestHello(3));
+    c.send(guestHello(PROTOCOL_VERSION + 1));
     const close = await c.waitFor((f) => f.type === 'close');
     expect(close).to.include({ code: 540 });
-    expect((close as { message: string }).message).to.contain('speaks versions 1 to 2');
+    expect((close as { message: string }).message).to.contain(`speaks versions 1 to ${PROTOCOL_VERSION}`);
   });
 
   it('still accepts a version-1 client, whose channels are confirmed', async () => {
