@@ -32,7 +32,7 @@ import { makeTmpDir } from '../helpers/tmp.js';
  * nothing confirmed is lost, and the broker either keeps serving or stops with one clear line.
  */
 describe('faults: lock, damaged store, disk full, EMFILE', function () {
-  this.timeout(60_000);
+  this.timeout(120_000);
   let tmp: { dir: string; remove: () => Promise<void> };
   const procs: BrokerProcess[] = [];
   const conns: Connection[] = [];
@@ -329,7 +329,7 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
         drained.add(Buffer.from(m.content).toString('latin1').split(':')[0]!);
         ch2.ack(m);
       });
-      await waitUntil(() => drained.size >= confirmed.length / 2, 20_000);
+      await waitUntil(() => drained.size >= confirmed.length / 2, 60_000);
       await ch2.cancel(consumerTag);
 
       // Publishing works again. LMDB reuses a freed page only once no transaction it kept

@@ -69,8 +69,14 @@ export class TcpProxy {
     }
   }
 
+  /** Refuses new connections until `retarget` names where to send them again. */
+  refuseUntilRetarget(): void {
+    this.down = true;
+  }
+
   retarget(port: number): void {
     this.targetPort = port;
+    this.down = false;
   }
 
   async close(): Promise<void> {

@@ -238,13 +238,17 @@ describe('Federated exchanges', function () {
     toA.hold(); // acks to the upstream are lost: the cut makes it redeliver what b already stored
     for (let i = 0; i < 50; i++) await pubA.publish('fx', 'k', Buffer.from(`m${i}`), { persistent: true });
     await waitForCount(got, 50);
-    toA.cut(800);
+    // Down until the test has seen the link say so (a fixed outage could end before a
+    // management poll on a loaded machine sees it).
+    toA.refuseUntilRetarget();
+    toA.cut();
     const down = await until('reconnecting', async () => {
       const r = await fedRow(b, 'a');
       return r?.state === 'reconnecting' ? r : undefined;
     });
     expect(down.lastError).to.be.a('string');
     expect(down.nextAttemptAt).to.be.a('string');
+    toA.retarget(port(a.url));
     await waitFed(b, 'a', 'running');
     for (let i = 50; i < 100; i++) await pubA.publish('fx', 'k', Buffer.from(`m${i}`), { persistent: true });
     await waitForCount(got, 100);

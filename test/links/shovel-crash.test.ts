@@ -44,6 +44,10 @@ describe('Shovel across a destination crash', function () {
     const N = 3000;
     const publishing = publishRange(pub, 'src', 0, N);
     while ((await shovelRow(a, 'crash'))!.messagesMoved < 300) await sleep(5);
+    // Until the new process listens, nothing answers for the destination: without this the
+    // proxy would dial the dead broker's port, which another process may have taken meanwhile
+    // (its 404 for 'dst' is a 'failed' link, rightly).
+    proxy.refuseUntilRetarget();
     await killHard(fx.proc); // confirmed messages are durable on the destination; the rest is not acked upstream
     fx.proc = await spawnBroker(fx.dir);
     proxy.retarget(port(fx.proc.url));
