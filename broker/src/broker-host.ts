@@ -30,6 +30,8 @@ export interface BrokerHost {
   readonly access: AccessControl;
   /** The schema registry (spec/schemas.md). */
   readonly schemas: SchemaRegistry;
+  /** Makes a registry change; in cluster mode on the shared registry (resolves once stored). */
+  changeSchemas<T>(change: (registry: SchemaRegistry) => T): Promise<T>;
   /** Exchanges' schema validation (and its failure counts, for the metrics). */
   readonly schemaGate: SchemaGate;
   /** Memory and disk alarms. */

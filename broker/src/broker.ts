@@ -26,6 +26,7 @@ import { StoreDamagedError } from './store/store-check.js';
 import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
 import type { JetStreamStore } from './cluster/jetstream-store.js';
+import type { SchemaBucket } from './cluster/schema-bucket.js';
 import { applyRemoteChange } from './cluster/remote-definitions.js';
 import { VirtualHost } from './vhost/virtual-host.js';
 import { AccessControl, type Authenticated } from './auth/access-control.js';
@@ -94,6 +95,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   /** The schema registry (spec/schemas.md), and the gate exchanges validate with. */
   readonly schemas: SchemaRegistry;
   readonly schemaGate: SchemaGate;
+  /** Where registry changes are made in cluster mode: the shared KV bucket, by compare-and-set. */
+  private schemaWriter: SchemaBucket | undefined;
 
   private constructor(
     options: ResolvedOptions,
@@ -224,6 +227,10 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       try {
         await broker.recover();
         cluster?.onRemoteChange((change) => applyRemoteChange((n) => broker.vhost(n), change, broker.logger));
+        if (cluster !== undefined) {
+          cluster.schemaBucket.follow(broker.schemas);
+          broker.schemaWriter = cluster.schemaBucket;
+        }
       } catch (err) {
         // Our own LMDB store could not be read back (a damaged value): say so, in one line.
         if (broker.dirLock === undefined || err instanceof BrokerError || err instanceof StoreDamagedError) throw err;
@@ -353,6 +360,14 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   /** The management server (HTTP API, metrics, dashboard), or undefined when disabled. */
   get managementServer(): ManagementServer | undefined {
     return this.management;
+  }
+
+  /**
+   * Makes a registry change (registration, delete, level): on this node's registry, or in
+   * cluster mode on the cluster's shared registry by compare-and-set, resolving once stored.
+   */
+  async changeSchemas<T>(change: (registry: SchemaRegistry) => T): Promise<T> {
+    return this.schemaWriter === undefined ? change(this.schemas) : this.schemaWriter.apply(change);
   }
 
   vhost(name: string): VirtualHost | undefined {

@@ -39,6 +39,7 @@ import type {
 } from '../store/store.js';
 import { digest, keyToken, queueAddress, streamName, type QueueAddress } from './keys.js';
 import { MemoryDelayed } from './memory-delayed.js';
+import { SchemaBucket } from './schema-bucket.js';
 
 /** `cluster` option: the JetStream servers and this node's name. spec/cluster.md. */
 export interface ClusterOptions {
@@ -109,6 +110,8 @@ export class JetStreamStore implements QueueStore, AccessStore {
     private readonly kv: KV,
     private readonly opts: Required<ClusterOptions>,
     private readonly logger: Logger,
+    /** The schema registry's records, shared by the cluster's nodes (spec/schemas.md §Storage). */
+    readonly schemaBucket: SchemaBucket,
   ) {
     this.nodeName = opts.nodeName;
     this.serverVersion = nc.info?.version ?? 'unknown';
@@ -164,7 +167,8 @@ export class JetStreamStore implements QueueStore, AccessStore {
         await jsm.streams.info(name).catch(() => jsm.streams.add(config));
       }
       const kv = await new Kvm(nc).create(BUCKET, { replicas: opts.replicas, history: 1 });
-      const store = new JetStreamStore(nc, jsm, js, kv, opts, logger);
+      const schemaBucket = await SchemaBucket.open(nc, opts.replicas, logger);
+      const store = new JetStreamStore(nc, jsm, js, kv, opts, logger, schemaBucket);
       await store.load();
       return store;
     } catch (err) {
@@ -238,6 +242,14 @@ export class JetStreamStore implements QueueStore, AccessStore {
   onRemoteChange(listener: (change: DefinitionChange) => void): void {
     this.listener = listener;
   }
+
+  // ---- schema registry: the registry built over these follows the shared bucket -------
+
+  loadSchemaRecords(): [string, unknown][] {
+    return this.schemaBucket.loadSchemaRecords();
+  }
+  putSchemaRecord(): void {}
+  removeSchemaRecord(): void {}
 
   // ---- definitions -----------------------------------------------------------------
 
@@ -701,6 +713,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
     if (this.closed) return;
     await this.durable().catch(() => undefined);
     this.closed = true;
+    this.schemaBucket.close();
     clearInterval(this.heartbeat);
     for (const slot of this.queues.values()) slot.wake?.();
     await this.nc.drain().catch(() => undefined);

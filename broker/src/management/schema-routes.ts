@@ -29,7 +29,7 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
   );
   add('POST', '/subjects/:subject/versions', async (ctx) => {
     const { type, schema } = schemaBody(await ctx.body());
-    const id = reg.register(subject(ctx), type, schema);
+    const id = await broker.changeSchemas((r) => r.register(subject(ctx), type, schema));
     broker.logger.info('schema registered', { component: 'schemas', subject: subject(ctx), id });
     return json({ id });
   });
@@ -37,16 +37,18 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
     const { type, schema } = schemaBody(await ctx.body());
     return json(describe(reg.lookup(subject(ctx), type, schema)));
   });
-  add('DELETE', '/subjects/:subject', (ctx) =>
-    json(reg.deleteSubject(subject(ctx), queryFlag(ctx.query, 'permanent'))),
+  add('DELETE', '/subjects/:subject', async (ctx) =>
+    json(await broker.changeSchemas((r) => r.deleteSubject(subject(ctx), queryFlag(ctx.query, 'permanent')))),
   );
   add('GET', '/subjects/:subject/versions/:version', (ctx) => json(describe(reg.version(subject(ctx), version(ctx)))));
   add('GET', '/subjects/:subject/versions/:version/schema', (ctx) => ({
     text: reg.version(subject(ctx), version(ctx)).schema,
     contentType: 'application/vnd.schemaregistry.v1+json',
   }));
-  add('DELETE', '/subjects/:subject/versions/:version', (ctx) =>
-    json(reg.deleteVersion(subject(ctx), version(ctx), queryFlag(ctx.query, 'permanent'))),
+  add('DELETE', '/subjects/:subject/versions/:version', async (ctx) =>
+    json(
+      await broker.changeSchemas((r) => r.deleteVersion(subject(ctx), version(ctx), queryFlag(ctx.query, 'permanent'))),
+    ),
   );
   add('GET', '/schemas/ids/:id', (ctx) => {
     const rec = reg.schemaById(schemaId(ctx.params['id']!));
@@ -69,16 +71,20 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
     );
   });
   add('GET', '/config', () => json({ compatibilityLevel: reg.config() }));
-  add('PUT', '/config', async (ctx) =>
-    json({ compatibility: reg.setConfig(undefined, (await ctx.body())['compatibility']) }),
-  );
+  add('PUT', '/config', async (ctx) => {
+    const level = (await ctx.body())['compatibility'];
+    return json({ compatibility: await broker.changeSchemas((r) => r.setConfig(undefined, level)) });
+  });
   add('GET', '/config/:subject', (ctx) =>
     json({ compatibilityLevel: reg.config(subject(ctx), queryFlag(ctx.query, 'defaultToGlobal')) }),
   );
-  add('PUT', '/config/:subject', async (ctx) =>
-    json({ compatibility: reg.setConfig(subject(ctx), (await ctx.body())['compatibility']) }),
+  add('PUT', '/config/:subject', async (ctx) => {
+    const level = (await ctx.body())['compatibility'];
+    return json({ compatibility: await broker.changeSchemas((r) => r.setConfig(subject(ctx), level)) });
+  });
+  add('DELETE', '/config/:subject', async (ctx) =>
+    json({ compatibilityLevel: await broker.changeSchemas((r) => r.deleteConfig(subject(ctx))) }),
   );
-  add('DELETE', '/config/:subject', (ctx) => json({ compatibilityLevel: reg.deleteConfig(subject(ctx)) }));
 }
 
 /** A registry refusal answered as Confluent answers it: its status and `{error_code, message}`. */
