@@ -10,6 +10,7 @@ import type { BrokerStats } from './server/services.js';
 import type { QueueStore } from './store/store.js';
 import type { SchemaGate } from './schemas/exchange-gate.js';
 import type { SchemaRegistry } from './schemas/registry.js';
+import type { SchemaChange } from './schemas/changes.js';
 import type { VirtualHost } from './vhost/virtual-host.js';
 
 /**
@@ -31,7 +32,7 @@ export interface BrokerHost {
   /** The schema registry (spec/schemas.md). */
   readonly schemas: SchemaRegistry;
   /** Makes a registry change; in cluster mode on the shared registry (resolves once stored). */
-  changeSchemas<T>(change: (registry: SchemaRegistry) => T): Promise<T>;
+  changeSchemas(change: SchemaChange): Promise<unknown>;
   /** Exchanges' schema validation (and its failure counts, for the metrics). */
   readonly schemaGate: SchemaGate;
   /** Memory and disk alarms. */

@@ -26,7 +26,8 @@ import { StoreDamagedError } from './store/store-check.js';
 import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
 import type { JetStreamStore } from './cluster/jetstream-store.js';
-import type { SchemaBucket } from './cluster/schema-bucket.js';
+import type { SchemaLog } from './cluster/schema-log.js';
+import { applySchemaChange, type SchemaChange } from './schemas/changes.js';
 import { applyRemoteChange } from './cluster/remote-definitions.js';
 import { VirtualHost } from './vhost/virtual-host.js';
 import { AccessControl, type Authenticated } from './auth/access-control.js';
@@ -96,7 +97,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   readonly schemas: SchemaRegistry;
   readonly schemaGate: SchemaGate;
   /** Where registry changes are made in cluster mode: the shared KV bucket, by compare-and-set. */
-  private schemaWriter: SchemaBucket | undefined;
+  private schemaWriter: SchemaLog | undefined;
 
   private constructor(
     options: ResolvedOptions,
@@ -228,8 +229,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
         await broker.recover();
         cluster?.onRemoteChange((change) => applyRemoteChange((n) => broker.vhost(n), change, broker.logger));
         if (cluster !== undefined) {
-          cluster.schemaBucket.follow(broker.schemas);
-          broker.schemaWriter = cluster.schemaBucket;
+          cluster.schemaLog.follow(broker.schemas);
+          broker.schemaWriter = cluster.schemaLog;
         }
       } catch (err) {
         // Our own LMDB store could not be read back (a damaged value): say so, in one line.
@@ -366,8 +367,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
    * Makes a registry change (registration, delete, level): on this node's registry, or in
    * cluster mode on the cluster's shared registry by compare-and-set, resolving once stored.
    */
-  async changeSchemas<T>(change: (registry: SchemaRegistry) => T): Promise<T> {
-    return this.schemaWriter === undefined ? change(this.schemas) : this.schemaWriter.apply(change);
+  async changeSchemas(change: SchemaChange): Promise<unknown> {
+    return this.schemaWriter === undefined ? applySchemaChange(this.schemas, change) : this.schemaWriter.apply(change);
   }
 
   vhost(name: string): VirtualHost | undefined {

@@ -39,7 +39,7 @@ import type {
 } from '../store/store.js';
 import { digest, keyToken, queueAddress, streamName, type QueueAddress } from './keys.js';
 import { MemoryDelayed } from './memory-delayed.js';
-import { SchemaBucket } from './schema-bucket.js';
+import { SchemaLog } from './schema-log.js';
 
 /** `cluster` option: the JetStream servers and this node's name. spec/cluster.md. */
 export interface ClusterOptions {
@@ -111,7 +111,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
     private readonly opts: Required<ClusterOptions>,
     private readonly logger: Logger,
     /** The schema registry's records, shared by the cluster's nodes (spec/schemas.md §Storage). */
-    readonly schemaBucket: SchemaBucket,
+    readonly schemaLog: SchemaLog,
   ) {
     this.nodeName = opts.nodeName;
     this.serverVersion = nc.info?.version ?? 'unknown';
@@ -167,8 +167,8 @@ export class JetStreamStore implements QueueStore, AccessStore {
         await jsm.streams.info(name).catch(() => jsm.streams.add(config));
       }
       const kv = await new Kvm(nc).create(BUCKET, { replicas: opts.replicas, history: 1 });
-      const schemaBucket = await SchemaBucket.open(nc, opts.replicas, logger);
-      const store = new JetStreamStore(nc, jsm, js, kv, opts, logger, schemaBucket);
+      const schemaLog = await SchemaLog.open(js, jsm, opts.replicas, logger);
+      const store = new JetStreamStore(nc, jsm, js, kv, opts, logger, schemaLog);
       await store.load();
       return store;
     } catch (err) {
@@ -243,13 +243,17 @@ export class JetStreamStore implements QueueStore, AccessStore {
     this.listener = listener;
   }
 
-  // ---- schema registry: the registry built over these follows the shared bucket -------
+  // ---- schema registry: the records the shared log's changes produced (schema-log.ts) --
 
   loadSchemaRecords(): [string, unknown][] {
-    return this.schemaBucket.loadSchemaRecords();
+    return this.schemaLog.loadSchemaRecords();
   }
-  putSchemaRecord(): void {}
-  removeSchemaRecord(): void {}
+  putSchemaRecord(key: string, value: unknown): void {
+    this.schemaLog.putSchemaRecord(key, value);
+  }
+  removeSchemaRecord(key: string): void {
+    this.schemaLog.removeSchemaRecord(key);
+  }
 
   // ---- definitions -----------------------------------------------------------------
 
@@ -713,7 +717,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
     if (this.closed) return;
     await this.durable().catch(() => undefined);
     this.closed = true;
-    this.schemaBucket.close();
+    this.schemaLog.close();
     clearInterval(this.heartbeat);
     for (const slot of this.queues.values()) slot.wake?.();
     await this.nc.drain().catch(() => undefined);

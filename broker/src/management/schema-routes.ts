@@ -29,7 +29,12 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
   );
   add('POST', '/subjects/:subject/versions', async (ctx) => {
     const { type, schema } = schemaBody(await ctx.body());
-    const id = await broker.changeSchemas((r) => r.register(subject(ctx), type, schema));
+    const id = (await broker.changeSchemas({
+      op: 'register',
+      subject: subject(ctx),
+      schemaType: type,
+      schema,
+    })) as number;
     broker.logger.info('schema registered', { component: 'schemas', subject: subject(ctx), id });
     return json({ id });
   });
@@ -38,7 +43,13 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
     return json(describe(reg.lookup(subject(ctx), type, schema)));
   });
   add('DELETE', '/subjects/:subject', async (ctx) =>
-    json(await broker.changeSchemas((r) => r.deleteSubject(subject(ctx), queryFlag(ctx.query, 'permanent')))),
+    json(
+      await broker.changeSchemas({
+        op: 'deleteSubject',
+        subject: subject(ctx),
+        permanent: queryFlag(ctx.query, 'permanent'),
+      }),
+    ),
   );
   add('GET', '/subjects/:subject/versions/:version', (ctx) => json(describe(reg.version(subject(ctx), version(ctx)))));
   add('GET', '/subjects/:subject/versions/:version/schema', (ctx) => ({
@@ -47,7 +58,12 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
   }));
   add('DELETE', '/subjects/:subject/versions/:version', async (ctx) =>
     json(
-      await broker.changeSchemas((r) => r.deleteVersion(subject(ctx), version(ctx), queryFlag(ctx.query, 'permanent'))),
+      await broker.changeSchemas({
+        op: 'deleteVersion',
+        subject: subject(ctx),
+        version: version(ctx),
+        permanent: queryFlag(ctx.query, 'permanent'),
+      }),
     ),
   );
   add('GET', '/schemas/ids/:id', (ctx) => {
@@ -73,17 +89,17 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
   add('GET', '/config', () => json({ compatibilityLevel: reg.config() }));
   add('PUT', '/config', async (ctx) => {
     const level = (await ctx.body())['compatibility'];
-    return json({ compatibility: await broker.changeSchemas((r) => r.setConfig(undefined, level)) });
+    return json({ compatibility: await broker.changeSchemas({ op: 'setConfig', level }) });
   });
   add('GET', '/config/:subject', (ctx) =>
     json({ compatibilityLevel: reg.config(subject(ctx), queryFlag(ctx.query, 'defaultToGlobal')) }),
   );
   add('PUT', '/config/:subject', async (ctx) => {
     const level = (await ctx.body())['compatibility'];
-    return json({ compatibility: await broker.changeSchemas((r) => r.setConfig(subject(ctx), level)) });
+    return json({ compatibility: await broker.changeSchemas({ op: 'setConfig', subject: subject(ctx), level }) });
   });
   add('DELETE', '/config/:subject', async (ctx) =>
-    json({ compatibilityLevel: await broker.changeSchemas((r) => r.deleteConfig(subject(ctx))) }),
+    json({ compatibilityLevel: await broker.changeSchemas({ op: 'deleteConfig', subject: subject(ctx) }) }),
   );
 }
 
