@@ -367,8 +367,13 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
    * Makes a registry change (registration, delete, level): on this node's registry, or in
    * cluster mode on the cluster's shared registry by compare-and-set, resolving once stored.
    */
-  async changeSchemas(change: SchemaChange): Promise<unknown> {
-    return this.schemaWriter === undefined ? applySchemaChange(this.schemas, change) : this.schemaWriter.apply(change);
+  changeSchemas(change: SchemaChange): Promise<unknown> {
+    if (this.schemaWriter !== undefined) return this.schemaWriter.apply(change);
+    try {
+      return Promise.resolve(applySchemaChange(this.schemas, change));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   vhost(name: string): VirtualHost | undefined {
