@@ -153,6 +153,28 @@ describe('Schema registry on a Switchyard cluster (2 nodes, 3 nats-servers)', fu
     expect(rows.map((r) => r.id).sort((x, y) => x - y)).to.deep.equal([...ids].sort((x, y) => x - y));
   });
 
+  it('levels, refusals and deletes made on one node hold on the other', async () => {
+    const [a, b] = nodes as [Broker, Broker];
+    const avro = (fields: object[]): string => JSON.stringify({ type: 'record', name: 'User', fields });
+    expect((await call(a, 'PUT', '/config/users', { compatibility: 'BACKWARD' })).status).to.equal(200);
+    const v1 = await call(a, 'POST', '/subjects/users/versions', { schema: avro([{ name: 'id', type: 'int' }]) });
+    expect(v1.status).to.equal(200);
+    await eventually(async () => (await call(b, 'GET', '/subjects/users/versions')).status === 200, 'users on B');
+    // A field added without a default breaks BACKWARD: refused on B, which applies A's level.
+    const bad = await call(b, 'POST', '/subjects/users/versions', {
+      schema: avro([
+        { name: 'id', type: 'int' },
+        { name: 'email', type: 'string' },
+      ]),
+    });
+    expect(bad.status, JSON.stringify(bad.body)).to.equal(409);
+    expect(bad.body.error_code).to.equal(40901);
+    expect((await call(b, 'DELETE', '/subjects/users')).body).to.deep.equal([1]);
+    await eventually(async () => (await call(a, 'GET', '/subjects/users/versions')).status === 404, 'delete on A');
+    expect((await call(a, 'GET', '/subjects/users/versions')).body.error_code).to.equal(40401);
+    expect((await call(a, 'GET', '/subjects/users/versions?deleted=true')).body).to.deep.equal([1]);
+  });
+
   it('a node started after the registrations loads every subject, version, id and level from the cluster', async () => {
     const [a] = nodes as [Broker, Broker];
     const before = (await call(a, 'GET', '/api/schemas')).body;

@@ -15,6 +15,8 @@ import { SchemaRegistry, type SchemaRecordStore } from '../schemas/registry.js';
 /** The stream of the cluster's schema registry changes (spec/schemas.md §Storage). */
 export const SCHEMA_STREAM = 'SY_SCHEMAS';
 const SUBJECT = 'sy.schemas';
+/** How long a change waits for this node to apply it once logged (the log consumer is stalled beyond). */
+const APPLY_WAIT_MS = 30_000;
 
 /** A change in the log, with the node and tag that wait for its outcome. */
 interface LoggedChange {
@@ -149,7 +151,19 @@ export class SchemaLog implements SchemaRecordStore {
       this.waiting.delete(tag);
       throw err;
     }
-    const o = await outcome;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => {
+        this.waiting.delete(tag);
+        resolve({
+          ok: false,
+          error: new Error(
+            `the schema change is stored in ${SCHEMA_STREAM} but this node has not applied it within ${APPLY_WAIT_MS / 1000} s; check the cluster's health and GET it again`,
+          ),
+        });
+      }, APPLY_WAIT_MS);
+    });
+    const o = await Promise.race([outcome, late]).finally(() => clearTimeout(timer));
     if (!o.ok) throw o.error;
     return o.value;
   }
@@ -159,10 +173,9 @@ export class SchemaLog implements SchemaRecordStore {
     const known = new Set(this.compiled.keys());
     const compiled = new Map(this.compiled);
     const records = this.loadSchemaRecords();
-    const scratch = new SchemaRegistry(
-      { loadSchemaRecords: () => records, putSchemaRecord: () => undefined, removeSchemaRecord: () => undefined },
-      compiled,
-    );
+    // Made by the broker's registry: its refusals are of the broker's SchemaRegistryError (this
+    // module may be another instance of the schemas modules: it is imported dynamically).
+    const scratch = this.registry.detached(records, compiled);
     // Schemas of applied ids compiled here are kept; a new id's is not (the log may give it another).
     for (const [id, parsed] of compiled)
       if (!known.has(id) && this.records.has(`s:${id}`)) this.compiled.set(id, parsed);

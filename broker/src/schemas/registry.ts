@@ -82,6 +82,14 @@ export class SchemaRegistry {
     this.load(records);
   }
 
+  /** A registry over `records` that stores nothing: to try a change before making it. */
+  detached(records: [string, unknown][], compiled: Map<number, ParsedSchema>): SchemaRegistry {
+    return new SchemaRegistry(
+      { loadSchemaRecords: () => records, putSchemaRecord: () => undefined, removeSchemaRecord: () => undefined },
+      compiled,
+    );
+  }
+
   private load(records: [string, unknown][]): void {
     // Records carry their own identity (a store may hash long keys): told apart by shape.
     for (const [, value] of records) {
