@@ -31,7 +31,7 @@ export interface BrokerHost {
   readonly access: AccessControl;
   /** The schema registry (spec/schemas.md). */
   readonly schemas: SchemaRegistry;
-  /** Makes a registry change; in cluster mode on the shared registry (resolves once stored). */
+  /** Makes a registry change; in cluster mode through the shared change log (resolves once applied here). */
   changeSchemas(change: SchemaChange): Promise<unknown>;
   /** Exchanges' schema validation (and its failure counts, for the metrics). */
   readonly schemaGate: SchemaGate;

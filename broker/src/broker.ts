@@ -96,7 +96,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   /** The schema registry (spec/schemas.md), and the gate exchanges validate with. */
   readonly schemas: SchemaRegistry;
   readonly schemaGate: SchemaGate;
-  /** Where registry changes are made in cluster mode: the shared KV bucket, by compare-and-set. */
+  /** Where registry changes are made in cluster mode: the cluster's ordered change log. */
   private schemaWriter: SchemaLog | undefined;
 
   private constructor(
@@ -365,7 +365,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
 
   /**
    * Makes a registry change (registration, delete, level): on this node's registry, or in
-   * cluster mode on the cluster's shared registry by compare-and-set, resolving once stored.
+   * cluster mode through the cluster's change log, resolving once this node applied it.
    */
   changeSchemas(change: SchemaChange): Promise<unknown> {
     if (this.schemaWriter !== undefined) return this.schemaWriter.apply(change);

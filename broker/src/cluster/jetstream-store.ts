@@ -110,7 +110,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
     private readonly kv: KV,
     private readonly opts: Required<ClusterOptions>,
     private readonly logger: Logger,
-    /** The schema registry's records, shared by the cluster's nodes (spec/schemas.md §Storage). */
+    /** The schema registry's change log, shared by the cluster's nodes (spec/schemas.md §Storage). */
     readonly schemaLog: SchemaLog,
   ) {
     this.nodeName = opts.nodeName;

@@ -18,7 +18,7 @@ const SUBJECT = 'sy.schemas';
 /** How long a change waits for this node to apply it once logged (the log consumer is stalled beyond). */
 const APPLY_WAIT_MS = 30_000;
 
-/** A change in the log, with the node and tag that wait for its outcome. */
+/** A change in the log, with the random tag its node waits for the outcome by. */
 interface LoggedChange {
   change: SchemaChange;
   tag: string;
