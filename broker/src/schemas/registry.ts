@@ -70,7 +70,7 @@ export class SchemaRegistry {
   }
 
   /**
-   * Replaces the whole state with `records` (the cluster's shared registry changed): the
+   * Replaces the whole state with `records` (a cluster node catching up with its change log): the
    * compiled cache stays, as ids keep their schemas.
    */
   reset(records: [string, unknown][]): void {
