@@ -10,6 +10,7 @@ import type { BrokerStats } from './server/services.js';
 import type { QueueStore } from './store/store.js';
 import type { SchemaGate } from './schemas/exchange-gate.js';
 import type { SchemaRegistry } from './schemas/registry.js';
+import type { SchemaChange } from './schemas/changes.js';
 import type { VirtualHost } from './vhost/virtual-host.js';
 
 /**
@@ -30,6 +31,8 @@ export interface BrokerHost {
   readonly access: AccessControl;
   /** The schema registry (spec/schemas.md). */
   readonly schemas: SchemaRegistry;
+  /** Makes a registry change; in cluster mode through the shared change log (resolves once applied here). */
+  changeSchemas(change: SchemaChange): Promise<unknown>;
   /** Exchanges' schema validation (and its failure counts, for the metrics). */
   readonly schemaGate: SchemaGate;
   /** Memory and disk alarms. */

@@ -28,6 +28,8 @@ import { StoreDamagedError } from './store/store-check.js';
 import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
 import type { JetStreamStore } from './cluster/jetstream-store.js';
+import type { SchemaLog } from './cluster/schema-log.js';
+import { applySchemaChange, type SchemaChange } from './schemas/changes.js';
 import { applyRemoteChange } from './cluster/remote-definitions.js';
 import { VirtualHost } from './vhost/virtual-host.js';
 import { AccessControl, type Authenticated } from './auth/access-control.js';
@@ -96,6 +98,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   /** The schema registry (spec/schemas.md), and the gate exchanges validate with. */
   readonly schemas: SchemaRegistry;
   readonly schemaGate: SchemaGate;
+  /** Where registry changes are made in cluster mode: the cluster's ordered change log. */
+  private schemaWriter: SchemaLog | undefined;
 
   private constructor(
     options: ResolvedOptions,
@@ -226,6 +230,10 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       try {
         await broker.recover();
         cluster?.onRemoteChange((change) => applyRemoteChange((n) => broker.vhost(n), change, broker.logger));
+        if (cluster !== undefined) {
+          cluster.schemaLog.follow(broker.schemas);
+          broker.schemaWriter = cluster.schemaLog;
+        }
       } catch (err) {
         // Our own LMDB store could not be read back (a damaged value): say so, in one line.
         if (broker.dirLock === undefined || err instanceof BrokerError || err instanceof StoreDamagedError) throw err;
@@ -366,6 +374,19 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   /** The management server (HTTP API, metrics, dashboard), or undefined when disabled. */
   get managementServer(): ManagementServer | undefined {
     return this.management;
+  }
+
+  /**
+   * Makes a registry change (registration, delete, level): on this node's registry, or in
+   * cluster mode through the cluster's change log, resolving once this node applied it.
+   */
+  changeSchemas(change: SchemaChange): Promise<unknown> {
+    if (this.schemaWriter !== undefined) return this.schemaWriter.apply(change);
+    try {
+      return Promise.resolve(applySchemaChange(this.schemas, change));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   vhost(name: string): VirtualHost | undefined {

@@ -39,6 +39,7 @@ import type {
 } from '../store/store.js';
 import { digest, keyToken, queueAddress, streamName, type QueueAddress } from './keys.js';
 import { MemoryDelayed } from './memory-delayed.js';
+import { SchemaLog } from './schema-log.js';
 
 /** `cluster` option: the JetStream servers and this node's name. spec/cluster.md. */
 export interface ClusterOptions {
@@ -111,6 +112,8 @@ export class JetStreamStore implements QueueStore, AccessStore {
     private readonly kv: KV,
     private readonly opts: Required<ClusterOptions>,
     private readonly logger: Logger,
+    /** The schema registry's change log, shared by the cluster's nodes (spec/schemas.md §Storage). */
+    readonly schemaLog: SchemaLog,
   ) {
     this.nodeName = opts.nodeName;
     this.serverVersion = nc.info?.version ?? 'unknown';
@@ -166,7 +169,8 @@ export class JetStreamStore implements QueueStore, AccessStore {
         await jsm.streams.info(name).catch(() => jsm.streams.add(config));
       }
       const kv = await new Kvm(nc).create(BUCKET, { replicas: opts.replicas, history: 1 });
-      const store = new JetStreamStore(nc, jsm, js, kv, opts, logger);
+      const schemaLog = await SchemaLog.open(js, jsm, opts.replicas, logger);
+      const store = new JetStreamStore(nc, jsm, js, kv, opts, logger, schemaLog);
       await store.load();
       return store;
     } catch (err) {
@@ -239,6 +243,18 @@ export class JetStreamStore implements QueueStore, AccessStore {
   /** Called with every definition change another node makes. */
   onRemoteChange(listener: (change: DefinitionChange) => void): void {
     this.listener = listener;
+  }
+
+  // ---- schema registry: the records the shared log's changes produced (schema-log.ts) --
+
+  loadSchemaRecords(): [string, unknown][] {
+    return this.schemaLog.loadSchemaRecords();
+  }
+  putSchemaRecord(key: string, value: unknown): void {
+    this.schemaLog.putSchemaRecord(key, value);
+  }
+  removeSchemaRecord(key: string): void {
+    this.schemaLog.removeSchemaRecord(key);
   }
 
   // ---- definitions -----------------------------------------------------------------
@@ -727,6 +743,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
     if (this.closed) return;
     await this.durable().catch(() => undefined);
     this.closed = true;
+    this.schemaLog.close();
     clearInterval(this.heartbeat);
     for (const slot of this.queues.values()) slot.wake?.();
     await this.nc.drain().catch(() => undefined);

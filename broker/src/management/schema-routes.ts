@@ -29,7 +29,12 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
   );
   add('POST', '/subjects/:subject/versions', async (ctx) => {
     const { type, schema } = schemaBody(await ctx.body());
-    const id = reg.register(subject(ctx), type, schema);
+    const id = (await broker.changeSchemas({
+      op: 'register',
+      subject: subject(ctx),
+      schemaType: type,
+      schema,
+    })) as number;
     broker.logger.info('schema registered', { component: 'schemas', subject: subject(ctx), id });
     return json({ id });
   });
@@ -37,16 +42,29 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
     const { type, schema } = schemaBody(await ctx.body());
     return json(describe(reg.lookup(subject(ctx), type, schema)));
   });
-  add('DELETE', '/subjects/:subject', (ctx) =>
-    json(reg.deleteSubject(subject(ctx), queryFlag(ctx.query, 'permanent'))),
+  add('DELETE', '/subjects/:subject', async (ctx) =>
+    json(
+      await broker.changeSchemas({
+        op: 'deleteSubject',
+        subject: subject(ctx),
+        permanent: queryFlag(ctx.query, 'permanent'),
+      }),
+    ),
   );
   add('GET', '/subjects/:subject/versions/:version', (ctx) => json(describe(reg.version(subject(ctx), version(ctx)))));
   add('GET', '/subjects/:subject/versions/:version/schema', (ctx) => ({
     text: reg.version(subject(ctx), version(ctx)).schema,
     contentType: 'application/vnd.schemaregistry.v1+json',
   }));
-  add('DELETE', '/subjects/:subject/versions/:version', (ctx) =>
-    json(reg.deleteVersion(subject(ctx), version(ctx), queryFlag(ctx.query, 'permanent'))),
+  add('DELETE', '/subjects/:subject/versions/:version', async (ctx) =>
+    json(
+      await broker.changeSchemas({
+        op: 'deleteVersion',
+        subject: subject(ctx),
+        version: version(ctx),
+        permanent: queryFlag(ctx.query, 'permanent'),
+      }),
+    ),
   );
   add('GET', '/schemas/ids/:id', (ctx) => {
     const rec = reg.schemaById(schemaId(ctx.params['id']!));
@@ -69,16 +87,20 @@ export function addSchemaRoutes(r: Router, broker: BrokerHost): void {
     );
   });
   add('GET', '/config', () => json({ compatibilityLevel: reg.config() }));
-  add('PUT', '/config', async (ctx) =>
-    json({ compatibility: reg.setConfig(undefined, (await ctx.body())['compatibility']) }),
-  );
+  add('PUT', '/config', async (ctx) => {
+    const level = (await ctx.body())['compatibility'];
+    return json({ compatibility: await broker.changeSchemas({ op: 'setConfig', level }) });
+  });
   add('GET', '/config/:subject', (ctx) =>
     json({ compatibilityLevel: reg.config(subject(ctx), queryFlag(ctx.query, 'defaultToGlobal')) }),
   );
-  add('PUT', '/config/:subject', async (ctx) =>
-    json({ compatibility: reg.setConfig(subject(ctx), (await ctx.body())['compatibility']) }),
+  add('PUT', '/config/:subject', async (ctx) => {
+    const level = (await ctx.body())['compatibility'];
+    return json({ compatibility: await broker.changeSchemas({ op: 'setConfig', subject: subject(ctx), level }) });
+  });
+  add('DELETE', '/config/:subject', async (ctx) =>
+    json({ compatibilityLevel: await broker.changeSchemas({ op: 'deleteConfig', subject: subject(ctx) }) }),
   );
-  add('DELETE', '/config/:subject', (ctx) => json({ compatibilityLevel: reg.deleteConfig(subject(ctx)) }));
 }
 
 /** A registry refusal answered as Confluent answers it: its status and `{error_code, message}`. */

@@ -55,13 +55,44 @@ export class SchemaRegistry {
   private readonly schemas = new Map<number, SchemaRecord>();
   private readonly byText = new Map<string, number>();
   private readonly subjects = new Map<string, SubjectRecord>();
-  private readonly compiled = new Map<number, ParsedSchema>();
   private global: CompatibilityLevel = 'BACKWARD';
   private nextId = 1;
 
-  constructor(private readonly store: SchemaRecordStore) {
+  /**
+   * @param compiled compiled schemas by id, shareable between registries over the same ids
+   *   (the cluster's scratch registries: an id never changes its schema).
+   */
+  constructor(
+    private readonly store: SchemaRecordStore,
+    private readonly compiled = new Map<number, ParsedSchema>(),
+  ) {
+    this.load(store.loadSchemaRecords());
+  }
+
+  /**
+   * Replaces the whole state with `records` (a cluster node catching up with its change log): the
+   * compiled cache stays, as ids keep their schemas.
+   */
+  reset(records: [string, unknown][]): void {
+    this.schemas.clear();
+    this.byText.clear();
+    this.subjects.clear();
+    this.global = 'BACKWARD';
+    this.nextId = 1;
+    this.load(records);
+  }
+
+  /** A registry over `records` that stores nothing: to try a change before making it. */
+  detached(records: [string, unknown][], compiled: Map<number, ParsedSchema>): SchemaRegistry {
+    return new SchemaRegistry(
+      { loadSchemaRecords: () => records, putSchemaRecord: () => undefined, removeSchemaRecord: () => undefined },
+      compiled,
+    );
+  }
+
+  private load(records: [string, unknown][]): void {
     // Records carry their own identity (a store may hash long keys): told apart by shape.
-    for (const [, value] of store.loadSchemaRecords()) {
+    for (const [, value] of records) {
       const v = value as Partial<SchemaRecord & SubjectRecord>;
       if (typeof v.subject === 'string') this.subjects.set(v.subject, value as SubjectRecord);
       else if (typeof v.id === 'number') this.remember(value as SchemaRecord);
