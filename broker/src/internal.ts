@@ -56,6 +56,7 @@ export { parseQueueArguments } from './queues/queue-arguments.js';
 export { parseShovelValue, LinkParameterError } from './links/shovel-params.js';
 export { parseLinkUri } from './links/link-uri.js';
 export { backoffDelay } from './links/backoff.js';
+export { needsOperator } from './links/link-status.js';
 export { stableMessageId, forwardedProperties, DEDUP_HEADER } from './links/forwarding.js';
 export { parseUpstreamValue, parsePolicy, policyFor } from './links/federation-params.js';
 export { mayForward } from './links/federation-link.js';

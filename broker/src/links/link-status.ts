@@ -36,9 +36,14 @@ export interface LinkStatus {
   attempts: number;
 }
 
-/** Errors that more attempts will not cure without an operator (AMQP 403, 404, 406, refused login). */
+/**
+ * Errors that more attempts will not cure without an operator (AMQP 403, 404, 406, 530,
+ * refused login): by the reply code the client library gives, else by the reply text's
+ * name (`NOT_FOUND`, amqplib's `NOT-FOUND`). Never by a bare number in the message: a
+ * refused connection to `127.0.0.1:40429` is not a 404, it is a broker to wait for.
+ */
 export function needsOperator(err: Error): boolean {
   const code = (err as { code?: unknown }).code;
   if (code === 403 || code === 404 || code === 406 || code === 530) return true;
-  return /ACCESS_REFUSED|NOT_FOUND|PRECONDITION_FAILED|403|404|406/.test(err.message);
+  return /\b(?:ACCESS[_-]REFUSED|NOT[_-]FOUND|PRECONDITION[_-]FAILED|NOT[_-]ALLOWED)\b/.test(err.message);
 }
