@@ -77,16 +77,21 @@ describe('JetStream cluster (local, 3 servers)', function () {
     expect(killed, 'the leader was killed mid-load').to.not.equal(undefined);
     expect(confirmed.size).to.equal(total);
 
-    // A new leader took over among the two survivors.
-    const after = await jsm.streams.info(stream);
+    // A new leader took over among the two survivors. Until its election ends (about a
+    // second; longer on a loaded machine) stream requests time out: ask again.
+    const after = await retrying(async () => {
+      const i = await jsm.streams.info(stream);
+      if (!i.cluster?.leader) throw new Error('no stream leader yet');
+      return i;
+    });
     expect(after.cluster?.leader).to.be.a('string').and.not.equal(leaderName);
 
     // Consume everything: each PubAck'ed msgID must come out.
     const seen = new Map<string, number>();
-    const consumer = await js.consumers.get(stream, 'c');
+    const consumer = await retrying(() => js.consumers.get(stream, 'c'));
     const deadline = Date.now() + 20_000;
     while ([...confirmed].some((id) => !seen.has(id)) && Date.now() < deadline) {
-      const batch = await consumer.fetch({ max_messages: 500, expires: 1000 });
+      const batch = await retrying(() => consumer.fetch({ max_messages: 500, expires: 1000 }));
       for await (const m of batch) {
         const id = m.headers?.get('Nats-Msg-Id') ?? '';
         seen.set(id, (seen.get(id) ?? 0) + 1);
@@ -138,5 +143,18 @@ function running(pid: number): boolean {
     return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
   } catch {
     return false;
+  }
+}
+
+/** `f` again every 250 ms while it throws (a JetStream request during a leader election), up to 30 s. */
+async function retrying<T>(f: () => Promise<T>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await f();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
