@@ -7,11 +7,11 @@
  * Restarts itself forever with backoff, like a shovel.
  */
 import type { Logger } from '../logging.js';
-import { backoffDelay } from './backoff.js';
 import type { UpstreamDefinition } from './federation-params.js';
 import { forwardedProperties, stableMessageId } from './forwarding.js';
 import type { LinkClient, LinkConnector, LinkMessage } from './link-client.js';
-import { LinkState, needsOperator, type LinkStatus } from './link-status.js';
+import { LinkRunner } from './link-runner.js';
+import type { LinkStatus } from './link-status.js';
 import type { LinkUri } from './link-uri.js';
 
 /** How often the link compares the downstream exchange's bindings with the upstream queue's. */
@@ -50,21 +50,8 @@ export function mayForward(headers: Record<string, unknown> | undefined, localNa
   return !prior.some((e) => typeof e === 'object' && e !== null && (e as ReceivedFrom)['cluster-name'] === localName);
 }
 
-export class FederationLink {
-  private state: LinkState = LinkState.Starting;
-  private since = Date.now();
-  private moved = 0;
+export class FederationLink extends LinkRunner {
   private dropped = 0;
-  private inFlight = 0;
-  private lastError: Error | undefined;
-  private lastErrorAt: number | undefined;
-  private nextAttemptAt: number | undefined;
-  private attempts = 0;
-  private stopped = false;
-  private wake: (() => void) | undefined;
-  private clients: LinkClient[] = [];
-  private loop: Promise<void> | undefined;
-  private endRun: ((err: Error) => void) | undefined;
 
   constructor(
     /** The upstream's parameter name. */
@@ -76,8 +63,14 @@ export class FederationLink {
     private readonly localUri: LinkUri,
     private readonly local: DownstreamView,
     private readonly connector: LinkConnector,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    super(logger, def.reconnectDelayMs);
+  }
+
+  protected logFields(): Record<string, unknown> {
+    return { federation: this.exchange, upstream: this.upstream, vhost: this.vhost };
+  }
 
   /** The upstream exchange: the `exchange` parameter, else the downstream's own name. */
   get upstreamExchange(): string {
@@ -89,27 +82,7 @@ export class FederationLink {
     return `federation: ${this.upstreamExchange} -> ${this.local.clusterName}`;
   }
 
-  start(): void {
-    this.loop ??= this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.endRun?.(new Error('link stopped'));
-    this.wake?.();
-    await this.loop;
-    this.setState(LinkState.Terminated);
-  }
-
-  restart(): void {
-    this.attempts = 0;
-    this.endRun?.(new Error('restarted by an operator'));
-    this.wake?.();
-  }
-
   status(): LinkStatus & { upstream: string; exchange: string; upstreamExchange: string; dropped: number } {
-    const iso = (t: number | undefined): string | undefined =>
-      t === undefined ? undefined : new Date(t).toISOString();
     return {
       name: `${this.exchange} <- ${this.upstream}`,
       vhost: this.vhost,
@@ -117,67 +90,15 @@ export class FederationLink {
       upstream: this.upstream,
       exchange: this.exchange,
       upstreamExchange: this.upstreamExchange,
-      state: this.state,
-      since: new Date(this.since).toISOString(),
       src: `${this.def.uri.redacted} exchange ${this.upstreamExchange}`,
       dest: `exchange ${this.exchange}`,
-      messagesMoved: this.moved,
       dropped: this.dropped,
-      inFlight: this.inFlight,
       lag: undefined,
-      lastError: this.lastError?.message,
-      lastErrorAt: iso(this.lastErrorAt),
-      nextAttemptAt: this.state === LinkState.Running ? undefined : iso(this.nextAttemptAt),
-      attempts: this.attempts,
+      ...this.runStatus(),
     };
   }
 
-  private setState(s: LinkState): void {
-    if (s === this.state) return;
-    this.logger.info('link state', {
-      component: 'links',
-      federation: this.exchange,
-      upstream: this.upstream,
-      vhost: this.vhost,
-      from: this.state,
-      to: s,
-    });
-    this.state = s;
-    this.since = Date.now();
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      const err = await this.runOnce();
-      await Promise.all(this.clients.map((c) => c.close()));
-      this.clients = [];
-      this.inFlight = 0;
-      if (this.stopped) break;
-      const delay = backoffDelay(this.def.reconnectDelayMs, this.attempts++);
-      this.lastError = err;
-      this.lastErrorAt = Date.now();
-      this.nextAttemptAt = Date.now() + delay;
-      this.logger.warn('federation link down; retrying', {
-        component: 'links',
-        federation: this.exchange,
-        upstream: this.upstream,
-        vhost: this.vhost,
-        error: err.message,
-        retryInMs: delay,
-      });
-      this.setState(needsOperator(err) ? LinkState.Failed : LinkState.Reconnecting);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-  }
-
-  private async runOnce(): Promise<Error> {
+  protected async runOnce(): Promise<Error> {
     const ended = new Promise<Error>((resolve) => (this.endRun = resolve));
     const connName = `federation ${this.vhost}/${this.exchange} <- ${this.upstream}`;
     let syncTimer: NodeJS.Timeout | undefined;
@@ -190,9 +111,7 @@ export class FederationLink {
       const setup = this.setUp(up, down, bound);
       const first = await Promise.race([setup.then(() => undefined), ended, up.lost, down.lost]);
       if (first !== undefined) return first;
-      this.attempts = 0;
-      this.lastError = undefined;
-      this.setState(LinkState.Running);
+      this.running();
       // Bindings are followed by comparing, not by events: a missed event can never leave
       // the upstream queue bound wrong for longer than one period.
       let syncing = false;

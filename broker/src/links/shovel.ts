@@ -6,122 +6,47 @@
  * `x-deduplication-window` drops the copy a reconnect redelivers.
  */
 import type { Logger } from '../logging.js';
-import { backoffDelay } from './backoff.js';
 import { forwardedProperties, stableMessageId, type ShovelOrigin } from './forwarding.js';
 import type { LinkClient, LinkConnector, LinkMessage } from './link-client.js';
-import { LinkState, needsOperator, type LinkStatus } from './link-status.js';
+import { LinkRunner } from './link-runner.js';
+import type { LinkStatus } from './link-status.js';
 import type { ShovelDefinition } from './shovel-params.js';
 
 /** How often a running shovel reads its source queue's length (the `lag` it reports). */
 const LAG_CHECK_MS = 2_000;
 
-export class Shovel {
-  private state: LinkState = LinkState.Starting;
-  private since = Date.now();
-  private moved = 0;
-  private inFlight = 0;
+export class Shovel extends LinkRunner {
   private lag: number | undefined;
-  private lastError: Error | undefined;
-  private lastErrorAt: number | undefined;
-  private nextAttemptAt: number | undefined;
-  private attempts = 0;
-  private stopped = false;
-  private wake: (() => void) | undefined;
-  private clients: LinkClient[] = [];
-  private loop: Promise<void> | undefined;
-  /** Resolves the current run early (stop, restart, delete-after reached). */
-  private endRun: ((err: Error) => void) | undefined;
 
   constructor(
     readonly name: string,
     readonly vhost: string,
     readonly def: ShovelDefinition,
     private readonly connector: LinkConnector,
-    private readonly logger: Logger,
+    logger: Logger,
     /** Called once src-delete-after is reached: the manager removes the shovel. */
     private readonly onComplete: (s: Shovel) => void,
-  ) {}
-
-  start(): void {
-    this.loop ??= this.run();
+  ) {
+    super(logger, def.reconnectDelayMs);
   }
 
-  /** Stops for good (delete, broker close); unacked source messages go back to the source. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.endRun?.(new Error('link stopped'));
-    this.wake?.();
-    await this.loop;
-    this.setState(LinkState.Terminated);
-  }
-
-  /** Drops the current connections and connects again at once. */
-  restart(): void {
-    this.attempts = 0;
-    this.endRun?.(new Error('restarted by an operator'));
-    this.wake?.();
+  protected logFields(): Record<string, unknown> {
+    return { link: this.name, vhost: this.vhost };
   }
 
   status(): LinkStatus {
-    const iso = (t: number | undefined): string | undefined =>
-      t === undefined ? undefined : new Date(t).toISOString();
     return {
       name: this.name,
       vhost: this.vhost,
       type: 'shovel',
-      state: this.state,
-      since: new Date(this.since).toISOString(),
       src: `${this.def.src.redacted} ${this.def.srcQueue !== undefined ? `queue ${this.def.srcQueue}` : `exchange ${this.def.srcExchange}`}`,
       dest: `${this.def.dest.redacted} ${this.def.destQueue !== undefined ? `queue ${this.def.destQueue}` : `exchange ${this.def.destExchange ?? ''}`}`,
-      messagesMoved: this.moved,
-      inFlight: this.inFlight,
       lag: this.lag,
-      lastError: this.lastError?.message,
-      lastErrorAt: iso(this.lastErrorAt),
-      nextAttemptAt: this.state === LinkState.Running ? undefined : iso(this.nextAttemptAt),
-      attempts: this.attempts,
+      ...this.runStatus(),
     };
   }
 
-  private setState(s: LinkState): void {
-    if (s === this.state) return;
-    this.logger.info('link state', { component: 'links', link: this.name, vhost: this.vhost, from: this.state, to: s });
-    this.state = s;
-    this.since = Date.now();
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      const err = await this.runOnce();
-      await Promise.all(this.clients.map((c) => c.close()));
-      this.clients = [];
-      this.inFlight = 0;
-      if (this.stopped) break;
-      const delay = backoffDelay(this.def.reconnectDelayMs, this.attempts++);
-      this.lastError = err;
-      this.lastErrorAt = Date.now();
-      this.nextAttemptAt = Date.now() + delay;
-      this.logger.warn('link down; retrying', {
-        component: 'links',
-        link: this.name,
-        vhost: this.vhost,
-        error: err.message,
-        retryInMs: delay,
-      });
-      this.setState(needsOperator(err) ? LinkState.Failed : LinkState.Reconnecting);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-  }
-
-  /** One connected run: resolves with why it ended (never rejects). */
-  private async runOnce(): Promise<Error> {
+  protected async runOnce(): Promise<Error> {
     const ended = new Promise<Error>((resolve) => (this.endRun = resolve));
     const connName = `shovel ${this.vhost}/${this.name}`;
     try {
@@ -132,9 +57,7 @@ export class Shovel {
       const setup = this.setUp(src, dest);
       const first = await Promise.race([setup.then(() => undefined), ended, src.lost, dest.lost]);
       if (first !== undefined) return first;
-      this.attempts = 0;
-      this.lastError = undefined;
-      this.setState(LinkState.Running);
+      this.running();
       const lagTimer = this.watchLag(src);
       try {
         return await Promise.race([ended, src.lost, dest.lost]);
