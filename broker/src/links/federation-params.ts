@@ -7,7 +7,7 @@
  */
 import { RE2JS } from 're2js';
 import { parseLinkUri, type LinkUri } from './link-uri.js';
-import { LinkParameterError, type AckMode } from './shovel-params.js';
+import { int, LinkParameterError, num, type AckMode } from './shovel-params.js';
 
 /** A checked federation upstream. */
 export interface UpstreamDefinition {
@@ -181,19 +181,6 @@ function uriOf(v: Record<string, unknown>, field: string): LinkUri {
   } catch (err) {
     throw new LinkParameterError(field, `${field}: ${(err as Error).message}`);
   }
-}
-
-function num(v: Record<string, unknown>, field: string, dflt: number, min: number, max: number): number {
-  const x = v[field] ?? dflt;
-  if (typeof x !== 'number' || !Number.isFinite(x) || x < min || x > max)
-    throw new LinkParameterError(field, `${field} must be a number from ${min} to ${max}`);
-  return x;
-}
-
-function int(v: Record<string, unknown>, field: string, dflt: number, min: number, max: number): number {
-  const x = num(v, field, dflt, min, max);
-  if (!Number.isInteger(x)) throw new LinkParameterError(field, `${field} must be an integer`);
-  return x;
 }
 
 function clip(s: string): string {

@@ -136,14 +136,16 @@ function optName(v: Record<string, unknown>, field: string): string | undefined 
   return x;
 }
 
-function num(v: Record<string, unknown>, field: string, dflt: number, min: number, max: number): number {
+/** A number parameter in [min, max] (default `dflt`); shared by the federation parameters. */
+export function num(v: Record<string, unknown>, field: string, dflt: number, min: number, max: number): number {
   const x = v[field] ?? dflt;
   if (typeof x !== 'number' || !Number.isFinite(x) || x < min || x > max)
     throw new LinkParameterError(field, `${field} must be a number from ${min} to ${max}`);
   return x;
 }
 
-function int(v: Record<string, unknown>, field: string, dflt: number, min: number, max: number): number {
+/** An integer parameter in [min, max] (default `dflt`). */
+export function int(v: Record<string, unknown>, field: string, dflt: number, min: number, max: number): number {
   const x = num(v, field, dflt, min, max);
   if (!Number.isInteger(x)) throw new LinkParameterError(field, `${field} must be an integer`);
   return x;
