@@ -30,6 +30,7 @@ export { memoryTotal, type MemoryReadings, type MemoryTotal } from './server/mem
 export { ResourceAlarms, type AlarmState, type ResourceProbe } from './server/resource-alarms.js';
 export { MemoryStore, MemoryDisk } from './store/memory-store.js';
 export { messageKey } from './store/keys.js';
+export { CountBook } from './store/count-book.js';
 export { encodeRecord } from './store/record-codec.js';
 export type { AccessStore, QueueStore, Lease, StoredRef } from './store/store.js';
 export { queueDedupScope } from './store/store.js';

@@ -57,6 +57,36 @@ function start(dataDir, port, managementPort) {
   return { child, t0, listening, exited };
 }
 
+/**
+ * Samples the broker's RSS (anonymous and file-backed: LMDB pages it has mapped) every 200 ms
+ * and keeps the peak of each phase (`phase(name)` switches).
+ */
+function rssSampler(pid) {
+  const peaks = {};
+  let current = 'filling';
+  const sample = () => {
+    const m = memOf(pid);
+    if (!m) return;
+    const p = (peaks[current] ??= { rssMB: 0, rssAnonMB: 0, rssFileMB: 0 });
+    p.rssMB = Math.max(p.rssMB, round(m.rss / MB, 1));
+    p.rssAnonMB = Math.max(p.rssAnonMB, round(m.rssAnon / MB, 1));
+    p.rssFileMB = Math.max(p.rssFileMB, round(m.rssFile / MB, 1));
+  };
+  const timer = setInterval(sample, 200);
+  return {
+    phase(name) {
+      sample();
+      current = name;
+      sample();
+    },
+    stop() {
+      sample();
+      clearInterval(timer);
+      return peaks;
+    },
+  };
+}
+
 async function overviewMemory(managementPort) {
   try {
     const res = await fetch(`http://127.0.0.1:${managementPort}/api/overview`, {
@@ -118,6 +148,7 @@ export async function runDeepBench({
     for (const q of names) await ch.assertQueue(q, { durable: true });
     const body = Buffer.alloc(100, 7);
     const window = new Set();
+    const fillRss = rssSampler(current.child.pid);
     const tFill = performance.now();
     for (let i = 0; i < (filled ? 0 : messages); i++) {
       const p = ch.sendToQueue(names[i % queues], body, { persistent: true });
@@ -130,14 +161,18 @@ export async function runDeepBench({
     const fillSeconds = (performance.now() - tFill) / 1000;
     if (keptDataDir && !filled) await writeFile(marker, JSON.stringify({ messages, queues }));
     await conn.close();
+    fillRss.phase('holding');
     await sleep(3000); // let the broker settle (GC, flushes) before reading its memory
     const mem = memOf(current.child.pid);
+    const fillPeaks = fillRss.stop();
     const heap = await overviewMemory(managementPort);
     const full = {
       rssMB: mem ? round(mem.rss / MB, 1) : undefined,
       rssAnonMB: mem ? round(mem.rssAnon / MB, 1) : undefined,
       rssFileMB: mem ? round(mem.rssFile / MB, 1) : undefined,
       heapUsedMB: heap ? round(heap.heapUsed / MB, 1) : undefined,
+      // Peaks sampled every 200 ms: while filling, and while holding the full store (3 s).
+      peaks: filled ? undefined : fillPeaks,
     };
     log(`  [deep] full: ${JSON.stringify(full)}`);
 
@@ -180,7 +215,8 @@ export async function runDeepBench({
     const left = await depthOf(url, names);
     const dconn = await connect(url);
     let got = 0;
-    let peakRss = 0;
+    const drainRss = rssSampler(current.child.pid);
+    drainRss.phase('draining');
     const tDrain = performance.now();
     for (const q of names) {
       const c = await dconn.createChannel();
@@ -195,11 +231,11 @@ export async function runDeepBench({
     let lastAt = performance.now();
     while (got < left) {
       await sleep(200);
-      peakRss = Math.max(peakRss, memOf(current.child.pid)?.rss ?? 0);
       if (got !== last) [last, lastAt] = [got, performance.now()];
       else if (performance.now() - lastAt > 30_000) throw new Error(`drain stalled at ${got} of ${left}`);
     }
     const drainSeconds = (performance.now() - tDrain) / 1000;
+    const drainPeak = drainRss.stop().draining;
     await dconn.close();
     current.child.kill('SIGTERM');
     await current.exited;
@@ -208,7 +244,8 @@ export async function runDeepBench({
     return {
       ...restarts,
       drainMsgsPerSec: Math.round(left / drainSeconds),
-      drainPeakRssMB: round(peakRss / MB, 1),
+      drainPeakRssMB: drainPeak?.rssMB,
+      drainPeak,
     };
   } finally {
     if (current) {

@@ -316,7 +316,8 @@ describe('faults: lock, damaged store, disk full, EMFILE', function () {
       expect(nacked, 'publishes nacked by a failed commit').to.be.greaterThan(0);
       expect(confirmed.length, 'publishes confirmed before the file was full').to.be.greaterThan(0);
       expect(p.child.exitCode).to.equal(null); // still running
-      expect(p.output.join('\n')).to.match(/message store commit failed/);
+      // Logged when the writer thread reports the cause, which may come after the nack.
+      await waitUntil(() => /message store commit failed/.test(p.output.join('\n')), 20_000);
 
       // Still serving: a fresh connection drains half of what was confirmed, which frees
       // pages inside the file for LMDB to reuse.

@@ -8,7 +8,10 @@ export const MESSAGE_KEY_BYTES = 12;
 export function messageKey(queueId: number, seq: number): Buffer {
   const key = Buffer.allocUnsafe(MESSAGE_KEY_BYTES);
   key.writeUInt32BE(queueId, 0);
-  key.writeBigUInt64BE(BigInt(seq), 4);
+  // The same 8 big-endian bytes as writeBigUInt64BE(BigInt(seq)) (key order and the store
+  // format unchanged), without a BigInt per key: seq is a safe integer, below 2^53.
+  key.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4);
+  key.writeUInt32BE(seq >>> 0, 8);
   return key;
 }
 

@@ -2,6 +2,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { CountBook, type CountTurn } from './count-book.js';
 import { messageKey, priorityKey, queueRange, seqOfKey, seqOfPriorityKey } from './keys.js';
 import { checkStoreFile, StoreDamagedError, verifyStoreDeep, verifyStoreInBackground } from './store-check.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
@@ -63,6 +64,8 @@ type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
 const MAX_ENCODED = 1024;
 /** After an unclean stop, the read-through check of the messages starts this long after the store opens. */
 const BACKGROUND_CHECK_DELAY_MS = 2000;
+/** After a failed commit, the count records it carried are written again this much later. */
+const COUNTS_RETRY_MS = 100;
 
 function enc(part: string): string {
   const b = Buffer.from(part, 'utf8').toString('base64url');
@@ -183,8 +186,6 @@ export class LmdbStore implements QueueStore, AccessStore {
   private readonly dedup: Database<[number, string], string>;
   /** Priority queues' (queue id, level, seq) index: each level refills in key order. */
   private readonly prio: Database<Buffer, Buffer>;
-  /** Per-level `[messages, bytes, ...]` of each priority queue (also its marker: indexed). */
-  private readonly levelCounts = new Map<number, number[]>();
   private lastWrite: WritePromise | undefined;
   private handledWrite: WritePromise | undefined;
   private tail: Promise<void> = Promise.resolve();
@@ -204,16 +205,12 @@ export class LmdbStore implements QueueStore, AccessStore {
   /** The message bytes of the batch lmdb-js is filling now; settled with its transaction. */
   private batchBytes = { n: 0 };
   private readonly reportedFailures = new WeakSet<object>();
-  /** Per-queue counts as of every write issued so far (the stored record follows each turn). */
-  private readonly counts = new Map<number, QueuePosition>();
-  private readonly dirtyCounts = new Set<number>();
+  /**
+   * Per-queue counts as of every write issued so far (and per level of a priority queue, also
+   * its marker: indexed); the stored records follow each turn, and a failed batch is taken back.
+   */
+  private readonly book = new CountBook();
   private countsScheduled = false;
-  /** Body size and priority of the messages enqueued this turn (a replay in the same turn replaces one). */
-  private readonly turnSizes = new Map<string, { size: number; priority: number }>();
-  /** What this turn's writes changed in each queue's counts, taken back if its batch fails. */
-  private turnDeltas = new Map<number, [number, number]>();
-  /** The same per priority level (`[messages0, bytes0, ...]`). */
-  private turnLevelDeltas = new Map<number, number[]>();
 
   private constructor(options: LmdbStoreOptions) {
     mkdirSync(options.path, { recursive: true });
@@ -398,11 +395,7 @@ export class LmdbStore implements QueueStore, AccessStore {
   private removeMessagesOf(queueId: number): void {
     this.track(this.meta.remove(metaKey(KIND_HWM, String(queueId))));
     this.track(this.meta.remove(metaKey(KIND_COUNT, String(queueId))));
-    this.counts.delete(queueId);
-    this.levelCounts.delete(queueId);
-    this.dirtyCounts.delete(queueId);
-    this.turnDeltas.delete(queueId);
-    this.turnLevelDeltas.delete(queueId);
+    this.book.forget(queueId);
     this.pendingHwm.delete(queueId);
     this.hwm.delete(queueId);
     const range = queueRange(queueId);
@@ -501,32 +494,22 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   enqueue(queueId: number, seq: number, record: MessageRecord, meta: MessageMeta): void {
-    const c = this.countOf(queueId);
+    this.countOf(queueId);
     const key = messageKey(queueId, seq);
-    const levels = this.levelCounts.get(queueId);
-    const size = record.content.length;
-    let old: { size: number; priority: number } | undefined;
-    if (seq > c.lastSeq) c.lastSeq = seq;
-    else {
-      // A replayed id replaces its message (rare): count it once. Written this turn, it is
-      // not readable yet, but its size and level were noted.
-      old = this.turnSizes.get(`${queueId}:${seq}`);
-      if (old === undefined) {
-        const value = this.messages.get(key);
-        if (value !== undefined) old = { size: recordBodySize(value), priority: decodeMeta(value).priority };
-      }
-    }
-    if (levels !== undefined) {
-      // The replay may carry another priority: it leaves its old level (count and index key).
-      if (old !== undefined) {
-        this.levelChanged(queueId, levels, old.priority, -1, -old.size);
-        if (old.priority !== meta.priority) this.track(this.prio.remove(priorityKey(queueId, old.priority, seq)));
-      }
-      this.levelChanged(queueId, levels, meta.priority, 1, size);
+    const indexed = this.book.levelsOf(queueId) !== undefined;
+    // A replayed id replaces its message (rare): counted once. Written this turn, it is not
+    // readable yet, but the book noted its size and level; otherwise it is read here.
+    const old = this.book.enqueue(queueId, seq, { size: record.content.length, priority: meta.priority }, () => {
+      const value = this.messages.get(key);
+      return value === undefined ? undefined : { size: recordBodySize(value), priority: decodeMeta(value).priority };
+    });
+    this.scheduleCounts();
+    if (indexed) {
+      // The replay may carry another priority: it leaves its old level's index key.
+      if (old !== undefined && old.priority !== meta.priority)
+        this.track(this.prio.remove(priorityKey(queueId, old.priority, seq)));
       this.track(this.prio.put(priorityKey(queueId, meta.priority, seq), EMPTY));
     }
-    this.countChanged(queueId, old === undefined ? 1 : 0, size - (old?.size ?? 0));
-    this.turnSizes.set(`${queueId}:${seq}`, { size, priority: meta.priority });
     this.putMessage(key, record, meta);
   }
 
@@ -543,98 +526,74 @@ export class LmdbStore implements QueueStore, AccessStore {
    * a queue never written to) is counted by one scan of its range, and the record written.
    */
   private countOf(queueId: number): QueuePosition {
-    let c = this.counts.get(queueId);
-    if (c !== undefined) return c;
+    const known = this.book.get(queueId);
+    if (known !== undefined) return known;
     const rec = this.meta.get(metaKey(KIND_COUNT, String(queueId))) as [number, number, number, number[]?] | undefined;
-    if (rec !== undefined) {
-      c = { messages: rec[0], bytes: rec[1], lastSeq: rec[2] };
-      if (rec[3] !== undefined) this.levelCounts.set(queueId, [...rec[3]]);
-    } else {
-      c = { messages: 0, bytes: 0, lastSeq: 0 };
-      for (const { key, value } of this.messages.getRange({ ...queueRange(queueId), snapshot: false })) {
-        c.messages++;
-        c.bytes += recordBodySize(value);
-        c.lastSeq = seqOfKey(key);
-      }
-      const hwm = this.meta.get(metaKey(KIND_HWM, String(queueId))) as number | undefined;
-      // Sequences continue after every one ever delivered, even when all were acked.
-      c.lastSeq = Math.max(c.lastSeq, hwm ?? 0);
-      this.counts.set(queueId, c);
-      this.countChanged(queueId, 0, 0);
+    if (rec !== undefined)
+      return this.book.load(
+        queueId,
+        { messages: rec[0], bytes: rec[1], lastSeq: rec[2] },
+        rec[3] === undefined ? undefined : [...rec[3]],
+        false,
+      );
+    const c = { messages: 0, bytes: 0, lastSeq: 0 };
+    for (const { key, value } of this.messages.getRange({ ...queueRange(queueId), snapshot: false })) {
+      c.messages++;
+      c.bytes += recordBodySize(value);
+      c.lastSeq = seqOfKey(key);
     }
-    this.counts.set(queueId, c);
-    return c;
+    const hwm = this.meta.get(metaKey(KIND_HWM, String(queueId))) as number | undefined;
+    // Sequences continue after every one ever delivered, even when all were acked.
+    c.lastSeq = Math.max(c.lastSeq, hwm ?? 0);
+    this.scheduleCounts();
+    return this.book.load(queueId, c, undefined, true);
   }
 
   /**
-   * The count record is written at the end of the current turn (a microtask), before lmdb-js
-   * commits the turn's batch (on setImmediate): the same transaction as the messages it
-   * counts, so after a crash the counts match the messages exactly.
+   * Count records are written at the end of the current turn (a microtask), before lmdb-js
+   * commits the turn's batch (on setImmediate): the same transaction as the messages they
+   * count, so after a crash the counts match the messages exactly.
    */
-  private countChanged(queueId: number, messages: number, bytes: number): void {
-    const c = this.counts.get(queueId)!;
-    c.messages += messages;
-    c.bytes += bytes;
-    const d = this.turnDeltas.get(queueId);
-    if (d === undefined) this.turnDeltas.set(queueId, [messages, bytes]);
-    else {
-      d[0] += messages;
-      d[1] += bytes;
-    }
-    this.dirtyCounts.add(queueId);
-    if (!this.countsScheduled) {
-      this.countsScheduled = true;
-      queueMicrotask(this.writeCounts);
-    }
+  private scheduleCounts(): void {
+    if (this.countsScheduled) return;
+    this.countsScheduled = true;
+    queueMicrotask(this.writeCounts);
   }
 
   private readonly writeCounts = (): void => {
     this.countsScheduled = false;
-    this.turnSizes.clear();
+    const { records, turn } = this.book.closeTurn();
     let batch: Promise<boolean> | undefined;
-    for (const id of this.dirtyCounts) {
-      const c = this.counts.get(id);
-      if (c === undefined) continue;
-      const levels = this.levelCounts.get(id);
-      batch = this.meta.put(
-        metaKey(KIND_COUNT, String(id)),
-        levels === undefined ? [c.messages, c.bytes, c.lastSeq] : [c.messages, c.bytes, c.lastSeq, levels],
-      );
+    for (const [id, record] of records) {
+      batch = this.meta.put(metaKey(KIND_COUNT, String(id)), record);
       this.track(batch);
     }
-    this.dirtyCounts.clear();
-    const deltas = this.turnDeltas;
-    this.turnDeltas = new Map();
-    const levelDeltas = this.turnLevelDeltas;
-    this.turnLevelDeltas = new Map();
-    // A failed commit (disk full) wrote none of its messages: take back what they counted,
-    // and write the corrected record with the next batch.
-    batch?.catch(() => {
-      for (const [id, d] of levelDeltas) {
-        const levels = this.levelCounts.get(id);
-        if (levels !== undefined) d.forEach((v, i) => (levels[i] = (levels[i] ?? 0) - (v ?? 0)));
-      }
-      for (const [id, [messages, bytes]] of deltas) if (this.counts.has(id)) this.countChanged(id, -messages, -bytes);
-    });
+    if (batch === undefined) return;
+    // A failed commit (disk full) wrote none of its messages nor these records: the book
+    // takes back what they counted, and the records go again after a pause (not at once: on a
+    // full disk that would retry without end).
+    const written = records.map(([id]) => id);
+    batch.catch(() => this.countsFailed(turn, written));
   };
 
-  /** Changes a level's counts; remembered with the turn's deltas, taken back if its batch fails. */
-  private levelChanged(queueId: number, levels: number[], priority: number, messages: number, bytes: number): void {
-    levels[2 * priority] = (levels[2 * priority] ?? 0) + messages;
-    levels[2 * priority + 1] = (levels[2 * priority + 1] ?? 0) + bytes;
-    let d = this.turnLevelDeltas.get(queueId);
-    if (d === undefined) this.turnLevelDeltas.set(queueId, (d = []));
-    d[2 * priority] = (d[2 * priority] ?? 0) + messages;
-    d[2 * priority + 1] = (d[2 * priority + 1] ?? 0) + bytes;
+  private countsFailed(turn: CountTurn, written: number[]): void {
+    if (this.closed) return;
+    this.book.failed(turn, written);
+    if (this.countsRetry !== undefined) return;
+    this.countsRetry = setTimeout(() => {
+      this.countsRetry = undefined;
+      if (!this.closed && this.book.pending) this.scheduleCounts();
+    }, COUNTS_RETRY_MS);
+    this.countsRetry.unref();
   }
 
-  private uncount(queueId: number, size: number, priority: number | undefined): void {
+  private countsRetry: NodeJS.Timeout | undefined;
+
+  /** A settled message leaves the counts (unless its enqueue failed with its batch: counted out then). */
+  private uncount(queueId: number, seq: number, size: number, priority: number | undefined): void {
     this.countOf(queueId);
-    const levels = this.levelCounts.get(queueId);
-    if (levels !== undefined && priority !== undefined) {
-      this.levelChanged(queueId, levels, priority, -1, -size);
-    }
-    this.countChanged(queueId, -1, -size);
+    this.book.remove(queueId, seq, size, priority);
+    this.scheduleCounts();
   }
 
   /**
@@ -643,7 +602,7 @@ export class LmdbStore implements QueueStore, AccessStore {
    */
   priorityLevels(queueId: number, maxPriority: number): QueueStoreStats[] {
     this.countOf(queueId);
-    let levels = this.levelCounts.get(queueId);
+    let levels = this.book.levelsOf(queueId);
     if (levels === undefined) {
       const built: number[] = new Array<number>(2 * (maxPriority + 1)).fill(0);
       levels = built;
@@ -656,8 +615,8 @@ export class LmdbStore implements QueueStore, AccessStore {
           this.prio.putSync(priorityKey(queueId, p, seqOfKey(key)), EMPTY);
         }
       });
-      this.levelCounts.set(queueId, levels);
-      this.countChanged(queueId, 0, 0);
+      this.book.setLevels(queueId, levels);
+      this.scheduleCounts();
     }
     const out: QueueStoreStats[] = [];
     for (let p = 0; p <= maxPriority; p++) out.push({ messages: levels[2 * p] ?? 0, bytes: levels[2 * p + 1] ?? 0 });
@@ -718,11 +677,8 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   dropLevelFrom(queueId: number, priority: number, fromSeq: number, removed: QueueStoreStats): void {
     this.countOf(queueId);
-    const levels = this.levelCounts.get(queueId);
-    if (levels !== undefined) {
-      this.levelChanged(queueId, levels, priority, -removed.messages, -removed.bytes);
-    }
-    this.countChanged(queueId, -removed.messages, -removed.bytes);
+    this.book.removeFrom(queueId, fromSeq, removed, priority);
+    this.scheduleCounts();
     const range = { start: priorityKey(queueId, priority, fromSeq), end: priorityKey(queueId, priority + 1, 0) };
     this.track(
       this.root.transaction(() => {
@@ -752,9 +708,9 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   ack(queueId: number, seq: number, lease: Lease, size: number, priority?: number): void {
-    this.uncount(queueId, size, priority);
+    this.uncount(queueId, seq, size, priority);
     this.removeMessage(queueId, seq, lease);
-    if (priority !== undefined && this.levelCounts.has(queueId))
+    if (priority !== undefined && this.book.levelsOf(queueId) !== undefined)
       this.track(this.prio.remove(priorityKey(queueId, priority, seq)));
   }
 
@@ -791,7 +747,8 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   dropFrom(queueId: number, fromSeq: number, removed: QueueStoreStats): void {
     this.countOf(queueId);
-    this.countChanged(queueId, -removed.messages, -removed.bytes);
+    this.book.removeFrom(queueId, fromSeq, removed);
+    this.scheduleCounts();
     const range = { start: messageKey(queueId, fromSeq), end: queueRange(queueId).end };
     // In the writer's transaction: sees (and removes) this turn's uncommitted messages too.
     this.track(
@@ -979,6 +936,7 @@ export class LmdbStore implements QueueStore, AccessStore {
   async close(): Promise<void> {
     this.closed = true;
     this.stopBackgroundCheck();
+    if (this.countsRetry !== undefined) clearTimeout(this.countsRetry);
     if (this.hwmScheduled) this.writeHwm();
     if (this.countsScheduled) this.writeCounts();
     // A failed last batch was nacked already; shutting down must still close the environment.
