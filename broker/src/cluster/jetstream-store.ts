@@ -681,6 +681,11 @@ export class JetStreamStore implements QueueStore, AccessStore {
     this.dedup.get(scope)?.delete(id);
   }
 
+  /** A stream's named-reader offsets (or a queue's seen ids) go with it when it is deleted. */
+  removeDedupScope(scope: string): void {
+    this.dedup.delete(scope);
+  }
+
   loadDedup(scope: string): [string, number][] {
     return [...(this.dedup.get(scope) ?? [])];
   }

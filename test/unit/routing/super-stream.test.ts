@@ -20,6 +20,30 @@ describe('super stream routing', () => {
     expect(partitionOf('café', 7)).to.equal(partitionOf('café', 7));
   });
 
+  it('partitionOf matches the RabbitMQ stream Java client (HashRoutingStrategy, HashUtils.MURMUR3)', () => {
+    // rabbitmq/rabbitmq-stream-java-client src/test/java/com/rabbitmq/stream/impl/HashRoutingStrategyTest.java
+    // (routeShouldComputeAppropriatePartitions): keys hello1..hello10 over invoices-01..03.
+    const expected = ['02', '01', '02', '03', '01', '03', '01', '02', '01', '03'];
+    expected.forEach((partition, i) =>
+      expect(partitionOf(`hello${i + 1}`, 3), `hello${i + 1}`).to.equal(Number(partition) - 1),
+    );
+    // HashUtilsTest.java (murmur3WithDefaultSeed, seed 104729): the unsigned hashes, seen
+    // through two moduli.
+    const hashes: [string, number][] = [
+      ['hello', 1321743225],
+      ['brave', 3825276426],
+      ['new', 2970740106],
+      ['world', 2453398188],
+    ];
+    for (const [key, hash] of hashes) expect(partitionOf(key, 2 ** 32 - 1), key).to.equal(hash % (2 ** 32 - 1));
+    for (const [key, hash] of hashes) expect(partitionOf(key, 7), key).to.equal(hash % 7);
+    // Non-ASCII keys hash their UTF-8 bytes (HashUtils: value.getBytes(UTF_8)), checked
+    // against a plain byte-wise murmur3 x86_32 (the oracle below, itself checked on the vectors above).
+    for (const [key, hash] of hashes) expect(murmur3Bytes(Buffer.from(key, 'utf8'), 104729), key).to.equal(hash);
+    for (const key of ['café', 'Übergrößenträger', '注文-42', '🚀x', 'ab\u0000c'])
+      expect(partitionOf(key, 1000), key).to.equal(murmur3Bytes(Buffer.from(key, 'utf8'), 104729) % 1000);
+  });
+
   it('routes an exact binding key to its partition, any other key by hash in partition order', () => {
     const m = new SuperStreamMatcher();
     // Added out of order: partition order comes from x-stream-partition-order.
@@ -51,3 +75,34 @@ describe('super stream routing', () => {
         .with.property('code', 406);
   });
 });
+
+/** Reference murmur3 x86_32 over bytes (test oracle only). */
+function murmur3Bytes(data: Uint8Array, seed: number): number {
+  const c1 = 0xcc9e2d51;
+  const c2 = 0x1b873593;
+  let h = seed >>> 0;
+  const blocks = data.length >> 2;
+  const mixK = (k: number): number => Math.imul(((Math.imul(k, c1) << 15) | (Math.imul(k, c1) >>> 17)) >>> 0, c2);
+  for (let i = 0; i < blocks; i++) {
+    const j = i * 4;
+    const k = data[j]! | (data[j + 1]! << 8) | (data[j + 2]! << 16) | (data[j + 3]! << 24);
+    h ^= mixK(k);
+    h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+  }
+  const tail = blocks * 4;
+  let k1 = 0;
+  const rest = data.length - tail;
+  if (rest === 3) k1 ^= data[tail + 2]! << 16;
+  if (rest >= 2) k1 ^= data[tail + 1]! << 8;
+  if (rest >= 1) {
+    k1 ^= data[tail]!;
+    h ^= mixK(k1);
+  }
+  h ^= data.length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
