@@ -37,6 +37,7 @@ import type {
   UserRecord,
   VhostRecord,
 } from '../store/store.js';
+import { createKey, type CreateOutcome } from './kv-create.js';
 import { digest, keyToken, queueAddress, streamName, type QueueAddress } from './keys.js';
 import { MemoryDelayed } from './memory-delayed.js';
 import { SchemaLog } from './schema-log.js';
@@ -300,26 +301,25 @@ export class JetStreamStore implements QueueStore, AccessStore {
     if (this.mirror.get(key) === value) return undefined;
     const existed = this.mirror.has(key);
     this.mirror.set(key, value);
-    const op = existed ? this.kv.put(key, value) : this.kv.create(key, value);
-    const outcome = op.then(
-      () => undefined,
-      async (err: Error): Promise<string | undefined> => {
-        // Lost a create race (KV create is a compare-and-set): the winner's value stands.
-        const winner = await this.kv.get(key).catch(() => null);
-        if (winner === null || winner.operation !== 'PUT') throw err;
-        const w = winner.string();
-        this.mirror.set(key, w);
-        if (w === value) return undefined;
-        this.logger.warn('another node declared this first with other arguments; its definition stands', {
-          component: 'cluster',
-          key,
-        });
-        // Our own watch skips the winner's value (the mirror has it now): apply it here, so
-        // this node's object takes the winner's arguments (remote-definitions.ts).
-        this.emit(key, w, 'put');
-        return w;
-      },
-    );
+    // A create must have exactly one winner among nodes: createKey, not KV's create (kv-create.ts).
+    const op: Promise<CreateOutcome> = existed
+      ? this.kv.put(key, value).then((revision) => ({ created: true, revision }))
+      : createKey(this.js, this.jsm, BUCKET, key, value);
+    const outcome = op.then((o): string | undefined => {
+      if (o.created) return undefined;
+      // Lost a create race: the winner's value stands.
+      const w = o.value;
+      this.mirror.set(key, w);
+      if (w === value) return undefined;
+      this.logger.warn('another node declared this first with other arguments; its definition stands', {
+        component: 'cluster',
+        key,
+      });
+      // Our own watch skips the winner's value (the mirror has it now): apply it here, so
+      // this node's object takes the winner's arguments (remote-definitions.ts).
+      this.emit(key, w, 'put');
+      return w;
+    });
     this.track(outcome);
     return outcome;
   }
