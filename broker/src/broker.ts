@@ -29,6 +29,7 @@ import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
 import type { JetStreamStore } from './cluster/jetstream-store.js';
 import type { SchemaLog } from './cluster/schema-log.js';
+import type { ClusterLinks } from './cluster/cluster-links.js';
 import { applySchemaChange, type SchemaChange } from './schemas/changes.js';
 import { applyRemoteChange } from './cluster/remote-definitions.js';
 import { VirtualHost } from './vhost/virtual-host.js';
@@ -84,6 +85,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   private management: ManagementServer | undefined;
   /** Shovels and federation links (spec/links.md). */
   links: LinkManager | undefined;
+  /** In a cluster: the nodes' shared link parameters and leases (spec/cluster.md §Links). */
+  private clusterLinks: ClusterLinks | undefined;
   private closing: Promise<void> | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   /** The data directory's pid file lock, when this broker opened the LMDB store itself. */
@@ -215,6 +218,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
   static async start(options: BrokerOptions = {}, hooks: RuntimeHooks = {}): Promise<BrokerRuntime> {
     const resolved = resolveOptions(options);
     let cluster: JetStreamStore | undefined;
+    let clusterLinks: ClusterLinks | undefined;
     if (resolved.cluster !== undefined && resolved.store === undefined) {
       // A cluster node keeps its state in JetStream (spec/cluster.md); opened before anything reads it.
       resolved.logger ??= createLogger({ level: resolved.logLevel, format: resolved.logFormat });
@@ -222,9 +226,12 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       const { JetStreamStore: ClusterStore } = await import('./cluster/jetstream-store.js');
       cluster = await ClusterStore.open(resolved.cluster, resolved.logger);
       resolved.store = cluster;
+      const { openClusterLinks } = await import('./cluster/cluster-links.js');
+      clusterLinks = await openClusterLinks(cluster, resolved.cluster, resolved.logger);
       mkdirSync(resolved.dataDir, { recursive: true }); // the disk alarm watches it
     }
     const broker = new BrokerRuntime(resolved, hooks);
+    broker.clusterLinks = clusterLinks;
     eventLoopDelay(); // sample the event loop from start-up on (spec/management.md §Metrics)
     try {
       try {
@@ -252,7 +259,11 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
 
   private async listen(): Promise<void> {
     const o = this.options;
-    this.links = new LinkManager(o.dataDir, this.logger, undefined, this);
+    const shared = this.clusterLinks;
+    this.links =
+      shared === undefined
+        ? new LinkManager(o.dataDir, this.logger, undefined, this)
+        : new LinkManager(shared.parameters, this.logger, undefined, this, shared.gate);
     this.links.load();
     if (o.definitions !== undefined) {
       const result = await importDefinitionsFile(this, o.definitions);
@@ -497,6 +508,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
     clearInterval(this.timeoutTimer);
     this.alarms.stop();
     await this.links?.close();
+    this.clusterLinks?.close();
     // Stop accepting first: connections opened during the wait below would never be closed.
     this.listener?.stopAccepting();
     this.amqpListener?.stopAccepting();

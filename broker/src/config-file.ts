@@ -41,20 +41,28 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   // The cluster as two flat keys (like TLS), turned into the `cluster` option.
   cluster: 'list',
   nodeName: 'string',
+  leaseTtlMs: 'int',
 };
 
 /** Folds the flat cluster keys (`cluster`: list of URLs, `nodeName`) into the `cluster` option. */
 function foldCluster(options: Record<string, unknown>, origins: Record<string, string>): void {
   const servers = options['cluster'];
   const nodeName = options['nodeName'];
+  const leaseTtlMs = options['leaseTtlMs'];
   delete options['nodeName'];
+  delete options['leaseTtlMs'];
   if (servers === undefined) {
     if (nodeName !== undefined) throw new ConfigError(`${origins['nodeName']}: nodeName needs cluster`);
+    if (leaseTtlMs !== undefined) throw new ConfigError(`${origins['leaseTtlMs']}: leaseTtlMs needs cluster`);
     return;
   }
   if (typeof servers === 'object' && !Array.isArray(servers)) return; // already { servers, nodeName }
   const list = typeof servers === 'string' ? servers.split(',').map((s) => s.trim()) : servers;
-  options['cluster'] = { servers: list, ...(nodeName !== undefined ? { nodeName } : {}) };
+  options['cluster'] = {
+    servers: list,
+    ...(nodeName !== undefined ? { nodeName } : {}),
+    ...(leaseTtlMs !== undefined ? { leaseTtlMs } : {}),
+  };
 }
 
 /** Folds the flat tls* keys into the broker's `tls` option. */

@@ -334,4 +334,6 @@ function checkCluster(c: unknown): void {
     );
   if (o.nodeName !== undefined && (typeof o.nodeName !== 'string' || !/^[\w.-]{1,64}$/.test(o.nodeName)))
     throw new TypeError('Invalid option "cluster.nodeName": 1-64 letters, digits, ".", "_" or "-"');
+  if (o.leaseTtlMs !== undefined && (!Number.isInteger(o.leaseTtlMs) || o.leaseTtlMs < 1_000 || o.leaseTtlMs > 600_000))
+    throw new TypeError('Invalid option "cluster.leaseTtlMs": a whole number of ms from 1000 to 600000');
 }

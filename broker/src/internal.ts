@@ -53,6 +53,7 @@ export * from './schemas/index.js';
 export { queueAddress } from './cluster/keys.js';
 export { clusterRefusal } from './queues/cluster-refusals.js';
 export { keyToken, tokenName } from './cluster/keys.js';
+export { ClusterLease, LeaseClock, type LeaseBucket } from './cluster/lease.js';
 export { parseQueueArguments } from './queues/queue-arguments.js';
 export { parseShovelValue, LinkParameterError } from './links/shovel-params.js';
 export { parseLinkUri } from './links/link-uri.js';

@@ -54,6 +54,8 @@ export interface ClusterOptions {
   ackWaitMs?: number;
   /** Stream replicas; 3 unless a test says otherwise. */
   replicas?: number;
+  /** How long a dead node's links take to move to another node, ms (spec/cluster.md §Leases). Default 15 s. */
+  leaseTtlMs?: number;
 }
 
 /** A definitions change made by another node (applied to the local vhosts by remote-definitions.ts). */
@@ -131,6 +133,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
       shards: options.shards ?? 8,
       ackWaitMs: options.ackWaitMs ?? 30_000,
       replicas: options.replicas ?? 3,
+      leaseTtlMs: options.leaseTtlMs ?? 15_000,
     };
     let nc: NatsConnection;
     try {

@@ -16,9 +16,16 @@ import {
   type UpstreamDefinition,
 } from './federation-params.js';
 import type { LinkConnector } from './link-client.js';
+import { RUN_HERE, type LinkGate } from './link-gate.js';
 import type { LinkStatus } from './link-status.js';
 import { parseLinkUri, type LinkUri } from './link-uri.js';
-import { readParameters, writeParameters, type RuntimeParameter, type StoredPolicy } from './parameter-file.js';
+import {
+  fileParameterStore,
+  type LinkParameters,
+  type LinkParameterStore,
+  type RuntimeParameter,
+  type StoredPolicy,
+} from './parameter-file.js';
 import { Shovel } from './shovel.js';
 import { LinkParameterError, parseShovelValue } from './shovel-params.js';
 import { connectWs } from './ws-client.js';
@@ -57,20 +64,34 @@ export class LinkManager {
   private readonly policies = new Map<string, Policy>();
   /** Running federation links by vhost, exchange and upstream; `spec` says what they run. */
   private readonly federation = new Map<string, { link: FederationLink; spec: string }>();
+  /** Every wanted link's hold on its gate, by link key; `spec` says what a federation link runs. */
+  private readonly holds = new Map<string, { release(): Promise<void>; spec?: string }>();
   private reconcileTimer: NodeJS.Timeout | undefined;
+  private readonly store: LinkParameterStore;
 
+  /**
+   * `storage` is the data directory (`links.json`) or, in a cluster, the shared parameter store;
+   * `gate` decides where links run (every link here, or the lease holder's node).
+   */
   constructor(
-    private readonly dataDir: string,
+    storage: string | LinkParameterStore,
     private readonly logger: Logger,
     private readonly connector: LinkConnector = connectByScheme,
     private readonly host?: LinkHost,
-  ) {}
+    private readonly gate: LinkGate = RUN_HERE,
+  ) {
+    this.store = typeof storage === 'string' ? fileParameterStore(storage) : storage;
+    this.store.onRemoteChange?.((all) => this.applyRemote(all));
+  }
 
   private started = false;
 
   /** Reads the parameters and policies stored in the data directory (before definitions are imported). */
   load(): void {
-    const stored = readParameters(this.dataDir);
+    this.loadPolicies(this.store.read());
+  }
+
+  private loadPolicies(stored: LinkParameters): void {
     for (const p of stored.parameters) this.params.set(keyOf(p.component, p.vhost, p.name), p);
     for (const s of stored.policies) {
       try {
@@ -121,10 +142,8 @@ export class LinkManager {
     const p: RuntimeParameter = { component, vhost, name, value: value as Record<string, unknown> };
     this.params.set(key, p);
     this.persist();
-    if (component === 'shovel') {
-      void this.shovels.get(key)?.stop();
-      this.startShovel(vhost, name, p.value);
-    } else void this.reconcile();
+    if (component === 'shovel') this.startShovel(vhost, name, p.value);
+    else void this.reconcile();
     return created;
   }
 
@@ -137,9 +156,7 @@ export class LinkManager {
       await this.reconcile();
       return true;
     }
-    const s = this.shovels.get(key);
-    this.shovels.delete(key);
-    await s?.stop();
+    await this.release(key);
     return true;
   }
 
@@ -221,12 +238,42 @@ export class LinkManager {
   async close(): Promise<void> {
     this.started = false;
     clearInterval(this.reconcileTimer);
-    await Promise.all([
-      ...[...this.shovels.values()].map((s) => s.stop()),
-      ...[...this.federation.values()].map(({ link }) => link.stop()),
-    ]);
+    await Promise.all([...this.holds.keys()].map((key) => this.release(key)));
     this.shovels.clear();
     this.federation.clear();
+  }
+
+  /** Stops link `key` here and gives up its gate (in a cluster: its lease). */
+  private async release(key: string): Promise<void> {
+    const hold = this.holds.get(key);
+    this.holds.delete(key);
+    await hold?.release();
+  }
+
+  /**
+   * Another node of the cluster changed parameters or policies: take them over, start,
+   * replace or stop the shovels that changed, and match federation links to the policies.
+   */
+  private applyRemote(all: LinkParameters): void {
+    const before = new Map(this.params);
+    this.params.clear();
+    this.policies.clear();
+    this.loadPolicies(all);
+    for (const [key, p] of before) if (p.component === 'shovel' && !this.params.has(key)) void this.release(key);
+    for (const [key, p] of this.params) {
+      if (p.component !== 'shovel') continue;
+      if (JSON.stringify(before.get(key)?.value) === JSON.stringify(p.value) && this.holds.has(key)) continue;
+      try {
+        this.startShovel(p.vhost, p.name, p.value);
+      } catch (err) {
+        this.logger.error('shovel from another node cannot start', {
+          component: 'links',
+          link: p.name,
+          error: (err as Error).message,
+        });
+      }
+    }
+    void this.reconcile();
   }
 
   /**
@@ -265,32 +312,44 @@ export class LinkManager {
       }
     }
     const stopping: Promise<void>[] = [];
-    for (const [key, running] of this.federation) {
+    for (const [key, hold] of this.holds) {
+      if (hold.spec === undefined) continue; // a shovel
       const w = want.get(key);
-      if (w !== undefined && JSON.stringify(w.value) === running.spec) continue;
-      this.federation.delete(key);
-      stopping.push(running.link.stop());
+      if (w !== undefined && JSON.stringify(w.value) === hold.spec) continue;
+      stopping.push(this.release(key));
     }
     for (const [key, w] of want) {
-      if (this.federation.has(key)) continue;
+      if (this.holds.has(key)) continue;
       let def: UpstreamDefinition;
       try {
         def = parseUpstreamValue(w.value);
       } catch {
         continue; // a stored value that no longer parses: logged once at PUT time, skipped here
       }
-      const link = new FederationLink(
-        w.upstream,
-        w.vhost,
-        w.exchange,
-        def,
-        def.localUri ?? this.localUri(w.vhost),
-        { clusterName: this.host.clusterName, bindings: () => this.bindingsOf(w.vhost, w.exchange) },
-        this.connector,
-        this.logger,
-      );
-      this.federation.set(key, { link, spec: JSON.stringify(w.value) });
-      link.start();
+      const host = this.host;
+      const spec = JSON.stringify(w.value);
+      const hold = this.gate.hold(`federation/${w.vhost}/${w.exchange}/${w.upstream}`, {
+        acquired: () => {
+          const link = new FederationLink(
+            w.upstream,
+            w.vhost,
+            w.exchange,
+            def,
+            def.localUri ?? this.localUri(w.vhost),
+            { clusterName: host.clusterName, bindings: () => this.bindingsOf(w.vhost, w.exchange) },
+            this.connector,
+            this.logger,
+          );
+          this.federation.set(key, { link, spec });
+          link.start();
+        },
+        lost: async () => {
+          const running = this.federation.get(key);
+          this.federation.delete(key);
+          await running?.link.stop();
+        },
+      });
+      this.holds.set(key, { release: () => hold.release(), spec });
     }
     return Promise.all(stopping).then(() => undefined);
   }
@@ -307,17 +366,44 @@ export class LinkManager {
     return [...x.matcher.bindings()].map((b) => ({ routingKey: b.routingKey, arguments: { ...b.arguments } }));
   }
 
+  /**
+   * Starts shovel `name` where the gate lets it run, or replaces the one running here with
+   * `value` (keeping its gate: in a cluster the lease stays with this node).
+   */
   private startShovel(vhost: string, name: string, value: unknown): void {
     if (!this.started) return;
-    const s = new Shovel(name, vhost, parseShovelValue(value), this.connector, this.logger, (done) => {
-      if (this.shovels.get(keyOf('shovel', vhost, name)) === done) void this.delete('shovel', vhost, name);
+    parseShovelValue(value); // refuse a bad value before anything changes
+    const key = keyOf('shovel', vhost, name);
+    // Reads the parameter when it runs: a node that gets the lease later runs the latest value.
+    const run = (): void => {
+      const p = this.params.get(key);
+      if (p === undefined) return;
+      const s = new Shovel(name, vhost, parseShovelValue(p.value), this.connector, this.logger, (done) => {
+        if (this.shovels.get(key) === done) void this.delete('shovel', vhost, name);
+      });
+      this.shovels.set(key, s);
+      s.start();
+    };
+    if (this.holds.has(key)) {
+      const running = this.shovels.get(key);
+      if (running === undefined) return; // another node holds it and runs the new value
+      void running.stop();
+      run();
+      return;
+    }
+    const hold = this.gate.hold(`shovel/${vhost}/${name}`, {
+      acquired: run,
+      lost: async () => {
+        const s = this.shovels.get(key);
+        this.shovels.delete(key);
+        await s?.stop();
+      },
     });
-    this.shovels.set(keyOf('shovel', vhost, name), s);
-    s.start();
+    this.holds.set(key, hold);
   }
 
   private persist(): void {
-    writeParameters(this.dataDir, [...this.params.values()], this.policyList());
+    this.store.write({ parameters: [...this.params.values()], policies: this.policyList() });
   }
 }
 

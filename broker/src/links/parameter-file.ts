@@ -27,8 +27,34 @@ export interface StoredPolicy {
 
 export const PARAMETER_FILE = 'links.json';
 
+/** Every runtime parameter and policy of a broker (or of a cluster). */
+export interface LinkParameters {
+  parameters: RuntimeParameter[];
+  policies: StoredPolicy[];
+}
+
+/**
+ * Where the link parameters live: `links.json` in the data directory on a single broker, a KV
+ * bucket shared by the nodes in a cluster (cluster/link-parameters.ts).
+ */
+export interface LinkParameterStore {
+  read(): LinkParameters;
+  /** Replaces what is stored with `all`. */
+  write(all: LinkParameters): void;
+  /** Another node changed the parameters (cluster only). */
+  onRemoteChange?(listener: (all: LinkParameters) => void): void;
+}
+
+/** The single-broker store: `links.json` in `dataDir`. */
+export function fileParameterStore(dataDir: string): LinkParameterStore {
+  return {
+    read: () => readParameters(dataDir),
+    write: (all) => writeParameters(dataDir, all.parameters, all.policies),
+  };
+}
+
 /** Reads the stored parameters and policies; empty when the file does not exist yet. */
-export function readParameters(dataDir: string): { parameters: RuntimeParameter[]; policies: StoredPolicy[] } {
+export function readParameters(dataDir: string): LinkParameters {
   const path = join(dataDir, PARAMETER_FILE);
   if (!existsSync(path)) return { parameters: [], policies: [] };
   const parsed = JSON.parse(readFileSync(path, 'utf8')) as {

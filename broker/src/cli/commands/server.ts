@@ -30,6 +30,11 @@ function parsePort(value: string): number {
   return n;
 }
 
+function parseWholeNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected a whole number, got '${value}'.`);
+  return Number(value);
+}
+
 /** Flag name → BrokerOptions key, for the flags that set broker options. */
 const FLAG_OPTIONS = {
   port: 'port',
@@ -46,7 +51,11 @@ const FLAG_OPTIONS = {
   tlsCaFile: 'tlsCaFile',
   cluster: 'cluster',
   nodeName: 'nodeName',
-} as const satisfies Record<string, keyof BrokerOptions | 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile' | 'nodeName'>;
+  leaseTtlMs: 'leaseTtlMs',
+} as const satisfies Record<
+  string,
+  keyof BrokerOptions | 'tlsCertFile' | 'tlsKeyFile' | 'tlsCaFile' | 'nodeName' | 'leaseTtlMs'
+>;
 
 /** The options the command line set explicitly (defaults come last, below env and file). */
 function explicitFlags(cmd: Command): BrokerOptions {
@@ -91,6 +100,11 @@ export function registerServerCommand(program: Command, io: CliIo): void {
     .option('--tls-ca-file <file>', 'PEM CA bundle to present with the certificate')
     .option('--cluster <urls>', 'run as a cluster node on these JetStream servers (comma-separated nats:// URLs)')
     .option('--node-name <name>', "this node's name in the cluster (with --cluster)")
+    .option(
+      '--lease-ttl-ms <ms>',
+      "how soon a dead node's shovels and federation links move to another node (with --cluster; default 15000)",
+      parseWholeNumber,
+    )
     .addHelpText(
       'after',
       `
