@@ -63,3 +63,4 @@ export { stableMessageId, forwardedProperties, DEDUP_HEADER } from './links/forw
 export { parseUpstreamValue, parsePolicy, policyFor } from './links/federation-params.js';
 export { mayForward } from './links/federation-link.js';
 export { dedupIdOf } from './queues/dedup-window.js';
+export { InOrderAckWindow } from './links/ack-window.js';

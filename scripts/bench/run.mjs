@@ -48,7 +48,9 @@ const HELP = `Usage: node scripts/bench/run.mjs [options]   (npm run bench -- [o
   --broker-management-url URL  that broker's management API (http://127.0.0.1:PORT), for its
                            event-loop delay per workload (spawned brokers: found automatically)
   --amqp-pid PID           pid of the AMQP broker for RSS/CPU (default: the single local beam.smp)
-  --workloads LIST         comma list of W1..W8,S1,S2,routing,deep (default: all but deep)
+  --workloads LIST         comma list of W1..W8,S1,S2,routing,shovel,deep (default: all but deep)
+                           shovel: two spawned brokers, a shovel moves W1's messages / 4 between
+                           them (scripts/bench/shovel.mjs), printed beside W1 of the same run
   --deep-messages N        the deep workload: persistent 100-byte messages stored across 10
                            queues before the restarts (default 10000000; disk-heavy)
   --messages N             messages for W1, W2 and W6 (W4 uses N/4, W5 N/2); default 200000
@@ -119,13 +121,13 @@ function parseOptions() {
     throw new Error('--protocol amqp spawns its own broker (with --amqp-port); leave out --broker-url');
   const amqpUrl =
     values['amqp-url'] ?? (values['only-amqp'] || overAmqp ? 'amqp://guest:guest@127.0.0.1:5672' : undefined);
-  const all = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'S1', 'S2', 'routing'];
+  const all = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'S1', 'S2', 'routing', 'shovel'];
   const workloads = values.workloads
     ? values.workloads
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean)
-        .map((s) => (s.toLowerCase() === 'routing' ? 'routing' : s.toUpperCase()))
+        .map((s) => (['routing', 'shovel'].includes(s.toLowerCase()) ? s.toLowerCase() : s.toUpperCase()))
     : all;
   // `deep` (scripts/bench/deep.mjs) runs only when named: it stores 10,000,000 messages.
   const known = [...all, 'deep'];
@@ -227,7 +229,7 @@ let activeBroker = null; // spawned child to kill on signals
 async function runTarget(name, opts, run = 1) {
   const out = { target: name, run, workloads: {} };
   let eld = null; // the Switchyard broker's event-loop delay windows, when its management API answers
-  const selected = opts.workloads.filter((w) => w !== 'routing' && w !== 'deep');
+  const selected = opts.workloads.filter((w) => w !== 'routing' && w !== 'deep' && w !== 'shovel');
   if (!selected.length) return out;
   let driver;
   let pid;
@@ -390,6 +392,35 @@ async function runRouting(opts) {
   }
 }
 
+async function runShovel(opts) {
+  try {
+    const { runShovelBench } = await import(pathToFileURL(path.join(here, 'shovel.mjs')).href);
+    const messages = Math.max(1000, Math.round(opts.cfg.W1.messages / 4));
+    log(`[shovel] two brokers, on-confirm shovel of ${messages.toLocaleString('en')} persistent 1 KiB messages ...`);
+    return await runShovelBench({ messages, stallMs: opts.cfg.W1.stallMs, dataDirParent: opts.dataDirParent, log });
+  } catch (err) {
+    log(`[shovel] FAILED: ${err.stack ?? err.message}`);
+    return { error: err.message ?? String(err) };
+  }
+}
+
+function printShovel(shovel, targets) {
+  if (!shovel) return;
+  if (shovel.error) return console.log(`\nShovel: ERROR ${shovel.error}`);
+  const w1 = targets.find((t) => t.target === 'switchyard')?.workloads.W1?.metrics?.msgsPerSec;
+  const vsW1 =
+    typeof w1 === 'number' ? ` = ${fmt(shovel.msgsPerSec / w1, 2)}x W1 end-to-end of this run (${fmt(w1)} msgs/s)` : '';
+  console.log(
+    `\nShovel (scripts/bench/shovel.mjs; two brokers, on-confirm, ws://, persistent 1 KiB, ${fmt(shovel.messages)} msgs):`,
+  );
+  console.log(
+    `  ${fmt(shovel.msgsPerSec)} msgs/s${vsW1}; broker CPU s: source ${shovel.srcBrokerCpuS}, destination (runs the link) ${shovel.dstBrokerCpuS}; load average ${shovel.loadAverage.join(' ')}`,
+  );
+  console.log(
+    `  restore -> first moved message (reconnect-delay 0.1 s, 2 s outage): median ${shovel.restoreToFirstMoveMedianMs} ms (${shovel.restoreToFirstMoveMs.join(', ')})`,
+  );
+}
+
 async function runDeep(opts) {
   try {
     const { runDeepBench } = await import(pathToFileURL(path.join(here, 'deep.mjs')).href);
@@ -488,6 +519,7 @@ async function main() {
   const targets = targetNames.map((t) => combineRuns(perTarget[t]));
   const routing = opts.workloads.includes('routing') ? await runRouting(opts) : undefined;
   const deep = opts.workloads.includes('deep') && !opts.onlyAmqp ? await runDeep(opts) : undefined;
+  const shovel = opts.workloads.includes('shovel') && !opts.onlyAmqp ? await runShovel(opts) : undefined;
 
   // Ratios switchyard / amqp for every numeric metric.
   let ratios;
@@ -528,6 +560,7 @@ async function main() {
     ratios,
     routing,
     deep,
+    shovel,
   };
 
   const ran = targets.filter((t) => Object.keys(t.workloads).length);
@@ -550,6 +583,7 @@ async function main() {
     }
   }
   printRouting(routing);
+  printShovel(shovel, targets);
   if (deep) console.log(`\nDeep backlog (scripts/bench/deep.mjs):\n${JSON.stringify(deep, null, 2)}`);
   console.log('\n' + JSON.stringify(doc, null, 2));
   const file = opts.json ?? defaultResultFile(repoRoot, startedAt);
@@ -559,7 +593,8 @@ async function main() {
   const failed =
     targets.some((t) => t.error || Object.values(t.workloads).some((r) => r.error || r.runErrors)) ||
     routing?.error ||
-    deep?.error;
+    deep?.error ||
+    shovel?.error;
   process.exit(failed ? 1 : 0);
 }
 

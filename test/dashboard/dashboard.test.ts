@@ -133,6 +133,56 @@ describe('web dashboard (Chromium)', function () {
     expect(brokerInternals(fx.tb.broker).vhost('/')!.queue('dash-del')).to.equal(undefined);
     expect(pageErrors).to.deep.equal([]);
   });
+  it('shows links: a running shovel with the messages it moved, and a reconnecting one with its error and next attempt', async () => {
+    const { ch } = await open(fx.tb.url, fx.conns);
+    await ch.assertQueue('dash-link-src', { durable: true });
+    await ch.assertQueue('dash-link-dst', { durable: true });
+    for (let i = 0; i < 3; i++) await ch.sendToQueue('dash-link-src', Buffer.from(`m${i}`), { persistent: true });
+    const put = async (name: string, value: object): Promise<void> => {
+      const r = await api(fx.tb, 'PUT', `/api/parameters/shovel/%2F/${name}`, { value });
+      expect(r.status).to.be.oneOf([201, 204]);
+    };
+    await put('dash-shovel', {
+      'src-uri': fx.tb.url,
+      'src-queue': 'dash-link-src',
+      'dest-uri': fx.tb.url,
+      'dest-queue': 'dash-link-dst',
+    });
+    // port 1 refuses: the link keeps reconnecting
+    await put('dash-broken', {
+      'src-uri': 'ws://127.0.0.1:1',
+      'src-queue': 'nowhere',
+      'dest-uri': fx.tb.url,
+      'dest-queue': 'dash-link-dst',
+    });
+    await page.goto(fx.tb.broker.managementUrl! + '/');
+    // data-link is type:vhost/name, here in vhost '/'
+    const row = (name: string): string => `#links tr[data-link="shovel://${name}"]`;
+    await page.waitForFunction(
+      (sel) => {
+        const cells = Array.from(document.querySelectorAll(`${sel} td`)).map((td) => td.textContent);
+        return cells[2] === 'running' && cells[5] === '3';
+      },
+      row('dash-shovel'),
+      { timeout: 15_000 },
+    );
+    await page.waitForFunction(
+      (sel) => {
+        const cells = Array.from(document.querySelectorAll(`${sel} td`)).map((td) => td.textContent ?? '');
+        return cells[2] === 'reconnecting' && cells[8] !== '-' && cells[8] !== '' && cells[9] !== '-';
+      },
+      row('dash-broken'),
+      { timeout: 15_000 },
+    );
+    expect(await page.locator(`${row('dash-shovel')} td`).nth(1).textContent()).to.equal('shovel');
+    for (const name of ['dash-shovel', 'dash-broken'])
+      await api(fx.tb, 'DELETE', `/api/parameters/shovel/%2F/${name}`);
+    await page.waitForFunction(() => document.querySelectorAll('#links tbody tr').length === 0, undefined, {
+      timeout: 5_000,
+    });
+    expect(pageErrors).to.deep.equal([]);
+  });
+
   it('shows schema subjects with their versions, ids, compatibility and validating exchanges; shows a version', async () => {
     const avro = (fields: object[]): string => JSON.stringify({ type: 'record', name: 'Dash', fields });
     const v1 = await api(fx.tb, 'POST', '/subjects/dash-orders/versions', {

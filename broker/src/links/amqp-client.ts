@@ -95,10 +95,10 @@ class AmqpLinkClient implements LinkClient {
           exchange: msg.fields.exchange,
           routingKey: msg.fields.routingKey,
           redelivered: msg.fields.redelivered,
-          ack: () => {
+          ack: (multiple = false) => {
             if (noAck) return;
             try {
-              ch.ack(msg);
+              ch.ack(msg, multiple);
             } catch {
               // the channel closed meanwhile: the source requeued the message, the run is ending
             }

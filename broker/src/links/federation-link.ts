@@ -171,7 +171,7 @@ export class FederationLink extends LinkRunner {
   private forward(down: LinkClient, source: string, m: LinkMessage): void {
     if (!mayForward(m.properties.headers, this.local.clusterName, this.def.maxHops)) {
       this.dropped++;
-      m.ack();
+      this.settleUnforwarded(m, this.def.ackMode);
       return;
     }
     const prior = m.properties.headers?.['x-received-from'];
@@ -190,25 +190,9 @@ export class FederationLink extends LinkRunner {
     };
     const id = stableMessageId(`${source}/${this.vhost}/${this.queueName}`, m.properties, m.content);
     const props = forwardedProperties(base, id, {});
-    const published = down.publish(this.exchange, m.routingKey, m.content, props);
-    if (this.def.ackMode !== 'on-confirm') {
-      published.catch((err: Error) => this.endRun?.(err));
-      m.ack();
-      this.moved++;
-      return;
-    }
-    this.inFlight++;
-    published.then(
-      () => {
-        this.inFlight--;
-        m.ack();
-        this.moved++;
-      },
-      (err: Error) => {
-        this.inFlight--;
-        this.endRun?.(err);
-      },
-    );
+    this.settle(m, down.publish(this.exchange, m.routingKey, m.content, props), this.def.ackMode, (n) => {
+      this.moved += n;
+    });
   }
 }
 

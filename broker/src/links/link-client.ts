@@ -29,8 +29,11 @@ export interface LinkMessage {
   exchange: string;
   routingKey: string;
   redelivered: boolean;
-  /** Acks this delivery on the source (no-op in no-ack mode). */
-  ack(): void;
+  /**
+   * Acks this delivery on the source (no-op in no-ack mode); with `multiple`, every earlier
+   * unacked delivery of this consumer too.
+   */
+  ack(multiple?: boolean): void;
 }
 
 /** A connection to one broker, with the channels a link uses. */

@@ -5,8 +5,10 @@
  */
 import type { Logger } from '../logging.js';
 import { backoffDelay } from './backoff.js';
-import type { LinkClient } from './link-client.js';
+import { InOrderAckWindow } from './ack-window.js';
+import type { LinkClient, LinkMessage } from './link-client.js';
 import { LinkState, needsOperator, type LinkStatus } from './link-status.js';
+import type { AckMode } from './shovel-params.js';
 
 /** The status fields the run loop keeps, for a subclass's `status()`. */
 export type RunStatus = Pick<
@@ -30,6 +32,8 @@ export abstract class LinkRunner {
   protected endRun: ((err: Error) => void) | undefined;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  /** This run's published, unacked source messages; `moved` says whether one was forwarded. */
+  private readonly unacked = new InOrderAckWindow<{ m: LinkMessage; moved: boolean }>();
 
   protected constructor(
     protected readonly logger: Logger,
@@ -60,6 +64,43 @@ export abstract class LinkRunner {
     this.attempts = 0;
     this.endRun?.(new Error('restarted by an operator'));
     this.wake?.();
+  }
+
+  /**
+   * Settles a source message the link handed to the destination as `published`
+   * (spec/links.md §Ack modes). on-confirm: acked once the destination confirmed it and every
+   * earlier one, the run acked with `multiple`, so many deliveries are in flight at once (up
+   * to the source prefetch) and the source still sees acks in its delivery order; a refused
+   * publish ends the run (the source requeues what is unacked). on-publish and no-ack: acked
+   * at once. `onMoved(n)` is called as n messages count as moved.
+   */
+  protected settle(m: LinkMessage, published: Promise<void>, ackMode: AckMode, onMoved: (n: number) => void): void {
+    if (ackMode !== 'on-confirm') {
+      published.catch((err: Error) => this.endRun?.(err));
+      m.ack();
+      onMoved(1);
+      return;
+    }
+    const slot = this.unacked.add({ m, moved: true });
+    this.inFlight++;
+    published.then(
+      () => this.acked(this.unacked.confirm(slot), onMoved),
+      (err: Error) => this.endRun?.(err),
+    );
+  }
+
+  /** Acks a source message the link does not forward, in its place in the ack order. */
+  protected settleUnforwarded(m: LinkMessage, ackMode: AckMode): void {
+    if (ackMode !== 'on-confirm') return m.ack();
+    this.acked(this.unacked.confirm(this.unacked.add({ m, moved: false })), () => undefined);
+  }
+
+  private acked(run: { m: LinkMessage; moved: boolean }[], onMoved: (n: number) => void): void {
+    if (run.length === 0) return;
+    run[run.length - 1]!.m.ack(true);
+    const moved = run.filter((r) => r.moved).length;
+    this.inFlight -= moved;
+    if (moved > 0) onMoved(moved);
   }
 
   protected runStatus(): RunStatus {
@@ -97,6 +138,7 @@ export abstract class LinkRunner {
       await Promise.all(this.clients.map((c) => c.close()));
       this.clients = [];
       this.inFlight = 0;
+      this.unacked.clear(); // the closed source requeued them; late confirms of this run are ignored
       if (this.stopped) break;
       const delay = backoffDelay(this.reconnectDelayMs, this.attempts++);
       this.lastError = err;

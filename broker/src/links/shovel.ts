@@ -108,31 +108,12 @@ export class Shovel extends LinkRunner {
     });
     const exchange = d.destQueue !== undefined ? '' : (d.destExchange ?? m.exchange);
     const key = d.destQueue ?? d.destExchangeKey ?? m.routingKey;
-    const published = dest.publish(exchange, key, m.content, props);
-    if (d.ackMode !== 'on-confirm') {
-      published.catch((err: Error) => this.endRun?.(err));
-      m.ack(); // on-publish acks once handed to the destination; no-ack: a no-op
-      this.counted();
-      return;
-    }
-    this.inFlight++;
-    published.then(
-      () => {
-        this.inFlight--;
-        m.ack();
-        this.counted();
-      },
-      (err: Error) => {
-        this.inFlight--;
-        // not acked: the source requeues it when this run's connections close
-        this.endRun?.(err);
-      },
-    );
+    this.settle(m, dest.publish(exchange, key, m.content, props), d.ackMode, (n) => this.counted(n));
   }
 
-  private counted(): void {
-    this.moved++;
-    if (this.lag !== undefined && this.lag > 0) this.lag--;
+  private counted(n: number): void {
+    this.moved += n;
+    if (this.lag !== undefined) this.lag = Math.max(0, this.lag - n);
     if (this.remaining === 0 && this.inFlight === 0) this.complete();
   }
 

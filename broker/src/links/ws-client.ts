@@ -99,10 +99,10 @@ class WsLinkClient implements LinkClient {
           exchange: msg.fields.exchange,
           routingKey: msg.fields.routingKey,
           redelivered: msg.fields.redelivered,
-          ack: () => {
+          ack: (multiple = false) => {
             if (noAck) return;
             try {
-              ch.ack(msg);
+              ch.ack(msg, multiple);
             } catch {
               // the channel closed meanwhile: the source requeued the message, the run is ending
             }

@@ -255,6 +255,30 @@ function renderConsumers(consumers) {
   );
 }
 
+// spec/links.md §Status: state, messages moved, lag, last error, next attempt while not running
+function renderLinks(links) {
+  $('links-empty').hidden = links.length > 0;
+  const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '-');
+  $('links').tBodies[0].replaceChildren(
+    ...links.map((l) =>
+      h(
+        'tr',
+        { dataset: { link: `${l.type}:${l.vhost}/${l.name}` } },
+        h('td', {}, l.name),
+        h('td', {}, l.type),
+        h('td', { class: `state state-${l.state}` }, l.state),
+        h('td', {}, l.src),
+        h('td', {}, l.dest),
+        h('td', { class: 'num' }, fmt(l.messagesMoved)),
+        h('td', { class: 'num' }, fmt(l.inFlight)),
+        h('td', { class: 'num' }, fmt(l.lag)),
+        h('td', { title: l.lastErrorAt ? `at ${l.lastErrorAt}` : '' }, l.lastError ?? '-'),
+        h('td', {}, time(l.nextAttemptAt)),
+      ),
+    ),
+  );
+}
+
 function selectQueue(name) {
   selectedQueue = name;
   $('queue-detail').hidden = name === null;
@@ -266,16 +290,19 @@ function selectQueue(name) {
 async function refresh() {
   try {
     const v = seg(VHOST);
-    const [overview, queues, connections, consumers] = await Promise.all([
+    const [overview, queues, connections, consumers, shovels, federation] = await Promise.all([
       api('GET', '/api/overview'),
       api('GET', `/api/queues/${v}`),
       api('GET', '/api/connections'),
       api('GET', `/api/consumers/${v}`),
+      api('GET', '/api/shovels'),
+      api('GET', '/api/federation-links'),
     ]);
     renderOverview(overview);
     renderQueues(queues);
     renderConnections(connections);
     renderConsumers(consumers);
+    renderLinks([...shovels, ...federation]);
     if (selectedQueue !== null && !queues.some((q) => q.name === selectedQueue)) selectQueue(null);
     $('live').textContent = `live · ${new Date().toLocaleTimeString()}`;
     $('live').className = 'live ok';
