@@ -72,6 +72,11 @@ export const METRICS = {
     ['publishPerSec', 'stream publish msgs/s (persistent 1 KiB, confirms)'],
     ['replayPerSec', 'replay msgs/s, all readers together (from first)'],
     ['replayPeakRssMB', 'broker peak RSS MB during the replay', 1],
+    ['replayPeakRssAnonMB', '  of it anonymous (heap, buffers) MB, peak', 1],
+    ['replayPeakRssFileMB', '  of it file-backed (LMDB map, reclaimable) MB, peak', 1],
+    ['afterReplayRssMB', 'broker RSS MB after the replay', 1],
+    ['publishCpuSeconds', 'broker CPU s during the publish', 2],
+    ['replayCpuSeconds', 'broker CPU s during the replay', 2],
   ],
 };
 METRICS.S2 = METRICS.S1;
@@ -914,7 +919,7 @@ export async function runW8(driver, cfg) {
 // The broker's RSS is sampled during the replay: a replay must not load the stream.
 
 export async function runStream(driver, cfg) {
-  const { messages: N, window, prefetch, readers: R, sampleRss } = cfg;
+  const { messages: N, window, prefetch, readers: R, sampleRss, sampleCpu } = cfg;
   const q = `bench.stream.${rid()}`;
   const body = makeBody();
   const h = await openHarness('S', driver, cfg, { consumerChannel: false });
@@ -927,15 +932,18 @@ export async function runStream(driver, cfg) {
       () => st.confirmed + st.consumed,
       () => JSON.stringify(st),
     );
+    const cpu0 = sampleCpu?.() ?? null;
     const t0 = now();
     await h.until(publishWindowed(pubCh, N, window, () => ['', q, body, { persistent: true }], st));
     const publishMs = st.lastConfirmAt - t0;
+    const cpu1 = sampleCpu?.() ?? null;
     const done = deferred();
-    let peakRss = 0;
-    const sampler = setInterval(() => {
+    const peak = { rss: 0, rssAnon: 0, rssFile: 0 };
+    const sample = () => {
       const m = sampleRss?.();
-      if (m) peakRss = Math.max(peakRss, m.rss);
-    }, 250);
+      if (m) for (const k of Object.keys(peak)) peak[k] = Math.max(peak[k], m[k] ?? 0);
+    };
+    const sampler = setInterval(sample, 250);
     const t1 = now();
     for (let r = 0; r < R; r++) {
       const conn = await driver.connect();
@@ -954,12 +962,22 @@ export async function runStream(driver, cfg) {
     }
     await h.until(done.promise);
     const replayMs = now() - t1;
+    const cpu2 = sampleCpu?.() ?? null;
+    sample();
     clearInterval(sampler);
+    const after = sampleRss?.() ?? null;
+    const mb = (bytes) => (sampleRss ? round(bytes / 1024 / 1024, 1) : null);
+    const cpuDiff = (a, b) => (a === null || b === null ? null : round(b - a, 2));
     return {
       metrics: {
         publishPerSec: round((N / publishMs) * 1000),
         replayPerSec: round(((N * R) / replayMs) * 1000),
-        replayPeakRssMB: sampleRss ? round(peakRss / 1024 / 1024, 1) : null,
+        replayPeakRssMB: mb(peak.rss),
+        replayPeakRssAnonMB: mb(peak.rssAnon),
+        replayPeakRssFileMB: mb(peak.rssFile),
+        afterReplayRssMB: after ? mb(after.rss) : null,
+        publishCpuSeconds: cpuDiff(cpu0, cpu1),
+        replayCpuSeconds: cpuDiff(cpu1, cpu2),
       },
       info: {
         messages: N,

@@ -25,6 +25,7 @@ import type {
   QueueStoreStats,
   RecoveredEntry,
   StoredRef,
+  StoredMessage,
 } from './store.js';
 import { queueDedupScope } from './store.js';
 
@@ -889,6 +890,26 @@ export class LmdbStore implements QueueStore, AccessStore {
       value = this.messages.get(key);
     }
     return value === undefined ? undefined : decodeRecord(value);
+  }
+
+  readRange(queueId: number, fromSeq: number, toSeq: number, limit: number, maxBytes: number): StoredMessage[] {
+    // lmdb-js renews its cached read transaction lazily: look at the latest commit.
+    this.root.resetReadTxn();
+    const out: StoredMessage[] = [];
+    let bytes = 0;
+    for (const { key, value } of this.messages.getRange({
+      start: messageKey(queueId, fromSeq),
+      end: messageKey(queueId, toSeq + 1),
+      limit,
+      snapshot: false,
+    })) {
+      // Binary values from a range read are copies (lmdb-js slices them): the body may be kept.
+      const record = decodeRecord(value);
+      out.push({ seq: seqOfKey(key), record });
+      bytes += record.content.length;
+      if (bytes >= maxBytes) break;
+    }
+    return out;
   }
 
   recover(queueId: number): RecoveredEntry[] {

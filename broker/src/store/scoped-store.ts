@@ -12,6 +12,7 @@ import type {
   QueueStoreStats,
   RecoveredEntry,
   StoredRef,
+  StoredMessage,
 } from './store.js';
 import { queueDedupScope } from './store.js';
 
@@ -156,6 +157,20 @@ export class ScopedStore implements QueueStore {
 
   read(queueId: number, seq: number): MessageRecord | undefined {
     return this.inner.read(queueId, seq);
+  }
+
+  readRange(queueId: number, fromSeq: number, toSeq: number, limit: number, maxBytes: number): StoredMessage[] {
+    if (this.inner.readRange !== undefined) return this.inner.readRange(queueId, fromSeq, toSeq, limit, maxBytes);
+    // A store without range reads (memory, cluster): one read per message, same bounds.
+    const out: StoredMessage[] = [];
+    let bytes = 0;
+    for (let seq = fromSeq; seq <= toSeq && out.length < limit && bytes < maxBytes; seq++) {
+      const record = this.inner.read(queueId, seq);
+      if (record === undefined) continue;
+      out.push({ seq, record });
+      bytes += record.content.length;
+    }
+    return out;
   }
 
   recover(queueId: number): RecoveredEntry[] {

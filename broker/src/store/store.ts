@@ -35,6 +35,12 @@ export interface RecoveredEntry extends MessageMeta {
   lease: Lease;
 }
 
+/** A stored message with its sequence (`readRange`). */
+export interface StoredMessage {
+  seq: number;
+  record: MessageRecord;
+}
+
 /** A stored message as the queue refers to it when settling: its sequence, lease token and body size. */
 export interface StoredRef {
   seq: number;
@@ -299,6 +305,12 @@ export interface QueueStore {
   scan(queueId: number, fromSeq: number, limit: number): RecoveredEntry[];
   /** Reads a stored message body and envelope, synchronously. */
   read(queueId: number, seq: number): MessageRecord | undefined;
+  /**
+   * Optional: the stored messages with sequences `fromSeq..toSeq`, in order, bodies included,
+   * at most `limit` of them and stopping once `maxBytes` of bodies were read (at least one):
+   * one range read instead of a read per message (stream replay). Sees committed writes only.
+   */
+  readRange?(queueId: number, fromSeq: number, toSeq: number, limit: number, maxBytes: number): StoredMessage[];
   /** Every stored message of a queue, in sequence order, without bodies (restart). */
   recover(queueId: number): RecoveredEntry[];
 

@@ -6,6 +6,7 @@ import type { QueueEntry } from '../queues/entry.js';
 import { Queue, type EnqueueOutcome, type QueueEnvironment, type QueueSettings } from '../queues/queue.js';
 import { parseStartSpec, parseStreamPolicy, type StartSpec, type StreamPolicy } from './stream-arguments.js';
 import { SegmentLog } from './segment-log.js';
+import { ReadAhead, type RangeReader, type StreamDelivery } from './read-window.js';
 import { parseReaderName, readerOffsetScope, ReaderOffsets } from './reader-offsets.js';
 
 /** A consumer's position in the stream: the sequence (offset + 1) it reads next. */
@@ -19,6 +20,8 @@ interface Reader {
   placed: boolean;
   /** It attached while another reader of its name was active: it takes over from that one. */
   waited: boolean;
+  /** Its bounded read-ahead (one range read per chunk). */
+  ahead: ReadAhead;
 }
 
 /** A named reader for the management API: its stored offset and how far behind it is. */
@@ -65,6 +68,8 @@ export class StreamQueue extends Queue {
   private commitPending = false;
   private readonly segments: SegmentLog | undefined;
   private readonly time: Clock;
+  /** Range reads of this stream's log (each reader's read-ahead uses it). */
+  private readonly readRange: RangeReader;
 
   constructor(settings: QueueSettings, env: QueueEnvironment) {
     const stream = parseStreamPolicy(
@@ -75,7 +80,11 @@ export class StreamQueue extends Queue {
     super(settings, env);
     this.time = env.clock;
     if (env.store === undefined) throw new Error(`stream '${settings.name}' needs a message store`);
-    this.log = env.store;
+    const log = env.store;
+    this.log = log;
+    // Every vhost's store has it (ScopedStore falls back to a read per message).
+    if (log.readRange === undefined) throw new Error(`stream '${settings.name}' needs a store with range reads`);
+    this.readRange = (from, to, limit, maxBytes) => log.readRange!(this.id, from, to, limit, maxBytes);
     this.stream = stream;
     this.offsets = new ReaderOffsets(this.log, readerOffsetScope(this.id));
     if (stream.maxAgeMs !== undefined || stream.maxLengthBytes !== undefined)
@@ -256,7 +265,10 @@ export class StreamQueue extends Queue {
   private trimTo(firstSeq: number, bytes: number): void {
     this.firstSeq = firstSeq;
     this.logBytes -= bytes;
-    for (const r of this.readers.values()) if (r.next < firstSeq) r.next = firstSeq;
+    for (const r of this.readers.values()) {
+      r.ahead.clear();
+      if (r.next < firstSeq) r.next = firstSeq;
+    }
   }
 
   /** Applies `x-max-age` now (also run on every append that closes a segment). */
@@ -301,7 +313,14 @@ export class StreamQueue extends Queue {
     const offsetArg = consumer.args?.['x-stream-offset'];
     const spec = offsetArg === undefined || offsetArg === null ? undefined : parseStartSpec(offsetArg, this.time.now());
     const name = parseReaderName(consumer.args?.['x-stream-reader'], this.name);
-    const r: Reader = { next: this.appendSeq, name, spec, placed: false, waited: false };
+    const r: Reader = {
+      next: this.appendSeq,
+      name,
+      spec,
+      placed: false,
+      waited: false,
+      ahead: new ReadAhead(this.readRange),
+    };
     this.readers.set(consumer, r);
     super.addConsumer(consumer);
     if (this.policy.singleActiveConsumer && !this.isActiveConsumer(consumer)) r.waited = true;
@@ -321,6 +340,7 @@ export class StreamQueue extends Queue {
    */
   private place(r: Reader): void {
     r.placed = true;
+    r.ahead.clear();
     const stored = r.name === undefined ? undefined : this.offsets.get(r.name);
     if (stored !== undefined && (r.spec === undefined || r.waited))
       r.next = Math.min(Math.max(stored + 2, this.firstSeq), this.appendSeq);
@@ -373,10 +393,13 @@ export class StreamQueue extends Queue {
         if (!r.placed) this.place(r);
         if (r.next < this.firstSeq) r.next = this.firstSeq;
         while (r.next <= this.committedSeq && consumer.canTake()) {
-          const seq = r.next++;
-          const record = this.log.read(this.id, seq);
-          if (record === undefined) continue; // removed by retention meanwhile
-          this.deliverTo(consumer, seq, record, r.name);
+          const d = r.ahead.next(r.next, this.committedSeq);
+          if (d === undefined) {
+            r.next = this.committedSeq + 1; // removed by retention meanwhile
+            break;
+          }
+          r.next = d.seq + 1;
+          this.deliverTo(consumer, d, r.name);
         }
       }
     } finally {
@@ -384,15 +407,10 @@ export class StreamQueue extends Queue {
     }
   }
 
-  private deliverTo(consumer: QueueConsumer, seq: number, record: MessageRecord, reader: string | undefined): void {
-    const props = record.properties ?? {};
-    const withOffset: MessageRecord = {
-      ...record,
-      properties: { ...props, headers: { ...props.headers, 'x-stream-offset': seq - 1 } },
-    };
+  private deliverTo(consumer: QueueConsumer, d: StreamDelivery, reader: string | undefined): void {
     const entry: QueueEntry = {
-      seq,
-      size: record.content.length,
+      seq: d.seq,
+      size: d.record.content.length,
       stored: false,
       deliveries: 0,
       enqueuedAt: 0,
@@ -405,7 +423,7 @@ export class StreamQueue extends Queue {
     if (reader !== undefined) this.deliveredTo.set(entry, reader);
     this.inFlight++;
     this.counters.delivered++;
-    consumer.take(this, entry, withOffset);
+    consumer.take(this, entry, d.record);
   }
 
   // ---- settling: acks only return credit ---------------------------------------------
