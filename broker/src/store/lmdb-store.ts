@@ -1,4 +1,4 @@
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type Key, type RangeOptions, type RootDatabase } from 'lmdb';
 import { createHash } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -91,6 +91,43 @@ const KIND_SCHEMA = 's';
  * a priority queue adds `[messages0, bytes0, messages1, bytes1, ...]` per level.
  */
 const KIND_COUNT = 'c';
+/** A removal of many messages still in progress (PendingDrop), finished at the next open after a crash. */
+const KIND_DROP = 'r';
+
+/**
+ * Keys one transaction removes per table when a queue is deleted or a deep tail purged. LMDB
+ * bounds the pages one transaction may dirty (MDB_TXN_FULL: deleting 200,000 1 KiB messages in
+ * one commit failed it, and with it every write of that batch), so a large removal is spread
+ * over several commits, one chunk each (spec/semantics.md §Deep backlogs).
+ */
+const DROP_CHUNK_KEYS = 20_000;
+
+/**
+ * Messages of a queue being removed over several commits: seqs `from`..`to` (inclusive; `to`
+ * absent: the whole queue, with its delivery records, priority index and dedup ids), or of one
+ * priority level. Stored while in progress, so a crash in between does not bring them back.
+ */
+interface PendingDrop {
+  queueId: number;
+  from: number;
+  to?: number;
+  level?: number;
+  whole?: true;
+}
+
+function dropKey(d: PendingDrop): string {
+  return metaKey(KIND_DROP, String(d.queueId), d.level === undefined ? '' : String(d.level), String(d.from));
+}
+
+/** Removes up to `limit` keys of `range` from `db`; true when it removed `limit` (more may remain). */
+function removeKeys<K extends Key>(db: Database<unknown, K>, range: RangeOptions, limit: number): boolean {
+  let n = 0;
+  for (const key of db.getKeys({ ...range, limit })) {
+    db.removeSync(key);
+    n++;
+  }
+  return n >= limit;
+}
 /** The store's format record: written at creation, checked at every open. */
 const FORMAT_KEY = 'f:format';
 /**
@@ -241,6 +278,7 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.prio = this.root.openDB({ name: 'prio', encoding: 'binary', keyEncoding: 'binary' });
     try {
       this.checkFormat();
+      this.finishDrops();
     } catch (err) {
       void this.root.close().catch(noop);
       throw err;
@@ -399,18 +437,96 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.book.forget(queueId);
     this.pendingHwm.delete(queueId);
     this.hwm.delete(queueId);
-    const range = queueRange(queueId);
-    // Inside the writer's transaction, so messages written earlier in this same turn (not
-    // yet committed) are seen and removed too.
-    this.track(
-      this.root.transaction(() => {
-        for (const key of this.messages.getKeys(range)) this.messages.removeSync(key);
-        for (const key of this.deliveries.getKeys(range)) this.deliveries.removeSync(key);
-        for (const key of this.prio.getKeys(range)) this.prio.removeSync(key);
-        for (const key of this.dedup.getKeys(dedupRange(queueDedupScope(queueId)))) this.dedup.removeSync(key);
-        return true;
-      }),
+    this.dropInChunks({ queueId, from: 0, whole: true });
+  }
+
+  /**
+   * Removes a drop's messages: the first chunk in this turn's batch (inside the writer's
+   * transaction, so messages written earlier in the same turn are seen and removed too), the
+   * rest one chunk per later commit, with the drop stored until it is done.
+   */
+  private dropInChunks(d: PendingDrop): void {
+    let more = false;
+    const write = this.root.transaction(() => {
+      if (d.whole !== true) d.to ??= this.lastSeqOf(d); // what exists now: later messages stay
+      if (this.dropChunk(d)) return true;
+      this.meta.putSync(dropKey(d), d);
+      more = true;
+      return true;
+    });
+    this.track(write);
+    write.then(
+      () => more && this.continueDrop(d),
+      // The whole batch failed (the disk is full): nothing of the drop was removed; again later.
+      () => void setTimeout(() => this.continueDrop(d, true), 1_000).unref(),
     );
+  }
+
+  /** The next chunk of a drop, once the previous one is committed; retried after a failed commit. */
+  private continueDrop(d: PendingDrop, record = false): void {
+    if (this.closed) return;
+    let done = false;
+    const write = this.root.transaction(() => {
+      done = this.dropChunk(d);
+      if (done) this.meta.removeSync(dropKey(d));
+      else if (record) this.meta.putSync(dropKey(d), d);
+      return true;
+    });
+    this.track(write);
+    write.then(
+      () => done || this.continueDrop(d),
+      () => void setTimeout(() => this.continueDrop(d, record), 1_000).unref(),
+    );
+  }
+
+  /** Drops stored by a process that stopped before finishing them: finished now, before any queue reads. */
+  private finishDrops(): void {
+    for (const { key, value } of this.meta.getRange({ start: `${KIND_DROP}:`, end: `${KIND_DROP};` })) {
+      const d = value as PendingDrop;
+      while (!this.root.transactionSync(() => this.dropChunk(d)));
+      this.meta.removeSync(key);
+    }
+  }
+
+  /** The highest seq a tail drop covers: the last message (or index entry) stored now. */
+  private lastSeqOf(d: PendingDrop): number {
+    const q = d.queueId;
+    if (d.level !== undefined) {
+      const start = priorityKey(q, d.level + 1, 0);
+      for (const key of this.prio.getKeys({ start, end: priorityKey(q, d.level, 0), reverse: true, limit: 1 }))
+        return seqOfPriorityKey(key);
+      return d.from;
+    }
+    const { start, end } = queueRange(q);
+    for (const key of this.messages.getKeys({ start: end, end: start, reverse: true, limit: 1 })) return seqOfKey(key);
+    return d.from;
+  }
+
+  /** Removes up to DROP_CHUNK_KEYS keys per table of a drop, in a write transaction; true when none remain. */
+  private dropChunk(d: PendingDrop): boolean {
+    const q = d.queueId;
+    const limit = DROP_CHUNK_KEYS;
+    if (d.level !== undefined) {
+      const end = d.to === undefined ? priorityKey(q, d.level + 1, 0) : priorityKey(q, d.level, d.to + 1);
+      let n = 0;
+      for (const key of this.prio.getKeys({ start: priorityKey(q, d.level, d.from), end, limit })) {
+        const mkey = messageKey(q, seqOfPriorityKey(key));
+        this.messages.removeSync(mkey);
+        this.deliveries.removeSync(mkey);
+        this.prio.removeSync(key);
+        n++;
+      }
+      return n < limit;
+    }
+    const whole = queueRange(q);
+    const range = { start: messageKey(q, d.from), end: d.to === undefined ? whole.end : messageKey(q, d.to + 1) };
+    let more = removeKeys(this.messages, range, limit);
+    more = removeKeys(this.deliveries, range, limit) || more;
+    if (d.whole === true) {
+      more = removeKeys(this.prio, whole, limit) || more;
+      more = removeKeys(this.dedup, dedupRange(queueDedupScope(q)), limit) || more;
+    }
+    return !more;
   }
 
   putBinding(key: string, def: BindingDefinition): void {
@@ -680,18 +796,7 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.countOf(queueId);
     this.book.removeFrom(queueId, fromSeq, removed, priority);
     this.scheduleCounts();
-    const range = { start: priorityKey(queueId, priority, fromSeq), end: priorityKey(queueId, priority + 1, 0) };
-    this.track(
-      this.root.transaction(() => {
-        for (const key of this.prio.getKeys(range)) {
-          const mkey = messageKey(queueId, seqOfPriorityKey(key));
-          this.messages.removeSync(mkey);
-          this.deliveries.removeSync(mkey);
-          this.prio.removeSync(key);
-        }
-        return true;
-      }),
-    );
+    this.dropInChunks({ queueId, from: fromSeq, level: priority });
   }
 
   claim(queueId: number, seq: number, deliveries: number, inOrder: boolean): Lease {
@@ -750,15 +855,7 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.countOf(queueId);
     this.book.removeFrom(queueId, fromSeq, removed);
     this.scheduleCounts();
-    const range = { start: messageKey(queueId, fromSeq), end: queueRange(queueId).end };
-    // In the writer's transaction: sees (and removes) this turn's uncommitted messages too.
-    this.track(
-      this.root.transaction(() => {
-        for (const key of this.messages.getKeys(range)) this.messages.removeSync(key);
-        for (const key of this.deliveries.getKeys(range)) this.deliveries.removeSync(key);
-        return true;
-      }),
-    );
+    this.dropInChunks({ queueId, from: fromSeq });
   }
 
   stats(queueId: number): QueueStoreStats {
