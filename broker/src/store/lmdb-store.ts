@@ -299,7 +299,7 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.opsAtOpen = this.ops;
   }
 
-  /** Writes (batches) and reads issued: an idle store has issued none since the last look. */
+  /** Writes and reads issued: an idle store has issued none since the last look. */
   private ops = 0;
   private opsAtOpen = 0;
   /** Batches handed to LMDB and not yet on disk (or failed). */
@@ -395,9 +395,9 @@ export class LmdbStore implements QueueStore, AccessStore {
     // lmdb-js hands every write of one batch the same promise: handle each batch once. The
     // handler makes a failed commit surface through durable(), not as an unhandled rejection
     // that would bring the broker down.
+    this.ops++;
     if (w === this.handledWrite) return void (this.lastWrite = w);
     this.handledWrite = w;
-    this.ops++;
     this.unsettledBatches++;
     w.catch(this.onWriteFailed);
     w.flushed?.catch(noop);
