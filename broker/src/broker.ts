@@ -25,6 +25,7 @@ import type { BrokerServices, BrokerStats, ConnectionInfo, Login } from './serve
 import { ENV_FILE, LmdbStore } from './store/lmdb-store.js';
 import { DataDirLock, DataDirLockedError } from './store/data-dir-lock.js';
 import { StoreDamagedError } from './store/store-check.js';
+import type { PreOpenCheck } from './store/pre-open-check.js';
 import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
 import type { JetStreamStore } from './cluster/jetstream-store.js';
@@ -50,6 +51,8 @@ export interface RuntimeHooks {
   alarm?(state: AlarmState): void;
   /** The background store check found damage; the broker has logged it and closed. */
   storeDamaged?(error: Error): void;
+  /** The check after an unclean stop, started before the broker's modules loaded (store/pre-open-check.ts). */
+  preOpenCheck?: PreOpenCheck;
 }
 
 /**
@@ -116,6 +119,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
         options,
         (err) => this.alarms.commitFailed(err),
         (err) => this.onStoreDamaged(err),
+        hooks.preOpenCheck?.dataDir === options.dataDir,
       );
       this.store = opened.store;
       this.dirLock = opened.lock;
@@ -229,6 +233,11 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       const { openClusterLinks } = await import('./cluster/cluster-links.js');
       clusterLinks = await openClusterLinks(cluster, resolved.cluster, resolved.logger);
       mkdirSync(resolved.dataDir, { recursive: true }); // the disk alarm watches it
+    }
+    const early = hooks.preOpenCheck;
+    if (early !== undefined && early.dataDir === resolved.dataDir && resolved.store === undefined) {
+      const damage = await early.result;
+      if (damage !== undefined) throw damage;
     }
     const broker = new BrokerRuntime(resolved, hooks);
     broker.clusterLinks = clusterLinks;
@@ -540,6 +549,7 @@ function openStore(
   o: ResolvedOptions,
   onCommitError: (err: Error) => void,
   onDamagedInBackground: (err: StoreDamagedError) => void,
+  checkedBeforeOpen: boolean,
 ): { store: QueueStore; lock: DataDirLock } {
   let lock: DataDirLock | undefined;
   try {
@@ -555,6 +565,7 @@ function openStore(
         onCommitError,
         verify: o.verifyStore && lock.unclean,
         onDamagedInBackground,
+        checkedBeforeOpen,
       }),
       lock,
     };

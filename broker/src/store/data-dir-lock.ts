@@ -58,6 +58,15 @@ function readHolder(file: string): Holder | undefined {
   }
 }
 
+/**
+ * Whether the data directory's lock was left behind by a broker that is gone (killed): what
+ * `DataDirLock.acquire` would call unclean. Only a look: the lock is not taken.
+ */
+export function staleLockIn(dataDir: string): boolean {
+  const holder = readHolder(join(dataDir, PID_FILE));
+  return holder !== undefined && !isAlive(holder);
+}
+
 /** Thrown when another live broker holds the data directory. */
 export class DataDirLockedError extends Error {
   constructor(

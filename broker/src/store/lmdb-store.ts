@@ -4,7 +4,14 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CountBook, type CountTurn } from './count-book.js';
 import { messageKey, priorityKey, queueRange, seqOfKey, seqOfPriorityKey } from './keys.js';
-import { checkStoreFile, StoreDamagedError, verifyStoreDeep, verifyStoreInBackground } from './store-check.js';
+import {
+  checkStoreFile,
+  ENV_FILE,
+  PRE_OPEN_DATABASES,
+  StoreDamagedError,
+  verifyStoreDeep,
+  verifyStoreInBackground,
+} from './store-check.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from './record-codec.js';
 import type {
   AccessData,
@@ -51,6 +58,18 @@ export interface LmdbStoreOptions {
    * open by then). Keeps the start after an unclean stop independent of the store's depth.
    */
   onDamagedInBackground?: (error: StoreDamagedError) => void;
+  /**
+   * With `verify`: the small databases were checked already, since the last writer stopped
+   * (pre-open-check.ts, started before the broker's modules loaded); only the background check
+   * of the messages is left.
+   */
+  checkedBeforeOpen?: boolean;
+  /**
+   * How often the store looks whether it is idle, and after how many operations since it
+   * opened an idle store reopens its environment to unmap the file pages it touched
+   * (checkIdle). Default every 0.5 s, after 20,000.
+   */
+  remapWhenIdle?: { everyMs: number; afterOps: number };
 }
 
 type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
@@ -65,6 +84,11 @@ type WritePromise = Promise<boolean> & { flushed?: Promise<boolean> };
 const MAX_ENCODED = 1024;
 /** After an unclean stop, the read-through check of the messages starts this long after the store opens. */
 const BACKGROUND_CHECK_DELAY_MS = 2000;
+/**
+ * How often a store looks whether it is idle (no read or write since the last look), and how
+ * many operations since it opened make an idle store reopen its environment (checkIdle).
+ */
+const IDLE_REMAP = { everyMs: 500, afterOps: 20_000 };
 /** After a failed commit, the count records it carried are written again this much later. */
 const COUNTS_RETRY_MS = 100;
 
@@ -200,8 +224,7 @@ const HAS_RECORD = 1;
 /** That record holds a delayed-retry time that has not been cleared yet. */
 const DELAYED = 2;
 
-/** The environment's file inside the data directory (lmdb-js adds `-lock` beside it). */
-export const ENV_FILE = 'switchyard.mdb';
+export { ENV_FILE } from './store-check.js';
 const noop = (): void => {};
 const EMPTY = Buffer.alloc(0);
 
@@ -217,13 +240,14 @@ const EMPTY = Buffer.alloc(0);
  * `flushed` promise that resolves once that transaction is on disk, which `durable()` uses.
  */
 export class LmdbStore implements QueueStore, AccessStore {
-  private readonly root: RootDatabase;
-  private readonly meta: Database;
-  private readonly messages: Database<Buffer, Buffer>;
-  private readonly deliveries: Database<[number, number] | number, Buffer>;
-  private readonly dedup: Database<[number, string], string>;
+  // Not readonly: an idle store reopens its environment (remapWhenIdle).
+  private root!: RootDatabase;
+  private meta!: Database;
+  private messages!: Database<Buffer, Buffer>;
+  private deliveries!: Database<[number, number] | number, Buffer>;
+  private dedup!: Database<[number, string], string>;
   /** Priority queues' (queue id, level, seq) index: each level refills in key order. */
-  private readonly prio: Database<Buffer, Buffer>;
+  private prio!: Database<Buffer, Buffer>;
   private lastWrite: WritePromise | undefined;
   private handledWrite: WritePromise | undefined;
   private tail: Promise<void> = Promise.resolve();
@@ -257,25 +281,10 @@ export class LmdbStore implements QueueStore, AccessStore {
     // Before mapping it: LMDB faults (SIGBUS / SIGSEGV) on a truncated or overwritten file.
     checkStoreFile(this.path);
     const onDamaged = options.onDamagedInBackground;
-    if (options.verify === true)
-      verifyStoreDeep(this.path, onDamaged === undefined ? [] : ['meta', 'deliveries', 'dedup']);
-    this.root = open({
-      path: this.path,
-      maxDbs: 8,
-      separateFlushed: true,
-      noSync: options.noSync ?? false,
-      // Map the file in chunks and unmap the ones not in use, instead of one mapping of the
-      // whole file: pages a broker once touched (a drained backlog, the free pages of a file
-      // grown under load) otherwise stay resident and counted in its RSS for good. Measured
-      // side by side at real-time priority: W6's RSS with its backlog 572-680 -> 424-432 MiB,
-      // throughput unchanged (spec/semantics.md §Deep backlogs).
-      remapChunks: true,
-    });
-    this.meta = this.root.openDB({ name: 'meta', encoding: 'msgpack' });
-    this.messages = this.root.openDB({ name: 'messages', encoding: 'binary', keyEncoding: 'binary' });
-    this.deliveries = this.root.openDB({ name: 'deliveries', encoding: 'msgpack', keyEncoding: 'binary' });
-    this.dedup = this.root.openDB({ name: 'dedup', encoding: 'msgpack' });
-    this.prio = this.root.openDB({ name: 'prio', encoding: 'binary', keyEncoding: 'binary' });
+    if (options.verify === true && !(options.checkedBeforeOpen === true && onDamaged !== undefined))
+      verifyStoreDeep(this.path, onDamaged === undefined ? [] : PRE_OPEN_DATABASES);
+    this.noSync = options.noSync ?? false;
+    this.openEnvironment();
     try {
       this.checkFormat();
       this.finishDrops();
@@ -284,6 +293,10 @@ export class LmdbStore implements QueueStore, AccessStore {
       throw err;
     }
     watchLmdbRejections(1);
+    const remap = options.remapWhenIdle ?? IDLE_REMAP;
+    this.remapAfterOps = remap.afterOps;
+    this.idleTimer = setInterval(this.checkIdle, remap.everyMs);
+    this.idleTimer.unref();
     if (options.verify === true && onDamaged !== undefined) {
       // A moment after the start, not during it: the check reads the whole store, and
       // starting a process and reading gigabytes beside a broker that is starting doubled
@@ -302,6 +315,71 @@ export class LmdbStore implements QueueStore, AccessStore {
 
   private stopBackgroundCheck: () => void = noop;
   private closed = false;
+  private readonly noSync: boolean;
+
+  private openEnvironment(): void {
+    this.root = open({
+      path: this.path,
+      maxDbs: 8,
+      separateFlushed: true,
+      noSync: this.noSync,
+      // Map the file in chunks and unmap the ones not in use, instead of one mapping of the
+      // whole file: pages a broker once touched (a drained backlog, the free pages of a file
+      // grown under load) otherwise stay resident and counted in its RSS for good. Measured
+      // side by side at real-time priority: W6's RSS with its backlog 572-680 -> 424-432 MiB,
+      // throughput unchanged (spec/semantics.md §Deep backlogs).
+      remapChunks: true,
+    });
+    this.meta = this.root.openDB({ name: 'meta', encoding: 'msgpack' });
+    this.messages = this.root.openDB({ name: 'messages', encoding: 'binary', keyEncoding: 'binary' });
+    this.deliveries = this.root.openDB({ name: 'deliveries', encoding: 'msgpack', keyEncoding: 'binary' });
+    this.dedup = this.root.openDB({ name: 'dedup', encoding: 'msgpack' });
+    this.prio = this.root.openDB({ name: 'prio', encoding: 'binary', keyEncoding: 'binary' });
+    this.opsAtOpen = this.ops;
+  }
+
+  /** Writes and reads issued: an idle store has issued none since the last look. */
+  private ops = 0;
+  private opsAtOpen = 0;
+  /** Batches handed to LMDB and not yet on disk (or failed). */
+  private unsettledBatches = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * LMDB keeps up to 8,191 chunks of the file mapped (lmdb-js `remapChunks`, a compile-time
+   * limit), and a mapped page stays in the process's RSS: a broker that has moved millions of
+   * messages keeps about 512 MiB of file pages counted in its RSS while it then sits on a
+   * backlog. So a store that has done much since it opened and then did nothing for a while
+   * closes and reopens its environment, which unmaps them all (spec/semantics.md §Deep
+   * backlogs). Only when nothing is in flight: then lmdb-js's close settles within the
+   * current task's microtasks, so no other code of the broker sees the store closed.
+   */
+  private readonly checkIdle = (): void => {
+    const quiet = this.ops === this.opsAtLastLook;
+    this.opsAtLastLook = this.ops;
+    if (!quiet || this.closed || this.ops - this.opsAtOpen < this.remapAfterOps) return;
+    if (this.unsettledBatches > 0 || this.hwmScheduled || this.countsScheduled || this.countsRetry !== undefined)
+      return;
+    // Were anything to run between the close and the reopen (it should not), it would be seen.
+    let crossed = false;
+    const sentinel = setImmediate(() => (crossed = true));
+    const reopen = (): void => {
+      clearImmediate(sentinel);
+      this.remapDone = undefined;
+      this.openEnvironment();
+      this.remaps++;
+      if (crossed) this.onRemapLate?.();
+    };
+    this.remapDone = this.root.close().then(reopen, reopen);
+  };
+  private opsAtLastLook = 0;
+  private remapAfterOps = IDLE_REMAP.afterOps;
+  /** How many times the environment was reopened (checkIdle): for tests and metrics. */
+  remaps = 0;
+  /** A reopen in progress (close waits for it). */
+  private remapDone: Promise<void> | undefined;
+  /** For tests: the reopen was not done within one task (something ran while it was closed). */
+  onRemapLate: (() => void) | undefined;
 
   /**
    * The format record tells a Switchyard store from another LMDB file and from one written by
@@ -356,8 +434,10 @@ export class LmdbStore implements QueueStore, AccessStore {
     // lmdb-js hands every write of one batch the same promise: handle each batch once. The
     // handler makes a failed commit surface through durable(), not as an unhandled rejection
     // that would bring the broker down.
+    this.ops++;
     if (w === this.handledWrite) return void (this.lastWrite = w);
     this.handledWrite = w;
+    this.unsettledBatches++;
     w.catch(this.onWriteFailed);
     w.flushed?.catch(noop);
     this.lastWrite = w;
@@ -365,7 +445,10 @@ export class LmdbStore implements QueueStore, AccessStore {
     this.batchBytes = batch;
     // On disk once flushed; a failed commit never will be, so it stops counting at once
     // (its `flushed` may never settle).
-    const settle = (): void => void (this.unflushed -= batch.n);
+    const settle = (): void => {
+      this.unflushed -= batch.n;
+      this.unsettledBatches--;
+    };
     w.then(() => w.flushed ?? w).then(settle, settle);
   }
 
@@ -741,6 +824,7 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   scanLevel(queueId: number, priority: number, fromSeq: number, limit: number): RecoveredEntry[] {
+    this.ops++;
     this.root.resetReadTxn();
     const hwm = this.hwm.get(queueId) ?? 0;
     const out: RecoveredEntry[] = [];
@@ -875,6 +959,7 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   scan(queueId: number, fromSeq: number, limit: number): RecoveredEntry[] {
+    this.ops++;
     // lmdb-js renews its cached read transaction lazily: look at the latest commit.
     this.root.resetReadTxn();
     const end = queueRange(queueId).end;
@@ -978,6 +1063,7 @@ export class LmdbStore implements QueueStore, AccessStore {
   }
 
   read(queueId: number, seq: number): MessageRecord | undefined {
+    this.ops++;
     const key = messageKey(queueId, seq);
     let value = this.messages.get(key);
     if (value === undefined) {
@@ -1054,6 +1140,8 @@ export class LmdbStore implements QueueStore, AccessStore {
   async close(): Promise<void> {
     this.closed = true;
     this.stopBackgroundCheck();
+    clearInterval(this.idleTimer);
+    await this.remapDone;
     if (this.countsRetry !== undefined) clearTimeout(this.countsRetry);
     if (this.hwmScheduled) this.writeHwm();
     if (this.countsScheduled) this.writeCounts();

@@ -102,6 +102,11 @@ export function checkStoreFile(file: string): void {
 
 const CHILD = fileURLToPath(new URL('./verify-store-child.js', import.meta.url));
 
+/** The environment's file inside the data directory (lmdb-js adds `-lock` beside it). */
+export const ENV_FILE = 'switchyard.mdb';
+/** The small databases the check reads before the store opens (the messages are read in the background). */
+export const PRE_OPEN_DATABASES: readonly string[] = ['meta', 'deliveries', 'dedup'];
+
 /**
  * Reads a whole existing store in a child process before the broker maps it: damage in the
  * middle of the file (a page overwritten or zeroed) makes LMDB abort, SIGSEGV or SIGBUS the
@@ -128,12 +133,29 @@ export function verifyStoreInBackground(
   file: string,
   databases: readonly string[],
 ): { result: Promise<StoreDamagedError | undefined>; stop: () => void } {
+  // It reads the whole store while the broker serves: at the lowest CPU priority, so it does
+  // not slow the first deliveries after an unclean stop on a busy machine (spec/semantics.md
+  // §Deep backlogs).
+  return runCheck(file, databases, true);
+}
+
+/**
+ * The check of `verifyStoreDeep` without waiting for it: started before the broker's own
+ * modules load, it runs while they do (pre-open-check.ts).
+ */
+export function verifyStoreAsync(file: string, databases: readonly string[]): Promise<StoreDamagedError | undefined> {
+  return runCheck(file, databases, false).result;
+}
+
+function runCheck(
+  file: string,
+  databases: readonly string[],
+  lowPriority: boolean,
+): { result: Promise<StoreDamagedError | undefined>; stop: () => void } {
   if (!existsSync(file) || !existsSync(CHILD)) return { result: Promise.resolve(undefined), stop: () => {} };
   const child = spawn(process.execPath, [CHILD, file, databases.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  // It reads the whole store while the broker serves: at the lowest CPU priority (nice 19;
-  // its reads run on its main thread, whose id is its pid), so it does not slow the first
-  // deliveries after an unclean stop on a busy machine (spec/semantics.md §Deep backlogs).
-  if (child.pid !== undefined) {
+  // nice 19: its reads run on its main thread, whose id is its pid.
+  if (lowPriority && child.pid !== undefined) {
     try {
       setPriority(child.pid, constants.priority.PRIORITY_LOW);
     } catch {

@@ -124,13 +124,20 @@ Examples:
     .action(async (_flags: unknown, cmd: Command) => {
       // Loaded here so that the client commands start fast.
       const { loadServerConfig } = await import('../../config-file.js');
-      const { BrokerRuntime: Broker } = await import('../../broker.js');
-      const { errorFields } = await import('../../logging.js');
       const config = loadServerConfig({
         flags: explicitFlags(cmd),
         env: process.env,
         configFile: cmd.opts<{ config?: string }>().config,
       });
+      // After an unclean stop, the store check runs while the broker's modules load.
+      const { startPreOpenCheck } = await import('../../store/pre-open-check.js');
+      const o = config.options;
+      const preOpenCheck =
+        o.verifyStore === false || o.cluster !== undefined
+          ? undefined
+          : startPreOpenCheck(o.dataDir ?? HELP_DEFAULTS.dataDir);
+      const { BrokerRuntime: Broker } = await import('../../broker.js');
+      const { errorFields } = await import('../../logging.js');
       for (const w of config.warnings) io.stderr(`switchyard: warning: ${w}\n`);
       // Handlers go in before the start, so a signal during start-up (or right after the
       // 'listening' line) still shuts down gracefully.
@@ -170,7 +177,7 @@ Examples:
       broker = await Broker.start(
         { ...config.options, logFormat: chooseLogFormat(configured, isTTY) },
         // Damage found by the background store check: the broker logged it and closed.
-        { storeDamaged: () => process.exit(1) },
+        { storeDamaged: () => process.exit(1), ...(preOpenCheck === undefined ? {} : { preOpenCheck }) },
       );
       if (showBanner(configured, isTTY)) {
         const defaultLogin = await broker.access.checkPassword('guest', 'guest');
