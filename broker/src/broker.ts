@@ -230,6 +230,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       try {
         await broker.recover();
         cluster?.onRemoteChange((change) => applyRemoteChange((n) => broker.vhost(n), change, broker.logger));
+        cluster?.onRemoteAccessChange((change) => broker.access.applyRemote(change));
         if (cluster !== undefined) {
           cluster.schemaLog.follow(broker.schemas);
           broker.schemaWriter = cluster.schemaLog;

@@ -16,6 +16,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { Logger } from '../logging.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from '../store/record-codec.js';
 import type {
+  AccessChange,
   AccessData,
   AccessStore,
   BindingDefinition,
@@ -101,6 +102,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
   private listener: ((change: DefinitionChange) => void) | undefined;
+  private accessListener: ((change: AccessChange) => void) | undefined;
   readonly nodeName: string;
   /** Messages arrive by pull (store.ts `PulledQueues`). */
   readonly pull: PulledQueues = this;
@@ -211,16 +213,21 @@ export class JetStreamStore implements QueueStore, AccessStore {
   }
 
   private emit(key: string, value: string, op: 'put' | 'delete'): void {
-    if (this.listener === undefined) return;
-    const kind = key.startsWith('q.')
-      ? 'queue'
-      : key.startsWith('ex.')
-        ? 'exchange'
-        : key.startsWith('b.')
-          ? 'binding'
-          : undefined;
-    if (kind === undefined) return;
     try {
+      const access = JetStreamStore.accessChange(key, value, op);
+      if (access !== undefined) {
+        this.accessListener?.(access);
+        return;
+      }
+      if (this.listener === undefined) return;
+      const kind = key.startsWith('q.')
+        ? 'queue'
+        : key.startsWith('ex.')
+          ? 'exchange'
+          : key.startsWith('b.')
+            ? 'binding'
+            : undefined;
+      if (kind === undefined) return;
       if (kind === 'binding') {
         const { key: bkey, def } = JSON.parse(value) as { key: string; def: BindingDefinition };
         this.listener({ kind, op, key: bkey, def });
@@ -239,6 +246,26 @@ export class JetStreamStore implements QueueStore, AccessStore {
         error: (err as Error).message,
       });
     }
+  }
+
+  /** The access change a `u.`, `vh.` or `p.` key's write or delete makes (undefined for other keys). */
+  private static accessChange(key: string, value: string, op: 'put' | 'delete'): AccessChange | undefined {
+    const prefix = key.slice(0, key.indexOf('.'));
+    if (prefix === 'vh') return { kind: 'vhost', op, name: (JSON.parse(value) as VhostRecord).name };
+    if (prefix === 'u') {
+      const user = JSON.parse(value) as UserRecord;
+      return op === 'put' ? { kind: 'user', op, user } : { kind: 'user', op, name: user.name };
+    }
+    if (prefix !== 'p') return undefined;
+    const permission = JSON.parse(value) as PermissionRecord;
+    return op === 'put'
+      ? { kind: 'permission', op, permission }
+      : { kind: 'permission', op, user: permission.user, vhost: permission.vhost };
+  }
+
+  /** Called with every change to users, vhosts and permissions another node makes. */
+  onRemoteAccessChange(listener: (change: AccessChange) => void): void {
+    this.accessListener = listener;
   }
 
   /** Called with every definition change another node makes. */

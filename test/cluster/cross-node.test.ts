@@ -1,0 +1,107 @@
+// What one Switchyard node changes, the other follows without a restart (spec/cluster.md
+// §Definitions): users, vhosts and permissions. Real nats-server processes, two in-process
+// nodes, the real SDK and management API.
+import { expect } from 'chai';
+import { connect } from '@switchyard/client';
+import type { Broker } from '@switchyard/broker';
+import { closeAll, nextEvent, sleep, text, waitFor, type Connection } from '../helpers/client.js';
+import { ClusterNodes } from '../helpers/cluster-nodes.js';
+import { api } from '../helpers/http.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { skipWithoutNatsServer, startJetStreamCluster, type JetStreamCluster } from '../helpers/jetstream-cluster.js';
+
+/** The management API of node `b` (guest/guest). */
+function mgmt<T = any>(b: Broker, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  return api<T>({ broker: b } as TestBroker, method, path, body);
+}
+
+/** Retries `attempt` until it resolves (the watch has brought what it needs), for up to `ms`. */
+async function eventually<T>(attempt: () => Promise<T>, what: string, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
+      await sleep(100);
+    }
+  }
+}
+
+describe('cluster: changes on one node reach the other without a restart', function () {
+  this.timeout(90_000);
+  let cluster: JetStreamCluster | undefined;
+  // No login throttle: the tests retry logins until the watch has brought a user.
+  const nodes = new ClusterNodes(() => cluster!.urls, { loginThrottle: false });
+  const conns: Connection[] = [];
+
+  before(async function () {
+    skipWithoutNatsServer(this, 'the cross-node cluster tests');
+    cluster = await startJetStreamCluster();
+    await cluster.waitForMetaLeader();
+    await nodes.start('a');
+    await nodes.start('b');
+  });
+
+  after(async () => {
+    await closeAll(conns);
+    await nodes.stopAll();
+    await cluster?.stop();
+  });
+
+  it('a user, vhost and permissions made on A log in on B; revoked on A, B closes and refuses', async () => {
+    const [a, b] = nodes.nodes as [Broker, Broker];
+    expect((await mgmt(a, 'PUT', '/api/vhosts/shop')).status).to.equal(201);
+    expect((await mgmt(a, 'PUT', '/api/users/alice', { password: 's3cret', tags: '' })).status).to.equal(201);
+    const full = { configure: '.*', write: '.*', read: '.*' };
+    expect((await mgmt(a, 'PUT', '/api/permissions/shop/alice', full)).status).to.equal(200);
+
+    const alice = { username: 'alice', password: 's3cret', vhost: 'shop' };
+    const conn = await eventually(() => connect(b.url, alice), 'alice never logged in on node B');
+    conns.push(conn);
+    const ch = await conn.createChannel();
+    await ch.assertQueue('carts', { durable: true });
+    await ch.sendToQueue('carts', Buffer.from('one'), { persistent: true });
+    const got: string[] = [];
+    await ch.consume('carts', (m) => {
+      if (m !== null) got.push(text(m));
+    });
+    await waitFor(() => got.length === 1, 'the message on B', 20_000);
+    expect(got).to.deep.equal(['one']);
+
+    // Read permission narrowed on A: B cancels alice's consumer on the queue she may no longer read.
+    const cancelled = nextEvent(ch, 'cancel', 20_000).catch(() => 'no cancel');
+    await mgmt(a, 'PUT', '/api/permissions/shop/alice', { ...full, read: '^nothing$' });
+    expect(await cancelled).to.not.equal('no cancel');
+
+    // Permissions cleared on A: B closes alice's connection and refuses her login to the vhost.
+    const closed = nextEvent<Error & { code?: number }>(conn, 'error', 20_000);
+    expect((await mgmt(a, 'DELETE', '/api/permissions/shop/alice')).status).to.equal(204);
+    expect((await closed).code).to.equal(320);
+    const refused = await connect(b.url, alice).then(
+      (c) => (conns.push(c), 0),
+      (e: Error & { code?: number }) => e.code,
+    );
+    expect(refused).to.equal(530);
+
+    // User deleted on A: B refuses the login itself (once the watch has brought the delete).
+    expect((await mgmt(a, 'DELETE', '/api/users/alice')).status).to.equal(204);
+    // (530 while B still has the user without permissions; 403 once the delete is there.)
+    const noUser = await eventually(
+      () =>
+        connect(b.url, alice).then(
+          (c) => (conns.push(c), Promise.reject(new Error('still logs in'))),
+          (e: Error & { code?: number }) => (e.code === 403 ? e.code : Promise.reject(e)),
+        ),
+      'B still knows the deleted user',
+    );
+    expect(noUser).to.equal(403);
+
+    // Vhost deleted on A: gone on B too.
+    expect((await mgmt(a, 'DELETE', '/api/vhosts/shop')).status).to.equal(204);
+    await eventually(async () => {
+      const { body } = await mgmt<{ name: string }[]>(b, 'GET', '/api/vhosts');
+      if (body.some((v) => v.name === 'shop')) throw new Error('still there');
+    }, 'vhost shop still on B');
+  });
+});
