@@ -28,6 +28,7 @@ import { StoreDamagedError } from './store/store-check.js';
 import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
 import type { JetStreamStore } from './cluster/jetstream-store.js';
+import type { NodeLocalQueues } from './vhost/node-local.js';
 import type { SchemaLog } from './cluster/schema-log.js';
 import { applySchemaChange, type SchemaChange } from './schemas/changes.js';
 import { applyRemoteChange } from './cluster/remote-definitions.js';
@@ -179,6 +180,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       },
     );
     vhost.schemaGate = this.schemaGate; // before recover(): no publish reaches the vhost without it
+    // A cluster store forwards to other nodes' node-local queues (spec/cluster.md §Node-local queues).
+    vhost.nodeLocal = (this.store as { nodeLocal?: NodeLocalQueues }).nodeLocal;
     vhost.recover();
     this.vhosts.set(name, vhost);
     return vhost;
@@ -231,6 +234,7 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
         await broker.recover();
         cluster?.onRemoteChange((change) => applyRemoteChange((n) => broker.vhost(n), change, broker.logger));
         cluster?.onRemoteAccessChange((change) => broker.access.applyRemote(change));
+        cluster?.nodeLocal.serve((n) => broker.vhost(n));
         if (cluster !== undefined) {
           cluster.schemaLog.follow(broker.schemas);
           broker.schemaWriter = cluster.schemaLog;

@@ -4,7 +4,8 @@
 import { expect } from 'chai';
 import { connect } from '@switchyard/client';
 import type { Broker } from '@switchyard/broker';
-import { closeAll, nextEvent, sleep, text, waitFor, type Connection } from '../helpers/client.js';
+import { closeAll, nextEvent, open, sleep, text, waitFor, type Connection } from '../helpers/client.js';
+import { waitForQueueOn } from '../helpers/cluster-load.js';
 import { ClusterNodes } from '../helpers/cluster-nodes.js';
 import { api } from '../helpers/http.js';
 import type { TestBroker } from '../helpers/broker.js';
@@ -103,5 +104,70 @@ describe('cluster: changes on one node reach the other without a restart', funct
       const { body } = await mgmt<{ name: string }[]>(b, 'GET', '/api/vhosts');
       if (body.some((v) => v.name === 'shop')) throw new Error('still there');
     }, 'vhost shop still on B');
+  });
+
+  it('node-local queues stay on their node; a reply published through A reaches the reply queue on B', async () => {
+    const [a, b] = nodes.nodes as [Broker, Broker];
+    // The responder, on A, consumes a durable (JetStream) queue and replies to `replyTo`.
+    const { ch: server } = await open(a.url, conns);
+    await server.assertQueue('rpc.requests', { durable: true });
+    await server.consume('rpc.requests', (m) => {
+      if (m === null) return;
+      void server
+        .sendToQueue(m.properties.replyTo!, Buffer.from(`re: ${text(m)}`), {
+          correlationId: m.properties.correlationId,
+        })
+        .then(() => server.ack(m));
+    });
+    await waitForQueueOn(b.url, 'rpc.requests', conns);
+
+    // The caller, on B: a server-named exclusive reply queue, never in JetStream.
+    const { ch: caller } = await open(b.url, conns);
+    const { queue: replyTo } = await caller.assertQueue('', { exclusive: true });
+    expect(replyTo).to.match(/^amq\.gen-/);
+    const replies = new Map<string, string>();
+    await caller.consume(
+      replyTo,
+      (m) => {
+        if (m !== null) replies.set(m.properties.correlationId!, text(m));
+      },
+      { noAck: true },
+    );
+    // Until A has seen B's registration of the reply queue (the watch), a reply is unroutable
+    // there: ask again until one comes back.
+    await eventually(async () => {
+      const id = `call-${replies.size}-${Date.now()}`;
+      await caller.sendToQueue('rpc.requests', Buffer.from(id), { replyTo, correlationId: id });
+      await waitFor(() => replies.has(id), 'a reply', 3_000);
+    }, 'no reply reached the reply queue on B');
+    // Once it knows, every reply arrives.
+    for (let i = 0; i < 20; i++) {
+      const id = `more-${i}`;
+      await caller.sendToQueue('rpc.requests', Buffer.from(id), { replyTo, correlationId: id });
+    }
+    await waitFor(
+      () => [...Array(20).keys()].every((i) => replies.get(`more-${i}`) === `re: more-${i}`),
+      '20 replies',
+      20_000,
+    );
+
+    // A transient (non-durable) queue on B: a confirmed publish through A lands in it, and it is
+    // not a JetStream queue (A's checkQueue does not find it).
+    await caller.assertQueue('notes', { durable: false });
+    const { ch: publisher } = await open(a.url, conns);
+    await publisher.sendToQueue('notes', Buffer.from('to B'));
+    const { conn: probe, ch: probeCh } = await open(a.url, conns);
+    const onA = await probeCh.checkQueue('notes').then(
+      () => true,
+      () => false,
+    );
+    await probe.close().catch(() => undefined);
+    expect(onA, 'a transient queue of B declared on A').to.equal(false);
+    const got = await eventually(async () => {
+      await publisher.sendToQueue('notes', Buffer.from('to B'));
+      const m = await caller.get('notes', { noAck: true });
+      return m || Promise.reject(new Error('empty'));
+    }, 'nothing forwarded to the transient queue on B');
+    expect(text(got)).to.equal('to B');
   });
 });

@@ -41,6 +41,7 @@ import type {
 import { createKey, type CreateOutcome } from './kv-create.js';
 import { digest, keyToken, queueAddress, streamName, type QueueAddress } from './keys.js';
 import { MemoryDelayed } from './memory-delayed.js';
+import { NodeLocalForwarding, type NodeLocalRegistry } from './node-local.js';
 import { SchemaLog } from './schema-log.js';
 
 /** `cluster` option: the JetStream servers and this node's name. spec/cluster.md. */
@@ -106,6 +107,8 @@ export class JetStreamStore implements QueueStore, AccessStore {
   readonly nodeName: string;
   /** Messages arrive by pull (store.ts `PulledQueues`). */
   readonly pull: PulledQueues = this;
+  /** Which node holds each node-local queue, and forwarding to other nodes' (node-local.ts). */
+  readonly nodeLocal: NodeLocalForwarding;
   readonly serverVersion: string;
 
   private constructor(
@@ -120,6 +123,14 @@ export class JetStreamStore implements QueueStore, AccessStore {
   ) {
     this.nodeName = opts.nodeName;
     this.serverVersion = nc.info?.version ?? 'unknown';
+    const registry: NodeLocalRegistry = {
+      get: (key) => this.mirror.get(key),
+      keys: () => this.mirror.keys(),
+      write: (key, value) => void this.write(key, value),
+      remove: (key) => this.remove(key),
+      track: (p) => this.track(p),
+    };
+    this.nodeLocal = new NodeLocalForwarding(nc, opts.nodeName, registry, logger);
   }
 
   /**
@@ -771,6 +782,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
     await this.durable().catch(() => undefined);
     this.closed = true;
     this.schemaLog.close();
+    this.nodeLocal.close();
     clearInterval(this.heartbeat);
     for (const slot of this.queues.values()) slot.wake?.();
     await this.nc.drain().catch(() => undefined);
