@@ -29,6 +29,7 @@ import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
 import type { JetStreamStore } from './cluster/jetstream-store.js';
 import type { NodeLocalQueues } from './vhost/node-local.js';
+import { describeNode } from './management/cluster-view.js';
 import type { SchemaLog } from './cluster/schema-log.js';
 import { applySchemaChange, type SchemaChange } from './schemas/changes.js';
 import { applyRemoteChange } from './cluster/remote-definitions.js';
@@ -248,6 +249,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
         );
       }
       await broker.listen();
+      // Listed by every node's management from now on (spec/cluster.md §Management).
+      cluster?.directory.serve(() => describeNode(broker));
     } catch (err) {
       await broker.close();
       throw err;

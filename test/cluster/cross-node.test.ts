@@ -170,4 +170,45 @@ describe('cluster: changes on one node reach the other without a restart', funct
     }, 'nothing forwarded to the transient queue on B');
     expect(text(got)).to.equal('to B');
   });
+
+  it('management on either node lists both nodes with their connections; queue counts come from the stream', async () => {
+    const [a, b] = nodes.nodes as [Broker, Broker];
+    await open(b.url, conns); // a connection node B holds
+    type NodeView = { name: string; reachable: boolean; url: string; connections: { id: string }[] };
+    const list = await eventually(async () => {
+      const { body } = await mgmt<NodeView[]>(a, 'GET', '/api/nodes');
+      if (body.length !== 2 || !body.every((n) => n.reachable)) throw new Error(JSON.stringify(body));
+      return body;
+    }, 'node A never listed both nodes');
+    expect(list.map((n) => n.name)).to.deep.equal(['a', 'b']);
+    const nodeB = list.find((n) => n.name === 'b')!;
+    expect(nodeB.url).to.equal(b.url);
+    const heldByB = (await mgmt<{ id: string }[]>(b, 'GET', '/api/connections')).body.map((c) => c.id);
+    expect(heldByB).to.not.be.empty;
+    expect(nodeB.connections.map((c) => c.id)).to.include.members(heldByB);
+    const health = (await mgmt<{ nodes: NodeView[]; streams: object[] }>(b, 'GET', '/api/cluster')).body;
+    expect(health.nodes.map((n) => n.name)).to.deep.equal(['a', 'b']);
+    expect(health.streams).to.have.length(8);
+
+    // Five messages published through A, no consumer anywhere: B has pulled none, and still
+    // counts five (the stream's count), with the queue's replica state.
+    const { ch } = await open(a.url, conns);
+    await ch.assertQueue('backlog', { durable: true });
+    for (let i = 0; i < 5; i++) await ch.sendToQueue('backlog', Buffer.from(String(i)), { persistent: true });
+    await waitForQueueOn(b.url, 'backlog', conns);
+    type QueueView = {
+      name: string;
+      messages: number;
+      cluster?: { stream: { leader: string | null; replicas: { current: boolean }[] } };
+    };
+    const q = await eventually(async () => {
+      const { body } = await mgmt<QueueView>(b, 'GET', '/api/queues/%2F/backlog');
+      if (body.messages !== 5) throw new Error(`messages: ${body.messages}`);
+      return body;
+    }, 'node B never counted the stream');
+    expect(q.cluster!.stream.leader).to.be.a('string');
+    expect(q.cluster!.stream.replicas).to.have.length(2);
+    const listed = (await mgmt<QueueView[]>(b, 'GET', '/api/queues/%2F')).body.find((x) => x.name === 'backlog');
+    expect(listed!.messages).to.equal(5);
+  });
 });

@@ -41,7 +41,8 @@ import type {
 import { createKey, type CreateOutcome } from './kv-create.js';
 import { digest, keyToken, queueAddress, streamName, type QueueAddress } from './keys.js';
 import { MemoryDelayed } from './memory-delayed.js';
-import { NodeLocalForwarding, type NodeLocalRegistry } from './node-local.js';
+import { NodeDirectory } from './node-directory.js';
+import { NodeLocalForwarding, type DefinitionsRegistry } from './node-local.js';
 import { SchemaLog } from './schema-log.js';
 
 /** `cluster` option: the JetStream servers and this node's name. spec/cluster.md. */
@@ -109,6 +110,12 @@ export class JetStreamStore implements QueueStore, AccessStore {
   readonly pull: PulledQueues = this;
   /** Which node holds each node-local queue, and forwarding to other nodes' (node-local.ts). */
   readonly nodeLocal: NodeLocalForwarding;
+  /** The cluster's Switchyard nodes, for management (node-directory.ts). */
+  readonly directory: NodeDirectory;
+  /** Messages per queue subject in the shard streams, and when they were read (streamMessages). */
+  private subjectCounts = new Map<string, number>();
+  private countsReadAt = 0;
+  private countsReading: Promise<void> | undefined;
   readonly serverVersion: string;
 
   private constructor(
@@ -123,7 +130,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
   ) {
     this.nodeName = opts.nodeName;
     this.serverVersion = nc.info?.version ?? 'unknown';
-    const registry: NodeLocalRegistry = {
+    const registry: DefinitionsRegistry = {
       get: (key) => this.mirror.get(key),
       keys: () => this.mirror.keys(),
       write: (key, value) => void this.write(key, value),
@@ -131,6 +138,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
       track: (p) => this.track(p),
     };
     this.nodeLocal = new NodeLocalForwarding(nc, opts.nodeName, registry, logger);
+    this.directory = new NodeDirectory(nc, opts.nodeName, registry, logger);
   }
 
   /**
@@ -762,6 +770,61 @@ export class JetStreamStore implements QueueStore, AccessStore {
     this.remove(`p.${keyToken(user)}.${keyToken(vhost)}`);
   }
 
+  /**
+   * Reads every shard stream's per-subject message counts, unless read in the last second
+   * (management calls it before describing queues, so a page of 1,000 queues costs one read
+   * per shard, not one per queue).
+   */
+  refreshStreamCounts(): Promise<void> {
+    if (Date.now() - this.countsReadAt < 1_000) return Promise.resolve();
+    this.countsReading ??= (async () => {
+      const counts = new Map<string, number>();
+      for (let shard = 0; shard < this.opts.shards; shard++) {
+        const info = await this.jsm.streams.info(streamName(shard), { subjects_filter: `syq.${shard}.>` });
+        for (const [subject, n] of Object.entries(info.state.subjects ?? {})) counts.set(subject, n);
+      }
+      this.subjectCounts = counts;
+      this.countsReadAt = Date.now();
+    })().finally(() => (this.countsReading = undefined));
+    return this.countsReading;
+  }
+
+  /**
+   * Messages of durable cluster queue `queueId` in its stream, ready and unacked on every node
+   * (a WorkQueue stream drops a message at its ack), as of the last `refreshStreamCounts`;
+   * undefined for a queue that is not in JetStream.
+   */
+  streamMessages(queueId: number): number | undefined {
+    const slot = this.slot(queueId);
+    return slot === undefined ? undefined : (this.subjectCounts.get(slot.addr.subject) ?? 0);
+  }
+
+  /**
+   * Where queue `queueId` lives in JetStream and the replica state of its stream and its
+   * consumer (leader, replicas current or lagging); undefined for a queue not in JetStream.
+   */
+  async queueReplicas(queueId: number): Promise<object | undefined> {
+    const slot = this.slot(queueId);
+    if (slot === undefined) return undefined;
+    const { stream, subject, consumer } = slot.addr;
+    const replicas = (
+      c: { leader?: string; replicas?: { name: string; current: boolean; lag?: number }[] } | undefined,
+    ) => ({
+      leader: c?.leader ?? null,
+      replicas: (c?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, lag: r.lag ?? 0 })),
+    });
+    const s = await this.jsm.streams.info(stream, { subjects_filter: subject }).catch(() => undefined);
+    const c = await this.jsm.consumers.info(stream, consumer).catch(() => undefined);
+    return {
+      stream: { name: stream, subject, messages: s?.state.subjects?.[subject] ?? 0, ...replicas(s?.cluster) },
+      // No consumer while no node has consumed the queue for 5 min (spec/cluster.md §One consumer per active queue).
+      consumer:
+        c === undefined
+          ? null
+          : { name: consumer, ackPending: c.num_ack_pending, pending: c.num_pending, ...replicas(c.cluster) },
+    };
+  }
+
   /** Connection and stream health for management (spec/cluster.md §Management). */
   async health(): Promise<{ node: string; serverVersion: string; connectedTo: string; streams: object[] }> {
     const streams: object[] = [];
@@ -779,6 +842,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.directory.close(); // before the last writes are awaited: its removal is one of them
     await this.durable().catch(() => undefined);
     this.closed = true;
     this.schemaLog.close();

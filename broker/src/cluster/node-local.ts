@@ -20,8 +20,8 @@ interface Registration {
   node: string;
 }
 
-/** What the forwarding needs of the store that owns the definitions mirror. */
-export interface NodeLocalRegistry {
+/** What the forwarding and the node directory need of the store's mirror of `sy_defs`. */
+export interface DefinitionsRegistry {
   get(key: string): string | undefined;
   keys(): Iterable<string>;
   write(key: string, value: string): void;
@@ -50,7 +50,7 @@ export class NodeLocalForwarding implements NodeLocalQueues {
   constructor(
     private readonly nc: NatsConnection,
     private readonly nodeName: string,
-    private readonly registry: NodeLocalRegistry,
+    private readonly registry: DefinitionsRegistry,
     private readonly logger: Logger,
   ) {}
 
