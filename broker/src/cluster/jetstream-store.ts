@@ -12,7 +12,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { Logger } from '../logging.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from '../store/record-codec.js';
 import type {
@@ -41,6 +41,7 @@ import type {
 import { createKey, type CreateOutcome } from './kv-create.js';
 import { digest, keyToken, queueAddress, streamName, type QueueAddress } from './keys.js';
 import { MemoryDelayed } from './memory-delayed.js';
+import { DefinitionsWatch } from './definitions-watch.js';
 import { NodeDirectory } from './node-directory.js';
 import { NodeLocalForwarding, type DefinitionsRegistry } from './node-local.js';
 import { SchemaLog } from './schema-log.js';
@@ -93,6 +94,9 @@ export class JetStreamStore implements QueueStore, AccessStore {
   private readonly queueWrites = new Map<string, Promise<string | undefined>>();
   /** Local mirror of `sy_defs`: key -> JSON value. */
   private readonly mirror = new Map<string, string>();
+  /** The last revision of each key the mirror has seen from the bucket (a replayed older one is skipped). */
+  private readonly revisions = new Map<string, number>();
+  private watch: DefinitionsWatch | undefined;
   private readonly queues = new Map<number, QueueSlot>();
   /** Local ids of the queues known by KV key, so a redeclare keeps its id. */
   private readonly idsByKey = new Map<string, number>();
@@ -202,32 +206,36 @@ export class JetStreamStore implements QueueStore, AccessStore {
   }
 
   private async load(): Promise<void> {
+    // The watch starts after the bucket's last revision before the scan: nothing written
+    // during the scan is missed; what the scan already saw is skipped by its revision.
+    const before = (await this.jsm.streams.info(`KV_${BUCKET}`)).state.last_seq;
     const keys: string[] = [];
     for await (const k of await this.kv.keys()) keys.push(k);
     for (const k of keys) {
       const e = await this.kv.get(k);
-      if (e !== null && e.operation === 'PUT') this.mirror.set(k, e.string());
+      if (e === null) continue;
+      this.revisions.set(k, e.revision);
+      if (e.operation === 'PUT') this.mirror.set(k, e.string());
     }
-    void this.follow();
+    this.watch = new DefinitionsWatch(this.kv, this.jsm, `KV_${BUCKET}`, (e) => this.follow(e), this.logger);
+    this.watch.start(before);
     this.heartbeat = setInterval(() => this.keepHeld(), Math.max(200, this.opts.ackWaitMs / 3));
     this.heartbeat.unref();
   }
 
-  /** Follows every other node's definition changes (spec/cluster.md §Definitions). */
-  private async follow(): Promise<void> {
-    const w = await this.kv.watch({ include: 'updates' });
-    for await (const e of w) {
-      if (this.closed) break;
-      const before = this.mirror.get(e.key);
-      if (e.operation === 'PUT') {
-        const value = e.string();
-        if (before === value) continue; // our own write coming back
-        this.mirror.set(e.key, value);
-        this.emit(e.key, value, 'put');
-      } else if (before !== undefined) {
-        this.mirror.delete(e.key);
-        this.emit(e.key, before, 'delete');
-      }
+  /** Applies one change of the bucket: every other node's definitions (spec/cluster.md §Definitions). */
+  private follow(e: KvEntry): void {
+    if (this.closed || e.revision <= (this.revisions.get(e.key) ?? 0)) return;
+    this.revisions.set(e.key, e.revision);
+    const before = this.mirror.get(e.key);
+    if (e.operation === 'PUT') {
+      const value = e.string();
+      if (before === value) return; // our own write coming back
+      this.mirror.set(e.key, value);
+      this.emit(e.key, value, 'put');
+    } else if (before !== undefined) {
+      this.mirror.delete(e.key);
+      this.emit(e.key, before, 'delete');
     }
   }
 
@@ -348,9 +356,11 @@ export class JetStreamStore implements QueueStore, AccessStore {
     const existed = this.mirror.has(key);
     this.mirror.set(key, value);
     // A create must have exactly one winner among nodes: createKey, not KV's create (kv-create.ts).
-    const op: Promise<CreateOutcome> = existed
-      ? this.kv.put(key, value).then((revision) => ({ created: true, revision }))
-      : createKey(this.js, this.jsm, BUCKET, key, value);
+    const op: Promise<CreateOutcome> = this.retried(() =>
+      existed
+        ? this.kv.put(key, value).then((revision) => ({ created: true, revision }))
+        : createKey(this.js, this.jsm, BUCKET, key, value),
+    );
     const outcome = op.then((o): string | undefined => {
       if (o.created) return undefined;
       // Lost a create race: the winner's value stands.
@@ -372,7 +382,25 @@ export class JetStreamStore implements QueueStore, AccessStore {
 
   private remove(key: string): void {
     if (!this.mirror.delete(key)) return;
-    this.track(this.kv.delete(key));
+    this.track(this.retried(() => this.kv.delete(key)));
+  }
+
+  /**
+   * Runs a definition write again while JetStream cannot take it (a server restarting says
+   * "jetstream is not enabled", a leader election times requests out), for as long as a
+   * publish is retried. Each write is idempotent: a put or delete of the same value, or a
+   * create that finds its own value standing.
+   */
+  private async retried<T>(write: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + PUBLISH_RETRY_MS;
+    for (;;) {
+      try {
+        return await write();
+      } catch (err) {
+        if (this.closed || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   private withoutId(def: QueueDefinition): string {
@@ -847,6 +875,7 @@ export class JetStreamStore implements QueueStore, AccessStore {
     this.closed = true;
     this.schemaLog.close();
     this.nodeLocal.close();
+    this.watch?.close();
     clearInterval(this.heartbeat);
     for (const slot of this.queues.values()) slot.wake?.();
     await this.nc.drain().catch(() => undefined);
