@@ -72,6 +72,24 @@ const BUCKET = 'sy_defs';
 const PULL_EXPIRES_MS = 2_000;
 /** A publish without a PubAck is retried with its msgID for this long: 2 × the 9 s max election timeout. */
 const PUBLISH_RETRY_MS = 20_000;
+/**
+ * Creating the streams and buckets at start is retried this long: a cluster that has just
+ * elected its meta leader (or a loaded machine) can time the first creates out.
+ */
+const SETUP_RETRY_MS = 60_000;
+
+/** Runs `op` again every 250 ms while it fails, until `ms` have passed or `stop()` says so. */
+async function retry<T>(op: () => Promise<T>, ms: number, stop: () => boolean = () => false): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await op();
+    } catch (err) {
+      if (stop() || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
 
 interface QueueSlot {
   addr: QueueAddress;
@@ -172,7 +190,8 @@ export class JetStreamStore implements QueueStore, AccessStore {
       );
     }
     try {
-      const jsm = await jetstreamManager(nc);
+      // Generous API timeouts: a loaded machine or a fresh election can take seconds to answer.
+      const jsm = await jetstreamManager(nc, { timeout: 15_000 });
       const js = jetstream(nc, { timeout: 5_000 });
       const version = nc.info?.version ?? 'unknown';
       logger.info('connected to JetStream', { component: 'cluster', node: opts.nodeName, version });
@@ -192,10 +211,10 @@ export class JetStreamStore implements QueueStore, AccessStore {
           num_replicas: opts.replicas,
           duplicate_window: 120_000_000_000, // 2 min (ns): covers every publish retry
         };
-        await jsm.streams.info(name).catch(() => jsm.streams.add(config));
+        await retry(() => jsm.streams.info(name).catch(() => jsm.streams.add(config)), SETUP_RETRY_MS);
       }
-      const kv = await new Kvm(nc).create(BUCKET, { replicas: opts.replicas, history: 1 });
-      const schemaLog = await SchemaLog.open(js, jsm, opts.replicas, logger);
+      const kv = await retry(() => new Kvm(nc).create(BUCKET, { replicas: opts.replicas, history: 1 }), SETUP_RETRY_MS);
+      const schemaLog = await retry(() => SchemaLog.open(js, jsm, opts.replicas, logger), SETUP_RETRY_MS);
       const store = new JetStreamStore(nc, jsm, js, kv, opts, logger, schemaLog);
       await store.load();
       return store;
@@ -391,16 +410,8 @@ export class JetStreamStore implements QueueStore, AccessStore {
    * publish is retried. Each write is idempotent: a put or delete of the same value, or a
    * create that finds its own value standing.
    */
-  private async retried<T>(write: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + PUBLISH_RETRY_MS;
-    for (;;) {
-      try {
-        return await write();
-      } catch (err) {
-        if (this.closed || Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+  private retried<T>(write: () => Promise<T>): Promise<T> {
+    return retry(write, PUBLISH_RETRY_MS, () => this.closed);
   }
 
   private withoutId(def: QueueDefinition): string {
@@ -508,16 +519,14 @@ export class JetStreamStore implements QueueStore, AccessStore {
 
   /** Publishes with retries under the same msgID (the stream deduplicates a retry that did land). */
   private async publish(subject: string, data: Uint8Array, msgID: string): Promise<void> {
-    const deadline = Date.now() + PUBLISH_RETRY_MS;
-    for (;;) {
-      try {
-        await this.js.publish(subject, data, { msgID, timeout: 2_000 });
-        return;
-      } catch (err) {
-        if (this.closed || Date.now() > deadline)
-          throw new Error(`JetStream did not acknowledge a publish: ${(err as Error).message}`, { cause: err });
-        await new Promise((r) => setTimeout(r, 250));
-      }
+    try {
+      await retry(
+        () => this.js.publish(subject, data, { msgID, timeout: 2_000 }),
+        PUBLISH_RETRY_MS,
+        () => this.closed,
+      );
+    } catch (err) {
+      throw new Error(`JetStream did not acknowledge a publish: ${(err as Error).message}`, { cause: err });
     }
   }
 
