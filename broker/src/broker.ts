@@ -29,6 +29,8 @@ import type { PreOpenCheck } from './store/pre-open-check.js';
 import type { QueueStore, AccessStore } from './store/store.js';
 import { VERSION } from './version.js';
 import type { JetStreamStore } from './cluster/jetstream-store.js';
+import type { NodeLocalQueues } from './vhost/node-local.js';
+import { describeNode } from './management/cluster-view.js';
 import type { SchemaLog } from './cluster/schema-log.js';
 import type { ClusterLinks } from './cluster/cluster-links.js';
 import { applySchemaChange, type SchemaChange } from './schemas/changes.js';
@@ -186,6 +188,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       },
     );
     vhost.schemaGate = this.schemaGate; // before recover(): no publish reaches the vhost without it
+    // A cluster store forwards to other nodes' node-local queues (spec/cluster.md §Node-local queues).
+    vhost.nodeLocal = (this.store as { nodeLocal?: NodeLocalQueues }).nodeLocal;
     vhost.recover();
     this.vhosts.set(name, vhost);
     return vhost;
@@ -246,6 +250,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
       try {
         await broker.recover();
         cluster?.onRemoteChange((change) => applyRemoteChange((n) => broker.vhost(n), change, broker.logger));
+        cluster?.onRemoteAccessChange((change) => broker.access.applyRemote(change));
+        cluster?.nodeLocal.serve((n) => broker.vhost(n));
         if (cluster !== undefined) {
           cluster.schemaLog.follow(broker.schemas);
           broker.schemaWriter = cluster.schemaLog;
@@ -259,6 +265,8 @@ export class BrokerRuntime implements BrokerServices, BrokerHost {
         );
       }
       await broker.listen();
+      // Listed by every node's management from now on (spec/cluster.md §Management).
+      cluster?.directory.serve(() => describeNode(broker));
     } catch (err) {
       await broker.close();
       throw err;

@@ -82,8 +82,8 @@ describe('Switchyard cluster failover (kill -9 of JetStream servers under confir
     const [a, b] = nodes as [Broker, Broker];
     const { ch: pub } = await open(a.url, conns);
     await pub.assertQueue(queue, { durable: true });
-    // After an earlier failover node B's definitions watch can take longer than 15 s to see a
-    // new declare (spec/cluster.md §Not yet built): wait up to 60 s.
+    // Right after a failover the declare's write may wait for JetStream (retried for 20 s,
+    // spec/cluster.md §Definitions): wait up to 60 s.
     await waitForQueueOn(b.url, queue, conns, 60_000);
     const consumed = new Map<number, number>();
     const { ch: sub } = await open(b.url, conns);

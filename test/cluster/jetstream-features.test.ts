@@ -29,8 +29,9 @@ describe('JetStream behaviours spec/cluster.md relies on', function () {
     skipWithoutNatsServer(this, 'the JetStream behaviour tests');
     cluster = await startJetStreamCluster();
     nc = await connect({ servers: cluster.urls });
-    jsm = await jetstreamManager(nc);
-    js = jetstream(nc);
+    // Generous API timeouts: on a loaded machine an R3 consumer create can take longer than 5 s.
+    jsm = await jetstreamManager(nc, { timeout: 30_000 });
+    js = jetstream(nc, { timeout: 30_000 });
     await jsm.streams.add({
       name: 'SHARD',
       subjects: ['SHARD.>'],

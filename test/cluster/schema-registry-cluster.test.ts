@@ -2,10 +2,9 @@
 // JetStream KV bucket sy_schemas, shared by every node. Real nats-server processes, in-process
 // brokers on ephemeral ports, the real SDK.
 import { expect } from 'chai';
-import { Broker } from '@switchyard/broker';
+import type { Broker } from '@switchyard/broker';
 import { closeAll, open, sleep, text, waitFor, type Connection, type Message } from '../helpers/client.js';
-import { testLogger } from '../helpers/broker.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { ClusterNodes } from '../helpers/cluster-nodes.js';
 import { GUEST_AUTH } from '../helpers/http.js';
 import { skipWithoutNatsServer, startJetStreamCluster, type JetStreamCluster } from '../helpers/jetstream-cluster.js';
 
@@ -41,24 +40,10 @@ async function eventually(check: () => Promise<boolean>, what: string, ms = 30_0
 describe('Schema registry on a Switchyard cluster (2 nodes, 3 nats-servers)', function () {
   this.timeout(120_000);
   let cluster: JetStreamCluster | undefined;
-  const nodes: Broker[] = [];
+  const clusterNodes = new ClusterNodes(() => cluster!.urls);
+  const nodes = clusterNodes.nodes;
   const conns: Connection[] = [];
-  const dirs: { remove: () => Promise<void> }[] = [];
-
-  async function startNode(name: string): Promise<Broker> {
-    const tmp = await makeTmpDir('cluster-schemas');
-    dirs.push(tmp);
-    const b = await Broker.start({
-      port: 0,
-      managementPort: 0,
-      amqpPort: false,
-      dataDir: tmp.dir,
-      logger: testLogger(),
-      cluster: { servers: cluster!.urls, nodeName: name },
-    });
-    nodes.push(b);
-    return b;
-  }
+  const startNode = (name: string): Promise<Broker> => clusterNodes.start(name);
 
   before(async function () {
     skipWithoutNatsServer(this, 'the cluster schema registry tests');
@@ -70,9 +55,8 @@ describe('Schema registry on a Switchyard cluster (2 nodes, 3 nats-servers)', fu
 
   after(async () => {
     await closeAll(conns);
-    for (const b of nodes.splice(0)) await b.close().catch(() => undefined);
+    await clusterNodes.stopAll();
     await cluster?.stop();
-    for (const d of dirs) await d.remove();
   });
 
   it('a schema registered on node A is listed and served on node B, and B’s exchanges enforce it (406 for invalid)', async () => {

@@ -1,35 +1,20 @@
 // Switchyard nodes on one JetStream cluster (spec/cluster.md): real nats-server processes,
 // in-process brokers on ephemeral ports, the real SDK.
 import { expect } from 'chai';
-import { Broker } from '@switchyard/broker';
+import type { Broker } from '@switchyard/broker';
 import { closeAll, open, text, waitFor, type Channel, type Connection, type Message } from '../helpers/client.js';
-import { testLogger } from '../helpers/broker.js';
 import { waitForQueueOn } from '../helpers/cluster-load.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { ClusterNodes } from '../helpers/cluster-nodes.js';
 import { GUEST_AUTH } from '../helpers/http.js';
 import { skipWithoutNatsServer, startJetStreamCluster, type JetStreamCluster } from '../helpers/jetstream-cluster.js';
 
 describe('Switchyard cluster on JetStream (2 nodes, 3 nats-servers)', function () {
   this.timeout(90_000);
   let cluster: JetStreamCluster | undefined;
-  const nodes: Broker[] = [];
+  const clusterNodes = new ClusterNodes(() => cluster!.urls);
+  const nodes = clusterNodes.nodes;
   const conns: Connection[] = [];
-  const dirs: { remove: () => Promise<void> }[] = [];
-
-  async function startNode(name: string): Promise<Broker> {
-    const tmp = await makeTmpDir('cluster-node');
-    dirs.push(tmp);
-    const b = await Broker.start({
-      port: 0,
-      managementPort: 0,
-      amqpPort: false,
-      dataDir: tmp.dir,
-      logger: testLogger(),
-      cluster: { servers: cluster!.urls, nodeName: name },
-    });
-    nodes.push(b);
-    return b;
-  }
+  const startNode = (name: string): Promise<Broker> => clusterNodes.start(name);
 
   const waitForQueue = (b: Broker, name: string): Promise<void> => waitForQueueOn(b.url, name, conns);
 
@@ -43,9 +28,8 @@ describe('Switchyard cluster on JetStream (2 nodes, 3 nats-servers)', function (
 
   after(async () => {
     await closeAll(conns);
-    for (const b of nodes.splice(0)) await b.close().catch(() => undefined);
+    await clusterNodes.stopAll();
     await cluster?.stop();
-    for (const d of dirs) await d.remove();
   });
 
   it('a queue declared and bound on node A routes on node B; published via A, consumed via B, each once', async () => {

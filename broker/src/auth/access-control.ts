@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { BrokerError, ErrorCode } from '@switchyard/client/protocol';
-import type { AccessStore, PermissionRecord, UserRecord } from '../store/store.js';
+import type { AccessChange, AccessStore, PermissionRecord, UserRecord } from '../store/store.js';
 import { isLoopbackAddress } from './loopback.js';
 import { hashPassword, verifyPassword } from './password.js';
 import { Permissions, checkPermissionSpec, type PermissionSpec } from './permissions.js';
@@ -335,6 +335,59 @@ export class AccessControl {
     this.generation++;
     this.store.removePermission(user, vhost);
     if (notify) this.lifecycle.accessRevoked?.({ kind: 'permissionsCleared', user, vhost });
+  }
+
+  /**
+   * Applies a change another cluster node stored (spec/cluster.md §Definitions): the same
+   * effects on this node's logins and open connections as the local call, without storing it
+   * again. A change this node already has is a no-op.
+   */
+  applyRemote(change: AccessChange): void {
+    const revoked = (r: AccessRevocation): void => this.lifecycle.accessRevoked?.(r);
+    switch (change.kind) {
+      case 'user': {
+        const name = change.op === 'put' ? change.user.name : change.name;
+        const before = this.users.get(name);
+        if (change.op === 'delete') {
+          if (before === undefined) return;
+          this.users.delete(name);
+          for (const [k, p] of this.permissions) if (p.user === name) this.permissions.delete(k);
+          this.generation++;
+          revoked({ kind: 'userDeleted', user: name });
+          return;
+        }
+        this.users.set(name, change.user);
+        this.generation++;
+        if (before !== undefined && before.tokensRevokedAt !== change.user.tokensRevokedAt)
+          revoked({ kind: 'tokensRevoked', user: name });
+        return;
+      }
+      case 'vhost':
+        if (change.op === 'put') {
+          if (this.vhosts.has(change.name)) return;
+          this.vhosts.add(change.name);
+          this.lifecycle.vhostAdded(change.name);
+          return;
+        }
+        if (!this.vhosts.has(change.name)) return;
+        this.lifecycle.vhostDeleted(change.name);
+        this.vhosts.delete(change.name);
+        for (const [k, p] of this.permissions) if (p.vhost === change.name) this.permissions.delete(k);
+        this.generation++;
+        return;
+      case 'permission': {
+        const { user, vhost } = change.op === 'put' ? change.permission : change;
+        if (change.op === 'put') {
+          this.permissions.set(key(user, vhost), new Permissions(user, vhost, change.permission));
+          this.generation++;
+          revoked({ kind: 'permissionsChanged', user, vhost });
+        } else if (this.permissions.delete(key(user, vhost))) {
+          this.generation++;
+          revoked({ kind: 'permissionsCleared', user, vhost });
+        }
+        return;
+      }
+    }
   }
 }
 

@@ -12,10 +12,11 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { Logger } from '../logging.js';
 import { decodeMeta, decodeRecord, encodeRecord, recordBodySize } from '../store/record-codec.js';
 import type {
+  AccessChange,
   AccessData,
   AccessStore,
   BindingDefinition,
@@ -40,6 +41,9 @@ import type {
 import { createKey, type CreateOutcome } from './kv-create.js';
 import { digest, keyToken, queueAddress, streamName, type QueueAddress } from './keys.js';
 import { MemoryDelayed } from './memory-delayed.js';
+import { DefinitionsWatch } from './definitions-watch.js';
+import { NodeDirectory } from './node-directory.js';
+import { NodeLocalForwarding, type DefinitionsRegistry } from './node-local.js';
 import { SchemaLog } from './schema-log.js';
 
 /** `cluster` option: the JetStream servers and this node's name. spec/cluster.md. */
@@ -70,6 +74,24 @@ const BUCKET = 'sy_defs';
 const PULL_EXPIRES_MS = 2_000;
 /** A publish without a PubAck is retried with its msgID for this long: 2 × the 9 s max election timeout. */
 const PUBLISH_RETRY_MS = 20_000;
+/**
+ * Creating the streams and buckets at start is retried this long: a cluster that has just
+ * elected its meta leader (or a loaded machine) can time the first creates out.
+ */
+const SETUP_RETRY_MS = 60_000;
+
+/** Runs `op` again every 250 ms while it fails, until `ms` have passed or `stop()` says so. */
+async function retry<T>(op: () => Promise<T>, ms: number, stop: () => boolean = () => false): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await op();
+    } catch (err) {
+      if (stop() || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
 
 interface QueueSlot {
   addr: QueueAddress;
@@ -92,6 +114,9 @@ export class JetStreamStore implements QueueStore, AccessStore {
   private readonly queueWrites = new Map<string, Promise<string | undefined>>();
   /** Local mirror of `sy_defs`: key -> JSON value. */
   private readonly mirror = new Map<string, string>();
+  /** The last revision of each key the mirror has seen from the bucket (a replayed older one is skipped). */
+  private readonly revisions = new Map<string, number>();
+  private watch: DefinitionsWatch | undefined;
   private readonly queues = new Map<number, QueueSlot>();
   /** Local ids of the queues known by KV key, so a redeclare keeps its id. */
   private readonly idsByKey = new Map<string, number>();
@@ -103,9 +128,18 @@ export class JetStreamStore implements QueueStore, AccessStore {
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
   private listener: ((change: DefinitionChange) => void) | undefined;
+  private accessListener: ((change: AccessChange) => void) | undefined;
   readonly nodeName: string;
   /** Messages arrive by pull (store.ts `PulledQueues`). */
   readonly pull: PulledQueues = this;
+  /** Which node holds each node-local queue, and forwarding to other nodes' (node-local.ts). */
+  readonly nodeLocal: NodeLocalForwarding;
+  /** The cluster's Switchyard nodes, for management (node-directory.ts). */
+  readonly directory: NodeDirectory;
+  /** Messages per queue subject in the shard streams, and when they were read (streamMessages). */
+  private subjectCounts = new Map<string, number>();
+  private countsReadAt = 0;
+  private countsReading: Promise<void> | undefined;
   readonly serverVersion: string;
 
   private constructor(
@@ -120,6 +154,15 @@ export class JetStreamStore implements QueueStore, AccessStore {
   ) {
     this.nodeName = opts.nodeName;
     this.serverVersion = nc.info?.version ?? 'unknown';
+    const registry: DefinitionsRegistry = {
+      get: (key) => this.mirror.get(key),
+      keys: () => this.mirror.keys(),
+      write: (key, value) => void this.write(key, value),
+      remove: (key) => this.remove(key),
+      track: (p) => this.track(p),
+    };
+    this.nodeLocal = new NodeLocalForwarding(nc, opts.nodeName, registry, logger);
+    this.directory = new NodeDirectory(nc, opts.nodeName, registry, logger);
   }
 
   /**
@@ -150,7 +193,8 @@ export class JetStreamStore implements QueueStore, AccessStore {
       );
     }
     try {
-      const jsm = await jetstreamManager(nc);
+      // Generous API timeouts: a loaded machine or a fresh election can take seconds to answer.
+      const jsm = await jetstreamManager(nc, { timeout: 15_000 });
       const js = jetstream(nc, { timeout: 5_000 });
       const version = nc.info?.version ?? 'unknown';
       logger.info('connected to JetStream', { component: 'cluster', node: opts.nodeName, version });
@@ -170,10 +214,10 @@ export class JetStreamStore implements QueueStore, AccessStore {
           num_replicas: opts.replicas,
           duplicate_window: 120_000_000_000, // 2 min (ns): covers every publish retry
         };
-        await jsm.streams.info(name).catch(() => jsm.streams.add(config));
+        await retry(() => jsm.streams.info(name).catch(() => jsm.streams.add(config)), SETUP_RETRY_MS);
       }
-      const kv = await new Kvm(nc).create(BUCKET, { replicas: opts.replicas, history: 1 });
-      const schemaLog = await SchemaLog.open(js, jsm, opts.replicas, logger);
+      const kv = await retry(() => new Kvm(nc).create(BUCKET, { replicas: opts.replicas, history: 1 }), SETUP_RETRY_MS);
+      const schemaLog = await retry(() => SchemaLog.open(js, jsm, opts.replicas, logger), SETUP_RETRY_MS);
       const store = new JetStreamStore(nc, jsm, js, kv, opts, logger, schemaLog);
       await store.load();
       return store;
@@ -184,46 +228,55 @@ export class JetStreamStore implements QueueStore, AccessStore {
   }
 
   private async load(): Promise<void> {
+    // The watch starts after the bucket's last revision before the scan: nothing written
+    // during the scan is missed; what the scan already saw is skipped by its revision.
+    const before = (await this.jsm.streams.info(`KV_${BUCKET}`)).state.last_seq;
     const keys: string[] = [];
     for await (const k of await this.kv.keys()) keys.push(k);
     for (const k of keys) {
       const e = await this.kv.get(k);
-      if (e !== null && e.operation === 'PUT') this.mirror.set(k, e.string());
+      if (e === null) continue;
+      this.revisions.set(k, e.revision);
+      if (e.operation === 'PUT') this.mirror.set(k, e.string());
     }
-    void this.follow();
+    this.watch = new DefinitionsWatch(this.kv, this.jsm, `KV_${BUCKET}`, (e) => this.follow(e), this.logger);
+    this.watch.start(before);
     this.heartbeat = setInterval(() => this.keepHeld(), Math.max(200, this.opts.ackWaitMs / 3));
     this.heartbeat.unref();
   }
 
-  /** Follows every other node's definition changes (spec/cluster.md §Definitions). */
-  private async follow(): Promise<void> {
-    const w = await this.kv.watch({ include: 'updates' });
-    for await (const e of w) {
-      if (this.closed) break;
-      const before = this.mirror.get(e.key);
-      if (e.operation === 'PUT') {
-        const value = e.string();
-        if (before === value) continue; // our own write coming back
-        this.mirror.set(e.key, value);
-        this.emit(e.key, value, 'put');
-      } else if (before !== undefined) {
-        this.mirror.delete(e.key);
-        this.emit(e.key, before, 'delete');
-      }
+  /** Applies one change of the bucket: every other node's definitions (spec/cluster.md §Definitions). */
+  private follow(e: KvEntry): void {
+    if (this.closed || e.revision <= (this.revisions.get(e.key) ?? 0)) return;
+    this.revisions.set(e.key, e.revision);
+    const before = this.mirror.get(e.key);
+    if (e.operation === 'PUT') {
+      const value = e.string();
+      if (before === value) return; // our own write coming back
+      this.mirror.set(e.key, value);
+      this.emit(e.key, value, 'put');
+    } else if (before !== undefined) {
+      this.mirror.delete(e.key);
+      this.emit(e.key, before, 'delete');
     }
   }
 
   private emit(key: string, value: string, op: 'put' | 'delete'): void {
-    if (this.listener === undefined) return;
-    const kind = key.startsWith('q.')
-      ? 'queue'
-      : key.startsWith('ex.')
-        ? 'exchange'
-        : key.startsWith('b.')
-          ? 'binding'
-          : undefined;
-    if (kind === undefined) return;
     try {
+      const access = JetStreamStore.accessChange(key, value, op);
+      if (access !== undefined) {
+        this.accessListener?.(access);
+        return;
+      }
+      if (this.listener === undefined) return;
+      const kind = key.startsWith('q.')
+        ? 'queue'
+        : key.startsWith('ex.')
+          ? 'exchange'
+          : key.startsWith('b.')
+            ? 'binding'
+            : undefined;
+      if (kind === undefined) return;
       if (kind === 'binding') {
         const { key: bkey, def } = JSON.parse(value) as { key: string; def: BindingDefinition };
         this.listener({ kind, op, key: bkey, def });
@@ -242,6 +295,26 @@ export class JetStreamStore implements QueueStore, AccessStore {
         error: (err as Error).message,
       });
     }
+  }
+
+  /** The access change a `u.`, `vh.` or `p.` key's write or delete makes (undefined for other keys). */
+  private static accessChange(key: string, value: string, op: 'put' | 'delete'): AccessChange | undefined {
+    const prefix = key.slice(0, key.indexOf('.'));
+    if (prefix === 'vh') return { kind: 'vhost', op, name: (JSON.parse(value) as VhostRecord).name };
+    if (prefix === 'u') {
+      const user = JSON.parse(value) as UserRecord;
+      return op === 'put' ? { kind: 'user', op, user } : { kind: 'user', op, name: user.name };
+    }
+    if (prefix !== 'p') return undefined;
+    const permission = JSON.parse(value) as PermissionRecord;
+    return op === 'put'
+      ? { kind: 'permission', op, permission }
+      : { kind: 'permission', op, user: permission.user, vhost: permission.vhost };
+  }
+
+  /** Called with every change to users, vhosts and permissions another node makes. */
+  onRemoteAccessChange(listener: (change: AccessChange) => void): void {
+    this.accessListener = listener;
   }
 
   /** Called with every definition change another node makes. */
@@ -305,9 +378,11 @@ export class JetStreamStore implements QueueStore, AccessStore {
     const existed = this.mirror.has(key);
     this.mirror.set(key, value);
     // A create must have exactly one winner among nodes: createKey, not KV's create (kv-create.ts).
-    const op: Promise<CreateOutcome> = existed
-      ? this.kv.put(key, value).then((revision) => ({ created: true, revision }))
-      : createKey(this.js, this.jsm, BUCKET, key, value);
+    const op: Promise<CreateOutcome> = this.retried(() =>
+      existed
+        ? this.kv.put(key, value).then((revision) => ({ created: true, revision }))
+        : createKey(this.js, this.jsm, BUCKET, key, value),
+    );
     const outcome = op.then((o): string | undefined => {
       if (o.created) return undefined;
       // Lost a create race: the winner's value stands.
@@ -329,7 +404,17 @@ export class JetStreamStore implements QueueStore, AccessStore {
 
   private remove(key: string): void {
     if (!this.mirror.delete(key)) return;
-    this.track(this.kv.delete(key));
+    this.track(this.retried(() => this.kv.delete(key)));
+  }
+
+  /**
+   * Runs a definition write again while JetStream cannot take it (a server restarting says
+   * "jetstream is not enabled", a leader election times requests out), for as long as a
+   * publish is retried. Each write is idempotent: a put or delete of the same value, or a
+   * create that finds its own value standing.
+   */
+  private retried<T>(write: () => Promise<T>): Promise<T> {
+    return retry(write, PUBLISH_RETRY_MS, () => this.closed);
   }
 
   private withoutId(def: QueueDefinition): string {
@@ -437,16 +522,14 @@ export class JetStreamStore implements QueueStore, AccessStore {
 
   /** Publishes with retries under the same msgID (the stream deduplicates a retry that did land). */
   private async publish(subject: string, data: Uint8Array, msgID: string): Promise<void> {
-    const deadline = Date.now() + PUBLISH_RETRY_MS;
-    for (;;) {
-      try {
-        await this.js.publish(subject, data, { msgID, timeout: 2_000 });
-        return;
-      } catch (err) {
-        if (this.closed || Date.now() > deadline)
-          throw new Error(`JetStream did not acknowledge a publish: ${(err as Error).message}`, { cause: err });
-        await new Promise((r) => setTimeout(r, 250));
-      }
+    try {
+      await retry(
+        () => this.js.publish(subject, data, { msgID, timeout: 2_000 }),
+        PUBLISH_RETRY_MS,
+        () => this.closed,
+      );
+    } catch (err) {
+      throw new Error(`JetStream did not acknowledge a publish: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -732,6 +815,61 @@ export class JetStreamStore implements QueueStore, AccessStore {
     this.remove(`p.${keyToken(user)}.${keyToken(vhost)}`);
   }
 
+  /**
+   * Reads every shard stream's per-subject message counts, unless read in the last second
+   * (management calls it before describing queues, so a page of 1,000 queues costs one read
+   * per shard, not one per queue).
+   */
+  refreshStreamCounts(): Promise<void> {
+    if (Date.now() - this.countsReadAt < 1_000) return Promise.resolve();
+    this.countsReading ??= (async () => {
+      const counts = new Map<string, number>();
+      for (let shard = 0; shard < this.opts.shards; shard++) {
+        const info = await this.jsm.streams.info(streamName(shard), { subjects_filter: `syq.${shard}.>` });
+        for (const [subject, n] of Object.entries(info.state.subjects ?? {})) counts.set(subject, n);
+      }
+      this.subjectCounts = counts;
+      this.countsReadAt = Date.now();
+    })().finally(() => (this.countsReading = undefined));
+    return this.countsReading;
+  }
+
+  /**
+   * Messages of durable cluster queue `queueId` in its stream, ready and unacked on every node
+   * (a WorkQueue stream drops a message at its ack), as of the last `refreshStreamCounts`;
+   * undefined for a queue that is not in JetStream.
+   */
+  streamMessages(queueId: number): number | undefined {
+    const slot = this.slot(queueId);
+    return slot === undefined ? undefined : (this.subjectCounts.get(slot.addr.subject) ?? 0);
+  }
+
+  /**
+   * Where queue `queueId` lives in JetStream and the replica state of its stream and its
+   * consumer (leader, replicas current or lagging); undefined for a queue not in JetStream.
+   */
+  async queueReplicas(queueId: number): Promise<object | undefined> {
+    const slot = this.slot(queueId);
+    if (slot === undefined) return undefined;
+    const { stream, subject, consumer } = slot.addr;
+    const replicas = (
+      c: { leader?: string; replicas?: { name: string; current: boolean; lag?: number }[] } | undefined,
+    ) => ({
+      leader: c?.leader ?? null,
+      replicas: (c?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, lag: r.lag ?? 0 })),
+    });
+    const s = await this.jsm.streams.info(stream, { subjects_filter: subject }).catch(() => undefined);
+    const c = await this.jsm.consumers.info(stream, consumer).catch(() => undefined);
+    return {
+      stream: { name: stream, subject, messages: s?.state.subjects?.[subject] ?? 0, ...replicas(s?.cluster) },
+      // No consumer while no node has consumed the queue for 5 min (spec/cluster.md §One consumer per active queue).
+      consumer:
+        c === undefined
+          ? null
+          : { name: consumer, ackPending: c.num_ack_pending, pending: c.num_pending, ...replicas(c.cluster) },
+    };
+  }
+
   /** Connection and stream health for management (spec/cluster.md §Management). */
   async health(): Promise<{ node: string; serverVersion: string; connectedTo: string; streams: object[] }> {
     const streams: object[] = [];
@@ -749,9 +887,12 @@ export class JetStreamStore implements QueueStore, AccessStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.directory.close(); // before the last writes are awaited: its removal is one of them
     await this.durable().catch(() => undefined);
     this.closed = true;
     this.schemaLog.close();
+    this.nodeLocal.close();
+    this.watch?.close();
     clearInterval(this.heartbeat);
     for (const slot of this.queues.values()) slot.wake?.();
     await this.nc.drain().catch(() => undefined);

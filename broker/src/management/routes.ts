@@ -5,6 +5,7 @@ import { eventLoopDelay } from '../metrics/event-loop-delay.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
 import type { DestinationKind } from '../routing/binding.js';
 import * as act from './actions.js';
+import { clusterOf, streamCounts, type ClusterManagement } from './cluster-view.js';
 import { addAccessRoutes } from './access-routes.js';
 import { addSchemaRoutes } from './schema-routes.js';
 import { addLinkRoutes } from './link-routes.js';
@@ -35,26 +36,37 @@ export function createRoutes(broker: Broker, sampler: RateSampler, files: Static
     return json(window);
   });
   // Cluster nodes only (spec/cluster.md §Management): this node, its JetStream connection and
-  // each shard stream's leader and replica state.
-  r.add('GET', '/api/cluster', async () => {
-    const store = broker.store as Partial<{ health(): Promise<object> }>;
-    if (typeof store.health !== 'function')
+  // each shard stream's leader and replica state; and every node with its connections.
+  const requireCluster = (): ClusterManagement => {
+    const cluster = clusterOf(broker);
+    if (cluster === undefined)
       throw new HttpError(404, 'not_found', 'this broker is not a cluster node (start it with --cluster)');
-    return json(await store.health());
+    return cluster;
+  };
+  r.add('GET', '/api/cluster', async () => {
+    const cluster = requireCluster();
+    return json({ ...(await cluster.health()), nodes: await cluster.directory.list() });
   });
+  // A single node lists no nodes (the dashboard hides its nodes panel), rather than a 404.
+  r.add('GET', '/api/nodes', async () => json((await clusterOf(broker)?.directory.list()) ?? []));
   r.add('GET', '/api/vhosts', () => json([...broker.allVhosts()].map((v) => ({ name: v.name }))));
   addAccessRoutes(r, broker);
   addSchemaRoutes(r, broker);
   addLinkRoutes(r, broker);
 
   // queues
-  r.add('GET', '/api/queues', (ctx) => json(view.describeQueues(vhosts(ctx), sampler)));
-  r.add('GET', '/api/queues/:vhost', (ctx) => json(view.describeQueues(vhosts(ctx), sampler)));
-  r.add('GET', '/api/queues/:vhost/:name', (ctx) => {
+  const listQueues = async (ctx: RequestContext): Promise<Reply> =>
+    json(view.describeQueues(vhosts(ctx), sampler, await streamCounts(broker)));
+  r.add('GET', '/api/queues', listQueues);
+  r.add('GET', '/api/queues/:vhost', listQueues);
+  r.add('GET', '/api/queues/:vhost/:name', async (ctx) => {
     const vhost = vhostOf(ctx);
     const q = act.requireQueue(vhost, ctx.params['name']!);
+    const inStream = await streamCounts(broker);
+    const replicas = await clusterOf(broker)?.queueReplicas(q.id);
     return json({
-      ...view.describeQueue(vhost, q, sampler),
+      ...view.describeQueue(vhost, q, sampler, Date.now(), inStream),
+      ...(replicas === undefined ? {} : { cluster: replicas }),
       consumerDetails: view.describeConsumers(broker.allConnections(), (cq, v) => cq === q && v === vhost.name),
       bindings: view.describeBindings([vhost], (b) => b.destinationKind === 'queue' && b.destination === q.name),
     });

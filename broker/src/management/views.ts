@@ -68,7 +68,19 @@ export function describeOverview(broker: Broker, sampler: RateSampler): View {
   };
 }
 
-export function describeQueue(vhost: VirtualHost, q: Queue, sampler: RateSampler, now = Date.now()): View {
+/**
+ * `inStream` (cluster nodes): a durable queue's messages in its JetStream stream, ready and
+ * unacked on every node; then `messages` is that count and `messagesUnacked` this node's
+ * (spec/cluster.md §Management).
+ */
+export function describeQueue(
+  vhost: VirtualHost,
+  q: Queue,
+  sampler: RateSampler,
+  now = Date.now(),
+  inStream?: (q: Queue) => number | undefined,
+): View {
+  const stream = inStream?.(q);
   return {
     vhost: vhost.name,
     name: q.name,
@@ -77,9 +89,9 @@ export function describeQueue(vhost: VirtualHost, q: Queue, sampler: RateSampler
     exclusive: q.exclusiveOwner !== undefined,
     owner: q.exclusiveOwner ?? null,
     arguments: q.arguments,
-    messagesReady: q.messageCount,
+    messagesReady: stream === undefined ? q.messageCount : Math.max(0, stream - q.unacked),
     messagesUnacked: q.unacked,
-    messages: q.messageCount + q.unacked,
+    messages: stream ?? q.messageCount + q.unacked,
     readyBytes: q.readyBytes,
     consumers: q.consumerCount,
     oldestMessageAgeMs: q.oldestReadyAgeMs(now),
@@ -90,10 +102,15 @@ export function describeQueue(vhost: VirtualHost, q: Queue, sampler: RateSampler
   };
 }
 
-export function describeQueues(vhosts: Iterable<VirtualHost>, sampler: RateSampler): View[] {
+export function describeQueues(
+  vhosts: Iterable<VirtualHost>,
+  sampler: RateSampler,
+  inStream?: (q: Queue) => number | undefined,
+): View[] {
   const now = Date.now();
   const out: View[] = [];
-  for (const vhost of vhosts) for (const q of vhost.allQueues()) out.push(describeQueue(vhost, q, sampler, now));
+  for (const vhost of vhosts)
+    for (const q of vhost.allQueues()) out.push(describeQueue(vhost, q, sampler, now, inStream));
   return out.sort(byVhostAndName);
 }
 

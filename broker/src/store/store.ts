@@ -159,6 +159,17 @@ export interface AccessData {
 }
 
 /**
+ * A change to users, vhosts or permissions stored by another cluster node (spec/cluster.md
+ * §Definitions): applied to this node's access data without being stored again.
+ */
+export type AccessChange =
+  | { kind: 'user'; op: 'put'; user: UserRecord }
+  | { kind: 'user'; op: 'delete'; name: string }
+  | { kind: 'vhost'; op: 'put' | 'delete'; name: string }
+  | { kind: 'permission'; op: 'put'; permission: PermissionRecord }
+  | { kind: 'permission'; op: 'delete'; user: string; vhost: string };
+
+/**
  * Where a queue whose messages arrive by pull (`QueueStore.pull`) takes them: the store asks
  * `credit()` how many more it may hand over and gives each with `deliver`.
  */

@@ -1,5 +1,6 @@
 import type { FieldTable, MessageProperties } from '@switchyard/client/protocol';
 import type { Queue } from '../queues/queue.js';
+import type { MessageRecord } from '../store/store.js';
 import type { SchemaGate } from '../schemas/exchange-gate.js';
 import { parseExpiration } from '../queues/ttl.js';
 import { delayOf } from './delayed-messages.js';
@@ -26,6 +27,11 @@ export interface PublishHost {
     content: Uint8Array,
     delayMs: number,
   ): void;
+  /**
+   * Cluster nodes: hands a message for `queue`, which another node holds, to that node
+   * (spec/cluster.md §Node-local queues); false when no node holds it.
+   */
+  forward?(queue: string, record: MessageRecord): boolean;
   /** The queues a message reaches through `x` (undefined = the default exchange). */
   queuesFor(x: Exchange | undefined, routingKey: string, headers: FieldTable | undefined): readonly Queue[];
   exchange(name: string): Exchange | undefined;
@@ -181,5 +187,8 @@ export function routeAndEnqueue(
     queues++;
     if (q.enqueue(exchange, routingKey, properties, content, expirationMs) === 'rejected') refusedBy = q;
   }
+  // The default exchange names a queue this node does not have: another node may hold it.
+  if (x === undefined && queues === 0 && vhost.forward?.(routingKey, { exchange, routingKey, properties, content }))
+    queues = 1;
   return { kind: 'routed', queues, refusedBy };
 }

@@ -9,6 +9,7 @@ import type { MessageRecord, QueueDefinition, QueueStore } from '../store/store.
 import { DeadLetterer, type DeadLetterGuard } from './dead-lettering.js';
 import { DelayedMessages } from './delayed-messages.js';
 import type { SchemaGate } from '../schemas/exchange-gate.js';
+import type { NodeLocalQueues } from './node-local.js';
 import { ExchangeDedup, exchangeDedupWindow } from './publish-gate.js';
 import { isStreamArguments } from '../streams/stream-arguments.js';
 import { StreamQueue } from '../streams/stream-queue.js';
@@ -67,6 +68,8 @@ export class VirtualHost {
   private readonly deadLetterer: DeadLetterer;
   /** Called after a queue is deleted (consumers cancelled). */
   onQueueDeleted: ((queue: Queue) => void) | undefined;
+  /** Cluster nodes: node-local queues other nodes forward to (spec/cluster.md §Node-local queues). */
+  nodeLocal: NodeLocalQueues | undefined;
 
   /**
    * @param onTimerError called with an unexpected error thrown by a timer of this vhost (TTL
@@ -401,6 +404,7 @@ export class VirtualHost {
       },
     );
     this.queues.set(name, queue);
+    if (queue.exclusiveOwner !== undefined || !durable) this.nodeLocal?.added(this.name, name);
     return queue;
   }
 
@@ -464,6 +468,7 @@ export class VirtualHost {
         arguments: q.arguments,
       });
     }
+    if (q.exclusiveOwner !== undefined || !q.durable) this.nodeLocal?.removed(this.name, q.name);
     this.onQueueDeleted?.(q);
     return count;
   }
@@ -584,6 +589,11 @@ export class VirtualHost {
    * bindings included; `undefined` is the default exchange (the queue the routing key names).
    * A lookup only: the caller has done the access checks ({@link publishTarget}).
    */
+  /** Hands a message for `queue`, held by another cluster node, to that node; false when none holds it. */
+  forward(queue: string, record: MessageRecord): boolean {
+    return this.nodeLocal?.forward(this.name, queue, record) ?? false;
+  }
+
   queuesFor(x: Exchange | undefined, routingKey: string, headers: FieldTable | undefined): readonly Queue[] {
     if (x === undefined) {
       const q = this.queues.get(routingKey);

@@ -236,6 +236,25 @@ function renderConnections(conns) {
   );
 }
 
+/** Cluster nodes (spec/cluster.md §Management); none on a single node: the section stays hidden. */
+function renderNodes(nodes) {
+  $('nodes-section').hidden = nodes.length === 0;
+  $('nodes').tBodies[0].replaceChildren(
+    ...nodes.map((n) =>
+      h(
+        'tr',
+        { dataset: { node: n.name } },
+        h('td', {}, n.name),
+        h('td', { class: n.reachable ? '' : 'muted' }, n.reachable ? 'up' : 'not answering'),
+        h('td', {}, n.url ?? '-'),
+        h('td', {}, n.jetstream ? `${n.jetstream.connectedTo} (${n.jetstream.serverVersion})` : '-'),
+        h('td', { class: 'num' }, n.connections?.length ?? '-'),
+        h('td', {}, duration(Date.now() - Date.parse(n.startedAt))),
+      ),
+    ),
+  );
+}
+
 function renderConsumers(consumers) {
   $('consumers').tBodies[0].replaceChildren(
     ...consumers.map((c) =>
@@ -290,19 +309,21 @@ function selectQueue(name) {
 async function refresh() {
   try {
     const v = seg(VHOST);
-    const [overview, queues, connections, consumers, shovels, federation] = await Promise.all([
+    const [overview, queues, connections, consumers, shovels, federation, nodes] = await Promise.all([
       api('GET', '/api/overview'),
       api('GET', `/api/queues/${v}`),
       api('GET', '/api/connections'),
       api('GET', `/api/consumers/${v}`),
       api('GET', '/api/shovels'),
       api('GET', '/api/federation-links'),
+      api('GET', '/api/nodes'),
     ]);
     renderOverview(overview);
     renderQueues(queues);
     renderConnections(connections);
     renderConsumers(consumers);
     renderLinks([...shovels, ...federation]);
+    renderNodes(nodes);
     if (selectedQueue !== null && !queues.some((q) => q.name === selectedQueue)) selectQueue(null);
     $('live').textContent = `live · ${new Date().toLocaleTimeString()}`;
     $('live').className = 'live ok';
