@@ -79,8 +79,10 @@ async function waitFor(what, done, progress, stallMs, broker) {
   while (!(await done())) {
     await sleep(20);
     const p = await progress();
-    if (p !== last) ((last = p), (lastChange = Date.now()));
-    else if (Date.now() - lastChange > stallMs)
+    if (p !== last) {
+      last = p;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > stallMs)
       throw new Error(
         `${what}: no progress for ${stallMs / 1000} s at ${p}; shovels: ${JSON.stringify(await shovelStatus(broker))}`,
       );

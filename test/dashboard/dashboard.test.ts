@@ -174,9 +174,13 @@ describe('web dashboard (Chromium)', function () {
       row('dash-broken'),
       { timeout: 15_000 },
     );
-    expect(await page.locator(`${row('dash-shovel')} td`).nth(1).textContent()).to.equal('shovel');
-    for (const name of ['dash-shovel', 'dash-broken'])
-      await api(fx.tb, 'DELETE', `/api/parameters/shovel/%2F/${name}`);
+    expect(
+      await page
+        .locator(`${row('dash-shovel')} td`)
+        .nth(1)
+        .textContent(),
+    ).to.equal('shovel');
+    for (const name of ['dash-shovel', 'dash-broken']) await api(fx.tb, 'DELETE', `/api/parameters/shovel/%2F/${name}`);
     await page.waitForFunction(() => document.querySelectorAll('#links tbody tr').length === 0, undefined, {
       timeout: 5_000,
     });
