@@ -74,7 +74,10 @@ async function topology(url: string, downstream: boolean): Promise<void> {
 
 async function federate(downMgmt: string, upUrl: string): Promise<void> {
   await put(downMgmt, `/api/parameters/federation-upstream/${V}/up`, {
-    value: { uri: upUrl.replace('ws://', 'ws://guest:guest@'), 'reconnect-delay': 0.2, 'prefetch-count': 100 },
+    // A window much wider than what is unacked at any moment: once the downstream test holds
+    // the link's acks, the upstream still has room to deliver (with 100, acks sent in batches
+    // could leave it full, and nothing more would move).
+    value: { uri: upUrl.replace('ws://', 'ws://guest:guest@'), 'reconnect-delay': 0.2, 'prefetch-count': 1000 },
   });
   await put(downMgmt, `/api/policies/${V}/fed`, {
     pattern: '^fx$',
