@@ -9,7 +9,15 @@ import { closeAll, sleep, type Connection } from '../helpers/client.js';
 import { api, V } from '../helpers/http.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { skipWithoutNatsServer, startJetStreamCluster, type JetStreamCluster } from '../helpers/jetstream-cluster.js';
-import { DEDUP_ARGS, publishRange, putShovel, range, shovelRow, type ShovelRow } from '../links/helpers.js';
+import {
+  DEDUP_ARGS,
+  drainBodies,
+  publishRange,
+  putShovel,
+  range,
+  shovelRow,
+  type ShovelRow,
+} from '../links/helpers.js';
 
 async function waitFor(predicate: () => Promise<boolean>, what: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
@@ -114,12 +122,7 @@ describe('Switchyard cluster: a shovel runs on one node and moves when that node
       await sleep(50);
     }
     const ch = await cd.createChannel();
-    const got: string[] = [];
-    for (;;) {
-      const m = await ch.get('dst', { noAck: true });
-      if (m === false) break;
-      got.push(Buffer.from(m.content).toString());
-    }
+    const got = await drainBodies(ch, 'dst');
     expect(got.length).to.equal(N);
     expect(got).to.deep.equal(range(0, N));
 

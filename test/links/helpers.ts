@@ -88,3 +88,13 @@ export async function publishRange(ch: Channel, queue: string, from: number, n: 
 
 /** A destination queue that deduplicates within 60 s, as a shovel's destination should. */
 export const DEDUP_ARGS = { 'x-deduplication-window': 60_000 };
+
+/** Gets every message left on `queue` (no ack), as text bodies in order. */
+export async function drainBodies(ch: Channel, queue: string): Promise<string[]> {
+  const got: string[] = [];
+  for (;;) {
+    const m = await ch.get(queue, { noAck: true });
+    if (m === false) return got;
+    got.push(Buffer.from(m.content).toString());
+  }
+}

@@ -4,7 +4,16 @@ import { startBroker, type TestBroker } from '../helpers/broker.js';
 import { killHard, spawnBroker, useBrokerProcess } from '../helpers/broker-process.js';
 import { closeAll, sleep, type Connection } from '../helpers/client.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { DEDUP_ARGS, publishRange, putShovel, range, shovelRow, waitForState, watchStates } from './helpers.js';
+import {
+  DEDUP_ARGS,
+  drainBodies,
+  publishRange,
+  putShovel,
+  range,
+  shovelRow,
+  waitForState,
+  watchStates,
+} from './helpers.js';
 
 const port = (url: string): number => Number(new URL(url).port);
 
@@ -61,12 +70,7 @@ describe('Shovel across a destination crash', function () {
     const cd = await connect(fx.proc.url);
     conns.push(cd);
     const ch = await cd.createChannel();
-    const got: string[] = [];
-    for (;;) {
-      const m = await ch.get('dst', { noAck: true });
-      if (m === false) break;
-      got.push(Buffer.from(m.content).toString());
-    }
+    const got = await drainBodies(ch, 'dst');
     expect(got.length).to.equal(N);
     expect(got).to.deep.equal(range(0, N));
     expect(watch.states).to.include.ordered.members(['running', 'reconnecting', 'running']);

@@ -114,18 +114,7 @@ export class LinkManager {
    */
   start(): void {
     this.started = true;
-    for (const p of this.params.values()) {
-      if (p.component !== 'shovel') continue;
-      try {
-        this.startShovel(p.vhost, p.name, p.value);
-      } catch (err) {
-        this.logger.error('stored shovel cannot start; fix it with PUT /api/parameters/shovel', {
-          component: 'links',
-          link: p.name,
-          error: (err as Error).message,
-        });
-      }
-    }
+    for (const p of this.params.values()) if (p.component === 'shovel') this.startStoredShovel(p);
     void this.reconcile();
     this.reconcileTimer = setInterval(() => void this.reconcile(), RECONCILE_MS);
     this.reconcileTimer.unref();
@@ -266,17 +255,22 @@ export class LinkManager {
     for (const [key, p] of this.params) {
       if (p.component !== 'shovel') continue;
       if (JSON.stringify(before.get(key)?.value) === JSON.stringify(p.value) && this.holds.has(key)) continue;
-      try {
-        this.startShovel(p.vhost, p.name, p.value);
-      } catch (err) {
-        this.logger.error('shovel from another node cannot start', {
-          component: 'links',
-          link: p.name,
-          error: (err as Error).message,
-        });
-      }
+      this.startStoredShovel(p);
     }
     void this.reconcile();
+  }
+
+  /** Starts a shovel stored earlier (or by another node); a value that no longer parses is logged and kept. */
+  private startStoredShovel(p: RuntimeParameter): void {
+    try {
+      this.startShovel(p.vhost, p.name, p.value);
+    } catch (err) {
+      this.logger.error('stored shovel cannot start; fix it with PUT /api/parameters/shovel', {
+        component: 'links',
+        link: p.name,
+        error: (err as Error).message,
+      });
+    }
   }
 
   /**
