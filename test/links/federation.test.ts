@@ -323,6 +323,12 @@ describe('Federated exchanges', function () {
     expect((await putSet([{ upstream: 'c' }])).status).to.equal(204);
     await waitFed(b, 'c', 'running');
     await until('link from a stopped', async () => (await fedRow(b, 'a')) === undefined);
+    // and no longer consumes its queue on a (which stays, as RabbitMQ's does)
+    await until('upstream queue on a unconsumed', async () => {
+      const qs = await api<{ name: string; consumers: number }[]>(a, 'GET', '/api/queues');
+      const fq = qs.body.find((q) => q.name.startsWith('federation: fx -> '));
+      return fq !== undefined && fq.consumers === 0;
+    });
     await pubA.publish('fx', 'k', Buffer.from('from-a-2'));
     await pubC.publish('fx', 'k', Buffer.from('from-c-2'));
     await waitForCount(received, 2);

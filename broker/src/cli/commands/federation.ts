@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { seg } from '../client.js';
 import { clientOf, collectKeyValue, jsonText, withClientOptions, type ClientFlags } from '../common.js';
+import { CliError } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { table } from '../output.js';
 
@@ -95,7 +96,7 @@ export function registerFederationCommand(program: Command, io: CliIo): void {
       f: ClientFlags & { pattern: string; upstream?: string; upstreamSet?: string; priority: string },
     ) => {
       if (f.upstream !== undefined && f.upstreamSet !== undefined)
-        throw new InvalidArgumentError('give --upstream or --upstream-set, not both.');
+        throw new CliError('give --upstream or --upstream-set, not both');
       const definition =
         f.upstream !== undefined
           ? { 'federation-upstream': f.upstream }
@@ -166,7 +167,7 @@ function registerUpstreamSetCommands(fed: Command, io: CliIo): void {
   ).action(
     async (name: string, upstreams: string[], f: ClientFlags & { param: Record<string, Record<string, unknown>> }) => {
       for (const u of Object.keys(f.param))
-        if (!upstreams.includes(u)) throw new InvalidArgumentError(`--param names '${u}', which is not in the set.`);
+        if (!upstreams.includes(u)) throw new CliError(`--param names '${u}', which is not in the set; list it too`);
       const value = upstreams.map((upstream) => ({ upstream, ...f.param[upstream] }));
       await clientOf(f).request('PUT', path(f, name), { value });
       io.stdout(`upstream set ${name} set\n`);
