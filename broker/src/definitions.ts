@@ -15,8 +15,8 @@ import type { VirtualHost } from './vhost/virtual-host.js';
 /**
  * Definitions: vhosts, users (with their password hashes), permissions and the topology
  * (exchanges, queues, bindings) as one JSON document, in RabbitMQ's definitions format
- * (snake_case keys), so a file exported from RabbitMQ imports here and back. Shovel and
- * federation-upstream parameters and federation policies are imported and exported
+ * (snake_case keys), so a file exported from RabbitMQ imports here and back. Shovel,
+ * federation-upstream and federation-upstream-set parameters and federation policies are imported and exported
  * (spec/links.md); other policies and global parameters are reported as skipped.
  * spec/management.md §Definitions.
  */
@@ -387,7 +387,7 @@ export function importDefinitions(broker: Broker, value: unknown): ImportResult 
   return result;
 }
 
-/** The `parameters` section: shovels are set (and started); other components are skipped. */
+/** The `parameters` section: shovels, federation upstreams and upstream sets are set; other components are skipped. */
 function importParameters(
   broker: Broker,
   doc: Record<string, unknown>,
@@ -397,7 +397,7 @@ function importParameters(
   entries(doc, 'parameters').forEach((r, i) => {
     const path = `parameters[${i}]`;
     const component = r.string('component');
-    if (component !== 'shovel' && component !== 'federation-upstream') {
+    if (component !== 'shovel' && component !== 'federation-upstream' && component !== 'federation-upstream-set') {
       result.skipped.push(`${path}: component '${component}' (not supported yet)`);
       return;
     }
@@ -405,7 +405,12 @@ function importParameters(
     const links = broker.links;
     if (links === undefined) throw new DefinitionsError(path, 'links are not running on this broker');
     try {
-      links.put(component, vhost, r.string('name'), r.table('value'));
+      // an upstream set's value is an array (checked by the link manager); the others are objects
+      const value =
+        component === 'federation-upstream-set'
+          ? (doc['parameters'] as Record<string, unknown>[])[i]!['value']
+          : r.table('value');
+      links.put(component, vhost, r.string('name'), value);
     } catch (err) {
       if (err instanceof LinkParameterError) throw new DefinitionsError(`${path}.value.${err.field}`, err.message);
       throw err;

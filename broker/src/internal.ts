@@ -60,7 +60,13 @@ export { parseLinkUri } from './links/link-uri.js';
 export { backoffDelay } from './links/backoff.js';
 export { needsOperator } from './links/link-status.js';
 export { stableMessageId, forwardedProperties, DEDUP_HEADER } from './links/forwarding.js';
-export { parseUpstreamValue, parsePolicy, policyFor } from './links/federation-params.js';
+export {
+  parseUpstreamSetValue,
+  parseUpstreamValue,
+  parsePolicy,
+  policyFor,
+  upstreamsOf,
+} from './links/federation-params.js';
 export { mayForward } from './links/federation-link.js';
 export { dedupIdOf } from './queues/dedup-window.js';
 export { InOrderAckWindow } from './links/ack-window.js';

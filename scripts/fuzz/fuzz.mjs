@@ -17,7 +17,7 @@
 // 3. Pre-auth: half-open sockets on both ports (partial HTTP requests and upgrades, silence),
 //    WebSockets that never hello, hello with thousands of frames pipelined behind it: every
 //    half-open socket is closed by the handshake timeout and a real client still gets in.
-// 5. Link parameters (links.mjs, fuzzLinks): hostile shovel, federation-upstream and policy bodies PUT to the management API;
+// 5. Link parameters (links.mjs, fuzzLinks): hostile shovel, federation-upstream, federation-upstream-set and policy bodies PUT to the management API;
 //    400 naming the field or success, never a 500, and the broker keeps serving.
 import { parseArgs } from 'node:util';
 import net from 'node:net';

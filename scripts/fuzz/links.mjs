@@ -1,6 +1,8 @@
 // Fuzz of the link endpoints (spec/links.md): hostile `value` objects (wrong types, huge
 // and deep values, bad and credential-laden URIs, unknown keys, URIs of closed ports) PUT to
-// /api/parameters/shovel and /api/parameters/federation-upstream, and hostile policy bodies
+// /api/parameters/shovel and /api/parameters/federation-upstream, hostile upstream-set values
+// (non-arrays, entries without or with bad `upstream`, hostile override keys) PUT to
+// /api/parameters/federation-upstream-set, and hostile policy bodies
 // (patterns that are no regular expression or too long, unknown definition keys) PUT to
 // /api/policies. Every answer must be 201/204 or a 400 that names a field, never a 500; the
 // broker stays up and GET /api/shovels and /api/federation-links still answer.
@@ -46,6 +48,25 @@ const UPSTREAM_KEYS = [
 const POLICY_KEYS = ['pattern', 'definition', 'priority', 'apply-to', 'vhost', 'name', 'x'];
 const DEFINITION_KEYS = ['federation-upstream', 'federation-upstream-set', 'ha-mode', '__proto__'];
 const PATTERNS = ['(', '^fx$', '.*', '(a+)+$', '[', '\\', 'x'.repeat(300), '(?<n>a)\\k<n>', ''];
+
+/** A `federation-upstream-set` value: an array of entries, each `{upstream, ...overrides}` or worse. */
+function hostileSet(r) {
+  if (r() < 0.15) return hostileValue(r);
+  const entries = [];
+  for (let e = 0; e < Math.floor(r() * 5); e++) {
+    if (r() < 0.1) {
+      entries.push(hostileValue(r));
+      continue;
+    }
+    const entry = {};
+    // most entries name an upstream the fuzz also PUTs (f0..f19), so links start
+    if (r() < 0.8) entry.upstream = r() < 0.8 ? `f${Math.floor(r() * 20)}` : hostileValue(r);
+    for (let k = 0; k < Math.floor(r() * 3); k++)
+      entry[UPSTREAM_KEYS[Math.floor(r() * UPSTREAM_KEYS.length)]] = hostileValue(r);
+    entries.push(entry);
+  }
+  return entries;
+}
 
 function deep(n) {
   let v = {};
@@ -94,8 +115,8 @@ export async function fuzzLinks({ r, count = 300, log = () => {} }) {
       body: JSON.stringify({ type: 'topic', durable: true }),
     });
     for (let i = 0; i < count; i++) {
-      const kind = i % 3;
-      const value = {};
+      const kind = i % 4;
+      let value = {};
       const n = Math.floor(r() * 8);
       let path;
       let body;
@@ -105,10 +126,14 @@ export async function fuzzLinks({ r, count = 300, log = () => {} }) {
         if (r() < 0.6) {
           const def = {};
           for (let k = 0; k < 1 + Math.floor(r() * 2); k++)
-            def[DEFINITION_KEYS[Math.floor(r() * DEFINITION_KEYS.length)]] = r() < 0.5 ? 'all' : hostileValue(r);
+            def[DEFINITION_KEYS[Math.floor(r() * DEFINITION_KEYS.length)]] =
+              r() < 0.3 ? 'all' : r() < 0.5 ? `s${Math.floor(r() * 5)}` : hostileValue(r);
           value.definition = def;
         }
         path = `/api/policies/%2F/p${i % 10}`;
+      } else if (kind === 3) {
+        value = hostileSet(r);
+        path = `/api/parameters/federation-upstream-set/%2F/s${i % 5}`;
       } else {
         const keys = kind === 0 ? KEYS : UPSTREAM_KEYS;
         for (let k = 0; k < n; k++) value[keys[Math.floor(r() * keys.length)]] = hostileValue(r);

@@ -281,6 +281,79 @@ describe('Federated exchanges', function () {
     expect(got).to.deep.equal(range(0, 20));
   });
 
+  it('federates from the upstreams of a named upstream set only, and follows the set as it changes', async () => {
+    const a = await broker(); // upstream in the set
+    const c = await broker(); // upstream not in the set (at first)
+    const b = await broker(); // downstream
+    const pubA = await topology(a, 'qa', []);
+    const pubC = await topology(c, 'qc', []);
+    await topology(b, 'qb', ['#']);
+    for (const [name, up] of [
+      ['a', a],
+      ['c', c],
+    ] as const) {
+      const r = await api(b, 'PUT', `/api/parameters/federation-upstream/${V}/${name}`, {
+        value: { uri: `ws://guest:guest@127.0.0.1:${port(up.url)}`, 'reconnect-delay': 0.2 },
+      });
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    }
+    const putSet = (value: unknown): ReturnType<typeof api> =>
+      api(b, 'PUT', `/api/parameters/federation-upstream-set/${V}/s`, { value });
+    // the set's entry overrides the upstream's own max-hops for this set
+    expect((await putSet([{ upstream: 'a', 'max-hops': 2 }, { upstream: 'missing' }])).status).to.equal(201);
+    const p = await api(b, 'PUT', `/api/policies/${V}/fed-set`, {
+      pattern: '^fx$',
+      'apply-to': 'exchanges',
+      definition: { 'federation-upstream-set': 's' },
+    });
+    expect(p.status, JSON.stringify(p.body)).to.equal(201);
+    await waitFed(b, 'a', 'running');
+    expect(await fedRow(b, 'c')).to.equal(undefined);
+    expect(await fedRow(b, 'missing')).to.equal(undefined);
+    const got = await api<{ value: unknown }>(b, 'GET', `/api/parameters/federation-upstream-set/${V}/s`);
+    expect(got.body).to.deep.include({
+      component: 'federation-upstream-set',
+      value: [{ upstream: 'a', 'max-hops': 2 }, { upstream: 'missing' }],
+    });
+    const { got: received } = await collect(b.url, 'qb', conns);
+    await pubC.publish('fx', 'k', Buffer.from('from-c'));
+    await pubA.publish('fx', 'k', Buffer.from('from-a'));
+    await waitForCount(received, 1);
+    // the set now names c instead of a: a's link stops, c's starts
+    expect((await putSet([{ upstream: 'c' }])).status).to.equal(204);
+    await waitFed(b, 'c', 'running');
+    await until('link from a stopped', async () => (await fedRow(b, 'a')) === undefined);
+    // and no longer consumes its queue on a (which stays, as RabbitMQ's does)
+    await until('upstream queue on a unconsumed', async () => {
+      const qs = await api<{ name: string; consumers: number }[]>(a, 'GET', '/api/queues');
+      const fq = qs.body.find((q) => q.name.startsWith('federation: fx -> '));
+      return fq !== undefined && fq.consumers === 0;
+    });
+    await pubA.publish('fx', 'k', Buffer.from('from-a-2'));
+    await pubC.publish('fx', 'k', Buffer.from('from-c-2'));
+    await waitForCount(received, 2);
+    await sleep(200);
+    expect(received).to.deep.equal(['from-a', 'from-c-2']);
+    const exported = await api<{ parameters: { component: string; name: string }[]; policies: unknown[] }>(
+      b,
+      'GET',
+      '/api/definitions',
+    );
+    expect(exported.body.parameters.map((x) => `${x.component}/${x.name}`)).to.include('federation-upstream-set/s');
+    // imported into another broker, the set applies there too
+    const d = await broker();
+    await topology(d, 'qd', ['#']);
+    const imported = await api<{ parameters: number; policies: number }>(d, 'POST', '/api/definitions', {
+      parameters: exported.body.parameters,
+      policies: exported.body.policies,
+    });
+    expect(imported.body).to.include({ parameters: 3, policies: 1 });
+    await waitFed(d, 'c', 'running');
+    expect(await fedRow(d, 'a')).to.equal(undefined);
+    expect((await api(b, 'DELETE', `/api/parameters/federation-upstream-set/${V}/s`)).status).to.equal(204);
+    await until('link from c stopped', async () => (await fedRow(b, 'c')) === undefined);
+  });
+
   it('is managed from the CLI (upstream add/list/delete, policy set/delete, links, restart)', async () => {
     const a = await broker();
     const b = await broker();
@@ -300,6 +373,20 @@ describe('Federated exchanges', function () {
     await waitFed(b, 'a', 'running');
     expect((await runCli(['federation', 'policy', 'delete', 'fed', ...mgmt])).code).to.equal(0);
     expect(await fedRow(b, 'a')).to.equal(undefined);
+    const setAdd = await runCli(['federation', 'upstream-set', 'add', 'eu', 'a', ...mgmt, '-p', 'a.max-hops=3']);
+    expect(setAdd.code, setAdd.stderr).to.equal(0);
+    const sets = await runCli(['federation', 'upstream-set', 'list', ...mgmt]);
+    expect(sets.stdout).to.match(/eu\s+a/);
+    expect((await api(b, 'GET', `/api/parameters/federation-upstream-set/${V}/eu`)).body).to.deep.include({
+      value: [{ upstream: 'a', 'max-hops': 3 }],
+    });
+    const policyFlags = ['--pattern', '^fx$', '--upstream-set', 'eu'];
+    const bySet = await runCli(['federation', 'policy', 'set', 'fed', ...mgmt, ...policyFlags]);
+    expect(bySet.code, bySet.stderr).to.equal(0);
+    await waitFed(b, 'a', 'running');
+    expect((await runCli(['federation', 'upstream-set', 'delete', 'eu', ...mgmt])).code).to.equal(0);
+    await until('link stopped with its set', async () => (await fedRow(b, 'a')) === undefined);
+    expect((await runCli(['federation', 'policy', 'delete', 'fed', ...mgmt])).code).to.equal(0);
     expect((await runCli(['federation', 'upstream', 'delete', 'a', ...mgmt])).code).to.equal(0);
     expect((await api(b, 'GET', `/api/parameters/federation-upstream/${V}`)).body).to.deep.equal([]);
   });
@@ -318,5 +405,13 @@ describe('Federated exchanges', function () {
       field: 'definition.ha-mode',
     });
     expect((await pol({ pattern: '.*', definition: { 'federation-upstream-set': 'all' } })).status).to.equal(201);
+    const set = (value: unknown): ReturnType<typeof api> =>
+      api(a, 'PUT', `/api/parameters/federation-upstream-set/${V}/s`, { value });
+    expect((await set({ upstream: 'x' })).body).to.include({ field: 'value' });
+    expect((await set([{ upstream: 'x' }, {}])).body).to.include({ field: 'value[1].upstream' });
+    expect((await set([{ upstream: 'x', 'max-hops': 0 }])).body).to.include({ field: 'value[0].max-hops' });
+    expect((await api(a, 'PUT', `/api/parameters/federation-upstream-sets/${V}/s`, { value: [] })).status).to.equal(
+      404,
+    );
   });
 });

@@ -1,14 +1,15 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { errorFields, type Logger } from '../logging.js';
-import type { LinkParameters, LinkParameterStore } from '../links/parameter-file.js';
+import type { LinkParameters, LinkParameterStore, RuntimeParameter } from '../links/parameter-file.js';
 import { digest } from './keys.js';
 
 /*
- * Shovels, federation upstreams and their policies in a cluster: one key per parameter or
- * policy in the R3 KV bucket `sy_links`, so every node knows every link and the one that holds
- * a link's lease runs it (spec/cluster.md §Links). A PUT on any node replaces the key (last
- * writer wins, as RabbitMQ's PUT replaces); every node follows the bucket with a watch.
+ * Shovels, federation upstreams, upstream sets and their policies in a cluster: one key per
+ * parameter (whatever its component: the key hashes vhost, component and name) or policy in
+ * the R3 KV bucket `sy_links`, so every node knows every link and the one that holds a link's
+ * lease runs it (spec/cluster.md §Links). A PUT on any node replaces the key (last writer
+ * wins, as RabbitMQ's PUT replaces); every node follows the bucket with a watch.
  */
 
 const BUCKET = 'sy_links';
@@ -20,7 +21,7 @@ type Entry =
 function keyOf(entry: Entry): string {
   const v = entry.value;
   return entry.kind === 'parameter'
-    ? `p.${digest(v.vhost, (v as { component: string }).component, v.name)}`
+    ? `p.${digest(v.vhost, (v as RuntimeParameter).component, v.name)}`
     : `pol.${digest(v.vhost, v.name)}`;
 }
 

@@ -91,8 +91,11 @@ export interface PolicyDefinition {
   source: string;
   applyTo: 'exchanges' | 'all';
   priority: number;
-  /** One upstream by name, or every upstream of the vhost ('all'). */
-  upstream: { name: string } | { set: 'all' };
+  /**
+   * One upstream by name, or an upstream set: `all` (every upstream of the vhost, RabbitMQ's
+   * implicit set) or a `federation-upstream-set` parameter by name.
+   */
+  upstream: { name: string } | { set: string };
   /** The definition as given, for export. */
   definition: Record<string, unknown>;
 }
@@ -148,14 +151,87 @@ export function parsePolicy(value: unknown): PolicyDefinition {
       throw new LinkParameterError('definition.federation-upstream', 'federation-upstream must name an upstream');
     upstream = { name: one };
   } else {
-    if (set !== 'all')
+    if (typeof set !== 'string' || set === '' || set.length > MAX_NAME)
       throw new LinkParameterError(
         'definition.federation-upstream-set',
-        "only the set 'all' is supported (every upstream of the vhost); name one upstream with federation-upstream",
+        "federation-upstream-set must name an upstream set, or be 'all' (every upstream of the vhost)",
       );
-    upstream = { set: 'all' };
+    upstream = { set };
   }
   return { pattern, source, applyTo, priority, upstream, definition };
+}
+
+/** One entry of an upstream set: the upstream's name and the upstream keys it overrides. */
+export interface UpstreamSetEntry {
+  upstream: string;
+  /** Upstream keys (uri, max-hops, ...) that replace the upstream's own for this set. */
+  overrides: Record<string, unknown>;
+}
+
+/** Most entries in one upstream set (each can start a link per federated exchange). */
+export const MAX_SET_ENTRIES = 100;
+
+/** Checks a placeholder URI stands in for, when an entry does not override `uri`. */
+const PLACEHOLDER_URI = 'ws://placeholder';
+
+/**
+ * Checks a `federation-upstream-set` parameter's `value`: RabbitMQ's
+ * `[{"upstream": "up-1", ...upstream keys}, ...]` (spec/links.md §Federated exchanges).
+ * Each entry's overrides are checked as upstream keys; throws LinkParameterError naming
+ * the field (`value[i].key`).
+ */
+export function parseUpstreamSetValue(value: unknown): UpstreamSetEntry[] {
+  if (!Array.isArray(value))
+    throw new LinkParameterError('value', 'the body must be {"value": [{"upstream": "<upstream name>"}, ...]}');
+  if (value.length > MAX_SET_ENTRIES)
+    throw new LinkParameterError('value', `an upstream set has at most ${MAX_SET_ENTRIES} entries`);
+  const seen = new Set<string>();
+  return value.map((raw, i) => {
+    const entry = record(raw, `value[${i}] must be an object {"upstream": "<upstream name>", ...}`);
+    const { upstream, ...overrides } = entry;
+    if (typeof upstream !== 'string' || upstream === '' || upstream.length > MAX_NAME)
+      throw new LinkParameterError(`value[${i}].upstream`, `value[${i}].upstream must name an upstream`);
+    if (seen.has(upstream))
+      throw new LinkParameterError(`value[${i}].upstream`, `upstream '${clip(upstream)}' is in the set twice`);
+    seen.add(upstream);
+    try {
+      // the upstream's own value is not known here (it may come later): check the keys alone
+      parseUpstreamValue({ uri: PLACEHOLDER_URI, ...overrides });
+    } catch (err) {
+      if (err instanceof LinkParameterError) throw new LinkParameterError(`value[${i}].${err.field}`, err.message);
+      throw err;
+    }
+    return { upstream, overrides };
+  });
+}
+
+/**
+ * The upstreams a policy applies, each with the value its links run: one upstream by name,
+ * every upstream (`all`), or the upstreams of a named set with the set entry's keys over the
+ * upstream's own. A name with no upstream (or a set with none) is skipped, as RabbitMQ does.
+ */
+export function upstreamsOf(
+  choice: PolicyDefinition['upstream'],
+  upstreams: ReadonlyMap<string, Record<string, unknown>>,
+  sets: ReadonlyMap<string, unknown>,
+): { name: string; value: Record<string, unknown> }[] {
+  if ('name' in choice) {
+    const value = upstreams.get(choice.name);
+    return value === undefined ? [] : [{ name: choice.name, value }];
+  }
+  if (choice.set === 'all') return [...upstreams].map(([name, value]) => ({ name, value }));
+  let entries: UpstreamSetEntry[];
+  try {
+    entries = parseUpstreamSetValue(sets.get(choice.set) ?? []);
+  } catch {
+    return []; // a stored set that no longer parses: refused at PUT time, skipped here
+  }
+  const out: { name: string; value: Record<string, unknown> }[] = [];
+  for (const e of entries) {
+    const own = upstreams.get(e.upstream);
+    if (own !== undefined) out.push({ name: e.upstream, value: { ...own, ...e.overrides } });
+  }
+  return out;
 }
 
 /** The policy that applies to an exchange: the matching one of highest priority (RabbitMQ's rule). */

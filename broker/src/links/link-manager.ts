@@ -1,8 +1,8 @@
 /**
  * The broker's links: creates, replaces, restarts and removes shovels from runtime
- * parameters, and federation links from `federation-upstream` parameters and the policies
- * that apply them to exchanges; keeps both in the data directory and starts them again after
- * a restart (spec/links.md).
+ * parameters, and federation links from `federation-upstream` (and `federation-upstream-set`)
+ * parameters and the policies that apply them to exchanges; keeps both in the data directory
+ * and starts them again after a restart (spec/links.md).
  */
 import type { Logger } from '../logging.js';
 import type { VirtualHost } from '../vhost/virtual-host.js';
@@ -10,8 +10,10 @@ import { connectAmqp } from './amqp-client.js';
 import { FederationLink, type FederatedBinding } from './federation-link.js';
 import {
   parsePolicy,
+  parseUpstreamSetValue,
   parseUpstreamValue,
   policyFor,
+  upstreamsOf,
   type PolicyDefinition,
   type UpstreamDefinition,
 } from './federation-params.js';
@@ -127,8 +129,9 @@ export class LinkManager {
       throw new LinkParameterError('name', `at most ${MAX_LINKS} links per broker; delete one first`);
     // refuse before anything changes
     if (component === 'shovel') parseShovelValue(value);
-    else parseUpstreamValue(value);
-    const p: RuntimeParameter = { component, vhost, name, value: value as Record<string, unknown> };
+    else if (component === 'federation-upstream') parseUpstreamValue(value);
+    else parseUpstreamSetValue(value);
+    const p: RuntimeParameter = { component, vhost, name, value: value as RuntimeParameter['value'] };
     this.params.set(key, p);
     this.persist();
     if (component === 'shovel') this.startShovel(vhost, name, p.value);
@@ -141,7 +144,7 @@ export class LinkManager {
     const key = keyOf(component, vhost, name);
     if (!this.params.delete(key)) return false;
     this.persist();
-    if (component === 'federation-upstream') {
+    if (component !== 'shovel') {
       await this.reconcile();
       return true;
     }
@@ -287,16 +290,15 @@ export class LinkManager {
     for (const [vhostName, policies] of byVhost) {
       const vhost = this.host.vhost(vhostName);
       if (vhost === undefined) continue;
+      const upstreams = new Map(
+        this.parameters('federation-upstream', vhostName).map((u) => [u.name, u.value as Record<string, unknown>]),
+      );
+      const sets = new Map(this.parameters('federation-upstream-set', vhostName).map((u) => [u.name, u.value]));
       for (const x of vhost.allExchanges()) {
         if (x.name === '' || x.name.startsWith('amq.')) continue; // RabbitMQ applies no policy to these
         const p = policyFor(x.name, policies);
         if (p === undefined) continue;
-        const up = p.policy.upstream;
-        const upstreams =
-          'name' in up
-            ? this.parameters('federation-upstream', vhostName).filter((u) => u.name === up.name)
-            : this.parameters('federation-upstream', vhostName);
-        for (const u of upstreams)
+        for (const u of upstreamsOf(p.policy.upstream, upstreams, sets))
           want.set(keyOf(vhostName, x.name, u.name), {
             vhost: vhostName,
             exchange: x.name,

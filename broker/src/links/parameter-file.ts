@@ -1,5 +1,5 @@
 /**
- * Runtime parameters (shovels, federation upstreams) kept in `links.json` in the data
+ * Runtime parameters (shovels, federation upstreams and upstream sets) kept in `links.json` in the data
  * directory, so links survive a restart. A small JSON file rather than the queue store: it
  * changes only through the management API or definitions, and stays readable by operators.
  * Written to a temporary file, synced, then renamed: a crash leaves the old or the new file.
@@ -9,10 +9,11 @@ import { join } from 'node:path';
 
 /** One runtime parameter, in RabbitMQ's definitions shape. */
 export interface RuntimeParameter {
-  component: 'shovel' | 'federation-upstream';
+  component: 'shovel' | 'federation-upstream' | 'federation-upstream-set';
   vhost: string;
   name: string;
-  value: Record<string, unknown>;
+  /** An object; for `federation-upstream-set`, an array of `{"upstream": ..., ...}`. */
+  value: Record<string, unknown> | Record<string, unknown>[];
 }
 
 /** A stored policy, in RabbitMQ's definitions shape (federation keys only; spec/links.md). */

@@ -1,5 +1,6 @@
 import type { BrokerHost as Broker } from '../broker-host.js';
 import type { LinkManager } from '../links/link-manager.js';
+import type { RuntimeParameter } from '../links/parameter-file.js';
 import { LinkParameterError } from '../links/shovel-params.js';
 import { requireVhost } from './actions.js';
 import { HttpError } from './http-util.js';
@@ -7,7 +8,7 @@ import type { Reply, RequestContext, Router } from './router.js';
 
 /**
  * RabbitMQ's runtime-parameter, policy and link-status endpoints (spec/links.md §Management
- * API): `/api/parameters/{shovel,federation-upstream}[/{vhost}[/{name}]]` and
+ * API): `/api/parameters/{shovel,federation-upstream,federation-upstream-set}[/{vhost}[/{name}]]` and
  * `/api/policies[/{vhost}[/{name}]]` (GET, PUT, DELETE), `GET /api/shovels[/{vhost}]`,
  * `GET /api/federation-links[/{vhost}]` and the restart endpoints.
  */
@@ -17,10 +18,14 @@ export function addLinkRoutes(r: Router, broker: Broker): void {
     return broker.links;
   };
   const json = (body: unknown, status = 200): Reply => ({ status, json: body });
-  const component = (ctx: RequestContext): 'shovel' | 'federation-upstream' => {
+  const component = (ctx: RequestContext): RuntimeParameter['component'] => {
     const c = ctx.params['component']!;
-    if (c !== 'shovel' && c !== 'federation-upstream')
-      throw new HttpError(404, 'not_found', `no runtime parameter component '${c}'; use shovel or federation-upstream`);
+    if (c !== 'shovel' && c !== 'federation-upstream' && c !== 'federation-upstream-set')
+      throw new HttpError(
+        404,
+        'not_found',
+        `no runtime parameter component '${c}'; use shovel, federation-upstream or federation-upstream-set`,
+      );
     return c;
   };
   const vhostName = (ctx: RequestContext): string => requireVhost(broker, ctx.params['vhost']!).name;

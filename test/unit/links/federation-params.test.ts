@@ -3,8 +3,10 @@ import {
   LinkParameterError,
   mayForward,
   parsePolicy,
+  parseUpstreamSetValue,
   parseUpstreamValue,
   policyFor,
+  upstreamsOf,
 } from '@switchyard/broker/internal';
 
 const fieldOf = (f: () => unknown): string => {
@@ -64,10 +66,67 @@ describe('federation parameters', () => {
       'definition.ha-mode',
     );
     expect(fieldOf(() => parsePolicy({ pattern: '.', definition: {} }))).to.equal('definition');
-    expect(fieldOf(() => parsePolicy({ pattern: '.', definition: { 'federation-upstream-set': 's' } }))).to.equal(
+    expect(fieldOf(() => parsePolicy({ pattern: '.', definition: { 'federation-upstream-set': 1 } }))).to.equal(
+      'definition.federation-upstream-set',
+    );
+    expect(fieldOf(() => parsePolicy({ pattern: '.', definition: { 'federation-upstream-set': '' } }))).to.equal(
       'definition.federation-upstream-set',
     );
     expect(fieldOf(() => parsePolicy({ pattern: '.', 'apply-to': 'queues', definition: def }))).to.equal('apply-to');
+  });
+
+  it('reads a named upstream set in a policy', () => {
+    expect(parsePolicy({ pattern: '.', definition: { 'federation-upstream-set': 'eu' } }).upstream).to.deep.equal({
+      set: 'eu',
+    });
+  });
+
+  it("reads upstream sets (RabbitMQ's [{upstream, ...overrides}]) and refuses bad ones naming the field", () => {
+    expect(parseUpstreamSetValue([{ upstream: 'a' }, { upstream: 'b', 'max-hops': 2 }])).to.deep.equal([
+      { upstream: 'a', overrides: {} },
+      { upstream: 'b', overrides: { 'max-hops': 2 } },
+    ]);
+    expect(parseUpstreamSetValue([])).to.deep.equal([]);
+    expect(fieldOf(() => parseUpstreamSetValue({ upstream: 'a' }))).to.equal('value');
+    expect(fieldOf(() => parseUpstreamSetValue(['a']))).to.equal('value');
+    expect(fieldOf(() => parseUpstreamSetValue([{}]))).to.equal('value[0].upstream');
+    expect(fieldOf(() => parseUpstreamSetValue([{ upstream: 'a' }, { upstream: 7 }]))).to.equal('value[1].upstream');
+    expect(fieldOf(() => parseUpstreamSetValue([{ upstream: 'a' }, { upstream: 'a' }]))).to.equal('value[1].upstream');
+    expect(fieldOf(() => parseUpstreamSetValue([{ upstream: 'a', 'max-hops': 0 }]))).to.equal('value[0].max-hops');
+    expect(fieldOf(() => parseUpstreamSetValue([{ upstream: 'a', uri: 'http://x' }]))).to.equal('value[0].uri');
+    expect(fieldOf(() => parseUpstreamSetValue([{ upstream: 'a', bogus: 1 }]))).to.equal('value[0].bogus');
+    expect(fieldOf(() => parseUpstreamSetValue(JSON.parse('[{"upstream":"a","__proto__":{}}]')))).to.equal(
+      'value[0].__proto__',
+    );
+    expect(
+      fieldOf(() => parseUpstreamSetValue(Array.from({ length: 101 }, (_, i) => ({ upstream: `u${i}` })))),
+    ).to.equal('value');
+  });
+
+  it("resolves a policy's upstreams: one, all, or a set with its overrides over the upstream's value", () => {
+    const upstreams = new Map([
+      ['a', { uri: 'ws://a', 'max-hops': 1 }],
+      ['b', { uri: 'ws://b' }],
+    ]);
+    const sets = new Map<string, unknown>([
+      ['only-b', [{ upstream: 'b', 'max-hops': 3 }]],
+      ['with-missing', [{ upstream: 'gone' }, { upstream: 'a' }]],
+      ['broken', 'not an array'],
+    ]);
+    const names = (choice: Parameters<typeof upstreamsOf>[0]): string[] =>
+      upstreamsOf(choice, upstreams, sets).map((u) => u.name);
+    expect(names({ name: 'a' })).to.deep.equal(['a']);
+    expect(names({ name: 'gone' })).to.deep.equal([]);
+    expect(names({ set: 'all' })).to.deep.equal(['a', 'b']);
+    expect(upstreamsOf({ set: 'only-b' }, upstreams, sets)).to.deep.equal([
+      { name: 'b', value: { uri: 'ws://b', 'max-hops': 3 } },
+    ]);
+    expect(upstreams.get('b')).to.deep.equal({ uri: 'ws://b' }); // the upstream's own value is left alone
+    expect(upstreamsOf({ set: 'with-missing' }, upstreams, sets)).to.deep.equal([
+      { name: 'a', value: { uri: 'ws://a', 'max-hops': 1 } },
+    ]);
+    expect(names({ set: 'no-such-set' })).to.deep.equal([]);
+    expect(names({ set: 'broken' })).to.deep.equal([]);
   });
 
   it('matches in linear time: a catastrophic pattern on a long name answers at once', () => {

@@ -1,6 +1,7 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { seg } from '../client.js';
 import { clientOf, collectKeyValue, jsonText, withClientOptions, type ClientFlags } from '../common.js';
+import { CliError } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { table } from '../output.js';
 
@@ -23,7 +24,8 @@ interface UpstreamParam {
 }
 
 /**
- * `switchyard federation upstream add|delete|list`, `federation policy set|delete`,
+ * `switchyard federation upstream add|delete|list`, `federation upstream-set add|delete|list`,
+ * `federation policy set|delete`,
  * `federation links` and `federation restart` over the management API (spec/links.md
  * §Federated exchanges).
  */
@@ -77,6 +79,7 @@ export function registerFederationCommand(program: Command, io: CliIo): void {
       );
     },
   );
+  registerUpstreamSetCommands(fed, io);
   const policy = fed.command('policy').description('policies that apply upstreams to exchanges');
   withClientOptions(
     policy
@@ -85,18 +88,28 @@ export function registerFederationCommand(program: Command, io: CliIo): void {
       .argument('<name>', 'policy name')
       .requiredOption('--pattern <regex>', 'exchange names to federate (RE2 regular expression)')
       .option('--upstream <name>', 'one upstream (default: every upstream of the vhost)')
+      .option('--upstream-set <name>', "an upstream set (see 'federation upstream-set add')")
       .option('--priority <n>', 'the matching policy of highest priority applies', '0'),
-  ).action(async (name: string, f: ClientFlags & { pattern: string; upstream?: string; priority: string }) => {
-    const definition =
-      f.upstream === undefined ? { 'federation-upstream-set': 'all' } : { 'federation-upstream': f.upstream };
-    await clientOf(f).request('PUT', `/api/policies/${seg(f.vhost)}/${seg(name)}`, {
-      pattern: f.pattern,
-      'apply-to': 'exchanges',
-      priority: Number(f.priority),
-      definition,
-    });
-    io.stdout(`policy ${name} set\n`);
-  });
+  ).action(
+    async (
+      name: string,
+      f: ClientFlags & { pattern: string; upstream?: string; upstreamSet?: string; priority: string },
+    ) => {
+      if (f.upstream !== undefined && f.upstreamSet !== undefined)
+        throw new CliError('give --upstream or --upstream-set, not both');
+      const definition =
+        f.upstream !== undefined
+          ? { 'federation-upstream': f.upstream }
+          : { 'federation-upstream-set': f.upstreamSet ?? 'all' };
+      await clientOf(f).request('PUT', `/api/policies/${seg(f.vhost)}/${seg(name)}`, {
+        pattern: f.pattern,
+        'apply-to': 'exchanges',
+        priority: Number(f.priority),
+        definition,
+      });
+      io.stdout(`policy ${name} set\n`);
+    },
+  );
   withClientOptions(policy.command('delete').description('remove a policy').argument('<name>', 'policy')).action(
     async (name: string, f: ClientFlags) => {
       await clientOf(f).request('DELETE', `/api/policies/${seg(f.vhost)}/${seg(name)}`);
@@ -129,6 +142,67 @@ export function registerFederationCommand(program: Command, io: CliIo): void {
       ]),
     );
   });
+}
+
+/**
+ * `switchyard federation upstream-set add|delete|list`: RabbitMQ's `federation-upstream-set`
+ * parameters, `[{"upstream": "up-1", ...overrides}, ...]`.
+ */
+function registerUpstreamSetCommands(fed: Command, io: CliIo): void {
+  const sets = fed.command('upstream-set').description('named sets of upstreams a policy can apply');
+  const path = (f: ClientFlags, name?: string): string =>
+    `/api/parameters/federation-upstream-set/${seg(f.vhost)}${name === undefined ? '' : `/${seg(name)}`}`;
+  withClientOptions(
+    sets
+      .command('add')
+      .description('create or replace an upstream set (PUT /api/parameters/federation-upstream-set/{vhost}/{name})')
+      .argument('<name>', 'set name')
+      .argument('<upstreams...>', 'the upstreams in the set')
+      .option(
+        '-p, --param <upstream.key=value>',
+        "override an upstream's key in this set (repeatable), e.g. eu.max-hops=2",
+        collectOverride,
+        {},
+      ),
+  ).action(
+    async (name: string, upstreams: string[], f: ClientFlags & { param: Record<string, Record<string, unknown>> }) => {
+      for (const u of Object.keys(f.param))
+        if (!upstreams.includes(u)) throw new CliError(`--param names '${u}', which is not in the set; list it too`);
+      const value = upstreams.map((upstream) => ({ upstream, ...f.param[upstream] }));
+      await clientOf(f).request('PUT', path(f, name), { value });
+      io.stdout(`upstream set ${name} set\n`);
+    },
+  );
+  withClientOptions(sets.command('delete').description('remove an upstream set').argument('<name>', 'set')).action(
+    async (name: string, f: ClientFlags) => {
+      await clientOf(f).request('DELETE', path(f, name));
+      io.stdout(`upstream set ${name} deleted\n`);
+    },
+  );
+  withClientOptions(sets.command('list').description('upstream sets of the vhost'), true).action(
+    async (f: ClientFlags) => {
+      const rows = await clientOf(f).get<{ name: string; value: { upstream: string }[] }[]>(path(f));
+      if (f.json === true) return io.stdout(jsonText(rows));
+      io.stdout(
+        table(rows, [
+          { header: 'name', value: (r) => r.name },
+          { header: 'upstreams', value: (r) => r.value.map((e) => e.upstream).join(', ') },
+        ]),
+      );
+    },
+  );
+}
+
+/** `-p eu.max-hops=2`: key `max-hops` of upstream `eu` (upstream names may hold dots; keys do not). */
+function collectOverride(
+  raw: string,
+  previous: Record<string, Record<string, unknown>>,
+): Record<string, Record<string, unknown>> {
+  const eq = raw.indexOf('=');
+  const dot = eq < 0 ? -1 : raw.lastIndexOf('.', eq);
+  if (dot <= 0 || dot + 1 >= eq) throw new InvalidArgumentError(`expected upstream.key=value, got '${raw}'.`);
+  const upstream = raw.slice(0, dot);
+  return { ...previous, [upstream]: collectKeyValue(raw.slice(dot + 1), previous[upstream]) };
 }
 
 /** The upstream's first URI without credentials. */
