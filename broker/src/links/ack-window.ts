@@ -41,6 +41,9 @@ export class InOrderAckWindow<T> {
     const i = this.start + (slot.seq - this.headSeq);
     if (slot.seq < this.headSeq || i >= this.items.length) return [];
     this.confirmed[i] = true;
+    // Only the oldest delivery's confirm can release a run (it is unconfirmed while it heads
+    // the window): any other waits without a scan.
+    if (i !== this.start) return [];
     let end = this.start;
     while (end < this.items.length && this.confirmed[end]) end++;
     const run = this.items.slice(this.start, end);

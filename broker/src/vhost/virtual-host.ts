@@ -584,16 +584,16 @@ export class VirtualHost {
     return this.queuesFor(this.publishTarget(exchangeName), routingKey, headers);
   }
 
-  /**
-   * Queues a message reaches through `x`, alternate exchanges and exchange-to-exchange
-   * bindings included; `undefined` is the default exchange (the queue the routing key names).
-   * A lookup only: the caller has done the access checks ({@link publishTarget}).
-   */
   /** Hands a message for `queue`, held by another cluster node, to that node; false when none holds it. */
   forward(queue: string, record: MessageRecord): boolean {
     return this.nodeLocal?.forward(this.name, queue, record) ?? false;
   }
 
+  /**
+   * Queues a message reaches through `x`, alternate exchanges and exchange-to-exchange
+   * bindings included; `undefined` is the default exchange (the queue the routing key names).
+   * A lookup only: the caller has done the access checks ({@link publishTarget}).
+   */
   queuesFor(x: Exchange | undefined, routingKey: string, headers: FieldTable | undefined): readonly Queue[] {
     if (x === undefined) {
       const q = this.queues.get(routingKey);
