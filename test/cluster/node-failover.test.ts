@@ -85,15 +85,21 @@ describe('Switchyard cluster: kill -9 of a node, the SDK moves to another', func
       specs.push({ name, port: await freePort(), dir: tmp.dir });
     }
     const startNode = (sp: { name: string; port: number; dir: string }): Promise<BrokerProcess> =>
-      spawnBroker(sp.dir, [
-        '--cluster',
-        cluster!.urls.join(','),
-        '--node-name',
-        sp.name,
-        '--no-management',
-        '--port',
-        String(sp.port),
-      ]);
+      spawnBroker(
+        sp.dir,
+        [
+          '--cluster',
+          cluster!.urls.join(','),
+          '--node-name',
+          sp.name,
+          '--no-management',
+          '--port',
+          String(sp.port),
+          // A node restarted while a JetStream server is down waits for the cluster to accept
+          // its stream and bucket creates (retried for up to 60 s; spec/cluster.md §How it runs).
+        ],
+        { startTimeoutMs: 60_000 },
+      );
     const running = await Promise.all(specs.map(startNode));
     procs.push(...running);
     const c = await connect(

@@ -28,6 +28,8 @@ export interface SpawnOptions {
    * SIGXFSZ, so the write fails instead of killing the process.
    */
   maxFileBytes?: number;
+  /** How long to wait for the `listening` line (default 15 s). */
+  startTimeoutMs?: number;
 }
 
 function startCli(dataDir: string, extraArgs: string[], opts: SpawnOptions): ChildProcess {
@@ -89,7 +91,8 @@ export function spawnBroker(
   );
   createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start in 15 s:\n${output.join('\n')}`)), 15_000);
+    const ms = opts.startTimeoutMs ?? 15_000;
+    const timer = setTimeout(() => reject(new Error(`broker did not start in ${ms} ms:\n${output.join('\n')}`)), ms);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       output.push(line);
       const m = /"url":"(ws:\/\/[^"]+)"/.exec(line);

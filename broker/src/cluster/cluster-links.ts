@@ -1,7 +1,7 @@
 import type { Logger } from '../logging.js';
 import type { LinkGate } from '../links/link-gate.js';
 import type { LinkParameterStore } from '../links/parameter-file.js';
-import type { JetStreamStore } from './jetstream-store.js';
+import { retry, SETUP_RETRY_MS, type JetStreamStore } from './jetstream-store.js';
 import { ClusterLeases } from './cluster-leases.js';
 import { DEFAULT_LEASE_TTL_MS } from './lease.js';
 import { ClusterLinkParameters } from './link-parameters.js';
@@ -20,13 +20,9 @@ export async function openClusterLinks(
   logger: Logger,
 ): Promise<ClusterLinks> {
   const replicas = options.replicas ?? 3;
-  const parameters = await ClusterLinkParameters.open(store.nc, replicas, logger);
-  const gate = await ClusterLeases.open(
-    store.nc,
-    store.nodeName,
-    replicas,
-    options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
-    logger,
-  );
+  // Retried as the store's own streams and buckets are (a cluster electing, or a loaded machine).
+  const parameters = await retry(() => ClusterLinkParameters.open(store.nc, replicas, logger), SETUP_RETRY_MS);
+  const ttl = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  const gate = await retry(() => ClusterLeases.open(store.nc, store.nodeName, replicas, ttl, logger), SETUP_RETRY_MS);
   return { parameters, gate, close: () => parameters.close() };
 }

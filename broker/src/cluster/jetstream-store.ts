@@ -78,10 +78,10 @@ const PUBLISH_RETRY_MS = 20_000;
  * Creating the streams and buckets at start is retried this long: a cluster that has just
  * elected its meta leader (or a loaded machine) can time the first creates out.
  */
-const SETUP_RETRY_MS = 60_000;
+export const SETUP_RETRY_MS = 60_000;
 
 /** Runs `op` again every 250 ms while it fails, until `ms` have passed or `stop()` says so. */
-async function retry<T>(op: () => Promise<T>, ms: number, stop: () => boolean = () => false): Promise<T> {
+export async function retry<T>(op: () => Promise<T>, ms: number, stop: () => boolean = () => false): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
